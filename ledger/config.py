@@ -1,0 +1,71 @@
+"""Settings, from the environment. Unsafe combinations are refused, not defaulted."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger.errors import ConfigError
+
+__all__ = ["Settings"]
+
+
+def _int(name: str, default: int, low: int, high: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: expected an integer, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: expected {low}..{high}, got {value}")
+    return value
+
+
+def _float(name: str, default: float, low: float, high: float) -> float:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name}: expected a number, got {raw!r}") from exc
+    if not low <= value <= high:
+        raise ConfigError(f"{name}: expected {low}..{high}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    database_url: str | None
+    rpc_url: str | None
+    host: str
+    port: int
+    seal_interval: float
+    anchor_interval: float
+    max_body_bytes: int
+    max_clock_skew: int
+    max_signature_age: int
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        home = Path(os.environ.get("EVLEDGER_HOME", ".evledger")).resolve()
+        return cls(
+            home=home,
+            database_url=os.environ.get("DATABASE_URL") or None,
+            rpc_url=os.environ.get("ETH_RPC_URL") or None,
+            host=os.environ.get("EVLEDGER_HOST", "127.0.0.1"),
+            port=_int("EVLEDGER_PORT", 8000, 1, 65535),
+            seal_interval=_float("EVLEDGER_SEAL_INTERVAL", 0.5, 0.01, 3600),
+            anchor_interval=_float("EVLEDGER_ANCHOR_INTERVAL", 1.0, 0.05, 86400),
+            max_body_bytes=_int("EVLEDGER_MAX_BODY_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
+            max_clock_skew=_int("EVLEDGER_MAX_CLOCK_SKEW", 300, 0, 86400),
+            max_signature_age=_int("EVLEDGER_MAX_SIGNATURE_AGE", 7 * 86400, 60, 10 * 365 * 86400),
+        )
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.home / "keys"

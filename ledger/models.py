@@ -1,0 +1,119 @@
+"""Database tables. Evidence tables are append-only: rows are inserted, never updated.
+
+``records`` holds each accepted submission with its canonical body and the log entry that
+commits to it; ``log_leaves`` gives each record its leaf index (the sealer's only write to the
+log besides nodes and checkpoints); ``tree_nodes`` stores the hash of every complete subtree so
+any proof needs O(log n) reads; ``checkpoints`` and ``anchors`` are what was signed and what the
+chain confirmed. ``seal_queue`` is work, not evidence: the sealer deletes what it sealed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "Anchor",
+    "Base",
+    "Checkpoint",
+    "LedgerMeta",
+    "LogLeaf",
+    "Record",
+    "SealQueue",
+    "TreeNode",
+]
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class LedgerMeta(Base):
+    """Identity of this ledger: chain id, contract, log origin and key. Written once."""
+
+    __tablename__ = "ledger_meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Record(Base):
+    __tablename__ = "records"
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(String(128), unique=True)
+    record_type: Mapped[str] = mapped_column(String(64))
+    lot: Mapped[str | None] = mapped_column(String(128))
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # RFC 8785 canonical bytes
+    record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    signer: Mapped[str] = mapped_column(String(42), index=True)
+    meaning: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[int] = mapped_column(BigInteger)
+    signature: Mapped[str] = mapped_column(String(132))
+    entry: Mapped[bytes] = mapped_column(LargeBinary)  # RFC 8785 canonical log entry
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class SealQueue(Base):
+    __tablename__ = "seal_queue"
+    seq: Mapped[int] = mapped_column(ForeignKey("records.seq"), primary_key=True)
+
+
+class LogLeaf(Base):
+    __tablename__ = "log_leaves"
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(ForeignKey("records.seq"), unique=True)
+
+
+class TreeNode(Base):
+    """Hash of the complete subtree of 2**level leaves starting at leaf idx * 2**level."""
+
+    __tablename__ = "tree_nodes"
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Anchor(Base):
+    __tablename__ = "anchors"
+    tree_size: Mapped[int] = mapped_column(
+        ForeignKey("checkpoints.tree_size"), primary_key=True, autoincrement=False
+    )
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    contract: Mapped[str] = mapped_column(String(42))
+    tx_hash: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    log_index: Mapped[int] = mapped_column(BigInteger)
+    anchored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+Index("ix_records_lot_seq", Record.lot, Record.seq)

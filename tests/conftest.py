@@ -1,0 +1,64 @@
+"""Fixtures that start real services: PostgreSQL (pgserver) and Anvil, on free ports and
+private data directories, and stop them at the end."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ledger.embedded import Anvil, EmbeddedPostgres
+
+# Anvil's development accounts (from its fixed test mnemonic); funded with 10,000 ETH each.
+ANVIL_KEYS = [
+    "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80",
+    "0x59c6995e998f97a5a0044966f0945389dc9e86dae88c7a8412f4603b6b78690d",
+    "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a",
+]
+
+
+def _private_dir(prefix: str) -> Path:
+    # Keep data dirs out of /root: pgserver opens permissions on every parent folder.
+    return Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+
+
+@pytest.fixture(scope="session")
+def anvil() -> Iterator[Anvil]:
+    """One Anvil for the session, on a free port, with no persisted state."""
+    node = Anvil()
+    node.start()
+    try:
+        yield node
+    finally:
+        node.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[EmbeddedPostgres]:
+    server = EmbeddedPostgres(_private_dir("evledger-pg-"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture()
+def database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
+    """A fresh, empty database in the session's PostgreSQL, dropped afterwards."""
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(pg_server.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = pg_server.url.replace("/postgres?", f"/{name}?")
+    try:
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
