@@ -61,7 +61,7 @@ class NoteVerifier:
 
     @classmethod
     def parse(cls, vkey: str) -> NoteVerifier:
-        parts = vkey.strip().split("+")
+        parts = vkey.strip().split("+", 2)  # base64 may itself contain "+"
         if len(parts) != 3:
             raise FormatError(f"log public key: expected name+keyid+key, got {vkey!r}")
         name, hex_id, b64 = parts

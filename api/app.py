@@ -1,0 +1,173 @@
+"""The HTTP API under ``/v1``. Routes are thin: parse, call the ledger, map errors once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.schemas import CheckpointOut, ConsistencyProof, Problem, SubmitRequest, SubmitResponse
+from ledger.errors import LedgerError
+from ledger.service import Ledger, Submission
+
+__all__ = ["create_app"]
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    s: {"model": Problem} for s in (400, 401, 403, 404, 409, 413, 422, 503)
+}
+
+
+class BodyLimit:
+    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
+                await _problem(413, "too_large", f"body: expected at most {self.limit} bytes")(
+                    scope, receive, send)
+                return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.limit:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await _problem(413, "too_large", f"body: expected at most {self.limit} bytes")(
+                scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+def get_ledger(request: Request) -> Ledger:
+    ledger: Ledger = request.app.state.ledger
+    return ledger
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+
+
+def _problem(status: int, error: str, detail: str) -> JSONResponse:
+    return JSONResponse({"error": error, "detail": detail}, status_code=status)
+
+
+def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
+    app = FastAPI(
+        title="evledger",
+        version="0.1.0",
+        description="Blockchain-anchored evidence ledger for manufacturing quality records.",
+    )
+    registry = CollectorRegistry()
+    submitted = Counter("evledger_records_submitted", "Submissions by outcome", ["outcome"],
+                        registry=registry)
+    gauges = {
+        key: Gauge(f"evledger_{key}", help_text, registry=registry)
+        for key, help_text in (
+            ("records", "Records accepted"),
+            ("pending_seal", "Records waiting for the sealer"),
+            ("latest_checkpoint", "Tree size of the newest signed checkpoint"),
+            ("latest_anchored_checkpoint", "Tree size of the newest anchored checkpoint"),
+        )
+    }
+
+    app.state.ledger = ledger
+    @app.exception_handler(LedgerError)
+    async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
+        submitted.labels(exc.code).inc()
+        return _problem(exc.status if exc.status < 500 else 503, exc.code, str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        parts = []
+        for err in exc.errors()[:10]:
+            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            parts.append(f"{where or 'body'}: {err.get('msg')}")
+        return _problem(422, "invalid_request", "; ".join(parts))
+
+    @app.post("/v1/records", response_model=SubmitResponse, responses=_ERRORS,
+              status_code=201)
+    def submit(body: SubmitRequest, ledger: LedgerDep) -> JSONResponse:
+        result = ledger.submit(
+            Submission(body.record, body.signature, body.meaning, body.signed_at, body.signer)
+        )
+        submitted.labels("duplicate" if result.duplicate else "accepted").inc()
+        return JSONResponse(result.to_json(), status_code=200 if result.duplicate else 201)
+
+    @app.get("/v1/records/{record_id}", responses=_ERRORS)
+    def record(record_id: str, ledger: LedgerDep) -> dict[str, Any]:
+        return ledger.record_status(record_id)
+
+    @app.get("/v1/records/{record_id}/receipt", responses=_ERRORS)
+    def receipt(record_id: str, ledger: LedgerDep) -> JSONResponse:
+        r = ledger.receipt(record_id)
+        return JSONResponse(r, status_code=200 if r["status"] == "anchored" else 202)
+
+    @app.get("/v1/checkpoints/latest", response_model=CheckpointOut, responses=_ERRORS)
+    def latest_checkpoint(ledger: LedgerDep) -> dict[str, Any]:
+        return ledger.checkpoint()
+
+    @app.get("/v1/checkpoints/{tree_size}", response_model=CheckpointOut, responses=_ERRORS)
+    def checkpoint(
+        tree_size: Annotated[int, Path(ge=1, lt=2**63)], ledger: LedgerDep
+    ) -> dict[str, Any]:
+        return ledger.checkpoint(tree_size)
+
+    @app.get("/v1/proofs/consistency", response_model=ConsistencyProof, responses=_ERRORS)
+    def consistency(
+        ledger: LedgerDep,
+        first: Annotated[int, Query(ge=1, lt=2**63)],
+        second: Annotated[int, Query(ge=1, lt=2**63)],
+    ) -> dict[str, Any]:
+        return ledger.consistency(first, second)
+
+    @app.get("/v1/trust")
+    def trust(ledger: LedgerDep) -> dict[str, Any]:
+        return ledger.identity.trust()
+
+    @app.get("/v1/signers")
+    def signers(ledger: LedgerDep) -> list[dict[str, Any]]:
+        return ledger.signers()
+
+    @app.get("/v1/status")
+    def status(ledger: LedgerDep) -> dict[str, Any]:
+        return {**ledger.status(), "chain_id": ledger.identity.chain_id,
+                "contract": ledger.identity.contract}
+
+    @app.get("/healthz")
+    def healthz(ledger: LedgerDep) -> dict[str, Any]:
+        ledger.status()
+        return {"status": "ok"}
+
+    @app.get("/metrics")
+    def metrics(ledger: LedgerDep) -> Response:
+        for key, value in ledger.status().items():
+            gauges[key].set(value or 0)
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    return app

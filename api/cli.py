@@ -1,0 +1,379 @@
+"""``evledger``: the operator's command line. Exit 0 ok, 1 refused / failed, 2 could not run.
+
+It lives beside the API because ``evledger up`` serves it; every other command talks to a
+running service over HTTP (``--api``, ``EVLEDGER_API_URL``, or ``.evledger/runtime.json``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import httpx
+from evledger_verify.records import Domain, checksum_address, load_record_file, record_hash
+from evledger_verify.records import typed_data as make_typed_data
+
+from ledger.config import Settings
+from ledger.errors import LedgerError
+from ledger.keys import load_account, new_account_key
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_REFUSED = 1
+EXIT_CANNOT_RUN = 2
+
+
+class CliError(click.ClickException):
+    def __init__(self, message: str, code: int = EXIT_CANNOT_RUN) -> None:
+        super().__init__(message)
+        self.exit_code = code
+
+
+# -- talking to the service ------------------------------------------------------------------
+
+
+def _api_url(explicit: str | None) -> str:
+    if explicit:
+        return explicit.rstrip("/")
+    if os.environ.get("EVLEDGER_API_URL"):
+        return os.environ["EVLEDGER_API_URL"].rstrip("/")
+    runtime = Settings.from_env().home / "runtime.json"
+    if runtime.exists():
+        try:
+            return str(json.loads(runtime.read_text())["api_url"]).rstrip("/")
+        except (ValueError, KeyError):
+            pass
+    return f"http://127.0.0.1:{os.environ.get('EVLEDGER_PORT', '8000')}"
+
+
+class Client:
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.http = httpx.Client(base_url=base, timeout=30)
+
+    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        try:
+            resp = self.http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise CliError(
+                f"service: cannot reach {self.base} ({exc.__class__.__name__}); "
+                "is `evledger up` (make run) running?"
+            ) from exc
+        if resp.status_code >= 400:
+            try:
+                body = resp.json()
+                msg = f"{body.get('error')}: {body.get('detail')}"
+            except ValueError:
+                msg = resp.text[:300]
+            raise CliError(f"refused ({resp.status_code}) {msg}", EXIT_REFUSED)
+        return resp
+
+    def json(self, method: str, path: str, **kw: Any) -> Any:
+        return self.request(method, path, **kw).json()
+
+    def domain(self) -> Domain:
+        trust = self.json("GET", "/v1/trust")
+        return Domain(int(trust["chain_id"]), str(trust["contract"]))
+
+
+api_option = click.option("--api", "api", envvar="EVLEDGER_API_URL", default=None,
+                          help="Service URL (default: the running `evledger up`).")
+
+
+def _client(api: str | None) -> Client:
+    return Client(_api_url(api))
+
+
+def _write_json(path: str | None, value: Any) -> None:
+    text = json.dumps(value, indent=2) + "\n"
+    if path in (None, "-"):
+        click.echo(text, nl=False)
+    else:
+        Path(str(path)).write_text(text)
+        click.echo(f"wrote {path}", err=True)
+
+
+@click.group()
+@click.version_option("0.1.0", prog_name="evledger")
+def main() -> None:
+    """evledger: blockchain-anchored evidence ledger for quality records."""
+
+
+# -- up -------------------------------------------------------------------------------------
+
+
+@main.command()
+def up() -> None:
+    """Start the service: embedded PostgreSQL and Anvil unless DATABASE_URL / ETH_RPC_URL are
+    set, migrations, contract deployment (once), sealer, anchorer and the API."""
+    from api.serve import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for noisy in ("pgserver", "alembic", "httpx", "web3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        serve(Settings.from_env())
+    except LedgerError as exc:
+        raise CliError(str(exc)) from exc
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@api_option
+def status(as_json: bool, api: str | None) -> None:
+    """Show where the service runs and how far sealing and anchoring are."""
+    client = _client(api)
+    st = client.json("GET", "/v1/status")
+    trust = client.json("GET", "/v1/trust")
+    runtime_path = Settings.from_env().home / "runtime.json"
+    runtime = json.loads(runtime_path.read_text()) if runtime_path.exists() else {}
+    info = {
+        "database_url": runtime.get("database_url"),
+        "rpc_url": runtime.get("rpc_url"),
+        "chain_id": trust["chain_id"],
+        "contract": trust["contract"],
+        "api_url": client.base,
+        "log_public_key": trust["log_public_key"],
+        "log_origin": trust["log_origin"],
+        "latest_checkpoint": st["latest_checkpoint"],
+        "latest_anchored_checkpoint": st["latest_anchored_checkpoint"],
+        "records": st["records"],
+        "pending_seal": st["pending_seal"],
+    }
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        for k, v in info.items():
+            click.echo(f"{k:28} {v}")
+
+
+@main.command()
+@click.option("-o", "--output", default="-", help="Where to write TRUST.json (default stdout).")
+@api_option
+def trust(output: str, api: str | None) -> None:
+    """Write what an auditor pins: log key and origin, chain id, contract."""
+    _write_json(output, _client(api).json("GET", "/v1/trust"))
+
+
+# -- keys and signers ----------------------------------------------------------------------
+
+
+@main.group()
+def keys() -> None:
+    """Signer keys (secp256k1, one hex key per file, mode 0600)."""
+
+
+@keys.command("new")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="Key file to create (refuses to overwrite).")
+def keys_new(output: str) -> None:
+    """Generate a signing key; prints its address (register it with `signers add`)."""
+    try:
+        account = new_account_key(Path(output))
+    except LedgerError as exc:
+        raise CliError(str(exc)) from exc
+    click.echo(account.address)
+
+
+def _default_admin_key() -> str:
+    return str(Settings.from_env().keys_dir / "admin.key")
+
+
+def _load_key(path: str) -> Any:
+    try:
+        return load_account(Path(path), "signing key")
+    except LedgerError as exc:
+        raise CliError(str(exc)) from exc
+
+
+def _sign_and_submit(client: Client, record: dict[str, Any], key_path: str, meaning: str
+                     ) -> dict[str, Any]:
+    account = _load_key(key_path)
+    signed_at = int(time.time())
+    td = make_typed_data(client.domain(), str(record.get("record_id")), str(record.get("type")),
+                         record_hash(record), meaning, signed_at)
+    from eth_account.messages import encode_typed_data
+
+    sig = account.sign_message(encode_typed_data(full_message=td))
+    result: dict[str, Any] = client.json("POST", "/v1/records", json={
+        "record": record, "signature": sig.signature.to_0x_hex(), "meaning": meaning,
+        "signed_at": signed_at, "signer": account.address,
+    })
+    return result
+
+
+@main.group()
+def signers() -> None:
+    """The signer registry (changes are records signed by an admin)."""
+
+
+@signers.command("add")
+@click.option("--address", required=True, help="The signer's address (from `keys new`).")
+@click.option("--name", required=True, help="Printed name shown with every signature.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="Role to grant (repeatable): admin, qa_inspector, qa_approver, production, "
+                   "device, auditor.")
+@click.option("--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)")
+@api_option
+def signers_add(address: str, name: str, roles: tuple[str, ...], key_path: str | None,
+                api: str | None) -> None:
+    """Register a signer, or change its roles."""
+    try:
+        address = checksum_address(address)
+    except Exception as exc:
+        raise CliError(f"--address: {exc}", EXIT_REFUSED) from exc
+    record = {"record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
+              "type": "signer", "action": "grant", "address": address, "name": name,
+              "roles": list(roles)}
+    result = _sign_and_submit(_client(api), record, key_path or _default_admin_key(), "approved")
+    click.echo(f"granted {', '.join(roles)} to {address} ({name}) in record {result['record_id']}")
+
+
+@signers.command("revoke")
+@click.option("--address", required=True)
+@click.option("--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)")
+@api_option
+def signers_revoke(address: str, key_path: str | None, api: str | None) -> None:
+    """Revoke a signer: its later signatures are refused."""
+    try:
+        address = checksum_address(address)
+    except Exception as exc:
+        raise CliError(f"--address: {exc}", EXIT_REFUSED) from exc
+    record = {"record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
+              "type": "signer", "action": "revoke", "address": address}
+    result = _sign_and_submit(_client(api), record, key_path or _default_admin_key(), "approved")
+    click.echo(f"revoked {address} in record {result['record_id']}")
+
+
+@signers.command("list")
+@click.option("--json", "as_json", is_flag=True)
+@api_option
+def signers_list(as_json: bool, api: str | None) -> None:
+    """List registered signers with their roles and state."""
+    rows = _client(api).json("GET", "/v1/signers")
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for s in rows:
+        state = "active" if s["active"] else "revoked"
+        click.echo(f"{s['address']}  {state:8} {','.join(s['roles']):24} {s['name']}")
+
+
+# -- records -------------------------------------------------------------------------------
+
+
+def _read_record(path: str) -> dict[str, Any]:
+    try:
+        return load_record_file(Path(path).read_bytes())
+    except OSError as exc:
+        raise CliError(f"{path}: cannot read: {exc.strerror}") from exc
+    except Exception as exc:
+        raise CliError(f"{path}: {exc}", EXIT_REFUSED) from exc
+
+
+def _pending_path(record: dict[str, Any], meaning: str) -> Path:
+    return Settings.from_env().home / "pending" / f"{record_hash(record).hex()}.{meaning}.json"
+
+
+@main.command("typed-data")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--meaning", default="authored", show_default=True)
+@click.option("--signed-at", type=int, default=None, help="Unix time (default now).")
+@api_option
+def typed_data_cmd(file: str, meaning: str, signed_at: int | None, api: str | None) -> None:
+    """Print the EIP-712 JSON a wallet signs for FILE (e.g. `cast wallet sign --data
+    --from-file typed.json`); then `evledger submit FILE --signature SIG`."""
+    record = _read_record(file)
+    signed_at = signed_at if signed_at is not None else int(time.time())
+    td = make_typed_data(_client(api).domain(), str(record.get("record_id")),
+                         str(record.get("type")), record_hash(record), meaning, signed_at)
+    pending = _pending_path(record, meaning)
+    pending.parent.mkdir(parents=True, exist_ok=True)
+    pending.write_text(json.dumps(td))
+    click.echo(json.dumps(td, indent=2))
+
+
+@main.command()
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Sign with this key file.")
+@click.option("--signature", help="A signature made elsewhere over `evledger typed-data FILE`.")
+@click.option("--typed-data", "typed_path", type=click.Path(exists=True, dir_okay=False),
+              help="The typed data that was signed (default: the one `typed-data` printed).")
+@click.option("--meaning", default="authored", show_default=True)
+@api_option
+def submit(file: str, key_path: str | None, signature: str | None, typed_path: str | None,
+           meaning: str, api: str | None) -> None:
+    """Submit the record in FILE, signed with --key or with a --signature made elsewhere."""
+    record = _read_record(file)
+    client = _client(api)
+    if (key_path is None) == (signature is None):
+        raise CliError("submit: give exactly one of --key KEYFILE or --signature SIG")
+    if key_path:
+        result = _sign_and_submit(client, record, key_path, meaning)
+    else:
+        path = Path(typed_path) if typed_path else _pending_path(record, meaning)
+        try:
+            td = json.loads(path.read_text())
+            msg = td["message"]
+        except (OSError, ValueError, KeyError) as exc:
+            raise CliError(
+                f"submit: the signing time is in the typed data; run `evledger typed-data "
+                f"{file}` first or pass --typed-data (could not read {path})"
+            ) from exc
+        if msg.get("recordHash") != "0x" + record_hash(record).hex():
+            raise CliError("submit: the typed data is for another record (recordHash differs)",
+                           EXIT_REFUSED)
+        result = client.json("POST", "/v1/records", json={
+            "record": record, "signature": signature, "meaning": msg["meaning"],
+            "signed_at": int(msg["signedAt"]),
+        })
+    click.echo(json.dumps(result, indent=2))
+
+
+def _wait_receipt(client: Client, record_id: str, wait: float) -> dict[str, Any]:
+    deadline = time.monotonic() + wait
+    while True:
+        resp = client.request("GET", f"/v1/records/{record_id}/receipt")
+        body: dict[str, Any] = resp.json()
+        if body.get("status") == "anchored" or time.monotonic() >= deadline:
+            return body
+        time.sleep(0.25)
+
+
+@main.command()
+@click.argument("record_id")
+@click.option("-o", "--output", default="-", help="Write the receipt here (default stdout).")
+@click.option("--wait", default=60.0, show_default=True,
+              help="Seconds to wait for the record to be anchored.")
+@api_option
+def receipt(record_id: str, output: str, wait: float, api: str | None) -> None:
+    """Fetch the proof-of-integrity receipt of a record."""
+    body = _wait_receipt(_client(api), record_id, wait)
+    if body.get("status") != "anchored":
+        raise CliError(f"receipt {record_id}: not anchored yet (status {body.get('status')}); "
+                       "try again or raise --wait", EXIT_REFUSED)
+    body.pop("status", None)
+    _write_json(output, body)
+
+
+@main.command()
+@click.option("--out", "out_dir", default=None, help="Directory (default .evledger/demo).")
+@api_option
+def demo(out_dir: str | None, api: str | None) -> None:
+    """Submit a realistic sample lot, wait for anchoring, write records and receipts."""
+    from api.demo import run_demo
+
+    out = Path(out_dir) if out_dir else Settings.from_env().home / "demo"
+    client = _client(api)
+    run_demo(client, out, _default_admin_key(), _sign_and_submit, _wait_receipt)
+
+
+def run() -> None:  # pragma: no cover - console entry
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Request and response bodies. Validation lives here; rules live in the ledger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+
+class SubmitRequest(BaseModel):
+    """A record and the EIP-712 signature over it (see ``evledger typed-data``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record: dict[str, Any] = Field(description="The record: a JSON object with record_id, type")
+    signature: str = Field(
+        pattern=r"^0x[0-9a-fA-F]{130}$", description="65-byte secp256k1 signature, 0x hex"
+    )
+    meaning: str = Field(min_length=1, max_length=64, description="authored, approved, ...")
+    signed_at: StrictInt = Field(ge=0, lt=2**63, description="signing time, unix seconds UTC")
+    signer: str | None = Field(
+        default=None, pattern=r"^0x[0-9a-fA-F]{40}$",
+        description="optional: the address expected to have signed",
+    )
+
+
+class SubmitResponse(BaseModel):
+    record_id: str
+    record_hash: str
+    signer: str
+    accepted_at: str
+    status: str
+    receipt_url: str
+
+
+class Problem(BaseModel):
+    error: str
+    detail: str
+
+
+class ConsistencyProof(BaseModel):
+    first: int
+    second: int
+    proof: list[str]
+
+
+class CheckpointOut(BaseModel):
+    tree_size: int
+    root_hash: str
+    checkpoint: str
+    created_at: str
+    anchored: bool
+    anchor_tx_hash: str | None

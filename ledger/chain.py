@@ -1,0 +1,234 @@
+"""The chain side: deploying ``EvidenceAnchor``, checking we talk to the right chain and
+contract, and anchoring checkpoints with locally signed transactions.
+
+All web3 errors are wrapped into :class:`~ledger.errors.ChainError` here, at the boundary.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from eth_account.signers.local import LocalAccount
+from evledger_verify.records import keccak256
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, Web3Exception
+
+from ledger.embedded import repo_root
+from ledger.errors import ChainError
+
+__all__ = ["AnchorResult", "Chain", "load_artifact"]
+
+T = TypeVar("T")
+_ARTIFACT = repo_root() / "contracts" / "EvidenceAnchor.json"
+
+
+def load_artifact(path: Path = _ARTIFACT) -> dict[str, Any]:
+    try:
+        artifact: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ChainError(f"contract artifact: cannot read {path}: {exc}") from exc
+    return artifact
+
+
+def runtime_code_hash(artifact: dict[str, Any]) -> str:
+    return keccak256(bytes.fromhex(artifact["deployedBytecode"][2:])).hex()
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    tree_size: int
+    root_hash: bytes
+    tx_hash: str
+    block_number: int
+    block_hash: str
+    log_index: int
+
+
+class Chain:
+    """One RPC endpoint and (once known) the ledger's contract on it."""
+
+    def __init__(self, rpc_url: str, account: LocalAccount, timeout: float = 30.0) -> None:
+        self.rpc_url = rpc_url
+        self.account = account
+        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self.artifact = load_artifact()
+        self.contract: Contract | None = None
+
+    def _call(self, what: str, fn: Callable[[], T]) -> T:
+        try:
+            return fn()
+        except ContractCustomError as exc:
+            raise ChainError(f"{what}: contract refused: {self.decode_error(exc)}") from exc
+        except (Web3Exception, OSError, ValueError) as exc:
+            raise ChainError(f"{what}: {exc.__class__.__name__}: {exc}") from exc
+
+    def decode_error(self, exc: ContractCustomError) -> str:
+        data = exc.data if isinstance(exc.data, str) else str(exc.args[0] if exc.args else "")
+        selector = data[:10].lower()
+        for item in self.artifact["abi"]:
+            if item.get("type") != "error":
+                continue
+            sig = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
+            if "0x" + keccak256(sig.encode())[:4].hex() == selector:
+                return item["name"]
+        return data
+
+    @property
+    def chain_id(self) -> int:
+        return self._call("chain id", lambda: int(self.w3.eth.chain_id))
+
+    def attach(self, address: str) -> Contract:
+        self.contract = self.w3.eth.contract(
+            address=Web3.to_checksum_address(address), abi=self.artifact["abi"]
+        )
+        return self.contract
+
+    def code_hash(self, address: str) -> str:
+        code = self._call(
+            "contract code", lambda: self.w3.eth.get_code(Web3.to_checksum_address(address))
+        )
+        return keccak256(bytes(code)).hex()
+
+    def check_identity(self, chain_id: int, address: str, code_keccak: str) -> None:
+        """Refuse to work against another chain, or a contract whose code is not the code
+        deployed when the ledger was created (``code_keccak``)."""
+        actual = self.chain_id
+        if actual != chain_id:
+            raise ChainError(
+                f"chain: expected chain id {chain_id} (remembered), node at {self.rpc_url} "
+                f"is on chain {actual}"
+            )
+        expected = code_keccak
+        got = self.code_hash(address)
+        if got != expected:
+            raise ChainError(
+                f"contract: expected EvidenceAnchor code at {address} (keccak {expected[:16]}...), "
+                f"found {'no code' if got == keccak256(b'').hex() else 'other code'}; "
+                "is this the chain the ledger was created on?"
+            )
+        self.attach(address)
+
+    def ensure_funds(self, minimum_wei: int = 10**18) -> None:
+        """On a dev chain (Anvil), top up the anchorer; elsewhere it must be funded already."""
+        balance = self._call("balance", lambda: self.w3.eth.get_balance(self.account.address))
+        if balance >= minimum_wei:
+            return
+        try:
+            self.w3.provider.make_request(
+                "anvil_setBalance",  # type: ignore[arg-type]
+                [self.account.address, hex(100 * 10**18)],
+            )
+        except (Web3Exception, OSError) as exc:
+            raise ChainError(f"anchorer {self.account.address}: balance too low: {exc}") from exc
+
+    def _send(self, what: str, tx: dict[str, Any]) -> Any:
+        def go() -> Any:
+            tx.setdefault("from", self.account.address)
+            tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
+            tx["chainId"] = self.w3.eth.chain_id
+            if "gas" not in tx:
+                tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2) + 10_000  # type: ignore[arg-type]
+            signed = self.account.sign_transaction(tx)
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
+            if receipt["status"] != 1:
+                raise ChainError(f"{what}: transaction {tx_hash.to_0x_hex()} reverted")
+            return receipt
+
+        return self._call(what, go)
+
+    def deploy(self) -> tuple[str, int]:
+        """Deploy EvidenceAnchor from the anchorer's key. Returns (address, block number)."""
+        factory = self.w3.eth.contract(
+            abi=self.artifact["abi"], bytecode=self.artifact["bytecode"]
+        )
+        tx = self._call("deploy", lambda: factory.constructor().build_transaction(
+            {"from": self.account.address, "nonce": 0, "gas": 3_000_000}))
+        tx.pop("nonce", None)
+        receipt = self._send("deploy", dict(tx))
+        address = str(receipt["contractAddress"])
+        self.attach(address)
+        return address, int(receipt["blockNumber"])
+
+    def latest(self) -> tuple[int, bytes]:
+        c = self._require_contract()
+        size, root = self._call("latest", lambda: c.functions.latest().call())
+        return int(size), bytes(root)
+
+    def root_at(self, size: int) -> bytes:
+        c = self._require_contract()
+        return bytes(self._call("rootAt", lambda: c.functions.rootAt(size).call()))
+
+    def anchor(self, size: int, root: bytes, proof: Sequence[bytes]) -> AnchorResult:
+        c = self._require_contract()
+        tx = self._call(
+            "anchor",
+            lambda: c.functions.anchor(size, root, list(proof)).build_transaction(
+                {"from": self.account.address, "nonce": 0, "gas": 500_000}
+            ),
+        )
+        tx.pop("nonce", None)
+        tx.pop("gas", None)
+        receipt = self._send(f"anchor size {size}", dict(tx))
+        return self._result_from_receipt(receipt, size, root)
+
+    def find_anchor(self, size: int, from_block: int = 0) -> AnchorResult | None:
+        """The Anchored event for ``size`` (recovery after a crash between send and record)."""
+        c = self._require_contract()
+        logs = self._call(
+            "get_logs",
+            lambda: c.events.Anchored().get_logs(
+                from_block=from_block, argument_filters={"treeSize": size}
+            ),
+        )
+        for log in logs:
+            return AnchorResult(
+                tree_size=size,
+                root_hash=bytes(log["args"]["rootHash"]),
+                tx_hash=log["transactionHash"].to_0x_hex(),
+                block_number=int(log["blockNumber"]),
+                block_hash=log["blockHash"].to_0x_hex(),
+                log_index=int(log["logIndex"]),
+            )
+        return None
+
+    def _result_from_receipt(self, receipt: Any, size: int, root: bytes) -> AnchorResult:
+        c = self._require_contract()
+        events = c.events.Anchored().process_receipt(receipt)
+        if not events:
+            raise ChainError(f"anchor size {size}: no Anchored event in the receipt")
+        ev = events[0]
+        return AnchorResult(
+            tree_size=size,
+            root_hash=root,
+            tx_hash=receipt["transactionHash"].to_0x_hex(),
+            block_number=int(receipt["blockNumber"]),
+            block_hash=receipt["blockHash"].to_0x_hex(),
+            log_index=int(ev["logIndex"]),
+        )
+
+    def gas_used(self, tx_hash: str) -> int:
+        return int(self._call("receipt", lambda: self.w3.eth.get_transaction_receipt(tx_hash))[
+            "gasUsed"])
+
+    def _require_contract(self) -> Contract:
+        if self.contract is None:
+            raise ChainError("contract: not attached (deploy or check_identity first)")
+        return self.contract
+
+    def wait_ready(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.w3.eth.chain_id  # noqa: B018
+                return
+            except (Web3Exception, OSError) as exc:
+                if time.monotonic() > deadline:
+                    raise ChainError(f"chain: {self.rpc_url} unreachable: {exc}") from exc
+                time.sleep(0.2)

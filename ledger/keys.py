@@ -1,0 +1,91 @@
+"""Key files: secp256k1 signer keys (people, devices, the anchorer) and the Ed25519 log key.
+
+A key file holds one hex private key and a newline, mode 0600. Keys come from files or the
+environment, never from the repository, and are never logged.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+
+from ledger.errors import ConfigError
+
+__all__ = [
+    "ensure_account_key",
+    "ensure_log_key",
+    "load_account",
+    "log_public_key",
+    "new_account_key",
+    "write_secret",
+]
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Create ``path`` with mode 0600 (refuses to overwrite)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+
+
+def _read_secret(path: Path, what: str) -> str:
+    try:
+        mode = path.stat().st_mode
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise ConfigError(f"{what}: cannot read key file {path}: {exc.strerror}") from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{what}: key file {path} is readable by others (mode {oct(mode & 0o777)}); "
+            f"run: chmod 600 {path}"
+        )
+    return text
+
+
+def new_account_key(path: Path) -> LocalAccount:
+    """Generate a secp256k1 key into ``path`` (0600) and return its account."""
+    if path.exists():
+        raise ConfigError(f"keys new: {path} already exists; refusing to overwrite a key")
+    key = "0x" + secrets.token_hex(32)
+    write_secret(path, key + "\n")
+    account: LocalAccount = Account.from_key(key)
+    return account
+
+
+def load_account(path: Path, what: str = "key") -> LocalAccount:
+    text = _read_secret(path, what)
+    try:
+        account: LocalAccount = Account.from_key(text)
+    except (ValueError, TypeError):
+        # Do not chain the exception: its text could contain key material.
+        raise ConfigError(f"{what}: {path} does not hold a hex secp256k1 private key") from None
+    return account
+
+
+def ensure_account_key(path: Path, what: str) -> tuple[LocalAccount, bool]:
+    """Load the key at ``path``, generating it first if absent. Returns (account, created)."""
+    if path.exists():
+        return load_account(path, what), False
+    return new_account_key(path), True
+
+
+def ensure_log_key(path: Path) -> Ed25519PrivateKey:
+    if not path.exists():
+        write_secret(path, secrets.token_hex(32) + "\n")
+    text = _read_secret(path, "log key")
+    try:
+        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(text))
+    except ValueError as exc:
+        raise ConfigError(f"log key: {path} does not hold a 32-byte hex Ed25519 seed") from exc
+
+
+def log_public_key(key: Ed25519PrivateKey) -> bytes:
+    return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)

@@ -1,0 +1,180 @@
+"""Bringing a ledger up: database, chain, identity, keys, bootstrap admin, background workers.
+
+``Runtime.open`` is idempotent: on a new database it deploys the contract and records the
+ledger's identity; on an existing one it checks that the chain, the contract code and the log
+key are the ones it remembers, and refuses to start otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+from evledger_verify.checkpoint import verifier_key_string
+from evledger_verify.records import checksum_address
+
+from ledger.anchorer import Anchorer
+from ledger.chain import Chain
+from ledger.config import Settings
+from ledger.db import make_engine, migrate
+from ledger.errors import ConfigError
+from ledger.keys import ensure_account_key, ensure_log_key, log_public_key
+from ledger.models import LedgerMeta, Record
+from ledger.sealer import Sealer
+from ledger.service import Identity, Ledger, Submission
+
+__all__ = ["Runtime"]
+
+log = logging.getLogger("evledger")
+_INIT_LOCK = 7140004
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: sa.Engine
+    chain: Chain
+    ledger: Ledger
+    sealer: Sealer
+    anchorer: Anchorer
+    admin_key_path: Path
+    admin_created: bool
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, settings: Settings, database_url: str, rpc_url: str) -> Runtime:
+        keys = settings.keys_dir
+        keys.mkdir(parents=True, exist_ok=True, mode=0o700)
+        engine = make_engine(database_url)
+        migrate(engine)
+        log_key = ensure_log_key(keys / "log.key")
+        anchorer_account, _ = ensure_account_key(keys / "anchorer.key", "anchorer key")
+        chain = Chain(rpc_url, anchorer_account)
+        chain.wait_ready()
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_INIT_LOCK})"))
+            identity = Identity.load(conn)
+            meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).tuples().all())
+            if identity is None:
+                chain.ensure_funds()
+                address, block = chain.deploy()
+                address = checksum_address(address)
+                chain_id = chain.chain_id
+                origin = f"evledger/{chain_id}/{address.lower()}"
+                identity = Identity(
+                    chain_id=chain_id,
+                    contract=address,
+                    log_origin=origin,
+                    log_public_key=verifier_key_string(origin, log_public_key(log_key)),
+                )
+                meta = {
+                    "chain_id": str(chain_id),
+                    "contract": address,
+                    "contract_code_keccak": chain.code_hash(address),
+                    "deploy_block": str(block),
+                    "log_origin": origin,
+                    "log_public_key": identity.log_public_key,
+                    "created_at": datetime.now(UTC).isoformat(),
+                }
+                conn.execute(sa.insert(LedgerMeta), [{"key": k, "value": v}
+                                                     for k, v in meta.items()])
+                log.info("created ledger: contract %s on chain %d", address, chain_id)
+            else:
+                chain.check_identity(
+                    identity.chain_id, identity.contract, meta["contract_code_keccak"]
+                )
+                chain.ensure_funds()
+                expected = verifier_key_string(identity.log_origin, log_public_key(log_key))
+                if expected != identity.log_public_key:
+                    raise ConfigError(
+                        f"log key: {keys / 'log.key'} is not the key this ledger was created "
+                        f"with (expected {identity.log_public_key})"
+                    )
+        ledger = Ledger(
+            engine, identity,
+            max_clock_skew=settings.max_clock_skew,
+            max_signature_age=settings.max_signature_age,
+        )
+        admin_path = keys / "admin.key"
+        admin_created = cls._bootstrap_admin(engine, ledger, admin_path)
+        return cls(
+            settings=settings,
+            engine=engine,
+            chain=chain,
+            ledger=ledger,
+            sealer=Sealer(engine, log_key, identity.log_origin),
+            anchorer=Anchorer(engine, chain, identity, int(meta.get("deploy_block", "0"))),
+            admin_key_path=admin_path,
+            admin_created=admin_created,
+        )
+
+    @staticmethod
+    def _bootstrap_admin(engine: sa.Engine, ledger: Ledger, path: Path) -> bool:
+        with engine.connect() as conn:
+            if conn.execute(
+                sa.select(Record.seq).where(Record.record_type == "signer").limit(1)
+            ).first():
+                return False
+        account, created = ensure_account_key(path, "admin key")
+        record = {
+            "record_id": f"signer-bootstrap-{account.address.lower()}",
+            "type": "signer",
+            "action": "grant",
+            "address": account.address,
+            "name": "Bootstrap administrator",
+            "roles": ["admin"],
+        }
+        signed_at = int(time.time())
+        sig = account.unsafe_sign_hash(ledger.digest(record, "approved", signed_at))
+        ledger.submit(
+            Submission(record, sig.signature.to_0x_hex(), "approved", signed_at),
+            bootstrap=True,
+        )
+        return created
+
+    def start_workers(self) -> None:
+        s = self.settings
+        for name, target in (
+            ("sealer", lambda: self.sealer.run(self._stop, s.seal_interval)),
+            ("anchorer", lambda: self.anchorer.run(self._stop, s.anchor_interval)),
+        ):
+            t = threading.Thread(target=target, name=f"evledger-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for t in self._threads:
+            t.join(timeout=15)
+        self.engine.dispose()
+
+    def status(self, api_url: str | None) -> dict[str, object]:
+        ident = self.ledger.identity
+        st = self.ledger.status()
+        return {
+            "database_url": self.engine.url.render_as_string(hide_password=True),
+            "rpc_url": self.chain.rpc_url,
+            "chain_id": ident.chain_id,
+            "contract": ident.contract,
+            "api_url": api_url,
+            "log_origin": ident.log_origin,
+            "log_public_key": ident.log_public_key,
+            "latest_checkpoint": st["latest_checkpoint"],
+            "latest_anchored_checkpoint": st["latest_anchored_checkpoint"],
+            "records": st["records"],
+            "pending_seal": st["pending_seal"],
+            "anchorer_error": self.anchorer.last_error,
+        }
+
+
+def write_runtime_file(home: Path, info: dict[str, object]) -> Path:
+    path = home / "runtime.json"
+    path.write_text(json.dumps(info, indent=2) + "\n")
+    return path

@@ -1,0 +1,461 @@
+"""The ledger: accepting signed records, and answering for them with receipts and proofs.
+
+    ledger = Ledger(engine, identity)
+    result = ledger.submit(Submission(record, signature, meaning, signed_at))
+    receipt = ledger.receipt(record["record_id"])  # once sealed and anchored
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import secrets
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from evledger_verify.errors import FormatError, SignatureInvalidError
+from evledger_verify.receipt import RECEIPT_FORMAT, TRUST_FORMAT
+from evledger_verify.records import (
+    Domain,
+    Entry,
+    canonical_json,
+    eip712_digest,
+    record_hash,
+    recover_signer,
+    typed_data,
+)
+
+from ledger import tree
+from ledger.errors import (
+    AuthorizationError,
+    ConflictError,
+    InvalidRecordError,
+    NotFoundError,
+    SignatureError,
+)
+from ledger.models import Anchor, Checkpoint, LedgerMeta, LogLeaf, Record, SealQueue, TreeNode
+from ledger.signers import load_registry, validate_signer_record
+
+__all__ = ["MEANINGS", "Identity", "Ledger", "Submission", "SubmitResult"]
+
+MEANINGS = ("authored", "reviewed", "approved", "released", "verified", "recorded")
+_RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_RECORD_TYPE = re.compile(r"^[a-z][a-z_]{0,63}$")
+_LOT = re.compile(r"^[\x21-\x7e]{1,128}$")
+#: Roles allowed to sign registry changes.
+_REGISTRY_ROLES = ("admin",)
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What makes this ledger itself: its chain, contract and log."""
+
+    chain_id: int
+    contract: str
+    log_origin: str
+    log_public_key: str
+
+    @property
+    def domain(self) -> Domain:
+        return Domain(self.chain_id, self.contract)
+
+    def trust(self) -> dict[str, Any]:
+        return {
+            "format": TRUST_FORMAT,
+            "log_origin": self.log_origin,
+            "log_public_key": self.log_public_key,
+            "chain_id": self.chain_id,
+            "contract": self.contract,
+        }
+
+    @classmethod
+    def load(cls, conn: sa.Connection) -> Identity | None:
+        meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).tuples().all())
+        if "contract" not in meta:
+            return None
+        return cls(
+            chain_id=int(meta["chain_id"]),
+            contract=meta["contract"],
+            log_origin=meta["log_origin"],
+            log_public_key=meta["log_public_key"],
+        )
+
+
+@dataclass(frozen=True)
+class Submission:
+    record: dict[str, Any]
+    signature: str
+    meaning: str
+    signed_at: int
+    signer: str | None = None  # optional claim; must match the recovered signer
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    record_id: str
+    record_hash: str
+    signer: str
+    accepted_at: str
+    duplicate: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "record_hash": self.record_hash,
+            "signer": self.signer,
+            "accepted_at": self.accepted_at,
+            "status": "duplicate" if self.duplicate else "accepted",
+            "receipt_url": f"/v1/records/{self.record_id}/receipt",
+        }
+
+
+def _iso(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def validate_record(record: Any) -> tuple[str, str, str | None]:
+    """Check the envelope every record shares; returns (record_id, type, lot)."""
+    if not isinstance(record, dict):
+        raise InvalidRecordError(f"record: expected a JSON object, got {type(record).__name__}")
+    rid = record.get("record_id")
+    if not isinstance(rid, str) or not _RECORD_ID.match(rid):
+        raise InvalidRecordError(
+            "record.record_id: expected 1-128 characters of A-Z a-z 0-9 . _ : - "
+            f"starting with a letter or digit, got {rid!r}"
+        )
+    rtype = record.get("type")
+    if not isinstance(rtype, str) or not _RECORD_TYPE.match(rtype):
+        raise InvalidRecordError(f"record.type: expected a lowercase type name, got {rtype!r}")
+    lot = record.get("lot")
+    if lot is not None and (not isinstance(lot, str) or not _LOT.match(lot)):
+        raise InvalidRecordError(f"record.lot: expected 1-128 printable characters, got {lot!r}")
+    if rtype == "signer":
+        validate_signer_record(record)
+    return rid, rtype, lot
+
+
+class Ledger:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        identity: Identity,
+        *,
+        max_clock_skew: int = 300,
+        max_signature_age: int = 7 * 86400,
+        clock: Any = time.time,
+    ) -> None:
+        self.engine = engine
+        self.identity = identity
+        self.max_clock_skew = max_clock_skew
+        self.max_signature_age = max_signature_age
+        self.clock = clock
+
+    # -- signing helpers --------------------------------------------------------------------
+
+    def typed_data(self, record: Mapping[str, Any], meaning: str, signed_at: int) -> dict[str, Any]:
+        rid, rtype, _ = validate_record(dict(record))
+        return typed_data(
+            self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at
+        )
+
+    def digest(self, record: Mapping[str, Any], meaning: str, signed_at: int) -> bytes:
+        rid, rtype, _ = validate_record(dict(record))
+        return eip712_digest(
+            self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at
+        )
+
+    # -- submission -------------------------------------------------------------------------
+
+    def submit(self, sub: Submission, *, bootstrap: bool = False) -> SubmitResult:
+        rid, rtype, lot = validate_record(sub.record)
+        try:
+            body = canonical_json(sub.record)
+        except FormatError as exc:
+            raise InvalidRecordError(f"record: {exc}") from exc
+        rhash = record_hash(sub.record)
+        if sub.meaning not in MEANINGS:
+            raise InvalidRecordError(
+                f"meaning: expected one of {', '.join(MEANINGS)}, got {sub.meaning!r}"
+            )
+        now = int(self.clock())
+        if not isinstance(sub.signed_at, int) or sub.signed_at > now + self.max_clock_skew:
+            raise InvalidRecordError(
+                f"signed_at: expected a unix time not after now ({now}) + "
+                f"{self.max_clock_skew} s, got {sub.signed_at}"
+            )
+        if sub.signed_at < now - self.max_signature_age:
+            raise InvalidRecordError(
+                f"signed_at: signature older than {self.max_signature_age} s "
+                f"({sub.signed_at} < {now - self.max_signature_age}); sign again"
+            )
+        digest = eip712_digest(self.identity.domain, rid, rtype, rhash, sub.meaning, sub.signed_at)
+        try:
+            signer = recover_signer(digest, sub.signature)
+        except SignatureInvalidError as exc:
+            raise SignatureError(str(exc)) from exc
+        if sub.signer is not None and sub.signer.lower() != signer.lower():
+            raise SignatureError(
+                f"signature: expected a signature by {sub.signer}, it recovers to {signer} "
+                "(signed over other data, or with another key)"
+            )
+
+        with self.engine.begin() as conn:
+            existing = self._existing(conn, rid)
+            if existing is not None:
+                return self._idempotent(existing, body, sub)
+            self._authorize(conn, sub, rtype, signer, bootstrap)
+            accepted = datetime.now(UTC)
+            entry = Entry(
+                record_id=rid,
+                record_type=rtype,
+                record_hash=rhash.hex(),
+                lot=lot,
+                signer=signer,
+                meaning=sub.meaning,
+                signed_at=sub.signed_at,
+                signature=sub.signature.lower(),
+                salt=secrets.token_hex(32),
+                accepted_at=_iso(accepted),
+            )
+            try:
+                with conn.begin_nested():
+                    seq = conn.execute(
+                        sa.insert(Record)
+                        .values(
+                            record_id=rid, record_type=rtype, lot=lot, body=body,
+                            record_hash=rhash, signer=signer, meaning=sub.meaning,
+                            signed_at=sub.signed_at, signature=entry.signature,
+                            entry=entry.canonical(), leaf_hash=entry.leaf_hash(),
+                            accepted_at=accepted,
+                        )
+                        .returning(Record.seq)
+                    ).scalar_one()
+            except sa.exc.IntegrityError:
+                # A concurrent submission of the same id won the race: judge against it.
+                existing = self._existing(conn, rid)
+                if existing is None:
+                    raise
+                return self._idempotent(existing, body, sub)
+            conn.execute(sa.insert(SealQueue).values(seq=seq))
+            conn.execute(sa.text("NOTIFY evledger_records"))
+        return SubmitResult(rid, rhash.hex(), signer, entry.accepted_at, duplicate=False)
+
+    @staticmethod
+    def _existing(conn: sa.Connection, rid: str) -> sa.Row[Any] | None:
+        return conn.execute(
+            sa.select(
+                Record.body, Record.record_hash, Record.signer, Record.signature,
+                Record.meaning, Record.signed_at, Record.accepted_at,
+            ).where(Record.record_id == rid)
+        ).first()
+
+    @staticmethod
+    def _idempotent(row: sa.Row[Any], body: bytes, sub: Submission) -> SubmitResult:
+        same = (
+            bytes(row.body) == body
+            and row.signature == sub.signature.lower()
+            and row.meaning == sub.meaning
+            and row.signed_at == sub.signed_at
+        )
+        rid = str(sub.record["record_id"])
+        if not same:
+            what = "a different body" if bytes(row.body) != body else "a different signature"
+            raise ConflictError(
+                f"record_id {rid!r}: already used with {what}; "
+                "a record is never changed (submit a correction under a new id)"
+            )
+        return SubmitResult(
+            rid, bytes(row.record_hash).hex(), row.signer, _iso(row.accepted_at), duplicate=True
+        )
+
+    def _authorize(
+        self, conn: sa.Connection, sub: Submission, rtype: str, signer: str, bootstrap: bool
+    ) -> None:
+        # Registry changes are serialized so authority is judged against a settled registry.
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7140001)"))
+        registry = load_registry(conn)
+        if bootstrap:
+            rec = sub.record
+            if len(registry) or rtype != "signer" or rec.get("action") != "grant" or (
+                str(rec.get("address", "")).lower() != signer.lower()
+                or "admin" not in rec.get("roles", [])
+            ):
+                raise AuthorizationError(
+                    "bootstrap: only a self-signed admin grant on an empty registry"
+                )
+            return
+        state = registry.get(signer)
+        if state is None:
+            raise AuthorizationError(f"signer {signer}: not registered on this ledger")
+        roles = state.roles_at(sub.signed_at)
+        if roles is None:
+            raise AuthorizationError(
+                f"signer {signer} ({state.name}): not an active signer at the signing time "
+                f"{sub.signed_at}" + (" (revoked)" if state.revoked else "")
+            )
+        if rtype == "signer" and not set(roles) & set(_REGISTRY_ROLES):
+            raise AuthorizationError(
+                f"signer {signer} ({state.name}): signer records need the admin role, "
+                f"has {', '.join(roles)}"
+            )
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def record_status(self, record_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(
+                    Record.seq, Record.record_id, Record.record_type, Record.lot,
+                    Record.record_hash, Record.signer, Record.meaning, Record.signed_at,
+                    Record.accepted_at, LogLeaf.leaf_index,
+                )
+                .outerjoin(LogLeaf, LogLeaf.seq == Record.seq)
+                .where(Record.record_id == record_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"record {record_id!r}: not found")
+            registry = load_registry(conn)
+        state = registry.get(row.signer)
+        return {
+            "record_id": row.record_id,
+            "type": row.record_type,
+            "lot": row.lot,
+            "record_hash": bytes(row.record_hash).hex(),
+            "signature": {
+                "signer": row.signer,
+                "printed_name": state.name if state else None,
+                "meaning": row.meaning,
+                "signed_at": datetime.fromtimestamp(row.signed_at, UTC)
+                .isoformat()
+                .replace("+00:00", "Z"),
+            },
+            "accepted_at": _iso(row.accepted_at),
+            "leaf_index": row.leaf_index,
+        }
+
+    def signers(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [s.to_json() for s in load_registry(conn).all()]
+
+    def receipt(self, record_id: str) -> dict[str, Any]:
+        """The receipt for a record; ``status`` says pending / sealed / anchored."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                sa.select(Record.record_id, Record.record_hash, Record.entry, Record.leaf_hash,
+                          LogLeaf.leaf_index)
+                .outerjoin(LogLeaf, LogLeaf.seq == Record.seq)
+                .where(Record.record_id == record_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"record {record_id!r}: not found")
+            base: dict[str, Any] = {
+                "format": RECEIPT_FORMAT,
+                "record_id": row.record_id,
+                "record_hash": bytes(row.record_hash).hex(),
+                "entry": json.loads(row.entry),
+                "leaf_hash": bytes(row.leaf_hash).hex(),
+            }
+            if row.leaf_index is None:
+                return {"status": "pending", **base}
+            idx = int(row.leaf_index)
+            anchor = conn.execute(
+                sa.select(Anchor).where(Anchor.tree_size > idx)
+                .order_by(Anchor.tree_size.desc()).limit(1)
+            ).first()
+            if anchor is not None:
+                size = anchor.tree_size
+            else:
+                size = conn.execute(sa.select(sa.func.max(Checkpoint.tree_size))).scalar_one()
+            cp = conn.execute(
+                sa.select(Checkpoint).where(Checkpoint.tree_size == size)
+            ).one()
+            proof = tree.inclusion_proof(DbNodeStore(conn), idx, size)
+        return {
+            "status": "anchored" if anchor else "sealed",
+            **base,
+            "leaf_index": idx,
+            "tree_size": size,
+            "root_hash": bytes(cp.root_hash).hex(),
+            "inclusion_proof": [p.hex() for p in proof],
+            "checkpoint": cp.note,
+            "anchor": None if anchor is None else {
+                "chain_id": anchor.chain_id,
+                "contract": anchor.contract,
+                "tx_hash": anchor.tx_hash,
+                "block_number": anchor.block_number,
+                "block_hash": anchor.block_hash,
+                "log_index": anchor.log_index,
+            },
+        }
+
+    def checkpoint(self, tree_size: int | None = None) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            q = sa.select(Checkpoint)
+            q = (q.where(Checkpoint.tree_size == tree_size) if tree_size is not None
+                 else q.order_by(Checkpoint.tree_size.desc()).limit(1))
+            cp = conn.execute(q).first()
+            if cp is None:
+                raise NotFoundError(
+                    "checkpoint: none yet" if tree_size is None
+                    else f"checkpoint: none at tree size {tree_size}"
+                )
+            anchor = conn.execute(
+                sa.select(Anchor).where(Anchor.tree_size == cp.tree_size)
+            ).first()
+        return {
+            "tree_size": cp.tree_size,
+            "root_hash": bytes(cp.root_hash).hex(),
+            "checkpoint": cp.note,
+            "created_at": _iso(cp.created_at),
+            "anchored": anchor is not None,
+            "anchor_tx_hash": anchor.tx_hash if anchor else None,
+        }
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        if not 1 <= first <= second:
+            raise InvalidRecordError(
+                f"consistency proof: expected 1 <= first <= second, got {first}, {second}"
+            )
+        with self.engine.connect() as conn:
+            have = conn.execute(
+                sa.select(Checkpoint.tree_size).where(Checkpoint.tree_size.in_([first, second]))
+            ).scalars().all()
+            size = conn.execute(sa.select(sa.func.max(LogLeaf.leaf_index))).scalar_one()
+            if second not in have and (size is None or second > size + 1):
+                raise NotFoundError(f"consistency proof: the log has no tree of size {second}")
+            proof = tree.consistency_proof(DbNodeStore(conn), first, second)
+        return {"first": first, "second": second, "proof": [p.hex() for p in proof]}
+
+    def status(self) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            latest = conn.execute(sa.select(sa.func.max(Checkpoint.tree_size))).scalar_one()
+            anchored = conn.execute(sa.select(sa.func.max(Anchor.tree_size))).scalar_one()
+            records = conn.execute(sa.select(sa.func.count()).select_from(Record)).scalar_one()
+            pending = conn.execute(sa.select(sa.func.count()).select_from(SealQueue)).scalar_one()
+        return {
+            "records": records,
+            "pending_seal": pending,
+            "latest_checkpoint": latest,
+            "latest_anchored_checkpoint": anchored,
+        }
+
+
+class DbNodeStore:
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get_nodes(self, keys: Iterable[tree.NodeKey]) -> dict[tree.NodeKey, bytes]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = self.conn.execute(
+            sa.select(TreeNode.level, TreeNode.idx, TreeNode.hash).where(
+                sa.tuple_(TreeNode.level, TreeNode.idx).in_(keys)
+            )
+        )
+        return {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
+

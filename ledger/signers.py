@@ -1,0 +1,124 @@
+"""The signer registry: a projection of the signed ``signer`` records in the log.
+
+A ``signer`` record grants or revokes: ``{"type": "signer", "action": "grant" | "revoke",
+"address": "0x...", "name": "Printed Name", "roles": [...]}``. Authority is judged as the
+registry stood at the signing time of the record being checked.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger.errors import InvalidRecordError
+from ledger.models import Record
+
+__all__ = ["ROLES", "Registry", "SignerState", "load_registry", "validate_signer_record"]
+
+ROLES = ("admin", "qa_inspector", "qa_approver", "production", "device", "auditor")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+
+
+@dataclass
+class SignerState:
+    address: str
+    name: str
+    roles: tuple[str, ...]
+    # (valid_from, valid_until or None, roles), in unix seconds of the records' signing times
+    intervals: list[tuple[int, int | None, tuple[str, ...]]] = field(default_factory=list)
+
+    def roles_at(self, t: int) -> tuple[str, ...] | None:
+        """The roles held at time ``t``, or None when not an active signer then."""
+        for start, end, roles in self.intervals:
+            if start <= t and (end is None or t < end):
+                return roles
+        return None
+
+    @property
+    def revoked(self) -> bool:
+        return not self.intervals or self.intervals[-1][1] is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "name": self.name,
+            "roles": list(self.roles),
+            "active": not self.revoked,
+            "intervals": [
+                {"from": s, "until": e, "roles": list(r)} for s, e, r in self.intervals
+            ],
+        }
+
+
+def validate_signer_record(record: Mapping[str, Any]) -> None:
+    action = record.get("action")
+    if action not in ("grant", "revoke"):
+        raise InvalidRecordError(f"signer record action: expected grant or revoke, got {action!r}")
+    address = record.get("address")
+    if not isinstance(address, str) or not _ADDRESS.match(address):
+        raise InvalidRecordError(f"signer record address: expected 0x and 40 hex, got {address!r}")
+    if action == "grant":
+        name = record.get("name")
+        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
+            raise InvalidRecordError("signer record name: expected the signer's printed name")
+        roles = record.get("roles")
+        if (
+            not isinstance(roles, list)
+            or not roles
+            or not all(isinstance(r, str) and r in ROLES for r in roles)
+        ):
+            raise InvalidRecordError(
+                f"signer record roles: expected a non-empty list of {', '.join(ROLES)}; "
+                f"got {roles!r}"
+            )
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.signers: dict[str, SignerState] = {}
+
+    def apply(self, record: Mapping[str, Any], signed_at: int) -> None:
+        key = str(record["address"]).lower()
+        state = self.signers.get(key)
+        if record["action"] == "grant":
+            if state is None:
+                state = self.signers[key] = SignerState(str(record["address"]), "", ())
+            self._close(state, signed_at)
+            state.name = str(record["name"])
+            state.roles = tuple(record["roles"])
+            state.intervals.append((signed_at, None, state.roles))
+        elif state is not None:
+            self._close(state, signed_at)
+
+    @staticmethod
+    def _close(state: SignerState, at: int) -> None:
+        if state.intervals and state.intervals[-1][1] is None:
+            start, _, roles = state.intervals[-1]
+            state.intervals[-1] = (start, at, roles)
+
+    def get(self, address: str) -> SignerState | None:
+        return self.signers.get(address.lower())
+
+    def __len__(self) -> int:
+        return len(self.signers)
+
+    def all(self) -> Iterable[SignerState]:
+        return self.signers.values()
+
+
+def load_registry(conn: sa.Connection) -> Registry:
+    """Rebuild the registry from the signer records, in acceptance order."""
+    registry = Registry()
+    rows = conn.execute(
+        sa.select(Record.body, Record.signed_at)
+        .where(Record.record_type == "signer")
+        .order_by(Record.seq)
+    )
+    for body, signed_at in rows:
+        registry.apply(json.loads(body), int(signed_at))
+    return registry
