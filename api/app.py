@@ -41,7 +41,8 @@ class BodyLimit:
         for name, value in scope.get("headers", []):
             if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
                 await _problem(413, "too_large", f"body: expected at most {self.limit} bytes")(
-                    scope, receive, send)
+                    scope, receive, send
+                )
                 return
         seen = 0
 
@@ -57,7 +58,8 @@ class BodyLimit:
             await self.app(scope, limited, send)
         except _TooLarge:
             await _problem(413, "too_large", f"body: expected at most {self.limit} bytes")(
-                scope, receive, send)
+                scope, receive, send
+            )
 
 
 class _TooLarge(Exception):
@@ -83,8 +85,9 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
         description="Blockchain-anchored evidence ledger for manufacturing quality records.",
     )
     registry = CollectorRegistry()
-    submitted = Counter("evledger_records_submitted", "Submissions by outcome", ["outcome"],
-                        registry=registry)
+    submitted = Counter(
+        "evledger_records_submitted", "Submissions by outcome", ["outcome"], registry=registry
+    )
     gauges = {
         key: Gauge(f"evledger_{key}", help_text, registry=registry)
         for key, help_text in (
@@ -96,6 +99,7 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
     }
 
     app.state.ledger = ledger
+
     @app.exception_handler(LedgerError)
     async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
         submitted.labels(exc.code).inc()
@@ -109,8 +113,7 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
             parts.append(f"{where or 'body'}: {err.get('msg')}")
         return _problem(422, "invalid_request", "; ".join(parts))
 
-    @app.post("/v1/records", response_model=SubmitResponse, responses=_ERRORS,
-              status_code=201)
+    @app.post("/v1/records", response_model=SubmitResponse, responses=_ERRORS, status_code=201)
     def submit(body: SubmitRequest, ledger: LedgerDep) -> JSONResponse:
         result = ledger.submit(
             Submission(body.record, body.signature, body.meaning, body.signed_at, body.signer)
@@ -155,8 +158,11 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
 
     @app.get("/v1/status")
     def status(ledger: LedgerDep) -> dict[str, Any]:
-        return {**ledger.status(), "chain_id": ledger.identity.chain_id,
-                "contract": ledger.identity.contract}
+        return {
+            **ledger.status(),
+            "chain_id": ledger.identity.chain_id,
+            "contract": ledger.identity.contract,
+        }
 
     @app.get("/healthz")
     def healthz(ledger: LedgerDep) -> dict[str, Any]:

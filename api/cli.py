@@ -31,9 +31,15 @@ EXIT_CANNOT_RUN = 2
 
 
 class CliError(click.ClickException):
-    def __init__(self, message: str, code: int = EXIT_CANNOT_RUN) -> None:
-        super().__init__(message)
-        self.exit_code = code
+    """The command could not run (service unreachable, unreadable file): exit 2."""
+
+    exit_code = EXIT_CANNOT_RUN
+
+
+class Refused(CliError):
+    """The service or a check refused the input: exit 1."""
+
+    exit_code = EXIT_REFUSED
 
 
 # -- talking to the service ------------------------------------------------------------------
@@ -72,7 +78,7 @@ class Client:
                 msg = f"{body.get('error')}: {body.get('detail')}"
             except ValueError:
                 msg = resp.text[:300]
-            raise CliError(f"refused ({resp.status_code}) {msg}", EXIT_REFUSED)
+            raise Refused(f"refused ({resp.status_code}) {msg}")
         return resp
 
     def json(self, method: str, path: str, **kw: Any) -> Any:
@@ -83,8 +89,13 @@ class Client:
         return Domain(int(trust["chain_id"]), str(trust["contract"]))
 
 
-api_option = click.option("--api", "api", envvar="EVLEDGER_API_URL", default=None,
-                          help="Service URL (default: the running `evledger up`).")
+api_option = click.option(
+    "--api",
+    "api",
+    envvar="EVLEDGER_API_URL",
+    default=None,
+    help="Service URL (default: the running `evledger up`).",
+)
 
 
 def _client(api: str | None) -> Client:
@@ -171,8 +182,13 @@ def keys() -> None:
 
 
 @keys.command("new")
-@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
-              help="Key file to create (refuses to overwrite).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Key file to create (refuses to overwrite).",
+)
 def keys_new(output: str) -> None:
     """Generate a signing key; prints its address (register it with `signers add`)."""
     try:
@@ -193,19 +209,33 @@ def _load_key(path: str) -> Any:
         raise CliError(str(exc)) from exc
 
 
-def _sign_and_submit(client: Client, record: dict[str, Any], key_path: str, meaning: str
-                     ) -> dict[str, Any]:
+def _sign_and_submit(
+    client: Client, record: dict[str, Any], key_path: str, meaning: str
+) -> dict[str, Any]:
     account = _load_key(key_path)
     signed_at = int(time.time())
-    td = make_typed_data(client.domain(), str(record.get("record_id")), str(record.get("type")),
-                         record_hash(record), meaning, signed_at)
+    td = make_typed_data(
+        client.domain(),
+        str(record.get("record_id")),
+        str(record.get("type")),
+        record_hash(record),
+        meaning,
+        signed_at,
+    )
     from eth_account.messages import encode_typed_data
 
     sig = account.sign_message(encode_typed_data(full_message=td))
-    result: dict[str, Any] = client.json("POST", "/v1/records", json={
-        "record": record, "signature": sig.signature.to_0x_hex(), "meaning": meaning,
-        "signed_at": signed_at, "signer": account.address,
-    })
+    result: dict[str, Any] = client.json(
+        "POST",
+        "/v1/records",
+        json={
+            "record": record,
+            "signature": sig.signature.to_0x_hex(),
+            "meaning": meaning,
+            "signed_at": signed_at,
+            "signer": account.address,
+        },
+    )
     return result
 
 
@@ -217,37 +247,56 @@ def signers() -> None:
 @signers.command("add")
 @click.option("--address", required=True, help="The signer's address (from `keys new`).")
 @click.option("--name", required=True, help="Printed name shown with every signature.")
-@click.option("--role", "roles", multiple=True, required=True,
-              help="Role to grant (repeatable): admin, qa_inspector, qa_approver, production, "
-                   "device, auditor.")
-@click.option("--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)")
+@click.option(
+    "--role",
+    "roles",
+    multiple=True,
+    required=True,
+    help="Role to grant (repeatable): admin, qa_inspector, qa_approver, production, "
+    "device, auditor.",
+)
+@click.option(
+    "--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)"
+)
 @api_option
-def signers_add(address: str, name: str, roles: tuple[str, ...], key_path: str | None,
-                api: str | None) -> None:
+def signers_add(
+    address: str, name: str, roles: tuple[str, ...], key_path: str | None, api: str | None
+) -> None:
     """Register a signer, or change its roles."""
     try:
         address = checksum_address(address)
     except Exception as exc:
-        raise CliError(f"--address: {exc}", EXIT_REFUSED) from exc
-    record = {"record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
-              "type": "signer", "action": "grant", "address": address, "name": name,
-              "roles": list(roles)}
+        raise Refused(f"--address: {exc}") from exc
+    record = {
+        "record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
+        "type": "signer",
+        "action": "grant",
+        "address": address,
+        "name": name,
+        "roles": list(roles),
+    }
     result = _sign_and_submit(_client(api), record, key_path or _default_admin_key(), "approved")
     click.echo(f"granted {', '.join(roles)} to {address} ({name}) in record {result['record_id']}")
 
 
 @signers.command("revoke")
 @click.option("--address", required=True)
-@click.option("--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)")
+@click.option(
+    "--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)"
+)
 @api_option
 def signers_revoke(address: str, key_path: str | None, api: str | None) -> None:
     """Revoke a signer: its later signatures are refused."""
     try:
         address = checksum_address(address)
     except Exception as exc:
-        raise CliError(f"--address: {exc}", EXIT_REFUSED) from exc
-    record = {"record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
-              "type": "signer", "action": "revoke", "address": address}
+        raise Refused(f"--address: {exc}") from exc
+    record = {
+        "record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
+        "type": "signer",
+        "action": "revoke",
+        "address": address,
+    }
     result = _sign_and_submit(_client(api), record, key_path or _default_admin_key(), "approved")
     click.echo(f"revoked {address} in record {result['record_id']}")
 
@@ -275,7 +324,7 @@ def _read_record(path: str) -> dict[str, Any]:
     except OSError as exc:
         raise CliError(f"{path}: cannot read: {exc.strerror}") from exc
     except Exception as exc:
-        raise CliError(f"{path}: {exc}", EXIT_REFUSED) from exc
+        raise Refused(f"{path}: {exc}") from exc
 
 
 def _pending_path(record: dict[str, Any], meaning: str) -> Path:
@@ -292,8 +341,14 @@ def typed_data_cmd(file: str, meaning: str, signed_at: int | None, api: str | No
     --from-file typed.json`); then `evledger submit FILE --signature SIG`."""
     record = _read_record(file)
     signed_at = signed_at if signed_at is not None else int(time.time())
-    td = make_typed_data(_client(api).domain(), str(record.get("record_id")),
-                         str(record.get("type")), record_hash(record), meaning, signed_at)
+    td = make_typed_data(
+        _client(api).domain(),
+        str(record.get("record_id")),
+        str(record.get("type")),
+        record_hash(record),
+        meaning,
+        signed_at,
+    )
     pending = _pending_path(record, meaning)
     pending.parent.mkdir(parents=True, exist_ok=True)
     pending.write_text(json.dumps(td))
@@ -304,12 +359,22 @@ def typed_data_cmd(file: str, meaning: str, signed_at: int | None, api: str | No
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Sign with this key file.")
 @click.option("--signature", help="A signature made elsewhere over `evledger typed-data FILE`.")
-@click.option("--typed-data", "typed_path", type=click.Path(exists=True, dir_okay=False),
-              help="The typed data that was signed (default: the one `typed-data` printed).")
+@click.option(
+    "--typed-data",
+    "typed_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The typed data that was signed (default: the one `typed-data` printed).",
+)
 @click.option("--meaning", default="authored", show_default=True)
 @api_option
-def submit(file: str, key_path: str | None, signature: str | None, typed_path: str | None,
-           meaning: str, api: str | None) -> None:
+def submit(
+    file: str,
+    key_path: str | None,
+    signature: str | None,
+    typed_path: str | None,
+    meaning: str,
+    api: str | None,
+) -> None:
     """Submit the record in FILE, signed with --key or with a --signature made elsewhere."""
     record = _read_record(file)
     client = _client(api)
@@ -328,12 +393,17 @@ def submit(file: str, key_path: str | None, signature: str | None, typed_path: s
                 f"{file}` first or pass --typed-data (could not read {path})"
             ) from exc
         if msg.get("recordHash") != "0x" + record_hash(record).hex():
-            raise CliError("submit: the typed data is for another record (recordHash differs)",
-                           EXIT_REFUSED)
-        result = client.json("POST", "/v1/records", json={
-            "record": record, "signature": signature, "meaning": msg["meaning"],
-            "signed_at": int(msg["signedAt"]),
-        })
+            raise Refused("submit: the typed data is for another record (recordHash differs)")
+        result = client.json(
+            "POST",
+            "/v1/records",
+            json={
+                "record": record,
+                "signature": signature,
+                "meaning": msg["meaning"],
+                "signed_at": int(msg["signedAt"]),
+            },
+        )
     click.echo(json.dumps(result, indent=2))
 
 
@@ -350,15 +420,18 @@ def _wait_receipt(client: Client, record_id: str, wait: float) -> dict[str, Any]
 @main.command()
 @click.argument("record_id")
 @click.option("-o", "--output", default="-", help="Write the receipt here (default stdout).")
-@click.option("--wait", default=60.0, show_default=True,
-              help="Seconds to wait for the record to be anchored.")
+@click.option(
+    "--wait", default=60.0, show_default=True, help="Seconds to wait for the record to be anchored."
+)
 @api_option
 def receipt(record_id: str, output: str, wait: float, api: str | None) -> None:
     """Fetch the proof-of-integrity receipt of a record."""
     body = _wait_receipt(_client(api), record_id, wait)
     if body.get("status") != "anchored":
-        raise CliError(f"receipt {record_id}: not anchored yet (status {body.get('status')}); "
-                       "try again or raise --wait", EXIT_REFUSED)
+        raise Refused(
+            f"receipt {record_id}: not anchored yet (status {body.get('status')}); "
+            "try again or raise --wait"
+        )
     body.pop("status", None)
     _write_json(output, body)
 

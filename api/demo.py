@@ -21,50 +21,118 @@ def sample_lot(lot: str, material_lot: str) -> list[tuple[str, dict[str, Any]]]:
     """(signing role, record) pairs for one lot of sterile catheters."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     incoming = {
-        "record_id": f"{lot}-IQC-001", "type": "inspection", "lot": lot, "stage": "incoming",
+        "record_id": f"{lot}-IQC-001",
+        "type": "inspection",
+        "lot": lot,
+        "stage": "incoming",
         "product": {"gtin": GTIN, "name": "Catheter tubing, PEBA 55D"},
-        "material_lot": material_lot, "supplier": "Polymer Supply GmbH",
-        "sampling_plan": "ISO 2859-1, level II, AQL 0.65", "sample_size": 32,
+        "material_lot": material_lot,
+        "supplier": "Polymer Supply GmbH",
+        "sampling_plan": "ISO 2859-1, level II, AQL 0.65",
+        "sample_size": 32,
         "characteristics": [
-            {"name": "outer diameter", "method": "laser micrometer", "unit": "mm",
-             "lower": 2.95, "upper": 3.05, "value": 3.01, "verdict": "pass", "critical": True},
-            {"name": "tensile strength", "method": "ISO 527", "unit": "MPa",
-             "lower": 40, "upper": None, "value": 46.2, "verdict": "pass", "critical": False},
+            {
+                "name": "outer diameter",
+                "method": "laser micrometer",
+                "unit": "mm",
+                "lower": 2.95,
+                "upper": 3.05,
+                "value": 3.01,
+                "verdict": "pass",
+                "critical": True,
+            },
+            {
+                "name": "tensile strength",
+                "method": "ISO 527",
+                "unit": "MPa",
+                "lower": 40,
+                "upper": None,
+                "value": 46.2,
+                "verdict": "pass",
+                "critical": False,
+            },
         ],
-        "equipment": ["LM-204", "UTM-17"], "verdict": "pass", "inspected_at": now,
+        "equipment": ["LM-204", "UTM-17"],
+        "verdict": "pass",
+        "inspected_at": now,
     }
     in_process = {
-        "record_id": f"{lot}-IPQC-001", "type": "inspection", "lot": lot, "stage": "in_process",
-        "product": {"gtin": GTIN}, "operation": "tip forming, line 3",
-        "sampling_plan": "every 500 units", "sample_size": 5,
+        "record_id": f"{lot}-IPQC-001",
+        "type": "inspection",
+        "lot": lot,
+        "stage": "in_process",
+        "product": {"gtin": GTIN},
+        "operation": "tip forming, line 3",
+        "sampling_plan": "every 500 units",
+        "sample_size": 5,
         "characteristics": [
-            {"name": "tip length", "method": "vision system", "unit": "mm",
-             "lower": 4.8, "upper": 5.2, "value": 5.04, "verdict": "pass", "critical": True},
+            {
+                "name": "tip length",
+                "method": "vision system",
+                "unit": "mm",
+                "lower": 4.8,
+                "upper": 5.2,
+                "value": 5.04,
+                "verdict": "pass",
+                "critical": True,
+            },
         ],
-        "equipment": ["VIS-3"], "verdict": "pass", "inspected_at": now,
+        "equipment": ["VIS-3"],
+        "verdict": "pass",
+        "inspected_at": now,
     }
     final = {
-        "record_id": f"{lot}-FQC-001", "type": "inspection", "lot": lot, "stage": "final",
-        "product": {"gtin": GTIN}, "sampling_plan": "ISO 2859-1, level II, AQL 0.4",
+        "record_id": f"{lot}-FQC-001",
+        "type": "inspection",
+        "lot": lot,
+        "stage": "final",
+        "product": {"gtin": GTIN},
+        "sampling_plan": "ISO 2859-1, level II, AQL 0.4",
         "sample_size": 50,
         "characteristics": [
-            {"name": "leak test at 300 kPa", "method": "pressure decay", "unit": "Pa/min",
-             "lower": None, "upper": 50, "value": 12, "verdict": "pass", "critical": True},
-            {"name": "label UDI readable", "method": "verifier ISO 15415", "unit": "grade",
-             "lower": None, "upper": None, "value": "A", "verdict": "pass", "critical": True},
+            {
+                "name": "leak test at 300 kPa",
+                "method": "pressure decay",
+                "unit": "Pa/min",
+                "lower": None,
+                "upper": 50,
+                "value": 12,
+                "verdict": "pass",
+                "critical": True,
+            },
+            {
+                "name": "label UDI readable",
+                "method": "verifier ISO 15415",
+                "unit": "grade",
+                "lower": None,
+                "upper": None,
+                "value": "A",
+                "verdict": "pass",
+                "critical": True,
+            },
         ],
-        "equipment": ["LT-9", "BCV-2"], "verdict": "pass", "inspected_at": now,
+        "equipment": ["LT-9", "BCV-2"],
+        "verdict": "pass",
+        "inspected_at": now,
     }
     inspections = [incoming, in_process, final]
     release = {
-        "record_id": f"{lot}-REL", "type": "release", "lot": lot, "product": {"gtin": GTIN},
+        "record_id": f"{lot}-REL",
+        "type": "release",
+        "lot": lot,
+        "product": {"gtin": GTIN},
         "decision": "released",
-        "evidence": [{"record_id": r["record_id"], "record_hash": record_hash(r).hex()}
-                     for r in inspections],
+        "evidence": [
+            {"record_id": r["record_id"], "record_hash": record_hash(r).hex()} for r in inspections
+        ],
         "statement": "All planned inspections passed; device history record reviewed.",
     }
-    return [("inspector", incoming), ("inspector", in_process), ("inspector", final),
-            ("approver", release)]
+    return [
+        ("inspector", incoming),
+        ("inspector", in_process),
+        ("inspector", final),
+        ("approver", release),
+    ]
 
 
 def run_demo(
@@ -78,17 +146,28 @@ def run_demo(
     keys = out / "keys"
     tag = secrets.token_hex(3).upper()
     lot = f"L{datetime.now(UTC):%y%m%d}-{tag}"
-    people = {"inspector": ("Dana Inspector", "qa_inspector"),
-              "approver": ("Quinn Approver", "qa_approver")}
+    people = {
+        "inspector": ("Dana Inspector", "qa_inspector"),
+        "approver": ("Quinn Approver", "qa_approver"),
+    }
     key_paths: dict[str, str] = {}
     for role, (name, grant) in people.items():
         path = keys / f"{lot}-{role}.key"
         account = new_account_key(path)
         key_paths[role] = str(path)
-        sign_and_submit(client, {
-            "record_id": f"signer-{lot}-{role}", "type": "signer", "action": "grant",
-            "address": account.address, "name": name, "roles": [grant],
-        }, admin_key, "approved")
+        sign_and_submit(
+            client,
+            {
+                "record_id": f"signer-{lot}-{role}",
+                "type": "signer",
+                "action": "grant",
+                "address": account.address,
+                "name": name,
+                "roles": [grant],
+            },
+            admin_key,
+            "approved",
+        )
         click.echo(f"registered {name} ({grant}) {account.address}")
     records = sample_lot(lot, f"RM-{tag}")
     for role, record in records:
@@ -109,5 +188,7 @@ def run_demo(
     click.echo(f"\nlot {lot}: {len(records)} records anchored; files in {out}\nverify with:")
     for _, record in records:
         rid = record["record_id"]
-        click.echo(f"  evledger-verify receipt {out}/{rid}.receipt.json "
-                   f"--record {out}/{rid}.record.json --trust {trust_path}")
+        click.echo(
+            f"  evledger-verify receipt {out}/{rid}.receipt.json "
+            f"--record {out}/{rid}.record.json --trust {trust_path}"
+        )

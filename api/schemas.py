@@ -19,7 +19,8 @@ class SubmitRequest(BaseModel):
     meaning: str = Field(min_length=1, max_length=64, description="authored, approved, ...")
     signed_at: StrictInt = Field(ge=0, lt=2**63, description="signing time, unix seconds UTC")
     signer: str | None = Field(
-        default=None, pattern=r"^0x[0-9a-fA-F]{40}$",
+        default=None,
+        pattern=r"^0x[0-9a-fA-F]{40}$",
         description="optional: the address expected to have signed",
     )
 

@@ -37,22 +37,30 @@ def serve(settings: Settings) -> None:
         if runtime.admin_created:
             click.echo(f"bootstrap admin key written to {runtime.admin_key_path} (mode 0600)")
         api_url = f"http://{settings.host}:{settings.port}"
-        write_runtime_file(settings.home, {
-            "api_url": api_url,
-            "rpc_url": rpc_url,
-            "database_url": runtime.engine.url.render_as_string(hide_password=True),
-            "pid": os.getpid(),
-        })
+        write_runtime_file(
+            settings.home,
+            {
+                "api_url": api_url,
+                "rpc_url": rpc_url,
+                "database_url": runtime.engine.url.render_as_string(hide_password=True),
+                "pid": os.getpid(),
+            },
+        )
         ident = runtime.ledger.identity
         click.echo(f"ledger: contract {ident.contract} on chain {ident.chain_id}")
         click.echo(f"log: {ident.log_public_key}")
         click.echo(f"api: {api_url} (Ctrl-C stops everything)")
         runtime.start_workers()
         app = create_app(runtime.ledger, settings.max_body_bytes)
-        server = uvicorn.Server(uvicorn.Config(
-            app, host=settings.host, port=settings.port, log_level="warning",
-            access_log=False,
-        ))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+                access_log=False,
+            )
+        )
         server.run()
     finally:
         if runtime is not None:

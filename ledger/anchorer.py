@@ -28,8 +28,9 @@ log = logging.getLogger("evledger.anchorer")
 
 
 class Anchorer:
-    def __init__(self, engine: sa.Engine, chain: Chain, identity: Identity,
-                 from_block: int = 0) -> None:
+    def __init__(
+        self, engine: sa.Engine, chain: Chain, identity: Identity, from_block: int = 0
+    ) -> None:
         self.engine = engine
         self.chain = chain
         self.identity = identity
@@ -49,7 +50,8 @@ class Anchorer:
     def _round(self, conn: sa.Connection) -> AnchorResult | None:
         latest = conn.execute(
             sa.select(Checkpoint.tree_size, Checkpoint.root_hash)
-            .order_by(Checkpoint.tree_size.desc()).limit(1)
+            .order_by(Checkpoint.tree_size.desc())
+            .limit(1)
         ).first()
         chain_size, chain_root = self.chain.latest()
         if chain_size:
@@ -84,9 +86,15 @@ class Anchorer:
     def _insert(self, conn: sa.Connection, r: AnchorResult) -> None:
         conn.execute(
             sa.insert(Anchor).values(
-                tree_size=r.tree_size, root_hash=r.root_hash, chain_id=self.identity.chain_id,
-                contract=self.identity.contract, tx_hash=r.tx_hash, block_number=r.block_number,
-                block_hash=r.block_hash, log_index=r.log_index, anchored_at=datetime.now(UTC),
+                tree_size=r.tree_size,
+                root_hash=r.root_hash,
+                chain_id=self.identity.chain_id,
+                contract=self.identity.contract,
+                tx_hash=r.tx_hash,
+                block_number=r.block_number,
+                block_hash=r.block_hash,
+                log_index=r.log_index,
+                anchored_at=datetime.now(UTC),
             )
         )
         conn.commit()

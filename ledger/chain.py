@@ -18,6 +18,7 @@ from evledger_verify.records import keccak256
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, Web3Exception
+from web3.types import Nonce, TxParams
 
 from ledger.embedded import repo_root
 from ledger.errors import ChainError
@@ -76,7 +77,7 @@ class Chain:
                 continue
             sig = f"{item['name']}({','.join(i['type'] for i in item['inputs'])})"
             if "0x" + keccak256(sig.encode())[:4].hex() == selector:
-                return item["name"]
+                return str(item["name"])
         return data
 
     @property
@@ -145,11 +146,11 @@ class Chain:
 
     def deploy(self) -> tuple[str, int]:
         """Deploy EvidenceAnchor from the anchorer's key. Returns (address, block number)."""
-        factory = self.w3.eth.contract(
-            abi=self.artifact["abi"], bytecode=self.artifact["bytecode"]
+        factory = self.w3.eth.contract(abi=self.artifact["abi"], bytecode=self.artifact["bytecode"])
+        tx = self._call(
+            "deploy",
+            lambda: factory.constructor().build_transaction(self._params()),
         )
-        tx = self._call("deploy", lambda: factory.constructor().build_transaction(
-            {"from": self.account.address, "nonce": 0, "gas": 3_000_000}))
         tx.pop("nonce", None)
         receipt = self._send("deploy", dict(tx))
         address = str(receipt["contractAddress"])
@@ -169,9 +170,7 @@ class Chain:
         c = self._require_contract()
         tx = self._call(
             "anchor",
-            lambda: c.functions.anchor(size, root, list(proof)).build_transaction(
-                {"from": self.account.address, "nonce": 0, "gas": 500_000}
-            ),
+            lambda: c.functions.anchor(size, root, list(proof)).build_transaction(self._params()),
         )
         tx.pop("nonce", None)
         tx.pop("gas", None)
@@ -213,9 +212,9 @@ class Chain:
             log_index=int(ev["logIndex"]),
         )
 
-    def gas_used(self, tx_hash: str) -> int:
-        return int(self._call("receipt", lambda: self.w3.eth.get_transaction_receipt(tx_hash))[
-            "gasUsed"])
+    def _params(self) -> TxParams:
+        # Nonce and gas are filled in by _send; a fixed nonce here saves a round trip.
+        return {"from": self.account.address, "nonce": Nonce(0), "gas": 3_000_000}
 
     def _require_contract(self) -> Contract:
         if self.contract is None:

@@ -21,8 +21,9 @@ def make_engine(url: str, pool_size: int = 5) -> sa.Engine:
         with engine.connect():
             pass
     except sa.exc.SQLAlchemyError as exc:
-        raise ConfigError(f"database: cannot connect: {exc.__class__.__name__}: {exc.args[0]}")\
-            from exc
+        raise ConfigError(
+            f"database: cannot connect: {exc.__class__.__name__}: {exc.args[0]}"
+        ) from exc
     return engine
 
 

@@ -68,9 +68,12 @@ class Anvil:
         port = self.port or free_port()
         args = [
             str(binary),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--chain-id", str(self.chain_id),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--chain-id",
+            str(self.chain_id),
             "--silent",
         ]
         if self.block_time:
@@ -79,12 +82,14 @@ class Anvil:
         if self.state_dir is not None:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             args += [
-                "--state", str(self.state_dir / "anvil-state.json"),
-                "--state-interval", "1",
+                "--state",
+                str(self.state_dir / "anvil-state.json"),
+                "--state-interval",
+                "1",
                 "--preserve-historical-states",
             ]
             log_path = self.state_dir / "anvil.log"
-        self._log = open(log_path, "ab") if log_path else None  # noqa: SIM115
+        self._log = open(log_path, "ab") if log_path else None
         self.process = subprocess.Popen(
             args,
             stdout=self._log or subprocess.DEVNULL,
@@ -136,7 +141,7 @@ def _rpc_ready(url: str) -> bool:
     )
     try:
         with urllib.request.urlopen(req, timeout=1) as resp:  # noqa: S310
-            return resp.status == 200
+            return bool(resp.status == 200)
     except OSError:
         return False
 
@@ -155,10 +160,13 @@ class EmbeddedPostgres:
             raise ConfigError("postgres: the pgserver package is not installed") from exc
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._server = pgserver.get_server(str(self.data_dir), cleanup_mode=None)
+            self._server = pgserver.get_server(  # type: ignore[attr-defined]
+                str(self.data_dir), cleanup_mode=None
+            )
         except Exception as exc:
-            raise ConfigError(f"postgres: could not start embedded server in {self.data_dir}: {exc}")\
-                from exc
+            raise ConfigError(
+                f"postgres: could not start embedded server in {self.data_dir}: {exc}"
+            ) from exc
         return self
 
     @property

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
+from eth_typing import Hash32
 from evledger_verify.checkpoint import verifier_key_string
 from evledger_verify.records import checksum_address
 
@@ -83,8 +84,9 @@ class Runtime:
                     "log_public_key": identity.log_public_key,
                     "created_at": datetime.now(UTC).isoformat(),
                 }
-                conn.execute(sa.insert(LedgerMeta), [{"key": k, "value": v}
-                                                     for k, v in meta.items()])
+                conn.execute(
+                    sa.insert(LedgerMeta), [{"key": k, "value": v} for k, v in meta.items()]
+                )
                 log.info("created ledger: contract %s on chain %d", address, chain_id)
             else:
                 chain.check_identity(
@@ -98,7 +100,8 @@ class Runtime:
                         f"with (expected {identity.log_public_key})"
                     )
         ledger = Ledger(
-            engine, identity,
+            engine,
+            identity,
             max_clock_skew=settings.max_clock_skew,
             max_signature_age=settings.max_signature_age,
         )
@@ -132,7 +135,7 @@ class Runtime:
             "roles": ["admin"],
         }
         signed_at = int(time.time())
-        sig = account.unsafe_sign_hash(ledger.digest(record, "approved", signed_at))
+        sig = account.unsafe_sign_hash(Hash32(ledger.digest(record, "approved", signed_at)))
         ledger.submit(
             Submission(record, sig.signature.to_0x_hex(), "approved", signed_at),
             bootstrap=True,

@@ -1,8 +1,8 @@
 """The ledger: accepting signed records, and answering for them with receipts and proofs.
 
-    ledger = Ledger(engine, identity)
-    result = ledger.submit(Submission(record, signature, meaning, signed_at))
-    receipt = ledger.receipt(record["record_id"])  # once sealed and anchored
+ledger = Ledger(engine, identity)
+result = ledger.submit(Submission(record, signature, meaning, signed_at))
+receipt = ledger.receipt(record["record_id"])  # once sealed and anchored
 """
 
 from __future__ import annotations
@@ -158,9 +158,7 @@ class Ledger:
 
     def typed_data(self, record: Mapping[str, Any], meaning: str, signed_at: int) -> dict[str, Any]:
         rid, rtype, _ = validate_record(dict(record))
-        return typed_data(
-            self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at
-        )
+        return typed_data(self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at)
 
     def digest(self, record: Mapping[str, Any], meaning: str, signed_at: int) -> bytes:
         rid, rtype, _ = validate_record(dict(record))
@@ -226,10 +224,17 @@ class Ledger:
                     seq = conn.execute(
                         sa.insert(Record)
                         .values(
-                            record_id=rid, record_type=rtype, lot=lot, body=body,
-                            record_hash=rhash, signer=signer, meaning=sub.meaning,
-                            signed_at=sub.signed_at, signature=entry.signature,
-                            entry=entry.canonical(), leaf_hash=entry.leaf_hash(),
+                            record_id=rid,
+                            record_type=rtype,
+                            lot=lot,
+                            body=body,
+                            record_hash=rhash,
+                            signer=signer,
+                            meaning=sub.meaning,
+                            signed_at=sub.signed_at,
+                            signature=entry.signature,
+                            entry=entry.canonical(),
+                            leaf_hash=entry.leaf_hash(),
                             accepted_at=accepted,
                         )
                         .returning(Record.seq)
@@ -245,16 +250,21 @@ class Ledger:
         return SubmitResult(rid, rhash.hex(), signer, entry.accepted_at, duplicate=False)
 
     @staticmethod
-    def _existing(conn: sa.Connection, rid: str) -> sa.Row[Any] | None:
+    def _existing(conn: sa.Connection, rid: str) -> Any:
         return conn.execute(
             sa.select(
-                Record.body, Record.record_hash, Record.signer, Record.signature,
-                Record.meaning, Record.signed_at, Record.accepted_at,
+                Record.body,
+                Record.record_hash,
+                Record.signer,
+                Record.signature,
+                Record.meaning,
+                Record.signed_at,
+                Record.accepted_at,
             ).where(Record.record_id == rid)
         ).first()
 
     @staticmethod
-    def _idempotent(row: sa.Row[Any], body: bytes, sub: Submission) -> SubmitResult:
+    def _idempotent(row: Any, body: bytes, sub: Submission) -> SubmitResult:
         same = (
             bytes(row.body) == body
             and row.signature == sub.signature.lower()
@@ -280,9 +290,14 @@ class Ledger:
         registry = load_registry(conn)
         if bootstrap:
             rec = sub.record
-            if len(registry) or rtype != "signer" or rec.get("action") != "grant" or (
-                str(rec.get("address", "")).lower() != signer.lower()
-                or "admin" not in rec.get("roles", [])
+            if (
+                len(registry)
+                or rtype != "signer"
+                or rec.get("action") != "grant"
+                or (
+                    str(rec.get("address", "")).lower() != signer.lower()
+                    or "admin" not in rec.get("roles", [])
+                )
             ):
                 raise AuthorizationError(
                     "bootstrap: only a self-signed admin grant on an empty registry"
@@ -309,9 +324,16 @@ class Ledger:
         with self.engine.connect() as conn:
             row = conn.execute(
                 sa.select(
-                    Record.seq, Record.record_id, Record.record_type, Record.lot,
-                    Record.record_hash, Record.signer, Record.meaning, Record.signed_at,
-                    Record.accepted_at, LogLeaf.leaf_index,
+                    Record.seq,
+                    Record.record_id,
+                    Record.record_type,
+                    Record.lot,
+                    Record.record_hash,
+                    Record.signer,
+                    Record.meaning,
+                    Record.signed_at,
+                    Record.accepted_at,
+                    LogLeaf.leaf_index,
                 )
                 .outerjoin(LogLeaf, LogLeaf.seq == Record.seq)
                 .where(Record.record_id == record_id)
@@ -345,8 +367,13 @@ class Ledger:
         """The receipt for a record; ``status`` says pending / sealed / anchored."""
         with self.engine.connect() as conn:
             row = conn.execute(
-                sa.select(Record.record_id, Record.record_hash, Record.entry, Record.leaf_hash,
-                          LogLeaf.leaf_index)
+                sa.select(
+                    Record.record_id,
+                    Record.record_hash,
+                    Record.entry,
+                    Record.leaf_hash,
+                    LogLeaf.leaf_index,
+                )
                 .outerjoin(LogLeaf, LogLeaf.seq == Record.seq)
                 .where(Record.record_id == record_id)
             ).first()
@@ -363,16 +390,16 @@ class Ledger:
                 return {"status": "pending", **base}
             idx = int(row.leaf_index)
             anchor = conn.execute(
-                sa.select(Anchor).where(Anchor.tree_size > idx)
-                .order_by(Anchor.tree_size.desc()).limit(1)
+                sa.select(Anchor)
+                .where(Anchor.tree_size > idx)
+                .order_by(Anchor.tree_size.desc())
+                .limit(1)
             ).first()
             if anchor is not None:
                 size = anchor.tree_size
             else:
                 size = conn.execute(sa.select(sa.func.max(Checkpoint.tree_size))).scalar_one()
-            cp = conn.execute(
-                sa.select(Checkpoint).where(Checkpoint.tree_size == size)
-            ).one()
+            cp = conn.execute(sa.select(Checkpoint).where(Checkpoint.tree_size == size)).one()
             proof = tree.inclusion_proof(DbNodeStore(conn), idx, size)
         return {
             "status": "anchored" if anchor else "sealed",
@@ -382,7 +409,9 @@ class Ledger:
             "root_hash": bytes(cp.root_hash).hex(),
             "inclusion_proof": [p.hex() for p in proof],
             "checkpoint": cp.note,
-            "anchor": None if anchor is None else {
+            "anchor": None
+            if anchor is None
+            else {
                 "chain_id": anchor.chain_id,
                 "contract": anchor.contract,
                 "tx_hash": anchor.tx_hash,
@@ -395,17 +424,19 @@ class Ledger:
     def checkpoint(self, tree_size: int | None = None) -> dict[str, Any]:
         with self.engine.connect() as conn:
             q = sa.select(Checkpoint)
-            q = (q.where(Checkpoint.tree_size == tree_size) if tree_size is not None
-                 else q.order_by(Checkpoint.tree_size.desc()).limit(1))
+            q = (
+                q.where(Checkpoint.tree_size == tree_size)
+                if tree_size is not None
+                else q.order_by(Checkpoint.tree_size.desc()).limit(1)
+            )
             cp = conn.execute(q).first()
             if cp is None:
                 raise NotFoundError(
-                    "checkpoint: none yet" if tree_size is None
+                    "checkpoint: none yet"
+                    if tree_size is None
                     else f"checkpoint: none at tree size {tree_size}"
                 )
-            anchor = conn.execute(
-                sa.select(Anchor).where(Anchor.tree_size == cp.tree_size)
-            ).first()
+            anchor = conn.execute(sa.select(Anchor).where(Anchor.tree_size == cp.tree_size)).first()
         return {
             "tree_size": cp.tree_size,
             "root_hash": bytes(cp.root_hash).hex(),
@@ -421,9 +452,13 @@ class Ledger:
                 f"consistency proof: expected 1 <= first <= second, got {first}, {second}"
             )
         with self.engine.connect() as conn:
-            have = conn.execute(
-                sa.select(Checkpoint.tree_size).where(Checkpoint.tree_size.in_([first, second]))
-            ).scalars().all()
+            have = (
+                conn.execute(
+                    sa.select(Checkpoint.tree_size).where(Checkpoint.tree_size.in_([first, second]))
+                )
+                .scalars()
+                .all()
+            )
             size = conn.execute(sa.select(sa.func.max(LogLeaf.leaf_index))).scalar_one()
             if second not in have and (size is None or second > size + 1):
                 raise NotFoundError(f"consistency proof: the log has no tree of size {second}")
@@ -458,4 +493,3 @@ class DbNodeStore:
             )
         )
         return {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
-

@@ -49,9 +49,7 @@ class SignerState:
             "name": self.name,
             "roles": list(self.roles),
             "active": not self.revoked,
-            "intervals": [
-                {"from": s, "until": e, "roles": list(r)} for s, e, r in self.intervals
-            ],
+            "intervals": [{"from": s, "until": e, "roles": list(r)} for s, e, r in self.intervals],
         }
 
 

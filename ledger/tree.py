@@ -102,7 +102,9 @@ def inclusion_proof(store: NodeStore, index: int, size: int) -> list[bytes]:
 
 def consistency_proof(store: NodeStore, first: int, second: int) -> list[bytes]:
     if not 0 <= first <= second:
-        raise LedgerError(f"consistency proof: expected 0 <= first <= second, got {first}, {second}")
+        raise LedgerError(
+            f"consistency proof: expected 0 <= first <= second, got {first}, {second}"
+        )
     if first in (0, second):
         return []
     return _planned(store, lambda get: _subproof(first, 0, second, True, get))

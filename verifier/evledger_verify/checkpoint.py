@@ -87,8 +87,9 @@ def _key_id(name: str, public_key: bytes) -> bytes:
 def verifier_key_string(name: str, public_key: bytes) -> str:
     """The ``name+keyid+base64`` verifier key for an Ed25519 public key."""
     if not _NAME_RE.match(name):
-        raise FormatError(f"key name: expected printable characters without spaces or '+', "
-                          f"got {name!r}")
+        raise FormatError(
+            f"key name: expected printable characters without spaces or '+', got {name!r}"
+        )
     encoded = base64.b64encode(bytes([_ALG_ED25519]) + public_key).decode()
     return f"{name}+{_key_id(name, public_key).hex()}+{encoded}"
 

@@ -276,9 +276,7 @@ def verify_receipt(
                 f"anchor chain: expected chain id {trust.chain_id}, got {a.chain_id}"
             )
         if a.contract.lower() != trust.contract.lower():
-            raise VerificationError(
-                f"anchor contract: expected {trust.contract}, got {a.contract}"
-            )
+            raise VerificationError(f"anchor contract: expected {trust.contract}, got {a.contract}")
         return f"claims tx {a.tx_hash} in block {a.block_number} (confirm with --rpc)"
 
     report.run("record", check_record)

@@ -24,9 +24,9 @@ from evledger_verify.errors import FormatError, SignatureInvalidError
 from evledger_verify.merkle import LeafHash, leaf_hash
 
 __all__ = [
-    "ENTRY_FORMAT",
     "EIP712_DOMAIN_NAME",
     "EIP712_DOMAIN_VERSION",
+    "ENTRY_FORMAT",
     "Domain",
     "Entry",
     "RecordHash",
@@ -34,8 +34,8 @@ __all__ = [
     "checksum_address",
     "eip712_digest",
     "keccak256",
-    "recover_signer",
     "record_hash",
+    "recover_signer",
     "typed_data",
 ]
 
@@ -187,7 +187,7 @@ def recover_signer(digest: bytes, signature: str) -> str:
     return checksum_address(address)
 
 
-_ENTRY_KEYS = {
+_ENTRY_KEYS: dict[str, type | tuple[type, ...]] = {
     "format": str,
     "record_id": str,
     "record_type": str,

@@ -96,9 +96,10 @@ def check_anchor_on_chain(
         raise VerificationError(f"anchor transaction: {anchor.tx_hash} not found on chain")
     if rcpt.get("status") != "0x1":
         raise VerificationError(f"anchor transaction: {anchor.tx_hash} reverted")
-    if str(rcpt.get("blockHash", "")).lower() != anchor.block_hash or int(
-        str(rcpt.get("blockNumber", "0x0")), 16
-    ) != anchor.block_number:
+    if (
+        str(rcpt.get("blockHash", "")).lower() != anchor.block_hash
+        or int(str(rcpt.get("blockNumber", "0x0")), 16) != anchor.block_number
+    ):
         raise VerificationError(
             f"anchor block: expected block {anchor.block_number} {anchor.block_hash}, "
             f"transaction is in {rcpt.get('blockNumber')} {rcpt.get('blockHash')}"

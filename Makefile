@@ -1,0 +1,52 @@
+# evledger: `make run` starts the service, `make test` runs every check. Both start from
+# `make setup`, which installs everything into the repo (.venv, node_modules) and is quick
+# when nothing changed.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test lint typecheck layers unit integration contracts contracts-check clean
+
+setup: $(STAMP) node_modules/.installed
+
+$(STAMP): pyproject.toml verifier/pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=69" wheel
+	$(BIN)/python -m pip install --quiet -e ./verifier -e ".[dev]"
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	@touch $@
+
+run: setup
+	$(BIN)/evledger up
+
+lint: setup
+	$(BIN)/ruff check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+layers: setup
+	$(BIN)/lint-imports
+
+contracts: setup
+	node contracts/build.mjs
+
+contracts-check: setup
+	node contracts/build.mjs --check
+
+unit: setup
+	$(BIN)/pytest tests/unit -q
+
+integration: setup
+	$(BIN)/pytest tests/integration -q
+
+test: setup lint typecheck layers contracts-check
+	$(BIN)/pytest -q
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
