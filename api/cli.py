@@ -131,6 +131,8 @@ def up() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         serve(Settings.from_env())
+    except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its clean shutdown
+        pass
     except LedgerError as exc:
         raise CliError(str(exc)) from exc
 
@@ -327,8 +329,10 @@ def _read_record(path: str) -> dict[str, Any]:
         raise Refused(f"{path}: {exc}") from exc
 
 
-def _pending_path(record: dict[str, Any], meaning: str) -> Path:
-    return Settings.from_env().home / "pending" / f"{record_hash(record).hex()}.{meaning}.json"
+def _pending_path(record: dict[str, Any]) -> Path:
+    """Where `typed-data` keeps what it printed, so `submit --signature` knows the signing time
+    and meaning that were signed."""
+    return Settings.from_env().home / "pending" / f"{record_hash(record).hex()}.json"
 
 
 @main.command("typed-data")
@@ -349,7 +353,7 @@ def typed_data_cmd(file: str, meaning: str, signed_at: int | None, api: str | No
         meaning,
         signed_at,
     )
-    pending = _pending_path(record, meaning)
+    pending = _pending_path(record)
     pending.parent.mkdir(parents=True, exist_ok=True)
     pending.write_text(json.dumps(td))
     click.echo(json.dumps(td, indent=2))
@@ -383,7 +387,7 @@ def submit(
     if key_path:
         result = _sign_and_submit(client, record, key_path, meaning)
     else:
-        path = Path(typed_path) if typed_path else _pending_path(record, meaning)
+        path = Path(typed_path) if typed_path else _pending_path(record)
         try:
             td = json.loads(path.read_text())
             msg = td["message"]

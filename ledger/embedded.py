@@ -151,6 +151,8 @@ class EmbeddedPostgres:
     """A private PostgreSQL 16 from the pgserver wheel, data under ``data_dir``."""
 
     data_dir: Path
+    #: "stop" stops the server on :meth:`stop`; "delete" also removes the data directory.
+    cleanup_mode: str = "stop"
     _server: Any = field(default=None, init=False)
 
     def start(self) -> EmbeddedPostgres:
@@ -161,7 +163,7 @@ class EmbeddedPostgres:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._server = pgserver.get_server(  # type: ignore[attr-defined]
-                str(self.data_dir), cleanup_mode=None
+                str(self.data_dir), cleanup_mode=self.cleanup_mode
             )
         except Exception as exc:
             raise ConfigError(

@@ -3,14 +3,19 @@ private data directories, and stop them at the end."""
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from api.app import create_app
+from ledger.config import Settings
 from ledger.embedded import Anvil, EmbeddedPostgres
+from ledger.runtime import Runtime
 
 # Anvil's development accounts (from its fixed test mnemonic); funded with 10,000 ETH each.
 ANVIL_KEYS = [
@@ -38,7 +43,7 @@ def anvil() -> Iterator[Anvil]:
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[EmbeddedPostgres]:
-    server = EmbeddedPostgres(_private_dir("evledger-pg-"))
+    server = EmbeddedPostgres(_private_dir("evledger-pg-"), cleanup_mode="delete")
     server.start()
     try:
         yield server
@@ -62,3 +67,30 @@ def database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    """Settings for an in-process ledger whose keys live in the test's own directory."""
+    return dataclasses.replace(
+        Settings.from_env(), home=tmp_path / "home", seal_interval=0.05, anchor_interval=0.1
+    )
+
+
+@pytest.fixture()
+def runtime(settings: Settings, database_url: str, anvil: Anvil) -> Iterator[Runtime]:
+    """A whole ledger (fresh database, fresh contract on the session Anvil) with its sealer and
+    anchorer running. ``runtime.admin_key_path`` holds the bootstrap admin key."""
+    rt = Runtime.open(settings, database_url, anvil.rpc_url)
+    rt.start_workers()
+    try:
+        yield rt
+    finally:
+        rt.stop()
+
+
+@pytest.fixture()
+def client(runtime: Runtime) -> Iterator[TestClient]:
+    """The real FastAPI app over the real ledger, called in-process."""
+    with TestClient(create_app(runtime.ledger, runtime.settings.max_body_bytes)) as c:
+        yield c

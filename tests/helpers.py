@@ -1,0 +1,71 @@
+"""Helpers shared by the tests: keys, signing, registering signers, waiting for anchors."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
+from fastapi.testclient import TestClient
+
+from ledger.keys import load_account
+from ledger.runtime import Runtime
+
+
+def sign(
+    runtime: Runtime,
+    record: dict[str, Any],
+    account: LocalAccount,
+    meaning: str = "authored",
+    signed_at: int | None = None,
+) -> dict[str, Any]:
+    """The POST /v1/records body for ``record`` signed by ``account`` (EIP-712)."""
+    t = int(time.time()) if signed_at is None else signed_at
+    digest = runtime.ledger.digest(record, meaning, t)
+    sig = account.unsafe_sign_hash(Hash32(digest)).signature.to_0x_hex()
+    return {"record": record, "signature": sig, "meaning": meaning, "signed_at": t}
+
+
+def admin(runtime: Runtime) -> LocalAccount:
+    return load_account(Path(runtime.admin_key_path), "admin key")
+
+
+def register(
+    client: TestClient, runtime: Runtime, roles: tuple[str, ...] = ("qa_inspector",),
+    name: str = "Test Signer",
+) -> LocalAccount:
+    """A new key, granted ``roles`` by the bootstrap admin; returns its account."""
+    account: LocalAccount = Account.create()
+    record = {
+        "record_id": f"signer-{account.address.lower()}",
+        "type": "signer", "action": "grant", "address": account.address,
+        "name": name, "roles": list(roles),
+    }
+    resp = client.post("/v1/records", json=sign(runtime, record, admin(runtime), "approved"))
+    assert resp.status_code == 201, resp.text
+    return account
+
+
+def inspection(record_id: str, lot: str = "LOT-1", value: float = 3.01) -> dict[str, Any]:
+    return {
+        "record_id": record_id, "type": "inspection", "lot": lot,
+        "characteristics": [{"name": "outer diameter", "unit": "mm", "lower": 2.95,
+                             "upper": 3.05, "value": value, "verdict": "pass"}],
+    }
+
+
+def wait_anchored(client: TestClient, record_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Poll the receipt route until the record is anchored; returns the receipt JSON."""
+    deadline = time.monotonic() + timeout
+    while True:
+        resp = client.get(f"/v1/records/{record_id}/receipt")
+        body: dict[str, Any] = resp.json()
+        if resp.status_code == 200 and body.get("status") == "anchored":
+            body.pop("status")
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{record_id} not anchored after {timeout} s: {body}")
+        time.sleep(0.1)

@@ -1,0 +1,172 @@
+"""The README's quick start, run as written against a real `evledger up`, and the service
+surviving kill -9 of its whole process group."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.embedded import free_port, repo_root
+
+pytestmark = pytest.mark.integration
+
+ROOT = repo_root()
+BIN = Path(sys.executable).parent
+CAST = ROOT / "node_modules" / ".bin" / "cast"
+
+
+def quickstart_block() -> str:
+    readme = (ROOT / "README.md").read_text()
+    match = re.search(r"<!-- quickstart:[^>]*-->\s*```bash\n(.*?)```", readme, re.S)
+    assert match, "README.md has no quick start block"
+    return match.group(1)
+
+
+@dataclass
+class Service:
+    home: Path
+    env: dict[str, str]
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.env['EVLEDGER_PORT']}"
+
+    def start(self, timeout: float = 60) -> None:
+        log = open(self.home.parent / "up.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(
+            [str(BIN / "evledger"), "up"], env=self.env, cwd=self.home.parent,
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, (self.home.parent / "up.log").read_text()
+            try:
+                if httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError("evledger up did not become healthy")
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def interrupt(self) -> int:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout=60)
+
+    def run(self, script: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=self.env,
+            capture_output=True, text=True, timeout=300,
+        )
+
+
+@pytest.fixture()
+def service(tmp_path: Path) -> Iterator[Service]:
+    home = tmp_path / "work" / ".evledger"
+    home.parent.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ETH_RPC_URL")}
+    env.update(
+        EVLEDGER_HOME=str(home), EVLEDGER_PORT=str(free_port()),
+        EVLEDGER_ANVIL_PORT=str(free_port()), EVLEDGER_SEAL_INTERVAL="0.1",
+        EVLEDGER_ANCHOR_INTERVAL="0.2", PATH=f"{BIN}:{env.get('PATH', '')}",
+    )
+    svc = Service(home, env)
+    svc.start()
+    try:
+        yield svc
+    finally:
+        if svc.process and svc.process.poll() is None:
+            svc.interrupt()
+
+
+def test_readme_quickstart_then_kill9_and_restart(service: Service) -> None:
+    work = service.home.parent
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    done = service.run(quickstart_block(), work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.count("VERIFIED") == 2, done.stdout
+    receipt = json.loads((work / "receipt.json").read_text())
+    status = httpx.get(f"{service.api}/v1/status").json()
+
+    verify = (
+        "evledger-verify receipt receipt.json --record inspection.json --trust trust.json "
+        "--rpc \"$(evledger status --json | python -c "
+        "'import json,sys; print(json.load(sys.stdin)[\"rpc_url\"])')\""
+    )
+    # A one-byte change to the record is caught and named.
+    tampered = (work / "inspection.json").read_text().replace("3.01", "3.02")
+    (work / "tampered.json").write_text(tampered)
+    bad = service.run(
+        "evledger-verify receipt receipt.json --record tampered.json --trust trust.json", work
+    )
+    assert bad.returncode == 1 and "FAIL record" in bad.stdout, bad.stdout
+
+    # kill -9 of the whole process group, then a restart on the same data.
+    service.kill9()
+    service.start()
+    again = service.run(verify, work)
+    assert again.returncode == 0 and "VERIFIED" in again.stdout, again.stdout + again.stderr
+
+    # New records continue the same log: the new tree is an extension of the old one.
+    (work / "second.json").write_text(json.dumps(
+        {"record_id": "INS-2026-0002", "type": "inspection", "lot": "L2026-001"}))
+    more = service.run(
+        "evledger submit second.json --key inspector.key && "
+        "evledger receipt INS-2026-0002 -o second.receipt.json", work)
+    assert more.returncode == 0, more.stdout + more.stderr
+    second = json.loads((work / "second.receipt.json").read_text())
+    assert second["leaf_index"] == status["records"]
+    assert second["tree_size"] > receipt["tree_size"]
+    proof = httpx.get(f"{service.api}/v1/proofs/consistency", params={
+        "first": receipt["tree_size"], "second": second["tree_size"]}).json()
+    from evledger_verify.merkle import verify_consistency
+
+    verify_consistency(
+        receipt["tree_size"], second["tree_size"], [bytes.fromhex(p) for p in proof["proof"]],
+        bytes.fromhex(receipt["root_hash"]), bytes.fromhex(second["root_hash"]),
+    )
+    # Ctrl-C stops everything cleanly.
+    assert service.interrupt() == 0
+
+
+def test_wallet_signature_from_cast(service: Service) -> None:
+    """A signature made by `cast wallet sign --data` over `evledger typed-data` is accepted."""
+    work = service.home.parent
+    key = "0x" + os.urandom(32).hex()
+    script = f"""
+    ADDR=$({CAST} wallet address --private-key {key})
+    evledger signers add --address "$ADDR" --name "Wally Wallet" --role qa_approver
+    echo '{{"record_id": "REV-1", "type": "inspection", "lot": "L9"}}' > r.json
+    evledger typed-data r.json --meaning reviewed > typed.json
+    SIG=$({CAST} wallet sign --data --from-file typed.json --private-key {key})
+    evledger submit r.json --signature "$SIG"
+    """
+    done = service.run(script, work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert '"status": "accepted"' in done.stdout
+    rec = httpx.get(f"{service.api}/v1/records/REV-1").json()
+    assert rec["signature"]["meaning"] == "reviewed"
+    assert rec["signature"]["printed_name"] == "Wally Wallet"
+    # The same signature over another record is refused.
+    other = service.run(
+        "echo '{\"record_id\": \"REV-2\", \"type\": \"inspection\", \"lot\": \"L9\"}' > o.json && "
+        "evledger submit o.json --signature \"$(" + f"{CAST} wallet sign --data --from-file "
+        f"typed.json --private-key {key})\" --typed-data typed.json", work)
+    assert other.returncode == 1 and "another record" in other.stderr, other.stderr
