@@ -44,7 +44,7 @@ class Service:
         return f"http://127.0.0.1:{self.env['EVLEDGER_PORT']}"
 
     def start(self, timeout: float = 60) -> None:
-        log = open(self.home.parent / "up.log", "ab")  # noqa: SIM115
+        log = open(self.home.parent / "up.log", "ab")
         self.process = subprocess.Popen(
             [str(BIN / "evledger"), "up"], env=self.env, cwd=self.home.parent,
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
