@@ -7,8 +7,9 @@ pragma solidity 0.8.28;
 ///         section 2.1.4 consistency proof from the latest anchored checkpoint, verified here
 ///         with the SHA-256 precompile.
 /// @dev Storage is kept minimal for gas: one slot holds the latest tree size and the latest root
-///      is read from the per-size root mapping, so a steady-state anchor writes one new slot
-///      (the root) and updates one (the size).
+///      is read from the per-size root mapping, so a steady-state anchor reads three cold slots
+///      (anchorer flag, latest size, latest root), writes one new slot (the root) and updates one
+///      (the size).
 contract EvidenceAnchor {
     /// @notice Longest consistency proof accepted. For tree sizes below 2^64 a valid proof has at
     ///         most 64 path hashes plus one seed hash; anything longer cannot verify.
@@ -43,8 +44,9 @@ contract EvidenceAnchor {
     event AnchorerRemoved(address indexed anchorer);
     event OwnershipTransferred(address indexed previousOwner, address indexed newOwner);
 
+    // The latest size has a slot of its own so that updating it needs no read-modify-write.
+    uint256 private _latestSize;
     address private _owner;
-    uint64 private _latestSize;
     mapping(address anchorer => bool) private _anchorers;
     mapping(uint64 treeSize => bytes32 rootHash) private _roots;
 
@@ -68,7 +70,7 @@ contract EvidenceAnchor {
         if (treeSize == 0) revert EmptyTree();
         if (rootHash == bytes32(0)) revert ZeroRoot();
 
-        uint64 previousSize = _latestSize;
+        uint64 previousSize = uint64(_latestSize);
         bytes32 previousRoot;
         uint256 proofLength = consistencyProof.length;
         if (previousSize == 0) {
@@ -94,7 +96,7 @@ contract EvidenceAnchor {
 
     /// @notice The latest anchored checkpoint; (0, 0x0) before the first anchor.
     function latest() external view returns (uint64, bytes32) {
-        uint64 size = _latestSize;
+        uint64 size = uint64(_latestSize);
         return (size, _roots[size]);
     }
 
@@ -132,71 +134,87 @@ contract EvidenceAnchor {
         _owner = newOwner;
     }
 
-    /// @dev RFC 9162 section 2.1.4.2, step by step. Requires 0 < first < second.
+    /// @dev RFC 9162 section 2.1.4.2, step by step; requires 0 < first < second.
+    ///      Written in assembly because it is most of an anchor's execution cost. fr and sr live
+    ///      in memory, each as the right half of its own node preimage 0x01 || left || right
+    ///      (buffers past the free memory pointer, not allocated), and every SHA-256 precompile
+    ///      (address 0x02) call writes its result back over that right half. So
+    ///      HASH(0x01 || c || fr) is: store c as left, hash in place.
     function _verifyConsistency(
         uint256 first,
         uint256 second,
         bytes32 firstHash,
         bytes32 secondHash,
         bytes32[] calldata path
-    ) private view returns (bool) {
-        // 1. An empty consistency_path fails.
-        uint256 len = path.length;
-        if (len == 0) return false;
-        // 2. If first is an exact power of 2, prepend first_hash to the path; 5. set fr and sr to
-        //    the path's first value. Prepending is modelled by starting at path[0] instead of 1.
-        bytes32 fr;
-        uint256 i;
-        if (first & (first - 1) == 0) {
-            fr = firstHash;
-        } else {
-            fr = path[0];
-            i = 1;
-        }
-        bytes32 sr = fr;
-        // 3. fn = first - 1, sn = second - 1.
-        uint256 fn = first - 1;
-        uint256 sn = second - 1;
-        // 4. If LSB(fn) is set, right-shift fn and sn equally until LSB(fn) is not set.
-        while (fn & 1 == 1) {
-            fn >>= 1;
-            sn >>= 1;
-        }
-        // 6. For each subsequent value c in the path.
-        unchecked {
-            for (; i < len; ++i) {
-                if (sn == 0) return false;
-                bytes32 c = path[i];
-                if (fn & 1 == 1 || fn == sn) {
-                    fr = _nodeHash(c, fr);
-                    sr = _nodeHash(c, sr);
-                    if (fn & 1 == 0) {
-                        while (fn & 1 == 0 && fn != 0) {
-                            fn >>= 1;
-                            sn >>= 1;
-                        }
-                    }
-                } else {
-                    sr = _nodeHash(sr, c);
-                }
-                fn >>= 1;
-                sn >>= 1;
-            }
-        }
-        // 7. fr must equal first_hash, sr second_hash, and sn must be 0.
-        return fr == firstHash && sr == secondHash && sn == 0;
-    }
-
-    /// @dev RFC 9162 node hash: SHA-256(0x01 || left || right), via the SHA-256 precompile (0x02).
-    ///      The 65-byte preimage is written past the free memory pointer without allocating.
-    function _nodeHash(bytes32 left, bytes32 right) private view returns (bytes32 h) {
+    ) private view returns (bool ok) {
         assembly ("memory-safe") {
-            let p := mload(0x40)
-            mstore8(p, 0x01)
-            mstore(add(p, 1), left)
-            mstore(add(p, 33), right)
-            if iszero(staticcall(gas(), 0x02, p, 65, 0x00, 0x20)) { revert(0, 0) }
-            h := mload(0x00)
+            // 1. If consistency_path is empty, fail.
+            if path.length {
+                let off := path.offset
+                let end := add(off, shl(5, path.length))
+                // fr preimage at f: 0x01, left, fr (at fr_); sr preimage at s: 0x01, left, sr
+                // (at sr_).
+                let f := mload(0x40)
+                let fr_ := add(f, 33)
+                let s := add(f, 65)
+                let sr_ := add(f, 98)
+                mstore8(f, 0x01)
+                mstore8(s, 0x01)
+                // 2. If first is an exact power of 2, prepend first_hash to the path;
+                // 5. set fr and sr to the first value of the path.
+                let seed := firstHash
+                if and(first, sub(first, 1)) {
+                    seed := calldataload(off)
+                    off := add(off, 0x20)
+                }
+                mstore(fr_, seed)
+                mstore(sr_, seed)
+                // 3. fn = first - 1, sn = second - 1.
+                let fn := sub(first, 1)
+                let sn := sub(second, 1)
+                // 4. If LSB(fn) is set, right-shift fn and sn equally until LSB(fn) is not set.
+                for {} and(fn, 1) {} {
+                    fn := shr(1, fn)
+                    sn := shr(1, sn)
+                }
+                // The precompile's success flag is not checked: it fails only when given less
+                // than its 96 gas, which leaves this frame under 2 gas (EIP-150), so the
+                // transaction runs out of gas before it could use a stale result.
+                //
+                // 6. For each subsequent value c in the path; if sn is 0, stop (and fail in 7,
+                //    as the path is not used up). The post block "finally, right-shift fn and
+                //    sn one time" ends every iteration.
+                for {} mul(lt(off, end), sn) {
+                    off := add(off, 0x20)
+                    fn := shr(1, fn)
+                    sn := shr(1, sn)
+                } {
+                    let c := calldataload(off)
+                    if or(and(fn, 1), eq(fn, sn)) {
+                        // If LSB(fn) is set or fn == sn: fr = HASH(0x01 || c || fr),
+                        // sr = HASH(0x01 || c || sr); then, if LSB(fn) is not set, right-shift
+                        // fn and sn equally until LSB(fn) is set or fn is 0.
+                        mstore(add(f, 1), c)
+                        mstore(add(s, 1), c)
+                        pop(staticcall(gas(), 0x02, f, 65, fr_, 0x20))
+                        pop(staticcall(gas(), 0x02, s, 65, sr_, 0x20))
+                        for {} iszero(or(and(fn, 1), iszero(fn))) {} {
+                            fn := shr(1, fn)
+                            sn := shr(1, sn)
+                        }
+                        continue
+                    }
+                    // Otherwise: sr = HASH(0x01 || sr || c).
+                    mstore(add(s, 1), mload(sr_))
+                    mstore(sr_, c)
+                    pop(staticcall(gas(), 0x02, s, 65, sr_, 0x20))
+                }
+                // 7. The path is used up, fr equals first_hash, sr equals second_hash and sn is 0.
+                ok := and(
+                    and(eq(off, end), iszero(sn)),
+                    and(eq(mload(fr_), firstHash), eq(mload(sr_), secondHash))
+                )
+            }
         }
     }
 }

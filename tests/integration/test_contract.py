@@ -4,29 +4,30 @@ locally, consistency proofs from the naive RFC 9162 reference tree."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import random
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractLogicError
+from web3.logs import DISCARD
 from web3.types import TxReceipt
 
 try:
     from tests import reference_tree as ref
 except ImportError:  # tests/ is on sys.path (pytest's default import mode), the repo root is not
-    import reference_tree as ref  # type: ignore[no-redef]
+    import reference_tree as ref  # type: ignore[import-not-found, no-redef]
 
 pytestmark = pytest.mark.integration
 
@@ -44,12 +45,19 @@ ZERO_ADDRESS = "0x" + "00" * 20
 GAS_LIMIT = 80_000
 ENTRIES = [b"record %d" % i for i in range(130)]
 
-# Custom errors of the ABI by 4-byte selector: (name, argument types).
-ERRORS: dict[bytes, tuple[str, list[str]]] = {}
-for _item in ARTIFACT["abi"]:
-    if _item["type"] == "error":
-        _types = [i["type"] for i in _item["inputs"]]
-        ERRORS[keccak(text=f"{_item['name']}({','.join(_types)})")[:4]] = (_item["name"], _types)
+
+def _custom_errors(abi: list[dict[str, Any]]) -> dict[bytes, tuple[str, list[str]]]:
+    """The ABI's custom errors by 4-byte selector: (name, argument types)."""
+    errors = {}
+    for item in abi:
+        if item["type"] == "error":
+            types = [i["type"] for i in item["inputs"]]
+            selector = bytes(Web3.keccak(text=f"{item['name']}({','.join(types)})")[:4])
+            errors[selector] = (item["name"], types)
+    return errors
+
+
+ERRORS = _custom_errors(ARTIFACT["abi"])
 
 
 @cache
@@ -61,31 +69,36 @@ def proof(m: int, n: int) -> list[bytes]:
     return ref.consistency_proof(m, ENTRIES[:n])
 
 
+def send(w3: Web3, call: Any, sender: LocalAccount, gas: int | None = None) -> TxReceipt:
+    """Sign ``call`` locally, send it and wait for the receipt (status not checked)."""
+    params: dict[str, Any] = {
+        "from": sender.address,
+        "nonce": w3.eth.get_transaction_count(sender.address, "pending"),
+        "chainId": w3.eth.chain_id,
+    }
+    if gas is not None:
+        params["gas"] = gas
+    signed = sender.sign_transaction(call.build_transaction(params))
+    tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+    return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
+
+
+def ok(w3: Web3, call: Any, sender: LocalAccount) -> TxReceipt:
+    receipt = send(w3, call, sender)
+    assert receipt["status"] == 1
+    return receipt
+
+
 class Deployed(NamedTuple):
     w3: Web3
     contract: Contract
     owner: LocalAccount
 
-    def send(self, call: Any, sender: LocalAccount | None = None, gas: int | None = None) -> TxReceipt:
-        """Sign locally and send; the receipt (status not checked)."""
-        sender = sender or self.owner
-        params: dict[str, Any] = {
-            "from": sender.address,
-            "nonce": self.w3.eth.get_transaction_count(sender.address, "pending"),
-            "chainId": self.w3.eth.chain_id,
-        }
-        if gas is not None:
-            params["gas"] = gas
-        signed = sender.sign_transaction(call.build_transaction(params))
-        tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-        return self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30)
-
     def ok(self, call: Any, sender: LocalAccount | None = None) -> TxReceipt:
-        receipt = self.send(call, sender)
-        assert receipt["status"] == 1
-        return receipt
+        return ok(self.w3, call, sender or self.owner)
 
-    def anchor(self, size: int, root_hash: bytes, path: list[bytes], sender: LocalAccount | None = None) -> TxReceipt:
+    def anchor(self, size: int, root_hash: bytes, path: list[bytes],
+               sender: LocalAccount | None = None) -> TxReceipt:
         return self.ok(self.contract.functions.anchor(size, root_hash, path), sender)
 
     def expect_revert(self, call: Any, error: str, args: tuple[Any, ...] | None = None,
@@ -102,18 +115,24 @@ class Deployed(NamedTuple):
         name, types = ERRORS[raw[:4]]
         assert name == error, f"reverted with {name}, expected {error}"
         if args is not None:
-            assert tuple(self.w3.codec.decode(types, raw[4:])) == args
+            decoded = self.w3.codec.decode(types, raw[4:])
+            assert tuple(Web3.to_checksum_address(v) if t == "address" else v
+                         for t, v in zip(types, decoded, strict=True)) == args
         before = self.contract.functions.latest().call()
-        assert self.send(call, sender, gas=1_000_000)["status"] == 0
+        assert send(self.w3, call, sender, gas=1_000_000)["status"] == 0
         assert self.contract.functions.latest().call() == before
 
 
-def deploy(w3: Web3) -> Deployed:
+def deploy_with_receipt(w3: Web3) -> tuple[Deployed, TxReceipt]:
     factory = w3.eth.contract(abi=ARTIFACT["abi"], bytecode=ARTIFACT["bytecode"])
-    tmp = Deployed(w3, factory, OWNER)  # type: ignore[arg-type]
-    receipt = tmp.ok(factory.constructor())
-    contract = w3.eth.contract(address=receipt["contractAddress"], abi=ARTIFACT["abi"])
-    return Deployed(w3, contract, OWNER)
+    receipt = ok(w3, factory.constructor(), OWNER)
+    contract = cast(Contract, w3.eth.contract(address=receipt["contractAddress"],
+                                              abi=ARTIFACT["abi"]))
+    return Deployed(w3, contract, OWNER), receipt
+
+
+def deploy(w3: Web3) -> Deployed:
+    return deploy_with_receipt(w3)[0]
 
 
 @pytest.fixture(scope="module")
@@ -129,7 +148,8 @@ def deployed(w3: Web3) -> Deployed:
 
 
 def events(d: Deployed, receipt: TxReceipt, name: str) -> list[dict[str, Any]]:
-    return [dict(e["args"]) for e in d.contract.events[name]().process_receipt(receipt)]
+    logs = d.contract.events[name]().process_receipt(receipt, errors=DISCARD)
+    return [dict(e["args"]) for e in logs]
 
 
 # --- reference tree sanity --------------------------------------------------------------------
@@ -149,7 +169,13 @@ def test_reference_tree_known_values() -> None:
                            ref.mth(d7[4:7])]
     assert proof(4, 7) == [ref.mth(d7[4:7])]
     assert proof(6, 7) == [ref.mth(d7[4:6]), ref.leaf_hash(d7[6]), ref.mth(d7[:4])]
+    # Same section: the inclusion proofs for d0, d3, d4 and d6 are [b, h, l], [c, g, l],
+    # [f, j, k] and [i, k].
     assert ref.inclusion_path(0, d7) == [ref.leaf_hash(d7[1]), ref.mth(d7[2:4]), ref.mth(d7[4:7])]
+    assert ref.inclusion_path(3, d7) == [ref.leaf_hash(d7[2]), ref.mth(d7[:2]), ref.mth(d7[4:7])]
+    assert ref.inclusion_path(4, d7) == [ref.leaf_hash(d7[5]), ref.leaf_hash(d7[6]),
+                                         ref.mth(d7[:4])]
+    assert ref.inclusion_path(6, d7) == [ref.mth(d7[4:6]), ref.mth(d7[:4])]
     assert proof(7, 7) == []
 
 
@@ -216,10 +242,24 @@ def test_growth_random_pairs(w3: Web3, pair: tuple[int, int]) -> None:
     assert d.contract.functions.latest().call() == [n, root(n)]
 
 
+def test_all_pairs_exhaustively(w3: Web3) -> None:
+    """Every 1 <= m < n <= 33, as eth_calls: the correct proof passes, a flipped one fails."""
+    for m in range(1, 33):
+        d = deploy(w3)
+        d.anchor(m, root(m), [])
+        anchor = d.contract.functions.anchor
+        for n in range(m + 1, 34):
+            good = proof(m, n)
+            anchor(n, root(n), good).call({"from": OWNER.address})
+            bad = [*good[:-1], _flip(good[-1])]
+            with pytest.raises(ContractLogicError):
+                anchor(n, root(n), bad).call({"from": OWNER.address})
+
+
 def test_chain_of_anchors(deployed: Deployed) -> None:
     sizes = [1, 2, 3, 4, 5, 8, 9, 16, 30, 31, 32, 33, 100, 130]
     deployed.anchor(sizes[0], root(sizes[0]), [])
-    for m, n in zip(sizes, sizes[1:], strict=False):
+    for m, n in itertools.pairwise(sizes):
         deployed.anchor(n, root(n), proof(m, n))
     c = deployed.contract.functions
     assert c.latest().call() == [130, root(130)]
@@ -270,7 +310,7 @@ def test_bad_proofs_refused(deployed: Deployed, m: int, n: int) -> None:
 
 def test_proof_for_a_different_old_root_refused(deployed: Deployed) -> None:
     """A forked log: same old size, different old root; its proof must not link to ours."""
-    forked = [b"forked"] + ENTRIES[1:20]
+    forked = [b"forked", *ENTRIES[1:20]]
     deployed.anchor(10, root(10), [])
     f = deployed.contract.functions
     deployed.expect_revert(f.anchor(20, ref.mth(forked), ref.consistency_proof(10, forked)),
@@ -356,10 +396,11 @@ def test_transfer_ownership(deployed: Deployed) -> None:
 
 
 def test_constructor_events(w3: Web3) -> None:
-    d = deploy(w3)
-    assert d.contract.events.AnchorerAdded().get_logs(from_block=0, argument_filters={
-        "anchorer": OWNER.address}) and d.contract.events.OwnershipTransferred().get_logs(
-        from_block=w3.eth.block_number)[0]["args"]["newOwner"] == OWNER.address
+    d, receipt = deploy_with_receipt(w3)
+    assert events(d, receipt, "OwnershipTransferred") == [
+        {"previousOwner": ZERO_ADDRESS, "newOwner": OWNER.address}
+    ]
+    assert events(d, receipt, "AnchorerAdded") == [{"anchorer": OWNER.address}]
 
 
 # --- gas --------------------------------------------------------------------------------------
@@ -405,13 +446,9 @@ def test_fast_tree_matches_reference() -> None:
 
 @pytest.fixture(scope="module")
 def big_tree() -> FastTree:
-    return FastTree([random.Random(9162).randbytes(32) for _ in range(1)] and
-                    _random_leaves(1_000_000))
-
-
-def _random_leaves(n: int) -> list[bytes]:
-    blob = random.Random(9162).randbytes(32 * n)
-    return [blob[i:i + 32] for i in range(0, len(blob), 32)]
+    """A 1,000,000-leaf tree over random leaf hashes (a few seconds to build)."""
+    blob = random.Random(9162).randbytes(32 * 1_000_000)
+    return FastTree([blob[i:i + 32] for i in range(0, len(blob), 32)])
 
 
 # (m, n): realistic steady-state growth, plus the longest proof for that n (m = 2^k - 1).
@@ -450,5 +487,3 @@ def test_artifact_matches_source() -> None:
     assert ARTIFACT["sourceSha256"] == hashlib.sha256(source).hexdigest()
     assert ARTIFACT["compiler"].startswith("0.8.28+")
 
-
-_: Callable[..., Any] = deploy
