@@ -27,7 +27,7 @@ def test_reopen_is_idempotent_and_refuses_another_chain(
         with pytest.raises(ChainError, match="found no code"):
             Runtime.open(settings, database_url, fresh.rpc_url)
     with Anvil(chain_id=4242) as other:
-        with pytest.raises(ChainError, match="expected chain id 31337.*4242"):
+        with pytest.raises(ChainError, match=r"expected chain id 31337.*4242"):
             Runtime.open(settings, database_url, other.rpc_url)
 
     (settings.keys_dir / "log.key").unlink()
