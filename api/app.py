@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -27,43 +28,109 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, declared or streamed."""
+class RequestGuard:
+    """Checks every request body before the framework parses it.
+
+    Bodies over ``limit`` bytes get 413 (declared or streamed); JSON bodies nested deeper than
+    :data:`MAX_JSON_DEPTH` or with duplicate object keys get 422. The depth check comes before
+    any parsing: a recursive parser fed ``[[[[...`` could otherwise exhaust the C stack.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
-        for name, value in scope.get("headers", []):
-            if name == b"content-length" and (not value.isdigit() or int(value) > self.limit):
-                await _problem(413, "too_large", f"body: expected at most {self.limit} bytes")(
-                    scope, receive, send
-                )
-                return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.limit:
-                raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await _problem(413, "too_large", f"body: expected at most {self.limit} bytes")(
+        headers = dict(scope.get("headers", []))
+        declared = headers.get(b"content-length")
+        if declared is not None and not declared.isdigit():
+            await _problem(400, "bad_request", "Content-Length: expected a decimal number")(
                 scope, receive, send
             )
+            return
+        if declared is not None and int(declared) > self.limit:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.limit:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if b"json" in headers.get(b"content-type", b"") and body:
+            error = check_json(body)
+            if error:
+                await _problem(422, "invalid_request", error)(scope, receive, send)
+                return
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await _problem(413, "too_large", f"body: expected at most {self.limit} bytes")(
+            scope, receive, send
+        )
 
 
-class _TooLarge(Exception):
-    pass
+MAX_JSON_DEPTH = 32
+
+
+def check_json(body: bytes) -> str | None:
+    """None if ``body`` is JSON within the depth limit without duplicate keys, else why not."""
+    depth = 0
+    in_string = escaped = False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return f"body: JSON nested deeper than {MAX_JSON_DEPTH} levels"
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+
+    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [k for k, _ in pairs]
+        if len(set(keys)) != len(keys):
+            dup = next(k for k in keys if keys.count(k) > 1)
+            raise ValueError(f"duplicate key {dup!r}")
+        return dict(pairs)
+
+    try:
+        json.loads(body, object_pairs_hook=no_duplicates)
+    except UnicodeDecodeError as exc:
+        return f"body: not UTF-8: {exc.reason}"
+    except json.JSONDecodeError as exc:
+        return f"body: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except ValueError as exc:
+        return f"body: {exc}"
+    return None
 
 
 def get_ledger(request: Request) -> Ledger:
@@ -101,12 +168,15 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
     app.state.ledger = ledger
 
     @app.exception_handler(LedgerError)
-    async def ledger_error(_: Request, exc: LedgerError) -> JSONResponse:
-        submitted.labels(exc.code).inc()
+    async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
+        if request.method == "POST":
+            submitted.labels(exc.code).inc()
         return _problem(exc.status if exc.status < 500 else 503, exc.code, str(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        if request.method == "POST":
+            submitted.labels("invalid_request").inc()
         parts = []
         for err in exc.errors()[:10]:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
@@ -175,5 +245,5 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
             gauges[key].set(value or 0)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(RequestGuard, limit=max_body_bytes)
     return app

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 __all__ = [
     "AuthorizationError",
+    "BadRequestError",
     "ChainError",
     "ConfigError",
     "ConflictError",
@@ -58,6 +59,13 @@ class ConflictError(LedgerError):
 
     status = 409
     code = "conflict"
+
+
+class BadRequestError(LedgerError):
+    """A query that cannot be answered as asked (not a record problem)."""
+
+    status = 400
+    code = "bad_request"
 
 
 class NotFoundError(LedgerError):

@@ -32,22 +32,24 @@ from evledger_verify.records import (
 from ledger import tree
 from ledger.errors import (
     AuthorizationError,
+    BadRequestError,
     ConflictError,
     InvalidRecordError,
     NotFoundError,
     SignatureError,
 )
 from ledger.models import Anchor, Checkpoint, LedgerMeta, LogLeaf, Record, SealQueue, TreeNode
-from ledger.signers import load_registry, validate_signer_record
+from ledger.signers import Registry, load_registry, validate_signer_record
 
 __all__ = ["MEANINGS", "Identity", "Ledger", "Submission", "SubmitResult"]
 
 MEANINGS = ("authored", "reviewed", "approved", "released", "verified", "recorded")
-_RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
-_RECORD_TYPE = re.compile(r"^[a-z][a-z_]{0,63}$")
-_LOT = re.compile(r"^[\x21-\x7e]{1,128}$")
+_RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
+_RECORD_TYPE = re.compile(r"^[a-z][a-z_]{0,63}\Z")
+_LOT = re.compile(r"^[\x21-\x7e]{1,128}\Z")
 #: Roles allowed to sign registry changes.
 _REGISTRY_ROLES = ("admin",)
+_REGISTRY_LOCK = 7140001
 
 
 @dataclass(frozen=True)
@@ -157,11 +159,13 @@ class Ledger:
     # -- signing helpers --------------------------------------------------------------------
 
     def typed_data(self, record: Mapping[str, Any], meaning: str, signed_at: int) -> dict[str, Any]:
-        rid, rtype, _ = validate_record(dict(record))
+        """The EIP-712 JSON for ``record`` (not validated: signing is not accepting)."""
+        rid, rtype = str(record.get("record_id")), str(record.get("type"))
         return typed_data(self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at)
 
     def digest(self, record: Mapping[str, Any], meaning: str, signed_at: int) -> bytes:
-        rid, rtype, _ = validate_record(dict(record))
+        """The EIP-712 digest for ``record`` (not validated: signing is not accepting)."""
+        rid, rtype = str(record.get("record_id")), str(record.get("type"))
         return eip712_digest(
             self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at
         )
@@ -285,8 +289,10 @@ class Ledger:
     def _authorize(
         self, conn: sa.Connection, sub: Submission, rtype: str, signer: str, bootstrap: bool
     ) -> None:
-        # Registry changes are serialized so authority is judged against a settled registry.
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(7140001)"))
+        # Registry changes take the lock exclusively, other records share it: authority is
+        # judged against a settled registry, and ordinary submissions do not wait for each other.
+        lock = "pg_advisory_xact_lock" if rtype == "signer" else "pg_advisory_xact_lock_shared"
+        conn.execute(sa.text(f"SELECT {lock}({_REGISTRY_LOCK})"))
         registry = load_registry(conn)
         if bootstrap:
             rec = sub.record
@@ -305,18 +311,39 @@ class Ledger:
             return
         state = registry.get(signer)
         if state is None:
-            raise AuthorizationError(f"signer {signer}: not registered on this ledger")
+            raise AuthorizationError(
+                f"signer {signer}: not registered on this ledger (if your key is registered, "
+                "the signature was made over other data: check the record, meaning, signed_at, "
+                "chain id and contract)"
+            )
         roles = state.roles_at(sub.signed_at)
         if roles is None:
             raise AuthorizationError(
                 f"signer {signer} ({state.name}): not an active signer at the signing time "
                 f"{sub.signed_at}" + (" (revoked)" if state.revoked else "")
             )
-        if rtype == "signer" and not set(roles) & set(_REGISTRY_ROLES):
-            raise AuthorizationError(
-                f"signer {signer} ({state.name}): signer records need the admin role, "
-                f"has {', '.join(roles)}"
-            )
+        if rtype == "signer":
+            if not set(roles) & set(_REGISTRY_ROLES):
+                raise AuthorizationError(
+                    f"signer {signer} ({state.name}): signer records need the admin role, "
+                    f"has {', '.join(roles)}"
+                )
+            self._check_registry_change(registry, sub)
+
+    @staticmethod
+    def _check_registry_change(registry: Registry, sub: Submission) -> None:
+        """A revoke must name an active signer and must not remove the last admin."""
+        rec, t = sub.record, sub.signed_at
+        target = registry.get(str(rec["address"]))
+        if rec["action"] == "revoke" and (target is None or target.roles_at(t) is None):
+            raise ConflictError(f"signer {rec['address']}: not an active signer, nothing to revoke")
+        losing_admin = rec["action"] == "revoke" or "admin" not in rec.get("roles", [])
+        if target is not None and losing_admin and "admin" in (target.roles_at(t) or ()):
+            admins = [s for s in registry.all() if "admin" in (s.roles_at(t) or ())]
+            if len(admins) <= 1:
+                raise ConflictError(
+                    f"signer {rec['address']}: the last admin; grant admin to another signer first"
+                )
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -448,7 +475,7 @@ class Ledger:
 
     def consistency(self, first: int, second: int) -> dict[str, Any]:
         if not 1 <= first <= second:
-            raise InvalidRecordError(
+            raise BadRequestError(
                 f"consistency proof: expected 1 <= first <= second, got {first}, {second}"
             )
         with self.engine.connect() as conn:

@@ -21,7 +21,7 @@ from ledger.models import Record
 __all__ = ["ROLES", "Registry", "SignerState", "load_registry", "validate_signer_record"]
 
 ROLES = ("admin", "qa_inspector", "qa_approver", "production", "device", "auditor")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 
 
 @dataclass
@@ -110,12 +110,13 @@ class Registry:
 
 
 def load_registry(conn: sa.Connection) -> Registry:
-    """Rebuild the registry from the signer records, in acceptance order."""
+    """Rebuild the registry from the signer records, in signing-time order (acceptance order
+    breaks ties), so that it shows the registry as it stood at any signing time."""
     registry = Registry()
     rows = conn.execute(
         sa.select(Record.body, Record.signed_at)
         .where(Record.record_type == "signer")
-        .order_by(Record.seq)
+        .order_by(Record.signed_at, Record.seq)
     )
     for body, signed_at in rows:
         registry.apply(json.loads(body), int(signed_at))

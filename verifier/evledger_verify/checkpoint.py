@@ -40,8 +40,8 @@ __all__ = [
 MAX_NOTE_SIZE = 16 * 1024
 _ALG_ED25519 = 0x01
 _SIG_PREFIX = "\u2014 "  # em dash and a space
-_NAME_RE = re.compile(r"^[\x21-\x2a\x2c-\x7e]{1,256}$")  # printable, no spaces, no '+'
-_DECIMAL_RE = re.compile(r"^(0|[1-9][0-9]{0,19})$")
+_NAME_RE = re.compile(r"^[\x21-\x2a\x2c-\x7e]{1,256}\Z")  # printable, no spaces, no '+'
+_DECIMAL_RE = re.compile(r"^(0|[1-9][0-9]{0,19})\Z")
 
 
 @dataclass(frozen=True)

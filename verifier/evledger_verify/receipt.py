@@ -35,9 +35,9 @@ __all__ = [
 RECEIPT_FORMAT = "evledger-receipt/1"
 TRUST_FORMAT = "evledger-trust/1"
 MAX_RECEIPT_BYTES = 256 * 1024
-_HEX32 = re.compile(r"^[0-9a-f]{64}$")
-_HEX32_0X = re.compile(r"^0x[0-9a-f]{64}$")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_HEX32 = re.compile(r"^[0-9a-f]{64}\Z")
+_HEX32_0X = re.compile(r"^0x[0-9a-f]{64}\Z")
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 
 
 def load_json_file(path: str, what: str, limit: int = MAX_RECEIPT_BYTES) -> Any:
@@ -51,7 +51,7 @@ def load_json_file(path: str, what: str, limit: int = MAX_RECEIPT_BYTES) -> Any:
         raise CannotCheckError(f"{what}: {path} is larger than {limit} bytes")
     try:
         return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise CannotCheckError(f"{what}: {path} is not valid JSON: {exc}") from exc
 
 

@@ -46,9 +46,9 @@ MAX_RECORD_BYTES = 256 * 1024
 
 RecordHash = NewType("RecordHash", bytes)
 
-_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_HEX32_RE = re.compile(r"^[0-9a-f]{64}$")
-_SIG_RE = re.compile(r"^0x[0-9a-fA-F]{130}$")
+_ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
+_HEX32_RE = re.compile(r"^[0-9a-f]{64}\Z")
+_SIG_RE = re.compile(r"^0x[0-9a-fA-F]{130}\Z")
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 _DOMAIN_TYPE = "EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)"
@@ -282,7 +282,7 @@ def load_record_file(text: str | bytes) -> dict[str, Any]:
 
     try:
         value = json.loads(text, object_pairs_hook=no_duplicates)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise FormatError(f"record: not valid JSON: {exc}") from exc
     if not isinstance(value, dict):
         raise FormatError(f"record: expected a JSON object, got {type(value).__name__}")

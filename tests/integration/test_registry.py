@@ -1,0 +1,253 @@
+"""The signer registry through the API: the bootstrap admin, grants, revokes and re-grants, and
+authority judged as the registry stood at each record's signing time.
+
+Times: the bootstrap admin is granted when the runtime opens (about "now"), so the admin cannot
+sign anything dated earlier. Timelines below therefore run forward from now in steps of a few
+seconds, which the ledger accepts (signatures may be dated up to its clock skew, 300 s, ahead).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from ledger.runtime import Runtime
+from ledger.signers import ROLES
+from tests.helpers import admin, inspection, register, sign
+
+pytestmark = pytest.mark.integration
+
+
+def grant_record(
+    account: LocalAccount, roles: list[str] | None = None, name: str = "Jane Doe",
+    record_id: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "record_id": record_id or f"grant-{account.address.lower()}",
+        "type": "signer", "action": "grant", "address": account.address,
+        "name": name, "roles": roles if roles is not None else ["qa_inspector"],
+    }
+
+
+def revoke_record(account: LocalAccount, record_id: str) -> dict[str, Any]:
+    return {
+        "record_id": record_id, "type": "signer", "action": "revoke",
+        "address": account.address,
+    }
+
+
+def post_as_admin(
+    client: TestClient, runtime: Runtime, record: dict[str, Any], signed_at: int
+) -> httpx.Response:
+    body = sign(runtime, record, admin(runtime), "approved", signed_at)
+    resp: httpx.Response = client.post("/v1/records", json=body)
+    return resp
+
+
+def submit_as(
+    client: TestClient, runtime: Runtime, account: LocalAccount, record_id: str, signed_at: int
+) -> httpx.Response:
+    body = sign(runtime, inspection(record_id), account, signed_at=signed_at)
+    resp: httpx.Response = client.post("/v1/records", json=body)
+    return resp
+
+
+def signers(client: TestClient) -> dict[str, dict[str, Any]]:
+    resp = client.get("/v1/signers")
+    assert resp.status_code == 200, resp.text
+    return {s["address"]: s for s in resp.json()}
+
+
+def record_count(client: TestClient) -> int:
+    count: int = client.get("/v1/status").json()["records"]
+    return count
+
+
+def test_bootstrap_admin_is_listed(client: TestClient, runtime: Runtime) -> None:
+    listed = signers(client)
+    boot = listed[admin(runtime).address]
+    assert boot["name"] == "Bootstrap administrator"
+    assert boot["roles"] == ["admin"]
+    assert boot["active"] is True
+    assert len(listed) == 1
+
+
+def test_grant_with_roles(client: TestClient, runtime: Runtime) -> None:
+    account: LocalAccount = Account.create()
+    now = int(time.time())
+    record = grant_record(account, ["qa_inspector", "qa_approver"], "Jane Doe")
+    resp = post_as_admin(client, runtime, record, now)
+    assert resp.status_code == 201, resp.text
+    entry = signers(client)[account.address]
+    assert entry["name"] == "Jane Doe"
+    assert entry["roles"] == ["qa_inspector", "qa_approver"]
+    assert entry["active"] is True
+    assert entry["intervals"] == [
+        {"from": now, "until": None, "roles": ["qa_inspector", "qa_approver"]}
+    ]
+    assert submit_as(client, runtime, account, "INS-1", now).status_code == 201
+    printed = client.get("/v1/records/INS-1").json()["signature"]["printed_name"]
+    assert printed == "Jane Doe"
+
+
+def _bad(**changes: Any) -> dict[str, Any]:
+    record = grant_record(Account.create(), record_id="bad-grant")
+    for key, value in changes.items():
+        if value is None:
+            del record[key]
+        else:
+            record[key] = value
+    return record
+
+
+INVALID_GRANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
+    "unknown role": (_bad(roles=["superuser"]), ("roles", *ROLES, "superuser")),
+    "one unknown role among valid ones": (
+        _bad(roles=["qa_inspector", "root"]), ("roles", "qa_inspector", "root")),
+    "no roles": (_bad(roles=[]), ("roles", "non-empty")),
+    "roles not a list": (_bad(roles="admin"), ("roles",)),
+    "missing roles": (_bad(roles=None), ("roles",)),
+    "missing name": (_bad(name=None), ("name",)),
+    "blank name": (_bad(name="   "), ("name",)),
+    "name not a string": (_bad(name=42), ("name",)),
+    "short address": (_bad(address="0x1234"), ("address", "0x1234")),
+    "address not hex": (_bad(address="0x" + "z" * 40), ("address",)),
+    "address without 0x": (_bad(address="ab" * 20), ("address",)),
+    "missing address": (_bad(address=None), ("address",)),
+    "unknown action": (_bad(action="promote"), ("action", "grant or revoke", "promote")),
+    "missing action": (_bad(action=None), ("action",)),
+}
+
+
+@pytest.mark.parametrize("case", INVALID_GRANTS, ids=list(INVALID_GRANTS))
+def test_invalid_signer_record_is_422(client: TestClient, runtime: Runtime, case: str) -> None:
+    record, fragments = INVALID_GRANTS[case]
+    # The signature is over a valid grant: signer records are validated before any signature.
+    signed = sign(runtime, grant_record(Account.create(), record_id="bad-grant"), admin(runtime),
+                  "approved")
+    before, registry = record_count(client), signers(client)
+    resp = client.post("/v1/records", json={**signed, "record": record})
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert body["error"] == "invalid_record"
+    for fragment in fragments:
+        assert fragment in body["detail"], (fragment, body)
+    assert record_count(client) == before
+    assert signers(client) == registry
+    assert client.get("/v1/records/bad-grant").status_code == 404
+
+
+def test_signer_address_with_trailing_newline_is_422(
+    client: TestClient, runtime: Runtime
+) -> None:
+    record = grant_record(Account.create(), record_id="phantom")
+    record["address"] += "\n"
+    before = record_count(client)
+    resp = post_as_admin(client, runtime, record, int(time.time()))
+    assert resp.status_code == 422, resp.text
+    assert "address" in resp.json()["detail"]
+    assert record_count(client) == before
+
+
+def test_revoke_is_judged_at_signing_time(client: TestClient, runtime: Runtime) -> None:
+    """A record signed before the revoke is accepted when it arrives after it; a record signed
+    at or after the revoke is refused."""
+    account: LocalAccount = Account.create()
+    t = int(time.time())
+    assert post_as_admin(client, runtime, grant_record(account), t).status_code == 201
+    signed_before = sign(runtime, inspection("INS-EARLY"), account, signed_at=t + 1)
+    assert post_as_admin(client, runtime, revoke_record(account, "revoke-1"), t + 2).status_code \
+        == 201
+
+    entry = signers(client)[account.address]
+    assert entry["active"] is False
+    assert entry["intervals"] == [{"from": t, "until": t + 2, "roles": ["qa_inspector"]}]
+
+    late = client.post("/v1/records", json=signed_before)
+    assert late.status_code == 201, late.text
+    for rid, when in (("INS-AT", t + 2), ("INS-AFTER", t + 3)):
+        resp = submit_as(client, runtime, account, rid, when)
+        assert resp.status_code == 403, resp.text
+        assert "revoked" in resp.json()["detail"]
+        assert client.get(f"/v1/records/{rid}").status_code == 404
+
+
+def test_signature_dated_before_the_grant_is_403(client: TestClient, runtime: Runtime) -> None:
+    account: LocalAccount = Account.create()
+    t = int(time.time())
+    assert post_as_admin(client, runtime, grant_record(account), t + 5).status_code == 201
+    before = record_count(client)
+    resp = submit_as(client, runtime, account, "INS-PREDATED", t + 4)
+    assert resp.status_code == 403, resp.text
+    detail = resp.json()["detail"]
+    assert "not an active signer at the signing time" in detail
+    assert str(t + 4) in detail
+    assert "revoked" not in detail
+    assert record_count(client) == before
+    assert submit_as(client, runtime, account, "INS-ON-TIME", t + 5).status_code == 201
+
+
+def test_regrant_after_revoke(client: TestClient, runtime: Runtime) -> None:
+    account: LocalAccount = Account.create()
+    t = int(time.time())
+    assert post_as_admin(client, runtime, grant_record(account), t).status_code == 201
+    assert post_as_admin(client, runtime, revoke_record(account, "revoke-1"), t + 1).status_code \
+        == 201
+    assert submit_as(client, runtime, account, "INS-REVOKED", t + 2).status_code == 403
+
+    regrant = grant_record(account, ["qa_approver"], "Jane Doe-Smith", record_id="regrant-1")
+    assert post_as_admin(client, runtime, regrant, t + 3).status_code == 201
+    entry = signers(client)[account.address]
+    assert entry["active"] is True
+    assert entry["name"] == "Jane Doe-Smith"
+    assert entry["roles"] == ["qa_approver"]
+    assert entry["intervals"] == [
+        {"from": t, "until": t + 1, "roles": ["qa_inspector"]},
+        {"from": t + 3, "until": None, "roles": ["qa_approver"]},
+    ]
+    assert submit_as(client, runtime, account, "INS-BACK", t + 3).status_code == 201
+    # The gap stays a gap: a record dated inside it is still refused.
+    assert submit_as(client, runtime, account, "INS-GAP", t + 2).status_code == 403
+
+
+def test_only_admins_change_the_registry(client: TestClient, runtime: Runtime) -> None:
+    approver = register(client, runtime, ("qa_approver", "qa_inspector"))
+    stranger: LocalAccount = Account.create()
+    before = record_count(client)
+    record = grant_record(stranger, ["qa_inspector"], record_id="grant-by-approver")
+    resp = client.post("/v1/records", json=sign(runtime, record, approver, "approved"))
+    assert resp.status_code == 403, resp.text
+    assert "admin role" in resp.json()["detail"]
+    assert stranger.address not in signers(client)
+    assert record_count(client) == before
+
+
+def test_granted_admin_can_grant(client: TestClient, runtime: Runtime) -> None:
+    second_admin = register(client, runtime, ("admin",), name="Second Admin")
+    account: LocalAccount = Account.create()
+    body = sign(runtime, grant_record(account), second_admin, "approved")
+    assert client.post("/v1/records", json=body).status_code == 201
+    assert signers(client)[account.address]["active"] is True
+
+
+def test_late_revoke_does_not_cancel_a_later_grant(client: TestClient, runtime: Runtime) -> None:
+    account: LocalAccount = Account.create()
+    t = int(time.time())
+    assert post_as_admin(client, runtime, grant_record(account), t).status_code == 201
+    # One admin signs a revoke at t+1; before it arrives, a role change dated t+2 is accepted.
+    stale_revoke = sign(runtime, revoke_record(account, "revoke-stale"), admin(runtime),
+                        "approved", t + 1)
+    change = grant_record(account, ["qa_inspector", "qa_approver"], record_id="role-change")
+    assert post_as_admin(client, runtime, change, t + 2).status_code == 201
+    assert client.post("/v1/records", json=stale_revoke).status_code == 201
+
+    entry = signers(client)[account.address]
+    assert entry["active"] is True, entry
+    resp = submit_as(client, runtime, account, "INS-AFTER-CHANGE", t + 3)
+    assert resp.status_code == 201, resp.text
