@@ -94,6 +94,10 @@ class RequestGuard:
 MAX_JSON_DEPTH = 32
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
 def check_json(body: bytes) -> str | None:
     """None if ``body`` is JSON within the depth limit without duplicate keys, else why not."""
     depth = 0
@@ -123,7 +127,7 @@ def check_json(body: bytes) -> str | None:
         return dict(pairs)
 
     try:
-        json.loads(body, object_pairs_hook=no_duplicates)
+        json.loads(body, object_pairs_hook=no_duplicates, parse_constant=_no_constant)
     except UnicodeDecodeError as exc:
         return f"body: not UTF-8: {exc.reason}"
     except json.JSONDecodeError as exc:

@@ -7,6 +7,7 @@ receipt = ledger.receipt(record["record_id"])  # once sealed and anchored
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import secrets
@@ -24,6 +25,7 @@ from evledger_verify.records import (
     Entry,
     canonical_json,
     eip712_digest,
+    normalize_signature,
     record_hash,
     recover_signer,
     typed_data,
@@ -195,6 +197,7 @@ class Ledger:
                 f"({sub.signed_at} < {now - self.max_signature_age}); sign again"
             )
         digest = eip712_digest(self.identity.domain, rid, rtype, rhash, sub.meaning, sub.signed_at)
+        sub = dataclasses.replace(sub, signature=normalize_signature(sub.signature))
         try:
             signer = recover_signer(digest, sub.signature)
         except SignatureInvalidError as exc:

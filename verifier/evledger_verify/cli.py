@@ -11,8 +11,8 @@ import json
 import sys
 from collections.abc import Sequence
 
-from evledger_verify.errors import CannotCheckError, FormatError, VerificationError, VerifyError
-from evledger_verify.receipt import Check, Report, Trust, load_json_file, verify_receipt
+from evledger_verify.errors import CannotCheckError, FormatError, VerifyError
+from evledger_verify.receipt import Report, Trust, load_json_file, verify_receipt
 from evledger_verify.records import load_record_file
 from evledger_verify.rpc import RpcClient, check_anchor_on_chain
 
@@ -80,21 +80,27 @@ def _cmd_receipt(args: argparse.Namespace) -> Report:
             report.fail("chain", "not checked: the receipt could not be parsed")
         else:
             try:
-                for name, detail in check_anchor_on_chain(
-                    client, trust, receipt.anchor, receipt.tree_size, receipt.root_hash
-                ):
-                    report.checks.append(Check(name, True, detail))
-            except VerificationError as exc:
-                report.fail("chain", str(exc))
+                check_anchor_on_chain(
+                    client, trust, receipt.anchor, receipt.tree_size, receipt.root_hash, report
+                )
+            except CannotCheckError as exc:
+                report.could_not_check = str(exc)
     return report
 
 
 def _print(report: Report, as_json: bool) -> None:
     if as_json:
-        print(json.dumps(report.to_json(), indent=2))
+        out = report.to_json()
+        if report.could_not_check is not None:
+            out.update(error=report.could_not_check, exit=EXIT_CANNOT_CHECK)
+        print(json.dumps(out, indent=2))
         return
     for c in report.checks:
         print(f"{'ok  ' if c.ok else 'FAIL'} {c.name}: {c.detail}")
+    if report.could_not_check is not None:
+        print(f"evledger-verify: could not check: {report.could_not_check}", file=sys.stderr)
+        print(f"INCOMPLETE: {report.subject}: the remaining checks could not be made")
+        return
     print(f"{'VERIFIED' if report.ok else 'FAILED'}: {report.subject}")
 
 
@@ -115,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"evledger-verify: FAILED: {exc}", file=sys.stderr)
         return EXIT_FAILED
     _print(report, as_json)
-    return EXIT_OK if report.ok else EXIT_FAILED
+    if report.ok:
+        return EXIT_OK
+    failed = any(not c.ok for c in report.checks)
+    return EXIT_FAILED if failed or report.could_not_check is None else EXIT_CANNOT_CHECK
 
 
 if __name__ == "__main__":

@@ -183,10 +183,12 @@ class Report:
 
     subject: str
     checks: list[Check] = field(default_factory=list)
+    #: Why the checks stopped short (node unreachable, malformed answer): exit code 2.
+    could_not_check: str | None = None
 
     @property
     def ok(self) -> bool:
-        return bool(self.checks) and all(c.ok for c in self.checks)
+        return self.could_not_check is None and bool(self.checks) and all(c.ok for c in self.checks)
 
     def run(self, name: str, fn: Callable[[], str]) -> bool:
         """Run one check; a :class:`VerificationError` becomes a failed check."""
@@ -205,6 +207,7 @@ class Report:
         return {
             "subject": self.subject,
             "verified": self.ok,
+            "could_not_check": self.could_not_check,
             "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
         }
 

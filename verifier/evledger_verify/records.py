@@ -34,6 +34,7 @@ __all__ = [
     "checksum_address",
     "eip712_digest",
     "keccak256",
+    "normalize_signature",
     "record_hash",
     "recover_signer",
     "typed_data",
@@ -160,6 +161,14 @@ def typed_data(
     }
 
 
+def normalize_signature(signature: str) -> str:
+    """Lowercase hex with v as 27/28: wallets that return v as 0/1 are mapped to the one
+    encoding the ledger logs and the verifier accepts."""
+    if _SIG_RE.match(signature) and signature[-2:] in ("00", "01"):
+        return (signature[:-2] + format(int(signature[-2:], 16) + 27, "02x")).lower()
+    return signature.lower()
+
+
 def recover_signer(digest: bytes, signature: str) -> str:
     """The checksummed address whose key made ``signature`` (65 bytes r||s||v) over ``digest``.
 
@@ -170,9 +179,7 @@ def recover_signer(digest: bytes, signature: str) -> str:
             f"signature: expected 0x and 130 hex digits (65 bytes), got {signature[:20]!r}..."
         )
     raw = bytes.fromhex(signature[2:])
-    r, s, v = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"), raw[64]
-    if v >= 27:
-        v -= 27
+    r, s, v = int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"), raw[64] - 27
     if v not in (0, 1):
         raise SignatureInvalidError(f"signature: expected v of 27 or 28, got {raw[64]}")
     if not (0 < r < _SECP256K1_N and 0 < s <= _SECP256K1_N // 2):
@@ -280,8 +287,11 @@ def load_record_file(text: str | bytes) -> dict[str, Any]:
             out[k] = v
         return out
 
+    def no_constants(name: str) -> Any:
+        raise FormatError(f"record: {name} is not JSON (RFC 8259)")
+
     try:
-        value = json.loads(text, object_pairs_hook=no_duplicates)
+        value = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
     except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise FormatError(f"record: not valid JSON: {exc}") from exc
     if not isinstance(value, dict):

@@ -8,12 +8,13 @@ compare each answer with what we expect. An unreachable node is :class:`CannotCh
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from typing import Any
 
 from evledger_verify.errors import CannotCheckError, VerificationError
-from evledger_verify.receipt import Anchor, Trust
+from evledger_verify.receipt import Anchor, Report, Trust
 from evledger_verify.records import keccak256
 
 __all__ = ["ANCHORED_TOPIC", "RpcClient", "check_anchor_on_chain"]
@@ -54,81 +55,103 @@ class RpcClient:
             raise CannotCheckError(f"rpc: {method} failed: {answer['error']}")
         return answer.get("result")
 
-    def chain_id(self) -> int:
-        return int(self.call("eth_chainId", []), 16)
-
     def root_at(self, contract: str, tree_size: int) -> bytes:
         data = "0x" + (_ROOT_AT + tree_size.to_bytes(32, "big")).hex()
         result = self.call("eth_call", [{"to": contract, "data": data}, "latest"])
-        if not isinstance(result, str) or len(result) != 66:
+        if result == "0x":
             raise VerificationError(
                 f"chain root: contract {contract} gave no root (is it an EvidenceAnchor?)"
             )
+        if not isinstance(result, str) or not re.fullmatch(r"0x[0-9a-fA-F]{64}", result):
+            raise CannotCheckError(f"rpc: rootAt answer is not a 32-byte hex value: {result!r}")
         return bytes.fromhex(result[2:])
 
 
+def _int(value: Any, what: str) -> int:
+    if not isinstance(value, str) or not value.startswith("0x"):
+        raise CannotCheckError(f"rpc: {what}: expected a 0x hex quantity, got {value!r}")
+    try:
+        return int(value, 16)
+    except ValueError as exc:
+        raise CannotCheckError(f"rpc: {what}: expected a 0x hex quantity, got {value!r}") from exc
+
+
 def check_anchor_on_chain(
-    client: RpcClient, trust: Trust, anchor: Anchor | None, tree_size: int, root: bytes
-) -> list[tuple[str, str]]:
-    """Confirm on chain that the trusted contract holds ``root`` at ``tree_size`` and that the
-    anchor's transaction, block and log are canonical. Returns (check, detail) pairs; raises
-    :class:`VerificationError` on the first mismatch."""
-    done: list[tuple[str, str]] = []
-    chain_id = client.chain_id()
-    if chain_id != trust.chain_id:
-        raise VerificationError(f"chain id: expected {trust.chain_id}, node is on {chain_id}")
-    done.append(("chain id", f"node is on chain {chain_id}"))
-    held = client.root_at(trust.contract, tree_size)
-    if held == bytes(32):
-        raise VerificationError(
-            f"chain root: contract {trust.contract} holds no root for tree size {tree_size}"
-        )
-    if held != root:
-        raise VerificationError(
-            f"chain root: expected {root.hex()} at tree size {tree_size}, "
-            f"contract holds {held.hex()}"
-        )
-    done.append(("chain root", f"contract holds the root at tree size {tree_size}"))
-    if anchor is None:
-        raise VerificationError("anchor transaction: missing from the receipt")
-    rcpt = client.call("eth_getTransactionReceipt", [anchor.tx_hash])
-    if not isinstance(rcpt, dict):
-        raise VerificationError(f"anchor transaction: {anchor.tx_hash} not found on chain")
-    if rcpt.get("status") != "0x1":
-        raise VerificationError(f"anchor transaction: {anchor.tx_hash} reverted")
-    if (
-        str(rcpt.get("blockHash", "")).lower() != anchor.block_hash
-        or int(str(rcpt.get("blockNumber", "0x0")), 16) != anchor.block_number
+    client: RpcClient,
+    trust: Trust,
+    anchor: Anchor | None,
+    tree_size: int,
+    root: bytes,
+    report: Report,
+) -> None:
+    """Confirm on chain, as named checks in ``report``: the node is on the trusted chain, the
+    trusted contract holds ``root`` at ``tree_size``, and the anchor's transaction, block and
+    log are canonical and say so. A node that cannot be reached or answers malformed data
+    raises :class:`CannotCheckError`."""
+
+    def chain_id() -> str:
+        actual = _int(client.call("eth_chainId", []), "eth_chainId")
+        if actual != trust.chain_id:
+            raise VerificationError(f"chain id: expected {trust.chain_id}, node is on {actual}")
+        return f"node is on chain {actual}"
+
+    def chain_root() -> str:
+        held = client.root_at(trust.contract, tree_size)
+        if held == bytes(32):
+            raise VerificationError(
+                f"chain root: contract {trust.contract} holds no root for tree size {tree_size}"
+            )
+        if held != root:
+            raise VerificationError(
+                f"chain root: expected {root.hex()} at tree size {tree_size}, "
+                f"contract holds {held.hex()}"
+            )
+        return f"contract holds the root at tree size {tree_size}"
+
+    def anchor_tx() -> str:
+        if anchor is None:
+            raise VerificationError("anchor transaction: missing from the receipt")
+        rcpt = client.call("eth_getTransactionReceipt", [anchor.tx_hash])
+        if not isinstance(rcpt, dict):
+            raise VerificationError(f"anchor transaction: {anchor.tx_hash} not found on chain")
+        if rcpt.get("status") != "0x1":
+            raise VerificationError(f"anchor transaction: {anchor.tx_hash} reverted")
+        block_number = _int(rcpt.get("blockNumber"), "receipt blockNumber")
+        if str(rcpt.get("blockHash", "")).lower() != anchor.block_hash or (
+            block_number != anchor.block_number
+        ):
+            raise VerificationError(
+                f"anchor block: expected block {anchor.block_number} {anchor.block_hash}, "
+                f"transaction is in {block_number} {rcpt.get('blockHash')}"
+            )
+        block = client.call("eth_getBlockByNumber", [hex(anchor.block_number), False])
+        if not isinstance(block, dict) or str(block.get("hash", "")).lower() != anchor.block_hash:
+            raise VerificationError(
+                f"anchor block: block {anchor.block_number} {anchor.block_hash} is not canonical"
+            )
+        logs = [lg for lg in rcpt.get("logs") or [] if isinstance(lg, dict)]
+        match = [lg for lg in logs if _int(lg.get("logIndex"), "log logIndex") == anchor.log_index]
+        if not match:
+            raise VerificationError(f"anchor log: no log {anchor.log_index} in {anchor.tx_hash}")
+        log = match[0]
+        topics = [str(t).lower() for t in log.get("topics") or []]
+        data = str(log.get("data", ""))
+        expected_size = "0x" + tree_size.to_bytes(32, "big").hex()
+        if (
+            str(log.get("address", "")).lower() != trust.contract.lower()
+            or topics != [ANCHORED_TOPIC, expected_size]
+            or data[:66].lower() != "0x" + root.hex()
+        ):
+            raise VerificationError(
+                f"anchor log: log {anchor.log_index} is not Anchored({tree_size}, {root.hex()}) "
+                f"from {trust.contract}"
+            )
+        return f"Anchored in tx {anchor.tx_hash}, block {anchor.block_number}"
+
+    for name, check in (
+        ("chain id", chain_id),
+        ("chain root", chain_root),
+        ("anchor transaction", anchor_tx),
     ):
-        raise VerificationError(
-            f"anchor block: expected block {anchor.block_number} {anchor.block_hash}, "
-            f"transaction is in {rcpt.get('blockNumber')} {rcpt.get('blockHash')}"
-        )
-    block = client.call("eth_getBlockByNumber", [hex(anchor.block_number), False])
-    if not isinstance(block, dict) or str(block.get("hash", "")).lower() != anchor.block_hash:
-        raise VerificationError(
-            f"anchor block: block {anchor.block_number} {anchor.block_hash} is not canonical"
-        )
-    logs = [lg for lg in rcpt.get("logs", []) if isinstance(lg, dict)]
-    match = [lg for lg in logs if int(str(lg.get("logIndex", "0x-1")), 16) == anchor.log_index]
-    if not match:
-        raise VerificationError(f"anchor log: no log {anchor.log_index} in {anchor.tx_hash}")
-    log = match[0]
-    topics = [str(t).lower() for t in log.get("topics", [])]
-    data = str(log.get("data", ""))
-    if (
-        str(log.get("address", "")).lower() != trust.contract.lower()
-        or len(topics) != 2
-        or topics[0] != ANCHORED_TOPIC
-        or int(topics[1], 16) != tree_size
-        or len(data) < 66
-        or bytes.fromhex(data[2:66]) != root
-    ):
-        raise VerificationError(
-            f"anchor log: log {anchor.log_index} is not Anchored({tree_size}, {root.hex()}) "
-            f"from {trust.contract}"
-        )
-    done.append(
-        ("anchor transaction", f"Anchored in tx {anchor.tx_hash}, block {anchor.block_number}")
-    )
-    return done
+        if not report.run(name, check):
+            return
