@@ -314,7 +314,9 @@ def test_anchor_in_another_transaction(capsys: Capsys, artefacts: Artefacts) -> 
     code, out, _ = verify(capsys, artefacts, path)
     assert code == EXIT_OK, "offline, the anchor is only a claim"
     code, out, _ = verify(capsys, artefacts, path, "--rpc", artefacts.rpc_url)
-    assert_failed(code, out, "anchor transaction", "anchor transaction: 0x" + "ab" * 32 + " not found")
+    assert_failed(
+        code, out, "anchor transaction", "anchor transaction: 0x" + "ab" * 32 + " not found"
+    )
 
 
 def test_anchor_on_another_chain(capsys: Capsys, artefacts: Artefacts) -> None:
@@ -360,7 +362,9 @@ def test_fabricated_log_is_caught_on_chain(capsys: Capsys, artefacts: Artefacts)
     assert code == EXIT_OK, out
 
     code, out, _ = verify(capsys, a, rpath, "--rpc", a.rpc_url, trust=tpath)
-    assert_failed(code, out, "chain root", f"chain root: expected {receipt['root_hash']} at tree size")
+    assert_failed(
+        code, out, "chain root", f"chain root: expected {receipt['root_hash']} at tree size"
+    )
     assert f"contract holds {a.receipt['root_hash']}" in out
 
     code, out, _ = verify(capsys, a, rpath, "--rpc", a.rpc_url, "--json", trust=tpath)
@@ -379,8 +383,10 @@ def test_fabricated_log_of_unanchored_size(capsys: Capsys, artefacts: Artefacts)
     rpath, tpath = a.write("fake-receipt.json", receipt), a.write("fake-trust.json", trust)
     code, out, _ = verify(capsys, a, rpath, "--rpc", a.rpc_url, trust=tpath)
     assert_failed(
-        code, out, "chain root", f"chain root: contract {a.trust['contract']} holds no root for tree "
-        "size 1000"
+        code,
+        out,
+        "chain root",
+        f"chain root: contract {a.trust['contract']} holds no root for tree size 1000",
     )
 
 
