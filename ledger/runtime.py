@@ -62,7 +62,7 @@ class Runtime:
         with engine.begin() as conn:
             conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_INIT_LOCK})"))
             identity = Identity.load(conn)
-            meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).tuples().all())
+            meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all())
             if identity is None:
                 chain.ensure_funds()
                 address, block = chain.deploy()

@@ -78,7 +78,7 @@ class Identity:
 
     @classmethod
     def load(cls, conn: sa.Connection) -> Identity | None:
-        meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).tuples().all())
+        meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all())
         if "contract" not in meta:
             return None
         return cls(

@@ -151,7 +151,7 @@ ENVELOPE_CASES: dict[str, tuple[dict[str, Any], str]] = {
     "type with a space": (_record(type="in spection"), "record.type"),
     "lot with a space": (_record(lot="LOT 1"), "record.lot"),
     "lot not a string": (_record(lot=1), "record.lot"),
-    "NaN in the record": (_record(value=float("nan")), "canonical"),
+    "NaN in the record": (_record(value=float("nan")), "NaN is not JSON"),
     "integer beyond JSON's safe range": (_record(count=2**60), "canonical"),
 }
 
