@@ -139,3 +139,21 @@ def test_readme_lists_every_command() -> None:
     actual = set(main.commands)  # type: ignore[attr-defined]
     assert actual - {"version"} <= documented | {"keys", "signers"}, actual - documented
     assert documented <= actual, documented - actual
+
+
+def test_demo_writes_verifiable_records_and_receipts(cli: CliRunner, tmp_path: Path) -> None:
+    from evledger_verify.cli import main as verify
+
+    out = tmp_path / "demo"
+    r = cli.invoke(main, ["demo", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    receipts = sorted(out.glob("*.receipt.json"))
+    kinds = {p.name.split("-")[-2] if "-REL" not in p.name else "REL" for p in receipts}
+    assert len(receipts) == 4 and {"IQC", "IPQC", "FQC", "REL"} <= kinds, receipts
+    for receipt in receipts:
+        record = receipt.with_name(receipt.name.replace(".receipt.", ".record."))
+        command = f"evledger-verify receipt {receipt} --record {record} --trust {out}/trust.json"
+        assert command in r.output
+        assert verify(command.split()[1:]) == 0
+    release = json.loads(next(out.glob("*-REL.record.json")).read_text())
+    assert release["decision"] == "released" and len(release["evidence"]) == 3
