@@ -265,6 +265,14 @@ def signers_add(
     address: str, name: str, roles: tuple[str, ...], key_path: str | None, api: str | None
 ) -> None:
     """Register a signer, or change its roles."""
+    record_id = _registry_change(api, key_path, address, "grant", name=name, roles=list(roles))
+    click.echo(f"granted {', '.join(roles)} to {address} ({name}) in record {record_id}")
+
+
+def _registry_change(
+    api: str | None, key_path: str | None, address: str, action: str, **fields: Any
+) -> str:
+    """Submit a signer record (grant or revoke) signed by the admin key; returns its id."""
     try:
         address = checksum_address(address)
     except Exception as exc:
@@ -272,13 +280,12 @@ def signers_add(
     record = {
         "record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
         "type": "signer",
-        "action": "grant",
+        "action": action,
         "address": address,
-        "name": name,
-        "roles": list(roles),
+        **fields,
     }
     result = _sign_and_submit(_client(api), record, key_path or _default_admin_key(), "approved")
-    click.echo(f"granted {', '.join(roles)} to {address} ({name}) in record {result['record_id']}")
+    return str(result["record_id"])
 
 
 @signers.command("revoke")
@@ -289,18 +296,8 @@ def signers_add(
 @api_option
 def signers_revoke(address: str, key_path: str | None, api: str | None) -> None:
     """Revoke a signer: its later signatures are refused."""
-    try:
-        address = checksum_address(address)
-    except Exception as exc:
-        raise Refused(f"--address: {exc}") from exc
-    record = {
-        "record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
-        "type": "signer",
-        "action": "revoke",
-        "address": address,
-    }
-    result = _sign_and_submit(_client(api), record, key_path or _default_admin_key(), "approved")
-    click.echo(f"revoked {address} in record {result['record_id']}")
+    record_id = _registry_change(api, key_path, address, "revoke")
+    click.echo(f"revoked {address} in record {record_id}")
 
 
 @signers.command("list")
