@@ -41,6 +41,8 @@ def _float(name: str, default: float, low: float, high: float) -> float:
 class Settings:
     home: Path
     database_url: str | None
+    app_database_url: str | None
+    app_db_password: str | None
     rpc_url: str | None
     host: str
     port: int
@@ -56,6 +58,8 @@ class Settings:
         return cls(
             home=home,
             database_url=os.environ.get("DATABASE_URL") or None,
+            app_database_url=os.environ.get("EVLEDGER_APP_DATABASE_URL") or None,
+            app_db_password=os.environ.get("EVLEDGER_APP_DB_PASSWORD") or None,
             rpc_url=os.environ.get("ETH_RPC_URL") or None,
             host=os.environ.get("EVLEDGER_HOST", "127.0.0.1"),
             port=_int("EVLEDGER_PORT", 8000, 1, 65535),

@@ -10,7 +10,10 @@ from alembic.config import Config
 
 from ledger.errors import ConfigError
 
-__all__ = ["make_engine", "migrate"]
+__all__ = ["APP_ROLE", "app_url", "make_engine", "migrate", "set_app_password"]
+
+#: The role the service runs as: SELECT and INSERT on evidence, nothing more (migration 0002).
+APP_ROLE = "evledger_app"
 
 _MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -31,6 +34,19 @@ def alembic_config() -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(_MIGRATIONS))
     return cfg
+
+
+def app_url(owner_url: str, password: str | None) -> str:
+    """The owner's URL with the application role as the user."""
+    url = sa.make_url(owner_url).set(username=APP_ROLE, password=password)
+    return url.render_as_string(hide_password=False)
+
+
+def set_app_password(engine: sa.Engine, password: str) -> None:
+    """Give the application role a password (for servers that do not trust local users)."""
+    with engine.begin() as conn:
+        quoted = conn.exec_driver_sql("SELECT quote_literal(%s)", (password,)).scalar_one()
+        conn.exec_driver_sql(f"ALTER ROLE {APP_ROLE} PASSWORD {quoted}")
 
 
 def migrate(engine: sa.Engine) -> None:

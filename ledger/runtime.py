@@ -23,7 +23,7 @@ from evledger_verify.records import checksum_address
 from ledger.anchorer import Anchorer
 from ledger.chain import Chain
 from ledger.config import Settings
-from ledger.db import make_engine, migrate
+from ledger.db import app_url, make_engine, migrate, set_app_password
 from ledger.errors import ConfigError
 from ledger.keys import ensure_account_key, ensure_log_key, log_public_key
 from ledger.models import LedgerMeta, Record
@@ -53,13 +53,15 @@ class Runtime:
     def open(cls, settings: Settings, database_url: str, rpc_url: str) -> Runtime:
         keys = settings.keys_dir
         keys.mkdir(parents=True, exist_ok=True, mode=0o700)
-        engine = make_engine(database_url)
-        migrate(engine)
+        owner = make_engine(database_url, pool_size=1)
+        migrate(owner)
+        if settings.app_db_password:
+            set_app_password(owner, settings.app_db_password)
         log_key = ensure_log_key(keys / "log.key")
         anchorer_account, _ = ensure_account_key(keys / "anchorer.key", "anchorer key")
         chain = Chain(rpc_url, anchorer_account)
         chain.wait_ready()
-        with engine.begin() as conn:
+        with owner.begin() as conn:
             conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_INIT_LOCK})"))
             identity = Identity.load(conn)
             meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all())
@@ -99,6 +101,11 @@ class Runtime:
                         f"log key: {keys / 'log.key'} is not the key this ledger was created "
                         f"with (expected {identity.log_public_key})"
                     )
+        owner.dispose()
+        # From here on the service runs as the application role, which cannot change evidence.
+        engine = make_engine(
+            settings.app_database_url or app_url(database_url, settings.app_db_password)
+        )
         ledger = Ledger(
             engine,
             identity,

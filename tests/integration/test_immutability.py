@@ -1,0 +1,79 @@
+"""Evidence tables are append-only: the service's role holds no UPDATE, DELETE or TRUNCATE,
+and triggers refuse them to the owner too. (A superuser can still disable triggers: that is
+what `evledger audit` and the anchors are for, see test_attacks.py.)"""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from ledger.runtime import Runtime
+from tests.helpers import inspection, register, sign, wait_anchored
+
+pytestmark = pytest.mark.integration
+
+EVIDENCE = ["records", "log_leaves", "tree_nodes", "checkpoints", "anchors", "ledger_meta"]
+CHANGES = {
+    "records": "UPDATE records SET lot = 'X'",
+    "log_leaves": "UPDATE log_leaves SET leaf_index = leaf_index + 1000",
+    "tree_nodes": "UPDATE tree_nodes SET hash = hash",
+    "checkpoints": "UPDATE checkpoints SET note = note",
+    "anchors": "UPDATE anchors SET tx_hash = tx_hash",
+    "ledger_meta": "UPDATE ledger_meta SET value = value",
+}
+
+
+@pytest.fixture()
+def anchored(client, runtime: Runtime) -> Runtime:  # type: ignore[no-untyped-def]
+    inspector = register(client, runtime)
+    assert client.post("/v1/records", json=sign(runtime, inspection("I-1"), inspector)).is_success
+    wait_anchored(client, "I-1")
+    return runtime
+
+
+def _count(engine: sa.Engine, table: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+@pytest.mark.parametrize("table", EVIDENCE)
+@pytest.mark.parametrize("verb", ["update", "delete", "truncate"])
+def test_app_role_cannot_change_evidence(anchored: Runtime, table: str, verb: str) -> None:
+    engine = anchored.engine
+    assert engine.url.username == "evledger_app"
+    statement = {"update": CHANGES[table], "delete": f"DELETE FROM {table}",
+                 "truncate": f"TRUNCATE {table} CASCADE"}[verb]
+    before = _count(engine, table)
+    assert before > 0
+    with pytest.raises(sa.exc.ProgrammingError, match="permission denied"), engine.begin() as c:
+        c.exec_driver_sql(statement)
+    assert _count(engine, table) == before
+
+
+@pytest.mark.parametrize("table", EVIDENCE)
+@pytest.mark.parametrize("verb", ["update", "delete", "truncate"])
+def test_owner_is_stopped_by_triggers(
+    anchored: Runtime, database_url: str, table: str, verb: str
+) -> None:
+    owner = sa.create_engine(database_url)
+    statement = {"update": CHANGES[table], "delete": f"DELETE FROM {table}",
+                 "truncate": f"TRUNCATE {table} CASCADE"}[verb]
+    before = _count(owner, table)
+    with pytest.raises(sa.exc.DBAPIError, match="evidence is append-only"), owner.begin() as c:
+        c.exec_driver_sql(statement)
+    assert _count(owner, table) == before
+    owner.dispose()
+
+
+def test_app_role_can_append_and_work_the_queue(anchored: Runtime) -> None:
+    with anchored.engine.connect() as conn:
+        grants = {
+            (t, p) for t, p in conn.exec_driver_sql(
+                "SELECT table_name, privilege_type FROM information_schema.role_table_grants "
+                "WHERE grantee = 'evledger_app'"
+            )
+        }
+    for table in EVIDENCE:
+        assert {(table, "SELECT"), (table, "INSERT")} <= grants
+        assert not {(table, p) for p in ("UPDATE", "DELETE", "TRUNCATE")} & grants
+    assert ("seal_queue", "DELETE") in grants
