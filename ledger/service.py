@@ -213,12 +213,14 @@ class Ledger:
             if existing is not None:
                 return self._idempotent(existing, body, sub)
             self._authorize(conn, sub, rtype, signer, bootstrap)
+            lot_prev = self._lot_head(conn, lot)
             accepted = datetime.now(UTC)
             entry = Entry(
                 record_id=rid,
                 record_type=rtype,
                 record_hash=rhash.hex(),
                 lot=lot,
+                lot_prev=lot_prev,
                 signer=signer,
                 meaning=sub.meaning,
                 signed_at=sub.signed_at,
@@ -255,6 +257,21 @@ class Ledger:
             conn.execute(sa.insert(SealQueue).values(seq=seq))
             conn.execute(sa.text("NOTIFY evledger_records"))
         return SubmitResult(rid, rhash.hex(), signer, entry.accepted_at, duplicate=False)
+
+    @staticmethod
+    def _lot_head(conn: sa.Connection, lot: str | None) -> str | None:
+        """Leaf hash of the lot's latest record, read under a per-lot lock held until commit,
+        so the lot's records form one chain even with concurrent submissions."""
+        if lot is None:
+            return None
+        conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext("lot:" + lot))))
+        head = conn.execute(
+            sa.select(Record.leaf_hash)
+            .where(Record.lot == lot)
+            .order_by(Record.seq.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return None if head is None else bytes(head).hex()
 
     @staticmethod
     def _existing(conn: sa.Connection, rid: str) -> Any:

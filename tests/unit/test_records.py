@@ -342,6 +342,7 @@ def make_entry(**overrides: Any) -> Entry:
         "record_type": "inspection",
         "record_hash": RHASH.hex(),
         "lot": "LOT-1",
+        "lot_prev": "cd" * 32,
         "signer": ACCOUNT.address,
         "meaning": "authored",
         "signed_at": SIGNED_AT,
@@ -365,7 +366,7 @@ def test_entry_round_trip_and_leaf_hash() -> None:
     assert entry.canonical() == canonical_json(value)
     assert entry.leaf_hash() == hashlib.sha256(b"\x00" + entry.canonical()).digest()
     entry.verify_signature(DOMAIN)
-    assert Entry.from_json(entry_json(lot=None)).lot is None
+    assert Entry.from_json(entry_json(lot=None, lot_prev=None)).lot is None
 
 
 def test_entry_signature_by_someone_else() -> None:
@@ -507,3 +508,16 @@ def test_load_record_file_size_limit() -> None:
     assert str(info.value) == (
         f"record: expected at most {MAX_RECORD_BYTES} bytes, got {MAX_RECORD_BYTES + 1}"
     )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "fragment"),
+    [
+        ({"lot_prev": "CD" * 32}, "lot_prev"),
+        ({"lot_prev": "cd" * 31}, "lot_prev"),
+        ({"lot": None}, "lot_prev"),  # a chain link outside any lot
+        ({"lot_prev": 7}, "entry lot_prev: wrong type"),
+    ],
+)
+def test_entry_lot_chain_link_is_strict(overrides: dict[str, Any], fragment: str) -> None:
+    entry_refused(entry_json(**overrides), fragment)

@@ -200,6 +200,7 @@ _ENTRY_KEYS: dict[str, type | tuple[type, ...]] = {
     "record_type": str,
     "record_hash": str,
     "lot": (str, type(None)),
+    "lot_prev": (str, type(None)),
     "signer": str,
     "meaning": str,
     "signed_at": int,
@@ -217,6 +218,9 @@ class Entry:
     record_type: str
     record_hash: str
     lot: str | None
+    #: Leaf hash (hex) of the previous record of the same lot; None for a lot's first record.
+    #: A lot's records form a chain, so leaving one out of an export is detectable.
+    lot_prev: str | None
     signer: str
     meaning: str
     signed_at: int
@@ -268,6 +272,10 @@ class Entry:
                 raise FormatError(f"entry {key}: wrong type {type(value[key]).__name__}")
         if not _HEX32_RE.match(value["record_hash"]) or not _HEX32_RE.match(value["salt"]):
             raise FormatError("entry: record_hash and salt must be 64 lowercase hex digits")
+        if value["lot_prev"] is not None and (
+            value["lot"] is None or not _HEX32_RE.match(value["lot_prev"])
+        ):
+            raise FormatError("entry lot_prev: expected 64 lowercase hex digits, in a lot")
         if not _ADDRESS_RE.match(value["signer"]):
             raise FormatError(f"entry signer: expected an address, got {value['signer']!r}")
         fields = {k: v for k, v in value.items() if k != "format"}
