@@ -166,6 +166,7 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
             ("pending_seal", "Records waiting for the sealer"),
             ("latest_checkpoint", "Tree size of the newest signed checkpoint"),
             ("latest_anchored_checkpoint", "Tree size of the newest anchored checkpoint"),
+            ("audit_alerts", "Alerts raised by `evledger audit --every` (findings of damage)"),
         )
     }
 

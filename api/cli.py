@@ -437,6 +437,110 @@ def receipt(record_id: str, output: str, wait: float, api: str | None) -> None:
     _write_json(output, body)
 
 
+def _runtime_info() -> dict[str, Any]:
+    path = Settings.from_env().home / "runtime.json"
+    try:
+        info: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        info = {}
+    return info
+
+
+@main.command()
+@click.option(
+    "--every",
+    type=float,
+    default=None,
+    metavar="SECONDS",
+    help="Run again every SECONDS; on findings, log a signed alert record.",
+)
+@click.option(
+    "--trust",
+    "trust_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Pin log key, origin, chain and contract from TRUST.json instead of the "
+    "local log key file.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Findings as JSON.")
+def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
+    """Recompute every leaf, the tree, checkpoints, anchors on chain, lot chains and the signer
+    registry from the stored rows; name each finding. Exit 0 clean, 1 findings, 2 could not
+    run."""
+    from eth_account import Account
+    from evledger_verify.checkpoint import verifier_key_string
+    from evledger_verify.receipt import Trust
+
+    from ledger.audit import Auditor, raise_alert
+    from ledger.chain import Chain
+    from ledger.db import app_url, make_engine
+    from ledger.keys import ensure_log_key, log_public_key
+    from ledger.service import Identity, Ledger
+
+    settings = Settings.from_env()
+    info = _runtime_info()
+    db = settings.app_database_url or (
+        app_url(settings.database_url, settings.app_db_password)
+        if settings.database_url
+        else info.get("database_url")
+    )
+    rpc = settings.rpc_url or info.get("rpc_url")
+    if not db or not rpc:
+        raise CliError(
+            "audit: no database or chain: start the service (make run) or set "
+            "DATABASE_URL and ETH_RPC_URL"
+        )
+    try:
+        engine = make_engine(str(db))
+        with engine.connect() as conn:
+            identity = Identity.load(conn)
+        if identity is None:
+            raise CliError("audit: this database holds no ledger")
+        if trust_path:
+            trust = Trust.from_json(json.loads(Path(trust_path).read_text()))
+            log_key = trust.log_key
+            vkey = verifier_key_string(log_key.name, log_key.public_key)
+            identity = Identity(trust.chain_id, trust.contract, trust.log_origin, vkey)
+        else:
+            private = ensure_log_key(settings.keys_dir / "log.key")
+            vkey = verifier_key_string(identity.log_origin, log_public_key(private))
+        chain = Chain(str(rpc), Account.create())
+        with engine.connect() as conn:
+            code = conn.exec_driver_sql(
+                "SELECT value FROM ledger_meta WHERE key = 'contract_code_keccak'"
+            ).scalar_one()
+        chain.check_identity(identity.chain_id, identity.contract, str(code))
+    except LedgerError as exc:
+        raise CliError(f"audit: {exc}") from exc
+    except Exception as exc:  # a trust file that does not parse, an unreadable key
+        raise CliError(f"audit: {exc.__class__.__name__}: {exc}") from exc
+
+    def progress(stage: str, done: int, total: int) -> None:
+        click.echo(f"  {stage}: {done}/{total}", err=True)
+
+    auditor = Auditor(engine, identity, vkey, chain, progress=progress)
+    while True:
+        started = time.monotonic()
+        findings = auditor.run()
+        if as_json:
+            click.echo(json.dumps({"findings": [f.to_json() for f in findings]}, indent=2))
+        else:
+            for f in findings:
+                click.echo(f"FINDING {f}")
+            click.echo(f"audit: {len(findings)} finding(s) in {time.monotonic() - started:.1f} s")
+        if every is None:
+            if findings:
+                sys.exit(EXIT_REFUSED)
+            return
+        if findings:
+            try:
+                account = load_account(settings.keys_dir / "audit.key", "audit key")
+                rid = raise_alert(Ledger(engine, identity), account, findings)
+                click.echo(f"audit: raised alert record {rid}", err=True)
+            except LedgerError as exc:
+                click.echo(f"audit: could not raise the alert record: {exc}", err=True)
+        time.sleep(every)
+
+
 @main.command()
 @click.option("--out", "out_dir", default=None, help="Directory (default .evledger/demo).")
 @api_option

@@ -42,6 +42,7 @@ def serve(settings: Settings) -> None:
             {
                 "api_url": api_url,
                 "rpc_url": rpc_url,
+                # The application role's URL (read and append only); no password is written here.
                 "database_url": runtime.engine.url.render_as_string(hide_password=True),
                 "pid": os.getpid(),
             },

@@ -25,10 +25,11 @@ from ledger.chain import Chain
 from ledger.config import Settings
 from ledger.db import app_url, make_engine, migrate, set_app_password
 from ledger.errors import ConfigError
-from ledger.keys import ensure_account_key, ensure_log_key, log_public_key
+from ledger.keys import ensure_account_key, ensure_log_key, load_account, log_public_key
 from ledger.models import LedgerMeta, Record
 from ledger.sealer import Sealer
 from ledger.service import Identity, Ledger, Submission
+from ledger.signers import load_registry
 
 __all__ = ["Runtime"]
 
@@ -114,6 +115,7 @@ class Runtime:
         )
         admin_path = keys / "admin.key"
         admin_created = cls._bootstrap_admin(engine, ledger, admin_path)
+        ensure_audit_signer(ledger, keys / "audit.key", admin_path)
         return cls(
             settings=settings,
             engine=engine,
@@ -182,6 +184,31 @@ class Runtime:
             "pending_seal": st["pending_seal"],
             "anchorer_error": self.anchorer.last_error,
         }
+
+
+def ensure_audit_signer(ledger: Ledger, key_path: Path, admin_path: Path) -> None:
+    """The key `evledger audit --every` signs its alerts with: registered (role auditor) by the
+    admin key when it is not an active signer yet."""
+    account, _ = ensure_account_key(key_path, "audit key")
+    now = int(time.time())
+    with ledger.engine.connect() as conn:
+        state = load_registry(conn).get(account.address)
+    if state is not None and state.roles_at(now) is not None:
+        return
+    if not admin_path.exists():
+        log.warning("audit key %s is not registered and no admin key is here", account.address)
+        return
+    admin = load_account(admin_path, "admin key")
+    record = {
+        "record_id": f"signer-{account.address.lower()}-{now}",
+        "type": "signer",
+        "action": "grant",
+        "address": account.address,
+        "name": "evledger audit",
+        "roles": ["auditor"],
+    }
+    sig = admin.unsafe_sign_hash(Hash32(ledger.digest(record, "approved", now)))
+    ledger.submit(Submission(record, sig.signature.to_0x_hex(), "approved", now))
 
 
 def write_runtime_file(home: Path, info: dict[str, object]) -> Path:

@@ -45,6 +45,8 @@ from ledger.signers import Registry, load_registry, validate_signer_record
 
 __all__ = ["MEANINGS", "Identity", "Ledger", "Submission", "SubmitResult"]
 
+#: Record ids of the alerts `evledger audit --every` raises.
+AUDIT_ALERT_PREFIX = "audit-alert-"
 MEANINGS = ("authored", "reviewed", "approved", "released", "verified", "recorded")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 _RECORD_TYPE = re.compile(r"^[a-z][a-z_]{0,63}\Z")
@@ -117,7 +119,7 @@ class SubmitResult:
         }
 
 
-def _iso(dt: datetime) -> str:
+def iso_utc(dt: datetime) -> str:
     return dt.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
@@ -226,7 +228,7 @@ class Ledger:
                 signed_at=sub.signed_at,
                 signature=sub.signature.lower(),
                 salt=secrets.token_hex(32),
-                accepted_at=_iso(accepted),
+                accepted_at=iso_utc(accepted),
             )
             try:
                 with conn.begin_nested():
@@ -303,7 +305,7 @@ class Ledger:
                 "a record is never changed (submit a correction under a new id)"
             )
         return SubmitResult(
-            rid, bytes(row.record_hash).hex(), row.signer, _iso(row.accepted_at), duplicate=True
+            rid, bytes(row.record_hash).hex(), row.signer, iso_utc(row.accepted_at), duplicate=True
         )
 
     def _authorize(
@@ -402,7 +404,7 @@ class Ledger:
                 .isoformat()
                 .replace("+00:00", "Z"),
             },
-            "accepted_at": _iso(row.accepted_at),
+            "accepted_at": iso_utc(row.accepted_at),
             "leaf_index": row.leaf_index,
         }
 
@@ -488,7 +490,7 @@ class Ledger:
             "tree_size": cp.tree_size,
             "root_hash": bytes(cp.root_hash).hex(),
             "checkpoint": cp.note,
-            "created_at": _iso(cp.created_at),
+            "created_at": iso_utc(cp.created_at),
             "anchored": anchor is not None,
             "anchor_tx_hash": anchor.tx_hash if anchor else None,
         }
@@ -518,9 +520,13 @@ class Ledger:
             anchored = conn.execute(sa.select(sa.func.max(Anchor.tree_size))).scalar_one()
             records = conn.execute(sa.select(sa.func.count()).select_from(Record)).scalar_one()
             pending = conn.execute(sa.select(sa.func.count()).select_from(SealQueue)).scalar_one()
+            alerts = conn.execute(
+                sa.select(sa.func.count()).where(Record.record_id.like(f"{AUDIT_ALERT_PREFIX}%"))
+            ).scalar_one()
         return {
             "records": records,
             "pending_seal": pending,
+            "audit_alerts": alerts,
             "latest_checkpoint": latest,
             "latest_anchored_checkpoint": anchored,
         }
