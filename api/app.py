@@ -176,7 +176,10 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
     async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
         if request.method == "POST":
             submitted.labels(exc.code).inc()
-        return _problem(exc.status if exc.status < 500 else 503, exc.code, str(exc))
+        body: dict[str, Any] = {"error": exc.code, "detail": str(exc)}
+        if exc.reasons:
+            body["reasons"] = exc.reasons
+        return JSONResponse(body, status_code=exc.status if exc.status < 500 else 503)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -280,6 +280,7 @@ def _registry_change(
     record = {
         "record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
         "type": "signer",
+        "schema": "signer/1",
         "action": action,
         "address": address,
         **fields,

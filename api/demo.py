@@ -17,20 +17,41 @@ from ledger.keys import new_account_key
 GTIN = "09506000134352"  # a valid GTIN-14 (check digit 2)
 
 
-def sample_lot(lot: str, material_lot: str) -> list[tuple[str, dict[str, Any]]]:
-    """(signing role, record) pairs for one lot of sterile catheters."""
+def sample_lot(lot: str, material_lot: str) -> list[tuple[str, str, dict[str, Any]]]:
+    """(signing role, meaning, record) for one lot of catheters, in order: incoming inspection,
+    an out-of-spec in-process measurement, NCR, CAPA, rework and re-inspection, a corrected
+    transcription error, final inspection, release."""
     now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    incoming = {
-        "record_id": f"{lot}-IQC-001",
-        "type": "inspection",
-        "lot": lot,
-        "stage": "incoming",
-        "product": {"gtin": GTIN, "name": "Catheter tubing, PEBA 55D"},
-        "material_lot": material_lot,
-        "supplier": "Polymer Supply GmbH",
-        "sampling_plan": "ISO 2859-1, level II, AQL 0.65",
-        "sample_size": 32,
-        "characteristics": [
+    product = {"gtin": GTIN, "name": "Angiographic catheter 5F"}
+
+    def record(rid: str, rtype: str, **fields: Any) -> dict[str, Any]:
+        return {
+            "record_id": f"{lot}-{rid}",
+            "type": rtype,
+            "schema": f"{rtype}/1",
+            "lot": lot,
+            **fields,
+        }
+
+    def inspection(
+        rid: str, stage: str, chars: list[dict[str, Any]], **extra: Any
+    ) -> dict[str, Any]:
+        verdict = "fail" if any(c["verdict"] == "fail" for c in chars) else "pass"
+        return record(
+            rid,
+            "inspection",
+            stage=stage,
+            product=product,
+            characteristics=chars,
+            verdict=verdict,
+            inspected_at=now,
+            **extra,
+        )
+
+    incoming = inspection(
+        "IQC-001",
+        "incoming",
+        [
             {
                 "name": "outer diameter",
                 "method": "laser micrometer",
@@ -52,44 +73,43 @@ def sample_lot(lot: str, material_lot: str) -> list[tuple[str, dict[str, Any]]]:
                 "critical": False,
             },
         ],
-        "equipment": ["LM-204", "UTM-17"],
-        "verdict": "pass",
-        "inspected_at": now,
+        material_lot=material_lot,
+        supplier="Polymer Supply GmbH",
+        sampling_plan="ISO 2859-1, level II, AQL 0.65",
+        sample_size=32,
+        equipment=["LM-204", "UTM-17"],
+    )
+    tip = {
+        "name": "tip length",
+        "method": "vision system",
+        "unit": "mm",
+        "lower": 4.8,
+        "upper": 5.2,
+        "critical": True,
     }
-    in_process = {
-        "record_id": f"{lot}-IPQC-001",
-        "type": "inspection",
-        "lot": lot,
-        "stage": "in_process",
-        "product": {"gtin": GTIN},
-        "operation": "tip forming, line 3",
-        "sampling_plan": "every 500 units",
-        "sample_size": 5,
-        "characteristics": [
-            {
-                "name": "tip length",
-                "method": "vision system",
-                "unit": "mm",
-                "lower": 4.8,
-                "upper": 5.2,
-                "value": 5.04,
-                "verdict": "pass",
-                "critical": True,
-            },
-        ],
-        "equipment": ["VIS-3"],
-        "verdict": "pass",
-        "inspected_at": now,
-    }
-    final = {
-        "record_id": f"{lot}-FQC-001",
-        "type": "inspection",
-        "lot": lot,
-        "stage": "final",
-        "product": {"gtin": GTIN},
-        "sampling_plan": "ISO 2859-1, level II, AQL 0.4",
-        "sample_size": 50,
-        "characteristics": [
+    out_of_spec = inspection(
+        "IPQC-001",
+        "in_process",
+        [{**tip, "value": 5.31, "verdict": "fail"}],
+        operation="tip forming, line 3",
+        sampling_plan="every 500 units",
+        sample_size=5,
+        equipment=["VIS-3"],
+    )
+    ncr, capa = f"NCR-{lot}", f"CAPA-{lot}"
+    reinspection = inspection(
+        "IPQC-002",
+        "in_process",
+        [{**tip, "value": 5.02, "verdict": "pass"}],
+        operation="tip forming, line 3, after rework",
+        sampling_plan="100% of reworked units",
+        sample_size=480,
+        equipment=["VIS-3"],
+    )
+    final = inspection(
+        "FQC-001",
+        "final",
+        [
             {
                 "name": "leak test at 300 kPa",
                 "method": "pressure decay",
@@ -101,38 +121,136 @@ def sample_lot(lot: str, material_lot: str) -> list[tuple[str, dict[str, Any]]]:
                 "critical": True,
             },
             {
-                "name": "label UDI readable",
-                "method": "verifier ISO 15415",
+                "name": "label UDI grade",
+                "method": "ISO 15415 verifier",
                 "unit": "grade",
-                "lower": None,
-                "upper": None,
                 "value": "A",
                 "verdict": "pass",
                 "critical": True,
             },
         ],
-        "equipment": ["LT-9", "BCV-2"],
-        "verdict": "pass",
-        "inspected_at": now,
-    }
-    inspections = [incoming, in_process, final]
-    release = {
-        "record_id": f"{lot}-REL",
-        "type": "release",
-        "lot": lot,
-        "product": {"gtin": GTIN},
-        "decision": "released",
-        "evidence": [
-            {"record_id": r["record_id"], "record_hash": record_hash(r).hex()} for r in inspections
-        ],
-        "statement": "All planned inspections passed; device history record reviewed.",
-    }
-    return [
-        ("inspector", incoming),
-        ("inspector", in_process),
-        ("inspector", final),
-        ("approver", release),
+        sampling_plan="ISO 2859-1, level II, AQL 0.4",
+        sample_size=50,
+        equipment=["LT-9"],
+    )
+    steps: list[tuple[str, str, dict[str, Any]]] = [
+        ("inspector", "authored", incoming),
+        ("inspector", "authored", out_of_spec),
+        (
+            "inspector",
+            "authored",
+            record(
+                "NCR-1",
+                "ncr",
+                ncr_id=ncr,
+                step="open",
+                refs=[out_of_spec["record_id"]],
+                nature="Tip length 5.31 mm above the 5.2 mm limit on 5 of 5 samples",
+            ),
+        ),
+        (
+            "inspector",
+            "reviewed",
+            record(
+                "NCR-2",
+                "ncr",
+                ncr_id=ncr,
+                step="evaluated",
+                evaluation="480 units formed since the last passing check are affected",
+                investigation="Forming die 3 worn beyond its 20,000-cycle service interval",
+            ),
+        ),
+        (
+            "approver",
+            "approved",
+            record(
+                "NCR-3",
+                "ncr",
+                ncr_id=ncr,
+                step="dispositioned",
+                disposition="rework",
+                rationale="Tips can be re-formed within limits; 100% re-inspection after rework",
+                capa_id=capa,
+            ),
+        ),
+        (
+            "inspector",
+            "authored",
+            {
+                "record_id": f"{lot}-CAPA-1",
+                "type": "capa",
+                "schema": "capa/1",
+                "capa_id": capa,
+                "step": "open",
+                "lot": lot,
+                "ncr_id": ncr,
+                "problem": "Worn forming dies produce long tips",
+            },
+        ),
+        (
+            "inspector",
+            "authored",
+            {
+                "record_id": f"{lot}-CAPA-2",
+                "type": "capa",
+                "schema": "capa/1",
+                "capa_id": capa,
+                "step": "investigation",
+                "lot": lot,
+                "root_cause": "Die service interval not tracked per die",
+            },
+        ),
+        (
+            "approver",
+            "authored",
+            {
+                "record_id": f"{lot}-CAPA-3",
+                "type": "capa",
+                "schema": "capa/1",
+                "capa_id": capa,
+                "step": "action_plan",
+                "lot": lot,
+                "actions": ["Cycle counter per die in the PLC", "Block the press at 18,000 cycles"],
+            },
+        ),
+        ("inspector", "authored", reinspection),
+        (
+            "inspector",
+            "authored",
+            record(
+                "CORR-1",
+                "correction",
+                corrects=incoming["record_id"],
+                reason="Transcription error: the test report UTM-17/4411 reads 47.1 MPa",
+                changes=[{"path": "/characteristics/1/value", "value": 47.1}],
+            ),
+        ),
+        (
+            "approver",
+            "approved",
+            record(
+                "NCR-4",
+                "ncr",
+                ncr_id=ncr,
+                step="closed",
+                summary="480 units reworked and re-inspected (IPQC-002); CAPA opened",
+            ),
+        ),
+        ("inspector", "authored", final),
     ]
+    evidence = [incoming, out_of_spec, reinspection, final]
+    release = record(
+        "REL",
+        "release",
+        product=product,
+        decision="released",
+        evidence=[
+            {"record_id": r["record_id"], "record_hash": record_hash(r).hex()} for r in evidence
+        ],
+        statement="All planned inspections passed after rework; NCR closed; DHR reviewed.",
+    )
+    steps.append(("approver", "released", release))
+    return steps
 
 
 def run_demo(
@@ -160,6 +278,7 @@ def run_demo(
             {
                 "record_id": f"signer-{lot}-{role}",
                 "type": "signer",
+                "schema": "signer/1",
                 "action": "grant",
                 "address": account.address,
                 "name": name,
@@ -170,15 +289,14 @@ def run_demo(
         )
         click.echo(f"registered {name} ({grant}) {account.address}")
     records = sample_lot(lot, f"RM-{tag}")
-    for role, record in records:
-        meaning = "released" if record["type"] == "release" else "authored"
+    for role, meaning, record in records:
         sign_and_submit(client, record, key_paths[role], meaning)
         (out / f"{record['record_id']}.record.json").write_text(json.dumps(record, indent=2) + "\n")
         click.echo(f"submitted {record['record_id']} ({record['type']}, {meaning})")
     trust_path = out / "trust.json"
     trust_path.write_text(json.dumps(client.json("GET", "/v1/trust"), indent=2) + "\n")
     click.echo("waiting for anchoring ...")
-    for _, record in records:
+    for _, _, record in records:
         rid = record["record_id"]
         body = wait_receipt(client, rid, 120.0)
         if body.get("status") != "anchored":
@@ -186,7 +304,7 @@ def run_demo(
         body.pop("status", None)
         (out / f"{rid}.receipt.json").write_text(json.dumps(body, indent=2) + "\n")
     click.echo(f"\nlot {lot}: {len(records)} records anchored; files in {out}\nverify with:")
-    for _, record in records:
+    for _, _, record in records:
         rid = record["record_id"]
         click.echo(
             f"  evledger-verify receipt {out}/{rid}.receipt.json "

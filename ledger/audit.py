@@ -77,13 +77,16 @@ Progress = Callable[[str, int, int], None]
 def raise_alert(ledger: Ledger, account: LocalAccount, findings: list[Finding]) -> str:
     """Log an ``alert`` record naming the findings, signed by the audit key; returns its id."""
     now = int(time.time())
+    alert_id = f"{AUDIT_ALERT_PREFIX}{now}-{secrets.token_hex(4)}"
     record = {
-        "record_id": f"{AUDIT_ALERT_PREFIX}{now}-{secrets.token_hex(4)}",
+        "record_id": alert_id,
         "type": "alert",
+        "schema": "alert/1",
+        "alert_id": alert_id,
         "source": "audit",
         "severity": "critical",
-        "count": len(findings),
-        "findings": [f.to_json() for f in findings[:100]],
+        "description": f"evledger audit found {len(findings)} sign(s) of damage to evidence",
+        "details": {"count": len(findings), "findings": [f.to_json() for f in findings[:100]]},
     }
     digest = ledger.digest(record, "recorded", now)
     signature = account.unsafe_sign_hash(Hash32(digest)).signature.to_0x_hex()

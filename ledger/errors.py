@@ -25,6 +25,11 @@ class LedgerError(Exception):
     status = 400
     code = "ledger_error"
 
+    def __init__(self, message: str, *, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        #: Every reason, when there are several (a refused release lists them all).
+        self.reasons = reasons or []
+
 
 class ConfigError(LedgerError):
     """The installation or configuration cannot work as it is."""

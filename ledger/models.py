@@ -62,6 +62,8 @@ class Record(Base):
     record_id: Mapped[str] = mapped_column(String(128), unique=True)
     record_type: Mapped[str] = mapped_column(String(64))
     lot: Mapped[str | None] = mapped_column(String(128))
+    #: The workflow entity (ncr:ID, capa:ID, change:ID) or corrected record (record:ID).
+    subject: Mapped[str | None] = mapped_column(String(140))
     body: Mapped[bytes] = mapped_column(LargeBinary)  # RFC 8785 canonical bytes
     record_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     signer: Mapped[str] = mapped_column(String(42), index=True)
@@ -117,3 +119,4 @@ class Anchor(Base):
 
 
 Index("ix_records_lot_seq", Record.lot, Record.seq)
+Index("ix_records_subject_seq", Record.subject, Record.seq)

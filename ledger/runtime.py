@@ -138,6 +138,7 @@ class Runtime:
         record = {
             "record_id": f"signer-bootstrap-{account.address.lower()}",
             "type": "signer",
+            "schema": "signer/1",
             "action": "grant",
             "address": account.address,
             "name": "Bootstrap administrator",
@@ -202,6 +203,7 @@ def ensure_audit_signer(ledger: Ledger, key_path: Path, admin_path: Path) -> Non
     record = {
         "record_id": f"signer-{account.address.lower()}-{now}",
         "type": "signer",
+        "schema": "signer/1",
         "action": "grant",
         "address": account.address,
         "name": "evledger audit",

@@ -32,6 +32,9 @@ from evledger_verify.records import (
 )
 
 from ledger import tree
+from ledger.domain.lots import subject_of
+from ledger.domain.rules import Rules
+from ledger.domain.schemas import parse_record
 from ledger.errors import (
     AuthorizationError,
     BadRequestError,
@@ -51,8 +54,6 @@ MEANINGS = ("authored", "reviewed", "approved", "released", "verified", "recorde
 _RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
 _RECORD_TYPE = re.compile(r"^[a-z][a-z_]{0,63}\Z")
 _LOT = re.compile(r"^[\x21-\x7e]{1,128}\Z")
-#: Roles allowed to sign registry changes.
-_REGISTRY_ROLES = ("admin",)
 _REGISTRY_LOCK = 7140001
 
 
@@ -152,8 +153,10 @@ class Ledger:
         *,
         max_clock_skew: int = 300,
         max_signature_age: int = 7 * 86400,
+        required_stages: tuple[str, ...] = ("final",),
         clock: Any = time.time,
     ) -> None:
+        self.required_stages = required_stages
         self.engine = engine
         self.identity = identity
         self.max_clock_skew = max_clock_skew
@@ -178,6 +181,7 @@ class Ledger:
 
     def submit(self, sub: Submission, *, bootstrap: bool = False) -> SubmitResult:
         rid, rtype, lot = validate_record(sub.record)
+        model = parse_record(sub.record)
         try:
             body = canonical_json(sub.record)
         except FormatError as exc:
@@ -214,8 +218,15 @@ class Ledger:
             existing = self._existing(conn, rid)
             if existing is not None:
                 return self._idempotent(existing, body, sub)
-            self._authorize(conn, sub, rtype, signer, bootstrap)
+            registry, roles = self._authorize(conn, sub, rtype, signer, bootstrap)
             lot_prev = self._lot_head(conn, lot)
+            subject = subject_of(sub.record)
+            if subject is not None:
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(subject))))
+            if not bootstrap:
+                Rules(conn, registry, self.required_stages).check(
+                    model, sub.record, sub.meaning, signer, roles
+                )
             accepted = datetime.now(UTC)
             entry = Entry(
                 record_id=rid,
@@ -238,6 +249,7 @@ class Ledger:
                             record_id=rid,
                             record_type=rtype,
                             lot=lot,
+                            subject=subject,
                             body=body,
                             record_hash=rhash,
                             signer=signer,
@@ -310,7 +322,9 @@ class Ledger:
 
     def _authorize(
         self, conn: sa.Connection, sub: Submission, rtype: str, signer: str, bootstrap: bool
-    ) -> None:
+    ) -> tuple[Registry, tuple[str, ...]]:
+        """The registry and the signer's roles at the signing time; refuses unknown, revoked
+        and not-yet-valid signers."""
         # Registry changes take the lock exclusively, other records share it: authority is
         # judged against a settled registry, and ordinary submissions do not wait for each other.
         lock = "pg_advisory_xact_lock" if rtype == "signer" else "pg_advisory_xact_lock_shared"
@@ -330,7 +344,7 @@ class Ledger:
                 raise AuthorizationError(
                     "bootstrap: only a self-signed admin grant on an empty registry"
                 )
-            return
+            return registry, ("admin",)
         state = registry.get(signer)
         if state is None:
             raise AuthorizationError(
@@ -344,13 +358,9 @@ class Ledger:
                 f"signer {signer} ({state.name}): not an active signer at the signing time "
                 f"{sub.signed_at}" + (" (revoked)" if state.revoked else "")
             )
-        if rtype == "signer":
-            if not set(roles) & set(_REGISTRY_ROLES):
-                raise AuthorizationError(
-                    f"signer {signer} ({state.name}): signer records need the admin role, "
-                    f"has {', '.join(roles)}"
-                )
+        if rtype == "signer" and "admin" in roles:
             self._check_registry_change(registry, sub)
+        return registry, roles
 
     @staticmethod
     def _check_registry_change(registry: Registry, sub: Submission) -> None:

@@ -41,7 +41,7 @@ def register(
     account: LocalAccount = Account.create()
     record = {
         "record_id": f"signer-{account.address.lower()}",
-        "type": "signer", "action": "grant", "address": account.address,
+        "type": "signer", "schema": "signer/1", "action": "grant", "address": account.address,
         "name": name, "roles": list(roles),
     }
     resp = client.post("/v1/records", json=sign(runtime, record, admin(runtime), "approved"))
@@ -49,11 +49,22 @@ def register(
     return account
 
 
-def inspection(record_id: str, lot: str = "LOT-1", value: float = 3.01) -> dict[str, Any]:
+GTIN = "09506000134352"
+
+
+def inspection(
+    record_id: str, lot: str = "LOT-1", value: float = 3.01, stage: str = "final",
+    critical: bool = True,
+) -> dict[str, Any]:
+    """A valid inspection/1 record; a value outside 2.95..3.05 mm makes it a failed one."""
+    verdict = "pass" if 2.95 <= value <= 3.05 else "fail"
     return {
-        "record_id": record_id, "type": "inspection", "lot": lot,
-        "characteristics": [{"name": "outer diameter", "unit": "mm", "lower": 2.95,
-                             "upper": 3.05, "value": value, "verdict": "pass"}],
+        "record_id": record_id, "type": "inspection", "schema": "inspection/1", "lot": lot,
+        "stage": stage, "product": {"gtin": GTIN}, "sampling_plan": "ISO 2859-1 II AQL 0.65",
+        "sample_size": 32, "inspected_at": "2026-11-22T08:00:00Z", "verdict": verdict,
+        "characteristics": [{"name": "outer diameter", "method": "laser micrometer",
+                             "unit": "mm", "lower": 2.95, "upper": 3.05, "value": value,
+                             "verdict": verdict, "critical": critical}],
     }
 
 

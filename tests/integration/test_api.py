@@ -68,7 +68,7 @@ def assert_not_stored(client: TestClient, before: int, *record_ids: str) -> None
 def revoke(client: TestClient, runtime: Runtime, account: LocalAccount, signed_at: int) -> None:
     record = {
         "record_id": f"revoke-{account.address.lower()}-{signed_at}",
-        "type": "signer", "action": "revoke", "address": account.address,
+        "type": "signer", "schema": "signer/1", "action": "revoke", "address": account.address,
     }
     body = sign(runtime, record, admin(runtime), "approved", signed_at)
     resp = client.post("/v1/records", json=body)
@@ -455,7 +455,7 @@ def test_non_admin_cannot_grant_itself_admin(
     client: TestClient, runtime: Runtime, inspector: LocalAccount
 ) -> None:
     record = {
-        "record_id": "self-promotion", "type": "signer", "action": "grant",
+        "record_id": "self-promotion", "type": "signer", "schema": "signer/1", "action": "grant",
         "address": inspector.address, "name": "Test Signer", "roles": ["admin"],
     }
     before = record_count(client)
@@ -523,7 +523,7 @@ def test_replayed_grant_after_revoke_is_a_duplicate_not_a_regrant(
 ) -> None:
     account: LocalAccount = Account.create()
     grant = {
-        "record_id": "grant-replayed", "type": "signer", "action": "grant",
+        "record_id": "grant-replayed", "type": "signer", "schema": "signer/1", "action": "grant",
         "address": account.address, "name": "Replayed Grant", "roles": ["qa_inspector"],
     }
     now = int(time.time())

@@ -284,7 +284,7 @@ def test_admin_key_cannot_backdate_a_grant_past_the_audit(ledger: Ledger) -> Non
     """Sanity: a legitimately added signer after the fact is no finding."""
     rt = ledger.runtime
     late = Account.create()
-    record = {"record_id": f"signer-{late.address.lower()}", "type": "signer",
+    record = {"record_id": f"signer-{late.address.lower()}", "type": "signer", "schema": "signer/1",
               "action": "grant", "address": late.address, "name": "Late", "roles": ["auditor"]}
     from ledger.service import Submission
 

@@ -20,6 +20,7 @@ from api.app import create_app
 from api.cli import main
 from ledger.embedded import free_port, repo_root
 from ledger.runtime import Runtime
+from tests.helpers import inspection
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +66,7 @@ def test_register_submit_receipt(cli: CliRunner, api_url: str) -> None:
     assert r.exit_code == 0, r.output
     listed = cli.invoke(main, ["signers", "list", "--json"])
     assert any(s["address"] == address and s["name"] == "Kim" for s in json.loads(listed.output))
-    Path("r.json").write_text(json.dumps({"record_id": "C-1", "type": "inspection"}))
+    Path("r.json").write_text(json.dumps(inspection("C-1")))
     r = cli.invoke(main, ["submit", "r.json", "--key", "k.key"])
     assert r.exit_code == 0 and '"accepted"' in r.output, r.output
     r = cli.invoke(main, ["receipt", "C-1", "-o", "c1.json"])
@@ -77,7 +78,7 @@ def test_register_submit_receipt(cli: CliRunner, api_url: str) -> None:
             "latest_checkpoint", "latest_anchored_checkpoint"} <= keys
     r = cli.invoke(main, ["signers", "revoke", "--address", address])
     assert r.exit_code == 0, r.output
-    Path("r2.json").write_text(json.dumps({"record_id": "C-2", "type": "inspection"}))
+    Path("r2.json").write_text(json.dumps(inspection("C-2")))
     r = cli.invoke(main, ["submit", "r2.json", "--key", "k.key"])
     assert r.exit_code == 1 and "revoked" in r.output, r.output
 
@@ -113,7 +114,7 @@ def test_register_submit_receipt(cli: CliRunner, api_url: str) -> None:
 def test_bad_input(cli: CliRunner, api_url: str, args: list[str], files: dict[str, str],
                    code: int, message: str) -> None:
     assert cli.invoke(main, ["keys", "new", "-o", "k.key"]).exit_code == 0
-    Path("ok.json").write_text(json.dumps({"record_id": "OK-1", "type": "inspection"}))
+    Path("ok.json").write_text(json.dumps(inspection("OK-1")))
     for name, text in files.items():
         Path(name).write_text(text)
         os.chmod(name, 0o644 if text == "OPEN" else 0o600)
@@ -148,12 +149,14 @@ def test_demo_writes_verifiable_records_and_receipts(cli: CliRunner, tmp_path: P
     r = cli.invoke(main, ["demo", "--out", str(out)])
     assert r.exit_code == 0, r.output
     receipts = sorted(out.glob("*.receipt.json"))
-    kinds = {p.name.split("-")[-2] if "-REL" not in p.name else "REL" for p in receipts}
-    assert len(receipts) == 4 and {"IQC", "IPQC", "FQC", "REL"} <= kinds, receipts
+    types = {json.loads(p.with_name(p.name.replace(".receipt.", ".record.")).read_text())["type"]
+             for p in receipts}
+    assert len(receipts) == 13, receipts
+    assert types == {"inspection", "ncr", "capa", "correction", "release"}
     for receipt in receipts:
         record = receipt.with_name(receipt.name.replace(".receipt.", ".record."))
         command = f"evledger-verify receipt {receipt} --record {record} --trust {out}/trust.json"
         assert command in r.output
         assert verify(command.split()[1:]) == 0
     release = json.loads(next(out.glob("*-REL.record.json")).read_text())
-    assert release["decision"] == "released" and len(release["evidence"]) == 3
+    assert release["decision"] == "released" and len(release["evidence"]) == 4

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from ledger.embedded import free_port, repo_root
+from tests.helpers import inspection
 
 pytestmark = pytest.mark.integration
 
@@ -125,8 +126,7 @@ def test_readme_quickstart_then_kill9_and_restart(service: Service) -> None:
     assert again.returncode == 0 and "VERIFIED" in again.stdout, again.stdout + again.stderr
 
     # New records continue the same log: the new tree is an extension of the old one.
-    (work / "second.json").write_text(json.dumps(
-        {"record_id": "INS-2026-0002", "type": "inspection", "lot": "L2026-001"}))
+    (work / "second.json").write_text(json.dumps(inspection("INS-2026-0002", lot="L2026-001")))
     more = service.run(
         "evledger submit second.json --key inspector.key && "
         "evledger receipt INS-2026-0002 -o second.receipt.json", work)
@@ -150,10 +150,11 @@ def test_wallet_signature_from_cast(service: Service) -> None:
     """A signature made by `cast wallet sign --data` over `evledger typed-data` is accepted."""
     work = service.home.parent
     key = "0x" + os.urandom(32).hex()
+    (work / "r.json").write_text(json.dumps(inspection("REV-1", lot="L9")))
+    (work / "o.json").write_text(json.dumps(inspection("REV-2", lot="L9")))
     script = f"""
     ADDR=$({CAST} wallet address --private-key {key})
     evledger signers add --address "$ADDR" --name "Wally Wallet" --role qa_approver
-    echo '{{"record_id": "REV-1", "type": "inspection", "lot": "L9"}}' > r.json
     evledger typed-data r.json --meaning reviewed > typed.json
     SIG=$({CAST} wallet sign --data --from-file typed.json --private-key {key})
     evledger submit r.json --signature "$SIG"
@@ -166,7 +167,6 @@ def test_wallet_signature_from_cast(service: Service) -> None:
     assert rec["signature"]["printed_name"] == "Wally Wallet"
     # The same signature over another record is refused.
     other = service.run(
-        "echo '{\"record_id\": \"REV-2\", \"type\": \"inspection\", \"lot\": \"L9\"}' > o.json && "
         "evledger submit o.json --signature \"$(" + f"{CAST} wallet sign --data --from-file "
         f"typed.json --private-key {key})\" --typed-data typed.json", work)
     assert other.returncode == 1 and "another record" in other.stderr, other.stderr

@@ -30,14 +30,14 @@ def grant_record(
 ) -> dict[str, Any]:
     return {
         "record_id": record_id or f"grant-{account.address.lower()}",
-        "type": "signer", "action": "grant", "address": account.address,
+        "type": "signer", "schema": "signer/1", "action": "grant", "address": account.address,
         "name": name, "roles": roles if roles is not None else ["qa_inspector"],
     }
 
 
 def revoke_record(account: LocalAccount, record_id: str) -> dict[str, Any]:
     return {
-        "record_id": record_id, "type": "signer", "action": "revoke",
+        "record_id": record_id, "type": "signer", "schema": "signer/1", "action": "revoke",
         "address": account.address,
     }
 

@@ -1,0 +1,146 @@
+"""The rules a submission must pass beyond its schema: authority at signing time, workflow
+transitions, release gating, corrections. Run inside the submission's transaction, under the
+lot's and the subject's locks, so two submissions cannot both pass on the same stale state."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger.domain.authority import check_authority
+from ledger.domain.lots import (
+    NEXT_STEPS,
+    Stored,
+    apply_corrections,
+    correct,
+    release_blockers,
+    workflow_step,
+)
+from ledger.domain.schemas import Correction, Release
+from ledger.errors import ConflictError, InvalidRecordError, NotFoundError
+from ledger.models import Record
+from ledger.signers import Registry
+
+__all__ = ["Rules", "load_stored"]
+
+_COLUMNS = (Record.record_id, Record.record_type, Record.body, Record.record_hash,
+            Record.signer, Record.meaning, Record.signed_at, Record.accepted_at)
+
+
+def _utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def load_stored(conn: sa.Connection, registry: Registry, where: Any) -> list[Stored]:
+    """Stored records matching ``where``, in acceptance order, with printed names."""
+    out = []
+    for r in conn.execute(sa.select(*_COLUMNS).where(where).order_by(Record.seq)):
+        state = registry.get(r.signer)
+        out.append(Stored(
+            record_id=r.record_id, type=r.record_type, body=json.loads(r.body),
+            record_hash=bytes(r.record_hash).hex(), signer=r.signer,
+            printed_name=state.name if state else None, meaning=r.meaning,
+            signed_at=_utc(int(r.signed_at)),
+            accepted_at=r.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        ))
+    return out
+
+
+def load_lot(conn: sa.Connection, registry: Registry, lot: str) -> list[Stored]:
+    """A lot's records with their corrections applied."""
+    return apply_corrections(load_stored(conn, registry, Record.lot == lot))
+
+
+class Rules:
+    def __init__(
+        self, conn: sa.Connection, registry: Registry, required_stages: Sequence[str]
+    ) -> None:
+        self.conn = conn
+        self.registry = registry
+        self.required_stages = required_stages
+
+    def check(self, model: Any, record: dict[str, Any], meaning: str,
+              signer: str, roles: Sequence[str]) -> None:
+        rtype = str(record["type"])
+        who = f"{signer} ({self._name(signer)})"
+        if isinstance(model, Correction):
+            target = self._correction_target(model)
+            check_authority(target.type, target.body.get("step"), target.meaning, roles,
+                            f"{who}, correcting {target.record_id}")
+            check_authority("correction", None, meaning, roles, who)
+            return
+        check_authority(rtype, record.get("step"), meaning, roles, who)
+        if rtype in NEXT_STEPS:
+            self._transition(rtype, record)
+        if isinstance(model, Release):
+            self._release(model)
+
+    def _name(self, signer: str) -> str:
+        state = self.registry.get(signer)
+        return state.name if state else "unregistered"
+
+    def _transition(self, rtype: str, record: dict[str, Any]) -> None:
+        key = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id"}[rtype]
+        entity = str(record[key])
+        history = load_stored(self.conn, self.registry,
+                              Record.subject == f"{rtype}:{entity}")
+        current = workflow_step(history, rtype, entity)
+        allowed = NEXT_STEPS[rtype][current]
+        step = str(record["step"])
+        if step not in allowed:
+            raise ConflictError(
+                f"{rtype} {entity}: cannot go from {current or 'nothing'} to {step}; "
+                f"allowed: {', '.join(allowed) or 'none (finished)'}",
+                reasons=[f"allowed next steps: {', '.join(allowed) or 'none'}"],
+            )
+        if rtype == "ncr" and current is not None:
+            first = history[0].body
+            if record.get("lot") != first.get("lot"):
+                raise ConflictError(f"ncr {entity}: belongs to lot {first.get('lot')}")
+
+    def _release(self, model: Release) -> None:
+        records = load_lot(self.conn, self.registry, model.lot)
+        last = next((r for r in reversed(records) if r.type == "release"), None)
+        if model.decision != "released":
+            return
+        if last is not None and last.body["decision"] == "released":
+            raise ConflictError(f"release of lot {model.lot}: already released by "
+                                f"{last.record_id}")
+        evidence = [e.model_dump() for e in model.evidence]
+        reasons = release_blockers(records, self.required_stages, evidence)
+        integrity = [r for r in reasons if r.startswith("evidence ")]
+        if integrity or (reasons and model.concession is None):
+            raise ConflictError(
+                f"release of lot {model.lot} refused: {len(reasons)} reason(s); "
+                + ("a concession overrides only quality blockers, not evidence integrity"
+                   if integrity and model.concession else
+                   "a concession with a written rationale, signed by an authorized role, "
+                   "can override quality blockers"),
+                reasons=reasons,
+            )
+
+    def _correction_target(self, model: Correction) -> Stored:
+        found = load_stored(self.conn, self.registry, Record.record_id == model.corrects)
+        if not found:
+            raise NotFoundError(f"correction: record {model.corrects!r} not found")
+        target = found[0]
+        if target.type in ("signer", "correction", "release"):
+            raise InvalidRecordError(
+                f"correction: a {target.type} record cannot be corrected "
+                + ("(revoke and grant again)" if target.type == "signer"
+                   else "(submit a new record)")
+            )
+        if target.body.get("lot") != model.lot:
+            raise InvalidRecordError(
+                f"correction lot: expected {target.body.get('lot')!r} (the corrected record's "
+                f"lot), got {model.lot!r}"
+            )
+        earlier = load_stored(self.conn, self.registry,
+                              Record.subject == f"record:{model.corrects}")
+        apply_corrections([target, *earlier])
+        correct(target, [c.model_dump() for c in model.changes])
+        return target

@@ -1,0 +1,327 @@
+"""Typed, versioned record schemas. Every record names its schema (``"schema": "inspection/1"``);
+the API validates it here, with messages that name the field.
+
+Consistency is part of the schema: a measured value outside its limits cannot carry a pass
+verdict, an inspection with a failed characteristic cannot pass, limits must be ordered.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from ledger.errors import InvalidRecordError
+
+__all__ = ["SCHEMAS", "gtin_check_digit", "parse_record"]
+
+Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+Lot = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,128}$")]
+Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Short = Annotated[str, Field(min_length=1, max_length=200)]
+Reason = Annotated[str, Field(min_length=5, max_length=4000)]
+Hash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+def gtin_check_digit(body: str) -> int:
+    """GS1 check digit: weights 3,1,3,... from the rightmost data digit."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _Record(_Model):
+    record_id: Id
+    type: str
+    schema_: str = Field(alias="schema")
+
+
+class Product(_Model):
+    gtin: Annotated[str, Field(pattern=r"^[0-9]{8}$|^[0-9]{12,14}$")]
+    name: Short | None = None
+
+    @model_validator(mode="after")
+    def _check_digit(self) -> Product:
+        if gtin_check_digit(self.gtin[:-1]) != int(self.gtin[-1]):
+            raise ValueError(
+                f"gtin {self.gtin}: check digit expected {gtin_check_digit(self.gtin[:-1])}"
+            )
+        return self
+
+
+class Characteristic(_Model):
+    name: Short
+    method: Short | None = None
+    unit: Annotated[str, Field(min_length=1, max_length=32)]
+    lower: float | None = None
+    upper: float | None = None
+    value: float | str
+    verdict: Literal["pass", "fail"]
+    critical: bool = False
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Characteristic:
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"{self.name}: lower limit {self.lower} above upper {self.upper}")
+        if isinstance(self.value, float) and self.verdict == "pass" and (
+            (self.lower is not None and self.value < self.lower)
+            or (self.upper is not None and self.value > self.upper)
+        ):
+            raise ValueError(
+                f"{self.name}: value {self.value} {self.unit} is outside "
+                f"[{self.lower}, {self.upper}] and cannot carry a pass verdict"
+            )
+        return self
+
+
+class Inspection(_Record):
+    type: Literal["inspection"]
+    schema_: Literal["inspection/1"] = Field(alias="schema")
+    lot: Lot
+    stage: Literal["incoming", "in_process", "final"]
+    product: Product
+    sampling_plan: Short
+    sample_size: Annotated[int, Field(ge=1, le=10_000_000)]
+    characteristics: Annotated[list[Characteristic], Field(min_length=1, max_length=500)]
+    equipment: Annotated[list[Short], Field(max_length=100)] = []
+    verdict: Literal["pass", "fail"]
+    inspected_at: AwareDatetime
+    material_lot: Lot | None = None
+    supplier: Short | None = None
+    operation: Short | None = None
+    notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _verdict(self) -> Inspection:
+        failed = [c.name for c in self.characteristics if c.verdict == "fail"]
+        if failed and self.verdict == "pass":
+            raise ValueError(f"verdict pass but characteristics failed: {', '.join(failed)}")
+        return self
+
+    def critical_failures(self) -> list[str]:
+        return [c.name for c in self.characteristics if c.critical and c.verdict == "fail"]
+
+
+class Evidence(_Model):
+    record_id: Id
+    record_hash: Hash
+
+
+class Concession(_Model):
+    rationale: Annotated[str, Field(min_length=20, max_length=4000)]
+    deviations: Annotated[list[Text], Field(min_length=1, max_length=50)]
+
+
+class Release(_Record):
+    type: Literal["release"]
+    schema_: Literal["release/1"] = Field(alias="schema")
+    lot: Lot
+    product: Product
+    decision: Literal["released", "rejected", "quarantined"]
+    evidence: Annotated[list[Evidence], Field(max_length=1000)]
+    statement: Text
+    concession: Concession | None = None
+
+
+class Ncr(_Record):
+    """Nonconformance, one record per step: open -> evaluated -> dispositioned -> closed."""
+
+    type: Literal["ncr"]
+    schema_: Literal["ncr/1"] = Field(alias="schema")
+    ncr_id: Id
+    lot: Lot
+    step: Literal["open", "evaluated", "dispositioned", "closed"]
+    nature: Text | None = None
+    refs: Annotated[list[Id], Field(max_length=100)] = []  # inspection records, alert ids
+    evaluation: Text | None = None
+    investigation: Text | None = None
+    disposition: Literal["rework", "scrap", "use_as_is", "return"] | None = None
+    rationale: Text | None = None
+    capa_id: Id | None = None
+    summary: Text | None = None
+
+    @model_validator(mode="after")
+    def _fields(self) -> Ncr:
+        need = {"open": ("nature",), "evaluated": ("evaluation", "investigation"),
+                "dispositioned": ("disposition", "rationale"), "closed": ("summary",)}
+        missing = [f for f in need[self.step] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"ncr step {self.step} needs {', '.join(missing)}")
+        return self
+
+
+CAPA_STEPS = ("open", "investigation", "action_plan", "implementation",
+              "effectiveness_check", "closed", "cancelled")
+
+
+class Capa(_Record):
+    type: Literal["capa"]
+    schema_: Literal["capa/1"] = Field(alias="schema")
+    capa_id: Id
+    step: Literal["open", "investigation", "action_plan", "implementation",
+                  "effectiveness_check", "closed", "cancelled"]
+    lot: Lot | None = None
+    ncr_id: Id | None = None
+    problem: Text | None = None
+    root_cause: Text | None = None
+    actions: Annotated[list[Text], Field(max_length=100)] | None = None
+    implemented: Text | None = None
+    effective: bool | None = None
+    no_adverse_effect: bool | None = None
+    result: Text | None = None
+    summary: Text | None = None
+    reason: Reason | None = None
+
+    @model_validator(mode="after")
+    def _fields(self) -> Capa:
+        need = {"open": ("problem",), "investigation": ("root_cause",),
+                "action_plan": ("actions",), "implementation": ("implemented",),
+                "effectiveness_check": ("effective", "no_adverse_effect", "result"),
+                "closed": ("summary",), "cancelled": ("reason",)}
+        missing = [f for f in need[self.step] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"capa step {self.step} needs {', '.join(missing)}")
+        return self
+
+
+CHANGE_STEPS = ("requested", "assessed", "approved", "implemented", "verified", "closed")
+
+
+class Change(_Record):
+    type: Literal["change"]
+    schema_: Literal["change/1"] = Field(alias="schema")
+    change_id: Id
+    step: Literal["requested", "assessed", "approved", "implemented", "verified", "closed"]
+    reason: Reason | None = None
+    description: Text | None = None
+    impact: Text | None = None
+    approval: Text | None = None
+    implementation: Text | None = None
+    verification: Text | None = None
+    summary: Text | None = None
+
+    @model_validator(mode="after")
+    def _fields(self) -> Change:
+        need = {"requested": ("reason", "description"), "assessed": ("impact",),
+                "approved": ("approval",), "implemented": ("implementation",),
+                "verified": ("verification",), "closed": ("summary",)}
+        missing = [f for f in need[self.step] if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"change step {self.step} needs {', '.join(missing)}")
+        return self
+
+
+class Gs1(_Model):
+    gtin: Annotated[str, Field(pattern=r"^[0-9]{14}$")]
+    lot: Lot | None = None
+    serial: Annotated[str, Field(min_length=1, max_length=20)] | None = None
+    expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
+
+
+class Scan(_Record):
+    type: Literal["scan"]
+    schema_: Literal["scan/1"] = Field(alias="schema")
+    station: Short
+    operation: Literal["receive", "consume", "produce", "ship"]
+    gs1: Gs1
+    lot: Lot | None = None
+    consignee: Short | None = None
+    quantity: Annotated[int, Field(ge=1)] | None = None
+    scanned_at: AwareDatetime
+
+
+class ProcessReading(_Record):
+    type: Literal["process_reading"]
+    schema_: Literal["process_reading/1"] = Field(alias="schema")
+    tag: Short
+    value: float
+    unit: Annotated[str, Field(min_length=1, max_length=32)]
+    lower: float | None = None
+    upper: float | None = None
+    lot: Lot | None = None
+    line: Short | None = None
+    read_at: AwareDatetime
+
+
+class Alert(_Record):
+    type: Literal["alert"]
+    schema_: Literal["alert/1"] = Field(alias="schema")
+    alert_id: Id
+    source: Literal["plc", "scanner", "audit", "manual"]
+    severity: Literal["info", "warning", "critical"]
+    lot: Lot | None = None
+    description: Text
+    details: dict[str, Any] = {}
+
+
+class Signer(_Record):
+    type: Literal["signer"]
+    schema_: Literal["signer/1"] = Field(alias="schema")
+    action: Literal["grant", "revoke"]
+    address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+    name: Short | None = None
+    roles: list[str] | None = None
+
+
+class Change_(_Model):
+    path: Annotated[str, Field(pattern=r"^(/[^/]+)+$", max_length=300)]
+    value: Any
+
+
+class Correction(_Record):
+    """A record is never changed: a correction references it, says why, and what changes."""
+
+    type: Literal["correction"]
+    schema_: Literal["correction/1"] = Field(alias="schema")
+    corrects: Id
+    lot: Lot | None = None
+    reason: Reason
+    changes: Annotated[list[Change_], Field(min_length=1, max_length=100)]
+
+
+SCHEMAS: dict[str, type[_Record]] = {
+    "inspection/1": Inspection,
+    "release/1": Release,
+    "ncr/1": Ncr,
+    "capa/1": Capa,
+    "change/1": Change,
+    "scan/1": Scan,
+    "process_reading/1": ProcessReading,
+    "alert/1": Alert,
+    "signer/1": Signer,
+    "correction/1": Correction,
+}
+_SCHEMA_ID = re.compile(r"^([a-z_]+)/([0-9]+)\Z")
+
+
+def parse_record(record: dict[str, Any]) -> _Record:
+    """Validate ``record`` against the schema it names; errors name the field."""
+    schema = record.get("schema")
+    if not isinstance(schema, str) or not _SCHEMA_ID.match(schema):
+        raise InvalidRecordError(
+            f"record.schema: expected a schema id such as 'inspection/1' "
+            f"(known: {', '.join(SCHEMAS)}), got {schema!r}"
+        )
+    model = SCHEMAS.get(schema)
+    if model is None:
+        raise InvalidRecordError(
+            f"record.schema: unknown schema {schema!r} (known: {', '.join(SCHEMAS)})"
+        )
+    if record.get("type") != schema.split("/")[0]:
+        raise InvalidRecordError(
+            f"record.type: schema {schema!r} is for type {schema.split('/')[0]!r}, "
+            f"got {record.get('type')!r}"
+        )
+    try:
+        return model.model_validate(record)
+    except ValidationError as exc:
+        parts = []
+        for err in exc.errors()[:8]:
+            where = ".".join(str(p) for p in err["loc"])
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            parts.append(f"record.{where}: {msg}" if where else f"record: {msg}")
+        raise InvalidRecordError("; ".join(parts)) from None
