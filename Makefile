@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck layers unit integration contracts contracts-check clean
+.PHONY: setup run test lint typecheck layers unit integration contracts contracts-check bench clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -47,6 +47,13 @@ integration: setup
 
 test: setup lint typecheck layers contracts-check
 	$(BIN)/pytest -q
+
+# Benchmarks (see docs/benchmarks.md); peers are not project dependencies.
+bench: setup
+	$(BIN)/python -m pip install --quiet pymerkle opentimestamps && \
+	$(BIN)/python -m pip install --quiet --no-deps merkletools
+	$(BIN)/python bench/merkle.py
+	$(BIN)/python bench/spine.py
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

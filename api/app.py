@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -18,7 +19,7 @@ from prometheus_client import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import CheckpointOut, ConsistencyProof, Problem, SubmitRequest, SubmitResponse
-from ledger.errors import LedgerError
+from ledger.errors import LedgerError, SignatureError
 from ledger.service import Ledger, Submission
 
 __all__ = ["create_app"]
@@ -143,6 +144,22 @@ def get_ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+_bearer = HTTPBearer(auto_error=False, description="A read token from `evledger token`")
+
+
+def get_reader(
+    ledger: LedgerDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[str, tuple[str, ...]]:
+    if credentials is None:
+        raise SignatureError(
+            "authorization: record bodies need a read token: "
+            "Authorization: Bearer $(evledger token --key KEYFILE)"
+        )
+    return ledger.reader(credentials.credentials)
+
+
+ReaderDep = Annotated[tuple[str, tuple[str, ...]], Depends(get_reader)]
 
 
 def _problem(status: int, error: str, detail: str) -> JSONResponse:
@@ -200,8 +217,15 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
         return JSONResponse(result.to_json(), status_code=200 if result.duplicate else 201)
 
     @app.get("/v1/records/{record_id}", responses=_ERRORS)
-    def record(record_id: str, ledger: LedgerDep) -> dict[str, Any]:
-        return ledger.record_status(record_id)
+    def record(record_id: str, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
+        """The record now, as first entered, its history and signature manifestation.
+        Needs a read token (`evledger token`)."""
+        return ledger.record_view(record_id)
+
+    @app.get("/v1/lots/{lot}", responses=_ERRORS)
+    def lot(lot: str, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
+        """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
+        return ledger.lot(lot)
 
     @app.get("/v1/records/{record_id}/receipt", responses=_ERRORS)
     def receipt(record_id: str, ledger: LedgerDep) -> JSONResponse:

@@ -438,6 +438,89 @@ def receipt(record_id: str, output: str, wait: float, api: str | None) -> None:
     _write_json(output, body)
 
 
+def _token(client: Client, key_path: str, ttl: int = 600) -> str:
+    from ledger.tokens import make_token
+
+    origin = str(client.json("GET", "/v1/trust")["log_origin"])
+    try:
+        return make_token(_load_key(key_path), origin, ttl)
+    except LedgerError as exc:
+        raise Refused(str(exc)) from exc
+
+
+@main.command()
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The signer key that vouches for the reader.",
+)
+@click.option(
+    "--ttl", default=3600, show_default=True, help="Seconds the token is valid (max 86400)."
+)
+@api_option
+def token(key_path: str, ttl: int, api: str | None) -> None:
+    """Print a read token (Authorization: Bearer ...) for record bodies and lot status."""
+    click.echo(_token(_client(api), key_path, ttl))
+
+
+@main.command()
+@click.argument("record_id")
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@api_option
+def record(record_id: str, key_path: str, api: str | None) -> None:
+    """Show a record now, as first entered, its history and who signed it, when, meaning."""
+    client = _client(api)
+    headers = {"Authorization": f"Bearer {_token(client, key_path)}"}
+    click.echo(
+        json.dumps(client.json("GET", f"/v1/records/{record_id}", headers=headers), indent=2)
+    )
+
+
+def _signature(sig: dict[str, Any]) -> str:
+    return f"{sig['printed_name'] or sig['signer']}, {sig['meaning']}, {sig['signed_at']}"
+
+
+@main.command()
+@click.argument("lot")
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@api_option
+def lot(lot: str, key_path: str, as_json: bool, api: str | None) -> None:
+    """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
+    client = _client(api)
+    headers = {"Authorization": f"Bearer {_token(client, key_path)}"}
+    st = client.json("GET", f"/v1/lots/{lot}", headers=headers)
+    if as_json:
+        click.echo(json.dumps(st, indent=2))
+        return
+    product = st.get("product") or {}
+    click.echo(f"lot {st['lot']}  product {product.get('gtin', '?')} {product.get('name', '')}")
+    click.echo(f"state: {st['state']}")
+    if st["release"]:
+        rel = st["release"]
+        click.echo(f"release: {rel['decision']} by {_signature(rel['signature'])}")
+        if rel.get("concession"):
+            click.echo(f"  CONCESSION: {rel['concession']['rationale']}")
+    for b in st["release_blockers"]:
+        click.echo(f"blocks release: {b}")
+    click.echo("inspections:")
+    for i in st["inspections"]:
+        flag = " (changed since first entry)" if i["changed_since_first_entry"] else ""
+        click.echo(
+            f"  {i['record_id']:28} {i['stage']:10} {i['verdict']:4} "
+            f"{_signature(i['signature'])}{flag}"
+        )
+    click.echo("timeline:")
+    for t in st["timeline"]:
+        step = f" {t['step']}" if t.get("step") else ""
+        click.echo(
+            f"  {t['accepted_at']}  {t['type']}{step:14} {t['record_id']:28} "
+            f"{_signature(t['signature'])}"
+        )
+
+
 def _runtime_info() -> dict[str, Any]:
     path = Settings.from_env().home / "runtime.json"
     try:

@@ -26,7 +26,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
 from evledger_verify.checkpoint import NoteVerifier, verify_checkpoint
 from evledger_verify.errors import VerifyError
-from evledger_verify.merkle import node_hash
+from evledger_verify.merkle import node_hash, tree_levels
 from evledger_verify.records import Entry, canonical_json
 
 from ledger.chain import Chain
@@ -347,10 +347,7 @@ class Auditor:
 
     def _tree(self, conn: sa.Connection, leaves: list[bytes]) -> list[list[bytes]]:
         """Recompute every complete-subtree node from the leaves and compare with storage."""
-        levels = [leaves]
-        while len(levels[-1]) > 1:
-            below = levels[-1]
-            levels.append([node_hash(below[i], below[i + 1]) for i in range(0, len(below) - 1, 2)])
+        levels = tree_levels(leaves) if leaves else [[]]
         stored = conn.execute(sa.select(TreeNode.level, TreeNode.idx, TreeNode.hash))
         bad = 0
         for level, idx, h in stored:

@@ -32,8 +32,8 @@ from evledger_verify.records import (
 )
 
 from ledger import tree
-from ledger.domain.lots import subject_of
-from ledger.domain.rules import Rules
+from ledger.domain.lots import apply_corrections, lot_status, subject_of
+from ledger.domain.rules import Rules, load_lot, load_stored
 from ledger.domain.schemas import parse_record
 from ledger.errors import (
     AuthorizationError,
@@ -45,6 +45,7 @@ from ledger.errors import (
 )
 from ledger.models import Anchor, Checkpoint, LedgerMeta, LogLeaf, Record, SealQueue, TreeNode
 from ledger.signers import Registry, load_registry, validate_signer_record
+from ledger.tokens import verify_token
 
 __all__ = ["MEANINGS", "Identity", "Ledger", "Submission", "SubmitResult"]
 
@@ -181,11 +182,11 @@ class Ledger:
 
     def submit(self, sub: Submission, *, bootstrap: bool = False) -> SubmitResult:
         rid, rtype, lot = validate_record(sub.record)
-        model = parse_record(sub.record)
         try:
             body = canonical_json(sub.record)
         except FormatError as exc:
             raise InvalidRecordError(f"record: {exc}") from exc
+        model = parse_record(sub.record)
         rhash = record_hash(sub.record)
         if sub.meaning not in MEANINGS:
             raise InvalidRecordError(
@@ -379,44 +380,45 @@ class Ledger:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def record_status(self, record_id: str) -> dict[str, Any]:
+    def reader(self, token: str) -> tuple[str, tuple[str, ...]]:
+        """Who a read token belongs to and their roles now; refuses anyone who may not read."""
         with self.engine.connect() as conn:
-            row = conn.execute(
-                sa.select(
-                    Record.seq,
-                    Record.record_id,
-                    Record.record_type,
-                    Record.lot,
-                    Record.record_hash,
-                    Record.signer,
-                    Record.meaning,
-                    Record.signed_at,
-                    Record.accepted_at,
-                    LogLeaf.leaf_index,
-                )
-                .outerjoin(LogLeaf, LogLeaf.seq == Record.seq)
-                .where(Record.record_id == record_id)
-            ).first()
-            if row is None:
-                raise NotFoundError(f"record {record_id!r}: not found")
             registry = load_registry(conn)
-        state = registry.get(row.signer)
+        return verify_token(token, self.identity.log_origin, registry, int(self.clock()))
+
+    def record_view(self, record_id: str) -> dict[str, Any]:
+        """The record as it stands now (corrections applied), as first entered, the full
+        history of changes (old, new, who, when, why) and its signature manifestation."""
+        with self.engine.connect() as conn:
+            registry = load_registry(conn)
+            found = load_stored(conn, registry, Record.record_id == record_id)
+            if not found:
+                raise NotFoundError(f"record {record_id!r}: not found")
+            corrections = load_stored(conn, registry, Record.subject == f"record:{record_id}")
+            leaf = conn.execute(
+                sa.select(LogLeaf.leaf_index)
+                .join(Record, Record.seq == LogLeaf.seq)
+                .where(Record.record_id == record_id)
+            ).scalar_one_or_none()
+        record = apply_corrections([found[0], *corrections])[0]
         return {
-            "record_id": row.record_id,
-            "type": row.record_type,
-            "lot": row.lot,
-            "record_hash": bytes(row.record_hash).hex(),
-            "signature": {
-                "signer": row.signer,
-                "printed_name": state.name if state else None,
-                "meaning": row.meaning,
-                "signed_at": datetime.fromtimestamp(row.signed_at, UTC)
-                .isoformat()
-                .replace("+00:00", "Z"),
-            },
-            "accepted_at": iso_utc(row.accepted_at),
-            "leaf_index": row.leaf_index,
+            **record.view(),
+            "original": record.original,
+            "lot": record.body.get("lot"),
+            "leaf_index": leaf,
+            "receipt_url": f"/v1/records/{record_id}/receipt",
         }
+
+    def lot(self, lot: str) -> dict[str, Any]:
+        """Lot status: product, state, inspections, open NCR / CAPA / alerts, release, timeline."""
+        with self.engine.connect() as conn:
+            registry = load_registry(conn)
+            records = load_lot(conn, registry, lot)
+            if not records:
+                raise NotFoundError(f"lot {lot!r}: no records")
+            capa_ids = {f"capa:{r.body['capa_id']}" for r in records if r.body.get("capa_id")}
+            capas = load_stored(conn, registry, Record.subject.in_(capa_ids)) if capa_ids else []
+        return lot_status(lot, records, self.required_stages, capas)
 
     def signers(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

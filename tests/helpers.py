@@ -68,6 +68,13 @@ def inspection(
     }
 
 
+def bearer(runtime: Runtime, account: LocalAccount) -> dict[str, str]:
+    """Authorization header with a read token vouched for by ``account``."""
+    from ledger.tokens import make_token
+
+    return {"Authorization": f"Bearer {make_token(account, runtime.ledger.identity.log_origin)}"}
+
+
 def wait_anchored(client: TestClient, record_id: str, timeout: float = 30.0) -> dict[str, Any]:
     """Poll the receipt route until the record is anchored; returns the receipt JSON."""
     deadline = time.monotonic() + timeout

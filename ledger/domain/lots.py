@@ -23,18 +23,33 @@ __all__ = [
 
 #: Which step may follow which (None: the entity does not exist yet).
 NEXT_STEPS: dict[str, dict[str | None, tuple[str, ...]]] = {
-    "ncr": {None: ("open",), "open": ("evaluated",), "evaluated": ("dispositioned",),
-            "dispositioned": ("closed",), "closed": ()},
-    "capa": {None: ("open",), "open": ("investigation", "cancelled"),
-             "investigation": ("action_plan", "cancelled"),
-             "action_plan": ("implementation", "cancelled"),
-             "implementation": ("effectiveness_check", "cancelled"),
-             # An ineffective action goes back to investigation.
-             "effectiveness_check": ("closed", "investigation", "cancelled"),
-             "closed": (), "cancelled": ()},
-    "change": {None: ("requested",), "requested": ("assessed",), "assessed": ("approved",),
-               "approved": ("implemented",), "implemented": ("verified",),
-               "verified": ("closed",), "closed": ()},
+    "ncr": {
+        None: ("open",),
+        "open": ("evaluated",),
+        "evaluated": ("dispositioned",),
+        "dispositioned": ("closed",),
+        "closed": (),
+    },
+    "capa": {
+        None: ("open",),
+        "open": ("investigation", "cancelled"),
+        "investigation": ("action_plan", "cancelled"),
+        "action_plan": ("implementation", "cancelled"),
+        "implementation": ("effectiveness_check", "cancelled"),
+        # An ineffective action goes back to investigation.
+        "effectiveness_check": ("closed", "investigation", "cancelled"),
+        "closed": (),
+        "cancelled": (),
+    },
+    "change": {
+        None: ("requested",),
+        "requested": ("assessed",),
+        "assessed": ("approved",),
+        "approved": ("implemented",),
+        "implemented": ("verified",),
+        "verified": ("closed",),
+        "closed": (),
+    },
 }
 assert set(NEXT_STEPS["capa"]) - {None} == set(CAPA_STEPS)
 
@@ -68,8 +83,12 @@ class Stored:
     original: dict[str, Any] | None = None  # the body as first entered, when corrected
 
     def manifestation(self) -> dict[str, Any]:
-        return {"signer": self.signer, "printed_name": self.printed_name,
-                "signed_at": self.signed_at, "meaning": self.meaning}
+        return {
+            "signer": self.signer,
+            "printed_name": self.printed_name,
+            "signed_at": self.signed_at,
+            "meaning": self.meaning,
+        }
 
     def view(self) -> dict[str, Any]:
         return {
@@ -135,10 +154,16 @@ def apply_corrections(records: Sequence[Stored]) -> list[Stored]:
             target.original = copy.deepcopy(target.body)
         for change in c.body["changes"]:
             old = apply_change(target.body, change["path"], copy.deepcopy(change["value"]))
-            target.history.append({
-                "correction": c.record_id, "path": change["path"], "old": old,
-                "new": change["value"], "reason": c.body["reason"], **c.manifestation(),
-            })
+            target.history.append(
+                {
+                    "correction": c.record_id,
+                    "path": change["path"],
+                    "old": old,
+                    "new": change["value"],
+                    "reason": c.body["reason"],
+                    **c.manifestation(),
+                }
+            )
     return list(records)
 
 
@@ -150,8 +175,9 @@ def correct(target: Stored, changes: Iterable[dict[str, Any]]) -> dict[str, Any]
     try:
         parse_record(body)
     except InvalidRecordError as exc:
-        raise InvalidRecordError(f"correction: the corrected record would be invalid: {exc}")\
-            from exc
+        raise InvalidRecordError(
+            f"correction: the corrected record would be invalid: {exc}"
+        ) from exc
     return body
 
 
@@ -188,16 +214,21 @@ def release_blockers(
         ref for n in ncrs.values() if n["step"] in ("dispositioned", "closed") for ref in n["refs"]
     }
     used_as_is = {
-        ref for n in ncrs.values()
-        if n["step"] == "closed" and n.get("disposition") == "use_as_is" for ref in n["refs"]
+        ref
+        for n in ncrs.values()
+        if n["step"] == "closed" and n.get("disposition") == "use_as_is"
+        for ref in n["refs"]
     }
     inspections = [r for r in records if r.type == "inspection"]
     latest: dict[str, Stored] = {}
     for r in inspections:
         latest[str(r.body["stage"])] = r
     for r in inspections:
-        failed = [c["name"] for c in r.body["characteristics"]
-                  if c.get("critical") and c["verdict"] == "fail"]
+        failed = [
+            c["name"]
+            for c in r.body["characteristics"]
+            if c.get("critical") and c["verdict"] == "fail"
+        ]
         stage = str(r.body["stage"])
         superseded = latest[stage] is not r and latest[stage].body["verdict"] == "pass"
         if failed and not superseded and r.record_id not in used_as_is:
@@ -230,8 +261,12 @@ def release_blockers(
     return reasons
 
 
-def lot_status(lot: str, records: Sequence[Stored], required_stages: Sequence[str],
-               capas: Sequence[Stored] = ()) -> dict[str, Any]:
+def lot_status(
+    lot: str,
+    records: Sequence[Stored],
+    required_stages: Sequence[str],
+    capas: Sequence[Stored] = (),
+) -> dict[str, Any]:
     """The lot as QA sees it: state, inspections, open NCR / CAPA / alerts, release, timeline."""
     ncrs = _ncrs(records)
     releases = [r for r in records if r.type == "release"]
@@ -254,17 +289,31 @@ def lot_status(lot: str, records: Sequence[Stored], required_stages: Sequence[st
         "product": product,
         "state": state,
         "inspections": [
-            {"record_id": r.record_id, "stage": r.body["stage"], "verdict": r.body["verdict"],
-             "critical_failures": [c["name"] for c in r.body["characteristics"]
-                                   if c.get("critical") and c["verdict"] == "fail"],
-             "changed_since_first_entry": bool(r.history), "signature": r.manifestation()}
-            for r in records if r.type == "inspection"
+            {
+                "record_id": r.record_id,
+                "stage": r.body["stage"],
+                "verdict": r.body["verdict"],
+                "critical_failures": [
+                    c["name"]
+                    for c in r.body["characteristics"]
+                    if c.get("critical") and c["verdict"] == "fail"
+                ],
+                "changed_since_first_entry": bool(r.history),
+                "signature": r.manifestation(),
+            }
+            for r in records
+            if r.type == "inspection"
         ],
         "open_ncrs": open_ncrs,
-        "open_capas": [{"capa_id": k, "step": v} for k, v in capa_steps.items()
-                       if v not in ("closed", "cancelled")],
+        "open_capas": [
+            {"capa_id": k, "step": v}
+            for k, v in capa_steps.items()
+            if v not in ("closed", "cancelled")
+        ],
         "open_alerts": open_alerts,
-        "release": None if release is None else {
+        "release": None
+        if release is None
+        else {
             "record_id": release.record_id,
             "decision": release.body["decision"],
             "concession": release.body.get("concession"),
@@ -273,9 +322,14 @@ def lot_status(lot: str, records: Sequence[Stored], required_stages: Sequence[st
         "release_blockers": blockers,
         "changed_since_first_entry": [r.record_id for r in records if r.history],
         "timeline": [
-            {"record_id": r.record_id, "type": r.type, "step": r.body.get("step"),
-             "signature": r.manifestation(), "accepted_at": r.accepted_at,
-             "changed_since_first_entry": bool(r.history)}
+            {
+                "record_id": r.record_id,
+                "type": r.type,
+                "step": r.body.get("step"),
+                "signature": r.manifestation(),
+                "accepted_at": r.accepted_at,
+                "changed_since_first_entry": bool(r.history),
+            }
             for r in records
         ],
     }

@@ -27,8 +27,16 @@ from ledger.signers import Registry
 
 __all__ = ["Rules", "load_stored"]
 
-_COLUMNS = (Record.record_id, Record.record_type, Record.body, Record.record_hash,
-            Record.signer, Record.meaning, Record.signed_at, Record.accepted_at)
+_COLUMNS = (
+    Record.record_id,
+    Record.record_type,
+    Record.body,
+    Record.record_hash,
+    Record.signer,
+    Record.meaning,
+    Record.signed_at,
+    Record.accepted_at,
+)
 
 
 def _utc(ts: int) -> str:
@@ -40,13 +48,19 @@ def load_stored(conn: sa.Connection, registry: Registry, where: Any) -> list[Sto
     out = []
     for r in conn.execute(sa.select(*_COLUMNS).where(where).order_by(Record.seq)):
         state = registry.get(r.signer)
-        out.append(Stored(
-            record_id=r.record_id, type=r.record_type, body=json.loads(r.body),
-            record_hash=bytes(r.record_hash).hex(), signer=r.signer,
-            printed_name=state.name if state else None, meaning=r.meaning,
-            signed_at=_utc(int(r.signed_at)),
-            accepted_at=r.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        ))
+        out.append(
+            Stored(
+                record_id=r.record_id,
+                type=r.record_type,
+                body=json.loads(r.body),
+                record_hash=bytes(r.record_hash).hex(),
+                signer=r.signer,
+                printed_name=state.name if state else None,
+                meaning=r.meaning,
+                signed_at=_utc(int(r.signed_at)),
+                accepted_at=r.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            )
+        )
     return out
 
 
@@ -63,14 +77,20 @@ class Rules:
         self.registry = registry
         self.required_stages = required_stages
 
-    def check(self, model: Any, record: dict[str, Any], meaning: str,
-              signer: str, roles: Sequence[str]) -> None:
+    def check(
+        self, model: Any, record: dict[str, Any], meaning: str, signer: str, roles: Sequence[str]
+    ) -> None:
         rtype = str(record["type"])
         who = f"{signer} ({self._name(signer)})"
         if isinstance(model, Correction):
             target = self._correction_target(model)
-            check_authority(target.type, target.body.get("step"), target.meaning, roles,
-                            f"{who}, correcting {target.record_id}")
+            check_authority(
+                target.type,
+                target.body.get("step"),
+                target.meaning,
+                roles,
+                f"{who}, correcting {target.record_id}",
+            )
             check_authority("correction", None, meaning, roles, who)
             return
         check_authority(rtype, record.get("step"), meaning, roles, who)
@@ -86,8 +106,7 @@ class Rules:
     def _transition(self, rtype: str, record: dict[str, Any]) -> None:
         key = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id"}[rtype]
         entity = str(record[key])
-        history = load_stored(self.conn, self.registry,
-                              Record.subject == f"{rtype}:{entity}")
+        history = load_stored(self.conn, self.registry, Record.subject == f"{rtype}:{entity}")
         current = workflow_step(history, rtype, entity)
         allowed = NEXT_STEPS[rtype][current]
         step = str(record["step"])
@@ -108,18 +127,19 @@ class Rules:
         if model.decision != "released":
             return
         if last is not None and last.body["decision"] == "released":
-            raise ConflictError(f"release of lot {model.lot}: already released by "
-                                f"{last.record_id}")
+            raise ConflictError(f"release of lot {model.lot}: already released by {last.record_id}")
         evidence = [e.model_dump() for e in model.evidence]
         reasons = release_blockers(records, self.required_stages, evidence)
         integrity = [r for r in reasons if r.startswith("evidence ")]
         if integrity or (reasons and model.concession is None):
             raise ConflictError(
                 f"release of lot {model.lot} refused: {len(reasons)} reason(s); "
-                + ("a concession overrides only quality blockers, not evidence integrity"
-                   if integrity and model.concession else
-                   "a concession with a written rationale, signed by an authorized role, "
-                   "can override quality blockers"),
+                + (
+                    "a concession overrides only quality blockers, not evidence integrity"
+                    if integrity and model.concession
+                    else "a concession with a written rationale, signed by an authorized role, "
+                    "can override quality blockers"
+                ),
                 reasons=reasons,
             )
 
@@ -131,16 +151,20 @@ class Rules:
         if target.type in ("signer", "correction", "release"):
             raise InvalidRecordError(
                 f"correction: a {target.type} record cannot be corrected "
-                + ("(revoke and grant again)" if target.type == "signer"
-                   else "(submit a new record)")
+                + (
+                    "(revoke and grant again)"
+                    if target.type == "signer"
+                    else "(submit a new record)"
+                )
             )
         if target.body.get("lot") != model.lot:
             raise InvalidRecordError(
                 f"correction lot: expected {target.body.get('lot')!r} (the corrected record's "
                 f"lot), got {model.lot!r}"
             )
-        earlier = load_stored(self.conn, self.registry,
-                              Record.subject == f"record:{model.corrects}")
+        earlier = load_stored(
+            self.conn, self.registry, Record.subject == f"record:{model.corrects}"
+        )
         apply_corrections([target, *earlier])
         correct(target, [c.model_dump() for c in model.changes])
         return target

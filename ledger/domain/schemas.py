@@ -67,9 +67,13 @@ class Characteristic(_Model):
     def _consistent(self) -> Characteristic:
         if self.lower is not None and self.upper is not None and self.lower > self.upper:
             raise ValueError(f"{self.name}: lower limit {self.lower} above upper {self.upper}")
-        if isinstance(self.value, float) and self.verdict == "pass" and (
-            (self.lower is not None and self.value < self.lower)
-            or (self.upper is not None and self.value > self.upper)
+        if (
+            isinstance(self.value, float)
+            and self.verdict == "pass"
+            and (
+                (self.lower is not None and self.value < self.lower)
+                or (self.upper is not None and self.value > self.upper)
+            )
         ):
             raise ValueError(
                 f"{self.name}: value {self.value} {self.unit} is outside "
@@ -146,24 +150,42 @@ class Ncr(_Record):
 
     @model_validator(mode="after")
     def _fields(self) -> Ncr:
-        need = {"open": ("nature",), "evaluated": ("evaluation", "investigation"),
-                "dispositioned": ("disposition", "rationale"), "closed": ("summary",)}
+        need = {
+            "open": ("nature",),
+            "evaluated": ("evaluation", "investigation"),
+            "dispositioned": ("disposition", "rationale"),
+            "closed": ("summary",),
+        }
         missing = [f for f in need[self.step] if getattr(self, f) is None]
         if missing:
             raise ValueError(f"ncr step {self.step} needs {', '.join(missing)}")
         return self
 
 
-CAPA_STEPS = ("open", "investigation", "action_plan", "implementation",
-              "effectiveness_check", "closed", "cancelled")
+CAPA_STEPS = (
+    "open",
+    "investigation",
+    "action_plan",
+    "implementation",
+    "effectiveness_check",
+    "closed",
+    "cancelled",
+)
 
 
 class Capa(_Record):
     type: Literal["capa"]
     schema_: Literal["capa/1"] = Field(alias="schema")
     capa_id: Id
-    step: Literal["open", "investigation", "action_plan", "implementation",
-                  "effectiveness_check", "closed", "cancelled"]
+    step: Literal[
+        "open",
+        "investigation",
+        "action_plan",
+        "implementation",
+        "effectiveness_check",
+        "closed",
+        "cancelled",
+    ]
     lot: Lot | None = None
     ncr_id: Id | None = None
     problem: Text | None = None
@@ -178,10 +200,15 @@ class Capa(_Record):
 
     @model_validator(mode="after")
     def _fields(self) -> Capa:
-        need = {"open": ("problem",), "investigation": ("root_cause",),
-                "action_plan": ("actions",), "implementation": ("implemented",),
-                "effectiveness_check": ("effective", "no_adverse_effect", "result"),
-                "closed": ("summary",), "cancelled": ("reason",)}
+        need = {
+            "open": ("problem",),
+            "investigation": ("root_cause",),
+            "action_plan": ("actions",),
+            "implementation": ("implemented",),
+            "effectiveness_check": ("effective", "no_adverse_effect", "result"),
+            "closed": ("summary",),
+            "cancelled": ("reason",),
+        }
         missing = [f for f in need[self.step] if getattr(self, f) is None]
         if missing:
             raise ValueError(f"capa step {self.step} needs {', '.join(missing)}")
@@ -206,9 +233,14 @@ class Change(_Record):
 
     @model_validator(mode="after")
     def _fields(self) -> Change:
-        need = {"requested": ("reason", "description"), "assessed": ("impact",),
-                "approved": ("approval",), "implemented": ("implementation",),
-                "verified": ("verification",), "closed": ("summary",)}
+        need = {
+            "requested": ("reason", "description"),
+            "assessed": ("impact",),
+            "approved": ("approval",),
+            "implemented": ("implementation",),
+            "verified": ("verification",),
+            "closed": ("summary",),
+        }
         missing = [f for f in need[self.step] if getattr(self, f) is None]
         if missing:
             raise ValueError(f"change step {self.step} needs {', '.join(missing)}")

@@ -25,7 +25,7 @@ from evledger_verify.merkle import verify_consistency, verify_inclusion
 from fastapi.testclient import TestClient
 
 from ledger.runtime import Runtime
-from tests.helpers import admin, inspection, register, sign, wait_anchored
+from tests.helpers import admin, bearer, inspection, register, sign, wait_anchored
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +62,7 @@ def assert_problem(resp: httpx.Response, status: int, *fragments: str) -> dict[s
 def assert_not_stored(client: TestClient, before: int, *record_ids: str) -> None:
     assert record_count(client) == before
     for rid in record_ids:
-        assert client.get(f"/v1/records/{rid}").status_code == 404, rid
+        assert client.get(f"/v1/records/{rid}/receipt").status_code == 404, rid
 
 
 def revoke(client: TestClient, runtime: Runtime, account: LocalAccount, signed_at: int) -> None:
@@ -263,7 +263,10 @@ def test_oversized_body_with_content_length_is_413(
 def test_body_just_under_the_limit_is_accepted(
     client: TestClient, runtime: Runtime, inspector: LocalAccount
 ) -> None:
-    record = {**inspection("INS-FAT"), "notes": "x" * (MAX_BODY - 2048)}
+    # Alert details are the one free-form part of any schema, so they can fill a body.
+    record = {"record_id": "ALERT-FAT", "type": "alert", "schema": "alert/1",
+              "alert_id": "ALERT-FAT", "source": "manual", "severity": "info",
+              "description": "large attachment", "details": {"blob": "x" * (MAX_BODY - 2048)}}
     resp = client.post("/v1/records", json=sign(runtime, record, inspector))
     assert resp.status_code == 201, resp.text
 
@@ -393,8 +396,11 @@ def test_signature_binds_each_signed_field(
     body = {**sign(runtime, inspection("INS-1"), inspector), "signer": inspector.address}
     if field == "record_id":
         body["record"] = {**body["record"], "record_id": "INS-2"}
-    elif field == "type":
+    elif field == "type":  # another type is another schema: refused before the signature
         body["record"] = {**body["record"], "type": "ncr"}
+        assert_problem(client.post("/v1/records", json=body), 422, "schema 'inspection/1'")
+        assert_not_stored(client, before, "INS-1")
+        return
     elif field == "meaning":
         body["meaning"] = "approved"
     else:
@@ -460,7 +466,7 @@ def test_non_admin_cannot_grant_itself_admin(
     }
     before = record_count(client)
     resp = client.post("/v1/records", json=sign(runtime, record, inspector, "approved"))
-    assert_problem(resp, 403, "admin role", "qa_inspector")
+    assert_problem(resp, 403, "needs role admin", "qa_inspector")
     assert_not_stored(client, before, "self-promotion")
     me = [s for s in client.get("/v1/signers").json() if s["address"] == inspector.address]
     assert me[0]["roles"] == ["qa_inspector"]
@@ -501,7 +507,8 @@ def test_different_body_under_a_used_record_id_is_409(
     other = sign(runtime, inspection("INS-1", value=2.90), inspector)
     assert_problem(client.post("/v1/records", json=other), 409, "INS-1", "different body")
     assert record_count(client) == before
-    assert client.get("/v1/records/INS-1").json()["record_hash"] == original["record_hash"]
+    stored = client.get("/v1/records/INS-1", headers=bearer(runtime, inspector)).json()
+    assert stored["record_hash"] == original["record_hash"]
 
 
 def test_same_body_resigned_at_another_time_under_a_used_id_is_409(
@@ -512,7 +519,7 @@ def test_same_body_resigned_at_another_time_under_a_used_id_is_409(
     again = sign(runtime, good["record"], inspector, signed_at=good["signed_at"] - 5)
     assert_problem(client.post("/v1/records", json=again), 409, "INS-1", "different signature")
     assert record_count(client) == before
-    stored = client.get("/v1/records/INS-1").json()
+    stored = client.get("/v1/records/INS-1", headers=bearer(runtime, inspector)).json()
     assert stored["signature"]["signed_at"] == time.strftime(
         "%Y-%m-%dT%H:%M:%SZ", time.gmtime(good["signed_at"])
     )
@@ -568,15 +575,16 @@ def test_concurrent_identical_submissions_store_one_record(
 
 
 @pytest.mark.parametrize("path", ["/v1/records/{}", "/v1/records/{}/receipt"])
-def test_unknown_record_is_404(client: TestClient, path: str) -> None:
-    assert_problem(client.get(path.format("NO-SUCH-1")), 404, "NO-SUCH-1", "not found")
+def test_unknown_record_is_404(client: TestClient, runtime: Runtime, path: str) -> None:
+    resp = client.get(path.format("NO-SUCH-1"), headers=bearer(runtime, admin(runtime)))
+    assert_problem(resp, 404, "NO-SUCH-1", "not found")
 
 
 def test_record_status_after_submit(
-    client: TestClient, good: dict[str, Any], inspector: LocalAccount
+    client: TestClient, runtime: Runtime, good: dict[str, Any], inspector: LocalAccount
 ) -> None:
     accepted = client.post("/v1/records", json=good).json()
-    resp = client.get("/v1/records/INS-1")
+    resp = client.get("/v1/records/INS-1", headers=bearer(runtime, inspector))
     assert resp.status_code == 200, resp.text
     rec = resp.json()
     assert rec["record_id"] == "INS-1"
@@ -590,7 +598,7 @@ def test_record_status_after_submit(
 
 
 def test_receipt_of_a_fresh_record(
-    client: TestClient, good: dict[str, Any], inspector: LocalAccount
+    client: TestClient, runtime: Runtime, good: dict[str, Any], inspector: LocalAccount
 ) -> None:
     accepted = client.post("/v1/records", json=good).json()
     early = client.get("/v1/records/INS-1/receipt")
@@ -628,7 +636,8 @@ def test_receipt_of_a_fresh_record(
     assert EVM_HASH.match(anchor["block_hash"]), anchor
     assert isinstance(anchor["block_number"], int) and anchor["block_number"] > 0
     assert isinstance(anchor["log_index"], int) and anchor["log_index"] >= 0
-    assert client.get("/v1/records/INS-1").json()["leaf_index"] == receipt["leaf_index"]
+    view = client.get("/v1/records/INS-1", headers=bearer(runtime, admin(runtime))).json()
+    assert view["leaf_index"] == receipt["leaf_index"]
 
 
 # -- checkpoints and consistency proofs -------------------------------------------------------

@@ -85,7 +85,7 @@ def test_edited_body_and_hash_together(ledger: Ledger) -> None:
     import hashlib
 
     body = ledger.body("A-1")
-    body["verdict"] = "pass"
+    body["sample_size"] = 5
     raw = canonical_json(body)
     ledger.tamper("UPDATE records SET body = :b, record_hash = :h WHERE record_id = 'A-1'",
                   b=raw, h=hashlib.sha256(raw).digest())

@@ -162,9 +162,14 @@ def test_wallet_signature_from_cast(service: Service) -> None:
     done = service.run(script, work)
     assert done.returncode == 0, done.stdout + done.stderr
     assert '"status": "accepted"' in done.stdout
-    rec = httpx.get(f"{service.api}/v1/records/REV-1").json()
+    (work / "wally.key").write_text(key + "\n")
+    (work / "wally.key").chmod(0o600)
+    shown = service.run("evledger record REV-1 --key wally.key", work)
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    rec = json.loads(shown.stdout)
     assert rec["signature"]["meaning"] == "reviewed"
     assert rec["signature"]["printed_name"] == "Wally Wallet"
+    assert httpx.get(f"{service.api}/v1/records/REV-1").status_code == 401  # bodies need a token
     # The same signature over another record is refused.
     other = service.run(
         "evledger submit o.json --signature \"$(" + f"{CAST} wallet sign --data --from-file "

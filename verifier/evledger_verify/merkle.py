@@ -23,6 +23,7 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "root_from_inclusion_proof",
+    "tree_levels",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -52,6 +53,29 @@ def _check_hashes(what: str, hashes: Sequence[bytes]) -> None:
     for i, h in enumerate(hashes):
         if len(h) != HASH_SIZE:
             raise ProofError(f"{what}: element {i} expected {HASH_SIZE} bytes, got {len(h)}")
+
+
+def tree_levels(leaf_hashes: Sequence[bytes]) -> list[list[bytes]]:
+    """Every level of the tree over ``leaf_hashes``, built level by level (the fast way).
+
+    Level l+1 hashes adjacent pairs of level l; an odd last node is promoted unchanged, which
+    makes ``levels[-1][0]`` equal to MTH(D[n]) of RFC 9162 section 2.1.1, and element i of
+    level l the hash of the complete subtree of leaves i * 2**l .. (i + 1) * 2**l - 1 whenever
+    that subtree is complete.
+    """
+    if not leaf_hashes:
+        raise ProofError("tree levels: expected at least one leaf")
+    sha256 = hashlib.sha256
+    level = list(leaf_hashes)
+    levels = [level]
+    while len(level) > 1:
+        pairs = iter(level)
+        parent = [sha256(b"\x01" + a + b).digest() for a, b in zip(pairs, pairs, strict=False)]
+        if len(level) & 1:
+            parent.append(level[-1])
+        levels.append(parent)
+        level = parent
+    return levels
 
 
 def root_from_inclusion_proof(
