@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -30,7 +30,9 @@ from evledger_verify.merkle import node_hash, tree_levels
 from evledger_verify.records import Entry, canonical_json
 
 from ledger.chain import Chain
-from ledger.errors import ChainError
+from ledger.domain.lots import Stored, apply_corrections, lot_status, subject_of
+from ledger.domain.rules import load_lot
+from ledger.errors import ChainError, LedgerError
 from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue, TreeNode
 from ledger.service import AUDIT_ALERT_PREFIX, Identity, Ledger, Submission, iso_utc
 from ledger.signers import Registry, load_registry
@@ -74,6 +76,34 @@ class Finding:
 Progress = Callable[[str, int, int], None]
 
 
+def _seq(row: _Row) -> int:
+    return row.seq
+
+
+def _stored(row: _Row, registry: Registry) -> Stored:
+    state = registry.get(row.signer)
+    return Stored(
+        record_id=row.record_id,
+        type=row.record_type,
+        body=json.loads(row.body),
+        record_hash=row.record_hash.hex(),
+        signer=row.signer,
+        printed_name=state.name if state else None,
+        meaning=row.meaning,
+        signed_at=datetime.fromtimestamp(row.signed_at, UTC).isoformat().replace("+00:00", "Z"),
+        accepted_at=row.accepted_at,
+    )
+
+
+def _status(records: list[Stored], lot: str, stages: tuple[str, ...]) -> dict[str, Any]:
+    if not records:
+        return {}
+    try:
+        return lot_status(lot, records, stages)
+    except (KeyError, TypeError, ValueError, LedgerError) as exc:
+        return {"state": f"unreadable: {exc.__class__.__name__}"}
+
+
 def raise_alert(ledger: Ledger, account: LocalAccount, findings: list[Finding]) -> str:
     """Log an ``alert`` record naming the findings, signed by the audit key; returns its id."""
     now = int(time.time())
@@ -109,6 +139,7 @@ class _Row:
     entry_bytes: bytes
     leaf_hash: bytes
     accepted_at: str
+    subject: str | None
     entry: Entry | None = None
     sound: bool = True
 
@@ -122,6 +153,7 @@ class Auditor:
     log_key: str
     chain: Chain | None = None
     progress: Progress | None = None
+    required_stages: tuple[str, ...] = ("final",)
     batch: int = 5000
     findings: list[Finding] = field(default_factory=list)
 
@@ -143,6 +175,7 @@ class Auditor:
             self._anchors(conn, levels)
             self._lots(rows)
             self._projection(conn, rows)
+            self._lot_projections(conn, rows)
         return self.findings
 
     # -- identity --------------------------------------------------------------------------
@@ -181,6 +214,7 @@ class Auditor:
             Record.entry,
             Record.leaf_hash,
             Record.accepted_at,
+            Record.subject,
         ).order_by(Record.seq)
         for r in conn.execution_options(yield_per=self.batch).execute(q):
             yield _Row(
@@ -197,6 +231,7 @@ class Auditor:
                 bytes(r.entry),
                 bytes(r.leaf_hash),
                 iso_utc(r.accepted_at.astimezone(UTC)),
+                r.subject,
             )
 
     def _records(self, conn: sa.Connection) -> dict[int, _Row]:
@@ -268,6 +303,15 @@ class Auditor:
                     rid,
                     f"body {name}: logged {getattr(entry, key)!r}, body has {body.get(name)!r}",
                 )
+        try:
+            derived = subject_of(body) if body else row.subject
+        except (KeyError, TypeError):
+            derived = None
+        if derived != row.subject:
+            row.sound = False
+            self._find(
+                "entry_mismatch", rid, f"subject: body says {derived!r}, row has {row.subject!r}"
+            )
         try:
             entry.verify_signature(self.identity.domain)
         except VerifyError as exc:
@@ -467,6 +511,30 @@ class Auditor:
                         ),
                     )
                 prev = row
+
+    def _lot_projections(self, conn: sa.Connection, rows: dict[int, _Row]) -> None:
+        """Each lot's status as the service serves it (from the stored rows) against the status
+        rebuilt from the records that passed every check."""
+        registry = load_registry(conn)
+        lots = sorted({r.lot for r in rows.values() if r.lot is not None})
+        for n, lot in enumerate(lots, 1):
+            served = _status(load_lot(conn, registry, lot), lot, self.required_stages)
+            sound = [r for r in rows.values() if r.lot == lot and r.sound]
+            rebuilt = _status(
+                apply_corrections([_stored(r, registry) for r in sorted(sound, key=_seq)]),
+                lot,
+                self.required_stages,
+            )
+            for key in ("state", "release_blockers", "open_ncrs", "open_alerts"):
+                if served.get(key) != rebuilt.get(key):
+                    self._find(
+                        "projection_mismatch",
+                        None,
+                        f"lot {lot} {key}: served {served.get(key)!r}, the log says "
+                        f"{rebuilt.get(key)!r}",
+                    )
+            if n % 1000 == 0 or n == len(lots):
+                self._tick("lots", n, len(lots))
 
     def _projection(self, conn: sa.Connection, rows: dict[int, _Row]) -> None:
         rebuilt = Registry()

@@ -346,3 +346,23 @@ def test_audit_command_exit_codes_and_alerts(
     nowhere = runner.invoke(main, ["audit"], env={"DATABASE_URL": "", "ETH_RPC_URL": "",
                                                   "EVLEDGER_HOME": "/nonexistent"})
     assert nowhere.exit_code == 2 and "no database or chain" in nowhere.output
+
+
+def test_lot_status_rewritten_through_a_release_body(ledger: Ledger, client) -> None:  # type: ignore[no-untyped-def]
+    """Turning a rejection into a release in the database changes what the service would
+    serve; the audit names the record and the lot whose status no longer matches the log."""
+    rt = ledger.runtime
+    approver = register(client, rt, ("qa_approver",), "Ada Approver")
+    rejection = {"record_id": "REL-A", "type": "release", "schema": "release/1", "lot": "LOT-A",
+                 "product": {"gtin": "09506000134352"}, "decision": "rejected", "evidence": [],
+                 "statement": "Rejected after review of the device history record."}
+    assert client.post("/v1/records", json=sign(rt, rejection, approver, "released")).is_success
+    wait_anchored(client, "REL-A")
+    body = ledger.body("REL-A")
+    body["decision"] = "released"
+    ledger.tamper("UPDATE records SET body = :b WHERE record_id = 'REL-A'",
+                  b=canonical_json(body))
+    found = ledger.audit()
+    assert ("record_altered", "REL-A") in kinds(found)
+    assert any(f.kind == "projection_mismatch" and "lot LOT-A state" in f.detail
+               and "'released'" in f.detail for f in found), found
