@@ -76,6 +76,7 @@ class Client:
             try:
                 body = resp.json()
                 msg = f"{body.get('error')}: {body.get('detail')}"
+                msg += "".join(f"\n  - {r}" for r in body.get("reasons") or [])
             except ValueError:
                 msg = resp.text[:300]
             raise Refused(f"refused ({resp.status_code}) {msg}")

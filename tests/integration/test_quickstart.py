@@ -27,11 +27,15 @@ BIN = Path(sys.executable).parent
 CAST = ROOT / "node_modules" / ".bin" / "cast"
 
 
-def quickstart_block() -> str:
+def readme_block(marker: str) -> str:
     readme = (ROOT / "README.md").read_text()
-    match = re.search(r"<!-- quickstart:[^>]*-->\s*```bash\n(.*?)```", readme, re.S)
-    assert match, "README.md has no quick start block"
+    match = re.search(rf"<!-- {marker}:[^>]*-->\s*```bash\n(.*?)```", readme, re.S)
+    assert match, f"README.md has no {marker} block"
     return match.group(1)
+
+
+def quickstart_block() -> str:
+    return readme_block("quickstart")
 
 
 @dataclass
@@ -175,3 +179,30 @@ def test_wallet_signature_from_cast(service: Service) -> None:
         "evledger submit o.json --signature \"$(" + f"{CAST} wallet sign --data --from-file "
         f"typed.json --private-key {key})\" --typed-data typed.json", work)
     assert other.returncode == 1 and "another record" in other.stderr, other.stderr
+
+
+def test_readme_qa_walkthrough(service: Service) -> None:
+    """The README's QA section, as written: quarantine, a refused release with its reasons,
+    the NCR / CAPA / rework / correction path, then the release and the lot's status."""
+    work = service.home.parent
+    (work / ".venv").symlink_to(ROOT / ".venv")
+    (work / "docs").symlink_to(ROOT / "docs")
+    done = service.run(readme_block("qa-walkthrough"), work)
+    assert done.returncode == 0, done.stdout + done.stderr
+    refused = done.stderr
+    assert "refused (409)" in refused and "release of lot LOT-QA-1 refused" in refused, refused
+    for reason in ("critical characteristic failed: tip length in QA1-IPQC-001",
+                   "required inspection missing", "NCR NCR-QA1 is open"):
+        assert reason in refused, refused
+    out = done.stdout
+    assert out.count("state: quarantined") == 1 and out.count("state: released") == 1, out
+    assert "release: released by Quinn Approver, released," in out
+    assert "Dana Inspector, authored" in out
+    view = json.loads(out[out.rindex('{\n  "record_id": "QA1-IQC-001"'):])
+    assert view["changed_since_first_entry"] is True
+    assert view["original"]["characteristics"][1]["value"] == 46.2
+    assert view["current"]["characteristics"][1]["value"] == 47.1
+    change = view["history"][0]
+    assert change["old"] == 46.2 and change["new"] == 47.1
+    assert change["printed_name"] == "Dana Inspector" and change["signed_at"].endswith("Z")
+    assert "Transcription error" in change["reason"]
