@@ -303,7 +303,9 @@ def run_demo(
             raise click.ClickException(f"demo: {rid} not anchored after 120 s")
         body.pop("status", None)
         (out / f"{rid}.receipt.json").write_text(json.dumps(body, indent=2) + "\n")
-    click.echo(f"\nlot {lot}: {len(records)} records anchored; files in {out}\nverify with:")
+    click.echo(f"\nlot {lot}: {len(records)} records anchored; files in {out}")
+    click.echo(f"see the lot as QA does:\n  evledger lot {lot} --key {key_paths['approver']}")
+    click.echo("verify with:")
     for _, _, record in records:
         rid = record["record_id"]
         click.echo(
