@@ -69,6 +69,7 @@ def validate_signer_record(record: Mapping[str, Any]) -> None:
             not isinstance(roles, list)
             or not roles
             or not all(isinstance(r, str) and r in ROLES for r in roles)
+            or len(set(roles)) != len(roles)
         ):
             raise InvalidRecordError(
                 f"signer record roles: expected a non-empty list of {', '.join(ROLES)}; "

@@ -107,11 +107,30 @@ def _pointer(path: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
 
 
+#: Fields no correction may change: identity, and the fields that carry a workflow's state or
+#: a decision (those change through the workflow's own signed steps, by their own roles).
+PROTECTED = {
+    "*": ("record_id", "type", "schema", "lot"),
+    "inspection": ("stage",),
+    "ncr": ("ncr_id", "step", "disposition", "capa_id", "refs"),
+    "capa": ("capa_id", "step", "ncr_id", "effective", "no_adverse_effect"),
+    "change": ("change_id", "step"),
+    "alert": ("alert_id",),
+}
+
+
 def apply_change(body: dict[str, Any], path: str, value: Any) -> Any:
     """Set ``path`` (JSON pointer) in ``body``; returns the old value. The path must exist."""
     parts = _pointer(path)
-    if parts[0] in ("record_id", "type", "schema", "lot"):
-        raise InvalidRecordError(f"correction path {path}: {parts[0]} cannot be corrected")
+    if parts[0] in (*PROTECTED["*"], *PROTECTED.get(str(body.get("type")), ())):
+        raise InvalidRecordError(
+            f"correction path {path}: {parts[0]} cannot be corrected"
+            + (
+                f"; {body.get('type')} {parts[0]} changes only through its own signed steps"
+                if body.get("type") in NEXT_STEPS and parts[0] not in PROTECTED["*"]
+                else "; submit a new record instead"
+            )
+        )
     node: Any = body
     for part in parts[:-1]:
         node = _step(node, part, path)

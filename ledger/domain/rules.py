@@ -21,7 +21,7 @@ from ledger.domain.lots import (
     workflow_step,
 )
 from ledger.domain.schemas import Correction, Release
-from ledger.errors import ConflictError, InvalidRecordError, NotFoundError
+from ledger.errors import AuthorizationError, ConflictError, InvalidRecordError, NotFoundError
 from ledger.models import Record
 from ledger.signers import Registry
 
@@ -84,14 +84,24 @@ class Rules:
         who = f"{signer} ({self._name(signer)})"
         if isinstance(model, Correction):
             target = self._correction_target(model)
-            check_authority(
-                target.type,
-                target.body.get("step"),
-                target.meaning,
-                roles,
-                f"{who}, correcting {target.record_id}",
-            )
             check_authority("correction", None, meaning, roles, who)
+            # Whoever may sign the corrected record may correct it; a QA approver may correct
+            # any correctable record, and only a QA approver may change a verdict.
+            if "qa_approver" not in roles:
+                check_authority(
+                    target.type,
+                    target.body.get("step"),
+                    target.meaning,
+                    roles,
+                    f"{who}, correcting {target.record_id}",
+                )
+            if any(c.path.rsplit("/", 1)[-1] == "verdict" for c in model.changes) and (
+                "qa_approver" not in roles
+            ):
+                raise AuthorizationError(
+                    "authority: a correction that changes a verdict needs role qa_approver; "
+                    f"{who} has {', '.join(roles)}"
+                )
             return
         check_authority(rtype, record.get("step"), meaning, roles, who)
         if rtype in NEXT_STEPS:
@@ -116,6 +126,17 @@ class Rules:
                 f"allowed: {', '.join(allowed) or 'none (finished)'}",
                 reasons=[f"allowed next steps: {', '.join(allowed) or 'none'}"],
             )
+        if rtype == "capa" and step == "closed":
+            check = next(
+                (r.body for r in reversed(history) if r.body.get("step") == "effectiveness_check"),
+                {},
+            )
+            if not (check.get("effective") and check.get("no_adverse_effect")):
+                raise ConflictError(
+                    f"capa {entity}: cannot close: the effectiveness check found the action "
+                    "not effective or with an adverse effect; go back to investigation or cancel",
+                    reasons=["allowed next steps: investigation, cancelled"],
+                )
         if rtype == "ncr" and current is not None:
             first = history[0].body
             if record.get("lot") != first.get("lot"):

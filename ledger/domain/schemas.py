@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ledger.errors import InvalidRecordError
 
@@ -30,6 +38,13 @@ def gtin_check_digit(body: str) -> int:
     return (10 - total % 10) % 10
 
 
+def _valid_gtin(value: str) -> str:
+    expected = gtin_check_digit(value[:-1])
+    if expected != int(value[-1]):
+        raise ValueError(f"{value}: GS1 check digit expected {expected}, got {value[-1]}")
+    return value
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -44,13 +59,10 @@ class Product(_Model):
     gtin: Annotated[str, Field(pattern=r"^[0-9]{8}$|^[0-9]{12,14}$")]
     name: Short | None = None
 
-    @model_validator(mode="after")
-    def _check_digit(self) -> Product:
-        if gtin_check_digit(self.gtin[:-1]) != int(self.gtin[-1]):
-            raise ValueError(
-                f"gtin {self.gtin}: check digit expected {gtin_check_digit(self.gtin[:-1])}"
-            )
-        return self
+    @field_validator("gtin")
+    @classmethod
+    def _gtin(cls, value: str) -> str:
+        return _valid_gtin(value)
 
 
 class Characteristic(_Model):
@@ -67,6 +79,8 @@ class Characteristic(_Model):
     def _consistent(self) -> Characteristic:
         if self.lower is not None and self.upper is not None and self.lower > self.upper:
             raise ValueError(f"{self.name}: lower limit {self.lower} above upper {self.upper}")
+        if (self.lower is not None or self.upper is not None) and not isinstance(self.value, float):
+            raise ValueError(f"{self.name}: a characteristic with limits needs a numeric value")
         if (
             isinstance(self.value, float)
             and self.verdict == "pass"
@@ -253,6 +267,19 @@ class Gs1(_Model):
     serial: Annotated[str, Field(min_length=1, max_length=20)] | None = None
     expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
 
+    @field_validator("gtin")
+    @classmethod
+    def _gtin(cls, value: str) -> str:
+        return _valid_gtin(value)
+
+    @field_validator("expiry")
+    @classmethod
+    def _expiry(cls, value: str | None) -> str | None:
+        # YYMMDD; day 00 means the end of the month (GS1 General Specifications).
+        if value is not None and not (1 <= int(value[2:4]) <= 12 and int(value[4:6]) <= 31):
+            raise ValueError(f"{value}: expected a date YYMMDD")
+        return value
+
 
 class Scan(_Record):
     type: Literal["scan"]
@@ -277,6 +304,12 @@ class ProcessReading(_Record):
     lot: Lot | None = None
     line: Short | None = None
     read_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _limits(self) -> ProcessReading:
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"{self.tag}: lower limit {self.lower} above upper {self.upper}")
+        return self
 
 
 class Alert(_Record):
