@@ -333,7 +333,7 @@ REFUSALS: dict[str, Case] = {
     ),
     "bad GTIN check digit": (
         lambda: _ins(product={"gtin": "09506000134353"}), "qa_inspector", "authored",
-        ("record.product", "gtin: 09506000134353: GS1 check digit expected 2", "check digit expected 2"),
+        ("record.product.gtin", "09506000134353: GS1 check digit expected 2"),
     ),
     "GTIN of 11 digits": (lambda: _ins(product={"gtin": "95060001343"}), "qa_inspector",
                           "authored", ("record.product.gtin",)),
