@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,7 +31,7 @@ from evledger_verify.records import Entry, canonical_json
 
 from ledger.chain import Chain
 from ledger.domain.lots import Stored, apply_corrections, lot_status, subject_of
-from ledger.domain.rules import load_lot
+from ledger.domain.rules import load_lot, to_stored
 from ledger.errors import ChainError, LedgerError
 from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue, TreeNode
 from ledger.service import AUDIT_ALERT_PREFIX, Identity, Ledger, Submission, iso_utc
@@ -81,17 +81,16 @@ def _seq(row: _Row) -> int:
 
 
 def _stored(row: _Row, registry: Registry) -> Stored:
-    state = registry.get(row.signer)
-    return Stored(
-        record_id=row.record_id,
-        type=row.record_type,
-        body=json.loads(row.body),
-        record_hash=row.record_hash.hex(),
-        signer=row.signer,
-        printed_name=state.name if state else None,
-        meaning=row.meaning,
-        signed_at=datetime.fromtimestamp(row.signed_at, UTC).isoformat().replace("+00:00", "Z"),
-        accepted_at=row.accepted_at,
+    return to_stored(
+        registry,
+        row.record_id,
+        row.record_type,
+        row.body,
+        row.record_hash,
+        row.signer,
+        row.meaning,
+        row.signed_at,
+        row.accepted_at,
     )
 
 

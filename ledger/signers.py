@@ -31,6 +31,16 @@ class SignerState:
     roles: tuple[str, ...]
     # (valid_from, valid_until or None, roles), in unix seconds of the records' signing times
     intervals: list[tuple[int, int | None, tuple[str, ...]]] = field(default_factory=list)
+    #: (granted at, printed name): a signature shows the name registered when it was made.
+    names: list[tuple[int, str]] = field(default_factory=list)
+
+    def name_at(self, t: int) -> str:
+        """The printed name as registered at time ``t`` (21 CFR 11.50)."""
+        current = self.names[0][1] if self.names else self.name
+        for start, name in self.names[1:]:
+            if start < t:  # a rename applies from the second after it was signed
+                current = name
+        return current
 
     def roles_at(self, t: int) -> tuple[str, ...] | None:
         """The roles held at time ``t``, or None when not an active signer then."""
@@ -89,6 +99,7 @@ class Registry:
                 state = self.signers[key] = SignerState(str(record["address"]), "", ())
             self._close(state, signed_at)
             state.name = str(record["name"])
+            state.names.append((signed_at, state.name))
             state.roles = tuple(record["roles"])
             state.intervals.append((signed_at, None, state.roles))
         elif state is not None:

@@ -53,7 +53,7 @@ NEXT_STEPS: dict[str, dict[str | None, tuple[str, ...]]] = {
 }
 assert set(NEXT_STEPS["capa"]) - {None} == set(CAPA_STEPS)
 
-_ENTITY_KEY = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id"}
+_ENTITY_KEY = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id", "alert": "alert_id"}
 
 
 def subject_of(record: dict[str, Any]) -> str | None:
@@ -242,18 +242,27 @@ def release_blockers(
     latest: dict[str, Stored] = {}
     for r in inspections:
         latest[str(r.body["stage"])] = r
-    for r in inspections:
+    for i, r in enumerate(inspections):
+        stage = str(r.body["stage"])
+        # A failure is superseded only when a later inspection of the same stage re-measured
+        # that very characteristic and it passed.
+        remeasured = {
+            c["name"]
+            for later in inspections[i + 1 :]
+            if later.body["stage"] == stage
+            for c in later.body["characteristics"]
+            if c["verdict"] == "pass"
+        }
         failed = [
             c["name"]
             for c in r.body["characteristics"]
-            if c.get("critical") and c["verdict"] == "fail"
+            if c.get("critical") and c["verdict"] == "fail" and c["name"] not in remeasured
         ]
-        stage = str(r.body["stage"])
-        superseded = latest[stage] is not r and latest[stage].body["verdict"] == "pass"
-        if failed and not superseded and r.record_id not in used_as_is:
+        if failed and r.record_id not in used_as_is:
             reasons.append(
                 f"critical characteristic failed: {', '.join(failed)} in {r.record_id} "
-                f"({stage}); re-inspect, correct, or close an NCR with disposition use_as_is"
+                f"({stage}); re-inspect it, correct it, or (outside required stages) close an "
+                "NCR with disposition use_as_is"
             )
     for stage in required_stages:
         last = latest.get(stage)

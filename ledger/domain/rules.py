@@ -25,7 +25,7 @@ from ledger.errors import AuthorizationError, ConflictError, InvalidRecordError,
 from ledger.models import Record
 from ledger.signers import Registry
 
-__all__ = ["Rules", "load_stored"]
+__all__ = ["Rules", "load_lot", "load_stored", "to_stored"]
 
 _COLUMNS = (
     Record.record_id,
@@ -39,29 +39,72 @@ _COLUMNS = (
 )
 
 
+def _gating(body: dict[str, Any]) -> Any:
+    """What release gating reads from an inspection: verdicts, critical flags, limits, units."""
+    if body.get("type") != "inspection":
+        return None
+    return (
+        body.get("verdict"),
+        [
+            (
+                c.get("name"),
+                c.get("verdict"),
+                c.get("critical", False),
+                c.get("lower"),
+                c.get("upper"),
+                c.get("unit"),
+            )
+            for c in body.get("characteristics", [])
+        ],
+    )
+
+
 def _utc(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
 
 
+def to_stored(
+    registry: Registry,
+    record_id: str,
+    rtype: str,
+    body: bytes,
+    record_hash: bytes,
+    signer: str,
+    meaning: str,
+    signed_at: int,
+    accepted_at: str,
+) -> Stored:
+    """A stored record with the printed name its signer had at the signing time."""
+    state = registry.get(signer)
+    return Stored(
+        record_id=record_id,
+        type=rtype,
+        body=json.loads(body),
+        record_hash=record_hash.hex(),
+        signer=signer,
+        printed_name=state.name_at(signed_at) if state else None,
+        meaning=meaning,
+        signed_at=_utc(signed_at),
+        accepted_at=accepted_at,
+    )
+
+
 def load_stored(conn: sa.Connection, registry: Registry, where: Any) -> list[Stored]:
     """Stored records matching ``where``, in acceptance order, with printed names."""
-    out = []
-    for r in conn.execute(sa.select(*_COLUMNS).where(where).order_by(Record.seq)):
-        state = registry.get(r.signer)
-        out.append(
-            Stored(
-                record_id=r.record_id,
-                type=r.record_type,
-                body=json.loads(r.body),
-                record_hash=bytes(r.record_hash).hex(),
-                signer=r.signer,
-                printed_name=state.name if state else None,
-                meaning=r.meaning,
-                signed_at=_utc(int(r.signed_at)),
-                accepted_at=r.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-            )
+    return [
+        to_stored(
+            registry,
+            r.record_id,
+            r.record_type,
+            bytes(r.body),
+            bytes(r.record_hash),
+            r.signer,
+            r.meaning,
+            int(r.signed_at),
+            r.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         )
-    return out
+        for r in conn.execute(sa.select(*_COLUMNS).where(where).order_by(Record.seq))
+    ]
 
 
 def load_lot(conn: sa.Connection, registry: Registry, lot: str) -> list[Stored]:
@@ -83,7 +126,7 @@ class Rules:
         rtype = str(record["type"])
         who = f"{signer} ({self._name(signer)})"
         if isinstance(model, Correction):
-            target = self._correction_target(model)
+            target, corrected = self._correction_target(model)
             check_authority("correction", None, meaning, roles, who)
             # Whoever may sign the corrected record may correct it; a QA approver may correct
             # any correctable record, and only a QA approver may change a verdict.
@@ -95,17 +138,24 @@ class Rules:
                     roles,
                     f"{who}, correcting {target.record_id}",
                 )
-            if any(c.path.rsplit("/", 1)[-1] == "verdict" for c in model.changes) and (
-                "qa_approver" not in roles
-            ):
+            if _gating(target.body) != _gating(corrected) and "qa_approver" not in roles:
                 raise AuthorizationError(
-                    "authority: a correction that changes a verdict needs role qa_approver; "
-                    f"{who} has {', '.join(roles)}"
+                    "authority: a correction that changes verdicts, critical flags, limits or "
+                    f"units needs role qa_approver; {who} has {', '.join(roles)}"
                 )
             return
         check_authority(rtype, record.get("step"), meaning, roles, who)
         if rtype in NEXT_STEPS:
             self._transition(rtype, record)
+        if rtype == "alert":
+            used = load_stored(
+                self.conn, self.registry, Record.subject == f"alert:{record['alert_id']}"
+            )
+            if used:
+                raise ConflictError(
+                    f"alert id {record['alert_id']!r}: already used by record "
+                    f"{used[0].record_id}; an alert id names one alert"
+                )
         if isinstance(model, Release):
             self._release(model)
 
@@ -151,6 +201,21 @@ class Rules:
             raise ConflictError(f"release of lot {model.lot}: already released by {last.record_id}")
         evidence = [e.model_dump() for e in model.evidence]
         reasons = release_blockers(records, self.required_stages, evidence)
+        cited = {e["record_id"] for e in evidence}
+        for stage in self.required_stages:
+            latest = next(
+                (
+                    r
+                    for r in reversed(records)
+                    if r.type == "inspection" and r.body["stage"] == stage
+                ),
+                None,
+            )
+            if latest is not None and latest.record_id not in cited:
+                reasons.append(
+                    f"evidence does not cite {latest.record_id}, the latest {stage} "
+                    "inspection the release relies on"
+                )
         integrity = [r for r in reasons if r.startswith("evidence ")]
         if integrity or (reasons and model.concession is None):
             raise ConflictError(
@@ -164,7 +229,8 @@ class Rules:
                 reasons=reasons,
             )
 
-    def _correction_target(self, model: Correction) -> Stored:
+    def _correction_target(self, model: Correction) -> tuple[Stored, dict[str, Any]]:
+        """The record corrected (earlier corrections applied) and its body after this one."""
         found = load_stored(self.conn, self.registry, Record.record_id == model.corrects)
         if not found:
             raise NotFoundError(f"correction: record {model.corrects!r} not found")
@@ -187,5 +253,4 @@ class Rules:
             self.conn, self.registry, Record.subject == f"record:{model.corrects}"
         )
         apply_corrections([target, *earlier])
-        correct(target, [c.model_dump() for c in model.changes])
-        return target
+        return target, correct(target, [c.model_dump() for c in model.changes])

@@ -1,0 +1,1132 @@
+"""The quality domain through the HTTP API: release gating and concessions, the NCR / CAPA /
+change workflows, corrections with their audit trail (who, what, old, new, when, why), lot
+status and the demo story. Every refusal is checked to store nothing."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import pytest
+from eth_account.signers.local import LocalAccount
+from evledger_verify.records import record_hash
+from fastapi.testclient import TestClient
+
+from api.demo import sample_lot
+from ledger.domain.lots import NEXT_STEPS
+from ledger.runtime import Runtime
+from tests.helpers import GTIN, admin, bearer, inspection, register, sign
+
+pytestmark = pytest.mark.integration
+
+PRODUCT = {"gtin": GTIN}
+KEY = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id"}
+STEPS = {
+    "ncr": ("open", "evaluated", "dispositioned", "closed"),
+    "capa": (
+        "open",
+        "investigation",
+        "action_plan",
+        "implementation",
+        "effectiveness_check",
+        "closed",
+        "cancelled",
+    ),
+    "change": ("requested", "assessed", "approved", "implemented", "verified", "closed"),
+}
+#: The fields each step must carry (schemas.py), with realistic content.
+STEP_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
+    "ncr": {
+        "open": {"nature": "Outer diameter 3.12 mm above the 3.05 mm limit on 3 of 32 samples"},
+        "evaluated": {
+            "evaluation": "All 4,800 units extruded on line 2 since 06:00 are affected",
+            "investigation": "Puller speed drifted after the 05:40 restart",
+        },
+        "dispositioned": {
+            "disposition": "rework",
+            "rationale": "Units can be re-drawn within limits; 100% re-inspection after rework",
+        },
+        "closed": {"summary": "Rework done and re-inspected; no further nonconforming units"},
+    },
+    "capa": {
+        "open": {"problem": "Puller speed drift produces oversize tubing"},
+        "investigation": {"root_cause": "Speed set-point not re-loaded after a PLC restart"},
+        "action_plan": {"actions": ["Reload the recipe on restart", "Alarm on speed drift"]},
+        "implementation": {"implemented": "PLC program v4.2 released under CR-88"},
+        "effectiveness_check": {
+            "effective": True,
+            "no_adverse_effect": True,
+            "result": "No diameter deviation in 30 production days",
+        },
+        "closed": {"summary": "Actions effective; CAPA closed by QA"},
+        "cancelled": {"reason": "Duplicate of an existing CAPA on the same root cause"},
+    },
+    "change": {
+        "requested": {
+            "reason": "Supplier discontinues resin grade A",
+            "description": "Qualify resin grade B for catheter tubing",
+        },
+        "assessed": {"impact": "Biocompatibility and tensile strength must be re-verified"},
+        "approved": {"approval": "Approved by the change control board, meeting 2026-47"},
+        "implemented": {"implementation": "BOM and work instructions updated"},
+        "verified": {"verification": "Three validation lots passed all characteristics"},
+        "closed": {"summary": "Change effective from lot L261201"},
+    },
+}
+#: Who signs each workflow step, with which meaning (authority MATRIX).
+SIGNED_BY: dict[tuple[str, str], tuple[str, str]] = {
+    ("ncr", "open"): ("inspector", "authored"),
+    ("ncr", "evaluated"): ("inspector", "reviewed"),
+    ("ncr", "dispositioned"): ("approver", "approved"),
+    ("ncr", "closed"): ("approver", "approved"),
+    ("capa", "open"): ("inspector", "authored"),
+    ("capa", "investigation"): ("inspector", "authored"),
+    ("capa", "action_plan"): ("inspector", "authored"),
+    ("capa", "implementation"): ("inspector", "authored"),
+    ("capa", "effectiveness_check"): ("approver", "verified"),
+    ("capa", "closed"): ("approver", "approved"),
+    ("capa", "cancelled"): ("approver", "approved"),
+    ("change", "requested"): ("inspector", "authored"),
+    ("change", "assessed"): ("inspector", "reviewed"),
+    ("change", "approved"): ("approver", "approved"),
+    ("change", "implemented"): ("inspector", "authored"),
+    ("change", "verified"): ("inspector", "verified"),
+    ("change", "closed"): ("approver", "approved"),
+}
+CONCESSION = {
+    "rationale": "Diameter deviation of 0.07 mm assessed by R&D as without clinical effect "
+    "(report RD-2026-114); customer agreement CA-17 on file",
+    "deviations": ["outer diameter 3.12 mm against 3.05 mm upper limit (in-process)"],
+}
+NAMES = {"inspector": "Dana Inspector", "approver": "Quinn Approver", "device": "PLC gateway 3"}
+
+
+# -- records ----------------------------------------------------------------------------------
+
+
+def workflow(rtype: str, rid: str, entity: str, step: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "record_id": rid,
+        "type": rtype,
+        "schema": f"{rtype}/1",
+        KEY[rtype]: entity,
+        "step": step,
+        **STEP_FIELDS[rtype][step],
+        **fields,
+    }
+
+
+def alert(rid: str, alert_id: str, lot: str) -> dict[str, Any]:
+    return {
+        "record_id": rid,
+        "type": "alert",
+        "schema": "alert/1",
+        "alert_id": alert_id,
+        "source": "plc",
+        "severity": "critical",
+        "lot": lot,
+        "description": "Barrel zone 2 at 231.4 C, above the 225 C limit",
+        "details": {"tag": "TZ2", "value": 231.4, "upper": 225},
+    }
+
+
+def evidence(*records: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"record_id": r["record_id"], "record_hash": record_hash(r).hex()} for r in records]
+
+
+def release(
+    rid: str,
+    lot: str,
+    proof: list[dict[str, str]],
+    decision: str = "released",
+    concession: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    record = {
+        "record_id": rid,
+        "type": "release",
+        "schema": "release/1",
+        "lot": lot,
+        "product": PRODUCT,
+        "decision": decision,
+        "evidence": proof,
+        "statement": "Device history record reviewed; lot conforms to its specification.",
+    }
+    if concession is not None:
+        record["concession"] = concession
+    return record
+
+
+def correction(
+    rid: str, corrects: str, lot: str | None, changes: list[dict[str, Any]], reason: str | None
+) -> dict[str, Any]:
+    record: dict[str, Any] = {
+        "record_id": rid,
+        "type": "correction",
+        "schema": "correction/1",
+        "corrects": corrects,
+        "lot": lot,
+        "changes": changes,
+    }
+    if reason is not None:
+        record["reason"] = reason
+    return record
+
+
+def passing_fix(value: float) -> list[dict[str, Any]]:
+    """Changes that turn the helper inspection's failed measurement into a passing one."""
+    return [
+        {"path": "/characteristics/0/value", "value": value},
+        {"path": "/characteristics/0/verdict", "value": "pass"},
+        {"path": "/verdict", "value": "pass"},
+    ]
+
+
+def is_utc(stamp: Any) -> bool:
+    if not isinstance(stamp, str) or not stamp.endswith("Z"):
+        return False
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).utcoffset() is not None
+
+
+def utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- the QA team --------------------------------------------------------------------------------
+
+
+class Qa:
+    """An inspector, an approver and a PLC gateway registered on a fresh ledger."""
+
+    def __init__(self, client: TestClient, runtime: Runtime) -> None:
+        self.client = client
+        self.runtime = runtime
+        self.people: dict[str, LocalAccount] = {
+            "inspector": register(client, runtime, ("qa_inspector",), NAMES["inspector"]),
+            "approver": register(client, runtime, ("qa_approver",), NAMES["approver"]),
+            "device": register(client, runtime, ("device",), NAMES["device"]),
+        }
+        self.read = bearer(runtime, self.people["approver"])
+        self._n = itertools.count(1)
+
+    def post(
+        self, record: dict[str, Any], who: str, meaning: str, signed_at: int | None = None
+    ) -> httpx.Response:
+        body = sign(self.runtime, record, self.people[who], meaning, signed_at)
+        resp: httpx.Response = self.client.post("/v1/records", json=body)
+        return resp
+
+    def ok(
+        self,
+        record: dict[str, Any],
+        who: str = "inspector",
+        meaning: str = "authored",
+        signed_at: int | None = None,
+    ) -> dict[str, Any]:
+        resp = self.post(record, who, meaning, signed_at)
+        assert resp.status_code == 201, resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def refused(
+        self, record: dict[str, Any], who: str, meaning: str, status: int
+    ) -> dict[str, Any]:
+        """Submit ``record``, expect ``status``, and check that nothing was stored."""
+        before = self.count()
+        resp = self.post(record, who, meaning)
+        assert resp.status_code == status, resp.text
+        assert self.count() == before, "a refused record was stored"
+        view = self.client.get(f"/v1/records/{record['record_id']}", headers=self.read)
+        assert view.status_code == 404, view.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def release_refused(self, lot: str, proof: list[dict[str, str]], **kw: Any) -> dict[str, Any]:
+        rid = f"{lot}-REL-try-{next(self._n)}"
+        body = self.refused(release(rid, lot, proof, **kw), "approver", "released", 409)
+        assert isinstance(body.get("reasons"), list) and body["reasons"], body
+        return body
+
+    def step(self, rtype: str, entity: str, step: str, **fields: Any) -> dict[str, Any]:
+        """Submit one workflow step signed by the role the matrix names; expects 201."""
+        record = workflow(rtype, f"{entity}-{step}-{next(self._n)}", entity, step, **fields)
+        who, meaning = SIGNED_BY[(rtype, step)]
+        self.ok(record, who, meaning)
+        return record
+
+    def try_step(self, rtype: str, entity: str, step: str, **fields: Any) -> dict[str, Any]:
+        """Submit one workflow step that must be refused with 409; returns the problem."""
+        record = workflow(rtype, f"{entity}-{step}-{next(self._n)}", entity, step, **fields)
+        who, meaning = SIGNED_BY[(rtype, step)]
+        return self.refused(record, who, meaning, 409)
+
+    def count(self) -> int:
+        resp = self.client.get("/v1/status")
+        assert resp.status_code == 200, resp.text
+        count: int = resp.json()["records"]
+        return count
+
+    def lot(self, lot: str) -> dict[str, Any]:
+        resp = self.client.get(f"/v1/lots/{lot}", headers=self.read)
+        assert resp.status_code == 200, resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def view(self, record_id: str) -> dict[str, Any]:
+        resp = self.client.get(f"/v1/records/{record_id}", headers=self.read)
+        assert resp.status_code == 200, resp.text
+        body: dict[str, Any] = resp.json()
+        return body
+
+    def address(self, who: str) -> str:
+        return self.people[who].address.lower()
+
+
+@pytest.fixture()
+def qa(client: TestClient, runtime: Runtime) -> Qa:
+    return Qa(client, runtime)
+
+
+def has(reasons: list[str], *fragments: str) -> bool:
+    return any(all(f in r for f in fragments) for r in reasons)
+
+
+# -- 1. release gating --------------------------------------------------------------------------
+
+
+def test_failed_critical_characteristic_blocks_release(qa: Qa) -> None:
+    lot = "LOT-CRIT"
+    failed = inspection(f"{lot}-FQC-1", lot, value=3.12, stage="final")
+    qa.ok(failed)
+    body = qa.release_refused(lot, evidence(failed))
+    assert has(
+        body["reasons"], "critical characteristic failed", "outer diameter", failed["record_id"]
+    )
+    assert qa.lot(lot)["release"] is None
+
+
+def test_missing_final_inspection_blocks_release(qa: Qa) -> None:
+    lot = "LOT-NOFINAL"
+    incoming = inspection(f"{lot}-IQC-1", lot, stage="incoming")
+    qa.ok(incoming)
+    body = qa.release_refused(lot, evidence(incoming))
+    assert body["reasons"] == ["required inspection missing: no final inspection on the lot"], body
+
+
+def test_open_ncr_blocks_release(qa: Qa) -> None:
+    lot = "LOT-NCR"
+    final = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(final)
+    qa.step("ncr", f"NCR-{lot}", "open", lot=lot)
+    body = qa.release_refused(lot, evidence(final))
+    assert len(body["reasons"]) == 1 and has(body["reasons"], f"NCR NCR-{lot} is open"), body
+
+
+def test_open_alert_blocks_release(qa: Qa) -> None:
+    lot = "LOT-ALERT"
+    final = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(final)
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-TZ2-1", lot), "device", "recorded")
+    body = qa.release_refused(lot, evidence(final))
+    assert len(body["reasons"]) == 1 and has(body["reasons"], "alert ALM-TZ2-1 is open"), body
+    assert qa.lot(lot)["state"] == "quarantined"
+
+
+def test_evidence_must_be_records_of_the_lot_with_their_logged_hash(qa: Qa) -> None:
+    lot = "LOT-EVID"
+    final = inspection(f"{lot}-FQC-1", lot)
+    elsewhere = inspection("LOT-ELSEWHERE-FQC-1", "LOT-ELSEWHERE")
+    qa.ok(final)
+    qa.ok(elsewhere)
+    wrong_hash = [{"record_id": final["record_id"], "record_hash": "ab" * 32}]
+    body = qa.release_refused(lot, wrong_hash)
+    assert body["reasons"] == [
+        f"evidence {final['record_id']}: hash differs from the logged record"
+    ], body
+    body = qa.release_refused(lot, evidence(final, elsewhere))
+    assert body["reasons"] == [f"evidence {elsewhere['record_id']}: not a record of this lot"], body
+    unknown = [{"record_id": "NO-SUCH-RECORD", "record_hash": "cd" * 32}]
+    body = qa.release_refused(lot, evidence(final) + unknown)
+    assert has(body["reasons"], "evidence NO-SUCH-RECORD"), body
+    qa.ok(release(f"{lot}-REL", lot, evidence(final)), "approver", "released")
+
+
+def test_every_blocker_is_listed_then_each_is_cleared_the_intended_way(qa: Qa) -> None:
+    lot = "LOT-GATE"
+    ncr = f"NCR-{lot}"
+    incoming = inspection(f"{lot}-IQC-1", lot, stage="incoming")
+    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
+    other = inspection("LOT-OTHER-IQC-1", "LOT-OTHER", stage="incoming")
+    for record in (incoming, failed, other):
+        qa.ok(record)
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-1", lot), "device", "recorded")
+    qa.step("ncr", ncr, "open", lot=lot, refs=[failed["record_id"], "ALM-1"])
+
+    bad = evidence(incoming, failed, other)
+    bad[0] = {**bad[0], "record_hash": "00" * 32}
+    reasons = qa.release_refused(lot, bad)["reasons"]
+    assert has(reasons, "critical characteristic failed", "outer diameter", failed["record_id"])
+    assert has(reasons, "required inspection missing")
+    assert has(reasons, f"NCR {ncr} is open")
+    assert has(reasons, "alert ALM-1 is open")
+    assert has(reasons, f"evidence {incoming['record_id']}", "hash differs")
+    assert has(reasons, f"evidence {other['record_id']}", "not a record of this lot")
+    assert len(reasons) == 6, reasons
+    assert qa.lot(lot)["state"] == "quarantined"
+
+    # A passing re-inspection of the same stage supersedes the failed one.
+    recheck = inspection(f"{lot}-IPQC-2", lot, value=3.02, stage="in_process")
+    qa.ok(recheck)
+    good = evidence(incoming, failed, recheck)
+    reasons = qa.release_refused(lot, good)["reasons"]
+    assert not has(reasons, "critical characteristic failed"), reasons
+    assert len(reasons) == 3, reasons
+
+    # The NCR dispositions the alert; the NCR itself blocks until it is closed.
+    qa.step("ncr", ncr, "evaluated", lot=lot)
+    reasons = qa.release_refused(lot, good)["reasons"]
+    assert has(reasons, "alert ALM-1 is open"), reasons
+    qa.step("ncr", ncr, "dispositioned", lot=lot)
+    reasons = qa.release_refused(lot, good)["reasons"]
+    assert not has(reasons, "alert ALM-1"), reasons
+    assert has(reasons, f"NCR {ncr} is open (step dispositioned)"), reasons
+    qa.step("ncr", ncr, "closed", lot=lot)
+    reasons = qa.release_refused(lot, good)["reasons"]
+    assert reasons == ["required inspection missing: no final inspection on the lot"]
+
+    final = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(final)
+    qa.ok(release(f"{lot}-REL", lot, good + evidence(final)), "approver", "released")
+    status = qa.lot(lot)
+    assert status["state"] == "released"
+    assert status["release_blockers"] == []
+    assert status["open_ncrs"] == [] and status["open_alerts"] == []
+
+    again = qa.refused(release(f"{lot}-REL-2", lot, evidence(final)), "approver", "released", 409)
+    assert "already released" in again["detail"] and f"{lot}-REL" in again["detail"], again
+    again = qa.refused(
+        release(f"{lot}-REL-3", lot, evidence(final), concession=CONCESSION),
+        "approver",
+        "released",
+        409,
+    )
+    assert "already released" in again["detail"], again
+
+
+def test_closed_use_as_is_ncr_covers_a_failed_critical_inspection(qa: Qa) -> None:
+    for lot, disposition in (("LOT-UAI", "use_as_is"), ("LOT-RWK", "rework")):
+        failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
+        final = inspection(f"{lot}-FQC-1", lot)
+        qa.ok(failed)
+        qa.ok(final)
+        ncr = f"NCR-{lot}"
+        qa.step("ncr", ncr, "open", lot=lot, refs=[failed["record_id"]])
+        qa.step("ncr", ncr, "evaluated", lot=lot)
+        qa.step(
+            "ncr",
+            ncr,
+            "dispositioned",
+            lot=lot,
+            disposition=disposition,
+            rationale="Deviation assessed by R&D as without effect on fit, form or function",
+        )
+        reasons = qa.release_refused(lot, evidence(failed, final))["reasons"]
+        assert has(reasons, "critical characteristic failed", failed["record_id"]), reasons
+        assert has(reasons, f"NCR {ncr} is open"), reasons
+        qa.step("ncr", ncr, "closed", lot=lot)
+        if disposition == "use_as_is":
+            qa.ok(release(f"{lot}-REL", lot, evidence(failed, final)), "approver", "released")
+            status = qa.lot(lot)
+            assert status["state"] == "released" and status["release_blockers"] == []
+            failures = {i["record_id"]: i["critical_failures"] for i in status["inspections"]}
+            assert failures[failed["record_id"]] == ["outer diameter"]
+        else:  # a rework disposition needs the re-inspection, not just the closed NCR
+            reasons = qa.release_refused(lot, evidence(failed, final))["reasons"]
+            assert len(reasons) == 1, reasons
+            assert has(reasons, "critical characteristic failed", failed["record_id"])
+
+
+def test_rejected_and_quarantined_are_never_gated(qa: Qa) -> None:
+    lot = "LOT-REJ"
+    failed = inspection(f"{lot}-IPQC-1", lot, value=3.2, stage="in_process")
+    qa.ok(failed)
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-9", lot), "device", "recorded")
+    qa.step("ncr", f"NCR-{lot}", "open", lot=lot, refs=[failed["record_id"]])
+    blockers = qa.lot(lot)["release_blockers"]
+    assert len(blockers) == 4, blockers  # critical, final missing, NCR, alert
+
+    qa.ok(release(f"{lot}-QUA", lot, evidence(failed), "quarantined"), "approver", "released")
+    status = qa.lot(lot)
+    assert status["state"] == "quarantined"
+    assert status["release"]["decision"] == "quarantined"
+    qa.ok(release(f"{lot}-REJ", lot, evidence(failed), "rejected"), "approver", "released")
+    status = qa.lot(lot)
+    assert status["state"] == "rejected"
+    assert status["release"]["record_id"] == f"{lot}-REJ"
+    # A later "released" is gated as ever.
+    assert len(qa.release_refused(lot, evidence(failed))["reasons"]) == 4
+
+
+def test_concession_overrides_quality_blockers_and_is_shown(qa: Qa) -> None:
+    lot = "LOT-CONC"
+    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
+    qa.ok(failed)
+    qa.step("ncr", f"NCR-{lot}", "open", lot=lot, refs=[failed["record_id"]])
+    before = qa.lot(lot)["release_blockers"]
+    assert len(before) == 3, before
+
+    short = {**CONCESSION, "rationale": "customer said ok"}
+    qa.refused(
+        release(f"{lot}-REL-0", lot, evidence(failed), concession=short),
+        "approver",
+        "released",
+        422,
+    )
+    rel = release(f"{lot}-REL", lot, evidence(failed), concession=CONCESSION)
+    qa.ok(rel, "approver", "released")
+
+    status = qa.lot(lot)
+    assert status["state"] == "released"
+    assert status["release"]["record_id"] == rel["record_id"]
+    assert status["release"]["concession"] == CONCESSION
+    assert status["release"]["signature"]["meaning"] == "released"
+    assert status["release"]["signature"]["printed_name"] == NAMES["approver"]
+    # The overridden blockers stay visible next to the concession.
+    assert status["release_blockers"] == before
+    view = qa.view(rel["record_id"])
+    assert view["current"]["concession"] == CONCESSION
+    assert view["current"]["decision"] == "released"
+
+
+def test_concession_does_not_override_evidence_integrity(qa: Qa) -> None:
+    lot = "LOT-CONC-HASH"
+    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
+    final = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(failed)
+    qa.ok(final)
+    wrong = evidence(failed, final)
+    wrong[1] = {**wrong[1], "record_hash": record_hash(inspection("X", lot)).hex()}
+    body = qa.release_refused(lot, wrong, concession=CONCESSION)
+    assert has(body["reasons"], f"evidence {final['record_id']}", "hash differs"), body
+    assert has(body["reasons"], "critical characteristic failed"), body
+    assert "not evidence integrity" in body["detail"], body
+    # Also when integrity is the only problem.
+    body = qa.release_refused(lot, [wrong[1]], concession=CONCESSION)
+    assert len(body["reasons"]) == 2, body  # the critical failure and the hash
+
+
+def test_release_needs_a_qa_approver_signing_released(qa: Qa) -> None:
+    lot = "LOT-AUTH"
+    final = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(final)
+    rel = release(f"{lot}-REL", lot, evidence(final))
+    body = qa.refused(rel, "inspector", "released", 403)
+    assert "qa_approver" in body["detail"], body
+    qa.refused(rel, "approver", "approved", 403)
+    qa.refused(rel, "device", "released", 403)
+    qa.refused(
+        {**rel, "concession": CONCESSION, "record_id": f"{lot}-REL-C"},
+        "inspector",
+        "released",
+        403,
+    )
+    qa.ok(rel, "approver", "released")
+
+
+# -- 2. workflows -----------------------------------------------------------------------------
+
+
+def test_ncr_workflow(qa: Qa) -> None:
+    lot = "LOT-NCRW"
+    qa.ok(inspection(f"{lot}-FQC-1", lot))
+    for step in STEPS["ncr"]:
+        record = qa.step("ncr", "NCR-W1", step, lot=lot)
+        status = qa.lot(lot)
+        if step != "closed":
+            assert [(n["ncr_id"], n["step"]) for n in status["open_ncrs"]] == [("NCR-W1", step)]
+            assert status["state"] == "quarantined"
+        assert qa.view(record["record_id"])["signature"]["meaning"] == SIGNED_BY[("ncr", step)][1]
+    status = qa.lot(lot)
+    assert status["open_ncrs"] == [] and status["state"] == "in_process"
+
+
+def test_capa_workflow_with_an_ineffective_action(qa: Qa) -> None:
+    path = [
+        "open",
+        "investigation",
+        "action_plan",
+        "implementation",
+        "effectiveness_check",
+        "investigation",  # the action was not effective: back to the root cause
+        "action_plan",
+        "implementation",
+        "effectiveness_check",
+        "closed",
+    ]
+    lot = "LOT-CAPA"
+    for i, step in enumerate(path):
+        extra: dict[str, Any] = {"lot": lot}
+        if i == 4:
+            extra.update(effective=False, result="Drift recurred on day 3")
+        qa.step("capa", "CAPA-W1", step, **extra)
+        open_capas = qa.lot(lot)["open_capas"]
+        expected = [] if step == "closed" else [{"capa_id": "CAPA-W1", "step": step}]
+        assert open_capas == expected, (step, open_capas)
+    assert "allowed: none (finished)" in qa.try_step("capa", "CAPA-W1", "open")["detail"]
+
+
+@pytest.mark.parametrize(
+    "steps_before", [STEPS["capa"][:i] for i in range(1, 6)], ids=lambda s: s[-1]
+)
+def test_capa_cancelled_from_any_open_step(qa: Qa, steps_before: tuple[str, ...]) -> None:
+    capa = "CAPA-C"
+    for step in steps_before:
+        qa.step("capa", capa, step)
+    no_reason = workflow("capa", "CAPA-C-x", capa, "cancelled", reason=None)
+    body = qa.refused(no_reason, "approver", "approved", 422)
+    assert "reason" in body["detail"], body
+    qa.step("capa", capa, "cancelled")
+    for step in STEPS["capa"]:
+        detail = qa.try_step("capa", capa, step)["detail"]
+        assert f"cannot go from cancelled to {step}" in detail, detail
+        assert "allowed: none (finished)" in detail, detail
+
+
+def test_change_workflow(qa: Qa) -> None:
+    for step in STEPS["change"]:
+        record = qa.step("change", "CR-88", step)
+        assert qa.view(record["record_id"])["current"]["step"] == step
+    detail = qa.try_step("change", "CR-88", "requested")["detail"]
+    assert "cannot go from closed to requested" in detail and "none (finished)" in detail
+
+
+def _path_to(rtype: str, state: str | None) -> list[str]:
+    """The shortest sequence of steps that brings a new entity to ``state``."""
+    paths: dict[str | None, list[str]] = {None: []}
+    frontier: list[str | None] = [None]
+    while frontier:
+        current = frontier.pop(0)
+        for step in NEXT_STEPS[rtype][current]:
+            if step not in paths:
+                paths[step] = [*paths[current], step]
+                frontier.append(step)
+    return paths[state]
+
+
+def _kind(rtype: str, state: str | None, step: str) -> str:
+    order = STEPS[rtype]
+    if state is None:
+        return "first-not-first"
+    if not NEXT_STEPS[rtype][state]:
+        return "after-terminal"
+    if step == state:
+        return "repeat"
+    if step in order and order.index(step) < order.index(state):
+        return "back"
+    return "skip"
+
+
+#: Every (entity, current step, refused step): all transitions NEXT_STEPS does not allow.
+INVALID: list[tuple[str, str | None, str, str]] = [
+    (rtype, state, step, _kind(rtype, state, step))
+    for rtype in STEPS
+    for state in (None, *STEPS[rtype])
+    for step in STEPS[rtype]
+    if step not in NEXT_STEPS[rtype][state]
+]
+
+
+def _by_entity_and_state(case: tuple[str, str | None]) -> tuple[str, str]:
+    return case[0], case[1] or ""
+
+
+INVALID_STATES: list[tuple[str, str | None]] = sorted(
+    {(rtype, state) for rtype, state, _, _ in INVALID}, key=_by_entity_and_state
+)
+
+
+def test_the_invalid_transition_table_covers_every_kind() -> None:
+    kinds = {kind for *_, kind in INVALID}
+    assert kinds == {"first-not-first", "after-terminal", "repeat", "back", "skip"}
+    assert ("capa", "effectiveness_check", "investigation") not in {c[:3] for c in INVALID}
+    assert len(INVALID) == 16 + 44 + 36
+
+
+@pytest.mark.parametrize(
+    ("rtype", "state"),
+    INVALID_STATES,
+    ids=lambda v: str(v),
+)
+def test_invalid_transitions_are_409_naming_the_allowed_steps(
+    qa: Qa, rtype: str, state: str | None
+) -> None:
+    lot = "LOT-TT"
+    extra = {"lot": lot} if rtype == "ncr" else {}
+    entity = f"{rtype.upper()}-T"
+    for step in _path_to(rtype, state):
+        qa.step(rtype, entity, step, **extra)
+    allowed = NEXT_STEPS[rtype][state]
+    failures = []
+    for _, _, step, kind in (c for c in INVALID if c[:2] == (rtype, state)):
+        body = qa.try_step(rtype, entity, step, **extra)
+        detail = body["detail"]
+        want = [
+            f"{rtype} {entity}: cannot go from {state or 'nothing'} to {step}",
+            f"allowed: {', '.join(allowed) or 'none (finished)'}",
+        ]
+        if not all(w in detail for w in want) or body.get("reasons") != [
+            f"allowed next steps: {', '.join(allowed) or 'none'}"
+        ]:
+            failures.append((kind, step, body))
+    assert not failures, failures
+    # The refusals left the entity where it was: the allowed steps are still open.
+    if allowed:
+        qa.step(rtype, entity, allowed[0], **extra)
+
+
+def test_ncr_steps_stay_on_the_ncr_lot(qa: Qa) -> None:
+    qa.step("ncr", "NCR-L", "open", lot="LOT-A")
+    body = qa.try_step("ncr", "NCR-L", "evaluated", lot="LOT-B")
+    assert "belongs to lot LOT-A" in body["detail"], body
+    qa.step("ncr", "NCR-L", "evaluated", lot="LOT-A")
+    body = qa.try_step("ncr", "NCR-L", "dispositioned", lot="LOT-B")
+    assert "belongs to lot LOT-A" in body["detail"], body
+    assert qa.lot("LOT-A")["open_ncrs"][0]["step"] == "evaluated"
+    assert qa.client.get("/v1/lots/LOT-B", headers=qa.read).status_code == 404
+
+
+# -- 3. corrections ---------------------------------------------------------------------------
+
+
+def test_correction_history_shows_who_what_old_new_when_why(qa: Qa) -> None:
+    lot = "LOT-CORR"
+    original = inspection(f"{lot}-FQC-1", lot, value=3.01)
+    qa.ok(original)
+    rid = original["record_id"]
+    first = qa.view(rid)
+    assert first["changed_since_first_entry"] is False and first["history"] == []
+
+    reasons = [
+        "Transcription error: the gauge printout LM-204/881 reads 3.02 mm",
+        "Second transcription error: the calibrated re-read of LM-204/881 is 3.03 mm",
+    ]
+    times = []
+    for i, (value, reason) in enumerate(zip((3.02, 3.03), reasons, strict=True), start=1):
+        fix = correction(
+            f"{lot}-CORR-{i}",
+            rid,
+            lot,
+            [{"path": "/characteristics/0/value", "value": value}],
+            reason,
+        )
+        times.append(int(datetime.now(UTC).timestamp()) + i)
+        qa.ok(fix, "inspector", "authored", signed_at=times[-1])
+
+    view = qa.view(rid)
+    assert view["current"]["characteristics"][0]["value"] == 3.03
+    assert view["original"]["characteristics"][0]["value"] == 3.01
+    assert view["original"] == original
+    assert view["changed_since_first_entry"] is True
+    assert view["record_hash"] == record_hash(original).hex()  # the logged record is unchanged
+    history = view["history"]
+    assert [(h["old"], h["new"]) for h in history] == [(3.01, 3.02), (3.02, 3.03)]
+    for i, h in enumerate(history):
+        assert h["correction"] == f"{lot}-CORR-{i + 1}"
+        assert h["path"] == "/characteristics/0/value"
+        assert h["reason"] == reasons[i]
+        assert h["signer"].lower() == qa.address("inspector")
+        assert h["printed_name"] == NAMES["inspector"]
+        assert h["meaning"] == "authored"
+        assert is_utc(h["signed_at"]) and h["signed_at"] == utc(times[i])
+
+    status = qa.lot(lot)
+    assert status["changed_since_first_entry"] == [rid]
+    flags = {i["record_id"]: i["changed_since_first_entry"] for i in status["inspections"]}
+    assert flags == {rid: True}
+    timeline = {t["record_id"]: t for t in status["timeline"]}
+    assert timeline[rid]["changed_since_first_entry"] is True
+    assert [t["type"] for t in status["timeline"]] == ["inspection", "correction", "correction"]
+    assert timeline[f"{lot}-CORR-1"]["changed_since_first_entry"] is False
+
+
+def test_correction_of_a_failed_critical_measurement_unblocks_release(qa: Qa) -> None:
+    lot = "LOT-CFIX"
+    failed = inspection(f"{lot}-FQC-1", lot, value=3.12)
+    qa.ok(failed)
+    rid = failed["record_id"]
+    reasons = qa.release_refused(lot, evidence(failed))["reasons"]
+    assert has(reasons, "critical characteristic failed", rid)
+    # Schema consistency holds for the corrected record: an out-of-spec pass is refused.
+    inconsistent = correction(
+        f"{lot}-CORR-0",
+        rid,
+        lot,
+        passing_fix(3.12),
+        "Verdict wrongly entered as fail by the operator",
+    )
+    body = qa.refused(inconsistent, "approver", "authored", 422)
+    assert "cannot carry a pass verdict" in body["detail"], body
+    fix = correction(
+        f"{lot}-CORR-1", rid, lot, passing_fix(3.02), "Decimal slip: the printout reads 3.02 mm"
+    )
+    # Only a QA approver may change a verdict (docs/quality.md, Authority).
+    body = qa.refused(fix, "inspector", "authored", 403)
+    assert "qa_approver" in body["detail"], body
+    qa.ok(fix, "approver", "authored")
+    assert qa.lot(lot)["release_blockers"] == []
+    qa.ok(release(f"{lot}-REL", lot, evidence(failed)), "approver", "released")
+    assert qa.lot(lot)["state"] == "released"
+
+
+def test_corrections_that_are_refused(qa: Qa) -> None:
+    lot = "LOT-CBAD"
+    target = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(target)
+    rid = target["record_id"]
+    change = [{"path": "/characteristics/0/value", "value": 3.02}]
+    reason = "Transcription error against the gauge printout"
+
+    body = qa.refused(
+        correction("CB-1", rid, "LOT-ELSE", change, reason), "inspector", "authored", 422
+    )
+    assert "correction lot" in body["detail"] and lot in body["detail"], body
+    qa.refused(correction("CB-2", rid, None, change, reason), "inspector", "authored", 422)
+    body = qa.refused(correction("CB-3", rid, lot, change, None), "inspector", "authored", 422)
+    assert "reason" in body["detail"], body
+    qa.refused(correction("CB-4", rid, lot, change, "typo"), "inspector", "authored", 422)
+    body = qa.refused(
+        correction("CB-5", rid, lot, [{"path": "/lot", "value": "LOT-ELSE"}], reason),
+        "inspector",
+        "authored",
+        422,
+    )
+    assert "cannot be corrected" in body["detail"], body
+    body = qa.refused(
+        correction("CB-6", rid, lot, [{"path": "/no_such_field", "value": 1}], reason),
+        "inspector",
+        "authored",
+        422,
+    )
+    assert "no such field" in body["detail"], body
+    body = qa.refused(
+        correction("CB-7", "NO-SUCH", lot, change, reason), "inspector", "authored", 404
+    )
+    assert "NO-SUCH" in body["detail"], body
+
+    rel = release(f"{lot}-REL", lot, evidence(target))
+    qa.ok(rel, "approver", "released")
+    body = qa.refused(
+        correction(
+            "CB-8", rel["record_id"], lot, [{"path": "/decision", "value": "rejected"}], reason
+        ),
+        "approver",
+        "authored",
+        422,
+    )
+    assert "release record cannot be corrected" in body["detail"], body
+    signer_record = f"signer-{qa.address('inspector')}"
+    body = qa.refused(
+        correction("CB-9", signer_record, None, [{"path": "/name", "value": "Mallory"}], reason),
+        "inspector",
+        "authored",
+        422,
+    )
+    assert "signer record cannot be corrected" in body["detail"], body
+    # Corrections are not corrected either: a new correction supersedes.
+    qa.ok(correction("CB-10", rid, lot, change, reason))
+    body = qa.refused(
+        correction("CB-11", "CB-10", lot, [{"path": "/reason", "value": reason + "!"}], reason),
+        "inspector",
+        "authored",
+        422,
+    )
+    assert "correction record cannot be corrected" in body["detail"], body
+    # Authority follows the corrected record: only an approver may touch an NCR closure.
+    ncr = f"NCR-{lot}"
+    for step in STEPS["ncr"]:
+        closure = qa.step("ncr", ncr, step, lot=lot)
+    body = qa.refused(
+        correction(
+            "CB-12", closure["record_id"], lot, [{"path": "/summary", "value": "x"}], reason
+        ),
+        "inspector",
+        "authored",
+        403,
+    )
+    assert "qa_approver" in body["detail"], body
+    assert qa.view(rid)["current"]["characteristics"][0]["value"] == 3.02
+
+
+# -- 4. lot status ----------------------------------------------------------------------------
+
+
+def test_lot_status_follows_the_lot(qa: Qa) -> None:
+    lot = "LOT-STAT"
+    ncr, capa_via_ncr, capa_on_lot = f"NCR-{lot}", "CAPA-NCR", "CAPA-LOT"
+    submitted: list[str] = []
+
+    def ok(record: dict[str, Any], who: str = "inspector", meaning: str = "authored") -> None:
+        qa.ok(record, who, meaning)
+        submitted.append(record["record_id"])
+
+    def step(rtype: str, entity: str, name: str, **fields: Any) -> None:
+        submitted.append(qa.step(rtype, entity, name, **fields)["record_id"])
+
+    assert qa.client.get(f"/v1/lots/{lot}", headers=qa.read).status_code == 404
+    failed = inspection(f"{lot}-IPQC-1", lot, value=2.90, stage="in_process")
+    ok(failed)
+    status = qa.lot(lot)
+    assert status["lot"] == lot and status["state"] == "in_process"
+    assert status["product"] == PRODUCT
+    assert status["inspections"][0]["verdict"] == "fail"
+    assert status["inspections"][0]["critical_failures"] == ["outer diameter"]
+    assert status["open_ncrs"] == [] and status["open_capas"] == []
+    assert status["open_alerts"] == [] and status["release"] is None
+
+    step("ncr", ncr, "open", lot=lot, refs=[failed["record_id"]])
+    status = qa.lot(lot)
+    assert status["state"] == "quarantined"
+    assert status["open_ncrs"] == [
+        {
+            "ncr_id": ncr,
+            "refs": [failed["record_id"]],
+            "step": "open",
+            "nature": STEP_FIELDS["ncr"]["open"]["nature"],
+        }
+    ]
+    step("ncr", ncr, "evaluated", lot=lot)
+    step("ncr", ncr, "dispositioned", lot=lot, capa_id=capa_via_ncr)
+    qa.step("capa", capa_via_ncr, "open", ncr_id=ncr)  # no lot: linked through the NCR
+    step("capa", capa_on_lot, "open", lot=lot)
+    status = qa.lot(lot)
+    assert sorted(status["open_capas"], key=lambda c: c["capa_id"]) == [
+        {"capa_id": capa_on_lot, "step": "open"},
+        {"capa_id": capa_via_ncr, "step": "open"},
+    ]
+    assert status["open_ncrs"][0]["step"] == "dispositioned"
+    assert status["open_ncrs"][0]["capa_id"] == capa_via_ncr
+    step("ncr", ncr, "closed", lot=lot)
+    qa.step("capa", capa_via_ncr, "investigation")
+    assert qa.lot(lot)["state"] == "in_process"
+
+    ok(alert(f"{lot}-ALERT-1", "ALM-S", lot), "device", "recorded")
+    status = qa.lot(lot)
+    assert status["state"] == "quarantined"
+    assert len(status["open_alerts"]) == 1 and "alert ALM-S is open" in status["open_alerts"][0]
+    assert {"capa_id": capa_via_ncr, "step": "investigation"} in status["open_capas"]
+    step("ncr", "NCR-S2", "open", lot=lot, refs=["ALM-S"])
+    step("ncr", "NCR-S2", "evaluated", lot=lot)
+    step(
+        "ncr",
+        "NCR-S2",
+        "dispositioned",
+        lot=lot,
+        disposition="use_as_is",
+        rationale="Temperature excursion of 6 minutes; validated window allows 10 minutes",
+    )
+    status = qa.lot(lot)
+    assert status["open_alerts"] == [] and status["state"] == "quarantined"  # NCR still open
+    step("ncr", "NCR-S2", "closed", lot=lot)
+    qa.step("capa", capa_on_lot, "cancelled")  # later CAPA steps need not carry the lot
+    recheck = inspection(f"{lot}-IPQC-2", lot, stage="in_process")
+    final = inspection(f"{lot}-FQC-1", lot)
+    ok(recheck)
+    ok(final)
+    status = qa.lot(lot)
+    assert status["state"] == "in_process" and status["release_blockers"] == []
+    assert status["open_capas"] == [{"capa_id": capa_via_ncr, "step": "investigation"}]
+    assert [i["verdict"] for i in status["inspections"]] == ["fail", "pass", "pass"]
+
+    rel = release(f"{lot}-REL", lot, evidence(failed, recheck, final))
+    ok(rel, "approver", "released")
+    status = qa.lot(lot)
+    assert status["state"] == "released"
+    sig = status["release"]["signature"]
+    assert status["release"]["record_id"] == rel["record_id"]
+    assert status["release"]["decision"] == "released"
+    assert status["release"]["concession"] is None
+    assert sig["signer"].lower() == qa.address("approver")
+    assert sig["printed_name"] == NAMES["approver"]
+    assert sig["meaning"] == "released" and is_utc(sig["signed_at"])
+
+    timeline = status["timeline"]
+    assert [t["record_id"] for t in timeline] == submitted  # acceptance order, lot records only
+    for entry in timeline:
+        s = entry["signature"]
+        assert set(s) == {"signer", "printed_name", "signed_at", "meaning"}, entry
+        assert s["printed_name"] in NAMES.values(), entry
+        assert is_utc(s["signed_at"]) and is_utc(entry["accepted_at"]), entry
+    accepted = [t["accepted_at"] for t in timeline]
+    assert accepted == sorted(accepted)
+    assert [t["step"] for t in timeline if t["type"] == "ncr"][:4] == list(STEPS["ncr"])
+    by_id = {t["record_id"]: t for t in timeline}
+    assert by_id[f"{lot}-ALERT-1"]["signature"]["meaning"] == "recorded"
+    assert by_id[f"{lot}-ALERT-1"]["signature"]["printed_name"] == NAMES["device"]
+
+    view = qa.view(final["record_id"])
+    assert view["signature"]["printed_name"] == NAMES["inspector"]
+    assert view["signature"]["meaning"] == "authored"
+    assert view["signature"]["signer"].lower() == qa.address("inspector")
+    assert is_utc(view["signature"]["signed_at"]) and view["lot"] == lot
+
+
+def test_rejected_lot_and_unknown_lot(qa: Qa) -> None:
+    lot = "LOT-RJ"
+    final = inspection(f"{lot}-FQC-1", lot, value=3.3)
+    qa.ok(final)
+    qa.ok(release(f"{lot}-REJ", lot, evidence(final), "rejected"), "approver", "released")
+    status = qa.lot(lot)
+    assert status["state"] == "rejected" and status["release"]["decision"] == "rejected"
+    resp = qa.client.get("/v1/lots/NO-SUCH-LOT", headers=qa.read)
+    assert resp.status_code == 404 and "NO-SUCH-LOT" in resp.json()["detail"], resp.text
+    assert qa.client.get("/v1/records/NO-SUCH", headers=qa.read).status_code == 404
+    assert qa.client.get(f"/v1/lots/{lot}").status_code == 401
+    assert qa.client.get(f"/v1/records/{lot}-REJ").status_code == 401
+
+
+# -- 5. the demo story ------------------------------------------------------------------------
+
+
+def test_demo_story_end_to_end(qa: Qa) -> None:
+    lot, material = "L261122-DEMO", "RM-DEMO"
+    people = {"inspector": "inspector", "approver": "approver"}
+    for role, meaning, record in sample_lot(lot, material):
+        resp = qa.post(record, people[role], meaning)
+        assert resp.status_code == 201, (record["record_id"], resp.text)
+    status = qa.lot(lot)
+    assert status["state"] == "released"
+    assert status["release_blockers"] == []
+    assert status["open_ncrs"] == [] and status["open_alerts"] == []
+    assert status["release"]["decision"] == "released"
+    assert status["release"]["concession"] is None
+    assert status["changed_since_first_entry"] == [f"{lot}-IQC-001"]
+    assert status["open_capas"] == [{"capa_id": f"CAPA-{lot}", "step": "action_plan"}]
+    corrected = qa.view(f"{lot}-IQC-001")
+    assert corrected["current"]["characteristics"][1]["value"] == 47.1
+    assert corrected["original"]["characteristics"][1]["value"] == 46.2
+
+
+# -- findings: rules that look wrong for a regulated QA setting --------------------------------
+
+
+def test_workflow_state_and_identity_fields_cannot_be_corrected(qa: Qa) -> None:
+    """An inspector alone must not be able to 'correct' an NCR into closed use_as_is (which
+    would lift the failed critical inspection and the alert it references), nor move any other
+    workflow or identity field past its own signed steps."""
+    lot = "LOT-XSTEP"
+    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
+    qa.ok(failed)
+    qa.ok(inspection(f"{lot}-FQC-1", lot))
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-X", lot), "device", "recorded")
+    opened = qa.step(
+        "ncr",
+        f"NCR-{lot}",
+        "open",
+        lot=lot,
+        refs=[failed["record_id"], "ALM-X"],
+        disposition="use_as_is",
+        rationale="(to be decided by QA)",
+        summary="(filled in later)",
+    )
+    capa = qa.step("capa", f"CAPA-{lot}", "open", lot=lot, summary="(later)")
+    cases = [
+        (opened, "/step", "closed"),
+        (opened, "/ncr_id", "NCR-OTHER"),
+        (opened, "/refs", []),
+        (opened, "/disposition", "scrap"),
+        (capa, "/step", "closed"),
+        (capa, "/capa_id", "CAPA-OTHER"),
+        (failed, "/stage", "incoming"),
+        (failed, "/lot", "LOT-ELSE"),
+        (failed, "/record_id", "X-1"),
+    ]
+    for i, (target, path, value) in enumerate(cases):
+        fix = correction(
+            f"{lot}-CORR-{i}",
+            target["record_id"],
+            lot,
+            [{"path": path, "value": value}],
+            "Wrong value selected when the record was entered",
+        )
+        body = qa.refused(fix, "inspector", "authored", 422)
+        assert f"{path[1:]} cannot be corrected" in body["detail"], (path, body)
+    status = qa.lot(lot)
+    assert status["state"] == "quarantined"
+    assert len(status["release_blockers"]) == 3, status["release_blockers"]
+
+
+@pytest.mark.parametrize(
+    "path", ["/characteristics/0/critical", "/characteristics/0", "/characteristics"]
+)
+def test_only_an_approver_can_clear_a_failed_critical_characteristic(qa: Qa, path: str) -> None:
+    lot = "LOT-XCRIT"
+    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
+    qa.ok(failed)
+    qa.ok(inspection(f"{lot}-FQC-1", lot))
+    passing = {**failed["characteristics"][0], "value": 3.02, "verdict": "pass"}
+    value = {
+        "/characteristics/0/critical": False,
+        "/characteristics/0": passing,
+        "/characteristics": [passing],
+    }[path]
+    fix = correction(
+        f"{lot}-CORR-1",
+        failed["record_id"],
+        lot,
+        [{"path": path, "value": value}],
+        "Transcription error on the inspection sheet",
+    )
+    resp = qa.post(fix, "inspector", "authored")
+    assert resp.status_code in (403, 422), resp.text
+
+
+def test_a_repeated_alert_id_is_not_cleared_by_an_old_ncr(qa: Qa) -> None:
+    lot = "LOT-ALMID"
+    qa.ok(inspection(f"{lot}-FQC-1", lot))
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-TZ2", lot), "device", "recorded")
+    ncr = f"NCR-{lot}"
+    qa.step("ncr", ncr, "open", lot=lot, refs=["ALM-TZ2"])
+    for step in ("evaluated", "dispositioned", "closed"):
+        qa.step("ncr", ncr, step, lot=lot)
+    assert qa.lot(lot)["state"] == "in_process"
+    resp = qa.post(alert(f"{lot}-ALERT-2", "ALM-TZ2", lot), "device", "recorded")
+    status = qa.lot(lot)
+    assert resp.status_code == 409 or (
+        status["state"] == "quarantined" and status["open_alerts"]
+    ), (resp.text, status["open_alerts"])
+
+
+def test_printed_name_is_the_name_at_signing(qa: Qa) -> None:
+    lot = "LOT-NAME"
+    rec = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(rec)
+    inspector = qa.people["inspector"]
+    regrant = {
+        "record_id": f"signer-{inspector.address.lower()}-2",
+        "type": "signer",
+        "schema": "signer/1",
+        "action": "grant",
+        "address": inspector.address,
+        "name": "Someone Else",
+        "roles": ["qa_inspector"],
+    }
+    resp = qa.client.post(
+        "/v1/records", json=sign(qa.runtime, regrant, admin(qa.runtime), "approved")
+    )
+    assert resp.status_code == 201, resp.text
+    assert qa.view(rec["record_id"])["signature"]["printed_name"] == NAMES["inspector"]
+
+
+def test_reinspection_must_cover_the_failed_characteristic(qa: Qa) -> None:
+    lot = "LOT-SUPER"
+    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
+    other = inspection(f"{lot}-IPQC-2", lot, stage="in_process")
+    other["characteristics"][0].update(name="wall thickness", lower=0.2, upper=0.3, value=0.25)
+    final = inspection(f"{lot}-FQC-1", lot)
+    for record in (failed, other, final):
+        qa.ok(record)
+    resp = qa.post(
+        release(f"{lot}-REL", lot, evidence(failed, other, final)), "approver", "released"
+    )
+    assert resp.status_code == 409, resp.text
