@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -16,6 +18,7 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import CheckpointOut, ConsistencyProof, Problem, SubmitRequest, SubmitResponse
@@ -144,6 +147,10 @@ def get_ledger(request: Request) -> Ledger:
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+#: The same shapes the records themselves must have, so no id reaches the database unchecked.
+RecordId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
+LotId = Annotated[str, PathParam(pattern=r"^[\x21-\x7e]{1,128}$")]
+log = logging.getLogger("evledger.api")
 _bearer = HTTPBearer(auto_error=False, description="A read token from `evledger token`")
 
 
@@ -198,6 +205,21 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
             body["reasons"] = exc.reasons
         return JSONResponse(body, status_code=exc.status if exc.status < 500 else 503)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        return JSONResponse(
+            {"error": code, "detail": str(exc.detail)},
+            status_code=exc.status_code,
+            headers=exc.headers,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not bad input: log it with the request line, answer without internals.
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return _problem(500, "internal_error", "internal error: the incident was logged")
+
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         if request.method == "POST":
@@ -217,18 +239,18 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
         return JSONResponse(result.to_json(), status_code=200 if result.duplicate else 201)
 
     @app.get("/v1/records/{record_id}", responses=_ERRORS)
-    def record(record_id: str, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
+    def record(record_id: RecordId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
         """The record now, as first entered, its history and signature manifestation.
         Needs a read token (`evledger token`)."""
         return ledger.record_view(record_id)
 
     @app.get("/v1/lots/{lot}", responses=_ERRORS)
-    def lot(lot: str, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
+    def lot(lot: LotId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
         """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
         return ledger.lot(lot)
 
     @app.get("/v1/records/{record_id}/receipt", responses=_ERRORS)
-    def receipt(record_id: str, ledger: LedgerDep) -> JSONResponse:
+    def receipt(record_id: RecordId, ledger: LedgerDep) -> JSONResponse:
         r = ledger.receipt(record_id)
         return JSONResponse(r, status_code=200 if r["status"] == "anchored" else 202)
 
@@ -271,7 +293,11 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
         ledger.status()
         return {"status": "ok"}
 
-    @app.get("/metrics")
+    @app.get(
+        "/metrics",
+        response_class=PlainTextResponse,
+        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus"}},
+    )
     def metrics(ledger: LedgerDep) -> Response:
         for key, value in ledger.status().items():
             gauges[key].set(value or 0)

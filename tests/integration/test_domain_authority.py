@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from evledger_verify.records import record_hash
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -343,8 +344,11 @@ def test_release_decision_released(
     """The sweep uses decision "rejected" (not gated); "released" on a releasable lot (a passing
     final inspection, no NCR) is judged by the same rule."""
     lot = fresh("LOT-REL")
-    accept(client, runtime, inspection(fresh("FQC"), lot), qa, "authored")
+    final = inspection(fresh("FQC"), lot)
+    accept(client, runtime, final, qa, "authored")
     record = release_record(lot, "released")
+    record["evidence"] = [{"record_id": final["record_id"],
+                           "record_hash": record_hash(final).hex()}]
     before = record_count(client)
     resp = post(client, runtime, record, only[role], meaning)
     if role in expected_roles("release", "*", meaning):
