@@ -46,7 +46,9 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("change", "closed"): {"approved": ("qa_approver",)},
     ("scan", "*"): {"recorded": ("device",)},
     ("process_reading", "*"): {"recorded": ("device",)},
-    ("alert", "*"): {"recorded": ("device", "auditor"), "authored": _QA},
+    # Devices sign only scans and readings (an out-of-limit reading blocks release by itself);
+    # alerts come from the audit (auditor) or from people.
+    ("alert", "*"): {"recorded": ("auditor",), "authored": _QA},
     # A correction is signed by whoever may author the corrected record's type (see below).
     ("correction", "*"): {"authored": (*_QA, "production")},
 }

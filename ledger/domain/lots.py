@@ -274,6 +274,13 @@ def release_blockers(
         if n["step"] != "closed":
             reasons.append(f"NCR {n['ncr_id']} is open (step {n['step']})")
     for r in records:
+        if r.type == "process_reading" and r.record_id not in dispositioned_refs:
+            low, high, value = r.body.get("lower"), r.body.get("upper"), r.body["value"]
+            if (low is not None and value < low) or (high is not None and value > high):
+                reasons.append(
+                    f"process reading {r.record_id} is out of limits ({r.body['tag']} {value} "
+                    f"{r.body['unit']}, limits {low}..{high}): an NCR must disposition it"
+                )
         if r.type == "alert" and r.body["alert_id"] not in dispositioned_refs:
             reasons.append(
                 f"alert {r.body['alert_id']} is open: an NCR must disposition it "
@@ -300,7 +307,7 @@ def lot_status(
     releases = [r for r in records if r.type == "release"]
     release = releases[-1] if releases else None
     blockers = release_blockers(records, required_stages, [])
-    open_alerts = [b for b in blockers if b.startswith("alert ")]
+    open_alerts = [b for b in blockers if b.startswith(("alert ", "process reading "))]
     open_ncrs = [n for n in ncrs.values() if n["step"] != "closed"]
     if release is not None:
         state = str(release.body["decision"])

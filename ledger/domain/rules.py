@@ -187,6 +187,17 @@ class Rules:
                     "not effective or with an adverse effect; go back to investigation or cancel",
                     reasons=["allowed next steps: investigation, cancelled"],
                 )
+        if rtype == "ncr" and record.get("refs"):
+            lot_records = load_lot(self.conn, self.registry, str(record["lot"]))
+            known = {r.record_id for r in lot_records} | {
+                str(r.body["alert_id"]) for r in lot_records if r.type == "alert"
+            }
+            unknown = [ref for ref in record["refs"] if ref not in known]
+            if unknown:
+                raise ConflictError(
+                    f"ncr {entity}: refs {', '.join(unknown)} name no record or alert of lot "
+                    f"{record['lot']}"
+                )
         if rtype == "ncr" and current is not None:
             first = history[0].body
             if record.get("lot") != first.get("lot"):

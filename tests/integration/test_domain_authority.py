@@ -395,7 +395,8 @@ def signed_target(
     """A stored record of (rtype, step), the meaning it was signed with, and one change."""
     record = record_for(client, runtime, qa, rtype, step)
     meaning = first_meaning(rtype, step)
-    signer = only["device"] if meaning == "recorded" else qa
+    recorder = only["auditor"] if rtype == "alert" else only["device"]
+    signer = recorder if meaning == "recorded" else qa
     accept(client, runtime, record, signer, meaning)
     if rtype in _ENTITY_KEY:
         field, old = next(

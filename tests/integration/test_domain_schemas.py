@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from evledger_verify.records import record_hash
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -183,7 +184,7 @@ VALID: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {
                  "production", "authored"),
     "scan/1": (_scan, "device", "recorded"),
     "process_reading/1": (_reading, "device", "recorded"),
-    "alert/1": (_alert, "device", "recorded"),
+    "alert/1": (_alert, "qa_inspector", "authored"),
     "signer/1": (_signer, "admin", "approved"),
     "correction/1": (lambda: {}, "qa_inspector", "authored"),  # built in the test
 }
@@ -229,7 +230,9 @@ def test_released_lot_with_passing_final_inspection(
 ) -> None:
     final = inspection(fresh("FQC"), fresh("LOT-S"))
     assert post(client, runtime, final, signers["qa_inspector"], "authored").status_code == 201
-    release = {**_release(), "lot": final["lot"], "decision": "released"}
+    release = {**_release(), "lot": final["lot"], "decision": "released",
+               "evidence": [{"record_id": final["record_id"],
+                             "record_hash": record_hash(final).hex()}]}
     resp = post(client, runtime, release, signers["qa_approver"], "released")
     assert resp.status_code == 201, resp.text
 
@@ -365,7 +368,7 @@ REFUSALS: dict[str, Case] = {
                       ("record.operation", "'receive', 'consume', 'produce' or 'ship'")),
     "bad ncr step": (lambda: _ncr(step="reopened", nature="x"), "production", "authored",
                      ("record.step",)),
-    "bad alert severity": (lambda: {**_alert(), "severity": "fatal"}, "device", "recorded",
+    "bad alert severity": (lambda: {**_alert(), "severity": "fatal"}, "qa_inspector", "authored",
                            ("record.severity",)),
     "ncr open without nature": (lambda: _ncr(), "production", "authored",
                                 ("record", "ncr step open needs nature")),

@@ -327,7 +327,7 @@ def test_open_alert_blocks_release(qa: Qa) -> None:
     lot = "LOT-ALERT"
     final = inspection(f"{lot}-FQC-1", lot)
     qa.ok(final)
-    qa.ok(alert(f"{lot}-ALERT-1", "ALM-TZ2-1", lot), "device", "recorded")
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-TZ2-1", lot), "inspector", "authored")
     body = qa.release_refused(lot, evidence(final))
     assert len(body["reasons"]) == 1 and has(body["reasons"], "alert ALM-TZ2-1 is open"), body
     assert qa.lot(lot)["state"] == "quarantined"
@@ -360,7 +360,7 @@ def test_every_blocker_is_listed_then_each_is_cleared_the_intended_way(qa: Qa) -
     other = inspection("LOT-OTHER-IQC-1", "LOT-OTHER", stage="incoming")
     for record in (incoming, failed, other):
         qa.ok(record)
-    qa.ok(alert(f"{lot}-ALERT-1", "ALM-1", lot), "device", "recorded")
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-1", lot), "inspector", "authored")
     qa.step("ncr", ncr, "open", lot=lot, refs=[failed["record_id"], "ALM-1"])
 
     bad = evidence(incoming, failed, other)
@@ -451,7 +451,7 @@ def test_rejected_and_quarantined_are_never_gated(qa: Qa) -> None:
     lot = "LOT-REJ"
     failed = inspection(f"{lot}-IPQC-1", lot, value=3.2, stage="in_process")
     qa.ok(failed)
-    qa.ok(alert(f"{lot}-ALERT-1", "ALM-9", lot), "device", "recorded")
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-9", lot), "inspector", "authored")
     qa.step("ncr", f"NCR-{lot}", "open", lot=lot, refs=[failed["record_id"]])
     blockers = qa.lot(lot)["release_blockers"]
     assert len(blockers) == 4, blockers  # critical, final missing, NCR, alert
@@ -910,7 +910,7 @@ def test_lot_status_follows_the_lot(qa: Qa) -> None:
     qa.step("capa", capa_via_ncr, "investigation")
     assert qa.lot(lot)["state"] == "in_process"
 
-    ok(alert(f"{lot}-ALERT-1", "ALM-S", lot), "device", "recorded")
+    ok(alert(f"{lot}-ALERT-1", "ALM-S", lot), "inspector", "authored")
     status = qa.lot(lot)
     assert status["state"] == "quarantined"
     assert len(status["open_alerts"]) == 1 and "alert ALM-S is open" in status["open_alerts"][0]
@@ -961,8 +961,8 @@ def test_lot_status_follows_the_lot(qa: Qa) -> None:
     assert accepted == sorted(accepted)
     assert [t["step"] for t in timeline if t["type"] == "ncr"][:4] == list(STEPS["ncr"])
     by_id = {t["record_id"]: t for t in timeline}
-    assert by_id[f"{lot}-ALERT-1"]["signature"]["meaning"] == "recorded"
-    assert by_id[f"{lot}-ALERT-1"]["signature"]["printed_name"] == NAMES["device"]
+    assert by_id[f"{lot}-ALERT-1"]["signature"]["meaning"] == "authored"
+    assert by_id[f"{lot}-ALERT-1"]["signature"]["printed_name"] == NAMES["inspector"]
 
     view = qa.view(final["record_id"])
     assert view["signature"]["printed_name"] == NAMES["inspector"]
@@ -1018,7 +1018,7 @@ def test_workflow_state_and_identity_fields_cannot_be_corrected(qa: Qa) -> None:
     failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
     qa.ok(failed)
     qa.ok(inspection(f"{lot}-FQC-1", lot))
-    qa.ok(alert(f"{lot}-ALERT-1", "ALM-X", lot), "device", "recorded")
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-X", lot), "inspector", "authored")
     opened = qa.step(
         "ncr",
         f"NCR-{lot}",
@@ -1084,13 +1084,13 @@ def test_only_an_approver_can_clear_a_failed_critical_characteristic(qa: Qa, pat
 def test_a_repeated_alert_id_is_not_cleared_by_an_old_ncr(qa: Qa) -> None:
     lot = "LOT-ALMID"
     qa.ok(inspection(f"{lot}-FQC-1", lot))
-    qa.ok(alert(f"{lot}-ALERT-1", "ALM-TZ2", lot), "device", "recorded")
+    qa.ok(alert(f"{lot}-ALERT-1", "ALM-TZ2", lot), "inspector", "authored")
     ncr = f"NCR-{lot}"
     qa.step("ncr", ncr, "open", lot=lot, refs=["ALM-TZ2"])
     for step in ("evaluated", "dispositioned", "closed"):
         qa.step("ncr", ncr, step, lot=lot)
     assert qa.lot(lot)["state"] == "in_process"
-    resp = qa.post(alert(f"{lot}-ALERT-2", "ALM-TZ2", lot), "device", "recorded")
+    resp = qa.post(alert(f"{lot}-ALERT-2", "ALM-TZ2", lot), "inspector", "authored")
     status = qa.lot(lot)
     assert resp.status_code == 409 or (
         status["state"] == "quarantined" and status["open_alerts"]
@@ -1130,3 +1130,31 @@ def test_reinspection_must_cover_the_failed_characteristic(qa: Qa) -> None:
         release(f"{lot}-REL", lot, evidence(failed, other, final)), "approver", "released"
     )
     assert resp.status_code == 409, resp.text
+
+
+def test_out_of_limit_reading_blocks_release_until_an_ncr_dispositions_it(qa: Qa) -> None:
+    """DESIGN: devices sign only scans and readings; a reading outside its limits on a lot
+    blocks release by itself until an NCR referencing it is dispositioned."""
+    lot = "LOT-PLC"
+    reading = {"record_id": f"{lot}-TT101-1", "type": "process_reading",
+               "schema": "process_reading/1", "tag": "TT-101 die temperature", "value": 191.5,
+               "unit": "degC", "lower": 175.0, "upper": 190.0, "lot": lot, "line": "3",
+               "read_at": "2026-11-22T09:00:00Z"}
+    qa.ok(reading, "device", "recorded")
+    final = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(final)
+    assert qa.lot(lot)["state"] == "quarantined"
+    proof = [{"record_id": final["record_id"], "record_hash": record_hash(final).hex()}]
+    problem = qa.refused(release(f"{lot}-REL", lot, proof), "approver", "released", 409)
+    assert has(problem["reasons"], "process reading", "TT-101", "out of limits"), problem
+    # An NCR may only reference what exists on the lot.
+    bad = qa.try_step("ncr", "NCR-PLC-X", "open", lot=lot, refs=["NO-SUCH-REF"])
+    assert "name no record or alert of lot" in bad["detail"], bad
+    qa.step("ncr", "NCR-PLC", "open", lot=lot, refs=[reading["record_id"]])
+    qa.step("ncr", "NCR-PLC", "evaluated", lot=lot)
+    qa.step("ncr", "NCR-PLC", "dispositioned", lot=lot)
+    qa.step("ncr", "NCR-PLC", "closed", lot=lot)
+    qa.ok(release(f"{lot}-REL", lot, proof), "approver", "released")
+    # Devices may no longer sign alerts (DESIGN: scans and readings only).
+    alarm = alert(f"{lot}-ALERT-D", "ALM-D", lot)
+    assert qa.post(alarm, "device", "recorded").status_code == 403
