@@ -1,0 +1,26 @@
+"""Documentation that states rules must say what the code enforces."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ledger.domain.authority import MATRIX
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+def test_authority_table_in_docs_matches_the_matrix() -> None:
+    text = (DOCS / "quality.md").read_text()
+    documented = {
+        (t, step or "*", meaning, tuple(r.strip() for r in roles.split(",")))
+        for t, step, meaning, roles in re.findall(
+            r"^\| (\w+) \| (\w*) \| (\w+) \| ([\w, ]+) \|$", text, re.M
+        )
+    }
+    enforced = {
+        (t, step, meaning, roles)
+        for (t, step), rule in MATRIX.items()
+        for meaning, roles in rule.items()
+    }
+    assert documented == enforced
