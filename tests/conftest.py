@@ -7,9 +7,11 @@ import dataclasses
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -51,36 +53,31 @@ def pg_server() -> Iterator[EmbeddedPostgres]:
         server.stop()
 
 
-@pytest.fixture()
-def database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
+@contextmanager
+def fresh_database(pg_server: EmbeddedPostgres) -> Iterator[str]:
     """A fresh, empty database in the session's PostgreSQL, dropped afterwards."""
-    import sqlalchemy as sa
-
     name = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(pg_server.url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = pg_server.url.replace("/postgres?", f"/{name}?")
     try:
-        yield url
+        yield pg_server.url.replace("/postgres?", f"/{name}?")
     finally:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
-@pytest.fixture()
-def settings(tmp_path: Path) -> Settings:
-    """Settings for an in-process ledger whose keys live in the test's own directory."""
+def ledger_settings(home: Path) -> Settings:
+    """Settings for an in-process ledger whose keys live in ``home``; fast sealing."""
     return dataclasses.replace(
-        Settings.from_env(), home=tmp_path / "home", seal_interval=0.05, anchor_interval=0.1
+        Settings.from_env(), home=home, seal_interval=0.05, anchor_interval=0.1
     )
 
 
-@pytest.fixture()
-def runtime(settings: Settings, database_url: str, anvil: Anvil) -> Iterator[Runtime]:
-    """A whole ledger (fresh database, fresh contract on the session Anvil) with its sealer and
-    anchorer running. ``runtime.admin_key_path`` holds the bootstrap admin key."""
+@contextmanager
+def running_ledger(settings: Settings, database_url: str, anvil: Anvil) -> Iterator[Runtime]:
+    """A whole ledger (a fresh contract on the session Anvil) with sealer and anchorer."""
     rt = Runtime.open(settings, database_url, anvil.rpc_url)
     rt.start_workers()
     try:
@@ -90,7 +87,41 @@ def runtime(settings: Settings, database_url: str, anvil: Anvil) -> Iterator[Run
 
 
 @pytest.fixture()
+def database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
+    with fresh_database(pg_server) as url:
+        yield url
+
+
+@pytest.fixture()
+def settings(tmp_path: Path) -> Settings:
+    return ledger_settings(tmp_path / "home")
+
+
+@pytest.fixture()
+def runtime(settings: Settings, database_url: str, anvil: Anvil) -> Iterator[Runtime]:
+    """A whole ledger on a fresh database. ``runtime.admin_key_path`` holds the admin key."""
+    with running_ledger(settings, database_url, anvil) as rt:
+        yield rt
+
+
+@pytest.fixture()
 def client(runtime: Runtime) -> Iterator[TestClient]:
     """The real FastAPI app over the real ledger, called in-process."""
     with TestClient(create_app(runtime.ledger, runtime.settings.max_body_bytes)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def module_runtime(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: EmbeddedPostgres, anvil: Anvil
+) -> Iterator[Runtime]:
+    """One ledger shared by a whole module (for sweeps of hundreds of cases)."""
+    home = tmp_path_factory.mktemp("evledger") / "home"
+    with fresh_database(pg_server) as url, running_ledger(ledger_settings(home), url, anvil) as rt:
+        yield rt
+
+
+@pytest.fixture(scope="module")
+def module_client(module_runtime: Runtime) -> Iterator[TestClient]:
+    with TestClient(create_app(module_runtime.ledger, module_runtime.settings.max_body_bytes)) as c:
         yield c

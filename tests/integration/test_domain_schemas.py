@@ -8,24 +8,18 @@ One ledger serves the whole module; every case uses its own record ids."""
 from __future__ import annotations
 
 import copy
-import dataclasses
 import itertools
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-import sqlalchemy as sa
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from evledger_verify.records import record_hash
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from ledger.config import Settings
 from ledger.domain.schemas import SCHEMAS
-from ledger.embedded import Anvil, EmbeddedPostgres
 from ledger.runtime import Runtime
 from tests.helpers import GTIN, admin, bearer, inspection, sign
 
@@ -43,33 +37,13 @@ def fresh(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def runtime(
-    tmp_path_factory: pytest.TempPathFactory, pg_server: EmbeddedPostgres, anvil: Anvil
-) -> Iterator[Runtime]:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    owner = sa.create_engine(pg_server.url, isolation_level="AUTOCOMMIT")
-    with owner.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = pg_server.url.replace("/postgres?", f"/{name}?")
-    home = tmp_path_factory.mktemp("evledger") / "home"
-    settings = dataclasses.replace(
-        Settings.from_env(), home=home, seal_interval=0.05, anchor_interval=0.1
-    )
-    rt = Runtime.open(settings, url, anvil.rpc_url)
-    rt.start_workers()
-    try:
-        yield rt
-    finally:
-        rt.stop()
-        with owner.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        owner.dispose()
+def runtime(module_runtime: Runtime) -> Runtime:
+    return module_runtime
 
 
 @pytest.fixture(scope="module")
-def client(runtime: Runtime) -> Iterator[TestClient]:
-    with TestClient(create_app(runtime.ledger, runtime.settings.max_body_bytes)) as c:
-        yield c
+def client(module_client: TestClient) -> TestClient:
+    return module_client
 
 
 @pytest.fixture(scope="module")

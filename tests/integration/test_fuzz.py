@@ -23,18 +23,14 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import hypothesis.strategies as st
 import pytest
 import schemathesis
-import sqlalchemy as sa
 from eth_account import Account
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -44,8 +40,6 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance
 
 from api.app import create_app
-from ledger.config import Settings
-from ledger.embedded import Anvil, EmbeddedPostgres
 from ledger.runtime import Runtime
 from tests.helpers import bearer, inspection, register, sign, wait_anchored
 
@@ -91,33 +85,8 @@ class Seeded:
 
 
 @pytest.fixture(scope="module")
-def fuzz_database(pg_server: EmbeddedPostgres) -> Iterator[str]:
-    """A fresh database in the session's PostgreSQL, made as ``database_url`` makes one."""
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    admin_engine = sa.create_engine(pg_server.url, isolation_level="AUTOCOMMIT")
-    with admin_engine.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield pg_server.url.replace("/postgres?", f"/{name}?")
-    finally:
-        with admin_engine.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin_engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def fuzz_runtime(fuzz_database: str, anvil: Anvil) -> Iterator[Runtime]:
-    """A whole ledger (fresh database, fresh contract) with its sealer and anchorer running."""
-    home = Path(tempfile.mkdtemp(prefix="evledger-fuzz-", dir="/tmp")) / "home"
-    config = dataclasses.replace(
-        Settings.from_env(), home=home, seal_interval=0.05, anchor_interval=0.1
-    )
-    rt = Runtime.open(config, fuzz_database, anvil.rpc_url)
-    rt.start_workers()
-    try:
-        yield rt
-    finally:
-        rt.stop()
+def fuzz_runtime(module_runtime: Runtime) -> Runtime:
+    return module_runtime
 
 
 @pytest.fixture(scope="module")
