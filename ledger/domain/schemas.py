@@ -8,7 +8,7 @@ verdict, an inspection with a failed characteristic cannot pass, limits must be 
 from __future__ import annotations
 
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AwareDatetime,
@@ -145,7 +145,31 @@ class Release(_Record):
     concession: Concession | None = None
 
 
-class Ncr(_Record):
+class _Workflow(_Record):
+    """A workflow record: one step per record; each step needs its own fields and may not
+    carry another step's (a field is set by the step, and the role, that owns it)."""
+
+    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {}
+    step: str
+
+    @model_validator(mode="after")
+    def _step_fields(self) -> _Workflow:
+        own = self.STEP_FIELDS[self.step]
+        missing = [f for f in own if getattr(self, f) is None]
+        if missing:
+            raise ValueError(f"{self.type} step {self.step} needs {', '.join(missing)}")
+        foreign = [
+            f"{f} (step {s})"
+            for s, fields in self.STEP_FIELDS.items()
+            for f in fields
+            if s != self.step and f not in own and getattr(self, f) is not None
+        ]
+        if foreign:
+            raise ValueError(f"{self.type} step {self.step} cannot carry {', '.join(foreign)}")
+        return self
+
+
+class Ncr(_Workflow):
     """Nonconformance, one record per step: open -> evaluated -> dispositioned -> closed."""
 
     type: Literal["ncr"]
@@ -153,6 +177,12 @@ class Ncr(_Record):
     ncr_id: Id
     lot: Lot
     step: Literal["open", "evaluated", "dispositioned", "closed"]
+    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "open": ("nature",),
+        "evaluated": ("evaluation", "investigation"),
+        "dispositioned": ("disposition", "rationale"),
+        "closed": ("summary",),
+    }
     nature: Text | None = None
     refs: Annotated[list[Id], Field(max_length=100)] = []  # inspection records, alert ids
     evaluation: Text | None = None
@@ -161,19 +191,6 @@ class Ncr(_Record):
     rationale: Text | None = None
     capa_id: Id | None = None
     summary: Text | None = None
-
-    @model_validator(mode="after")
-    def _fields(self) -> Ncr:
-        need = {
-            "open": ("nature",),
-            "evaluated": ("evaluation", "investigation"),
-            "dispositioned": ("disposition", "rationale"),
-            "closed": ("summary",),
-        }
-        missing = [f for f in need[self.step] if getattr(self, f) is None]
-        if missing:
-            raise ValueError(f"ncr step {self.step} needs {', '.join(missing)}")
-        return self
 
 
 CAPA_STEPS = (
@@ -187,7 +204,7 @@ CAPA_STEPS = (
 )
 
 
-class Capa(_Record):
+class Capa(_Workflow):
     type: Literal["capa"]
     schema_: Literal["capa/1"] = Field(alias="schema")
     capa_id: Id
@@ -200,6 +217,15 @@ class Capa(_Record):
         "closed",
         "cancelled",
     ]
+    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "open": ("problem",),
+        "investigation": ("root_cause",),
+        "action_plan": ("actions",),
+        "implementation": ("implemented",),
+        "effectiveness_check": ("effective", "no_adverse_effect", "result"),
+        "closed": ("summary",),
+        "cancelled": ("reason",),
+    }
     lot: Lot | None = None
     ncr_id: Id | None = None
     problem: Text | None = None
@@ -212,31 +238,23 @@ class Capa(_Record):
     summary: Text | None = None
     reason: Reason | None = None
 
-    @model_validator(mode="after")
-    def _fields(self) -> Capa:
-        need = {
-            "open": ("problem",),
-            "investigation": ("root_cause",),
-            "action_plan": ("actions",),
-            "implementation": ("implemented",),
-            "effectiveness_check": ("effective", "no_adverse_effect", "result"),
-            "closed": ("summary",),
-            "cancelled": ("reason",),
-        }
-        missing = [f for f in need[self.step] if getattr(self, f) is None]
-        if missing:
-            raise ValueError(f"capa step {self.step} needs {', '.join(missing)}")
-        return self
-
 
 CHANGE_STEPS = ("requested", "assessed", "approved", "implemented", "verified", "closed")
 
 
-class Change(_Record):
+class Change(_Workflow):
     type: Literal["change"]
     schema_: Literal["change/1"] = Field(alias="schema")
     change_id: Id
     step: Literal["requested", "assessed", "approved", "implemented", "verified", "closed"]
+    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
+        "requested": ("reason", "description"),
+        "assessed": ("impact",),
+        "approved": ("approval",),
+        "implemented": ("implementation",),
+        "verified": ("verification",),
+        "closed": ("summary",),
+    }
     reason: Reason | None = None
     description: Text | None = None
     impact: Text | None = None
@@ -244,21 +262,6 @@ class Change(_Record):
     implementation: Text | None = None
     verification: Text | None = None
     summary: Text | None = None
-
-    @model_validator(mode="after")
-    def _fields(self) -> Change:
-        need = {
-            "requested": ("reason", "description"),
-            "assessed": ("impact",),
-            "approved": ("approval",),
-            "implemented": ("implementation",),
-            "verified": ("verification",),
-            "closed": ("summary",),
-        }
-        missing = [f for f in need[self.step] if getattr(self, f) is None]
-        if missing:
-            raise ValueError(f"change step {self.step} needs {', '.join(missing)}")
-        return self
 
 
 class Gs1(_Model):

@@ -447,7 +447,6 @@ def test_correction_cannot_move_a_workflow_step(
     lot = fresh("LOT-BYPASS")
     accept(client, runtime, inspection(fresh("FQC"), lot), qa, "authored")
     opened = workflow_record("ncr", fresh("NCR"), "open", lot)
-    opened["summary"] = "to be filled at closure"  # optional at every step
     accept(client, runtime, opened, only["production"], "authored")
     correction = {
         "record_id": fresh("CORR"), "type": "correction", "schema": "correction/1",

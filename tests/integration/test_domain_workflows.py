@@ -1025,11 +1025,13 @@ def test_workflow_state_and_identity_fields_cannot_be_corrected(qa: Qa) -> None:
         "open",
         lot=lot,
         refs=[failed["record_id"], "ALM-X"],
-        disposition="use_as_is",
-        rationale="(to be decided by QA)",
-        summary="(filled in later)",
     )
-    capa = qa.step("capa", f"CAPA-{lot}", "open", lot=lot, summary="(later)")
+    # A step cannot carry a later step's fields, so it cannot be "corrected" into them either.
+    early = workflow("ncr", f"NCR-{lot}-EARLY", f"NCR-{lot}-E", "open", lot=lot,
+                     disposition="use_as_is", rationale="(to be decided by QA)")
+    problem = qa.refused(early, "inspector", "authored", 422)
+    assert "cannot carry disposition (step dispositioned)" in problem["detail"], problem
+    capa = qa.step("capa", f"CAPA-{lot}", "open", lot=lot)
     cases = [
         (opened, "/step", "closed"),
         (opened, "/ncr_id", "NCR-OTHER"),
