@@ -155,6 +155,7 @@ class Auditor:
     required_stages: tuple[str, ...] = ("final",)
     batch: int = 5000
     findings: list[Finding] = field(default_factory=list)
+    _seq_of: dict[str, int] = field(default_factory=dict)
 
     def _find(self, kind: str, record_id: str | None, detail: str) -> None:
         self.findings.append(Finding(kind, record_id, detail))
@@ -239,6 +240,7 @@ class Auditor:
         for n, row in enumerate(self._stream(conn), 1):
             self._check_record(row)
             rows[row.seq] = row
+            self._seq_of[row.record_id] = row.seq
             if n % self.batch == 0 or n == total:
                 self._tick("records", n, total)
         registry = Registry()
@@ -326,6 +328,15 @@ class Auditor:
                 "unauthorized_signer",
                 row.record_id,
                 f"{row.signer} was not an active signer at {row.signed_at}",
+            )
+        elif state.compromised_by is not None and row.seq > self._seq_of.get(
+            state.compromised_by, row.seq
+        ):
+            self._find(
+                "unauthorized_signer",
+                row.record_id,
+                f"accepted after {row.signer}'s key was reported compromised "
+                f"({state.compromised_by})",
             )
 
     # -- log and tree ----------------------------------------------------------------------

@@ -353,6 +353,11 @@ class Ledger:
                 "the signature was made over other data: check the record, meaning, signed_at, "
                 "chain id and contract)"
             )
+        if state.compromised_by is not None:
+            raise AuthorizationError(
+                f"signer {signer} ({state.name}): key reported compromised by "
+                f"{state.compromised_by}; no signature by it is accepted any more"
+            )
         roles = state.roles_at(sub.signed_at)
         if roles is None:
             raise AuthorizationError(

@@ -33,6 +33,9 @@ class SignerState:
     intervals: list[tuple[int, int | None, tuple[str, ...]]] = field(default_factory=list)
     #: (granted at, printed name): a signature shows the name registered when it was made.
     names: list[tuple[int, str]] = field(default_factory=list)
+    #: Set by a revoke with "compromised": true: from then on no signature by this key is
+    #: accepted, whatever signing time it claims (no backdating with a stolen key).
+    compromised_by: str | None = None
 
     def name_at(self, t: int) -> str:
         """The printed name as registered at time ``t`` (21 CFR 11.50)."""
@@ -59,6 +62,7 @@ class SignerState:
             "name": self.name,
             "roles": list(self.roles),
             "active": not self.revoked,
+            "compromised": self.compromised_by is not None,
             "intervals": [{"from": s, "until": e, "roles": list(r)} for s, e, r in self.intervals],
         }
 
@@ -70,6 +74,9 @@ def validate_signer_record(record: Mapping[str, Any]) -> None:
     address = record.get("address")
     if not isinstance(address, str) or not _ADDRESS.match(address):
         raise InvalidRecordError(f"signer record address: expected 0x and 40 hex, got {address!r}")
+    compromised = record.get("compromised")
+    if compromised is not None and (action != "revoke" or not isinstance(compromised, bool)):
+        raise InvalidRecordError("signer record compromised: expected true or false on a revoke")
     if action == "grant":
         name = record.get("name")
         if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
@@ -104,6 +111,8 @@ class Registry:
             state.intervals.append((signed_at, None, state.roles))
         elif state is not None:
             self._close(state, signed_at)
+            if record.get("compromised") is True:
+                state.compromised_by = str(record.get("record_id"))
 
     @staticmethod
     def _close(state: SignerState, at: int) -> None:

@@ -333,6 +333,7 @@ class Signer(_Record):
     address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
     name: Short | None = None
     roles: list[str] | None = None
+    compromised: bool | None = None
 
 
 class Change_(_Model):

@@ -138,6 +138,27 @@ def test_inserted_fabricated_record(ledger: Ledger) -> None:
     assert ("entry_mismatch", "FAKE-1") in kinds(found)  # its entry names another record
 
 
+def slip_in(ledger: Ledger, record: dict[str, object], signer: str,
+            body: dict[str, object]) -> None:
+    """As a superuser, store a signed record and queue it for sealing, bypassing the API."""
+    from evledger_verify.records import Entry, record_hash
+
+    rid, lot = str(record["record_id"]), str(record["lot"])
+    entry = Entry(rid, "inspection", record_hash(record).hex(), lot, None, signer,
+                  "authored", int(body["signed_at"]), str(body["signature"]),  # type: ignore[call-overload]
+                  "00" * 32, "2026-01-01T00:00:00.000000Z")
+    ledger.tamper(
+        "INSERT INTO records (record_id, record_type, lot, body, record_hash, signer, meaning, "
+        "signed_at, signature, entry, leaf_hash, accepted_at) VALUES (:rid, 'inspection', "
+        ":lot, :body, :rh, :signer, 'authored', :t, :sig, :entry, :leaf, "
+        "'2026-01-01T00:00:00Z')",
+        "INSERT INTO seal_queue (seq) SELECT seq FROM records WHERE record_id = :rid",
+        rid=rid, lot=lot, body=canonical_json(record), rh=record_hash(record), signer=signer,
+        t=body["signed_at"], sig=body["signature"], entry=entry.canonical(),
+        leaf=entry.leaf_hash(),
+    )
+
+
 def test_fabricated_record_slipped_into_the_seal_queue(ledger: Ledger) -> None:
     """Sealed and anchored like any record, it still fails: nobody authorized signed it."""
     forger = Account.create()
@@ -149,22 +170,7 @@ def test_fabricated_record_slipped_into_the_seal_queue(ledger: Ledger) -> None:
 
     with pytest.raises(Exception, match="not registered"):
         rt.ledger.submit(Submission(record, body["signature"], "authored", body["signed_at"]))
-    signer = forger.address
-    from evledger_verify.records import Entry, record_hash
-
-    entry = Entry("FAKE-2", "inspection", record_hash(record).hex(), "LOT-B", None, signer,
-                  "authored", body["signed_at"], body["signature"], "00" * 32,
-                  "2026-01-01T00:00:00.000000Z")
-    ledger.tamper(
-        "INSERT INTO records (record_id, record_type, lot, body, record_hash, signer, meaning, "
-        "signed_at, signature, entry, leaf_hash, accepted_at) VALUES ('FAKE-2', 'inspection', "
-        "'LOT-B', :body, :rh, :signer, 'authored', :t, :sig, :entry, :leaf, "
-        "'2026-01-01T00:00:00Z')",
-        "INSERT INTO seal_queue (seq) SELECT seq FROM records WHERE record_id = 'FAKE-2'",
-        body=canonical_json(record), rh=record_hash(record), signer=signer,
-        t=body["signed_at"], sig=body["signature"], entry=entry.canonical(),
-        leaf=entry.leaf_hash(),
-    )
+    slip_in(ledger, record, forger.address, body)
     rt.sealer.seal_once()
     found = ledger.audit()
     assert ("unauthorized_signer", "FAKE-2") in kinds(found)
@@ -366,3 +372,25 @@ def test_lot_status_rewritten_through_a_release_body(ledger: Ledger, client) -> 
     assert ("record_altered", "REL-A") in kinds(found)
     assert any(f.kind == "projection_mismatch" and "lot LOT-A state" in f.detail
                and "'released'" in f.detail for f in found), found
+
+
+def test_record_slipped_in_after_a_key_was_reported_compromised(
+    ledger: Ledger, client  # type: ignore[no-untyped-def]
+) -> None:
+    """Backdated to when the key was still valid, but stored after the compromise report."""
+    from ledger.service import Submission
+
+    rt = ledger.runtime
+    victim = register(client, rt, ("qa_inspector",), "Vic Victim")
+    t = int(time.time())
+    revoke = {"record_id": "revoke-victim", "type": "signer", "schema": "signer/1",
+              "action": "revoke", "address": victim.address, "compromised": True}
+    b = sign(rt, revoke, admin(rt), "approved", t + 2)
+    rt.ledger.submit(Submission(revoke, b["signature"], "approved", b["signed_at"]))
+    record = inspection("STOLEN-1", lot="LOT-B")
+    body = sign(rt, record, victim, "authored", t + 1)
+    slip_in(ledger, record, victim.address, body)
+    rt.sealer.seal_once()
+    found = ledger.audit()
+    assert any(f.kind == "unauthorized_signer" and f.record_id == "STOLEN-1"
+               and "reported compromised" in f.detail for f in found), found

@@ -255,3 +255,20 @@ def test_late_revoke_does_not_cancel_a_later_grant(client: TestClient, runtime: 
     assert entry["active"] is True, entry
     resp = submit_as(client, runtime, account, "INS-AFTER-CHANGE", t + 3)
     assert resp.status_code == 201, resp.text
+
+
+def test_compromised_key_cannot_backdate(client: TestClient, runtime: Runtime) -> None:
+    """A plain revoke judges each signature at its signing time; a revoke that reports the
+    key compromised refuses every later submission by it, backdated ones included."""
+    account: LocalAccount = Account.create()
+    t = int(time.time())
+    assert post_as_admin(client, runtime, grant_record(account), t).status_code == 201
+    backdated = sign(runtime, inspection("INS-STOLEN"), account, "authored", t + 1)
+    revoke = {**revoke_record(account, "revoke-stolen"), "compromised": True}
+    assert post_as_admin(client, runtime, revoke, t + 2).status_code == 201
+    resp = client.post("/v1/records", json=backdated)
+    assert resp.status_code == 403, resp.text
+    assert "reported compromised by revoke-stolen" in resp.json()["detail"]
+    assert signers(client)[account.address]["compromised"] is True
+    bad = {**grant_record(account), "record_id": "grant-compromised", "compromised": True}
+    assert post_as_admin(client, runtime, bad, t).status_code == 422
