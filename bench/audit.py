@@ -17,15 +17,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from api.app import create_app  # noqa: E402
-from ledger.audit import Auditor  # noqa: E402
-from ledger.config import Settings  # noqa: E402
-from ledger.embedded import Anvil, EmbeddedPostgres  # noqa: E402
-from ledger.runtime import Runtime  # noqa: E402
-from ledger.service import Submission  # noqa: E402
-from tests.helpers import inspection, register, sign  # noqa: E402
+from api.app import create_app
+from ledger.audit import Auditor
+from ledger.config import Settings
+from ledger.embedded import Anvil, EmbeddedPostgres
+from ledger.runtime import Runtime
+from ledger.service import Submission
+from tests.helpers import inspection, register, sign
 
 
 def main() -> None:
