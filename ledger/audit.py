@@ -29,9 +29,10 @@ from evledger_verify.errors import VerifyError
 from evledger_verify.merkle import node_hash, tree_levels
 from evledger_verify.records import Entry, canonical_json
 
+from ledger import tree
 from ledger.chain import Chain
 from ledger.domain.lots import Stored, apply_corrections, lot_status, subject_of
-from ledger.domain.rules import load_lot, to_stored
+from ledger.domain.rules import to_stored
 from ledger.errors import ChainError, LedgerError
 from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue, TreeNode
 from ledger.service import AUDIT_ALERT_PREFIX, Identity, Ledger, Submission, iso_utc
@@ -94,11 +95,14 @@ def _stored(row: _Row, registry: Registry) -> Stored:
     )
 
 
-def _status(records: list[Stored], lot: str, stages: tuple[str, ...]) -> dict[str, Any]:
-    if not records:
+def _status(
+    rows: list[_Row], registry: Registry, lot: str, stages: tuple[str, ...]
+) -> dict[str, Any]:
+    """The lot status ``rows`` give (corrections applied); damaged rows may not parse."""
+    if not rows:
         return {}
     try:
-        return lot_status(lot, records, stages)
+        return lot_status(lot, apply_corrections([_stored(r, registry) for r in rows]), stages)
     except (KeyError, TypeError, ValueError, LedgerError) as exc:
         return {"state": f"unreadable: {exc.__class__.__name__}"}
 
@@ -156,6 +160,7 @@ class Auditor:
     batch: int = 5000
     findings: list[Finding] = field(default_factory=list)
     _seq_of: dict[str, int] = field(default_factory=dict)
+    _log_registry: Registry = field(default_factory=Registry)
 
     def _find(self, kind: str, record_id: str | None, detail: str) -> None:
         self.findings.append(Finding(kind, record_id, detail))
@@ -174,8 +179,9 @@ class Auditor:
             self._checkpoints(conn, levels)
             self._anchors(conn, levels)
             self._lots(rows)
-            self._projection(conn, rows)
-            self._lot_projections(conn, rows)
+            served = load_registry(conn)
+            self._projection(served)
+            self._lot_projections(rows, served)
         return self.findings
 
     # -- identity --------------------------------------------------------------------------
@@ -243,7 +249,8 @@ class Auditor:
             self._seq_of[row.record_id] = row.seq
             if n % self.batch == 0 or n == total:
                 self._tick("records", n, total)
-        registry = Registry()
+        # The registry as the log says it is: only signer records that passed every check.
+        registry = self._log_registry = Registry()
         for row in sorted(
             (r for r in rows.values() if r.record_type == "signer" and r.sound),
             key=lambda r: (r.signed_at, r.seq),
@@ -419,12 +426,7 @@ class Auditor:
     def _root(levels: list[list[bytes]], size: int) -> bytes | None:
         if not 0 < size <= len(levels[0]):
             return None
-        parts = []
-        offset = 0
-        for level in range(size.bit_length() - 1, -1, -1):
-            if size >> level & 1:
-                parts.append(levels[level][offset >> level])
-                offset += 1 << level
+        parts = [levels[level][idx] for level, idx in tree.frontier(size)]
         root = parts[-1]
         for part in reversed(parts[:-1]):
             root = node_hash(part, root)
@@ -522,38 +524,29 @@ class Auditor:
                     )
                 prev = row
 
-    def _lot_projections(self, conn: sa.Connection, rows: dict[int, _Row]) -> None:
-        """Each lot's status as the service serves it (from the stored rows) against the status
-        rebuilt from the records that passed every check."""
-        registry = load_registry(conn)
-        lots = sorted({r.lot for r in rows.values() if r.lot is not None})
-        for n, lot in enumerate(lots, 1):
-            served = _status(load_lot(conn, registry, lot), lot, self.required_stages)
-            sound = [r for r in rows.values() if r.lot == lot and r.sound]
-            rebuilt = _status(
-                apply_corrections([_stored(r, registry) for r in sorted(sound, key=_seq)]),
-                lot,
-                self.required_stages,
-            )
+    def _lot_projections(self, rows: dict[int, _Row], served: Registry) -> None:
+        """Each lot's status as the service serves it (every stored row of the lot) against
+        the status rebuilt from the rows that passed every check. Rows are grouped once."""
+        by_lot: dict[str, list[_Row]] = defaultdict(list)
+        for row in sorted(rows.values(), key=_seq):
+            if row.lot is not None:
+                by_lot[row.lot].append(row)
+        for n, (lot, members) in enumerate(sorted(by_lot.items()), 1):
+            shown = _status(members, served, lot, self.required_stages)
+            rebuilt = _status([r for r in members if r.sound], served, lot, self.required_stages)
             for key in ("state", "release_blockers", "open_ncrs", "open_alerts"):
-                if served.get(key) != rebuilt.get(key):
+                if shown.get(key) != rebuilt.get(key):
                     self._find(
                         "projection_mismatch",
                         None,
-                        f"lot {lot} {key}: served {served.get(key)!r}, the log says "
+                        f"lot {lot} {key}: served {shown.get(key)!r}, the log says "
                         f"{rebuilt.get(key)!r}",
                     )
-            if n % 1000 == 0 or n == len(lots):
-                self._tick("lots", n, len(lots))
+            if n % 1000 == 0 or n == len(by_lot):
+                self._tick("lots", n, len(by_lot))
 
-    def _projection(self, conn: sa.Connection, rows: dict[int, _Row]) -> None:
-        rebuilt = Registry()
-        for row in sorted(
-            (r for r in rows.values() if r.record_type == "signer" and r.sound),
-            key=lambda r: (r.signed_at, r.seq),
-        ):
-            rebuilt.apply(json.loads(row.body), row.signed_at)
-        served = load_registry(conn)
+    def _projection(self, served: Registry) -> None:
+        rebuilt = self._log_registry
         for address in {s.address.lower() for s in (*rebuilt.all(), *served.all())}:
             a, b = rebuilt.get(address), served.get(address)
             if (a and a.to_json()) != (b and b.to_json()):
