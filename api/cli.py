@@ -11,9 +11,8 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 import httpx
@@ -23,8 +22,6 @@ from evledger_verify.records import typed_data as make_typed_data
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.keys import load_account, new_account_key
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_REFUSED = 1
 EXIT_CANNOT_RUN = 2

@@ -37,10 +37,6 @@ def load_artifact(path: Path = _ARTIFACT) -> dict[str, Any]:
     return artifact
 
 
-def runtime_code_hash(artifact: dict[str, Any]) -> str:
-    return keccak256(bytes.fromhex(artifact["deployedBytecode"][2:])).hex()
-
-
 @dataclass(frozen=True)
 class AnchorResult:
     tree_size: int

@@ -20,9 +20,6 @@ from ledger.errors import ConfigError
 
 __all__ = ["Anvil", "EmbeddedPostgres", "find_anvil_binary", "free_port", "repo_root"]
 
-# Anvil's well-known development mnemonic yields these keys; they only exist on dev chains.
-ANVIL_DEV_KEY_0 = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-
 
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent

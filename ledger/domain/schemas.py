@@ -120,9 +120,6 @@ class Inspection(_Record):
             raise ValueError(f"verdict pass but characteristics failed: {', '.join(failed)}")
         return self
 
-    def critical_failures(self) -> list[str]:
-        return [c.name for c in self.characteristics if c.critical and c.verdict == "fail"]
-
 
 class Evidence(_Model):
     record_id: Id
@@ -193,17 +190,6 @@ class Ncr(_Workflow):
     summary: Text | None = None
 
 
-CAPA_STEPS = (
-    "open",
-    "investigation",
-    "action_plan",
-    "implementation",
-    "effectiveness_check",
-    "closed",
-    "cancelled",
-)
-
-
 class Capa(_Workflow):
     type: Literal["capa"]
     schema_: Literal["capa/1"] = Field(alias="schema")
@@ -237,9 +223,6 @@ class Capa(_Workflow):
     result: Text | None = None
     summary: Text | None = None
     reason: Reason | None = None
-
-
-CHANGE_STEPS = ("requested", "assessed", "approved", "implemented", "verified", "closed")
 
 
 class Change(_Workflow):

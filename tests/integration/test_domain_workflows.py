@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from api.demo import sample_lot
 from ledger.domain.lots import NEXT_STEPS
+from ledger.domain.schemas import Capa, Change, Ncr
 from ledger.runtime import Runtime
 from tests.helpers import GTIN, admin, bearer, inspection, register, sign
 
@@ -23,19 +24,9 @@ pytestmark = pytest.mark.integration
 
 PRODUCT = {"gtin": GTIN}
 KEY = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id"}
-STEPS = {
-    "ncr": ("open", "evaluated", "dispositioned", "closed"),
-    "capa": (
-        "open",
-        "investigation",
-        "action_plan",
-        "implementation",
-        "effectiveness_check",
-        "closed",
-        "cancelled",
-    ),
-    "change": ("requested", "assessed", "approved", "implemented", "verified", "closed"),
-}
+#: Every step of each workflow, in order, as the schemas define them.
+STEPS = {"ncr": tuple(Ncr.STEP_FIELDS), "capa": tuple(Capa.STEP_FIELDS),
+         "change": tuple(Change.STEP_FIELDS)}
 #: The fields each step must carry (schemas.py), with realistic content.
 STEP_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
     "ncr": {
