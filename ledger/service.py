@@ -8,6 +8,7 @@ receipt = ledger.receipt(record["record_id"])  # once sealed and anchored
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import re
 import secrets
@@ -19,10 +20,12 @@ from typing import Any
 
 import sqlalchemy as sa
 from evledger_verify.errors import FormatError, SignatureInvalidError
+from evledger_verify.merkle import leaf_hash
 from evledger_verify.receipt import RECEIPT_FORMAT, TRUST_FORMAT
 from evledger_verify.records import (
     Domain,
     Entry,
+    RecordHash,
     canonical_json,
     eip712_digest,
     normalize_signature,
@@ -30,6 +33,7 @@ from evledger_verify.records import (
     recover_signer,
     typed_data,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ledger import tree
 from ledger.domain.lots import apply_corrections, lot_status, subject_of
@@ -187,7 +191,7 @@ class Ledger:
         except FormatError as exc:
             raise InvalidRecordError(f"record: {exc}") from exc
         model = parse_record(sub.record)
-        rhash = record_hash(sub.record)
+        rhash = RecordHash(hashlib.sha256(body).digest())  # record_hash() of the same bytes
         if sub.meaning not in MEANINGS:
             raise InvalidRecordError(
                 f"meaning: expected one of {', '.join(MEANINGS)}, got {sub.meaning!r}"
@@ -238,39 +242,36 @@ class Ledger:
                 signer=signer,
                 meaning=sub.meaning,
                 signed_at=sub.signed_at,
-                signature=sub.signature.lower(),
+                signature=sub.signature,  # normalized: lowercase, v = 27/28
                 salt=secrets.token_hex(32),
                 accepted_at=iso_utc(accepted),
             )
-            try:
-                with conn.begin_nested():
-                    seq = conn.execute(
-                        sa.insert(Record)
-                        .values(
-                            record_id=rid,
-                            record_type=rtype,
-                            lot=lot,
-                            subject=subject,
-                            body=body,
-                            record_hash=rhash,
-                            signer=signer,
-                            meaning=sub.meaning,
-                            signed_at=sub.signed_at,
-                            signature=entry.signature,
-                            entry=entry.canonical(),
-                            leaf_hash=entry.leaf_hash(),
-                            accepted_at=accepted,
-                        )
-                        .returning(Record.seq)
-                    ).scalar_one()
-            except sa.exc.IntegrityError:
-                # A concurrent submission of the same id won the race: judge against it.
-                existing = self._existing(conn, rid)
-                if existing is None:
-                    raise
-                return self._idempotent(existing, body, sub)
+            entry_bytes = entry.canonical()
+            # ON CONFLICT instead of a savepoint: a concurrent submission of the same id that
+            # committed first leaves nothing inserted here, and is judged like any duplicate.
+            seq = conn.execute(
+                pg_insert(Record)
+                .values(
+                    record_id=rid,
+                    record_type=rtype,
+                    lot=lot,
+                    subject=subject,
+                    body=body,
+                    record_hash=rhash,
+                    signer=signer,
+                    meaning=sub.meaning,
+                    signed_at=sub.signed_at,
+                    signature=entry.signature,
+                    entry=entry_bytes,
+                    leaf_hash=leaf_hash(entry_bytes),
+                    accepted_at=accepted,
+                )
+                .on_conflict_do_nothing(index_elements=[Record.record_id])
+                .returning(Record.seq)
+            ).scalar_one_or_none()
+            if seq is None:
+                return self._idempotent(self._existing(conn, rid), body, sub)
             conn.execute(sa.insert(SealQueue).values(seq=seq))
-            conn.execute(sa.text("NOTIFY evledger_records"))
         return SubmitResult(rid, rhash.hex(), signer, entry.accepted_at, duplicate=False)
 
     @staticmethod
@@ -306,7 +307,7 @@ class Ledger:
     def _idempotent(row: Any, body: bytes, sub: Submission) -> SubmitResult:
         same = (
             bytes(row.body) == body
-            and row.signature == sub.signature.lower()
+            and row.signature == sub.signature
             and row.meaning == sub.meaning
             and row.signed_at == sub.signed_at
         )
