@@ -42,17 +42,24 @@ class Refused(CliError):
 # -- talking to the service ------------------------------------------------------------------
 
 
+def _runtime_info() -> dict[str, Any]:
+    """What the running `evledger up` wrote about itself (empty when nothing runs)."""
+    path = Settings.from_env().home / "runtime.json"
+    try:
+        info: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    except ValueError:
+        info = {}
+    return info
+
+
 def _api_url(explicit: str | None) -> str:
     if explicit:
         return explicit.rstrip("/")
     if os.environ.get("EVLEDGER_API_URL"):
         return os.environ["EVLEDGER_API_URL"].rstrip("/")
-    runtime = Settings.from_env().home / "runtime.json"
-    if runtime.exists():
-        try:
-            return str(json.loads(runtime.read_text())["api_url"]).rstrip("/")
-        except (ValueError, KeyError):
-            pass
+    running = _runtime_info().get("api_url")
+    if running:
+        return str(running).rstrip("/")
     return f"http://127.0.0.1:{os.environ.get('EVLEDGER_PORT', '8000')}"
 
 
@@ -143,8 +150,7 @@ def status(as_json: bool, api: str | None) -> None:
     client = _client(api)
     st = client.json("GET", "/v1/status")
     trust = client.json("GET", "/v1/trust")
-    runtime_path = Settings.from_env().home / "runtime.json"
-    runtime = json.loads(runtime_path.read_text()) if runtime_path.exists() else {}
+    runtime = _runtime_info()
     info = {
         "database_url": runtime.get("database_url"),
         "rpc_url": runtime.get("rpc_url"),
@@ -517,15 +523,6 @@ def lot(lot: str, key_path: str, as_json: bool, api: str | None) -> None:
             f"  {t['accepted_at']}  {t['type']}{step:14} {t['record_id']:28} "
             f"{_signature(t['signature'])}"
         )
-
-
-def _runtime_info() -> dict[str, Any]:
-    path = Settings.from_env().home / "runtime.json"
-    try:
-        info: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
-    except ValueError:
-        info = {}
-    return info
 
 
 @main.command()
