@@ -8,20 +8,16 @@ registry stood at the signing time of the record being checked.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
 
-from ledger.errors import InvalidRecordError
 from ledger.models import Record
 
-__all__ = ["ROLES", "Registry", "SignerState", "load_registry", "validate_signer_record"]
+__all__ = ["Registry", "SignerState", "load_registry"]
 
-ROLES = ("admin", "qa_inspector", "qa_approver", "production", "device", "auditor")
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 
 
 @dataclass
@@ -65,33 +61,6 @@ class SignerState:
             "compromised": self.compromised_by is not None,
             "intervals": [{"from": s, "until": e, "roles": list(r)} for s, e, r in self.intervals],
         }
-
-
-def validate_signer_record(record: Mapping[str, Any]) -> None:
-    action = record.get("action")
-    if action not in ("grant", "revoke"):
-        raise InvalidRecordError(f"signer record action: expected grant or revoke, got {action!r}")
-    address = record.get("address")
-    if not isinstance(address, str) or not _ADDRESS.match(address):
-        raise InvalidRecordError(f"signer record address: expected 0x and 40 hex, got {address!r}")
-    compromised = record.get("compromised")
-    if compromised is not None and (action != "revoke" or not isinstance(compromised, bool)):
-        raise InvalidRecordError("signer record compromised: expected true or false on a revoke")
-    if action == "grant":
-        name = record.get("name")
-        if not isinstance(name, str) or not 1 <= len(name.strip()) <= 200:
-            raise InvalidRecordError("signer record name: expected the signer's printed name")
-        roles = record.get("roles")
-        if (
-            not isinstance(roles, list)
-            or not roles
-            or not all(isinstance(r, str) and r in ROLES for r in roles)
-            or len(set(roles)) != len(roles)
-        ):
-            raise InvalidRecordError(
-                f"signer record roles: expected a non-empty list of {', '.join(ROLES)}; "
-                f"got {roles!r}"
-            )
 
 
 class Registry:

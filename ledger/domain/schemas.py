@@ -20,6 +20,7 @@ from pydantic import (
     model_validator,
 )
 
+from ledger.domain.authority import ROLES
 from ledger.errors import InvalidRecordError
 
 __all__ = ["SCHEMAS", "gtin_check_digit", "parse_record"]
@@ -43,6 +44,9 @@ def _valid_gtin(value: str) -> str:
     if expected != int(value[-1]):
         raise ValueError(f"{value}: GS1 check digit expected {expected}, got {value[-1]}")
     return value
+
+
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 
 
 class _Model(BaseModel):
@@ -310,13 +314,42 @@ class Alert(_Record):
 
 
 class Signer(_Record):
+    """A registry change: grant (printed name, roles) or revoke (optionally: compromised)."""
+
     type: Literal["signer"]
     schema_: Literal["signer/1"] = Field(alias="schema")
-    action: Literal["grant", "revoke"]
-    address: Annotated[str, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
-    name: Short | None = None
-    roles: list[str] | None = None
-    compromised: bool | None = None
+    # Loosely typed so the checks below can say what is wrong in the registry's own terms.
+    action: Any = None
+    address: Any = None
+    name: Any = None
+    roles: Any = None
+    compromised: Any = None
+
+    @model_validator(mode="after")
+    def _rules(self) -> Signer:
+        if self.action not in ("grant", "revoke"):
+            raise ValueError(f"signer record action: expected grant or revoke, got {self.action!r}")
+        if not isinstance(self.address, str) or not _ADDRESS.match(self.address):
+            raise ValueError(f"signer record address: expected 0x and 40 hex, got {self.address!r}")
+        if self.compromised is not None and (
+            self.action != "revoke" or not isinstance(self.compromised, bool)
+        ):
+            raise ValueError("signer record compromised: expected true or false on a revoke")
+        if self.action == "grant":
+            if not isinstance(self.name, str) or not 1 <= len(self.name.strip()) <= 200:
+                raise ValueError("signer record name: expected the signer's printed name")
+            roles = self.roles
+            if (
+                not isinstance(roles, list)
+                or not roles
+                or not all(isinstance(r, str) and r in ROLES for r in roles)
+                or len(set(roles)) != len(roles)
+            ):
+                raise ValueError(
+                    f"signer record roles: expected a non-empty list of {', '.join(ROLES)}; "
+                    f"got {roles!r}"
+                )
+        return self
 
 
 class Change_(_Model):

@@ -24,7 +24,7 @@ from fastapi.testclient import TestClient
 
 from ledger.domain.authority import MATRIX, ROLES, allowed_roles
 from ledger.domain.lots import NEXT_STEPS, PROTECTED
-from ledger.domain.schemas import CAPA_STEPS, CHANGE_STEPS
+from ledger.domain.schemas import Capa, Change, Ncr
 from ledger.runtime import Runtime
 from ledger.tokens import token_message
 from tests.helpers import GTIN, admin, bearer, inspection, sign
@@ -155,8 +155,8 @@ def workflow_record(rtype: str, entity: str, step: str, lot: str) -> dict[str, A
 
 def predecessors(rtype: str, step: str) -> list[str]:
     """The steps to walk before ``step`` can be submitted, each allowed after the previous."""
-    order = {"ncr": ("open", "evaluated", "dispositioned", "closed"),
-             "capa": CAPA_STEPS[:6], "change": CHANGE_STEPS}[rtype]
+    order = {"ncr": tuple(Ncr.STEP_FIELDS), "capa": tuple(Capa.STEP_FIELDS)[:6],
+             "change": tuple(Change.STEP_FIELDS)}[rtype]
     if rtype == "capa" and step == "cancelled":
         path = ["open"]
     else:

@@ -17,8 +17,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
 
+from ledger.domain.authority import ROLES
 from ledger.runtime import Runtime
-from ledger.signers import ROLES
 from tests.helpers import admin, bearer, inspection, register, sign
 
 pytestmark = pytest.mark.integration
