@@ -22,6 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.schemas import CheckpointOut, ConsistencyProof, Problem, SubmitRequest, SubmitResponse
+from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN
 from ledger.errors import LedgerError, SignatureError
 from ledger.service import Ledger, Submission
 
@@ -148,8 +149,8 @@ def get_ledger(request: Request) -> Ledger:
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 #: The same shapes the records themselves must have, so no id reaches the database unchecked.
-RecordId = Annotated[str, PathParam(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-LotId = Annotated[str, PathParam(pattern=r"^[\x21-\x7e]{1,128}$")]
+RecordId = Annotated[str, PathParam(pattern=ID_PATTERN)]
+LotId = Annotated[str, PathParam(pattern=LOT_PATTERN)]
 log = logging.getLogger("evledger.api")
 _bearer = HTTPBearer(auto_error=False, description="A read token from `evledger token`")
 

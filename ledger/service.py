@@ -38,7 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from ledger import tree
 from ledger.domain.lots import apply_corrections, lot_status, subject_of
 from ledger.domain.rules import Rules, load_lot, load_stored
-from ledger.domain.schemas import parse_record
+from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN, parse_record
 from ledger.errors import (
     AuthorizationError,
     BadRequestError,
@@ -56,9 +56,9 @@ __all__ = ["MEANINGS", "Identity", "Ledger", "Submission", "SubmitResult"]
 #: Record ids of the alerts `evledger audit --every` raises.
 AUDIT_ALERT_PREFIX = "audit-alert-"
 MEANINGS = ("authored", "reviewed", "approved", "released", "verified", "recorded")
-_RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}\Z")
-_RECORD_TYPE = re.compile(r"^[a-z][a-z_]{0,63}\Z")
-_LOT = re.compile(r"^[\x21-\x7e]{1,128}\Z")
+_RECORD_ID = re.compile(ID_PATTERN.removesuffix("$"))
+_RECORD_TYPE = re.compile(r"^[a-z][a-z_]{0,63}")
+_LOT = re.compile(LOT_PATTERN.removesuffix("$"))
 _REGISTRY_LOCK = 7140001
 
 
@@ -134,16 +134,16 @@ def validate_record(record: Any) -> tuple[str, str, str | None]:
     if not isinstance(record, dict):
         raise InvalidRecordError(f"record: expected a JSON object, got {type(record).__name__}")
     rid = record.get("record_id")
-    if not isinstance(rid, str) or not _RECORD_ID.match(rid):
+    if not isinstance(rid, str) or not _RECORD_ID.fullmatch(rid):
         raise InvalidRecordError(
             "record.record_id: expected 1-128 characters of A-Z a-z 0-9 . _ : - "
             f"starting with a letter or digit, got {rid!r}"
         )
     rtype = record.get("type")
-    if not isinstance(rtype, str) or not _RECORD_TYPE.match(rtype):
+    if not isinstance(rtype, str) or not _RECORD_TYPE.fullmatch(rtype):
         raise InvalidRecordError(f"record.type: expected a lowercase type name, got {rtype!r}")
     lot = record.get("lot")
-    if lot is not None and (not isinstance(lot, str) or not _LOT.match(lot)):
+    if lot is not None and (not isinstance(lot, str) or not _LOT.fullmatch(lot)):
         raise InvalidRecordError(f"record.lot: expected 1-128 printable characters, got {lot!r}")
     return rid, rtype, lot
 

@@ -23,10 +23,15 @@ from pydantic import (
 from ledger.domain.authority import ROLES
 from ledger.errors import InvalidRecordError
 
-__all__ = ["SCHEMAS", "gtin_check_digit", "parse_record"]
+__all__ = ["ID_PATTERN", "LOT_PATTERN", "SCHEMAS", "gtin_check_digit", "parse_record"]
 
-Id = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")]
-Lot = Annotated[str, Field(pattern=r"^[\x21-\x7e]{1,128}$")]
+#: Record, entity and lot identifiers, as used everywhere (schemas, envelope, URL paths).
+#: Anchored with ``$``, which in pydantic's and FastAPI's regex engine means end of text;
+#: Python code matches these with ``re.fullmatch``.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+LOT_PATTERN = r"^[\x21-\x7e]{1,128}$"
+Id = Annotated[str, Field(pattern=ID_PATTERN)]
+Lot = Annotated[str, Field(pattern=LOT_PATTERN)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
 Short = Annotated[str, Field(min_length=1, max_length=200)]
 Reason = Annotated[str, Field(min_length=5, max_length=4000)]
