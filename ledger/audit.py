@@ -23,7 +23,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
-from eth_typing import Hash32
 from evledger_verify.checkpoint import NoteVerifier, verify_checkpoint
 from evledger_verify.errors import VerifyError
 from evledger_verify.merkle import node_hash, tree_levels
@@ -35,7 +34,7 @@ from ledger.domain.lots import Stored, apply_corrections, lot_status, subject_of
 from ledger.domain.rules import to_stored
 from ledger.errors import ChainError, LedgerError
 from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue, TreeNode
-from ledger.service import AUDIT_ALERT_PREFIX, Identity, Ledger, Submission, iso_utc
+from ledger.service import AUDIT_ALERT_PREFIX, Identity, Ledger, iso_utc
 from ledger.signers import Registry, load_registry
 
 __all__ = ["KINDS", "Auditor", "Finding", "raise_alert"]
@@ -121,9 +120,7 @@ def raise_alert(ledger: Ledger, account: LocalAccount, findings: list[Finding]) 
         "description": f"evledger audit found {len(findings)} sign(s) of damage to evidence",
         "details": {"count": len(findings), "findings": [f.to_json() for f in findings[:100]]},
     }
-    digest = ledger.digest(record, "recorded", now)
-    signature = account.unsafe_sign_hash(Hash32(digest)).signature.to_0x_hex()
-    ledger.submit(Submission(record, signature, "recorded", now))
+    ledger.submit_signed(record, account, "recorded")
     return str(record["record_id"])
 
 

@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import sqlalchemy as sa
-from eth_typing import Hash32
 from evledger_verify.checkpoint import verifier_key_string
 from evledger_verify.records import checksum_address
 
@@ -28,7 +27,7 @@ from ledger.errors import ConfigError
 from ledger.keys import ensure_account_key, ensure_log_key, load_account, log_public_key
 from ledger.models import LedgerMeta, Record
 from ledger.sealer import Sealer
-from ledger.service import Identity, Ledger, Submission
+from ledger.service import Identity, Ledger
 from ledger.signers import load_registry
 
 __all__ = ["Runtime"]
@@ -144,12 +143,7 @@ class Runtime:
             "name": "Bootstrap administrator",
             "roles": ["admin"],
         }
-        signed_at = int(time.time())
-        sig = account.unsafe_sign_hash(Hash32(ledger.digest(record, "approved", signed_at)))
-        ledger.submit(
-            Submission(record, sig.signature.to_0x_hex(), "approved", signed_at),
-            bootstrap=True,
-        )
+        ledger.submit_signed(record, account, "approved", bootstrap=True)
         return created
 
     def start_workers(self) -> None:
@@ -168,24 +162,6 @@ class Runtime:
             t.join(timeout=15)
         self.engine.dispose()
 
-    def status(self, api_url: str | None) -> dict[str, object]:
-        ident = self.ledger.identity
-        st = self.ledger.status()
-        return {
-            "database_url": self.engine.url.render_as_string(hide_password=True),
-            "rpc_url": self.chain.rpc_url,
-            "chain_id": ident.chain_id,
-            "contract": ident.contract,
-            "api_url": api_url,
-            "log_origin": ident.log_origin,
-            "log_public_key": ident.log_public_key,
-            "latest_checkpoint": st["latest_checkpoint"],
-            "latest_anchored_checkpoint": st["latest_anchored_checkpoint"],
-            "records": st["records"],
-            "pending_seal": st["pending_seal"],
-            "anchorer_error": self.anchorer.last_error,
-        }
-
 
 def ensure_audit_signer(ledger: Ledger, key_path: Path, admin_path: Path) -> None:
     """The key `evledger audit --every` signs its alerts with: registered (role auditor) by the
@@ -199,7 +175,6 @@ def ensure_audit_signer(ledger: Ledger, key_path: Path, admin_path: Path) -> Non
     if not admin_path.exists():
         log.warning("audit key %s is not registered and no admin key is here", account.address)
         return
-    admin = load_account(admin_path, "admin key")
     record = {
         "record_id": f"signer-{account.address.lower()}-{now}",
         "type": "signer",
@@ -209,8 +184,7 @@ def ensure_audit_signer(ledger: Ledger, key_path: Path, admin_path: Path) -> Non
         "name": "evledger audit",
         "roles": ["auditor"],
     }
-    sig = admin.unsafe_sign_hash(Hash32(ledger.digest(record, "approved", now)))
-    ledger.submit(Submission(record, sig.signature.to_0x_hex(), "approved", now))
+    ledger.submit_signed(record, load_account(admin_path, "admin key"), "approved")
 
 
 def write_runtime_file(home: Path, info: dict[str, object]) -> Path:

@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 from evledger_verify.errors import FormatError, SignatureInvalidError
 from evledger_verify.merkle import leaf_hash
 from evledger_verify.receipt import RECEIPT_FORMAT, TRUST_FORMAT
@@ -179,6 +181,21 @@ class Ledger:
         return eip712_digest(
             self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at
         )
+
+    def submit_signed(
+        self,
+        record: dict[str, Any],
+        account: LocalAccount,
+        meaning: str,
+        *,
+        bootstrap: bool = False,
+    ) -> SubmitResult:
+        """Sign ``record`` now with a key the ledger holds itself (bootstrap admin, audit
+        key) and submit it like any other record."""
+        signed_at = int(self.clock())
+        digest = Hash32(self.digest(record, meaning, signed_at))
+        signature = account.unsafe_sign_hash(digest).signature.to_0x_hex()
+        return self.submit(Submission(record, signature, meaning, signed_at), bootstrap=bootstrap)
 
     # -- submission -------------------------------------------------------------------------
 

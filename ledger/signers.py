@@ -19,7 +19,6 @@ from ledger.models import Record
 __all__ = ["Registry", "SignerState", "load_registry"]
 
 
-
 @dataclass
 class SignerState:
     address: str
