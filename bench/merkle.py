@@ -160,14 +160,6 @@ class LevelsNodeStore:
         return found
 
 
-class DictNodeStore:
-    def __init__(self, nodes: dict[tree.NodeKey, bytes]) -> None:
-        self.nodes = nodes
-
-    def get_nodes(self, keys: Iterable[tree.NodeKey]) -> dict[tree.NodeKey, bytes]:
-        return {k: self.nodes[k] for k in keys if k in self.nodes}
-
-
 def copy_tree_nodes(dbapi_conn: Any, levels: Sequence[Sequence[bytes]], chunk: int = 250_000,
                     progress: Callable[[int], None] | None = None) -> int:
     """Bulk-load every complete-subtree node into ``tree_nodes`` with COPY (text format, bytea
@@ -206,7 +198,7 @@ def self_check(entries: Sequence[bytes], levels: Sequence[Sequence[bytes]]) -> N
     n = min(10_000, len(entries))
     small = rfc9162_levels_from_entries(entries[:n])
     nodes = tree.append_nodes(0, {}, small[0])
-    assert tree.root(DictNodeStore(nodes), n) == small[-1][0]
+    assert tree.root(tree.MemoryStore(nodes), n) == small[-1][0]
     mine = {(lvl, i): h for lvl, count, hs in complete_nodes_from_levels(small)
             for i, h in enumerate(hs[:count])}
     assert mine == nodes, "complete nodes differ from ledger.tree.append_nodes"
@@ -216,11 +208,11 @@ def self_check(entries: Sequence[bytes], levels: Sequence[Sequence[bytes]]) -> N
     rng = random.Random(1)
     for i in rng.sample(range(n), min(200, n)):
         p = inclusion_proof_from_levels(small, i)
-        assert p == tree.inclusion_proof(DictNodeStore(nodes), i, n)
+        assert p == tree.inclusion_proof(tree.MemoryStore(nodes), i, n)
         assert p == tree.inclusion_proof(big, i, n)
     for _ in range(50):
         m = rng.randrange(1, n + 1)
-        assert tree.consistency_proof(big, m, n) == tree.consistency_proof(DictNodeStore(nodes),
+        assert tree.consistency_proof(big, m, n) == tree.consistency_proof(tree.MemoryStore(nodes),
                                                                             m, n)
 
 

@@ -61,7 +61,7 @@ class Sealer:
                 [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in new_nodes.items()],
             )
             known = {**old, **new_nodes}
-            root = tree.root(_MemStore(known), new_size)
+            root = tree.root(tree.MemoryStore(known), new_size)
             note = sign_note(
                 format_checkpoint_body(self.origin, new_size, root), self.origin, self.log_key
             )
@@ -84,10 +84,3 @@ class Sealer:
                 log.error("sealer: database error, will retry: %s", exc.__class__.__name__)
             stop.wait(interval)
 
-
-class _MemStore:
-    def __init__(self, nodes: dict[tree.NodeKey, bytes]) -> None:
-        self.nodes = nodes
-
-    def get_nodes(self, keys: object) -> dict[tree.NodeKey, bytes]:
-        return {k: self.nodes[k] for k in keys if k in self.nodes}  # type: ignore[attr-defined]

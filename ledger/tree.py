@@ -18,6 +18,7 @@ from evledger_verify.merkle import node_hash
 from ledger.errors import LedgerError
 
 __all__ = [
+    "MemoryStore",
     "NodeKey",
     "NodeStore",
     "append_nodes",
@@ -35,6 +36,13 @@ _PLACEHOLDER = bytes(32)
 
 class NodeStore(Protocol):
     def get_nodes(self, keys: Iterable[NodeKey]) -> Mapping[NodeKey, bytes]: ...
+
+
+class MemoryStore(dict[NodeKey, bytes]):
+    """A node store over nodes held in memory (the sealer's new nodes, tests, benchmarks)."""
+
+    def get_nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        return {k: self[k] for k in keys if k in self}
 
 
 def _split(n: int) -> int:

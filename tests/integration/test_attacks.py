@@ -257,10 +257,6 @@ def test_thorough_rewrite_is_caught_by_the_chain(ledger: Ledger) -> None:
     key = ensure_log_key(rt.settings.keys_dir / "log.key")
     origin = rt.ledger.identity.log_origin
 
-    class Store:
-        def get_nodes(self, keys):  # type: ignore[no-untyped-def]
-            return {k: nodes[k] for k in keys if k in nodes}
-
     statements = [
         "UPDATE records SET body = :body, record_hash = :rh, entry = :entry, leaf_hash = :leaf "
         "WHERE record_id = 'A-0'",
@@ -273,7 +269,7 @@ def test_thorough_rewrite_is_caught_by_the_chain(ledger: Ledger) -> None:
         statements.append(f"INSERT INTO tree_nodes VALUES ({level}, {idx}, :n{i})")
         params[f"n{i}"] = h
     for size in sizes:
-        root = tree.root(Store(), size)
+        root = tree.root(tree.MemoryStore(nodes), size)
         statements.append(
             f"INSERT INTO checkpoints VALUES ({size}, :r{size}, :c{size}, now())")
         params[f"r{size}"] = root

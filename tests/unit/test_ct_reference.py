@@ -21,12 +21,7 @@ SOME = bytes.fromhex("abacaba000000000000000000000000000000000000000000060061e00
 EMPTY = bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
 
 
-class Store(dict[tree.NodeKey, bytes]):
-    def get_nodes(self, keys: Any) -> dict[tree.NodeKey, bytes]:
-        return {k: self[k] for k in keys if k in self}
-
-
-STORE = Store(tree.append_nodes(0, {}, LEAVES))
+STORE = tree.MemoryStore(tree.append_nodes(0, {}, LEAVES))
 
 
 def hexes(proof: list[str]) -> list[bytes]:

@@ -29,16 +29,8 @@ CONSISTENCY = load("consistency.json")["vectors"]
 KNOWN = load("known_answer.json")
 
 
-class DictStore:
-    def __init__(self, nodes: dict[tuple[int, int], bytes]) -> None:
-        self.nodes = nodes
-
-    def get_nodes(self, keys: Any) -> dict[tuple[int, int], bytes]:
-        return {k: self.nodes[k] for k in keys if k in self.nodes}
-
-
-def stored_tree(leaves: list[bytes]) -> DictStore:
-    return DictStore(tree.append_nodes(0, {}, [ref.leaf_hash(e) for e in leaves]))
+def stored_tree(leaves: list[bytes]) -> tree.MemoryStore:
+    return tree.MemoryStore(tree.append_nodes(0, {}, [ref.leaf_hash(e) for e in leaves]))
 
 
 STORE = stored_tree(generate.LEAVES)
