@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,37 @@ def inspection(
                              "unit": "mm", "lower": 2.95, "upper": 3.05, "value": value,
                              "verdict": verdict, "critical": critical}],
     }
+
+
+_ids = itertools.count(1)
+
+
+def fresh(prefix: str) -> str:
+    """A new id, unique within the test session."""
+    return f"{prefix}-{next(_ids)}"
+
+
+def record_count(client: TestClient) -> int:
+    """How many records the ledger holds (to show a refusal stored nothing)."""
+    resp = client.get("/v1/status")
+    assert resp.status_code == 200, resp.text
+    count: int = resp.json()["records"]
+    return count
+
+
+#: Marks a key to remove in :func:`changed`.
+DROP = object()
+
+
+def changed(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
+    """A copy of ``record`` with top-level keys replaced (``DROP`` removes the key)."""
+    out = dict(record)
+    for key, value in changes.items():
+        if value is DROP:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
 
 
 def bearer(runtime: Runtime, account: LocalAccount) -> dict[str, str]:

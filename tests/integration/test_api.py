@@ -25,7 +25,17 @@ from evledger_verify.merkle import verify_consistency, verify_inclusion
 from fastapi.testclient import TestClient
 
 from ledger.runtime import Runtime
-from tests.helpers import admin, bearer, inspection, register, sign, wait_anchored
+from tests.helpers import (
+    DROP,
+    admin,
+    bearer,
+    changed,
+    inspection,
+    record_count,
+    register,
+    sign,
+    wait_anchored,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -38,13 +48,6 @@ JSON_HEADERS = {"content-type": "application/json"}
 
 
 # -- helpers ----------------------------------------------------------------------------------
-
-
-def record_count(client: TestClient) -> int:
-    resp = client.get("/v1/status")
-    assert resp.status_code == 200, resp.text
-    count: int = resp.json()["records"]
-    return count
 
 
 def assert_problem(resp: httpx.Response, status: int, *fragments: str) -> dict[str, Any]:
@@ -123,28 +126,21 @@ def test_malformed_body_is_refused(client: TestClient, good: dict[str, Any], cas
 # -- refusals of the record envelope (checked before the signature) ---------------------------
 
 
-_DROP = object()
 
 
 def _record(**changes: Any) -> dict[str, Any]:
-    record = inspection("INS-1")
-    for key, value in changes.items():
-        if value is _DROP:
-            del record[key]
-        else:
-            record[key] = value
-    return record
+    return changed(inspection("INS-1"), **changes)
 
 
 ENVELOPE_CASES: dict[str, tuple[dict[str, Any], str]] = {
-    "no record_id": (_record(record_id=_DROP), "record.record_id"),
+    "no record_id": (_record(record_id=DROP), "record.record_id"),
     "record_id with spaces": (_record(record_id="INS 1"), "record.record_id"),
     "record_id of 200 chars": (_record(record_id="I" * 200), "record.record_id"),
     "empty record_id": (_record(record_id=""), "record.record_id"),
     "record_id not a string": (_record(record_id=17), "record.record_id"),
     "record_id with a slash": (_record(record_id="INS/1"), "record.record_id"),
     "record_id starting with a dot": (_record(record_id=".INS-1"), "record.record_id"),
-    "no type": (_record(type=_DROP), "record.type"),
+    "no type": (_record(type=DROP), "record.type"),
     "uppercase type": (_record(type="Inspection"), "record.type"),
     "empty type": (_record(type=""), "record.type"),
     "type not a string": (_record(type=["inspection"]), "record.type"),

@@ -10,7 +10,6 @@ workflow entity, lot and record ids, so cases do not interfere."""
 
 from __future__ import annotations
 
-import itertools
 import time
 from typing import Any
 
@@ -27,19 +26,12 @@ from ledger.domain.lots import NEXT_STEPS, PROTECTED
 from ledger.domain.schemas import Capa, Change, Ncr
 from ledger.runtime import Runtime
 from ledger.tokens import token_message
-from tests.helpers import GTIN, admin, bearer, inspection, sign
+from tests.helpers import GTIN, admin, bearer, fresh, inspection, record_count, sign
 
 pytestmark = pytest.mark.integration
 
 MEANINGS = ("authored", "reviewed", "approved", "released", "verified", "recorded")
 _QA_ALL = ("qa_inspector", "qa_approver")
-_ids = itertools.count(1)
-
-
-def fresh(prefix: str) -> str:
-    return f"{prefix}-{next(_ids)}"
-
-
 # -- one ledger for the module (replicates tests/conftest.py's runtime at module scope) -------
 
 
@@ -83,13 +75,6 @@ def only(client: TestClient, runtime: Runtime) -> dict[str, LocalAccount]:
 def qa(client: TestClient, runtime: Runtime) -> LocalAccount:
     """A signer holding both QA roles: builds the predecessor chains."""
     return grant(client, runtime, _QA_ALL, "QA Builder")
-
-
-def record_count(client: TestClient) -> int:
-    resp = client.get("/v1/status")
-    assert resp.status_code == 200, resp.text
-    count: int = resp.json()["records"]
-    return count
 
 
 def post(

@@ -8,7 +8,6 @@ One ledger serves the whole module; every case uses its own record ids."""
 from __future__ import annotations
 
 import copy
-import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -21,18 +20,11 @@ from fastapi.testclient import TestClient
 
 from ledger.domain.schemas import SCHEMAS
 from ledger.runtime import Runtime
-from tests.helpers import GTIN, admin, bearer, inspection, sign
+from tests.helpers import DROP, GTIN, admin, bearer, changed, fresh, inspection, record_count, sign
 
 pytestmark = pytest.mark.integration
 
 NOW = "2026-11-22T08:00:00Z"
-_ids = itertools.count(1)
-
-
-def fresh(prefix: str) -> str:
-    return f"{prefix}-{next(_ids)}"
-
-
 # -- one ledger for the module (replicates tests/conftest.py's runtime at module scope) -------
 
 
@@ -61,13 +53,6 @@ def signers(client: TestClient, runtime: Runtime) -> dict[str, LocalAccount]:
         assert resp.status_code == 201, resp.text
         out[role] = account
     return out
-
-
-def record_count(client: TestClient) -> int:
-    resp = client.get("/v1/status")
-    assert resp.status_code == 200, resp.text
-    count: int = resp.json()["records"]
-    return count
 
 
 def post(
@@ -213,18 +198,11 @@ def test_released_lot_with_passing_final_inspection(
 
 # -- refusals ---------------------------------------------------------------------------------
 
-_DROP = object()
 
 
 def _ins(**changes: Any) -> dict[str, Any]:
-    """An inspection with top-level changes (_DROP removes the key)."""
-    record = inspection(fresh("INS"), fresh("LOT-S"))
-    for key, value in changes.items():
-        if value is _DROP:
-            del record[key]
-        else:
-            record[key] = value
-    return record
+    """An inspection with top-level changes (DROP removes the key)."""
+    return changed(inspection(fresh("INS"), fresh("LOT-S")), **changes)
 
 
 def _char(**changes: Any) -> dict[str, Any]:
@@ -232,7 +210,7 @@ def _char(**changes: Any) -> dict[str, Any]:
     record = _ins()
     char = record["characteristics"][0]
     for key, value in changes.items():
-        if value is _DROP:
+        if value is DROP:
             del char[key]
         else:
             char[key] = value
@@ -253,7 +231,7 @@ _INSPECTION_REQUIRED = (
 #: case -> (make the record, signing role, meaning, fragments the detail must contain)
 Case = tuple[Callable[[], dict[str, Any]], str, str, tuple[str, ...]]
 REFUSALS: dict[str, Case] = {
-    "missing schema": (lambda: _ins(schema=_DROP), "qa_inspector", "authored",
+    "missing schema": (lambda: _ins(schema=DROP), "qa_inspector", "authored",
                        ("record.schema", "expected a schema id")),
     "schema not a schema id": (lambda: _ins(schema="inspection"), "qa_inspector", "authored",
                                ("record.schema",)),
@@ -269,19 +247,19 @@ REFUSALS: dict[str, Case] = {
                                           "authored", ("record.characteristics.0.colour",)),
     "unknown field in the product": (lambda: _ins(product={"gtin": GTIN, "colour": "blue"}),
                                      "qa_inspector", "authored", ("record.product.colour",)),
-    "missing record_id": (lambda: _ins(record_id=_DROP), "qa_inspector", "authored",
+    "missing record_id": (lambda: _ins(record_id=DROP), "qa_inspector", "authored",
                           ("record.record_id",)),
-    "missing type": (lambda: _ins(type=_DROP), "qa_inspector", "authored", ("record.type",)),
+    "missing type": (lambda: _ins(type=DROP), "qa_inspector", "authored", ("record.type",)),
     **{
         f"inspection without {field}": (
-            (lambda f=field: _ins(**{f: _DROP})), "qa_inspector", "authored",
+            (lambda f=field: _ins(**{f: DROP})), "qa_inspector", "authored",
             (f"record.{field}", "field required"),
         )
         for field in _INSPECTION_REQUIRED
     },
     **{
         f"characteristic without {field}": (
-            (lambda f=field: _char(**{f: _DROP})), "qa_inspector", "authored",
+            (lambda f=field: _char(**{f: DROP})), "qa_inspector", "authored",
             (f"record.characteristics.0.{field}", "field required"),
         )
         for field in ("name", "unit", "value", "verdict")

@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from ledger.domain.authority import ROLES
 from ledger.runtime import Runtime
-from tests.helpers import admin, bearer, inspection, register, sign
+from tests.helpers import DROP, admin, bearer, changed, inspection, record_count, register, sign
 
 pytestmark = pytest.mark.integration
 
@@ -64,11 +64,6 @@ def signers(client: TestClient) -> dict[str, dict[str, Any]]:
     return {s["address"]: s for s in resp.json()}
 
 
-def record_count(client: TestClient) -> int:
-    count: int = client.get("/v1/status").json()["records"]
-    return count
-
-
 def test_bootstrap_admin_is_listed(client: TestClient, runtime: Runtime) -> None:
     listed = signers(client)
     boot = listed[admin(runtime).address]
@@ -100,13 +95,9 @@ def test_grant_with_roles(client: TestClient, runtime: Runtime) -> None:
 
 
 def _bad(**changes: Any) -> dict[str, Any]:
+    """A grant with keys replaced; None removes the key."""
     record = grant_record(Account.create(), record_id="bad-grant")
-    for key, value in changes.items():
-        if value is None:
-            del record[key]
-        else:
-            record[key] = value
-    return record
+    return changed(record, **{k: DROP if v is None else v for k, v in changes.items()})
 
 
 INVALID_GRANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
