@@ -49,6 +49,8 @@ class Settings:
     seal_interval: float
     anchor_interval: float
     max_body_bytes: int
+    max_batch_items: int
+    max_batch_bytes: int
     max_clock_skew: int
     max_signature_age: int
 
@@ -66,6 +68,10 @@ class Settings:
             seal_interval=_float("EVLEDGER_SEAL_INTERVAL", 0.5, 0.01, 3600),
             anchor_interval=_float("EVLEDGER_ANCHOR_INTERVAL", 1.0, 0.05, 86400),
             max_body_bytes=_int("EVLEDGER_MAX_BODY_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
+            max_batch_items=_int("EVLEDGER_MAX_BATCH_ITEMS", 1000, 1, 100_000),
+            max_batch_bytes=_int(
+                "EVLEDGER_MAX_BATCH_BYTES", 8 * 1024 * 1024, 1024, 256 * 1024 * 1024
+            ),
             max_clock_skew=_int("EVLEDGER_MAX_CLOCK_SKEW", 300, 0, 86400),
             max_signature_age=_int("EVLEDGER_MAX_SIGNATURE_AGE", 7 * 86400, 60, 10 * 365 * 86400),
         )
