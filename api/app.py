@@ -17,12 +17,21 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.guard import RequestGuard, problem
-from api.schemas import CheckpointOut, ConsistencyProof, Problem, SubmitRequest, SubmitResponse
+from api.schemas import (
+    BatchRequest,
+    BatchResponse,
+    CheckpointOut,
+    ConsistencyProof,
+    Problem,
+    SubmitRequest,
+    SubmitResponse,
+)
 from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN
-from ledger.errors import LedgerError, SignatureError
+from ledger.errors import LedgerError, SignatureError, TooLargeError
 from ledger.service import Ledger, Submission
 
 __all__ = ["create_app"]
@@ -60,7 +69,21 @@ def get_reader(
 ReaderDep = Annotated[tuple[str, tuple[str, ...]], Depends(get_reader)]
 
 
-def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
+def _validation_detail(errors: list[Any]) -> str:
+    parts = []
+    for err in errors[:10]:
+        where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+        parts.append(f"{where or 'body'}: {err.get('msg')}")
+    return "; ".join(parts)
+
+
+def create_app(
+    ledger: Ledger,
+    max_body_bytes: int = 256 * 1024,
+    *,
+    max_batch_items: int = 1000,
+    max_batch_bytes: int = 8 * 1024 * 1024,
+) -> FastAPI:
     app = FastAPI(
         title="evledger",
         version="0.1.0",
@@ -111,11 +134,7 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         if request.method == "POST":
             submitted.labels("invalid_request").inc()
-        parts = []
-        for err in exc.errors()[:10]:
-            where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
-            parts.append(f"{where or 'body'}: {err.get('msg')}")
-        return problem(422, "invalid_request", "; ".join(parts))
+        return problem(422, "invalid_request", _validation_detail(list(exc.errors())))
 
     @app.post("/v1/records", response_model=SubmitResponse, responses=_ERRORS, status_code=201)
     def submit(body: SubmitRequest, ledger: LedgerDep) -> JSONResponse:
@@ -124,6 +143,53 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
         )
         submitted.labels("duplicate" if result.duplicate else "accepted").inc()
         return JSONResponse(result.to_json(), status_code=200 if result.duplicate else 201)
+
+    @app.post("/v1/records/batch", response_model=BatchResponse, responses=_ERRORS)
+    def submit_batch(body: BatchRequest, ledger: LedgerDep) -> JSONResponse:
+        """Many signed submissions in one request, each judged exactly as `POST /v1/records`
+        judges one and answered on its own (`http_status` is what that route would answer).
+        Good items are stored even when others are refused; items of one lot keep their
+        order; of two items with one `record_id`, the first wins."""
+        if len(body.items) > max_batch_items:
+            raise TooLargeError(
+                f"batch: expected at most {max_batch_items} items, got {len(body.items)}"
+            )
+        subs: list[Submission] = []
+        positions: list[int] = []
+        invalid: dict[int, dict[str, Any]] = {}
+        for i, raw in enumerate(body.items):
+            try:
+                item = SubmitRequest.model_validate(raw)
+            except ValidationError as exc:
+                rid = (
+                    raw.get("record", {}).get("record_id")
+                    if isinstance(raw.get("record"), dict)
+                    else None
+                )
+                invalid[i] = {
+                    "index": i,
+                    "record_id": rid if isinstance(rid, str) else None,
+                    "status": "refused",
+                    "error": "invalid_request",
+                    "detail": _validation_detail(list(exc.errors())),
+                    "http_status": 422,
+                }
+                continue
+            subs.append(
+                Submission(item.record, item.signature, item.meaning, item.signed_at, item.signer)
+            )
+            positions.append(i)
+        judged = ledger.submit_batch(subs)
+        results: list[dict[str, Any]] = [{} for _ in body.items]
+        for i, entry in invalid.items():
+            results[i] = entry
+        for pos, result in zip(positions, judged, strict=True):
+            results[pos] = {**result.to_json(), "index": pos}
+        counts = {"accepted": 0, "duplicate": 0, "refused": 0}
+        for r in results:
+            counts[r["status"]] += 1
+            submitted.labels(r["error"] if r["status"] == "refused" else r["status"]).inc()
+        return JSONResponse({"results": results, **counts})
 
     @app.get("/v1/records/{record_id}", responses=_ERRORS)
     def record(record_id: RecordId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
@@ -190,5 +256,5 @@ def create_app(ledger: Ledger, max_body_bytes: int = 256 * 1024) -> FastAPI:
             gauges[key].set(value or 0)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(RequestGuard, limit=max_body_bytes)
+    app.add_middleware(RequestGuard, limit=max_body_bytes)  # BATCH-LIMIT: wire limits=
     return app

@@ -52,3 +52,37 @@ class CheckpointOut(BaseModel):
     created_at: str
     anchored: bool
     anchor_tx_hash: str | None
+
+
+class BatchRequest(BaseModel):
+    """Up to the configured number of signed submissions (default 1,000), each exactly the body
+    of ``POST /v1/records``; every item is judged and answered on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[dict[str, Any]] = Field(
+        min_length=1,
+        description="Signed submissions, each a POST /v1/records body",
+        json_schema_extra={"items": {"$ref": "#/components/schemas/SubmitRequest"}},
+    )
+
+
+class BatchItemResult(BaseModel):
+    index: int
+    record_id: str | None
+    status: str = Field(description="accepted, duplicate or refused")
+    http_status: int = Field(description="the status the single route would have answered")
+    record_hash: str | None = None
+    signer: str | None = None
+    accepted_at: str | None = None
+    receipt_url: str | None = None
+    error: str | None = None
+    detail: str | None = None
+    reasons: list[str] | None = None
+
+
+class BatchResponse(BaseModel):
+    results: list[BatchItemResult]
+    accepted: int
+    duplicate: int
+    refused: int

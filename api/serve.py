@@ -52,7 +52,12 @@ def serve(settings: Settings) -> None:
         click.echo(f"log: {ident.log_public_key}")
         click.echo(f"api: {api_url} (Ctrl-C stops everything)")
         runtime.start_workers()
-        app = create_app(runtime.ledger, settings.max_body_bytes)
+        app = create_app(
+            runtime.ledger,
+            settings.max_body_bytes,
+            max_batch_items=settings.max_batch_items,
+            max_batch_bytes=settings.max_batch_bytes,
+        )
         server = uvicorn.Server(
             uvicorn.Config(
                 app,

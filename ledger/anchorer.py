@@ -15,15 +15,16 @@ from datetime import UTC, datetime
 
 import sqlalchemy as sa
 
-from ledger import tree
+from ledger import locks, tree
 from ledger.chain import AnchorResult, Chain
 from ledger.errors import ChainError, LedgerError
+from ledger.identity import Identity
 from ledger.models import Anchor, Checkpoint
-from ledger.service import DbNodeStore, Identity
+from ledger.storage import DbNodeStore
 
 __all__ = ["Anchorer"]
 
-ANCHORER_LOCK = 7140003
+ANCHORER_LOCK = locks.ANCHORER
 log = logging.getLogger("evledger.anchorer")
 
 

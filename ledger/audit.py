@@ -31,11 +31,13 @@ from evledger_verify.records import Entry, canonical_json
 from ledger import tree
 from ledger.chain import Chain
 from ledger.domain.lots import Stored, apply_corrections, lot_status, subject_of
-from ledger.domain.rules import to_stored
 from ledger.errors import ChainError, LedgerError
+from ledger.identity import Identity
 from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue, TreeNode
-from ledger.service import AUDIT_ALERT_PREFIX, Identity, Ledger, iso_utc
+from ledger.service import Ledger
 from ledger.signers import Registry, load_registry
+from ledger.storage import iso_utc, to_stored
+from ledger.submission import AUDIT_ALERT_PREFIX
 
 __all__ = ["KINDS", "Auditor", "Finding", "raise_alert"]
 

@@ -16,6 +16,7 @@ __all__ = [
     "LedgerError",
     "NotFoundError",
     "SignatureError",
+    "TooLargeError",
 ]
 
 
@@ -71,6 +72,13 @@ class BadRequestError(LedgerError):
 
     status = 400
     code = "bad_request"
+
+
+class TooLargeError(LedgerError):
+    """More than a configured limit allows in one request."""
+
+    status = 413
+    code = "too_large"
 
 
 class NotFoundError(LedgerError):

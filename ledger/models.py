@@ -120,3 +120,4 @@ class Anchor(Base):
 
 Index("ix_records_lot_seq", Record.lot, Record.seq)
 Index("ix_records_subject_seq", Record.subject, Record.seq)
+Index("ix_records_record_type_seq", Record.record_type, Record.seq)

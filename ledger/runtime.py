@@ -19,21 +19,23 @@ import sqlalchemy as sa
 from evledger_verify.checkpoint import verifier_key_string
 from evledger_verify.records import checksum_address
 
+from ledger import locks
 from ledger.anchorer import Anchorer
 from ledger.chain import Chain
 from ledger.config import Settings
 from ledger.db import app_url, make_engine, migrate, set_app_password
 from ledger.errors import ConfigError
+from ledger.identity import Identity
 from ledger.keys import ensure_account_key, ensure_log_key, load_account, log_public_key
 from ledger.models import LedgerMeta, Record
 from ledger.sealer import Sealer
-from ledger.service import Identity, Ledger
+from ledger.service import Ledger
 from ledger.signers import load_registry
 
 __all__ = ["Runtime"]
 
 log = logging.getLogger("evledger")
-_INIT_LOCK = 7140004
+_INIT_LOCK = locks.INIT
 
 
 @dataclass

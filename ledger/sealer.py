@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evledger_verify.checkpoint import format_checkpoint_body, sign_note
 
-from ledger import tree
+from ledger import locks, tree
 from ledger.models import Checkpoint, LogLeaf, Record, SealQueue, TreeNode
-from ledger.service import DbNodeStore
+from ledger.storage import DbNodeStore
 
 __all__ = ["SEALER_LOCK", "Sealer"]
 
-SEALER_LOCK = 7140002
+SEALER_LOCK = locks.SEALER
 log = logging.getLogger("evledger.sealer")
 
 
@@ -83,4 +83,3 @@ class Sealer:
             except sa.exc.SQLAlchemyError as exc:
                 log.error("sealer: database error, will retry: %s", exc.__class__.__name__)
             stop.wait(interval)
-

@@ -3,18 +3,30 @@ or ``cast wallet sign`` can make one) over "may read this ledger until T". Verif
 server state; the signer's roles are judged when the token is used, so a revoked signer's
 tokens stop working at once.
 
-    token = make_token(account, identity.log_origin, ttl=3600)
+The token's text, digest and wire form are defined once, in ``evledger_verify.tokens``; people
+make tokens with the client library (``ingest.client``, ``evledger token``). A token signature
+follows the same rule as a record signature (``recover_signer``: v 27/28, low-s only).
+
+    token = make_token(account, identity.log_origin, ttl=3600)   # the ledger's own accounts
     address, roles = verify_token(token, origin, registry, now)
 """
 
 from __future__ import annotations
 
-import re
 import time
 
-from eth_account import Account
-from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
+from evledger_verify.errors import FormatError, SignatureInvalidError
+from evledger_verify.records import normalize_signature, recover_signer
+from evledger_verify.tokens import (
+    MAX_TTL,
+    eip191_digest,
+    format_token,
+    parse_token,
+    token_expiry,
+    token_message,
+)
 
 from ledger.domain.authority import READ_ROLES
 from ledger.errors import AuthorizationError, SignatureError
@@ -22,42 +34,39 @@ from ledger.signers import Registry
 
 __all__ = ["MAX_TTL", "make_token", "token_message", "verify_token"]
 
-MAX_TTL = 24 * 3600
-_TOKEN = re.compile(r"^evl1\.(0x[0-9a-fA-F]{40})\.([0-9]{1,12})\.(0x[0-9a-fA-F]{130})\Z")
-
-
-def token_message(origin: str, address: str, expires: int) -> str:
-    return f"evledger read token\nledger: {origin}\naddress: {address}\nexpires: {expires}"
+#: Clock skew allowed between the token's maker and the ledger.
+_SKEW = 300
 
 
 def make_token(account: LocalAccount, origin: str, ttl: int = 3600) -> str:
-    if not 0 < ttl <= MAX_TTL:
-        raise AuthorizationError(f"token ttl: expected 1..{MAX_TTL} s, got {ttl}")
-    expires = int(time.time()) + ttl
-    msg = encode_defunct(text=token_message(origin, account.address, expires))
-    signature = account.sign_message(msg).signature.to_0x_hex()
-    return f"evl1.{account.address}.{expires}.{signature}"
+    """A read token for one of the ledger's own accounts (tests, tools with a LocalAccount)."""
+    try:
+        expires = token_expiry(ttl, int(time.time()))
+    except FormatError as exc:
+        raise AuthorizationError(str(exc)) from exc
+    digest = eip191_digest(token_message(origin, account.address, expires))
+    signature = account.unsafe_sign_hash(Hash32(digest)).signature.to_0x_hex()
+    return format_token(account.address, expires, signature)
 
 
 def verify_token(
     token: str, origin: str, registry: Registry, now: int | None = None
 ) -> tuple[str, tuple[str, ...]]:
     """The token's signer and roles; refuses malformed, expired, forged and unauthorized."""
-    match = _TOKEN.match(token)
-    if match is None:
-        raise SignatureError("token: expected evl1.<address>.<expires>.<signature>")
-    address, expires, signature = match.group(1), int(match.group(2)), match.group(3)
+    try:
+        address, expires, signature = parse_token(token)
+    except FormatError as exc:
+        raise SignatureError(str(exc)) from None
     now = int(time.time()) if now is None else now
     if expires <= now:
         raise SignatureError(f"token: expired at {expires} (now {now}); make a new one")
-    if expires > now + MAX_TTL + 300:
+    if expires > now + MAX_TTL + _SKEW:
         raise SignatureError(f"token: lifetime longer than {MAX_TTL} s")
+    digest = eip191_digest(token_message(origin, address, expires))
     try:
-        signer = Account.recover_message(
-            encode_defunct(text=token_message(origin, address, expires)), signature=signature
-        )
-    except (ValueError, TypeError):
-        raise SignatureError("token: signature does not verify") from None
+        signer = recover_signer(digest, normalize_signature(signature))
+    except SignatureInvalidError as exc:
+        raise SignatureError(f"token: signature does not verify: {exc}") from None
     if signer.lower() != address.lower():
         raise SignatureError("token: signed by another key than the address it names")
     state = registry.get(address)

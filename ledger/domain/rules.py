@@ -4,9 +4,7 @@ lot's and the subject's locks, so two submissions cannot both pass on the same s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,19 +22,9 @@ from ledger.domain.schemas import Correction, Release
 from ledger.errors import AuthorizationError, ConflictError, InvalidRecordError, NotFoundError
 from ledger.models import Record
 from ledger.signers import Registry
+from ledger.storage import load_lot, load_stored
 
-__all__ = ["Rules", "load_lot", "load_stored", "to_stored"]
-
-_COLUMNS = (
-    Record.record_id,
-    Record.record_type,
-    Record.body,
-    Record.record_hash,
-    Record.signer,
-    Record.meaning,
-    Record.signed_at,
-    Record.accepted_at,
-)
+__all__ = ["Rules"]
 
 
 def _gating(body: dict[str, Any]) -> Any:
@@ -57,59 +45,6 @@ def _gating(body: dict[str, Any]) -> Any:
             for c in body.get("characteristics", [])
         ],
     )
-
-
-def _utc(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
-def to_stored(
-    registry: Registry,
-    record_id: str,
-    rtype: str,
-    body: bytes,
-    record_hash: bytes,
-    signer: str,
-    meaning: str,
-    signed_at: int,
-    accepted_at: str,
-) -> Stored:
-    """A stored record with the printed name its signer had at the signing time."""
-    state = registry.get(signer)
-    return Stored(
-        record_id=record_id,
-        type=rtype,
-        body=json.loads(body),
-        record_hash=record_hash.hex(),
-        signer=signer,
-        printed_name=state.name_at(signed_at) if state else None,
-        meaning=meaning,
-        signed_at=_utc(signed_at),
-        accepted_at=accepted_at,
-    )
-
-
-def load_stored(conn: sa.Connection, registry: Registry, where: Any) -> list[Stored]:
-    """Stored records matching ``where``, in acceptance order, with printed names."""
-    return [
-        to_stored(
-            registry,
-            r.record_id,
-            r.record_type,
-            bytes(r.body),
-            bytes(r.record_hash),
-            r.signer,
-            r.meaning,
-            int(r.signed_at),
-            r.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        )
-        for r in conn.execute(sa.select(*_COLUMNS).where(where).order_by(Record.seq))
-    ]
-
-
-def load_lot(conn: sa.Connection, registry: Registry, lot: str) -> list[Stored]:
-    """A lot's records with their corrections applied."""
-    return apply_corrections(load_stored(conn, registry, Record.lot == lot))
 
 
 class Rules:

@@ -1,0 +1,108 @@
+"""The read side: records as they stand now, lot status, the signer registry, counters.
+
+Record bodies and lot status need a read token (:meth:`Reads.reader`); the counters are cheap
+(no scan of the records table) because ``/metrics`` and ``/v1/status`` are polled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger.domain.lots import apply_corrections, lot_status
+from ledger.errors import NotFoundError
+from ledger.identity import Identity
+from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue
+from ledger.signers import load_registry
+from ledger.storage import load_lot, load_stored
+from ledger.submission import AUDIT_ALERT_PREFIX
+from ledger.tokens import verify_token
+
+__all__ = ["Reads"]
+
+
+class Reads:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        identity: Identity,
+        required_stages: tuple[str, ...],
+        clock: Callable[[], float],
+    ) -> None:
+        self.engine = engine
+        self.identity = identity
+        self.required_stages = required_stages
+        self.clock = clock
+
+    def reader(self, token: str) -> tuple[str, tuple[str, ...]]:
+        """Who a read token belongs to and their roles now; refuses anyone who may not read."""
+        with self.engine.connect() as conn:
+            registry = load_registry(conn)
+        return verify_token(token, self.identity.log_origin, registry, int(self.clock()))
+
+    def record_view(self, record_id: str) -> dict[str, Any]:
+        """The record as it stands now (corrections applied), as first entered, the full
+        history of changes (old, new, who, when, why) and its signature manifestation."""
+        with self.engine.connect() as conn:
+            registry = load_registry(conn)
+            found = load_stored(conn, registry, Record.record_id == record_id)
+            if not found:
+                raise NotFoundError(f"record {record_id!r}: not found")
+            corrections = load_stored(conn, registry, Record.subject == f"record:{record_id}")
+            leaf = conn.execute(
+                sa.select(LogLeaf.leaf_index)
+                .join(Record, Record.seq == LogLeaf.seq)
+                .where(Record.record_id == record_id)
+            ).scalar_one_or_none()
+        record = apply_corrections([found[0], *corrections])[0]
+        return {
+            **record.view(),
+            "original": record.original,
+            "lot": record.body.get("lot"),
+            "leaf_index": leaf,
+            "receipt_url": f"/v1/records/{record_id}/receipt",
+        }
+
+    def lot(self, lot: str) -> dict[str, Any]:
+        """Lot status: product, state, inspections, open NCR / CAPA / alerts, release, timeline."""
+        with self.engine.connect() as conn:
+            registry = load_registry(conn)
+            records = load_lot(conn, registry, lot)
+            if not records:
+                raise NotFoundError(f"lot {lot!r}: no records")
+            capa_ids = {f"capa:{r.body['capa_id']}" for r in records if r.body.get("capa_id")}
+            capas = load_stored(conn, registry, Record.subject.in_(capa_ids)) if capa_ids else []
+        return lot_status(lot, records, self.required_stages, capas)
+
+    def signers(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            return [s.to_json() for s in load_registry(conn).all()]
+
+    def status(self) -> dict[str, Any]:
+        """Counters without scanning the records: every record is either a leaf of the log or
+        waiting in the (small) seal queue."""
+        # One statement, so one snapshot: a seal committing meanwhile moves records from the
+        # queue to the log without being counted twice or not at all.
+        query = sa.select(
+            sa.select(sa.func.max(Checkpoint.tree_size)).scalar_subquery(),
+            sa.select(sa.func.max(Anchor.tree_size)).scalar_subquery(),
+            sa.select(sa.func.max(LogLeaf.leaf_index)).scalar_subquery(),
+            sa.select(sa.func.count()).select_from(SealQueue).scalar_subquery(),
+            sa.select(sa.func.count())
+            .where(
+                Record.record_type == "alert",
+                Record.record_id.like(f"{AUDIT_ALERT_PREFIX}%"),
+            )
+            .scalar_subquery(),
+        )
+        with self.engine.connect() as conn:
+            latest, anchored, leaves, pending, alerts = conn.execute(query).one()
+        return {
+            "records": (0 if leaves is None else leaves + 1) + pending,
+            "pending_seal": pending,
+            "audit_alerts": alerts,
+            "latest_checkpoint": latest,
+            "latest_anchored_checkpoint": anchored,
+        }

@@ -1,0 +1,108 @@
+"""Storage: reading the ledger's rows back as values (stored records, tree nodes).
+
+Workers (sealer, anchorer, audit) and the read side import from here, never from the module
+the routes use.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+
+from ledger import tree
+from ledger.domain.lots import Stored, apply_corrections
+from ledger.models import Record, TreeNode
+from ledger.signers import Registry
+
+__all__ = ["DbNodeStore", "iso_utc", "load_lot", "load_stored", "to_stored"]
+
+
+def iso_utc(dt: datetime) -> str:
+    return dt.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class DbNodeStore:
+    """Tree nodes from ``tree_nodes``, fetched in one query per computation."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self.conn = conn
+
+    def get_nodes(self, keys: Iterable[tree.NodeKey]) -> dict[tree.NodeKey, bytes]:
+        keys = list(keys)
+        if not keys:
+            return {}
+        rows = self.conn.execute(
+            sa.select(TreeNode.level, TreeNode.idx, TreeNode.hash).where(
+                sa.tuple_(TreeNode.level, TreeNode.idx).in_(keys)
+            )
+        )
+        return {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
+
+
+_COLUMNS = (
+    Record.record_id,
+    Record.record_type,
+    Record.body,
+    Record.record_hash,
+    Record.signer,
+    Record.meaning,
+    Record.signed_at,
+    Record.accepted_at,
+)
+
+
+def _utc(ts: int) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_stored(
+    registry: Registry,
+    record_id: str,
+    rtype: str,
+    body: bytes,
+    record_hash: bytes,
+    signer: str,
+    meaning: str,
+    signed_at: int,
+    accepted_at: str,
+) -> Stored:
+    """A stored record with the printed name its signer had at the signing time."""
+    state = registry.get(signer)
+    return Stored(
+        record_id=record_id,
+        type=rtype,
+        body=json.loads(body),
+        record_hash=record_hash.hex(),
+        signer=signer,
+        printed_name=state.name_at(signed_at) if state else None,
+        meaning=meaning,
+        signed_at=_utc(signed_at),
+        accepted_at=accepted_at,
+    )
+
+
+def load_stored(conn: sa.Connection, registry: Registry, where: Any) -> list[Stored]:
+    """Stored records matching ``where``, in acceptance order, with printed names."""
+    return [
+        to_stored(
+            registry,
+            r.record_id,
+            r.record_type,
+            bytes(r.body),
+            bytes(r.record_hash),
+            r.signer,
+            r.meaning,
+            int(r.signed_at),
+            r.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        )
+        for r in conn.execute(sa.select(*_COLUMNS).where(where).order_by(Record.seq))
+    ]
+
+
+def load_lot(conn: sa.Connection, registry: Registry, lot: str) -> list[Stored]:
+    """A lot's records with their corrections applied."""
+    return apply_corrections(load_stored(conn, registry, Record.lot == lot))

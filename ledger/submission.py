@@ -1,0 +1,503 @@
+"""Accepting signed records: one at a time or in batches, through one path.
+
+    submitter = Submitter(engine, identity)
+    results = submitter.submit_batch([Submission(record, signature, meaning, signed_at), ...])
+
+Each item is judged exactly as a single submission is: the envelope and schema, the signature
+(EIP-712, recovered straight on secp256k1), the signer's authority at the signing time, the
+workflow and gating rules, idempotency on ``record_id``. Work that needs no database (canonical
+form, hash, schema, signature) is done first, per item; then one transaction takes the
+registry lock, the locks of every lot and subject in the batch (sorted, so concurrent batches
+cannot deadlock), reads which ids exist and each lot's head once, judges the items in order and
+inserts the accepted ones in bulk. Items of one lot keep their order, so per-lot chains stay
+intact; a refused item stores nothing and does not stop the others.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from evledger_verify.errors import FormatError, SignatureInvalidError
+from evledger_verify.merkle import leaf_hash
+from evledger_verify.records import (
+    Entry,
+    RecordHash,
+    canonical_json,
+    eip712_digest,
+    normalize_signature,
+    recover_signer,
+)
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from ledger import locks
+from ledger.domain.lots import subject_of
+from ledger.domain.rules import Rules
+from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN, parse_record
+from ledger.errors import (
+    AuthorizationError,
+    ConflictError,
+    InvalidRecordError,
+    LedgerError,
+    SignatureError,
+)
+from ledger.identity import Identity
+from ledger.models import Record, SealQueue
+from ledger.signers import Registry, load_registry
+from ledger.storage import iso_utc
+
+__all__ = [
+    "AUDIT_ALERT_PREFIX",
+    "MEANINGS",
+    "ItemResult",
+    "Submission",
+    "SubmitResult",
+    "Submitter",
+    "validate_record",
+]
+
+#: Record ids of the alerts `evledger audit --every` raises.
+AUDIT_ALERT_PREFIX = "audit-alert-"
+MEANINGS = ("authored", "reviewed", "approved", "released", "verified", "recorded")
+_RECORD_ID = re.compile(ID_PATTERN.removesuffix("$"))
+_RECORD_TYPE = re.compile(r"^[a-z][a-z_]{0,63}")
+_LOT = re.compile(LOT_PATTERN.removesuffix("$"))
+#: Lots a URL path cannot carry as one segment (``/v1/lots/{lot}``): clients normalize dot
+#: segments away, and a slash splits the path.
+_UNSERVABLE_LOTS = (".", "..")
+#: Record types whose rules read the ledger's state (history of an entity, the lot's records):
+#: pending inserts are written before they are judged, so they see earlier items of the batch.
+_STATEFUL = frozenset({"ncr", "capa", "change", "alert", "release", "correction"})
+_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class Submission:
+    record: dict[str, Any]
+    signature: str
+    meaning: str
+    signed_at: int
+    signer: str | None = None  # optional claim; must match the recovered signer
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    record_id: str
+    record_hash: str
+    signer: str
+    accepted_at: str
+    duplicate: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "record_hash": self.record_hash,
+            "signer": self.signer,
+            "accepted_at": self.accepted_at,
+            "status": "duplicate" if self.duplicate else "accepted",
+            "receipt_url": f"/v1/records/{self.record_id}/receipt",
+        }
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    """One batch item's answer: a result (accepted or duplicate) or the error that refused it."""
+
+    index: int
+    record_id: str | None
+    result: SubmitResult | None = None
+    error: LedgerError | None = None
+
+    @property
+    def http_status(self) -> int:
+        if self.error is not None:
+            return self.error.status if self.error.status < 500 else 503
+        assert self.result is not None
+        return 200 if self.result.duplicate else 201
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "record_id": self.record_id}
+        if self.result is not None:
+            out.update(self.result.to_json())
+        else:
+            assert self.error is not None
+            out["status"] = "refused"
+            out["error"] = self.error.code
+            out["detail"] = str(self.error)
+            if self.error.reasons:
+                out["reasons"] = self.error.reasons
+        out["http_status"] = self.http_status
+        return out
+
+
+def validate_record(record: Any) -> tuple[str, str, str | None]:
+    """Check the envelope every record shares; returns (record_id, type, lot)."""
+    if not isinstance(record, dict):
+        raise InvalidRecordError(f"record: expected a JSON object, got {type(record).__name__}")
+    rid = record.get("record_id")
+    if not isinstance(rid, str) or not _RECORD_ID.fullmatch(rid):
+        raise InvalidRecordError(
+            "record.record_id: expected 1-128 characters of A-Z a-z 0-9 . _ : - "
+            f"starting with a letter or digit, got {rid!r}"
+        )
+    rtype = record.get("type")
+    if not isinstance(rtype, str) or not _RECORD_TYPE.fullmatch(rtype):
+        raise InvalidRecordError(f"record.type: expected a lowercase type name, got {rtype!r}")
+    lot = record.get("lot")
+    if lot is not None and (not isinstance(lot, str) or not _LOT.fullmatch(lot)):
+        raise InvalidRecordError(
+            "record.lot: expected 1-128 printable ASCII characters without '/' "
+            f"(a lot must be readable at /v1/lots/{{lot}}), got {lot!r}"
+        )
+    if lot in _UNSERVABLE_LOTS:
+        raise InvalidRecordError(
+            f"record.lot: {lot!r} cannot be a lot id (a URL path cannot carry it)"
+        )
+    return rid, rtype, lot
+
+
+@dataclass
+class _Checked:
+    """An item after the checks that need no database."""
+
+    index: int
+    sub: Submission
+    record_id: str
+    rtype: str
+    lot: str | None
+    subject: str | None
+    model: Any
+    body: bytes
+    rhash: RecordHash
+    signer: str
+
+
+@dataclass
+class _Pending:
+    """Accepted items not yet written (flushed before a stateful rule reads the database)."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    items: list[tuple[_Checked, str]] = field(default_factory=list)  # (item, accepted_at)
+
+
+class Submitter:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        identity: Identity,
+        *,
+        max_clock_skew: int = 300,
+        max_signature_age: int = 7 * 86400,
+        required_stages: tuple[str, ...] = ("final",),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.identity = identity
+        self.max_clock_skew = max_clock_skew
+        self.max_signature_age = max_signature_age
+        self.required_stages = required_stages
+        self.clock = clock
+
+    # -- checks without the database ----------------------------------------------------------
+
+    def check(self, index: int, sub: Submission) -> _Checked:
+        """Envelope, canonical form, schema, meaning, signing time and signature."""
+        rid, rtype, lot = validate_record(sub.record)
+        try:
+            body = canonical_json(sub.record)
+        except FormatError as exc:
+            raise InvalidRecordError(f"record: {exc}") from exc
+        model = parse_record(sub.record)
+        rhash = RecordHash(hashlib.sha256(body).digest())  # record_hash() of the same bytes
+        if sub.meaning not in MEANINGS:
+            raise InvalidRecordError(
+                f"meaning: expected one of {', '.join(MEANINGS)}, got {sub.meaning!r}"
+            )
+        now = int(self.clock())
+        if not isinstance(sub.signed_at, int) or sub.signed_at > now + self.max_clock_skew:
+            raise InvalidRecordError(
+                f"signed_at: expected a unix time not after now ({now}) + "
+                f"{self.max_clock_skew} s, got {sub.signed_at}"
+            )
+        if sub.signed_at < now - self.max_signature_age:
+            raise InvalidRecordError(
+                f"signed_at: signature older than {self.max_signature_age} s "
+                f"({sub.signed_at} < {now - self.max_signature_age}); sign again"
+            )
+        digest = eip712_digest(self.identity.domain, rid, rtype, rhash, sub.meaning, sub.signed_at)
+        signature = normalize_signature(sub.signature)
+        try:
+            signer = recover_signer(digest, signature)
+        except SignatureInvalidError as exc:
+            raise SignatureError(str(exc)) from exc
+        if sub.signer is not None and sub.signer.lower() != signer.lower():
+            raise SignatureError(
+                f"signature: expected a signature by {sub.signer}, it recovers to {signer} "
+                "(signed over other data, or with another key)"
+            )
+        return _Checked(
+            index=index,
+            sub=Submission(sub.record, signature, sub.meaning, sub.signed_at, sub.signer),
+            record_id=rid,
+            rtype=rtype,
+            lot=lot,
+            subject=subject_of(sub.record),
+            model=model,
+            body=body,
+            rhash=rhash,
+            signer=signer,
+        )
+
+    # -- submission ---------------------------------------------------------------------------
+
+    def submit_batch(
+        self, subs: Sequence[Submission], *, bootstrap: bool = False
+    ) -> list[ItemResult]:
+        """Judge and store ``subs``; one result per item, in order."""
+        results: dict[int, ItemResult] = {}
+        checked: list[_Checked] = []
+        for i, sub in enumerate(subs):
+            try:
+                checked.append(self.check(i, sub))
+            except LedgerError as exc:
+                rid = sub.record.get("record_id") if isinstance(sub.record, dict) else None
+                results[i] = ItemResult(i, rid if isinstance(rid, str) else None, error=exc)
+        if checked:
+            for attempt in range(_RETRIES):
+                try:
+                    results.update(self._store(checked, bootstrap))
+                    break
+                except sa.exc.IntegrityError:
+                    # A concurrent writer inserted one of our ids between our look-up and our
+                    # insert: nothing of ours was stored; judge the batch again.
+                    if attempt == _RETRIES - 1:
+                        raise ConflictError(
+                            "batch: concurrent submissions of the same record ids kept "
+                            "colliding; send the batch again"
+                        ) from None
+        return [results[i] for i in range(len(subs))]
+
+    def _store(self, items: list[_Checked], bootstrap: bool) -> dict[int, ItemResult]:
+        out: dict[int, ItemResult] = {}
+        with self.engine.begin() as conn:
+            locks.lock_registry(conn, exclusive=any(c.rtype == "signer" for c in items))
+            registry = load_registry(conn)
+            lots = sorted({c.lot for c in items if c.lot is not None})
+            locks.lock_all(conn, (locks.key("lot", lot) for lot in lots))
+            locks.lock_all(
+                conn, (locks.key("subject", c.subject) for c in items if c.subject is not None)
+            )
+            existing = self._existing(conn, [c.record_id for c in items])
+            heads = self._lot_heads(conn, lots)
+            rules = Rules(conn, registry, self.required_stages)
+            pending = _Pending()
+            seen: dict[str, tuple[_Checked, str]] = {}  # accepted earlier in this batch
+            for c in items:
+                try:
+                    earlier = seen.get(c.record_id)
+                    if earlier is not None:
+                        out[c.index] = ItemResult(
+                            c.index, c.record_id, result=_same_as_earlier(*earlier, c)
+                        )
+                        continue
+                    row = existing.get(c.record_id)
+                    if row is not None:
+                        out[c.index] = ItemResult(c.index, c.record_id, result=_idempotent(row, c))
+                        continue
+                    roles = self._authorize(registry, c, bootstrap)
+                    if c.rtype in _STATEFUL and pending.rows:
+                        self._flush(conn, pending, out)
+                    if not bootstrap:
+                        rules.check(c.model, c.sub.record, c.sub.meaning, c.signer, roles)
+                except LedgerError as exc:
+                    out[c.index] = ItemResult(c.index, c.record_id, error=exc)
+                    continue
+                accepted = datetime.now(UTC)
+                entry = Entry(
+                    record_id=c.record_id,
+                    record_type=c.rtype,
+                    record_hash=c.rhash.hex(),
+                    lot=c.lot,
+                    lot_prev=heads.get(c.lot) if c.lot is not None else None,
+                    signer=c.signer,
+                    meaning=c.sub.meaning,
+                    signed_at=c.sub.signed_at,
+                    signature=c.sub.signature,  # normalized: lowercase, v = 27/28
+                    salt=secrets.token_hex(32),
+                    accepted_at=iso_utc(accepted),
+                )
+                entry_bytes = entry.canonical()
+                leaf = leaf_hash(entry_bytes)
+                if c.lot is not None:
+                    heads[c.lot] = leaf.hex()
+                pending.rows.append(
+                    {
+                        "record_id": c.record_id,
+                        "record_type": c.rtype,
+                        "lot": c.lot,
+                        "subject": c.subject,
+                        "body": c.body,
+                        "record_hash": c.rhash,
+                        "signer": c.signer,
+                        "meaning": c.sub.meaning,
+                        "signed_at": c.sub.signed_at,
+                        "signature": c.sub.signature,
+                        "entry": entry_bytes,
+                        "leaf_hash": leaf,
+                        "accepted_at": accepted,
+                    }
+                )
+                pending.items.append((c, entry.accepted_at))
+                seen[c.record_id] = (c, entry.accepted_at)
+                if c.rtype == "signer":
+                    # Later items are judged against the registry this record changes.
+                    self._flush(conn, pending, out)
+                    registry = load_registry(conn)
+                    rules = Rules(conn, registry, self.required_stages)
+            self._flush(conn, pending, out)
+        return out
+
+    @staticmethod
+    def _flush(conn: sa.Connection, pending: _Pending, out: dict[int, ItemResult]) -> None:
+        """Insert the accepted rows and queue them for the sealer, in acceptance order."""
+        if not pending.rows:
+            return
+        # Sequence numbers follow the list order, so a lot's chain follows log order.
+        seqs = (
+            conn.execute(
+                sa.insert(Record).returning(Record.seq, sort_by_parameter_order=True),
+                pending.rows,
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(sa.insert(SealQueue), [{"seq": s} for s in seqs])
+        for c, accepted_at in pending.items:
+            result = SubmitResult(c.record_id, c.rhash.hex(), c.signer, accepted_at, False)
+            out[c.index] = ItemResult(c.index, c.record_id, result=result)
+        pending.rows.clear()
+        pending.items.clear()
+
+    @staticmethod
+    def _existing(conn: sa.Connection, ids: list[str]) -> dict[str, Any]:
+        rows = conn.execute(
+            sa.select(
+                Record.record_id,
+                Record.body,
+                Record.record_hash,
+                Record.signer,
+                Record.signature,
+                Record.meaning,
+                Record.signed_at,
+                Record.accepted_at,
+            ).where(Record.record_id.in_(sorted(set(ids))))
+        )
+        return {r.record_id: r for r in rows}
+
+    @staticmethod
+    def _lot_heads(conn: sa.Connection, lots: list[str]) -> dict[str | None, str]:
+        """Leaf hash of each lot's latest record (under the lots' locks, held until commit)."""
+        if not lots:
+            return {}
+        rows = conn.execute(
+            sa.select(Record.lot, Record.leaf_hash)
+            .where(Record.lot.in_(lots))
+            .ext(distinct_on(Record.lot))
+            .order_by(Record.lot, Record.seq.desc())
+        )
+        return {lot: bytes(h).hex() for lot, h in rows}
+
+    def _authorize(self, registry: Registry, c: _Checked, bootstrap: bool) -> tuple[str, ...]:
+        """The signer's roles at the signing time; refuses unknown, revoked, compromised and
+        not-yet-valid signers, and registry changes that would leave no admin."""
+        rec, signer = c.sub.record, c.signer
+        if bootstrap:
+            if (
+                len(registry)
+                or c.rtype != "signer"
+                or rec.get("action") != "grant"
+                or str(rec.get("address", "")).lower() != signer.lower()
+                or "admin" not in rec.get("roles", [])
+            ):
+                raise AuthorizationError(
+                    "bootstrap: only a self-signed admin grant on an empty registry"
+                )
+            return ("admin",)
+        state = registry.get(signer)
+        if state is None:
+            raise AuthorizationError(
+                f"signer {signer}: not registered on this ledger (if your key is registered, "
+                "the signature was made over other data: check the record, meaning, signed_at, "
+                "chain id and contract)"
+            )
+        if state.compromised_by is not None:
+            raise AuthorizationError(
+                f"signer {signer} ({state.name}): key reported compromised by "
+                f"{state.compromised_by}; no signature by it is accepted any more"
+            )
+        roles = state.roles_at(c.sub.signed_at)
+        if roles is None:
+            raise AuthorizationError(
+                f"signer {signer} ({state.name}): not an active signer at the signing time "
+                f"{c.sub.signed_at}" + (" (revoked)" if state.revoked else "")
+            )
+        if c.rtype == "signer" and "admin" in roles:
+            _check_registry_change(registry, rec, c.sub.signed_at)
+        return roles
+
+
+def _check_registry_change(registry: Registry, rec: dict[str, Any], t: int) -> None:
+    """A revoke must name an active signer and must not remove the last admin."""
+    target = registry.get(str(rec["address"]))
+    if rec["action"] == "revoke" and (target is None or target.roles_at(t) is None):
+        raise ConflictError(f"signer {rec['address']}: not an active signer, nothing to revoke")
+    losing_admin = rec["action"] == "revoke" or "admin" not in rec.get("roles", [])
+    if target is not None and losing_admin and "admin" in (target.roles_at(t) or ()):
+        admins = [s for s in registry.all() if "admin" in (s.roles_at(t) or ())]
+        if len(admins) <= 1:
+            raise ConflictError(
+                f"signer {rec['address']}: the last admin; grant admin to another signer first"
+            )
+
+
+def _same_as_earlier(first: _Checked, accepted_at: str, c: _Checked) -> SubmitResult:
+    """A second item with an id accepted earlier in the same batch: the first one wins."""
+    if (first.body, first.sub.signature, first.sub.meaning, first.sub.signed_at) != (
+        c.body,
+        c.sub.signature,
+        c.sub.meaning,
+        c.sub.signed_at,
+    ):
+        what = "a different body" if first.body != c.body else "a different signature"
+        raise ConflictError(
+            f"record_id {c.record_id!r}: already used with {what} earlier in this batch; "
+            "a record is never changed (submit a correction under a new id)"
+        )
+    return SubmitResult(c.record_id, c.rhash.hex(), c.signer, accepted_at, duplicate=True)
+
+
+def _idempotent(row: Any, c: _Checked) -> SubmitResult:
+    """The answer to an id the ledger already holds: the same submission is a duplicate,
+    anything else a conflict."""
+    same = (
+        bytes(row.body) == c.body
+        and row.signature == c.sub.signature
+        and row.meaning == c.sub.meaning
+        and row.signed_at == c.sub.signed_at
+    )
+    if not same:
+        what = "a different body" if bytes(row.body) != c.body else "a different signature"
+        raise ConflictError(
+            f"record_id {c.record_id!r}: already used with {what}; "
+            "a record is never changed (submit a correction under a new id)"
+        )
+    return SubmitResult(
+        c.record_id, bytes(row.record_hash).hex(), row.signer, iso_utc(row.accepted_at), True
+    )
