@@ -162,6 +162,7 @@ class Runtime:
         self._stop.set()
         for t in self._threads:
             t.join(timeout=15)
+        self.ledger.close()
         self.engine.dispose()
 
 

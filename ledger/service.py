@@ -25,6 +25,7 @@ from ledger.proofs import Proofs
 from ledger.reads import Reads
 from ledger.submission import (
     MEANINGS,
+    GroupCommit,
     ItemResult,
     Submission,
     SubmitResult,
@@ -57,6 +58,7 @@ class Ledger:
             required_stages=required_stages,
             clock=clock,
         )
+        self._group = GroupCommit(self.submitter)
         self.reads = Reads(engine, identity, required_stages, clock)
         self.proofs = Proofs(engine)
         # The read and proof side, as the routes call it.
@@ -101,12 +103,20 @@ class Ledger:
     # -- submission -------------------------------------------------------------------------
 
     def submit(self, sub: Submission, *, bootstrap: bool = False) -> SubmitResult:
-        """One record; raises the error that refused it."""
-        (item,) = self.submitter.submit_batch([sub], bootstrap=bootstrap)
+        """One record; raises the error that refused it. Concurrent calls are committed
+        together (:class:`GroupCommit`)."""
+        if bootstrap:
+            (item,) = self.submitter.submit_batch([sub], bootstrap=True)
+        else:
+            item = self._group.submit(sub)
         if item.error is not None:
             raise item.error
         assert item.result is not None
         return item.result
+
+    def close(self) -> None:
+        """Stop the group-commit thread (it is started again by the next submission)."""
+        self._group.close()
 
     def submit_batch(self, subs: Sequence[Submission]) -> list[ItemResult]:
         """Many records; one result per item (accepted, duplicate or refused), in order."""

@@ -16,10 +16,14 @@ intact; a refused item stores nothing and does not stop the others.
 from __future__ import annotations
 
 import hashlib
+import logging
+import queue
 import re
 import secrets
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +60,7 @@ from ledger.storage import iso_utc
 __all__ = [
     "AUDIT_ALERT_PREFIX",
     "MEANINGS",
+    "GroupCommit",
     "ItemResult",
     "Submission",
     "SubmitResult",
@@ -76,6 +81,7 @@ _UNSERVABLE_LOTS = (".", "..")
 #: pending inserts are written before they are judged, so they see earlier items of the batch.
 _STATEFUL = frozenset({"ncr", "capa", "change", "alert", "release", "correction"})
 _RETRIES = 3
+_log = logging.getLogger("evledger.submission")
 
 
 @dataclass(frozen=True)
@@ -501,3 +507,69 @@ def _idempotent(row: Any, c: _Checked) -> SubmitResult:
     return SubmitResult(
         c.record_id, bytes(row.record_hash).hex(), row.signer, iso_utc(row.accepted_at), True
     )
+
+
+class GroupCommit:
+    """Single submissions that arrive together are judged and committed together.
+
+    Each caller queues its submission and waits; one thread takes everything queued (up to
+    ``max_items``) and runs it through :meth:`Submitter.submit_batch`, so a burst of concurrent
+    single POSTs shares one transaction, one set of lock and look-up queries and one commit,
+    while each caller still gets exactly its own answer. A lone submission is not delayed: the
+    thread takes what is there and does not wait for more.
+    """
+
+    def __init__(self, submitter: Submitter, max_items: int = 500) -> None:
+        self.submitter = submitter
+        self.max_items = max_items
+        self._queue: queue.SimpleQueue[tuple[Submission, Future[ItemResult]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, sub: Submission) -> ItemResult:
+        done: Future[ItemResult] = Future()
+        self._ensure_thread()
+        self._queue.put((sub, done))
+        return done.result()
+
+    def close(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=15)
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="evledger-group-commit", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.max_items:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.put(None)  # stop after this group
+                    break
+                group.append(item)
+            try:
+                results = self.submitter.submit_batch([sub for sub, _ in group])
+            except BaseException as exc:  # the database is down, a bug: every caller hears it
+                _log.warning("group commit of %d submissions failed: %r", len(group), exc)
+                for _, done in group:
+                    done.set_exception(exc)
+                continue
+            for (_, done), result in zip(group, results, strict=True):
+                done.set_result(result)

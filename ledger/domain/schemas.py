@@ -29,7 +29,7 @@ __all__ = ["ID_PATTERN", "LOT_PATTERN", "SCHEMAS", "gtin_check_digit", "parse_re
 #: Anchored with ``$``, which in pydantic's and FastAPI's regex engine means end of text;
 #: Python code matches these with ``re.fullmatch``.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-LOT_PATTERN = r"^[\x21-\x7e]{1,128}$"
+LOT_PATTERN = r"^[\x21-\x2e\x30-\x7e]{1,128}$"
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Lot = Annotated[str, Field(pattern=LOT_PATTERN)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
