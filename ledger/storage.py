@@ -6,11 +6,13 @@ the routes use.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg2
 import sqlalchemy as sa
 
 from ledger import tree
@@ -18,7 +20,7 @@ from ledger.domain.lots import Stored, apply_corrections
 from ledger.models import Record, TreeNode
 from ledger.signers import Registry
 
-__all__ = ["DbNodeStore", "iso_utc", "load_lot", "load_stored", "to_stored"]
+__all__ = ["DbNodeStore", "copy_records", "iso_utc", "load_lot", "load_stored", "to_stored"]
 
 
 def iso_utc(dt: datetime) -> str:
@@ -106,3 +108,62 @@ def load_stored(conn: sa.Connection, registry: Registry, where: Any) -> list[Sto
 def load_lot(conn: sa.Connection, registry: Registry, lot: str) -> list[Stored]:
     """A lot's records with their corrections applied."""
     return apply_corrections(load_stored(conn, registry, Record.lot == lot))
+
+
+_RECORD_COLUMNS = (
+    "seq",
+    "record_id",
+    "record_type",
+    "lot",
+    "subject",
+    "body",
+    "record_hash",
+    "signer",
+    "meaning",
+    "signed_at",
+    "signature",
+    "entry",
+    "leaf_hash",
+    "accepted_at",
+)
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
+
+
+def _copy_field(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, bytes):
+        return "\\\\x" + value.hex()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+def copy_records(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows`` (keys: the columns of ``records`` but ``seq``) with COPY and queue them
+    for the sealer; returns their sequence numbers, ascending in the order of ``rows``.
+
+    A record id that already exists raises :class:`sqlalchemy.exc.IntegrityError`, and the
+    transaction is then lost: callers look ids up first, under the locks they hold.
+    """
+    seqs = sorted(
+        conn.exec_driver_sql(
+            "SELECT nextval('records_seq_seq') FROM generate_series(1, %(n)s)", {"n": len(rows)}
+        ).scalars()
+    )
+    buffer = io.StringIO()
+    for seq, row in zip(seqs, rows, strict=True):
+        values = [seq, *(row[c] for c in _RECORD_COLUMNS[1:])]
+        buffer.write("\t".join(_copy_field(v) for v in values))
+        buffer.write("\n")
+    queue = io.StringIO("".join(f"{s}\n" for s in seqs))
+    buffer.seek(0)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY records ({', '.join(_RECORD_COLUMNS)}) FROM STDIN", buffer)
+        cursor.copy_expert("COPY seal_queue (seq) FROM STDIN", queue)
+    except psycopg2.IntegrityError as exc:
+        raise sa.exc.IntegrityError("COPY records", None, exc) from exc
+    finally:
+        cursor.close()
+    return seqs

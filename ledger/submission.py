@@ -53,9 +53,9 @@ from ledger.errors import (
     SignatureError,
 )
 from ledger.identity import Identity
-from ledger.models import Record, SealQueue
+from ledger.models import Record
 from ledger.signers import Registry, load_registry
-from ledger.storage import iso_utc
+from ledger.storage import copy_records, iso_utc
 
 __all__ = [
     "AUDIT_ALERT_PREFIX",
@@ -376,15 +376,7 @@ class Submitter:
         if not pending.rows:
             return
         # Sequence numbers follow the list order, so a lot's chain follows log order.
-        seqs = (
-            conn.execute(
-                sa.insert(Record).returning(Record.seq, sort_by_parameter_order=True),
-                pending.rows,
-            )
-            .scalars()
-            .all()
-        )
-        conn.execute(sa.insert(SealQueue), [{"seq": s} for s in seqs])
+        copy_records(conn, pending.rows)
         for c, accepted_at in pending.items:
             result = SubmitResult(c.record_id, c.rhash.hex(), c.signer, accepted_at, False)
             out[c.index] = ItemResult(c.index, c.record_id, result=result)
