@@ -1,0 +1,554 @@
+"""The evledger client library: key files, signing, read tokens and the HTTP API.
+
+One library for everything that submits records from outside the server: the ``evledger``
+CLI, the demo, and the shop-floor ingesters, which run on a line PC without the server stack.
+It depends on the verifier package (hashing, EIP-712, address rules) and ``httpx`` only.
+
+    from ingest.client import Client, load_key
+
+    key = load_key(Path("inspector.key"))
+    with Client("http://127.0.0.1:8000") as api:
+        signed = key.sign(record, "authored", api.domain())   # signed once ...
+        result = api.submit(signed)                           # ... sent until it lands
+        receipt = api.receipt(signed.record_id, wait=60)
+
+Retries: transport errors (connection refused or reset, timeouts) and answers 408, 502, 503,
+504 are retried with capped exponential backoff and jitter. A retry re-sends the *same* signed
+submission, so a retry after a lost answer gets 200 ``duplicate`` from the service, which
+counts as success. Every other answer is final. Errors derive from :class:`ClientError`, whose
+``exit_code`` is what a command line exits with (1 refused, 2 could not run).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import random
+import secrets
+import stat
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import coincurve
+import httpx
+from evledger_verify.errors import FormatError, SignatureInvalidError
+from evledger_verify.records import (
+    Domain,
+    checksum_address,
+    eip712_digest,
+    keccak256,
+    normalize_signature,
+    record_hash,
+    recover_signer,
+)
+from evledger_verify.tokens import (
+    eip191_digest,
+    format_token,
+    token_expiry,
+    token_message,
+)
+
+__all__ = [
+    "MAX_BATCH_ITEMS",
+    "RETRY_STATUSES",
+    "BatchResult",
+    "Client",
+    "ClientError",
+    "InvalidInputError",
+    "KeyFileError",
+    "RefusedError",
+    "ServiceError",
+    "SignedSubmission",
+    "SigningKey",
+    "UnreachableError",
+    "load_key",
+    "new_key",
+]
+
+#: Answers worth another attempt: the request may not have been handled, or the service is
+#: briefly unavailable. Everything else is final.
+RETRY_STATUSES = frozenset({408, 502, 503, 504})
+#: The service's default item limit for ``POST /v1/records/batch``.
+MAX_BATCH_ITEMS = 1000
+_KEY_FILE_MAX_BYTES = 1024
+
+
+# -- errors -----------------------------------------------------------------------------------
+
+
+class ClientError(Exception):
+    """Root of every error this library raises on purpose; ``exit_code`` 2: could not run."""
+
+    exit_code = 2
+
+
+class KeyFileError(ClientError):
+    """A key file is missing, unreadable, open to others, or holds no key. Never carries key
+    material."""
+
+
+class UnreachableError(ClientError):
+    """The service did not answer (connection refused, reset, timed out), after every retry."""
+
+
+class ServiceError(ClientError):
+    """The service answered with a server error (5xx) or with something that is not its API."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class RefusedError(ClientError):
+    """The service refused the request (4xx): ``status``, ``error`` code, ``detail`` and, when
+    there are several, every one of the ``reasons``."""
+
+    exit_code = 1
+
+    def __init__(self, status: int, error: str, detail: str, reasons: Sequence[str] = ()) -> None:
+        self.status, self.error, self.detail = status, error, detail
+        self.reasons = list(reasons)
+        text = f"refused ({status}) {error}: {detail}"
+        super().__init__(text + "".join(f"\n  - {r}" for r in self.reasons))
+
+
+class InvalidInputError(ClientError):
+    """The input cannot be submitted as it is (checked here, before sending): exit code 1."""
+
+    exit_code = 1
+
+
+# -- keys ---------------------------------------------------------------------------------------
+
+
+class SigningKey:
+    """A secp256k1 signer key in memory; its address is the EIP-55 form of the last 20 bytes of
+    keccak256 of the public key. ``repr`` shows the address only."""
+
+    __slots__ = ("_key", "address")
+
+    def __init__(self, secret: bytes) -> None:
+        try:
+            self._key = coincurve.PrivateKey(secret)
+        except (ValueError, TypeError):
+            raise ValueError("secp256k1 key: expected 32 bytes in 1..n-1") from None
+        public = self._key.public_key.format(compressed=False)
+        self.address: str = checksum_address("0x" + keccak256(public[1:])[-20:].hex())
+
+    @classmethod
+    def generate(cls) -> SigningKey:
+        return cls(secrets.token_bytes(32))
+
+    def __repr__(self) -> str:
+        return f"SigningKey({self.address})"
+
+    def sign_digest(self, digest: bytes) -> str:
+        """0x + r || s || v (v = 27 + recovery id) over a 32-byte digest; s is always low."""
+        raw = self._key.sign_recoverable(digest, hasher=None)
+        return "0x" + raw[:64].hex() + format(27 + raw[64], "02x")
+
+    def sign(
+        self,
+        record: Mapping[str, Any],
+        meaning: str,
+        domain: Domain,
+        signed_at: int | None = None,
+    ) -> SignedSubmission:
+        """Sign ``record`` (EIP-712: id, type, RFC 8785 hash, meaning, time) for one ledger."""
+        rid, rtype = record.get("record_id"), record.get("type")
+        if not isinstance(rid, str) or not isinstance(rtype, str):
+            raise InvalidInputError(
+                f"record: expected string record_id and type, got {rid!r} and {rtype!r}"
+            )
+        when = int(time.time()) if signed_at is None else signed_at
+        try:
+            digest = eip712_digest(domain, rid, rtype, record_hash(record), meaning, when)
+        except FormatError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        body = copy.deepcopy(dict(record))
+        return SignedSubmission(body, self.sign_digest(digest), meaning, when, self.address)
+
+    def read_token(self, origin: str, ttl: int = 3600, now: int | None = None) -> str:
+        """A read token (``Authorization: Bearer``) for the ledger with log origin ``origin``."""
+        try:
+            expires = token_expiry(ttl, int(time.time()) if now is None else now)
+        except FormatError as exc:
+            raise InvalidInputError(str(exc)) from exc
+        signature = self.sign_digest(eip191_digest(token_message(origin, self.address, expires)))
+        return format_token(self.address, expires, signature)
+
+    def _file_text(self) -> str:
+        return "0x" + self._key.secret.hex() + "\n"
+
+
+def load_key(path: Path, what: str = "signing key") -> SigningKey:
+    """Read a key file: one hex secp256k1 private key (0x optional) and a newline, readable by
+    its owner only."""
+    try:
+        with open(path, "rb") as fh:
+            mode = os.fstat(fh.fileno()).st_mode
+            data = fh.read(_KEY_FILE_MAX_BYTES + 1)
+    except OSError as exc:
+        raise KeyFileError(f"{what}: cannot read key file {path}: {exc.strerror or exc}") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"{what}: key file {path} is readable by others (mode {oct(mode & 0o777)}); "
+            f"run: chmod 600 {path}"
+        )
+    text = data.decode("ascii", "replace").strip()
+    digits = text[2:] if text[:2] in ("0x", "0X") else text
+    try:
+        if len(data) > _KEY_FILE_MAX_BYTES or len(digits) != 64:
+            raise ValueError
+        return SigningKey(bytes.fromhex(digits))
+    except ValueError:
+        # Say nothing about the content: it may be (part of) a key.
+        raise KeyFileError(
+            f"{what}: {path} does not hold a hex secp256k1 private key "
+            "(expected 64 hex digits, optionally 0x-prefixed, and a newline)"
+        ) from None
+
+
+def new_key(path: Path, what: str = "keys new") -> SigningKey:
+    """Generate a key into a new file ``path`` (mode 0600); refuses to overwrite anything."""
+    key = SigningKey.generate()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise KeyFileError(f"{what}: {path} already exists; refusing to overwrite a key") from None
+    except OSError as exc:
+        raise KeyFileError(f"{what}: cannot create {path}: {exc.strerror or exc}") from None
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key._file_text())
+        fh.flush()
+        os.fsync(fh.fileno())
+    return key
+
+
+# -- signed submissions -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SignedSubmission:
+    """A record with its signature: the body of ``POST /v1/records``. Made once, sent as often
+    as needed: resending it is idempotent."""
+
+    record: dict[str, Any]
+    signature: str
+    meaning: str
+    signed_at: int
+    signer: str | None
+
+    @property
+    def record_id(self) -> str:
+        return str(self.record.get("record_id"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "record": self.record,
+            "signature": self.signature,
+            "meaning": self.meaning,
+            "signed_at": self.signed_at,
+            "signer": self.signer,
+        }
+
+    @classmethod
+    def from_signature(
+        cls,
+        record: Mapping[str, Any],
+        signature: str,
+        meaning: str,
+        signed_at: int,
+        domain: Domain,
+    ) -> SignedSubmission:
+        """A signature made elsewhere (a wallet, ``cast wallet sign --data``) over the typed
+        data of ``record``; the signer is recovered here, so a wrong one is named at once."""
+        try:
+            digest = eip712_digest(
+                domain,
+                str(record.get("record_id")),
+                str(record.get("type")),
+                record_hash(record),
+                meaning,
+                signed_at,
+            )
+            signature = normalize_signature(signature)
+            signer = recover_signer(digest, signature)
+        except (FormatError, SignatureInvalidError) as exc:
+            raise InvalidInputError(str(exc)) from exc
+        return cls(copy.deepcopy(dict(record)), signature, meaning, signed_at, signer)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """The answer to :meth:`Client.submit_batch`: one result per item, ``index`` counted in
+    the list that was given (whatever the chunks), in that order."""
+
+    results: list[dict[str, Any]]
+
+    def count(self, status: str) -> int:
+        return sum(1 for r in self.results if r.get("status") == status)
+
+    @property
+    def refused(self) -> list[dict[str, Any]]:
+        return [r for r in self.results if r.get("status") == "refused"]
+
+
+# -- the HTTP client ----------------------------------------------------------------------------
+
+
+class Client:
+    """The evledger HTTP API (``/v1``), with retries for what may be retried.
+
+    ``http`` injects the ``httpx.Client`` (a FastAPI ``TestClient`` is one); ``sleep``,
+    ``clock`` and ``jitter`` make the waiting testable without waiting.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: float = 30.0,
+        retries: int = 5,
+        backoff: float = 0.25,
+        max_backoff: float = 8.0,
+        http: httpx.Client | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        if retries < 0 or backoff < 0 or max_backoff < backoff:
+            raise ValueError("retries >= 0 and 0 <= backoff <= max_backoff expected")
+        self.base_url = base_url.rstrip("/")
+        self.retries, self.backoff, self.max_backoff = retries, backoff, max_backoff
+        self._own_http = http is None
+        self.http = http if http is not None else httpx.Client(timeout=timeout)
+        self._sleep, self._clock, self._jitter = sleep, clock, jitter
+        self._trust: dict[str, Any] | None = None
+
+    def close(self) -> None:
+        if self._own_http:
+            self.http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # The one place that talks to the network.
+
+    def delay(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based): half the capped exponential
+        step, plus a random part of the other half."""
+        step = min(self.max_backoff, self.backoff * 2.0**attempt)
+        return step / 2 + self._jitter() * step / 2
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        token: str | None = None,
+        params: Mapping[str, str | int] | None = None,
+    ) -> httpx.Response:
+        """Send until answered (see the module docstring for what is retried); returns a 2xx
+        answer, raises :class:`RefusedError` for 4xx and :class:`ServiceError` for 5xx (and
+        for 408 when the retries are spent)."""
+        url = self.base_url + path
+        headers = {"Authorization": f"Bearer {token}"} if token else None
+        attempt = 0
+        while True:
+            try:
+                resp = self.http.request(method, url, json=json, headers=headers, params=params)
+            except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+                raise ClientError(
+                    f"service URL: expected http(s)://HOST:PORT, got {self.base_url!r} ({exc})"
+                ) from None
+            except httpx.TransportError as exc:
+                if attempt >= self.retries:
+                    raise UnreachableError(
+                        f"service: cannot reach {self.base_url} ({exc.__class__.__name__}, "
+                        f"{attempt + 1} attempt(s)); is it running (`evledger up`, make run) "
+                        "and is the URL right?"
+                    ) from exc
+            else:
+                if resp.status_code not in RETRY_STATUSES or attempt >= self.retries:
+                    return self._judge(resp, method, path, attempt)
+            self._sleep(self.delay(attempt))
+            attempt += 1
+
+    def _judge(self, resp: httpx.Response, method: str, path: str, attempt: int) -> httpx.Response:
+        status = resp.status_code
+        if status < 400:
+            return resp
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            body = {"error": "http_error", "detail": resp.text[:300]}
+        if status < 500 and status not in RETRY_STATUSES:
+            reasons = body.get("reasons")
+            raise RefusedError(
+                status,
+                str(body.get("error")),
+                str(body.get("detail")),
+                [str(r) for r in reasons] if isinstance(reasons, list) else [],
+            )
+        raise ServiceError(
+            f"service: {method} {path} failed with {status} {body.get('error')}: "
+            f"{body.get('detail')} (after {attempt + 1} attempt(s)); see the service log",
+            status,
+        )
+
+    def get_json(
+        self, path: str, token: str | None = None, params: Mapping[str, str | int] | None = None
+    ) -> Any:
+        return _json(self.request("GET", path, token=token, params=params), f"GET {path}")
+
+    # The ledger's identity.
+
+    def trust(self) -> dict[str, Any]:
+        """What an auditor pins: log key and origin, chain id, contract (``GET /v1/trust``)."""
+        trust = self.get_json("/v1/trust")
+        if not isinstance(trust, dict) or not {"chain_id", "contract", "log_origin"} <= set(trust):
+            raise ServiceError("service: /v1/trust: expected chain_id, contract and log_origin")
+        self._trust = trust
+        return trust
+
+    def domain(self) -> Domain:
+        """The EIP-712 domain records are signed for (fetched once)."""
+        trust = self._trust or self.trust()
+        try:
+            return Domain(int(trust["chain_id"]), checksum_address(str(trust["contract"])))
+        except (FormatError, ValueError) as exc:
+            raise ServiceError(f"service: /v1/trust: {exc}") from exc
+
+    def log_origin(self) -> str:
+        trust = self._trust or self.trust()
+        return str(trust["log_origin"])
+
+    def read_token(self, key: SigningKey, ttl: int = 3600) -> str:
+        return key.read_token(self.log_origin(), ttl)
+
+    # Records.
+
+    def submit(self, signed: SignedSubmission, *, same_record_ok: bool = False) -> dict[str, Any]:
+        """``POST /v1/records``: the answer (``status`` accepted or duplicate).
+
+        With ``same_record_ok``, a 409 refusal is answered by what the ledger holds when that
+        is this very record (same hash) signed by the same signer with the same meaning at
+        another time (``status`` duplicate): submitting a record file again is not an error.
+        """
+        try:
+            return _object(
+                self.request("POST", "/v1/records", json=signed.to_json()), "POST /v1/records"
+            )
+        except RefusedError as exc:
+            if not (same_record_ok and exc.status == 409):
+                raise
+            stored = self.stored_as(signed)
+            if stored is None:
+                raise
+            return stored
+
+    def stored_as(self, signed: SignedSubmission) -> dict[str, Any] | None:
+        """The ledger's entry for ``signed.record_id`` in the form of a duplicate answer, when
+        it holds the same record, signer and meaning; else None."""
+        try:
+            entry = self.receipt(signed.record_id).get("entry")
+        except RefusedError:
+            return None
+        if not isinstance(entry, dict) or signed.signer is None:
+            return None
+        if (
+            entry.get("record_hash") != record_hash(signed.record).hex()
+            or str(entry.get("signer")).lower() != signed.signer.lower()
+            or entry.get("meaning") != signed.meaning
+        ):
+            return None
+        return {
+            "record_id": signed.record_id,
+            "record_hash": entry["record_hash"],
+            "signer": entry["signer"],
+            "signed_at": entry.get("signed_at"),
+            "accepted_at": entry.get("accepted_at"),
+            "status": "duplicate",
+            "receipt_url": f"/v1/records/{_segment(signed.record_id)}/receipt",
+        }
+
+    def submit_batch(
+        self, items: Sequence[SignedSubmission], chunk: int = MAX_BATCH_ITEMS
+    ) -> BatchResult:
+        """``POST /v1/records/batch`` in chunks of ``chunk`` items; a chunk the service finds
+        too large (413, its byte limit) is split in two and sent again. Items are idempotent
+        on their record id, so resending is safe. A refused item is a result, not an error."""
+        if not 1 <= chunk <= MAX_BATCH_ITEMS:
+            raise InvalidInputError(f"batch chunk: expected 1..{MAX_BATCH_ITEMS}, got {chunk}")
+        bodies = [s.to_json() for s in items]
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(bodies), chunk):
+            results.extend(self._batch(bodies[start : start + chunk], start))
+        return BatchResult(results)
+
+    def _batch(self, bodies: list[dict[str, Any]], offset: int) -> list[dict[str, Any]]:
+        try:
+            resp = self.request("POST", "/v1/records/batch", json={"items": bodies})
+        except RefusedError as exc:
+            if exc.status != 413 or len(bodies) == 1:
+                raise
+            half = len(bodies) // 2
+            return self._batch(bodies[:half], offset) + self._batch(bodies[half:], offset + half)
+        results = _object(resp, "POST /v1/records/batch").get("results")
+        if (
+            not isinstance(results, list)
+            or len(results) != len(bodies)
+            or any(not isinstance(r, dict) or r.get("index") != i for i, r in enumerate(results))
+        ):
+            raise ServiceError(
+                f"service: POST /v1/records/batch: expected {len(bodies)} results indexed "
+                "0..n-1 in order"
+            )
+        return [{**r, "index": offset + i} for i, r in enumerate(results)]
+
+    def receipt(self, record_id: str, wait: float = 0.0, poll: float = 0.25) -> dict[str, Any]:
+        """``GET /v1/records/{id}/receipt``, polled up to ``wait`` seconds until ``status`` is
+        anchored; returns the last answer (pending, sealed or anchored) either way."""
+        deadline = self._clock() + wait
+        path = f"/v1/records/{_segment(record_id)}/receipt"
+        while True:
+            body = _object(self.request("GET", path), f"GET {path}")
+            left = deadline - self._clock()
+            if body.get("status") == "anchored" or left <= 0:
+                return body
+            self._sleep(min(poll, left))
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
+
+
+def _json(resp: httpx.Response, what: str) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        raise ServiceError(f"service: {what}: expected JSON, got {resp.text[:80]!r}") from None
+
+
+def _object(resp: httpx.Response, what: str) -> dict[str, Any]:
+    body = _json(resp, what)
+    if not isinstance(body, dict):
+        raise ServiceError(f"service: {what}: expected a JSON object")
+    return body
