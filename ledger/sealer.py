@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from evledger_verify.checkpoint import format_checkpoint_body, sign_note
 
 from ledger import locks, tree
-from ledger.models import Checkpoint, LogLeaf, Record, SealQueue, TreeNode
-from ledger.storage import DbNodeStore
+from ledger.models import Checkpoint, Record, SealQueue
+from ledger.storage import DbNodeStore, copy_rows
 
 __all__ = ["SEALER_LOCK", "Sealer"]
 
@@ -52,13 +52,17 @@ class Sealer:
             old = DbNodeStore(conn).get_nodes(tree.frontier(size))
             new_nodes = tree.append_nodes(size, old, [bytes(r.leaf_hash) for r in rows])
             new_size = size + len(rows)
-            conn.execute(
-                sa.insert(LogLeaf),
-                [{"leaf_index": size + i, "seq": r.seq} for i, r in enumerate(rows)],
+            copy_rows(
+                conn,
+                "log_leaves",
+                ("leaf_index", "seq"),
+                ((size + i, r.seq) for i, r in enumerate(rows)),
             )
-            conn.execute(
-                sa.insert(TreeNode),
-                [{"level": lv, "idx": ix, "hash": h} for (lv, ix), h in new_nodes.items()],
+            copy_rows(
+                conn,
+                "tree_nodes",
+                ("level", "idx", "hash"),
+                ((lv, ix, h) for (lv, ix), h in new_nodes.items()),
             )
             known = {**old, **new_nodes}
             root = tree.root(tree.MemoryStore(known), new_size)

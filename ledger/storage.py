@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +20,15 @@ from ledger.domain.lots import Stored, apply_corrections
 from ledger.models import Record, TreeNode
 from ledger.signers import Registry
 
-__all__ = ["DbNodeStore", "copy_records", "iso_utc", "load_lot", "load_stored", "to_stored"]
+__all__ = [
+    "DbNodeStore",
+    "copy_records",
+    "copy_rows",
+    "iso_utc",
+    "load_lot",
+    "load_stored",
+    "to_stored",
+]
 
 
 def iso_utc(dt: datetime) -> str:
@@ -139,6 +147,24 @@ def _copy_field(value: Any) -> str:
     return str(value).translate(_COPY_ESCAPES)
 
 
+def copy_rows(
+    conn: sa.Connection, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> None:
+    """COPY ``rows`` into ``table`` inside the connection's transaction."""
+    buffer = io.StringIO()
+    for row in rows:
+        buffer.write("\t".join(_copy_field(v) for v in row))
+        buffer.write("\n")
+    buffer.seek(0)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", buffer)
+    except psycopg2.IntegrityError as exc:
+        raise sa.exc.IntegrityError(f"COPY {table}", None, exc) from exc
+    finally:
+        cursor.close()
+
+
 def copy_records(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Insert ``rows`` (keys: the columns of ``records`` but ``seq``) with COPY and queue them
     for the sealer; returns their sequence numbers, ascending in the order of ``rows``.
@@ -151,19 +177,14 @@ def copy_records(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
             "SELECT nextval('records_seq_seq') FROM generate_series(1, %(n)s)", {"n": len(rows)}
         ).scalars()
     )
-    buffer = io.StringIO()
-    for seq, row in zip(seqs, rows, strict=True):
-        values = [seq, *(row[c] for c in _RECORD_COLUMNS[1:])]
-        buffer.write("\t".join(_copy_field(v) for v in values))
-        buffer.write("\n")
-    queue = io.StringIO("".join(f"{s}\n" for s in seqs))
-    buffer.seek(0)
-    cursor = conn.connection.cursor()
-    try:
-        cursor.copy_expert(f"COPY records ({', '.join(_RECORD_COLUMNS)}) FROM STDIN", buffer)
-        cursor.copy_expert("COPY seal_queue (seq) FROM STDIN", queue)
-    except psycopg2.IntegrityError as exc:
-        raise sa.exc.IntegrityError("COPY records", None, exc) from exc
-    finally:
-        cursor.close()
+    copy_rows(
+        conn,
+        "records",
+        _RECORD_COLUMNS,
+        (
+            [seq, *(row[c] for c in _RECORD_COLUMNS[1:])]
+            for seq, row in zip(seqs, rows, strict=True)
+        ),
+    )
+    copy_rows(conn, "seal_queue", ("seq",), ((s,) for s in seqs))
     return seqs
