@@ -1,7 +1,8 @@
 """``evledger``: the operator's command line. Exit 0 ok, 1 refused / failed, 2 could not run.
 
 It lives beside the API because ``evledger up`` serves it; every other command talks to a
-running service over HTTP (``--api``, ``EVLEDGER_API_URL``, or ``.evledger/runtime.json``).
+running service over HTTP (``--api``, ``EVLEDGER_API_URL``, or ``.evledger/runtime.json``)
+through the client library :mod:`ingest.client`, which also reads key files and signs.
 """
 
 from __future__ import annotations
@@ -13,15 +14,17 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import click
-import httpx
-from evledger_verify.records import Domain, checksum_address, load_record_file, record_hash
+from evledger_verify.errors import FormatError
+from evledger_verify.records import checksum_address, load_record_file, record_hash
 from evledger_verify.records import typed_data as make_typed_data
 
+from ingest.client import Client, ClientError, SignedSubmission, SigningKey, load_key, new_key
 from ledger.config import Settings
 from ledger.errors import LedgerError
-from ledger.keys import load_account, new_account_key
+from ledger.keys import load_account
 
 EXIT_REFUSED = 1
 EXIT_CANNOT_RUN = 2
@@ -37,6 +40,16 @@ class Refused(CliError):
     """The service or a check refused the input: exit 1."""
 
     exit_code = EXIT_REFUSED
+
+
+class _Main(click.Group):
+    """Catches the client library's error root once: its message, its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClientError as exc:
+            raise (Refused if exc.exit_code == EXIT_REFUSED else CliError)(str(exc)) from exc
 
 
 # -- talking to the service ------------------------------------------------------------------
@@ -63,37 +76,6 @@ def _api_url(explicit: str | None) -> str:
     return f"http://127.0.0.1:{os.environ.get('EVLEDGER_PORT', '8000')}"
 
 
-class Client:
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.http = httpx.Client(base_url=base, timeout=30)
-
-    def request(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            resp = self.http.request(method, path, **kw)
-        except httpx.HTTPError as exc:
-            raise CliError(
-                f"service: cannot reach {self.base} ({exc.__class__.__name__}); "
-                "is `evledger up` (make run) running?"
-            ) from exc
-        if resp.status_code >= 400:
-            try:
-                body = resp.json()
-                msg = f"{body.get('error')}: {body.get('detail')}"
-                msg += "".join(f"\n  - {r}" for r in body.get("reasons") or [])
-            except ValueError:
-                msg = resp.text[:300]
-            raise Refused(f"refused ({resp.status_code}) {msg}")
-        return resp
-
-    def json(self, method: str, path: str, **kw: Any) -> Any:
-        return self.request(method, path, **kw).json()
-
-    def domain(self) -> Domain:
-        trust = self.json("GET", "/v1/trust")
-        return Domain(int(trust["chain_id"]), str(trust["contract"]))
-
-
 api_option = click.option(
     "--api",
     "api",
@@ -103,8 +85,18 @@ api_option = click.option(
 )
 
 
+#: Retries of a request the service did not answer (about 1 to 2 s in all): a person waits.
+CLI_RETRIES = 3
+
+
 def _client(api: str | None) -> Client:
-    return Client(_api_url(api))
+    client = Client(_api_url(api), retries=CLI_RETRIES)
+    click.get_current_context().call_on_close(client.close)
+    return client
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
 
 
 def _write_json(path: str | None, value: Any) -> None:
@@ -116,10 +108,19 @@ def _write_json(path: str | None, value: Any) -> None:
         click.echo(f"wrote {path}", err=True)
 
 
-@click.group()
+@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option("0.1.0", prog_name="evledger")
 def main() -> None:
-    """evledger: blockchain-anchored evidence ledger for quality records."""
+    """evledger: blockchain-anchored evidence ledger for quality records.
+
+    Exit codes: 0 ok, 1 refused or failed, 2 could not run. Commands other than `up` and
+    `audit` talk to the service at --api, $EVLEDGER_API_URL, or the one `evledger up` runs
+    for this ledger home.
+
+    Ledger home (keys, runtime.json): $EVLEDGER_HOME if set, else .evledger in the nearest
+    folder upwards from the current one that has a .evledger folder or is the evledger
+    checkout, else ./.evledger.
+    """
 
 
 # -- up -------------------------------------------------------------------------------------
@@ -148,15 +149,15 @@ def up() -> None:
 def status(as_json: bool, api: str | None) -> None:
     """Show where the service runs and how far sealing and anchoring are."""
     client = _client(api)
-    st = client.json("GET", "/v1/status")
-    trust = client.json("GET", "/v1/trust")
+    st = client.get_json("/v1/status")
+    trust = client.trust()
     runtime = _runtime_info()
     info = {
         "database_url": runtime.get("database_url"),
         "rpc_url": runtime.get("rpc_url"),
         "chain_id": trust["chain_id"],
         "contract": trust["contract"],
-        "api_url": client.base,
+        "api_url": client.base_url,
         "log_public_key": trust["log_public_key"],
         "log_origin": trust["log_origin"],
         "latest_checkpoint": st["latest_checkpoint"],
@@ -176,7 +177,7 @@ def status(as_json: bool, api: str | None) -> None:
 @api_option
 def trust(output: str, api: str | None) -> None:
     """Write what an auditor pins: log key and origin, chain id, contract."""
-    _write_json(output, _client(api).json("GET", "/v1/trust"))
+    _write_json(output, _client(api).trust())
 
 
 # -- keys and signers ----------------------------------------------------------------------
@@ -195,54 +196,38 @@ def keys() -> None:
     type=click.Path(dir_okay=False),
     help="Key file to create (refuses to overwrite).",
 )
-def keys_new(output: str) -> None:
+@click.option(
+    "--if-missing",
+    is_flag=True,
+    help="If the file exists, keep it and print its address (a script can run twice).",
+)
+def keys_new(output: str, if_missing: bool) -> None:
     """Generate a signing key; prints its address (register it with `signers add`)."""
-    try:
-        account = new_account_key(Path(output))
-    except LedgerError as exc:
-        raise CliError(str(exc)) from exc
-    click.echo(account.address)
+    path = Path(output)
+    if path.exists() and not if_missing:
+        raise CliError(
+            f"keys new: {path} already exists; refusing to overwrite a key "
+            "(--if-missing keeps it and prints its address)"
+        )
+    key = load_key(path, "keys new") if path.exists() else new_key(path)
+    click.echo(key.address)
 
 
 def _default_admin_key() -> str:
     return str(Settings.from_env().keys_dir / "admin.key")
 
 
-def _load_key(path: str) -> Any:
-    try:
-        return load_account(Path(path), "signing key")
-    except LedgerError as exc:
-        raise CliError(str(exc)) from exc
+def _load_key(path: str) -> SigningKey:
+    return load_key(Path(path), "signing key")
 
 
 def _sign_and_submit(
     client: Client, record: dict[str, Any], key_path: str, meaning: str
 ) -> dict[str, Any]:
-    account = _load_key(key_path)
-    signed_at = int(time.time())
-    td = make_typed_data(
-        client.domain(),
-        str(record.get("record_id")),
-        str(record.get("type")),
-        record_hash(record),
-        meaning,
-        signed_at,
-    )
-    from eth_account.messages import encode_typed_data
-
-    sig = account.sign_message(encode_typed_data(full_message=td))
-    result: dict[str, Any] = client.json(
-        "POST",
-        "/v1/records",
-        json={
-            "record": record,
-            "signature": sig.signature.to_0x_hex(),
-            "meaning": meaning,
-            "signed_at": signed_at,
-            "signer": account.address,
-        },
-    )
-    return result
+    """Sign once, submit (retrying the same signed submission); a record the ledger already
+    holds from the same key with the same meaning is answered as a duplicate."""
+    signed = _load_key(key_path).sign(record, meaning, client.domain())
+    return client.submit(signed, same_record_ok=True)
 
 
 @main.group()
@@ -279,7 +264,7 @@ def _registry_change(
     """Submit a signer record (grant or revoke) signed by the admin key; returns its id."""
     try:
         address = checksum_address(address)
-    except Exception as exc:
+    except FormatError as exc:
         raise Refused(f"--address: {exc}") from exc
     record = {
         "record_id": f"signer-{address.lower()}-{int(time.time() * 1000)}",
@@ -296,13 +281,20 @@ def _registry_change(
 @signers.command("revoke")
 @click.option("--address", required=True)
 @click.option(
+    "--compromised",
+    is_flag=True,
+    help="The key is lost or stolen: refuse every later submission by it, whatever signing "
+    "time it claims (no backdating), and let `evledger audit` flag records stored after this.",
+)
+@click.option(
     "--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)"
 )
 @api_option
-def signers_revoke(address: str, key_path: str | None, api: str | None) -> None:
+def signers_revoke(address: str, compromised: bool, key_path: str | None, api: str | None) -> None:
     """Revoke a signer: its later signatures are refused."""
-    record_id = _registry_change(api, key_path, address, "revoke")
-    click.echo(f"revoked {address} in record {record_id}")
+    fields = {"compromised": True} if compromised else {}
+    record_id = _registry_change(api, key_path, address, "revoke", **fields)
+    click.echo(f"revoked {address}{' as compromised' if compromised else ''} in record {record_id}")
 
 
 @signers.command("list")
@@ -310,13 +302,13 @@ def signers_revoke(address: str, key_path: str | None, api: str | None) -> None:
 @api_option
 def signers_list(as_json: bool, api: str | None) -> None:
     """List registered signers with their roles and state."""
-    rows = _client(api).json("GET", "/v1/signers")
+    rows = _client(api).get_json("/v1/signers")
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     for s in rows:
-        state = "active" if s["active"] else "revoked"
-        click.echo(f"{s['address']}  {state:8} {','.join(s['roles']):24} {s['name']}")
+        state = "compromised" if s.get("compromised") else "active" if s["active"] else "revoked"
+        click.echo(f"{s['address']}  {state:11} {','.join(s['roles']):24} {s['name']}")
 
 
 # -- records -------------------------------------------------------------------------------
@@ -327,7 +319,7 @@ def _read_record(path: str) -> dict[str, Any]:
         return load_record_file(Path(path).read_bytes())
     except OSError as exc:
         raise CliError(f"{path}: cannot read: {exc.strerror}") from exc
-    except Exception as exc:
+    except FormatError as exc:
         raise Refused(f"{path}: {exc}") from exc
 
 
@@ -347,18 +339,47 @@ def typed_data_cmd(file: str, meaning: str, signed_at: int | None, api: str | No
     --from-file typed.json`); then `evledger submit FILE --signature SIG`."""
     record = _read_record(file)
     signed_at = signed_at if signed_at is not None else int(time.time())
-    td = make_typed_data(
-        _client(api).domain(),
-        str(record.get("record_id")),
-        str(record.get("type")),
-        record_hash(record),
-        meaning,
-        signed_at,
-    )
+    try:
+        td = make_typed_data(
+            _client(api).domain(),
+            str(record.get("record_id")),
+            str(record.get("type")),
+            record_hash(record),
+            meaning,
+            signed_at,
+        )
+    except FormatError as exc:
+        raise Refused(f"{file}: {exc}") from exc
     pending = _pending_path(record)
     pending.parent.mkdir(parents=True, exist_ok=True)
     pending.write_text(json.dumps(td))
     click.echo(json.dumps(td, indent=2))
+
+
+def _signed_elsewhere(
+    client: Client, file: str, record: dict[str, Any], signature: str, typed_path: str | None
+) -> SignedSubmission:
+    """The submission for a --signature made over the typed data `typed-data` printed."""
+    path = Path(typed_path) if typed_path else _pending_path(record)
+    try:
+        td = json.loads(path.read_text())
+        msg, domain = td["message"], td["domain"]
+        meaning, signed_at, rhash = str(msg["meaning"]), int(msg["signedAt"]), msg["recordHash"]
+        chain_id, contract = int(domain["chainId"]), str(domain["verifyingContract"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CliError(
+            f"submit: the signing time is in the typed data; run `evledger typed-data "
+            f"{file}` first or pass --typed-data (could not read {path})"
+        ) from exc
+    if rhash != "0x" + record_hash(record).hex():
+        raise Refused("submit: the typed data is for another record (recordHash differs)")
+    ledger = client.domain()
+    if (chain_id, contract.lower()) != (ledger.chain_id, ledger.contract.lower()):
+        raise Refused(
+            f"submit: the typed data is for another ledger (chain {chain_id}, contract "
+            f"{contract}); this one is chain {ledger.chain_id}, contract {ledger.contract}"
+        )
+    return SignedSubmission.from_signature(record, signature, meaning, signed_at, ledger)
 
 
 @main.command()
@@ -381,7 +402,11 @@ def submit(
     meaning: str,
     api: str | None,
 ) -> None:
-    """Submit the record in FILE, signed with --key or with a --signature made elsewhere."""
+    """Submit the record in FILE, signed with --key or with a --signature made elsewhere.
+
+    The record is signed once; if the answer is lost, the same signed submission is sent
+    again. When the ledger already holds FILE's record from the same signer with the same
+    meaning (a script run twice), the stored entry is printed with status duplicate."""
     record = _read_record(file)
     client = _client(api)
     if (key_path is None) == (signature is None):
@@ -389,38 +414,9 @@ def submit(
     if key_path:
         result = _sign_and_submit(client, record, key_path, meaning)
     else:
-        path = Path(typed_path) if typed_path else _pending_path(record)
-        try:
-            td = json.loads(path.read_text())
-            msg = td["message"]
-        except (OSError, ValueError, KeyError) as exc:
-            raise CliError(
-                f"submit: the signing time is in the typed data; run `evledger typed-data "
-                f"{file}` first or pass --typed-data (could not read {path})"
-            ) from exc
-        if msg.get("recordHash") != "0x" + record_hash(record).hex():
-            raise Refused("submit: the typed data is for another record (recordHash differs)")
-        result = client.json(
-            "POST",
-            "/v1/records",
-            json={
-                "record": record,
-                "signature": signature,
-                "meaning": msg["meaning"],
-                "signed_at": int(msg["signedAt"]),
-            },
-        )
+        signed = _signed_elsewhere(client, file, record, str(signature), typed_path)
+        result = client.submit(signed, same_record_ok=True)
     click.echo(json.dumps(result, indent=2))
-
-
-def _wait_receipt(client: Client, record_id: str, wait: float) -> dict[str, Any]:
-    deadline = time.monotonic() + wait
-    while True:
-        resp = client.request("GET", f"/v1/records/{record_id}/receipt")
-        body: dict[str, Any] = resp.json()
-        if body.get("status") == "anchored" or time.monotonic() >= deadline:
-            return body
-        time.sleep(0.25)
 
 
 @main.command()
@@ -432,7 +428,7 @@ def _wait_receipt(client: Client, record_id: str, wait: float) -> dict[str, Any]
 @api_option
 def receipt(record_id: str, output: str, wait: float, api: str | None) -> None:
     """Fetch the proof-of-integrity receipt of a record."""
-    body = _wait_receipt(_client(api), record_id, wait)
+    body = _client(api).receipt(record_id, wait=wait)
     if body.get("status") != "anchored":
         raise Refused(
             f"receipt {record_id}: not anchored yet (status {body.get('status')}); "
@@ -440,16 +436,6 @@ def receipt(record_id: str, output: str, wait: float, api: str | None) -> None:
         )
     body.pop("status", None)
     _write_json(output, body)
-
-
-def _token(client: Client, key_path: str, ttl: int = 600) -> str:
-    from ledger.tokens import make_token
-
-    origin = str(client.json("GET", "/v1/trust")["log_origin"])
-    try:
-        return make_token(_load_key(key_path), origin, ttl)
-    except LedgerError as exc:
-        raise Refused(str(exc)) from exc
 
 
 @main.command()
@@ -466,7 +452,7 @@ def _token(client: Client, key_path: str, ttl: int = 600) -> str:
 @api_option
 def token(key_path: str, ttl: int, api: str | None) -> None:
     """Print a read token (Authorization: Bearer ...) for record bodies and lot status."""
-    click.echo(_token(_client(api), key_path, ttl))
+    click.echo(_client(api).read_token(_load_key(key_path), ttl))
 
 
 @main.command()
@@ -476,10 +462,8 @@ def token(key_path: str, ttl: int, api: str | None) -> None:
 def record(record_id: str, key_path: str, api: str | None) -> None:
     """Show a record now, as first entered, its history and who signed it, when, meaning."""
     client = _client(api)
-    headers = {"Authorization": f"Bearer {_token(client, key_path)}"}
-    click.echo(
-        json.dumps(client.json("GET", f"/v1/records/{record_id}", headers=headers), indent=2)
-    )
+    token = client.read_token(_load_key(key_path), 600)
+    click.echo(json.dumps(client.get_json(f"/v1/records/{_segment(record_id)}", token), indent=2))
 
 
 def _signature(sig: dict[str, Any]) -> str:
@@ -494,8 +478,7 @@ def _signature(sig: dict[str, Any]) -> str:
 def lot(lot: str, key_path: str, as_json: bool, api: str | None) -> None:
     """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
     client = _client(api)
-    headers = {"Authorization": f"Bearer {_token(client, key_path)}"}
-    st = client.json("GET", f"/v1/lots/{lot}", headers=headers)
+    st = client.get_json(f"/v1/lots/{_segment(lot)}", client.read_token(_load_key(key_path), 600))
     if as_json:
         click.echo(json.dumps(st, indent=2))
         return
@@ -628,8 +611,7 @@ def demo(out_dir: str | None, api: str | None) -> None:
     from api.demo import run_demo
 
     out = Path(out_dir) if out_dir else Settings.from_env().home / "demo"
-    client = _client(api)
-    run_demo(client, out, _default_admin_key(), _sign_and_submit, _wait_receipt)
+    run_demo(_client(api), out, load_key(Path(_default_admin_key()), "admin key"))
 
 
 def run() -> None:  # pragma: no cover - console entry

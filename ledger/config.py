@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 from ledger.errors import ConfigError
 
-__all__ = ["Settings"]
+__all__ = ["Settings", "find_home"]
+
+HOME_DIR = ".evledger"
+
+
+def _is_checkout(folder: Path) -> bool:
+    """Whether ``folder`` is the root of an evledger checkout (its pyproject names it)."""
+    try:
+        project = tomllib.loads((folder / "pyproject.toml").read_text()).get("project", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False
+    return isinstance(project, dict) and project.get("name") == "evledger"
+
+
+def find_home(start: Path) -> Path:
+    """The ledger's home when ``EVLEDGER_HOME`` is unset: ``.evledger`` in the nearest folder,
+    from ``start`` upwards, that already has one or is the root of the evledger checkout;
+    ``start/.evledger`` when there is none. So every command run anywhere inside a checkout
+    (or below a folder holding a ledger) finds the same ledger, like git finds ``.git``."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / HOME_DIR).is_dir() or _is_checkout(folder):
+            return folder / HOME_DIR
+    return start / HOME_DIR
 
 
 def _int(name: str, default: int, low: int, high: int) -> int:
@@ -56,7 +80,8 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
-        home = Path(os.environ.get("EVLEDGER_HOME", ".evledger")).resolve()
+        explicit = os.environ.get("EVLEDGER_HOME")
+        home = Path(explicit).resolve() if explicit else find_home(Path.cwd())
         return cls(
             home=home,
             database_url=os.environ.get("DATABASE_URL") or None,

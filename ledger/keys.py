@@ -1,7 +1,10 @@
-"""Key files: secp256k1 signer keys (people, devices, the anchorer) and the Ed25519 log key.
+"""The server's own key files: secp256k1 keys of the runtime's accounts (bootstrap admin,
+anchorer, audit) and the Ed25519 log key.
 
 A key file holds one hex private key and a newline, mode 0600. Keys come from files or the
-environment, never from the repository, and are never logged.
+environment, never from the repository, and are never logged. People's and devices' keys are
+made and read by the client library (``ingest.client.new_key`` / ``load_key``: same format),
+which runs without the server stack and so cannot share this module.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ __all__ = [
     "ensure_log_key",
     "load_account",
     "log_public_key",
-    "new_account_key",
     "write_secret",
 ]
 
@@ -50,16 +52,6 @@ def _read_secret(path: Path, what: str) -> str:
     return text
 
 
-def new_account_key(path: Path) -> LocalAccount:
-    """Generate a secp256k1 key into ``path`` (0600) and return its account."""
-    if path.exists():
-        raise ConfigError(f"keys new: {path} already exists; refusing to overwrite a key")
-    key = "0x" + secrets.token_hex(32)
-    write_secret(path, key + "\n")
-    account: LocalAccount = Account.from_key(key)
-    return account
-
-
 def load_account(path: Path, what: str = "key") -> LocalAccount:
     text = _read_secret(path, what)
     try:
@@ -74,7 +66,10 @@ def ensure_account_key(path: Path, what: str) -> tuple[LocalAccount, bool]:
     """Load the key at ``path``, generating it first if absent. Returns (account, created)."""
     if path.exists():
         return load_account(path, what), False
-    return new_account_key(path), True
+    key = "0x" + secrets.token_hex(32)
+    write_secret(path, key + "\n")
+    account: LocalAccount = Account.from_key(key)
+    return account, True
 
 
 def ensure_log_key(path: Path) -> Ed25519PrivateKey:

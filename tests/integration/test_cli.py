@@ -109,6 +109,25 @@ def test_register_submit_receipt(cli: CliRunner, api_url: str) -> None:
          {}, 1, "roles"),
         (["keys", "new", "-o", "k.key"], {}, 2, "already exists"),
         (["receipt", "NOPE"], {}, 1, "not found"),
+        (["submit", "big.json", "--key", "k.key"], {"big.json": " " * 300_000}, 1,
+         "expected at most 262144 bytes"),
+        (["submit", "ok.json", "--key", "short.key"], {"short.key": "0x" + "ab" * 31}, 2,
+         "does not hold a hex secp256k1"),
+        (["submit", "ok.json", "--key", "two.key"], {"two.key": "ab" * 32 + "\n" + "cd" * 32}, 2,
+         "does not hold a hex secp256k1"),
+        (["submit", "ok.json", "--signature", "0x" + "11" * 65, "--typed-data", "td.json"],
+         {"td.json": "{}"}, 2, "run `evledger typed-data ok.json` first"),
+        (["typed-data", "bad.json"], {"bad.json": "{nope"}, 1, "not valid JSON"),
+        (["signers", "revoke", "--address", "0x12"], {}, 1, "--address"),
+        (["signers", "add", "--address", "0x" + "ab" * 20, "--name", "X", "--role",
+          "qa_inspector", "--key", "nokey.key"], {}, 2, "cannot read key file"),
+        (["token", "--key", "k.key", "--ttl", "0"], {}, 1, "token ttl: expected 1..86400 s"),
+        (["lot", "LOT-1", "--key", "garbage.key"], {"garbage.key": "zz"}, 2,
+         "does not hold a hex secp256k1"),
+        (["record", "X-1", "--key", "open.key"], {"open.key": "OPEN"}, 2, "chmod 600"),
+        (["status", "--api", "127.0.0.1:1"], {}, 2, "service URL: expected http"),
+        (["keys", "new", "-o", "no-dir/k.key"], {}, 2, "keys new: cannot create no-dir/k.key"),
+        (["keys", "new", "-o", "open.key", "--if-missing"], {"open.key": "OPEN"}, 2, "chmod 600"),
     ],
 )
 def test_bad_input(cli: CliRunner, api_url: str, args: list[str], files: dict[str, str],
@@ -124,13 +143,158 @@ def test_bad_input(cli: CliRunner, api_url: str, args: list[str], files: dict[st
     assert message in r.output, r.output
     assert "Traceback" not in r.output
     assert records(api_url) == before
+    for name, text in files.items():  # a key file's content is never shown
+        if name.endswith(".key") and len(text) > 8:
+            assert text[2:10] not in r.output, r.output
 
 
-def test_unreachable_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("args", [
+    ["status", "--json"], ["trust"], ["signers", "list"], ["receipt", "X-1", "--wait", "0"],
+    ["submit", "r.json", "--key", "k.key"], ["token", "--key", "k.key"],
+    ["signers", "add", "--address", "0x" + "ab" * 20, "--name", "X", "--role", "qa_inspector",
+     "--key", "k.key"],
+])
+def test_unreachable_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
     monkeypatch.chdir(tmp_path)
-    runner = CliRunner(env={"EVLEDGER_API_URL": f"http://127.0.0.1:{free_port()}"})
+    runner = CliRunner(env={"EVLEDGER_API_URL": f"http://127.0.0.1:{free_port()}",
+                            "EVLEDGER_HOME": str(tmp_path / ".evledger")})
+    assert runner.invoke(main, ["keys", "new", "-o", "k.key"]).exit_code == 0
+    Path("r.json").write_text(json.dumps(inspection("U-1")))
+    r = runner.invoke(main, args)
+    assert r.exit_code == 2, r.output
+    assert "cannot reach http://127.0.0.1:" in r.output and "4 attempt(s)" in r.output, r.output
+    assert "Traceback" not in r.output
+
+
+def test_scripts_can_run_twice(cli: CliRunner, api_url: str) -> None:
+    """keys new --if-missing keeps the key; the same record file submitted again by the same
+    key and meaning answers the stored entry (exit 0); by another key it is refused."""
+    first = cli.invoke(main, ["keys", "new", "-o", "k.key", "--if-missing"])
+    again = cli.invoke(main, ["keys", "new", "-o", "k.key", "--if-missing"])
+    assert first.exit_code == again.exit_code == 0 and first.output == again.output
+    refused = cli.invoke(main, ["keys", "new", "-o", "k.key"])
+    assert refused.exit_code == 2 and "--if-missing keeps it" in refused.output
+    address = first.output.strip()
+    for _ in range(2):
+        r = cli.invoke(main, ["signers", "add", "--address", address, "--name", "Kim",
+                              "--role", "qa_inspector"])
+        assert r.exit_code == 0, r.output
+    Path("r.json").write_text(json.dumps(inspection("TWICE-1")))
+    one = cli.invoke(main, ["submit", "r.json", "--key", "k.key"])
+    assert one.exit_code == 0 and json.loads(one.output)["status"] == "accepted", one.output
+    before = records(api_url)
+    two = cli.invoke(main, ["submit", "r.json", "--key", "k.key"])
+    assert two.exit_code == 0, two.output
+    answer = json.loads(two.output)
+    assert answer["status"] == "duplicate" and answer["signer"] == address
+    assert records(api_url) == before
+    other = cli.invoke(main, ["keys", "new", "-o", "other.key"]).output.strip()
+    cli.invoke(main, ["signers", "add", "--address", other, "--name", "Lee",
+                      "--role", "qa_inspector"])
+    r = cli.invoke(main, ["submit", "r.json", "--key", "other.key"])
+    assert r.exit_code == 1 and "refused (409) conflict" in r.output, r.output
+
+
+def test_revoke_compromised_refuses_backdated_signatures(cli: CliRunner, api_url: str) -> None:
+    """A plain revoke still accepts what was signed before it; --compromised refuses every
+    later submission by the key, whatever signing time it claims."""
+    from ingest.client import Client, RefusedError, SignedSubmission, load_key
+
+    api = Client(api_url)
+    signed_before: dict[str, SignedSubmission] = {}
+    for name in ("plain", "stolen"):
+        address = cli.invoke(main, ["keys", "new", "-o", f"{name}.key"]).output.strip()
+        r = cli.invoke(main, ["signers", "add", "--address", address, "--name", name,
+                              "--role", "qa_inspector"])
+        assert r.exit_code == 0, r.output
+        key = load_key(Path(f"{name}.key"))
+        signed_before[name] = key.sign(inspection(f"BACK-{name}"), "authored", api.domain())
+        time.sleep(1.1)  # the revoke is signed at a later second
+        flags = ["--compromised"] if name == "stolen" else []
+        r = cli.invoke(main, ["signers", "revoke", "--address", address, *flags])
+        assert r.exit_code == 0, r.output
+        assert ("as compromised" in r.output) == (name == "stolen"), r.output
+    rows = json.loads(cli.invoke(main, ["signers", "list", "--json"]).output)
+    listed = {s["name"]: s for s in rows}
+    assert listed["stolen"]["compromised"] is True and listed["stolen"]["active"] is False
+    assert listed["plain"]["compromised"] is False and listed["plain"]["active"] is False
+    shown = cli.invoke(main, ["signers", "list"]).output
+    assert re.search(r"compromised +qa_inspector +stolen", shown), shown
+    assert api.submit(signed_before["plain"])["status"] == "accepted"
+    with pytest.raises(RefusedError, match="key reported compromised"):
+        api.submit(signed_before["stolen"])
+    Path("r.json").write_text(json.dumps(inspection("AFTER-1")))
+    r = cli.invoke(main, ["submit", "r.json", "--key", "stolen.key"])
+    assert r.exit_code == 1 and "key reported compromised" in r.output, r.output
+
+
+@pytest.mark.parametrize("command", [[], ["submit"], ["signers", "revoke"], ["keys", "new"]])
+def test_short_help_option(command: list[str]) -> None:
+    runner = CliRunner()
+    short = runner.invoke(main, [*command, "-h"], prog_name="evledger")
+    long = runner.invoke(main, [*command, "--help"], prog_name="evledger")
+    assert short.exit_code == long.exit_code == 0, short.output
+    assert short.output == long.output and "Usage: evledger" in short.output
+    assert "-h, --help" in short.output
+
+
+def test_home_is_found_from_a_subfolder(
+    api_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EVLEDGER_HOME unset: commands run below the folder holding .evledger find that ledger
+    (and its running service); in an evledger checkout the root's .evledger, even before it
+    exists; elsewhere ./.evledger."""
+    from ledger.config import Settings
+
+    monkeypatch.delenv("EVLEDGER_HOME", raising=False)
+    ledger = tmp_path / "plant"
+    (ledger / ".evledger").mkdir(parents=True)
+    (ledger / ".evledger" / "runtime.json").write_text(json.dumps({"api_url": api_url}))
+    deep = ledger / "lines" / "line-3"
+    deep.mkdir(parents=True)
+    monkeypatch.chdir(deep)
+    assert Settings.from_env().home == ledger / ".evledger"
+    runner = CliRunner(env={"EVLEDGER_HOME": None, "EVLEDGER_API_URL": None})
     r = runner.invoke(main, ["status", "--json"])
-    assert r.exit_code == 2 and "cannot reach" in r.output, r.output
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["api_url"] == api_url
+
+    checkout = tmp_path / "checkout"
+    (checkout / "docs" / "examples").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text('[project]\nname = "evledger"\n')
+    (checkout / "docs" / "pyproject.toml").write_text('[project]\nname = "other"\n')
+    monkeypatch.chdir(checkout / "docs" / "examples")
+    assert Settings.from_env().home == checkout / ".evledger"
+
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert Settings.from_env().home == elsewhere / ".evledger"
+    monkeypatch.setenv("EVLEDGER_HOME", "mine")
+    assert Settings.from_env().home == elsewhere / "mine"
+
+
+def test_readme_and_help_state_the_same_home_rule() -> None:
+    def words(text: str) -> str:
+        return " ".join(text.split())
+
+    readme = words((repo_root() / "README.md").read_text())
+    rule = re.search(r"Ledger home \(keys, runtime\.json\):.*?else \./\.evledger\.", readme)
+    assert rule, "README.md states no ledger home rule"
+    assert rule.group(0) in words(CliRunner().invoke(main, ["--help"]).output)
+
+
+def test_verifier_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from importlib.metadata import version
+
+    from evledger_verify.cli import main as verify
+
+    with pytest.raises(SystemExit) as done:
+        verify(["--version"])
+    assert done.value.code == 0
+    assert capsys.readouterr().out.strip() == f"evledger-verify {version('evledger-verify')}"
 
 
 def test_readme_lists_every_command() -> None:

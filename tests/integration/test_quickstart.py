@@ -102,11 +102,23 @@ def service(tmp_path: Path) -> Iterator[Service]:
 
 
 def test_readme_quickstart_then_kill9_and_restart(service: Service) -> None:
+    """The quick start runs as written, and again (a newcomer repeats it); then the wallet
+    example, twice; then kill -9 and a restart on the same data."""
     work = service.home.parent
     (work / ".venv").symlink_to(ROOT / ".venv")
-    done = service.run(quickstart_block(), work)
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("VERIFIED") == 2, done.stdout
+    (work / "node_modules").symlink_to(ROOT / "node_modules")
+    for attempt in (1, 2):
+        done = service.run(quickstart_block(), work)
+        assert done.returncode == 0, (attempt, done.stdout + done.stderr)
+        assert done.stdout.count("VERIFIED") == 2, done.stdout
+        submitted = json.loads(done.stdout[done.stdout.index("{"):done.stdout.index("}") + 1])
+        assert submitted["status"] == ("accepted" if attempt == 1 else "duplicate"), submitted
+    for attempt in (1, 2):
+        wallet = service.run(readme_block("wallet"), work)
+        assert wallet.returncode == 0, (attempt, wallet.stdout + wallet.stderr)
+        answer = json.loads(wallet.stdout[wallet.stdout.index("{"):])
+        assert answer["status"] == ("accepted" if attempt == 1 else "duplicate"), answer
+        assert answer["record_id"] == "INS-2026-0002"
     receipt = json.loads((work / "receipt.json").read_text())
     status = httpx.get(f"{service.api}/v1/status").json()
 
@@ -130,10 +142,10 @@ def test_readme_quickstart_then_kill9_and_restart(service: Service) -> None:
     assert again.returncode == 0 and "VERIFIED" in again.stdout, again.stdout + again.stderr
 
     # New records continue the same log: the new tree is an extension of the old one.
-    (work / "second.json").write_text(json.dumps(inspection("INS-2026-0002", lot="L2026-001")))
+    (work / "second.json").write_text(json.dumps(inspection("INS-2026-0003", lot="L2026-001")))
     more = service.run(
         "evledger submit second.json --key inspector.key && "
-        "evledger receipt INS-2026-0002 -o second.receipt.json", work)
+        "evledger receipt INS-2026-0003 -o second.receipt.json", work)
     assert more.returncode == 0, more.stdout + more.stderr
     second = json.loads((work / "second.receipt.json").read_text())
     assert second["leaf_index"] == status["records"]
@@ -148,6 +160,21 @@ def test_readme_quickstart_then_kill9_and_restart(service: Service) -> None:
     )
     # Ctrl-C stops everything cleanly.
     assert service.interrupt() == 0
+
+
+def test_readme_outputs_are_git_ignored() -> None:
+    """What the README's blocks write at the repository root (keys above all) stays out of
+    git."""
+    written: set[str] = set()
+    for marker in ("quickstart", "wallet", "qa-walkthrough"):
+        block = readme_block(marker)
+        written |= set(re.findall(r"(?:-o|>) ([\w.-]+\.(?:json|key))\b", block))
+    assert {"inspector.key", "wallet.key", "approver.key", "inspection.json", "receipt.json",
+            "trust.json", "typed.json", "inspection2.json"} <= written, written
+    for name in sorted(written):
+        ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index",
+                                  name], check=False)
+        assert ignored.returncode == 0, f"{name} is not git-ignored"
 
 
 def test_wallet_signature_from_cast(service: Service) -> None:

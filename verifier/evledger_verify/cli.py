@@ -10,6 +10,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 
 from evledger_verify.errors import CannotCheckError, FormatError, VerifyError
 from evledger_verify.receipt import Report, Trust, load_json_file, verify_receipt
@@ -29,11 +30,21 @@ class _Parser(argparse.ArgumentParser):
         raise CannotCheckError(f"usage: {message}")
 
 
+def _version() -> str:
+    try:
+        return version("evledger-verify")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="evledger-verify",
         description="Verify evledger receipts offline against a pinned trust file. "
         "Exit 0 = verified, 1 = verification failed, 2 = could not check.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     rc = sub.add_parser("receipt", help="verify one record's receipt")
