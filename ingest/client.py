@@ -305,8 +305,10 @@ class BatchResult:
 class Client:
     """The evledger HTTP API (``/v1``), with retries for what may be retried.
 
-    ``http`` injects the ``httpx.Client`` (a FastAPI ``TestClient`` is one); ``sleep``,
-    ``clock`` and ``jitter`` make the waiting testable without waiting.
+    ``http`` injects the ``httpx.Client`` (a FastAPI ``TestClient`` is one; its own timeout
+    then applies, and closing it stays with the caller); ``sleep``, ``clock`` and ``jitter``
+    make the waiting testable without waiting. The ``Retry-After`` header is not read: the
+    backoff is capped at ``max_backoff`` seconds.
     """
 
     def __init__(
