@@ -83,6 +83,7 @@ def create_app(
     *,
     max_batch_items: int = 1000,
     max_batch_bytes: int = 8 * 1024 * 1024,
+    body_timeout: float = 10.0,
 ) -> FastAPI:
     app = FastAPI(
         title="evledger",
@@ -256,5 +257,10 @@ def create_app(
             gauges[key].set(value or 0)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    app.add_middleware(RequestGuard, limit=max_body_bytes)  # BATCH-LIMIT: wire limits=
+    app.add_middleware(
+        RequestGuard,
+        limit=max_body_bytes,
+        limits={"/v1/records/batch": max_batch_bytes},
+        body_timeout=body_timeout,
+    )
     return app

@@ -20,10 +20,22 @@ import anyio.to_thread
 from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["MAX_JSON_DEPTH", "BodyError", "RequestGuard", "check_json", "parse_json", "problem"]
+__all__ = [
+    "MAX_JSON_CONTAINERS",
+    "MAX_JSON_DEPTH",
+    "BodyError",
+    "RequestGuard",
+    "check_json",
+    "parse_json",
+    "problem",
+]
 
 #: The deepest nesting of arrays and objects a JSON body may have.
 MAX_JSON_DEPTH = 32
+#: Arrays and objects per body: parsing runs in C and holds the GIL, so a body of millions of
+#: empty brackets (8 MB of ``[]``) would stall every other request for seconds. A batch of
+#: 1,000 realistic records has a few thousand; the cap bounds the worst parse to tens of ms.
+MAX_JSON_CONTAINERS = 250_000
 #: Methods whose bodies the guard reads and checks; other requests pass untouched.
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
@@ -243,7 +255,13 @@ def parse_json(body: bytes) -> Any:
             f"body: expected UTF-8 JSON (RFC 8259), got a NUL byte at offset {start + nul} "
             "(UTF-16 or UTF-32?)"
         )
-    if _too_deep(_brackets(body)):
+    brackets = _brackets(body)
+    if len(brackets) > 2 * MAX_JSON_CONTAINERS:
+        raise BodyError(
+            f"body: expected at most {MAX_JSON_CONTAINERS} arrays and objects, "
+            f"got about {len(brackets) // 2}"
+        )
+    if _too_deep(brackets):
         raise BodyError(
             f"body: expected JSON nested at most {MAX_JSON_DEPTH} levels deep, got deeper"
         )

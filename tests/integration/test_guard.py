@@ -525,3 +525,14 @@ def test_big_body_is_checked_off_the_event_loop(
         poster.join(60)
     resp = answers["post"]
     assert_problem(resp.status_code, resp.json(), 422, "invalid_request", "duplicate key 'key-7'")
+
+
+def test_a_body_of_millions_of_brackets_is_refused_before_parsing() -> None:
+    """8 MB of empty arrays parsed in C would hold the GIL for about a second."""
+    from api.guard import MAX_JSON_CONTAINERS
+
+    body = b"[" + b"[]," * 2_000_000 + b"[]]"
+    error = check_json(body)
+    assert error is not None
+    assert f"at most {MAX_JSON_CONTAINERS} arrays and objects" in error
+    assert check_json(b"[" + b"{}," * 1000 + b"{}]") is None
