@@ -7,13 +7,47 @@ import os
 
 import click
 import uvicorn
+from fastapi import FastAPI
 
 from api.app import create_app
 from ledger.config import Settings
+from ledger.db import make_engine
 from ledger.embedded import Anvil, EmbeddedPostgres
+from ledger.errors import ConfigError
+from ledger.identity import Identity
 from ledger.runtime import Runtime, write_runtime_file
+from ledger.service import Ledger
 
 log = logging.getLogger("evledger")
+#: How `evledger up` tells its API worker processes where the database is (app role).
+_WORKER_DB_ENV = "EVLEDGER_WORKER_DATABASE_URL"
+
+
+def app_for(settings: Settings, ledger: Ledger) -> FastAPI:
+    return create_app(
+        ledger,
+        settings.max_body_bytes,
+        max_batch_items=settings.max_batch_items,
+        max_batch_bytes=settings.max_batch_bytes,
+    )
+
+
+def worker_app() -> FastAPI:
+    """The API of one worker process (``EVLEDGER_API_WORKERS`` > 1): the same ledger, its own
+    connections; the sealer and anchorer run once, in the process that started the workers."""
+    settings = Settings.from_env()
+    engine = make_engine(os.environ[_WORKER_DB_ENV])
+    with engine.connect() as conn:
+        identity = Identity.load(conn)
+    if identity is None:
+        raise ConfigError("api worker: the database holds no ledger")
+    ledger = Ledger(
+        engine,
+        identity,
+        max_clock_skew=settings.max_clock_skew,
+        max_signature_age=settings.max_signature_age,
+    )
+    return app_for(settings, ledger)
 
 
 def serve(settings: Settings) -> None:
@@ -50,24 +84,35 @@ def serve(settings: Settings) -> None:
         ident = runtime.ledger.identity
         click.echo(f"ledger: contract {ident.contract} on chain {ident.chain_id}")
         click.echo(f"log: {ident.log_public_key}")
-        click.echo(f"api: {api_url} (Ctrl-C stops everything)")
-        runtime.start_workers()
-        app = create_app(
-            runtime.ledger,
-            settings.max_body_bytes,
-            max_batch_items=settings.max_batch_items,
-            max_batch_bytes=settings.max_batch_bytes,
+        workers = settings.api_workers
+        click.echo(
+            f"api: {api_url}"
+            + (f" ({workers} worker processes)" if workers > 1 else "")
+            + " (Ctrl-C stops everything)"
         )
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
+        runtime.start_workers()
+        if workers > 1:
+            os.environ[_WORKER_DB_ENV] = runtime.engine.url.render_as_string(hide_password=False)
+            uvicorn.run(
+                "api.serve:worker_app",
+                factory=True,
+                workers=workers,
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",
                 access_log=False,
             )
-        )
-        server.run()
+        else:
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app_for(settings, runtime.ledger),
+                    host=settings.host,
+                    port=settings.port,
+                    log_level="warning",
+                    access_log=False,
+                )
+            )
+            server.run()
     finally:
         if runtime is not None:
             runtime.stop()
