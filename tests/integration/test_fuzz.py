@@ -313,7 +313,13 @@ def test_fuzz_api(api_schema: Any, seeded: Seeded, subtests: pytest.Subtests) ->
     started = time.monotonic()
     operations = [result.ok() for result in api_schema.get_all_operations()]
     labels = {op.label for op in operations}
-    assert {READ_RECORD, READ_LOT, "POST /v1/records", "GET /v1/proofs/consistency"} <= labels
+    assert {
+        READ_RECORD,
+        READ_LOT,
+        "POST /v1/records",
+        "POST /v1/records/batch",
+        "GET /v1/proofs/consistency",
+    } <= labels
     undeclared_methods = []
     for operation in operations:
         declared = []
