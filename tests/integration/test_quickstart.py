@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -233,3 +234,75 @@ def test_readme_qa_walkthrough(service: Service) -> None:
     assert change["old"] == 46.2 and change["new"] == 47.1
     assert change["printed_name"] == "Dana Inspector" and change["signed_at"].endswith("Z")
     assert "Transcription error" in change["reason"]
+
+
+def test_api_worker_processes_share_one_ledger(tmp_path: Path) -> None:
+    """EVLEDGER_API_WORKERS=2: batches and single posts from several clients land in one log,
+    each lot in one chain; Ctrl-C stops the workers and every embedded service."""
+    import threading
+
+    from ingest.client import Client, SigningKey, load_key
+
+    home = tmp_path / "work" / ".evledger"
+    home.parent.mkdir(parents=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ETH_RPC_URL")}
+    env.update(
+        EVLEDGER_HOME=str(home), EVLEDGER_PORT=str(free_port()),
+        EVLEDGER_ANVIL_PORT=str(free_port()), EVLEDGER_SEAL_INTERVAL="0.1",
+        EVLEDGER_ANCHOR_INTERVAL="0.2", EVLEDGER_API_WORKERS="2",
+    )
+    svc = Service(home, env)
+    svc.start()
+    try:
+        client = Client(svc.api)
+        domain = client.domain()
+        admin_key = load_key(home / "keys" / "admin.key")
+        inspector = SigningKey.generate()
+        grant = {"record_id": "signer-w-1", "type": "signer", "schema": "signer/1",
+                 "action": "grant", "address": inspector.address, "name": "W Inspector",
+                 "roles": ["qa_inspector"]}
+        assert client.submit(admin_key.sign(grant, "approved", domain))["status"] == "accepted"
+        batches = [
+            [inspector.sign(inspection(f"W-{t}-{i}", lot=f"LOT-W{i % 3}"), "authored", domain)
+             for i in range(30)]
+            for t in range(3)
+        ]
+        singles = [inspector.sign(inspection(f"W-S-{i}", lot=f"LOT-W{i % 3}"), "authored",
+                                  domain) for i in range(20)]
+        errors: list[BaseException] = []
+
+        def send(work: Any) -> None:
+            try:
+                with Client(svc.api) as own:
+                    if isinstance(work, list):
+                        assert own.submit_batch(work).count("accepted") == len(work)
+                    else:
+                        assert own.submit(work)["status"] == "accepted"
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=send, args=(w,)) for w in [*batches, *singles]]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert not errors, errors
+        total = 1 + 90 + 20 + 2  # plus the bootstrap admin and the audit key's grant
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            status = client.get_json("/v1/status")
+            if status["latest_anchored_checkpoint"] == total:
+                break
+            time.sleep(0.2)
+        assert status["records"] == total and status["latest_anchored_checkpoint"] == total
+        for lot in ("LOT-W0", "LOT-W1", "LOT-W2"):
+            ids = [s.record_id for b in [*batches, singles] for s in b
+                   if s.record["lot"] == lot]
+            entries = [client.receipt(rid)["entry"] for rid in ids]
+            prevs = [e["lot_prev"] for e in entries]
+            assert prevs.count(None) == 1 and len(set(prevs)) == len(prevs)
+    finally:
+        code = svc.interrupt()
+    assert code == 0, (home.parent / "up.log").read_text()
+    left = subprocess.run(["pgrep", "-f", str(home)], capture_output=True, text=True)
+    assert left.stdout == "", f"left running: {left.stdout}"
