@@ -1,0 +1,305 @@
+"""Realistic signed records for the ingest benchmark: keys, record shapes, EIP-712 signing.
+
+Client side only (what a shop-floor PC or a QA workstation has): the verifier package for the
+RFC 8785 hash and the EIP-712 digest, coincurve for the signature. Nothing from the server.
+
+The records follow ``ledger/domain/schemas.py`` and ``docs/examples/qa/``: production lots run on
+parallel lines; each lot gets material receipts and consumption scans, an incoming inspection,
+PLC process readings (always within their limits: an out-of-limit reading would block the
+lot's release), serialized "produce" scans, in-process inspections, a final inspection and
+shipment scans. Lines produce at the same time, so the stream interleaves the lines.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import coincurve
+from evledger_verify.records import (
+    Domain,
+    checksum_address,
+    eip712_digest,
+    keccak256,
+    record_hash,
+)
+
+__all__ = ["Item", "Key", "Signers", "build_pool", "gtin", "signed_body"]
+
+
+def gtin(body13: str) -> str:
+    """A GTIN-14 with its GS1 check digit (weights 3,1,3,... from the rightmost digit)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body13)))
+    return body13 + str((10 - total % 10) % 10)
+
+
+PRODUCTS = [
+    (gtin("0950600013435"), "Angiographic catheter 5F"),
+    (gtin("0950600013436"), "Angiographic catheter 6F"),
+    (gtin("0950600013437"), "Guide catheter 7F"),
+]
+MATERIALS = [
+    (gtin("0401234500001"), "Polyamide 12 pellets", "Polymer Supply GmbH"),
+    (gtin("0401234500002"), "Stainless braid wire 0.05 mm", "Wire Works AG"),
+]
+#: (tag suffix, unit, lower, upper) of each PLC reading on a line.
+READINGS = [
+    ("press.die_temp", "degC", 175.0, 195.0),
+    ("press.pressure", "bar", 110.0, 130.0),
+    ("line.speed", "m/min", 10.0, 14.0),
+    ("extruder.melt_temp", "degC", 215.0, 235.0),
+]
+#: Characteristics per inspection stage: (name, method, unit, lower, upper, critical).
+CHARACTERISTICS: dict[str, list[tuple[str, str, str, float | None, float | None, bool]]] = {
+    "incoming": [
+        ("outer diameter", "laser micrometer", "mm", 2.95, 3.05, True),
+        ("tensile strength", "ISO 527", "MPa", 40.0, None, False),
+    ],
+    "in_process": [
+        ("tip length", "vision system", "mm", 4.8, 5.2, True),
+        ("wall thickness", "laser micrometer", "mm", 0.18, 0.22, False),
+    ],
+    "final": [
+        ("outer diameter", "laser micrometer", "mm", 2.95, 3.05, True),
+        ("leak test pressure", "ISO 10555-1 Annex C", "kPa", 300.0, None, True),
+        ("visual", "visual, 2x loupe", "result", None, None, False),
+    ],
+}
+
+
+class Key:
+    """A secp256k1 signing key; signatures are 0x || r || s || (27 + recovery id)."""
+
+    def __init__(self, secret: bytes) -> None:
+        self._key = coincurve.PrivateKey(secret)
+        public = self._key.public_key.format(compressed=False)
+        self.address = checksum_address("0x" + keccak256(public[1:])[-20:].hex())
+
+    @classmethod
+    def generate(cls, rng: random.Random) -> Key:
+        while True:
+            try:
+                return cls(rng.randbytes(32))
+            except ValueError:  # outside 1..n-1: vanishingly rare
+                continue
+
+    @classmethod
+    def from_file(cls, path: Path) -> Key:
+        text = path.read_text().strip()
+        return cls(bytes.fromhex(text.removeprefix("0x")))
+
+    def sign(self, digest: bytes) -> str:
+        raw = self._key.sign_recoverable(digest, hasher=None)
+        return "0x" + raw[:64].hex() + format(27 + raw[64], "02x")
+
+
+def signed_body(
+    key: Key, domain: Domain, record: dict[str, Any], meaning: str, signed_at: int | None = None
+) -> dict[str, Any]:
+    """The ``POST /v1/records`` body for ``record`` signed by ``key``."""
+    t = int(time.time()) if signed_at is None else signed_at
+    digest = eip712_digest(
+        domain, record["record_id"], record["type"], record_hash(record), meaning, t
+    )
+    return {
+        "record": record,
+        "signature": key.sign(digest),
+        "meaning": meaning,
+        "signed_at": t,
+        "signer": key.address,
+    }
+
+
+@dataclass(frozen=True)
+class Signers:
+    """The people and devices of the plant: QA inspectors, one scanner and one PLC gateway per
+    line. ``grants`` are (key, roles, printed name) for the registry."""
+
+    inspectors: list[Key]
+    scanners: list[Key]
+    plcs: list[Key]
+
+    @classmethod
+    def make(cls, lines: int, inspectors: int, rng: random.Random) -> Signers:
+        return cls(
+            [Key.generate(rng) for _ in range(inspectors)],
+            [Key.generate(rng) for _ in range(lines)],
+            [Key.generate(rng) for _ in range(lines)],
+        )
+
+    def grants(self) -> Iterator[tuple[Key, tuple[str, ...], str]]:
+        for i, k in enumerate(self.inspectors):
+            yield k, ("qa_inspector",), f"QA Inspector {i + 1}"
+        for i, k in enumerate(self.scanners):
+            yield k, ("device",), f"Scanner station, line {i + 1}"
+        for i, k in enumerate(self.plcs):
+            yield k, ("device",), f"PLC gateway, line {i + 1}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One signed submission, serialized once (the bytes are what is sent)."""
+
+    record_id: str
+    lot: str
+    line: int
+    kind: str
+    body: bytes
+
+
+def _now_iso(rng: random.Random) -> str:
+    t = time.time() - rng.uniform(0, 60)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+def _within(rng: random.Random, lower: float | None, upper: float | None) -> float:
+    if lower is not None and upper is not None:
+        return round(lower + (upper - lower) * (0.1 + 0.8 * rng.random()), 3)
+    assert lower is not None
+    return round(lower * (1.05 + 0.2 * rng.random()), 2)
+
+
+def _inspection(
+    rid: str, lot: str, stage: str, product: tuple[str, str], line: int, rng: random.Random
+) -> dict[str, Any]:
+    chars = []
+    for name, method, unit, lower, upper, critical in CHARACTERISTICS[stage]:
+        c: dict[str, Any] = {"name": name, "method": method, "unit": unit}
+        if lower is None and upper is None:
+            c["value"] = "no defects"
+        else:
+            if lower is not None:
+                c["lower"] = lower
+            if upper is not None:
+                c["upper"] = upper
+            c["value"] = _within(rng, lower, upper)
+        c.update(verdict="pass", critical=critical)
+        chars.append(c)
+    rec: dict[str, Any] = {
+        "record_id": rid,
+        "type": "inspection",
+        "schema": "inspection/1",
+        "lot": lot,
+        "stage": stage,
+        "product": {"gtin": product[0], "name": product[1]},
+        "characteristics": chars,
+        "verdict": "pass",
+        "sampling_plan": {
+            "incoming": "ISO 2859-1, level II, AQL 0.65",
+            "in_process": "every 500 units",
+            "final": "ISO 2859-1, level II, AQL 0.25",
+        }[stage],
+        "sample_size": {"incoming": 32, "in_process": 5, "final": 80}[stage],
+        "equipment": {
+            "incoming": ["LM-204", "UTM-17"],
+            "in_process": [f"VIS-{line}"],
+            "final": ["LM-204", "LT-9"],
+        }[stage],
+        "inspected_at": _now_iso(rng),
+    }
+    if stage == "incoming":
+        material = MATERIALS[0]
+        rec.update(material_lot=f"RM-{rng.randrange(1000, 9999)}", supplier=material[2])
+    elif stage == "in_process":
+        rec["operation"] = f"tip forming, line {line}"
+    return rec
+
+
+def _scan(
+    rid: str,
+    lot: str,
+    op: str,
+    line: int,
+    product: tuple[str, str],
+    serial: int,
+    rng: random.Random,
+) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "record_id": rid,
+        "type": "scan",
+        "schema": "scan/1",
+        "station": f"line {line} {op} station",
+        "operation": op,
+        "lot": lot,
+        "scanned_at": _now_iso(rng),
+    }
+    if op in ("receive", "consume"):
+        material = MATERIALS[serial % len(MATERIALS)]
+        rec["gs1"] = {"gtin": material[0], "lot": f"RM-{7000 + serial}"}
+        if op == "receive":
+            rec["quantity"] = rng.choice((25, 50, 100))
+    else:
+        rec["gs1"] = {"gtin": product[0], "lot": lot, "expiry": "281130"}
+        if op == "produce":
+            rec["gs1"]["serial"] = f"{lot}-{serial:05d}"[-20:]
+        else:
+            rec["consignee"] = rng.choice(("MedDistrib GmbH", "Hospital Supply BV", "CathCare SA"))
+            rec["quantity"] = rng.choice((50, 100, 200))
+    return rec
+
+
+def _reading(rid: str, lot: str, line: int, rng: random.Random) -> dict[str, Any]:
+    tag, unit, lower, upper = rng.choice(READINGS)
+    return {
+        "record_id": rid,
+        "type": "process_reading",
+        "schema": "process_reading/1",
+        "tag": f"line{line}.{tag}",
+        "value": _within(rng, lower, upper),
+        "unit": unit,
+        "lower": lower,
+        "upper": upper,
+        "lot": lot,
+        "line": f"line {line}",
+        "read_at": _now_iso(rng),
+    }
+
+
+def _lot_plan(n: int, rng: random.Random) -> list[str]:
+    """The kinds of a lot's ``n`` records, in production order."""
+    head = ["receive", "receive", "incoming"]
+    tail = ["final", "ship", "ship", "ship"]
+    middle_n = max(0, n - len(head) - len(tail))
+    kinds = ["consume", "reading", "produce", "in_process"]
+    weights = [0.02, 0.64, 0.26, 0.08]
+    middle = rng.choices(kinds, weights, k=middle_n)
+    return (head + middle + tail)[:n]
+
+
+def build_pool(
+    records: int, lots: int, lines: int, signers: Signers, domain: Domain, seed: int
+) -> list[Item]:
+    """``records`` signed submissions over ``lots`` lots on ``lines`` lines, interleaved in time
+    across the lines (each line runs its lots one after the other)."""
+    rng = random.Random(seed)
+    per_lot = [records // lots + (1 if j < records % lots else 0) for j in range(lots)]
+    streams: list[list[Item]] = [[] for _ in range(lines)]
+    for j in range(lots):
+        lot, line = f"LOT-{j + 1:04d}", j % lines + 1
+        product = PRODUCTS[j % len(PRODUCTS)]
+        for n, kind in enumerate(_lot_plan(per_lot[j], rng)):
+            rid = f"{lot}-{n:04d}-{kind}"
+            if kind in ("incoming", "in_process", "final"):
+                rec = _inspection(rid, lot, kind, product, line, rng)
+                key, meaning = (
+                    signers.inspectors[rng.randrange(len(signers.inspectors))],
+                    "authored",
+                )
+            elif kind == "reading":
+                rec = _reading(rid, lot, line, rng)
+                key, meaning = signers.plcs[line - 1], "recorded"
+            else:
+                rec = _scan(rid, lot, kind, line, product, n, rng)
+                key, meaning = signers.scanners[line - 1], "recorded"
+            body = signed_body(key, domain, rec, meaning)
+            raw = json.dumps(body, separators=(",", ":")).encode()
+            streams[line - 1].append(Item(rid, lot, line, kind, raw))
+    pool: list[Item] = []
+    for i in range(max(len(s) for s in streams)):
+        pool.extend(s[i] for s in streams if i < len(s))
+    return pool
