@@ -7,39 +7,53 @@ against the log key, checkpoint roots against the chain, and each lot's chain of
 finding names the record (or leaf index, or tree size) and the kind of damage.
 
     findings = Auditor(engine, identity, log_key_vkey, chain).run()
+
+All reads run in one read-only REPEATABLE READ transaction, so a ledger that keeps accepting
+and sealing records is audited as of one moment. Records stream from a server-side cursor in
+chunks of ``batch`` rows; the work on each record alone (canonical form and hash of the body,
+the logged entry and its leaf hash, the signature) is spread over ``workers`` processes, which
+get plain tuples and send back only what failed. What needs the whole log (signer authority,
+log order, per-lot chains) follows in this process, keeping per lot only its latest record, so
+memory holds the leaf hashes and the tree levels, not the bodies. Lot statuses are rebuilt for
+the lots holding a damaged record only: for the others the rows served and the rows that passed
+every check are the same rows, so the two statuses cannot differ.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import secrets
 import time
-from collections import defaultdict
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 from evledger_verify.checkpoint import NoteVerifier, verify_checkpoint
 from evledger_verify.errors import VerifyError
-from evledger_verify.merkle import node_hash, tree_levels
-from evledger_verify.records import Entry, canonical_json
+from evledger_verify.merkle import leaf_hash, node_hash, tree_levels
+from evledger_verify.records import Domain, Entry, canonical_json
 
 from ledger import tree
 from ledger.chain import Chain
-from ledger.domain.lots import Stored, apply_corrections, lot_status, subject_of
+from ledger.domain.lots import apply_corrections, lot_status, subject_of
 from ledger.errors import ChainError, LedgerError
 from ledger.identity import Identity
-from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue, TreeNode
+from ledger.models import Anchor, Checkpoint, Record, TreeNode
 from ledger.service import Ledger
 from ledger.signers import Registry, load_registry
 from ledger.storage import iso_utc, to_stored
 from ledger.submission import AUDIT_ALERT_PREFIX
 
-__all__ = ["KINDS", "Auditor", "Finding", "raise_alert"]
+__all__ = ["KINDS", "Auditor", "Finding", "check_row", "raise_alert"]
 
 #: Every kind of damage the audit names.
 KINDS = {
@@ -77,33 +91,125 @@ class Finding:
 
 Progress = Callable[[str, int, int], None]
 
+# -- one record on its own (runs in the worker processes) ----------------------------------
 
-def _seq(row: _Row) -> int:
-    return row.seq
+#: A stored record as the audit reads it, plain values only so a chunk pickles cheaply (byte
+#: columns as lowercase hex, the acceptance time as the entry writes it), then where the log
+#: puts it: (seq, record_id, record_type, lot, body, record_hash, signer, meaning, signed_at,
+#: signature, entry, leaf_hash, accepted_at, subject, leaf_index or None, queued for sealing).
+Row = tuple[Any, ...]
+_ROW_SQL = (
+    "SELECT r.seq, r.record_id, r.record_type, r.lot, encode(r.body, 'hex'), "
+    "encode(r.record_hash, 'hex'), r.signer, r.meaning, r.signed_at, r.signature, "
+    "encode(r.entry, 'hex'), encode(r.leaf_hash, 'hex'), "
+    """to_char(r.accepted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), r.subject"""
+)
+_RECORDS_SQL = (
+    f"{_ROW_SQL}, l.leaf_index, q.seq IS NOT NULL FROM records r "
+    "LEFT JOIN log_leaves l ON l.seq = r.seq LEFT JOIN seal_queue q ON q.seq = r.seq "
+    "ORDER BY r.seq"
+)
+_SIGNERS_SQL = f"{_ROW_SQL} FROM records r WHERE r.record_type = 'signer' ORDER BY r.seq"
+
+#: What checking one row gives back: whether the logged entry parsed, its lot and lot_prev
+#: (None when it did not parse), and the damage found as (kind, detail); a sound row has none.
+Checked = tuple[bool, str | None, str | None, tuple[tuple[str, str], ...]]
 
 
-def _stored(row: _Row, registry: Registry) -> Stored:
-    return to_stored(
-        registry,
-        row.record_id,
-        row.record_type,
-        row.body,
-        row.record_hash,
-        row.signer,
-        row.meaning,
-        row.signed_at,
-        row.accepted_at,
-    )
+def check_row(row: Row, domain: Domain) -> Checked:
+    """Everything one record can be checked against without the rest of the log: body hash
+    and canonical form, the logged entry (canonical form, leaf hash, the stored columns, the
+    body's id, type, lot and subject) and the signature over it."""
+    rid, rtype, lot, body_hex, rhash_hex, signer, meaning, signed_at, signature = row[1:10]
+    entry_hex, leaf_hex, accepted_at, subject = row[10:14]
+    found: list[tuple[str, str]] = []
+    raw = bytes.fromhex(body_hex)
+    if hashlib.sha256(raw).hexdigest() != rhash_hex:
+        found.append(("record_altered", "body does not hash to the record hash"))
+    body: Any
+    try:
+        body = json.loads(raw)
+        if canonical_json(body) != raw:
+            raise ValueError("not in canonical form")
+    except (ValueError, VerifyError) as exc:
+        found.append(("record_altered", f"body is not canonical JSON: {exc}"))
+        body = {}
+    logged = bytes.fromhex(entry_hex)
+    try:
+        entry = Entry.from_json(json.loads(logged))
+    except (ValueError, VerifyError) as exc:
+        found.append(("leaf_mismatch", f"logged entry unreadable: {exc}"))
+        return False, None, None, tuple(found)
+    canonical = entry.canonical()
+    if canonical != logged:
+        found.append(("leaf_mismatch", "logged entry is not in canonical form"))
+    if leaf_hash(canonical).hex() != leaf_hex:  # entry.leaf_hash(), canonicalized once
+        found.append(("leaf_mismatch", "logged entry does not hash to the stored leaf"))
+    for name, in_log, stored in (
+        ("record_id", entry.record_id, rid),
+        ("record_type", entry.record_type, rtype),
+        ("record_hash", entry.record_hash, rhash_hex),
+        ("lot", entry.lot, lot),
+        ("signer", entry.signer, signer),
+        ("meaning", entry.meaning, meaning),
+        ("signed_at", entry.signed_at, signed_at),
+        ("signature", entry.signature, signature),
+        ("accepted_at", entry.accepted_at, accepted_at),
+    ):
+        if in_log != stored:
+            found.append(("entry_mismatch", f"{name}: logged {in_log!r}, row has {stored!r}"))
+    for name, in_log in (
+        ("record_id", entry.record_id),
+        ("type", entry.record_type),
+        ("lot", entry.lot),
+    ):
+        if body and body.get(name) != in_log:
+            found.append(
+                ("entry_mismatch", f"body {name}: logged {in_log!r}, body has {body.get(name)!r}")
+            )
+    try:
+        derived = subject_of(body) if body else subject
+    except (KeyError, TypeError):
+        derived = None
+    if derived != subject:
+        found.append(("entry_mismatch", f"subject: body says {derived!r}, row has {subject!r}"))
+    try:
+        entry.verify_signature(domain)
+    except VerifyError as exc:
+        found.append(("bad_signature", str(exc)))
+    return True, entry.lot, entry.lot_prev, tuple(found)
+
+
+#: The domain signatures are checked against, in a worker process (set when it starts).
+_worker_domain: Domain | None = None
+
+
+def _start_worker(domain: Domain) -> None:
+    global _worker_domain
+    _worker_domain = domain
+
+
+def _check_rows(rows: list[Row]) -> list[Checked]:
+    assert _worker_domain is not None, "worker not started with a domain"
+    return [check_row(row, _worker_domain) for row in rows]
+
+
+# -- lot status projection -----------------------------------------------------------------
+
+#: A lot's record, reloaded for the status projection: (seq, record_id, record_type, body,
+#: record_hash, signer, meaning, signed_at, accepted_at).
+_LotRow = tuple[int, str, str, bytes, bytes, str, str, int, str]
 
 
 def _status(
-    rows: list[_Row], registry: Registry, lot: str, stages: tuple[str, ...]
+    rows: list[_LotRow], registry: Registry, lot: str, stages: tuple[str, ...]
 ) -> dict[str, Any]:
     """The lot status ``rows`` give (corrections applied); damaged rows may not parse."""
     if not rows:
         return {}
     try:
-        return lot_status(lot, apply_corrections([_stored(r, registry) for r in rows]), stages)
+        stored = [to_stored(registry, *r[1:]) for r in rows]
+        return lot_status(lot, apply_corrections(stored), stages)
     except (KeyError, TypeError, ValueError, LedgerError) as exc:
         return {"state": f"unreadable: {exc.__class__.__name__}"}
 
@@ -127,23 +233,32 @@ def raise_alert(ledger: Ledger, account: LocalAccount, findings: list[Finding]) 
 
 
 @dataclass
-class _Row:
-    seq: int
-    record_id: str
-    record_type: str
-    lot: str | None
-    body: bytes
-    record_hash: bytes
-    signer: str
-    meaning: str
-    signed_at: int
-    signature: str
-    entry_bytes: bytes
-    leaf_hash: bytes
-    accepted_at: str
-    subject: str | None
-    entry: Entry | None = None
-    sound: bool = True
+class _Pass:
+    """What one run keeps between its stages (bounded by the number of leaves and lots)."""
+
+    #: Leaves before the first gap in the log (the only ones the log vouches for), and how many.
+    size: int = 0
+    gap: tuple[int, int] | None = None  # (position, the index found there)
+    leaves: list[bytes | None] = field(default_factory=list)
+    #: Leaf indices whose record is gone, with their stored level-0 hash, and the names the
+    #: records that follow them in their lots give them (keyed by that hash, in hex).
+    missing: list[tuple[int, bytes | None]] = field(default_factory=list)
+    lost: dict[str, str | None] = field(default_factory=dict)
+    #: The registry as the log says it is, and the seq of each signer record.
+    registry: Registry = field(default_factory=Registry)
+    seq_of: dict[str, int] = field(default_factory=dict)
+    authority: list[Finding] = field(default_factory=list)
+    unlogged: list[Finding] = field(default_factory=list)
+    #: Each lot's latest record (id, leaf hash in hex), in the order the lots first appear.
+    heads: dict[str, tuple[str, str]] = field(default_factory=dict)
+    broken: dict[str, list[Finding]] = field(default_factory=lambda: defaultdict(list))
+    #: Records that failed a check, and the lots (column) they are in.
+    unsound: set[int] = field(default_factory=set)
+    damaged_lots: set[str] = field(default_factory=set)
+    #: Per tree level: node count, distinct indices, lowest and highest index, whether every
+    #: hash is 32 bytes, SHA-256 of the hashes in index order.
+    tree_stats: dict[int, tuple[int, int, int, int, bool, bytes]] = field(default_factory=dict)
+    level0_bad: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -156,10 +271,12 @@ class Auditor:
     chain: Chain | None = None
     progress: Progress | None = None
     required_stages: tuple[str, ...] = ("final",)
+    #: Records per chunk read from the database and handed to a worker.
     batch: int = 5000
-    findings: list[Finding] = field(default_factory=list)
-    _seq_of: dict[str, int] = field(default_factory=dict)
-    _log_registry: Registry = field(default_factory=Registry)
+    _: KW_ONLY
+    #: Processes that check records; 1 checks them in this process.
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    findings: list[Finding] = field(default_factory=list, init=False)
 
     def _find(self, kind: str, record_id: str | None, detail: str) -> None:
         self.findings.append(Finding(kind, record_id, detail))
@@ -170,17 +287,36 @@ class Auditor:
 
     def run(self) -> list[Finding]:
         self.findings = []
-        with self.engine.connect() as conn:
+        p = _Pass()
+        with ExitStack() as stack:
+            pool = None
+            if self.workers > 1:
+                # Started before this run's connection exists, so no worker inherits it.
+                ctx = multiprocessing.get_context("fork")
+                pool = stack.enter_context(
+                    ProcessPoolExecutor(
+                        self.workers,
+                        mp_context=ctx,
+                        initializer=_start_worker,
+                        initargs=(self.identity.domain,),
+                    )
+                )
+                pool.submit(int).result()
+            conn = stack.enter_context(self.engine.connect())
+            conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             self._identity(conn)
-            rows = self._records(conn)
-            leaves = self._log(conn, rows)
-            levels = self._tree(conn, leaves)
+            self._log_extent(conn, p)
+            self._signers(conn, p)
+            self._records(conn, p, pool)
+            self.findings += p.authority
+            self._log(conn, p)
+            levels = self._tree(conn, p)
             self._checkpoints(conn, levels)
             self._anchors(conn, levels)
-            self._lots(rows)
+            self._lots(p)
             served = load_registry(conn)
-            self._projection(served)
-            self._lot_projections(rows, served)
+            self._projection(p.registry, served)
+            self._lot_projections(conn, p, served)
         return self.findings
 
     # -- identity --------------------------------------------------------------------------
@@ -204,215 +340,275 @@ class Auditor:
 
     # -- records ---------------------------------------------------------------------------
 
-    def _stream(self, conn: sa.Connection) -> Iterator[_Row]:
-        q = sa.select(
-            Record.seq,
-            Record.record_id,
-            Record.record_type,
-            Record.lot,
-            Record.body,
-            Record.record_hash,
-            Record.signer,
-            Record.meaning,
-            Record.signed_at,
-            Record.signature,
-            Record.entry,
-            Record.leaf_hash,
-            Record.accepted_at,
-            Record.subject,
-        ).order_by(Record.seq)
-        for r in conn.execution_options(yield_per=self.batch).execute(q):
-            yield _Row(
-                r.seq,
-                r.record_id,
-                r.record_type,
-                r.lot,
-                bytes(r.body),
-                bytes(r.record_hash),
-                r.signer,
-                r.meaning,
-                int(r.signed_at),
-                r.signature,
-                bytes(r.entry),
-                bytes(r.leaf_hash),
-                iso_utc(r.accepted_at.astimezone(UTC)),
-                r.subject,
-            )
-
-    def _records(self, conn: sa.Connection) -> dict[int, _Row]:
-        total = int(conn.execute(sa.select(sa.func.count()).select_from(Record)).scalar_one())
-        rows: dict[int, _Row] = {}
-        for n, row in enumerate(self._stream(conn), 1):
-            self._check_record(row)
-            rows[row.seq] = row
-            self._seq_of[row.record_id] = row.seq
-            if n % self.batch == 0 or n == total:
-                self._tick("records", n, total)
-        # The registry as the log says it is: only signer records that passed every check.
-        registry = self._log_registry = Registry()
-        for row in sorted(
-            (r for r in rows.values() if r.record_type == "signer" and r.sound),
-            key=lambda r: (r.signed_at, r.seq),
+    def _log_extent(self, conn: sa.Connection, p: _Pass) -> None:
+        """How far the log runs without a gap, which of those leaves lost their record, and
+        the stored tree's shape (read before the records, so they can be matched on the way)."""
+        count = conn.exec_driver_sql("SELECT count(*) FROM log_leaves").scalar_one()
+        gap = conn.exec_driver_sql(
+            "SELECT pos, leaf_index FROM (SELECT leaf_index, "
+            "row_number() OVER (ORDER BY leaf_index) - 1 AS pos FROM log_leaves) s "
+            "WHERE leaf_index <> pos ORDER BY pos LIMIT 1"
+        ).first()
+        p.size = int(count) if gap is None else int(gap[0])
+        p.gap = None if gap is None else (int(gap[0]), int(gap[1]))
+        p.leaves = [None] * p.size
+        gone = conn.exec_driver_sql(
+            "SELECT l.leaf_index, t.hash FROM log_leaves l LEFT JOIN tree_nodes t "
+            "ON t.level = 0 AND t.idx = l.leaf_index WHERE l.leaf_index >= 0 "
+            "AND l.leaf_index < %(size)s AND NOT EXISTS "
+            "(SELECT 1 FROM records r WHERE r.seq = l.seq) ORDER BY l.leaf_index",
+            {"size": p.size},
+        )
+        p.missing = [(int(i), None if h is None else bytes(h)) for i, h in gone]
+        p.lost = {h.hex(): None for _, h in p.missing if h is not None}
+        for level, *stats in conn.exec_driver_sql(
+            "SELECT level, count(*), count(DISTINCT idx), min(idx), max(idx), "
+            "bool_and(length(hash) = 32), sha256(string_agg(hash, ''::bytea ORDER BY idx)) "
+            "FROM tree_nodes GROUP BY level"
         ):
-            registry.apply(json.loads(row.body), row.signed_at)
-            self._check_authority(row, registry, bootstrap=not len(registry))
-        for row in rows.values():
-            if row.record_type != "signer" and row.sound:
-                self._check_authority(row, registry, bootstrap=False)
-        return rows
+            n, distinct, lo, hi, all32, digest = stats
+            p.tree_stats[int(level)] = (n, distinct, lo, hi, bool(all32), bytes(digest))
 
-    def _check_record(self, row: _Row) -> None:
-        rid = row.record_id
-        if hashlib.sha256(row.body).digest() != row.record_hash:
-            row.sound = False
-            self._find("record_altered", rid, "body does not hash to the record hash")
-        try:
-            body = json.loads(row.body)
-            if canonical_json(body) != row.body:
-                raise ValueError("not in canonical form")
-        except (ValueError, VerifyError) as exc:
-            row.sound = False
-            self._find("record_altered", rid, f"body is not canonical JSON: {exc}")
-            body = {}
-        try:
-            entry = Entry.from_json(json.loads(row.entry_bytes))
-        except (ValueError, VerifyError) as exc:
-            row.sound = False
-            self._find("leaf_mismatch", rid, f"logged entry unreadable: {exc}")
+    def _signers(self, conn: sa.Connection, p: _Pass) -> None:
+        """The registry as the log says it is: only signer records that passed every check,
+        in signing-time order; and whether each signer record's own signer had authority."""
+        rows = [tuple(r) for r in conn.exec_driver_sql(_SIGNERS_SQL)]
+        domain = self.identity.domain
+        sound = [r for r in rows if not check_row(r, domain)[3]]
+        p.seq_of = {r[1]: r[0] for r in rows}
+        for r in sorted(sound, key=lambda r: (r[8], r[0])):
+            p.registry.apply(json.loads(bytes.fromhex(r[4])), r[8])
+            self._check_authority(p, r[0], r[1], "signer", r[6], r[8], not len(p.registry))
+
+    def _chunks(
+        self, conn: sa.Connection, pool: ProcessPoolExecutor | None
+    ) -> Iterator[tuple[list[Row], list[Checked]]]:
+        """Every record, in chunks in seq order, each with its check results; a few chunks
+        are being checked ahead while one is taken apart here."""
+        result = conn.exec_driver_sql(
+            _RECORDS_SQL, execution_options={"stream_results": True, "max_row_buffer": self.batch}
+        )
+        chunks = ([tuple(r) for r in part] for part in result.partitions(self.batch))
+        if pool is None:
+            domain = self.identity.domain
+            for rows in chunks:
+                yield rows, [check_row(r, domain) for r in rows]
             return
-        row.entry = entry
-        if entry.canonical() != row.entry_bytes:
-            row.sound = False
-            self._find("leaf_mismatch", rid, "logged entry is not in canonical form")
-        if entry.leaf_hash() != row.leaf_hash:
-            row.sound = False
-            self._find("leaf_mismatch", rid, "logged entry does not hash to the stored leaf")
-        expected = {
-            "record_id": (entry.record_id, row.record_id),
-            "record_type": (entry.record_type, row.record_type),
-            "record_hash": (entry.record_hash, row.record_hash.hex()),
-            "lot": (entry.lot, row.lot),
-            "signer": (entry.signer, row.signer),
-            "meaning": (entry.meaning, row.meaning),
-            "signed_at": (entry.signed_at, row.signed_at),
-            "signature": (entry.signature, row.signature),
-            "accepted_at": (entry.accepted_at, row.accepted_at),
-        }
-        for name, (logged, stored) in expected.items():
-            if logged != stored:
-                row.sound = False
-                self._find("entry_mismatch", rid, f"{name}: logged {logged!r}, row has {stored!r}")
-        for name, key in (("record_id", "record_id"), ("type", "record_type"), ("lot", "lot")):
-            if body and body.get(name) != getattr(entry, key):
-                row.sound = False
-                self._find(
-                    "entry_mismatch",
-                    rid,
-                    f"body {name}: logged {getattr(entry, key)!r}, body has {body.get(name)!r}",
+        ahead: deque[tuple[list[Row], Future[list[Checked]]]] = deque()
+        for rows in chunks:
+            ahead.append((rows, pool.submit(_check_rows, rows)))
+            if len(ahead) > 2 * self.workers:
+                rows, checked = ahead.popleft()
+                yield rows, checked.result()
+        while ahead:
+            rows, checked = ahead.popleft()
+            yield rows, checked.result()
+
+    def _records(self, conn: sa.Connection, p: _Pass, pool: ProcessPoolExecutor | None) -> None:
+        total = int(conn.exec_driver_sql("SELECT count(*) FROM records").scalar_one())
+        done = 0
+        last = None
+        size, leaves, lost, heads = p.size, p.leaves, p.lost, p.heads
+        for rows, checked in self._chunks(conn, pool):
+            for row, (parsed, lot_in_log, lot_prev, found) in zip(rows, checked, strict=True):
+                seq, rid, rtype, lot = row[0], row[1], row[2], row[3]
+                index = row[14]
+                logged = index is not None and 0 <= index < size
+                if logged:
+                    leaves[index] = bytes.fromhex(row[11])
+                if seq == last:  # one more leaf for the same record (only if made non-unique)
+                    if logged and p.unlogged and p.unlogged[-1].record_id == rid:
+                        p.unlogged.pop()
+                    continue
+                last = seq
+                for kind, detail in found:
+                    self._find(kind, rid, detail)
+                if found:
+                    p.unsound.add(seq)
+                    if lot is not None:
+                        p.damaged_lots.add(lot)
+                elif rtype != "signer":
+                    self._check_authority(p, seq, rid, rtype, row[6], row[8], False)
+                if not logged and not row[15]:
+                    p.unlogged.append(
+                        Finding(
+                            "unlogged_record",
+                            rid,
+                            "not in the log and not waiting to be sealed (inserted)",
+                        )
+                    )
+                if not parsed:
+                    continue
+                if lost and lot_prev in lost and lost[lot_prev] is None:
+                    lost[lot_prev] = f"(predecessor of {rid} in lot {lot})"
+                if lot_in_log is not None:
+                    prev = heads.get(lot_in_log)
+                    expected = None if prev is None else prev[1]
+                    if lot_prev != expected:
+                        p.broken[lot_in_log].append(
+                            Finding(
+                                "lot_chain_broken",
+                                rid,
+                                f"lot {lot_in_log}: logged predecessor {lot_prev}, but the "
+                                + (
+                                    f"previous record is {prev[0]} ({expected})"
+                                    if prev
+                                    else "record is the first of the lot"
+                                ),
+                            )
+                        )
+                    heads[lot_in_log] = (rid, row[11])
+            done += len(rows)
+            self._tick("records", done, total)
+
+    def _check_authority(
+        self,
+        p: _Pass,
+        seq: int,
+        record_id: str,
+        record_type: str,
+        signer: str,
+        signed_at: int,
+        bootstrap: bool,
+    ) -> None:
+        state = p.registry.get(signer)
+        if bootstrap and record_type == "signer":
+            return
+        if state is None or state.roles_at(signed_at) is None:
+            p.authority.append(
+                Finding(
+                    "unauthorized_signer",
+                    record_id,
+                    f"{signer} was not an active signer at {signed_at}",
                 )
-        try:
-            derived = subject_of(body) if body else row.subject
-        except (KeyError, TypeError):
-            derived = None
-        if derived != row.subject:
-            row.sound = False
-            self._find(
-                "entry_mismatch", rid, f"subject: body says {derived!r}, row has {row.subject!r}"
             )
-        try:
-            entry.verify_signature(self.identity.domain)
-        except VerifyError as exc:
-            row.sound = False
-            self._find("bad_signature", rid, str(exc))
-
-    def _check_authority(self, row: _Row, registry: Registry, bootstrap: bool) -> None:
-        state = registry.get(row.signer)
-        if bootstrap and row.record_type == "signer":
-            return
-        if state is None or state.roles_at(row.signed_at) is None:
-            self._find(
-                "unauthorized_signer",
-                row.record_id,
-                f"{row.signer} was not an active signer at {row.signed_at}",
-            )
-        elif state.compromised_by is not None and row.seq > self._seq_of.get(
-            state.compromised_by, row.seq
-        ):
-            self._find(
-                "unauthorized_signer",
-                row.record_id,
-                f"accepted after {row.signer}'s key was reported compromised "
-                f"({state.compromised_by})",
+        elif state.compromised_by is not None and seq > p.seq_of.get(state.compromised_by, seq):
+            p.authority.append(
+                Finding(
+                    "unauthorized_signer",
+                    record_id,
+                    f"accepted after {signer}'s key was reported compromised "
+                    f"({state.compromised_by})",
+                )
             )
 
     # -- log and tree ----------------------------------------------------------------------
 
-    def _log(self, conn: sa.Connection, rows: dict[int, _Row]) -> list[bytes]:
-        log = conn.execute(
-            sa.select(LogLeaf.leaf_index, LogLeaf.seq).order_by(LogLeaf.leaf_index)
-        ).all()
-        queued = set(conn.execute(sa.select(SealQueue.seq)).scalars())
-        level0 = {
-            int(i): bytes(h)
-            for i, h in conn.execute(
-                sa.select(TreeNode.idx, TreeNode.hash).where(TreeNode.level == 0)
+    def _log(self, conn: sa.Connection, p: _Pass) -> None:
+        at: list[tuple[int, Finding]] = []
+        for index, stored in p.missing:
+            at.append(
+                (
+                    index,
+                    Finding(
+                        "missing_record",
+                        None if stored is None else p.lost.get(stored.hex()),
+                        f"leaf {index} has no record (deleted)"
+                        + (f"; its leaf hash {stored.hex()}" if stored else ""),
+                    ),
+                )
             )
-        }
-        leaves: list[bytes] = []
-        logged: set[int] = set()
-        for expected_index, (index, seq) in enumerate(log):
-            if index != expected_index:
-                self._find("log_gap", None, f"leaf index {expected_index} missing (next {index})")
-                break
-            logged.add(seq)
-            row = rows.get(seq)
-            stored = level0.get(index)
-            if row is None:
-                self._find(
-                    "missing_record",
-                    self._lost_id(rows, stored),
-                    f"leaf {index} has no record (deleted)"
-                    + (f"; its leaf hash {stored.hex()}" if stored else ""),
+            p.leaves[index] = stored or bytes(32)
+        if None in p.leaves:
+            raise LedgerError("audit: a logged record was neither read nor found missing")
+        if not self._level_matches(p, 0, p.leaves):
+            # Some stored leaf differs from the one of the record logged there: name that
+            # record, and the record that holds the stored leaf hash, if any.
+            gone = {i for i, _ in p.missing}
+            moved: dict[int, bytes] = {}
+            for idx, h in self._nodes(conn, 0):
+                leaf = p.leaves[idx] if 0 <= idx < len(p.leaves) else None
+                if leaf != h:
+                    p.level0_bad.append(idx)
+                    if 0 <= idx < p.size and idx not in gone:
+                        moved[idx] = h
+            ids = self._ids_at(conn, list(moved))
+            owners = self._owners(conn, list(set(moved.values())))
+            for idx, h in moved.items():
+                owner = owners.get(h)
+                at.append(
+                    (
+                        idx,
+                        Finding(
+                            "order_changed",
+                            ids[idx],
+                            f"at leaf {idx}, but the log has "
+                            + (f"record {owner} there" if owner else "another leaf there"),
+                        ),
+                    )
                 )
-                leaves.append(stored or bytes(32))
-                continue
-            leaves.append(row.leaf_hash)
-            if stored is not None and stored != row.leaf_hash:
-                owner = next((r for r in rows.values() if r.leaf_hash == stored), None)
-                self._find(
-                    "order_changed",
-                    row.record_id,
-                    f"at leaf {index}, but the log has "
-                    + (f"record {owner.record_id} there" if owner else "another leaf there"),
-                )
-        for seq, row in rows.items():
-            if seq not in logged and seq not in queued:
-                self._find(
-                    "unlogged_record",
-                    row.record_id,
-                    "not in the log and not waiting to be sealed (inserted)",
-                )
-        self._tick("log", len(leaves), len(leaves))
-        return leaves
+        at.sort(key=lambda f: f[0])
+        self.findings += [f for _, f in at]
+        if p.gap is not None:
+            pos, index = p.gap
+            self._find("log_gap", None, f"leaf index {pos} missing (next {index})")
+        self.findings += p.unlogged
+        self._tick("log", p.size, p.size)
+
+    def _level_matches(self, p: _Pass, level: int, mine: Sequence[bytes | None]) -> bool:
+        """Whether the stored nodes of ``level`` are exactly ``mine[:count]``, one per index
+        from 0, 32 bytes each (compared by one hash over each side, computed where it is)."""
+        stats = p.tree_stats.get(level)
+        if stats is None:
+            return True
+        n, distinct, lo, hi, all32, digest = stats
+        if not (all32 and n == distinct and lo == 0 and hi == n - 1 and n <= len(mine)):
+            return False
+        part = cast(list[bytes], mine[:n])  # _log filled every hole
+        if set(map(len, part)) != {32}:
+            return False
+        return hashlib.sha256(b"".join(part)).digest() == digest
+
+    def _nodes(self, conn: sa.Connection, level: int) -> Iterator[tuple[int, bytes]]:
+        rows = conn.execute(
+            sa.select(TreeNode.idx, TreeNode.hash)
+            .where(TreeNode.level == level)
+            .order_by(TreeNode.idx),
+            execution_options={"stream_results": True, "max_row_buffer": 10 * self.batch},
+        )
+        for idx, h in rows:
+            yield int(idx), bytes(h)
 
     @staticmethod
-    def _lost_id(rows: dict[int, _Row], leaf: bytes | None) -> str | None:
-        """The id of a deleted record is gone with it; its lot successor still points at it."""
-        if leaf is None:
-            return None
-        for row in rows.values():
-            if row.entry is not None and row.entry.lot_prev == leaf.hex():
-                return f"(predecessor of {row.record_id} in lot {row.lot})"
-        return None
+    def _ids_at(conn: sa.Connection, indices: list[int]) -> dict[int, str]:
+        """The id of the record logged at each of ``indices``."""
+        if not indices:
+            return {}
+        rows = conn.exec_driver_sql(
+            "SELECT l.leaf_index, r.record_id FROM log_leaves l JOIN records r "
+            "ON r.seq = l.seq WHERE l.leaf_index = ANY(%(i)s)",
+            {"i": indices},
+        )
+        return {int(i): str(rid) for i, rid in rows}
 
-    def _tree(self, conn: sa.Connection, leaves: list[bytes]) -> list[list[bytes]]:
+    @staticmethod
+    def _owners(conn: sa.Connection, hashes: list[bytes]) -> dict[bytes, str]:
+        """The first record (in acceptance order) holding each of the leaf ``hashes``."""
+        if not hashes:
+            return {}
+        rows = conn.exec_driver_sql(
+            "SELECT DISTINCT ON (leaf_hash) leaf_hash, record_id FROM records "
+            "WHERE leaf_hash = ANY(%(h)s) ORDER BY leaf_hash, seq",
+            {"h": hashes},
+        )
+        return {bytes(h): str(rid) for h, rid in rows}
+
+    def _tree(self, conn: sa.Connection, p: _Pass) -> list[list[bytes]]:
         """Recompute every complete-subtree node from the leaves and compare with storage."""
+        leaves = cast(list[bytes], p.leaves)  # _log filled every hole
         levels = tree_levels(leaves) if leaves else [[]]
-        stored = conn.execute(sa.select(TreeNode.level, TreeNode.idx, TreeNode.hash))
         bad = 0
-        for level, idx, h in stored:
-            ok = level < len(levels) and idx < len(levels[level]) and levels[level][idx] == h
-            if not ok:
+        for level in sorted(p.tree_stats):
+            mine = levels[level] if level < len(levels) else []
+            if level == 0:
+                differ: Iterable[int] = p.level0_bad  # compared in _log
+            elif self._level_matches(p, level, mine):
+                continue
+            else:
+                differ = [
+                    i for i, h in self._nodes(conn, level) if not 0 <= i < len(mine) or mine[i] != h
+                ]
+            for idx in differ:
                 bad += 1
                 if bad <= 20:
                     self._find("tree_altered", None, f"node level {level} index {idx} differs")
@@ -500,39 +696,50 @@ class Auditor:
 
     # -- lots and projections --------------------------------------------------------------
 
-    def _lots(self, rows: dict[int, _Row]) -> None:
-        by_lot: dict[str, list[_Row]] = defaultdict(list)
-        for row in rows.values():
-            if row.entry is not None and row.entry.lot is not None:
-                by_lot[row.entry.lot].append(row)
-        for lot, members in by_lot.items():
-            prev: _Row | None = None
-            for row in sorted(members, key=lambda r: r.seq):
-                expected = None if prev is None else prev.leaf_hash.hex()
-                assert row.entry is not None
-                if row.entry.lot_prev != expected:
-                    self._find(
-                        "lot_chain_broken",
-                        row.record_id,
-                        f"lot {lot}: logged predecessor {row.entry.lot_prev}, but the "
-                        + (
-                            f"previous record is {prev.record_id} ({expected})"
-                            if prev
-                            else "record is the first of the lot"
-                        ),
-                    )
-                prev = row
+    def _lots(self, p: _Pass) -> None:
+        for lot in p.heads:
+            self.findings += p.broken.get(lot, ())
 
-    def _lot_projections(self, rows: dict[int, _Row], served: Registry) -> None:
+    def _lot_projections(self, conn: sa.Connection, p: _Pass, served: Registry) -> None:
         """Each lot's status as the service serves it (every stored row of the lot) against
-        the status rebuilt from the rows that passed every check. Rows are grouped once."""
-        by_lot: dict[str, list[_Row]] = defaultdict(list)
-        for row in sorted(rows.values(), key=_seq):
-            if row.lot is not None:
-                by_lot[row.lot].append(row)
+        the status rebuilt from the rows that passed every check, for the lots where the two
+        sets of rows differ."""
+        by_lot: dict[str, list[_LotRow]] = defaultdict(list)
+        if p.damaged_lots:
+            rows = conn.execute(
+                sa.select(
+                    Record.lot,
+                    Record.seq,
+                    Record.record_id,
+                    Record.record_type,
+                    Record.body,
+                    Record.record_hash,
+                    Record.signer,
+                    Record.meaning,
+                    Record.signed_at,
+                    Record.accepted_at,
+                )
+                .where(Record.lot.in_(sorted(p.damaged_lots)))
+                .order_by(Record.seq)
+            )
+            for lot, seq, rid, rtype, body, rhash, signer, meaning, signed_at, accepted in rows:
+                by_lot[str(lot)].append(
+                    (
+                        seq,
+                        rid,
+                        rtype,
+                        bytes(body),
+                        bytes(rhash),
+                        signer,
+                        meaning,
+                        int(signed_at),
+                        iso_utc(accepted.astimezone(UTC)),
+                    )
+                )
         for n, (lot, members) in enumerate(sorted(by_lot.items()), 1):
             shown = _status(members, served, lot, self.required_stages)
-            rebuilt = _status([r for r in members if r.sound], served, lot, self.required_stages)
+            sound = [r for r in members if r[0] not in p.unsound]
+            rebuilt = _status(sound, served, lot, self.required_stages)
             for key in ("state", "release_blockers", "open_ncrs", "open_alerts"):
                 if shown.get(key) != rebuilt.get(key):
                     self._find(
@@ -544,8 +751,7 @@ class Auditor:
             if n % 1000 == 0 or n == len(by_lot):
                 self._tick("lots", n, len(by_lot))
 
-    def _projection(self, served: Registry) -> None:
-        rebuilt = self._log_registry
+    def _projection(self, rebuilt: Registry, served: Registry) -> None:
         for address in {s.address.lower() for s in (*rebuilt.all(), *served.all())}:
             a, b = rebuilt.get(address), served.get(address)
             if (a and a.to_json()) != (b and b.to_json()):
