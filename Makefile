@@ -7,7 +7,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint typecheck layers unit integration contracts contracts-check bench clean
+.PHONY: setup run test lint typecheck layers unit integration contracts contracts-check bench \
+        bench-ingest bench-audit bench-audit-1m clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -54,6 +55,18 @@ bench: setup
 	$(BIN)/python -m pip install --quiet --no-deps merkletools
 	$(BIN)/python bench/merkle.py
 	$(BIN)/python bench/spine.py
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/audit.py --records 100000
+
+# One benchmark each (see docs/benchmarks.md). The 1,000,000-record audit takes about 20 min.
+bench-ingest: setup
+	$(BIN)/python bench/ingest.py
+
+bench-audit: setup
+	$(BIN)/python bench/audit.py --records 100000
+
+bench-audit-1m: setup
+	$(BIN)/python bench/audit.py --records 1000000
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
