@@ -18,6 +18,7 @@ import argparse
 import dataclasses
 import multiprocessing
 import os
+import resource
 import shutil
 import sys
 import tempfile
@@ -64,12 +65,12 @@ def record(i: int) -> dict[str, Any]:
 def sign_range(bounds: tuple[int, int]) -> Signed:
     """Records ``bounds[0]`` .. ``bounds[1] - 1``, each signed by one of the inspectors."""
     assert _SIGNING is not None
-    digest, keys, signed_at = _SIGNING
+    digest, secrets, signed_at = _SIGNING
+    keys = [coincurve.PrivateKey(k) for k in secrets]
     out: Signed = []
     for i in range(*bounds):
         rec = record(i)
-        key = coincurve.PrivateKey(keys[i % len(keys)])
-        sig = key.sign_recoverable(digest(rec, "authored", signed_at), hasher=None)
+        sig = keys[i % len(keys)].sign_recoverable(digest(rec, "authored", signed_at), hasher=None)
         out.append((rec, "0x" + (sig[:64] + bytes([sig[64] + 27])).hex()))
     return out
 
@@ -147,6 +148,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000, help="inspection records to hold")
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="audit processes")
     ap.add_argument("--keep", type=Path, default=None, help="keep (or reuse) the ledger here")
+    ap.add_argument("--repeat", type=int, default=1, help="audit this many times")
     args = ap.parse_args()
     cores = os.cpu_count() or 1
     base = args.keep or Path(tempfile.mkdtemp(prefix="evledger-bench-", dir="/tmp"))
@@ -176,7 +178,8 @@ def run(rt: Runtime, args: argparse.Namespace, cores: int) -> None:
     sealed = 0
     while n := rt.sealer.seal_once():
         sealed += n
-        print(f"  sealed {sealed}", file=sys.stderr) if sealed % 50_000 < n else None
+        if sealed % 100_000 < n:
+            print(f"  sealed {sealed}", file=sys.stderr)
     rt.anchorer.anchor_once()
     seal_s = time.perf_counter() - t0
     total = count(rt)
@@ -185,23 +188,22 @@ def run(rt: Runtime, args: argparse.Namespace, cores: int) -> None:
         if stage != "records" or done % 100_000 < 5000 or done == of:
             print(f"  audit {stage}: {done}/{of}", file=sys.stderr)
 
-    auditor = Auditor(
-        rt.engine,
-        rt.ledger.identity,
-        rt.ledger.identity.log_public_key,
-        rt.chain,
-        progress=progress,
-        workers=args.workers,
-    )
-    load = os.getloadavg()
-    t0 = time.perf_counter()
-    findings = auditor.run()
-    audit_s = time.perf_counter() - t0
-    load_after = os.getloadavg()
-    print(
-        f"machine: {cores} cores (os.cpu_count()), load average {load[0]:.2f} before the "
-        f"audit, {load_after[0]:.2f} after (1-minute)"
-    )
+    audits = []
+    for _ in range(args.repeat):
+        auditor = Auditor(
+            rt.engine,
+            rt.ledger.identity,
+            rt.ledger.identity.log_public_key,
+            rt.chain,
+            progress=progress,
+            workers=args.workers,
+        )
+        load = os.getloadavg()
+        cpu = _cpu()
+        t0 = time.perf_counter()
+        findings = auditor.run()
+        audits.append((time.perf_counter() - t0, load, os.getloadavg(), _cpu(cpu), findings))
+    print(f"machine: {cores} cores (os.cpu_count()), Python {sys.version.split()[0]}")
     print(f"records: {total} ({args.records} inspections over {LOTS} lots, plus signer records)")
     if fill_s:
         filled = args.records - have
@@ -213,12 +215,31 @@ def run(rt: Runtime, args: argparse.Namespace, cores: int) -> None:
     else:
         print(f"fill: reused the ledger in {args.keep}")
     print(f"seal + anchor: {seal_s:.1f} s ({sealed} sealed)")
-    print(f"audit (workers={args.workers}): {audit_s:.1f} s, {total / audit_s:.0f} records/s")
-    print(f"findings: {len(findings)}")
-    for f in findings[:20]:
-        print(f"  {f}")
-    if findings:
+    for audit_s, load, load_after, (main_cpu, workers_cpu), findings in audits:
+        print(
+            f"audit (workers={args.workers}): {audit_s:.1f} s, {total / audit_s:.0f} records/s; "
+            f"CPU {main_cpu:.1f} s in this process, {workers_cpu:.1f} s in the workers; "
+            f"load average {load[0]:.2f} before, {load_after[0]:.2f} after; "
+            f"findings: {len(findings)}"
+        )
+        for f in findings[:20]:
+            print(f"  {f}")
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS of this process (fill, if any, included): {peak:.0f} MB")
+    if any(a[-1] for a in audits):
         raise SystemExit(1)
+
+
+def _cpu(since: tuple[float, float] = (0.0, 0.0)) -> tuple[float, float]:
+    """CPU seconds used by this process and by its ended children (the audit's workers)."""
+    me, kids = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return (
+        me.ru_utime + me.ru_stime - since[0],
+        kids.ru_utime + kids.ru_stime - since[1],
+    )
 
 
 if __name__ == "__main__":

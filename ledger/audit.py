@@ -12,11 +12,12 @@ All reads run in one read-only REPEATABLE READ transaction, so a ledger that kee
 and sealing records is audited as of one moment. Records stream from a server-side cursor in
 chunks of ``batch`` rows; the work on each record alone (canonical form and hash of the body,
 the logged entry and its leaf hash, the signature) is spread over ``workers`` processes, which
-get plain tuples and send back only what failed. What needs the whole log (signer authority,
-log order, per-lot chains) follows in this process, keeping per lot only its latest record, so
-memory holds the leaf hashes and the tree levels, not the bodies. Lot statuses are rebuilt for
-the lots holding a damaged record only: for the others the rows served and the rows that passed
-every check are the same rows, so the two statuses cannot differ.
+get plain tuples and send back, per record, only its entry's lot link and what failed. What
+needs the whole log (signer authority, log order, per-lot chains) follows in this process,
+keeping per lot only its latest record, so memory holds the leaf hashes and the tree levels,
+not the bodies. Lot statuses are rebuilt for the lots holding a damaged record only: for the
+others the rows served and the rows that passed every check are the same rows, so the two
+statuses cannot differ.
 """
 
 from __future__ import annotations
@@ -274,7 +275,7 @@ class Auditor:
     #: Records per chunk read from the database and handed to a worker.
     batch: int = 5000
     _: KW_ONLY
-    #: Processes that check records; 1 checks them in this process.
+    #: Processes that check records; 1 (or a platform without fork) checks them in this one.
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     findings: list[Finding] = field(default_factory=list, init=False)
 
@@ -290,8 +291,8 @@ class Auditor:
         p = _Pass()
         with ExitStack() as stack:
             pool = None
-            if self.workers > 1:
-                # Started before this run's connection exists, so no worker inherits it.
+            if self.workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+                # Forked before this run's connection is opened, so no worker holds it.
                 ctx = multiprocessing.get_context("fork")
                 pool = stack.enter_context(
                     ProcessPoolExecutor(
@@ -308,6 +309,8 @@ class Auditor:
             self._log_extent(conn, p)
             self._signers(conn, p)
             self._records(conn, p, pool)
+            if pool is not None:
+                pool.shutdown()
             self.findings += p.authority
             self._log(conn, p)
             levels = self._tree(conn, p)
