@@ -9,6 +9,7 @@ hash, the signature and a random salt; the Merkle leaf is ``SHA-256(0x00 || JCS(
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -21,6 +22,7 @@ import rfc8785
 from Crypto.Hash import keccak as _keccak
 
 from evledger_verify.errors import FormatError, SignatureInvalidError
+from evledger_verify.jcs import canonicalize
 from evledger_verify.merkle import LeafHash, leaf_hash
 
 __all__ = [
@@ -63,11 +65,18 @@ def keccak256(data: bytes) -> bytes:
     return _keccak.new(digest_bits=256, data=data).digest()
 
 
+_DOMAIN_TYPEHASH = keccak256(_DOMAIN_TYPE.encode())
+_RECORD_TYPEHASH = keccak256(_RECORD_TYPE.encode())
+_DOMAIN_NAME_HASH = keccak256(EIP712_DOMAIN_NAME.encode())
+_DOMAIN_VERSION_HASH = keccak256(EIP712_DOMAIN_VERSION.encode())
+
+
 def canonical_json(value: Any) -> bytes:
-    """RFC 8785 canonical JSON bytes."""
+    """RFC 8785 canonical JSON bytes (:func:`evledger_verify.jcs.canonicalize`, the same bytes
+    as ``rfc8785.dumps``). A value nested too deeply to serialize is a format error too."""
     try:
-        return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+        return canonicalize(value)
+    except (rfc8785.CanonicalizationError, TypeError, ValueError, RecursionError) as exc:
         raise FormatError(f"canonical JSON: cannot canonicalize: {exc}") from exc
 
 
@@ -80,11 +89,16 @@ def checksum_address(address: str) -> str:
     """EIP-55 mixed-case form of a 20-byte hex address."""
     if not _ADDRESS_RE.match(address):
         raise FormatError(f"address: expected 0x and 40 hex digits, got {address!r}")
-    lower = address[2:].lower()
-    digest = keccak256(lower.encode()).hex()
-    return "0x" + "".join(
-        c.upper() if c.isalpha() and int(digest[i], 16) >= 8 else c for i, c in enumerate(lower)
-    )
+    return _checksum(address[2:].lower())
+
+
+@functools.lru_cache(maxsize=1024)
+def _checksum(lower: str) -> str:
+    """EIP-55 of 40 lowercase hex digits: a letter is upper case where the nibble of
+    ``keccak256(lower)`` at its position is 8 or more (``upper`` is a no-op on digits).
+    Remembered: a ledger sees the same few signers over and over."""
+    digest = keccak256(lower.encode()).hex()[:40]
+    return "0x" + "".join([c.upper() if h > "7" else c for c, h in zip(lower, digest, strict=True)])
 
 
 @dataclass(frozen=True)
@@ -95,14 +109,33 @@ class Domain:
     contract: str
 
     def separator(self) -> bytes:
-        return keccak256(
-            keccak256(_DOMAIN_TYPE.encode())
-            + keccak256(EIP712_DOMAIN_NAME.encode())
-            + keccak256(EIP712_DOMAIN_VERSION.encode())
-            + self.chain_id.to_bytes(32, "big")
-            + bytes(12)
-            + bytes.fromhex(checksum_address(self.contract)[2:])
-        )
+        return _domain_separator(self.chain_id, self.contract)
+
+
+@functools.lru_cache(maxsize=64)
+def _domain_separator(chain_id: int, contract: str) -> bytes:
+    """``Domain.separator``, computed once per domain (a ledger has one)."""
+    return keccak256(
+        _DOMAIN_TYPEHASH
+        + _DOMAIN_NAME_HASH
+        + _DOMAIN_VERSION_HASH
+        + chain_id.to_bytes(32, "big")
+        + bytes(12)
+        + bytes.fromhex(checksum_address(contract)[2:])
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _keccak_text_cached(text: str) -> bytes:
+    return keccak256(text.encode())
+
+
+def _keccak_text(text: str, cache: bool = False) -> bytes:
+    """keccak256 of UTF-8 ``text``; remembered for the few short values that recur (the record
+    type, the meaning), computed afresh for the rest (record ids are unique)."""
+    if cache and len(text) <= 64:
+        return _keccak_text_cached(text)
+    return keccak256(text.encode())
 
 
 def eip712_digest(
@@ -114,11 +147,11 @@ def eip712_digest(
     if not 0 <= signed_at < 2**64:
         raise FormatError(f"signing time: expected a uint64, got {signed_at}")
     struct = keccak256(
-        keccak256(_RECORD_TYPE.encode())
-        + keccak256(record_id.encode())
-        + keccak256(record_type.encode())
+        _RECORD_TYPEHASH
+        + _keccak_text(record_id)
+        + _keccak_text(record_type, cache=True)
         + rhash
-        + keccak256(meaning.encode())
+        + _keccak_text(meaning, cache=True)
         + signed_at.to_bytes(32, "big")
     )
     return keccak256(b"\x19\x01" + domain.separator() + struct)
@@ -190,8 +223,7 @@ def recover_signer(digest: bytes, signature: str) -> str:
         )
     except Exception as exc:  # coincurve raises bare Exception on unrecoverable input
         raise SignatureInvalidError(f"signature: no public key can be recovered: {exc}") from exc
-    address = "0x" + keccak256(pub.format(compressed=False)[1:])[-20:].hex()
-    return checksum_address(address)
+    return _checksum(keccak256(pub.format(compressed=False)[1:])[-20:].hex())
 
 
 _ENTRY_KEYS: dict[str, type | tuple[type, ...]] = {
