@@ -103,7 +103,11 @@ class Service:
         t0 = time.perf_counter()
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [str(self.evledger), "up"],
+                # Absolute: the service runs in its own folder (a bare name is looked up on PATH).
+                [
+                    str(self.evledger.absolute() if "/" in str(self.evledger) else self.evledger),
+                    "up",
+                ],
                 env=env,
                 cwd=self.home.parent,
                 stdout=log,
