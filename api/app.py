@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 from typing import Annotated, Any
 
@@ -17,7 +18,7 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.guard import RequestGuard, problem
@@ -75,6 +76,29 @@ def _validation_detail(errors: list[Any]) -> str:
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
         parts.append(f"{where or 'body'}: {err.get('msg')}")
     return "; ".join(parts)
+
+
+_SUBMIT_LIST = TypeAdapter(list[SubmitRequest])
+
+
+def _submit_request(
+    index: int, raw: dict[str, Any], invalid: dict[int, dict[str, Any]]
+) -> SubmitRequest | None:
+    """One batch item as a submission, or None with its refusal put in ``invalid``."""
+    try:
+        return SubmitRequest.model_validate(raw)
+    except ValidationError as exc:
+        record = raw.get("record")
+        rid = record.get("record_id") if isinstance(record, dict) else None
+        invalid[index] = {
+            "index": index,
+            "record_id": rid if isinstance(rid, str) else None,
+            "status": "refused",
+            "error": "invalid_request",
+            "detail": _validation_detail(list(exc.errors())),
+            "http_status": 422,
+        }
+        return None
 
 
 def create_app(
@@ -158,28 +182,18 @@ def create_app(
         subs: list[Submission] = []
         positions: list[int] = []
         invalid: dict[int, dict[str, Any]] = {}
-        for i, raw in enumerate(body.items):
-            try:
-                item = SubmitRequest.model_validate(raw)
-            except ValidationError as exc:
-                rid = (
-                    raw.get("record", {}).get("record_id")
-                    if isinstance(raw.get("record"), dict)
-                    else None
+        try:  # the usual case, all items well-formed: validated in one call
+            items: list[SubmitRequest | None] = list(_SUBMIT_LIST.validate_python(body.items))
+        except ValidationError:
+            items = [_submit_request(i, raw, invalid) for i, raw in enumerate(body.items)]
+        for i, item in enumerate(items):
+            if item is not None:
+                subs.append(
+                    Submission(
+                        item.record, item.signature, item.meaning, item.signed_at, item.signer
+                    )
                 )
-                invalid[i] = {
-                    "index": i,
-                    "record_id": rid if isinstance(rid, str) else None,
-                    "status": "refused",
-                    "error": "invalid_request",
-                    "detail": _validation_detail(list(exc.errors())),
-                    "http_status": 422,
-                }
-                continue
-            subs.append(
-                Submission(item.record, item.signature, item.meaning, item.signed_at, item.signer)
-            )
-            positions.append(i)
+                positions.append(i)
         judged = ledger.submit_batch(subs)
         results: list[dict[str, Any]] = [{} for _ in body.items]
         for i, entry in invalid.items():
@@ -187,9 +201,12 @@ def create_app(
         for pos, result in zip(positions, judged, strict=True):
             results[pos] = {**result.to_json(), "index": pos}
         counts = {"accepted": 0, "duplicate": 0, "refused": 0}
+        outcomes: collections.Counter[str] = collections.Counter()
         for r in results:
             counts[r["status"]] += 1
-            submitted.labels(r["error"] if r["status"] == "refused" else r["status"]).inc()
+            outcomes[r["error"] if r["status"] == "refused" else r["status"]] += 1
+        for outcome, n in outcomes.items():
+            submitted.labels(outcome).inc(n)
         return JSONResponse({"results": results, **counts})
 
     @app.get("/v1/records/{record_id}", responses=_ERRORS)

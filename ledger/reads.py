@@ -15,7 +15,7 @@ from ledger.domain.lots import apply_corrections, lot_status
 from ledger.errors import NotFoundError
 from ledger.identity import Identity
 from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue
-from ledger.signers import load_registry
+from ledger.signers import RegistryCache
 from ledger.storage import load_lot, load_stored
 from ledger.submission import AUDIT_ALERT_PREFIX
 from ledger.tokens import verify_token
@@ -35,18 +35,19 @@ class Reads:
         self.identity = identity
         self.required_stages = required_stages
         self.clock = clock
+        self.registry = RegistryCache()
 
     def reader(self, token: str) -> tuple[str, tuple[str, ...]]:
         """Who a read token belongs to and their roles now; refuses anyone who may not read."""
         with self.engine.connect() as conn:
-            registry = load_registry(conn)
+            registry = self.registry.get(conn)
         return verify_token(token, self.identity.log_origin, registry, int(self.clock()))
 
     def record_view(self, record_id: str) -> dict[str, Any]:
         """The record as it stands now (corrections applied), as first entered, the full
         history of changes (old, new, who, when, why) and its signature manifestation."""
         with self.engine.connect() as conn:
-            registry = load_registry(conn)
+            registry = self.registry.get(conn)
             found = load_stored(conn, registry, Record.record_id == record_id)
             if not found:
                 raise NotFoundError(f"record {record_id!r}: not found")
@@ -68,7 +69,7 @@ class Reads:
     def lot(self, lot: str) -> dict[str, Any]:
         """Lot status: product, state, inspections, open NCR / CAPA / alerts, release, timeline."""
         with self.engine.connect() as conn:
-            registry = load_registry(conn)
+            registry = self.registry.get(conn)
             records = load_lot(conn, registry, lot)
             if not records:
                 raise NotFoundError(f"lot {lot!r}: no records")
@@ -78,7 +79,7 @@ class Reads:
 
     def signers(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
-            return [s.to_json() for s in load_registry(conn).all()]
+            return [s.to_json() for s in self.registry.get(conn).all()]
 
     def status(self) -> dict[str, Any]:
         """Counters without scanning the records: every record is either a leaf of the log or

@@ -54,7 +54,7 @@ from ledger.errors import (
 )
 from ledger.identity import Identity
 from ledger.models import Record
-from ledger.signers import Registry, load_registry
+from ledger.signers import Registry, RegistryCache, load_registry
 from ledger.storage import copy_records, iso_utc
 
 __all__ = [
@@ -210,6 +210,7 @@ class Submitter:
         self.max_signature_age = max_signature_age
         self.required_stages = required_stages
         self.clock = clock
+        self.registry = RegistryCache()
 
     # -- checks without the database ----------------------------------------------------------
 
@@ -294,7 +295,7 @@ class Submitter:
         out: dict[int, ItemResult] = {}
         with self.engine.begin() as conn:
             locks.lock_registry(conn, exclusive=any(c.rtype == "signer" for c in items))
-            registry = load_registry(conn)
+            registry = self.registry.get(conn)
             lots = sorted({c.lot for c in items if c.lot is not None})
             locks.lock_all(conn, (locks.key("lot", lot) for lot in lots))
             locks.lock_all(
