@@ -19,7 +19,7 @@ __all__ = [
     "REGISTRY",
     "SEALER",
     "key",
-    "lock_all",
+    "lock_lots_then_subjects",
     "lock_registry",
 ]
 
@@ -41,11 +41,17 @@ def lock_registry(conn: sa.Connection, exclusive: bool) -> None:
     conn.exec_driver_sql(f"SELECT {fn}({REGISTRY})")
 
 
-def lock_all(conn: sa.Connection, keys: Iterable[int]) -> None:
-    """Take the transaction-level locks ``keys`` in ascending order, in one statement."""
-    ordered = sorted(set(keys))
+def lock_lots_then_subjects(
+    conn: sa.Connection, lots: Iterable[str], subjects: Iterable[str]
+) -> None:
+    """The locks of ``lots``, then of ``subjects``, each class in ascending key order: the
+    order every writer follows. One statement (``WITH ORDINALITY`` keeps the order)."""
+    ordered = sorted({key("lot", lot) for lot in lots}) + sorted(
+        {key("subject", s) for s in subjects}
+    )
     if ordered:
         conn.exec_driver_sql(
-            "SELECT pg_advisory_xact_lock(k) FROM unnest(%(keys)s::bigint[]) AS k ORDER BY k",
+            "SELECT pg_advisory_xact_lock(k) FROM unnest(%(keys)s::bigint[]) "
+            "WITH ORDINALITY AS t(k, i) ORDER BY i",
             {"keys": ordered},
         )

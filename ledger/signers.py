@@ -129,10 +129,8 @@ class RegistryCache:
         self._registry = Registry()
 
     def get(self, conn: sa.Connection) -> Registry:
-        count, newest = conn.execute(
-            sa.select(sa.func.count(), sa.func.max(Record.seq)).where(
-                Record.record_type == "signer"
-            )
+        count, newest = conn.exec_driver_sql(
+            "SELECT count(*), max(seq) FROM records WHERE record_type = 'signer'"
         ).one()
         key = (int(count), newest)
         with self._lock:

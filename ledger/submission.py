@@ -39,7 +39,6 @@ from evledger_verify.records import (
     normalize_signature,
     recover_signer,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
 
 from ledger import locks
 from ledger.domain.lots import subject_of
@@ -53,7 +52,6 @@ from ledger.errors import (
     SignatureError,
 )
 from ledger.identity import Identity
-from ledger.models import Record
 from ledger.signers import Registry, RegistryCache, load_registry
 from ledger.storage import copy_records, iso_utc
 
@@ -297,9 +295,8 @@ class Submitter:
             locks.lock_registry(conn, exclusive=any(c.rtype == "signer" for c in items))
             registry = self.registry.get(conn)
             lots = sorted({c.lot for c in items if c.lot is not None})
-            locks.lock_all(conn, (locks.key("lot", lot) for lot in lots))
-            locks.lock_all(
-                conn, (locks.key("subject", c.subject) for c in items if c.subject is not None)
+            locks.lock_lots_then_subjects(
+                conn, lots, [c.subject for c in items if c.subject is not None]
             )
             existing = self._existing(conn, [c.record_id for c in items])
             heads = self._lot_heads(conn, lots)
@@ -386,17 +383,12 @@ class Submitter:
 
     @staticmethod
     def _existing(conn: sa.Connection, ids: list[str]) -> dict[str, Any]:
-        rows = conn.execute(
-            sa.select(
-                Record.record_id,
-                Record.body,
-                Record.record_hash,
-                Record.signer,
-                Record.signature,
-                Record.meaning,
-                Record.signed_at,
-                Record.accepted_at,
-            ).where(Record.record_id.in_(sorted(set(ids))))
+        # Plain SQL on the hot path: building SQLAlchemy expressions per call cost more than
+        # the round trip.
+        rows = conn.exec_driver_sql(
+            "SELECT record_id, body, record_hash, signer, signature, meaning, signed_at, "
+            "accepted_at FROM records WHERE record_id = ANY(%(ids)s)",
+            {"ids": sorted(set(ids))},
         )
         return {r.record_id: r for r in rows}
 
@@ -405,11 +397,10 @@ class Submitter:
         """Leaf hash of each lot's latest record (under the lots' locks, held until commit)."""
         if not lots:
             return {}
-        rows = conn.execute(
-            sa.select(Record.lot, Record.leaf_hash)
-            .where(Record.lot.in_(lots))
-            .ext(distinct_on(Record.lot))
-            .order_by(Record.lot, Record.seq.desc())
+        rows = conn.exec_driver_sql(
+            "SELECT DISTINCT ON (lot) lot, leaf_hash FROM records WHERE lot = ANY(%(lots)s) "
+            "ORDER BY lot, seq DESC",
+            {"lots": lots},
         )
         return {lot: bytes(h).hex() for lot, h in rows}
 
