@@ -95,7 +95,8 @@ class Settings:
             anchor_interval=_float("EVLEDGER_ANCHOR_INTERVAL", 1.0, 0.05, 86400),
             max_body_bytes=_int("EVLEDGER_MAX_BODY_BYTES", 256 * 1024, 1024, 64 * 1024 * 1024),
             max_batch_items=_int("EVLEDGER_MAX_BATCH_ITEMS", 1000, 1, 100_000),
-            api_workers=_int("EVLEDGER_API_WORKERS", 1, 1, 64),
+            # One API process per core (up to 8): Python runs one thread at a time per process.
+            api_workers=_int("EVLEDGER_API_WORKERS", min(os.cpu_count() or 1, 8), 1, 64),
             max_batch_bytes=_int(
                 "EVLEDGER_MAX_BATCH_BYTES", 8 * 1024 * 1024, 1024, 256 * 1024 * 1024
             ),

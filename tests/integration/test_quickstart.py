@@ -100,6 +100,22 @@ def service(tmp_path: Path) -> Iterator[Service]:
     finally:
         if svc.process and svc.process.poll() is None:
             svc.interrupt()
+        stop_orphaned_postgres(home)
+
+
+def stop_orphaned_postgres(home: Path) -> None:
+    """A PostgreSQL that a kill -9 left behind and a later start reused outlives `evledger up`
+    (issue 10 makes `up` own it); the test stops it so that no process is left behind."""
+    try:
+        pid = int((home / "pgdata" / "postmaster.pid").read_text().split()[0])
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return
+    if str(home).encode() in cmdline:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
 
 
 def test_readme_quickstart_then_kill9_and_restart(service: Service) -> None:
