@@ -42,7 +42,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     ledger: Ledger = request.app.state.ledger
     return ledger
 
@@ -162,8 +162,9 @@ def create_app(
         return problem(422, "invalid_request", _validation_detail(list(exc.errors())))
 
     @app.post("/v1/records", response_model=SubmitResponse, responses=_ERRORS, status_code=201)
-    def submit(body: SubmitRequest, ledger: LedgerDep) -> JSONResponse:
-        result = ledger.submit(
+    async def submit(body: SubmitRequest, ledger: LedgerDep) -> JSONResponse:
+        # Async: the group-commit thread does the work; no worker thread waits for it.
+        result = await ledger.submit_async(
             Submission(body.record, body.signature, body.meaning, body.signed_at, body.signer)
         )
         submitted.labels("duplicate" if result.duplicate else "accepted").inc()

@@ -11,6 +11,7 @@ workers (sealer, anchorer, audit) import those and :mod:`ledger.storage`, never 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -109,6 +110,14 @@ class Ledger:
             (item,) = self.submitter.submit_batch([sub], bootstrap=True)
         else:
             item = self._group.submit(sub)
+        if item.error is not None:
+            raise item.error
+        assert item.result is not None
+        return item.result
+
+    async def submit_async(self, sub: Submission) -> SubmitResult:
+        """:meth:`submit` for an event loop: waits for the group commit without a thread."""
+        item = await asyncio.wrap_future(self._group.enqueue(sub))
         if item.error is not None:
             raise item.error
         assert item.result is not None

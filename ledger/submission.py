@@ -513,10 +513,15 @@ class GroupCommit:
         self._lock = threading.Lock()
 
     def submit(self, sub: Submission) -> ItemResult:
+        return self.enqueue(sub).result()
+
+    def enqueue(self, sub: Submission) -> Future[ItemResult]:
+        """Queue ``sub``; the future holds its result (an event loop awaits it with
+        ``asyncio.wrap_future``, without a thread of its own waiting)."""
         done: Future[ItemResult] = Future()
         self._ensure_thread()
         self._queue.put((sub, done))
-        return done.result()
+        return done
 
     def close(self) -> None:
         with self._lock:
