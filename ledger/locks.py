@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -19,8 +20,7 @@ __all__ = [
     "REGISTRY",
     "SEALER",
     "key",
-    "lock_lots_then_subjects",
-    "lock_registry",
+    "take",
 ]
 
 #: Registry changes take it exclusively, other submissions share it.
@@ -36,22 +36,26 @@ def key(namespace: str, name: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def lock_registry(conn: sa.Connection, exclusive: bool) -> None:
-    fn = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
-    conn.exec_driver_sql(f"SELECT {fn}({REGISTRY})")
-
-
-def lock_lots_then_subjects(
-    conn: sa.Connection, lots: Iterable[str], subjects: Iterable[str]
-) -> None:
-    """The locks of ``lots``, then of ``subjects``, each class in ascending key order: the
-    order every writer follows. One statement (``WITH ORDINALITY`` keeps the order)."""
+def take(
+    conn: sa.Connection,
+    *,
+    registry_exclusive: bool,
+    lots: Iterable[str],
+    subjects: Iterable[str],
+    then: str,
+) -> sa.CursorResult[Any]:
+    """Take a submission's locks in the order every writer follows (the registry, shared or
+    exclusive; then the lots; then the subjects, each class in ascending key order), then run
+    the query ``then``, all in one round trip. Each statement runs after the one before it, so
+    ``then`` sees everything committed before the locks were granted."""
+    fn = "pg_advisory_xact_lock" if registry_exclusive else "pg_advisory_xact_lock_shared"
     ordered = sorted({key("lot", lot) for lot in lots}) + sorted(
         {key("subject", s) for s in subjects}
     )
+    sql = f"SELECT {fn}({REGISTRY}); "
     if ordered:
-        conn.exec_driver_sql(
+        sql += (
             "SELECT pg_advisory_xact_lock(k) FROM unnest(%(keys)s::bigint[]) "
-            "WITH ORDINALITY AS t(k, i) ORDER BY i",
-            {"keys": ordered},
+            "WITH ORDINALITY AS t(k, i) ORDER BY i; "
         )
+    return conn.exec_driver_sql(sql + then, {"keys": ordered})

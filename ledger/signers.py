@@ -128,10 +128,13 @@ class RegistryCache:
         self._key: tuple[int, int | None] | None = None
         self._registry = Registry()
 
-    def get(self, conn: sa.Connection) -> Registry:
-        count, newest = conn.exec_driver_sql(
-            "SELECT count(*), max(seq) FROM records WHERE record_type = 'signer'"
-        ).one()
+    #: The cache key: how many signer records, and the newest one's sequence number.
+    KEY_SQL = "SELECT count(*), max(seq) FROM records WHERE record_type = 'signer'"
+
+    def get(self, conn: sa.Connection, key_row: Any = None) -> Registry:
+        """The registry; ``key_row`` is the result of :attr:`KEY_SQL` when the caller already
+        ran it (in the same transaction)."""
+        count, newest = key_row if key_row is not None else conn.exec_driver_sql(self.KEY_SQL).one()
         key = (int(count), newest)
         with self._lock:
             if key == self._key:

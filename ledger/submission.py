@@ -292,12 +292,15 @@ class Submitter:
     def _store(self, items: list[_Checked], bootstrap: bool) -> dict[int, ItemResult]:
         out: dict[int, ItemResult] = {}
         with self.engine.begin() as conn:
-            locks.lock_registry(conn, exclusive=any(c.rtype == "signer" for c in items))
-            registry = self.registry.get(conn)
             lots = sorted({c.lot for c in items if c.lot is not None})
-            locks.lock_lots_then_subjects(
-                conn, lots, [c.subject for c in items if c.subject is not None]
-            )
+            key_row = locks.take(
+                conn,
+                registry_exclusive=any(c.rtype == "signer" for c in items),
+                lots=lots,
+                subjects=[c.subject for c in items if c.subject is not None],
+                then=RegistryCache.KEY_SQL,
+            ).one()
+            registry = self.registry.get(conn, key_row)
             existing = self._existing(conn, [c.record_id for c in items])
             heads = self._lot_heads(conn, lots)
             rules = Rules(conn, registry, self.required_stages)
