@@ -18,7 +18,7 @@ import coincurve
 import rfc8785
 from evledger_verify.records import Domain, eip712_digest, record_hash, typed_data
 
-from bench._records import Key
+from bench._records import new_key
 
 __all__ = ["machine_limits"]
 
@@ -54,9 +54,9 @@ def _signed_samples(domain: Domain, record: dict[str, Any], n: int) -> list[tupl
     out = []
     rhash = record_hash(record)
     for i in range(n):
-        key = Key.generate(rng)
+        key = new_key(rng)
         digest = eip712_digest(domain, record["record_id"], record["type"], rhash, "authored", i)
-        sig = key.sign(digest)
+        sig = key.sign_digest(digest)
         raw = bytes.fromhex(sig[2:])
         out.append((digest, raw[:64] + bytes([raw[64] - 27])))
     return out

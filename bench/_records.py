@@ -17,19 +17,15 @@ import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-import coincurve
 from evledger_verify.records import (
     Domain,
-    checksum_address,
-    eip712_digest,
-    keccak256,
-    record_hash,
 )
 
-__all__ = ["Item", "Key", "Signers", "build_pool", "gtin", "signed_body"]
+from ingest.client import SigningKey
+
+__all__ = ["Item", "Signers", "build_pool", "gtin", "new_key", "signed_body"]
 
 
 def gtin(body13: str) -> str:
@@ -72,47 +68,20 @@ CHARACTERISTICS: dict[str, list[tuple[str, str, str, float | None, float | None,
 }
 
 
-class Key:
-    """A secp256k1 signing key; signatures are 0x || r || s || (27 + recovery id)."""
-
-    def __init__(self, secret: bytes) -> None:
-        self._key = coincurve.PrivateKey(secret)
-        public = self._key.public_key.format(compressed=False)
-        self.address = checksum_address("0x" + keccak256(public[1:])[-20:].hex())
-
-    @classmethod
-    def generate(cls, rng: random.Random) -> Key:
-        while True:
-            try:
-                return cls(rng.randbytes(32))
-            except ValueError:  # outside 1..n-1: vanishingly rare
-                continue
-
-    @classmethod
-    def from_file(cls, path: Path) -> Key:
-        text = path.read_text().strip()
-        return cls(bytes.fromhex(text.removeprefix("0x")))
-
-    def sign(self, digest: bytes) -> str:
-        raw = self._key.sign_recoverable(digest, hasher=None)
-        return "0x" + raw[:64].hex() + format(27 + raw[64], "02x")
+def new_key(rng: random.Random) -> SigningKey:
+    """A reproducible signing key (the client library's: EIP-712 over coincurve)."""
+    return SigningKey(rng.randbytes(32))
 
 
 def signed_body(
-    key: Key, domain: Domain, record: dict[str, Any], meaning: str, signed_at: int | None = None
+    key: SigningKey,
+    domain: Domain,
+    record: dict[str, Any],
+    meaning: str,
+    signed_at: int | None = None,
 ) -> dict[str, Any]:
     """The ``POST /v1/records`` body for ``record`` signed by ``key``."""
-    t = int(time.time()) if signed_at is None else signed_at
-    digest = eip712_digest(
-        domain, record["record_id"], record["type"], record_hash(record), meaning, t
-    )
-    return {
-        "record": record,
-        "signature": key.sign(digest),
-        "meaning": meaning,
-        "signed_at": t,
-        "signer": key.address,
-    }
+    return key.sign(record, meaning, domain, signed_at).to_json()
 
 
 @dataclass(frozen=True)
@@ -120,19 +89,19 @@ class Signers:
     """The people and devices of the plant: QA inspectors, one scanner and one PLC gateway per
     line. ``grants`` are (key, roles, printed name) for the registry."""
 
-    inspectors: list[Key]
-    scanners: list[Key]
-    plcs: list[Key]
+    inspectors: list[SigningKey]
+    scanners: list[SigningKey]
+    plcs: list[SigningKey]
 
     @classmethod
     def make(cls, lines: int, inspectors: int, rng: random.Random) -> Signers:
         return cls(
-            [Key.generate(rng) for _ in range(inspectors)],
-            [Key.generate(rng) for _ in range(lines)],
-            [Key.generate(rng) for _ in range(lines)],
+            [new_key(rng) for _ in range(inspectors)],
+            [new_key(rng) for _ in range(lines)],
+            [new_key(rng) for _ in range(lines)],
         )
 
-    def grants(self) -> Iterator[tuple[Key, tuple[str, ...], str]]:
+    def grants(self) -> Iterator[tuple[SigningKey, tuple[str, ...], str]]:
         for i, k in enumerate(self.inspectors):
             yield k, ("qa_inspector",), f"QA Inspector {i + 1}"
         for i, k in enumerate(self.scanners):

@@ -74,9 +74,10 @@ from bench._load import (  # noqa: E402
     wait_anchored,
 )
 from bench._profile import PySpy, py_spy_binary, summarize  # noqa: E402
-from bench._records import Item, Key, Signers, build_pool, signed_body  # noqa: E402
+from bench._records import Item, Signers, build_pool, signed_body  # noqa: E402
 from bench._report import report  # noqa: E402
 from bench._service import Service, ServiceError  # noqa: E402
+from ingest.client import SigningKey, load_key  # noqa: E402
 
 QUICK = {
     "records": 3000,
@@ -193,7 +194,7 @@ def machine() -> dict[str, Any]:
     }
 
 
-def register_signers(api: Http, admin: Key, domain: Domain, signers: Signers) -> int:
+def register_signers(api: Http, admin: SigningKey, domain: Domain, signers: Signers) -> int:
     """Admin-signed ``signer/1`` grants for every person and device; how many."""
     n = 0
     for key, roles, name in signers.grants():
@@ -289,7 +290,7 @@ class Bench:
         args, r = self.args, self.results
         _, trust = api.json("GET", "/v1/trust")
         domain = Domain(int(trust["chain_id"]), checksum_address(trust["contract"]))
-        admin = Key.from_file(self.svc.home / "keys" / "admin.key")
+        admin = load_key(self.svc.home / "keys" / "admin.key")
         signers = Signers.make(args.lines, args.inspectors, random.Random(args.seed))
         r["signers_registered"] = register_signers(api, admin, domain, signers)
         log(f"registered {r['signers_registered']} signers")
