@@ -482,13 +482,21 @@ def test_load_record_file_refuses_non_objects(text: str, type_name: str) -> None
 
 
 @pytest.mark.parametrize(
-    "text",
-    ["", "{", '{"a": 1} {"b": 2}', "{'a': 1}", '{"a": 1,}', b"\xff\xfe{}", b'{"a": "\xff"}'],
+    ("text", "message"),
+    [
+        ("", "record: expected a JSON value, got nothing"),
+        ("{", "record: not valid JSON"),
+        ('{"a": 1} {"b": 2}', "record: not valid JSON"),
+        ("{'a': 1}", "record: not valid JSON"),
+        ('{"a": 1,}', "record: not valid JSON"),
+        (b"\xff\xfe{}", "record: expected UTF-8 .RFC 8259., got byte 0xff at offset 0"),
+        (b'{"a": "\xff"}', "record: expected UTF-8 .RFC 8259., got byte 0xff at offset 7"),
+    ],
     ids=["empty", "truncated", "two-objects", "single-quotes", "trailing-comma", "utf16-bom",
          "invalid-utf8"],
 )
-def test_load_record_file_refuses_invalid_json(text: str | bytes) -> None:
-    with pytest.raises(FormatError, match="record: not valid JSON"):
+def test_load_record_file_refuses_invalid_json(text: str | bytes, message: str) -> None:
+    with pytest.raises(FormatError, match=message):
         load_record_file(text)
 
 
@@ -521,3 +529,18 @@ def test_load_record_file_size_limit() -> None:
 )
 def test_entry_lot_chain_link_is_strict(overrides: dict[str, Any], fragment: str) -> None:
     entry_refused(entry_json(**overrides), fragment)
+
+
+def test_load_record_file_refuses_deep_nesting_whatever_the_recursion_limit() -> None:
+    """eth_account (through py_ecc) raises the recursion limit to 100,000, where json.loads of
+    120,000 nested arrays crashed `evledger submit` with a segmentation fault."""
+    import sys
+
+    deep = '{"a": ' + "[" * 120_000 + "]" * 120_000 + "}"
+    old = sys.getrecursionlimit()
+    sys.setrecursionlimit(100_000)
+    try:
+        with pytest.raises(FormatError, match="record: expected JSON nested at most 32 levels"):
+            load_record_file(deep)
+    finally:
+        sys.setrecursionlimit(old)

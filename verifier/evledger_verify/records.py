@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import coincurve
 import rfc8785
 from Crypto.Hash import keccak as _keccak
 
+from evledger_verify import strictjson
 from evledger_verify.errors import FormatError, SignatureInvalidError
 from evledger_verify.jcs import canonicalize
 from evledger_verify.merkle import LeafHash, leaf_hash
@@ -315,25 +315,15 @@ class Entry:
 
 
 def load_record_file(text: str | bytes) -> dict[str, Any]:
-    """Parse a record file strictly: one JSON object, bounded size, no duplicate keys."""
+    """Parse a record file strictly (:func:`evledger_verify.strictjson.loads`): one JSON
+    object, bounded size and depth, no duplicate keys."""
     if len(text) > MAX_RECORD_BYTES:
         raise FormatError(f"record: expected at most {MAX_RECORD_BYTES} bytes, got {len(text)}")
-
-    def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for k, v in pairs:
-            if k in out:
-                raise FormatError(f"record: duplicate key {k!r}")
-            out[k] = v
-        return out
-
-    def no_constants(name: str) -> Any:
-        raise FormatError(f"record: {name} is not JSON (RFC 8259)")
-
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
     try:
-        value = json.loads(text, object_pairs_hook=no_duplicates, parse_constant=no_constants)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise FormatError(f"record: not valid JSON: {exc}") from exc
+        value = strictjson.loads(data)
+    except FormatError as exc:
+        raise FormatError(f"record: {exc}") from None
     if not isinstance(value, dict):
         raise FormatError(f"record: expected a JSON object, got {type(value).__name__}")
     return value
