@@ -83,24 +83,29 @@ class Service:
         )
 
 
-@pytest.fixture()
-def service(tmp_path: Path) -> Iterator[Service]:
+def new_service(tmp_path: Path, **extra: str) -> Service:
+    """`evledger up` in a private home on free ports, with fast sealing and anchoring."""
     home = tmp_path / "work" / ".evledger"
     home.parent.mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ETH_RPC_URL")}
     env.update(
         EVLEDGER_HOME=str(home), EVLEDGER_PORT=str(free_port()),
         EVLEDGER_ANVIL_PORT=str(free_port()), EVLEDGER_SEAL_INTERVAL="0.1",
-        EVLEDGER_ANCHOR_INTERVAL="0.2", PATH=f"{BIN}:{env.get('PATH', '')}",
+        EVLEDGER_ANCHOR_INTERVAL="0.2", PATH=f"{BIN}:{env.get('PATH', '')}", **extra,
     )
-    svc = Service(home, env)
+    return Service(home, env)
+
+
+@pytest.fixture()
+def service(tmp_path: Path) -> Iterator[Service]:
+    svc = new_service(tmp_path)
     svc.start()
     try:
         yield svc
     finally:
         if svc.process and svc.process.poll() is None:
             svc.interrupt()
-        stop_orphaned_postgres(home)
+        stop_orphaned_postgres(svc.home)
 
 
 def stop_orphaned_postgres(home: Path) -> None:
@@ -259,15 +264,8 @@ def test_api_worker_processes_share_one_ledger(tmp_path: Path) -> None:
 
     from ingest.client import Client, SigningKey, load_key
 
-    home = tmp_path / "work" / ".evledger"
-    home.parent.mkdir(parents=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "ETH_RPC_URL")}
-    env.update(
-        EVLEDGER_HOME=str(home), EVLEDGER_PORT=str(free_port()),
-        EVLEDGER_ANVIL_PORT=str(free_port()), EVLEDGER_SEAL_INTERVAL="0.1",
-        EVLEDGER_ANCHOR_INTERVAL="0.2", EVLEDGER_API_WORKERS="2",
-    )
-    svc = Service(home, env)
+    svc = new_service(tmp_path, EVLEDGER_API_WORKERS="2")
+    home = svc.home
     svc.start()
     try:
         client = Client(svc.api)
