@@ -241,28 +241,26 @@ def release_blockers(
     latest: dict[str, Stored] = {}
     for r in inspections:
         latest[str(r.body["stage"])] = r
-    for i, r in enumerate(inspections):
+    # A failure is superseded only when a later inspection of the same stage re-measured that
+    # very characteristic and it passed: walk backwards, collecting what later ones passed.
+    passed_later: dict[str, set[str]] = {}
+    failures: list[str] = []
+    for r in reversed(inspections):
         stage = str(r.body["stage"])
-        # A failure is superseded only when a later inspection of the same stage re-measured
-        # that very characteristic and it passed.
-        remeasured = {
-            c["name"]
-            for later in inspections[i + 1 :]
-            if later.body["stage"] == stage
-            for c in later.body["characteristics"]
-            if c["verdict"] == "pass"
-        }
+        remeasured = passed_later.setdefault(stage, set())
         failed = [
             c["name"]
             for c in r.body["characteristics"]
             if c.get("critical") and c["verdict"] == "fail" and c["name"] not in remeasured
         ]
         if failed and r.record_id not in used_as_is:
-            reasons.append(
+            failures.append(
                 f"critical characteristic failed: {', '.join(failed)} in {r.record_id} "
                 f"({stage}); re-inspect it, correct it, or (outside required stages) close an "
                 "NCR with disposition use_as_is"
             )
+        remeasured.update(c["name"] for c in r.body["characteristics"] if c["verdict"] == "pass")
+    reasons.extend(reversed(failures))
     for stage in required_stages:
         last = latest.get(stage)
         if last is None:
