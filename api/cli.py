@@ -535,8 +535,9 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
     from ledger.audit import Auditor, raise_alert
     from ledger.chain import Chain
     from ledger.db import app_url, make_engine
+    from ledger.identity import Identity
     from ledger.keys import ensure_log_key, log_public_key
-    from ledger.service import Identity, Ledger
+    from ledger.submission import Submitter
 
     settings = Settings.from_env()
     info = _runtime_info()
@@ -596,7 +597,7 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
         if findings:
             try:
                 account = load_account(settings.keys_dir / "audit.key", "audit key")
-                rid = raise_alert(Ledger(engine, identity), account, findings)
+                rid = raise_alert(Submitter(engine, identity), account, findings)
                 click.echo(f"audit: raised alert record {rid}", err=True)
             except LedgerError as exc:
                 click.echo(f"audit: could not raise the alert record: {exc}", err=True)

@@ -49,10 +49,9 @@ from ledger.domain.lots import apply_corrections, lot_status, subject_of
 from ledger.errors import ChainError, LedgerError
 from ledger.identity import Identity
 from ledger.models import Anchor, Checkpoint, Record, TreeNode
-from ledger.service import Ledger
 from ledger.signers import Registry, load_registry
 from ledger.storage import iso_utc, to_stored
-from ledger.submission import AUDIT_ALERT_PREFIX
+from ledger.submission import AUDIT_ALERT_PREFIX, Submitter
 
 __all__ = ["KINDS", "Auditor", "Finding", "check_row", "raise_alert"]
 
@@ -215,7 +214,7 @@ def _status(
         return {"state": f"unreadable: {exc.__class__.__name__}"}
 
 
-def raise_alert(ledger: Ledger, account: LocalAccount, findings: list[Finding]) -> str:
+def raise_alert(submitter: Submitter, account: LocalAccount, findings: list[Finding]) -> str:
     """Log an ``alert`` record naming the findings, signed by the audit key; returns its id."""
     now = int(time.time())
     alert_id = f"{AUDIT_ALERT_PREFIX}{now}-{secrets.token_hex(4)}"
@@ -229,7 +228,7 @@ def raise_alert(ledger: Ledger, account: LocalAccount, findings: list[Finding]) 
         "description": f"evledger audit found {len(findings)} sign(s) of damage to evidence",
         "details": {"count": len(findings), "findings": [f.to_json() for f in findings[:100]]},
     }
-    ledger.submit_signed(record, account, "recorded")
+    submitter.submit_signed(record, account, "recorded")
     return str(record["record_id"])
 
 

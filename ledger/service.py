@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
-from eth_typing import Hash32
 from evledger_verify.records import eip712_digest, record_hash, typed_data
 
 from ledger.identity import Identity
@@ -94,12 +93,8 @@ class Ledger:
         *,
         bootstrap: bool = False,
     ) -> SubmitResult:
-        """Sign ``record`` now with a key the ledger holds itself (bootstrap admin, audit
-        key) and submit it like any other record."""
-        signed_at = int(self.clock())
-        digest = Hash32(self.digest(record, meaning, signed_at))
-        signature = account.unsafe_sign_hash(digest).signature.to_0x_hex()
-        return self.submit(Submission(record, signature, meaning, signed_at), bootstrap=bootstrap)
+        """Sign ``record`` now with a key the ledger holds itself and submit it."""
+        return self.submitter.submit_signed(record, account, meaning, bootstrap=bootstrap)
 
     # -- submission -------------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
 from evledger_verify.errors import FormatError, SignatureInvalidError
 from evledger_verify.merkle import leaf_hash
 from evledger_verify.records import (
@@ -37,6 +39,7 @@ from evledger_verify.records import (
     canonical_json,
     eip712_digest,
     normalize_signature,
+    record_hash,
     recover_signer,
 )
 
@@ -209,6 +212,30 @@ class Submitter:
         self.required_stages = required_stages
         self.clock = clock
         self.registry = RegistryCache()
+
+    def submit_signed(
+        self,
+        record: dict[str, Any],
+        account: LocalAccount,
+        meaning: str,
+        *,
+        bootstrap: bool = False,
+    ) -> SubmitResult:
+        """Sign ``record`` now with a key the ledger holds itself (bootstrap admin, audit key)
+        and submit it like any other record; raises the error that refused it."""
+        signed_at = int(self.clock())
+        rid, rtype = str(record.get("record_id")), str(record.get("type"))
+        digest = eip712_digest(
+            self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at
+        )
+        signature = account.unsafe_sign_hash(Hash32(digest)).signature.to_0x_hex()
+        (item,) = self.submit_batch(
+            [Submission(record, signature, meaning, signed_at)], bootstrap=bootstrap
+        )
+        if item.error is not None:
+            raise item.error
+        assert item.result is not None
+        return item.result
 
     # -- checks without the database ----------------------------------------------------------
 
