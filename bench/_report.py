@@ -140,7 +140,9 @@ _HEAD = ("figure", "measured", "target", "result", "vs machine limit / notes")
 
 def report(r: dict[str, Any]) -> str:
     m = r["machine"]
-    workers = r["settings"].get("api_workers") or "unset (1)"
+    workers = r["settings"].get("api_workers") or (
+        f"unset (default: one per core, {min(int(m['cores']), 8)})"
+    )
     lines = [
         "",
         f"evledger ingest benchmark, {r['started_at']}",
