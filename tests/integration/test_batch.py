@@ -45,7 +45,8 @@ def test_mixed_batch_stores_the_good_and_answers_each_like_the_single_route(
     good = [sign(rt, inspection(fresh("B-OK"), lot=lot), inspector) for _ in range(3)]
     unsigned = sign(rt, inspection(fresh("B-BADSIG"), lot=lot), inspector)
     unsigned["signature"] = "0x" + "11" * 65
-    schema_bad = sign(rt, changed(inspection(fresh("B-SCHEMA"), lot=lot), verdict="maybe"), inspector)
+    maybe = changed(inspection(fresh("B-SCHEMA"), lot=lot), verdict="maybe")
+    schema_bad = sign(rt, maybe, inspector)
     stranger = sign(rt, inspection(fresh("B-STRANGER"), lot=lot), admin(rt), "authored")
     malformed = {"record": {"record_id": fresh("B-MAL")}, "signature": "nope"}
     wrong_types = {"record": "text", "signature": 1, "meaning": [], "signed_at": "now"}
