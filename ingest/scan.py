@@ -1,0 +1,425 @@
+"""A scanner's raw line to a ``scan/1`` record body: pure functions, no I/O.
+
+``parse_line`` turns the bytes a barcode scanner sends for one read into a :class:`ParsedScan`,
+or raises :class:`BadScan` (and nothing else, for any input). It accepts GS1 element strings
+(GS1-128, GS1 DataMatrix, GS1 QR, DataBar), GS1 Digital Link URIs, and plain EAN-13 / UPC-A /
+EAN-8 / GTIN-14 numbers, after stripping a configured prefix and the AIM symbology identifier.
+``scan_record`` makes the body of a ``scan/1`` record from it; signing and sending are the
+caller's.
+
+    >>> from datetime import UTC, datetime
+    >>> p = parse_line(b"]C1010950600013435210LOT-1\\x1d21SN-7\\r\\n", ScanConfig())
+    >>> (p.symbology, p.gtin, p.lot, p.serial)
+    ('gs1_128', '09506000134352', 'LOT-1', 'SN-7')
+    >>> scan_record(p, record_id="SCAN-1", station="dock 1", operation="receive",
+    ...             scanned_at=datetime(2026, 11, 22, 8, tzinfo=UTC))["gs1"]
+    {'gtin': '09506000134352', 'lot': 'LOT-1', 'serial': 'SN-7'}
+
+biip (GS1 parsing) never raises for a bad GTIN check digit inside a message: it sets an error
+field on the element. Every such field is checked here. biip also cannot see a missing FNC1
+separator after a variable-length field (it reads the lot greedily): see
+``ScanConfig.suspect_missing_separator``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from biip import ParseConfig, ParseError
+from biip.gs1_digital_link_uris import GS1DigitalLinkURI
+from biip.gs1_element_strings import GS1ElementString, GS1ElementStrings
+from biip.gs1_messages import GS1Message
+from biip.gtin import Gtin
+
+__all__ = [
+    "GS",
+    "BadScan",
+    "ParsedScan",
+    "ScanConfig",
+    "SourceFormat",
+    "parse_line",
+    "scan_record",
+]
+
+#: ASCII group separator: what scanners send in place of the FNC1 symbol character.
+GS = "\x1d"
+
+SourceFormat = Literal["element_string", "digital_link", "ean"]
+Operation = Literal["receive", "consume", "produce", "ship"]
+
+#: Known AIM symbology identifiers (ISO/IEC 15424) and GS1's names for them.
+_AIM_NAMES = {
+    "]C1": "gs1_128",
+    "]d2": "gs1_datamatrix",
+    "]Q3": "gs1_qr",
+    "]e0": "gs1_databar",
+    "]J1": "gs1_dotcode",
+    "]E0": "ean_13",
+    "]E4": "ean_8",
+    "]I1": "itf_14",
+    "]Q1": "qr",
+    "]d1": "datamatrix",
+    "]C0": "code_128",
+}
+#: Identifiers whose data is a GS1 element string (FNC1 in first position).
+_AIM_GS1_MESSAGE = frozenset({"]C1", "]d2", "]Q3", "]e0", "]J1"})
+#: Identifiers whose data is a bare GTIN.
+_AIM_GTIN = frozenset({"]E0", "]E4", "]I1"})
+_AIM = re.compile(r"\][A-Za-z][0-9A-Za-z]")
+_DIGITS = re.compile(r"[0-9]+")
+#: The ledger's lot ids (ledger.domain.schemas.LOT_PATTERN, which ingest may not import).
+_LEDGER_LOT = re.compile(r"[\x21-\x2e\x30-\x7e]{1,128}")
+_RAW_HEX_LIMIT = 1024
+_BIIP = ParseConfig()  # dates verified; GS (0x1d) is the only separator biip sees
+
+
+class BadScan(Exception):
+    """A line that cannot become a scan record. ``reason`` reads "what: expected X, got Y";
+    ``raw_hex`` is the line as received (first 1024 bytes), for the log."""
+
+    def __init__(self, reason: str, raw: bytes) -> None:
+        self.reason = reason
+        self.raw_hex = raw[:_RAW_HEX_LIMIT].hex()
+        if len(raw) > _RAW_HEX_LIMIT:
+            self.raw_hex += f"...(+{len(raw) - _RAW_HEX_LIMIT} bytes)"
+        super().__init__(f"{reason} [raw {self.raw_hex}]")
+
+
+@dataclass(frozen=True)
+class ScanConfig:
+    """How a station's scanner frames its reads.
+
+    ``prefix``: bytes the scanner puts before every read (a line without it is refused).
+    ``strip_aim``: remove a leading AIM symbology identifier (``]C1``, ``]d2``, ``]Q3``, ``]E0``,
+    generally ``]`` + letter + modifier) and use it to name the symbology.
+    ``separators``: characters the scanner sends for FNC1; each is read as GS (0x1d). Only
+    characters that cannot occur in GS1 data (ASCII controls) are allowed.
+    ``max_length``: longest line accepted, in bytes, before anything is stripped.
+    ``suspect_missing_separator``: refuse an element string in which a variable-length field
+    (lot, serial, ...) ends with text that is itself a complete, valid run of element strings
+    adding an AI the message lacks, e.g. ``(10) LOT-121SN-7`` with no ``(21)``: the shape a
+    scanner that drops FNC1 produces. A lot that really ends in such digits is then refused too;
+    turn this off for such lots and for scanners known to transmit GS.
+    """
+
+    prefix: bytes = b""
+    strip_aim: bool = True
+    separators: tuple[str, ...] = (GS,)
+    max_length: int = 512
+    suspect_missing_separator: bool = True
+
+    def __post_init__(self) -> None:
+        for sep in self.separators:
+            if len(sep) != 1 or not (ord(sep) < 0x20 or ord(sep) == 0x7F):
+                raise ValueError(
+                    f"separators: expected single ASCII control characters, got {sep!r}"
+                )
+        if self.max_length < 1:
+            raise ValueError(f"max_length: expected at least 1 byte, got {self.max_length}")
+
+
+@dataclass(frozen=True)
+class ParsedScan:
+    """One good read. ``elements`` are the (AI, value) pairs in scan order; ``element_string``
+    is their normalized form (GS after variable-length fields, none at the end)."""
+
+    raw: bytes
+    symbology: str
+    aim: str | None
+    source_format: SourceFormat
+    elements: tuple[tuple[str, str], ...]
+    element_string: str
+    gtin: str | None = None
+    lot: str | None = None
+    serial: str | None = None
+    expiry: date | None = None
+    sscc: str | None = None
+    quantity: int | None = None
+
+    @property
+    def hri(self) -> str:
+        """Human readable interpretation: ``(01)09506000134352(10)LOT-1``."""
+        return "".join(f"({ai}){value}" for ai, value in self.elements)
+
+    def value(self, ai: str) -> str | None:
+        """The value of application identifier ``ai``, if the scan has it."""
+        return next((v for a, v in self.elements if a == ai), None)
+
+
+def parse_line(raw: bytes, config: ScanConfig) -> ParsedScan:
+    """Parse one scanner line (trailing CR/LF allowed). Raises :class:`BadScan` and nothing
+    else: every failure of the underlying parser is wrapped."""
+    try:
+        return _parse(raw, config)
+    except BadScan:
+        raise
+    except (ParseError, ValueError, IndexError, KeyError) as exc:  # biip's own failures
+        raise BadScan(f"scan: expected GS1 data, got a parser failure ({exc})", raw) from None
+
+
+def _parse(raw: bytes, config: ScanConfig) -> ParsedScan:
+    if len(raw) > config.max_length:
+        raise BadScan(f"line: expected at most {config.max_length} bytes, got {len(raw)}", raw)
+    data = raw.rstrip(b"\r\n")
+    if config.prefix:
+        if not data.startswith(config.prefix):
+            raise BadScan(
+                f"prefix: expected the line to start with {config.prefix!r}, "
+                f"got {data[: len(config.prefix)]!r}",
+                raw,
+            )
+        data = data[len(config.prefix) :]
+    text = data.decode("latin-1")
+    for sep in config.separators:
+        text = text.replace(sep, GS)
+    for i, ch in enumerate(text):
+        if not (" " <= ch <= "~" or ch == GS):
+            raise BadScan(
+                f"byte {i}: expected printable ASCII or GS (0x1d), got 0x{ord(ch):02x}", raw
+            )
+    if not text.strip(GS):
+        raise BadScan("line: expected barcode data, got an empty line", raw)
+
+    aim: str | None = None
+    if config.strip_aim and text.startswith("]"):
+        if not _AIM.match(text):
+            raise BadScan(
+                f"symbology identifier: expected ']' + letter + modifier, got {text[:3]!r}", raw
+            )
+        aim, text = text[:3], text[3:]
+        if not text.strip(GS):
+            raise BadScan(f"line: expected barcode data after {aim}, got none", raw)
+    symbology = _AIM_NAMES.get(aim, f"aim {aim}") if aim else "unknown"
+
+    if text.lower().startswith(("http://", "https://")):
+        return _digital_link(raw, text, aim, symbology)
+    if aim in _AIM_GTIN or (
+        aim not in _AIM_GS1_MESSAGE and _DIGITS.fullmatch(text) and len(text) in (8, 12, 13, 14)
+    ):
+        return _plain_gtin(raw, text, aim, symbology)
+    if aim is not None and aim not in _AIM_GS1_MESSAGE:
+        raise BadScan(
+            f"symbology {aim}: expected a GTIN or a Digital Link URI "
+            f"(GS1 element strings come as ]C1, ]d2, ]Q3, ]e0, ]J1), got {text[:40]!r}",
+            raw,
+        )
+    return _element_string(raw, text, aim, symbology, config)
+
+
+def _plain_gtin(raw: bytes, text: str, aim: str | None, symbology: str) -> ParsedScan:
+    if not _DIGITS.fullmatch(text) or len(text) not in (8, 12, 13, 14):
+        raise BadScan(
+            f"GTIN: expected 8, 12, 13 or 14 digits, got {len(text)} characters {text[:40]!r}",
+            raw,
+        )
+    try:
+        gtin = Gtin.parse(text, config=_BIIP)
+    except ParseError as exc:
+        raise BadScan(f"GTIN {text}: {exc}", raw) from None
+    gtin14 = gtin.as_gtin_14()
+    _refuse_zero_gtin(gtin14, raw)
+    if symbology == "unknown":
+        symbology = {8: "ean_8", 12: "upc_a", 13: "ean_13", 14: "gtin_14"}[len(text)]
+    return ParsedScan(
+        raw=raw,
+        symbology=symbology,
+        aim=aim,
+        source_format="ean",
+        elements=(("01", gtin14),),
+        element_string="01" + gtin14,
+        gtin=gtin14,
+    )
+
+
+def _digital_link(raw: bytes, text: str, aim: str | None, symbology: str) -> ParsedScan:
+    if GS in text:
+        raise BadScan("Digital Link URI: expected no GS (0x1d) characters, got one", raw)
+    try:
+        uri = GS1DigitalLinkURI.parse(text, config=_BIIP)
+    except ParseError as exc:
+        raise BadScan(f"Digital Link URI: {exc}", raw) from None
+    except ValueError as exc:  # urlsplit's, which biip lets through ("Invalid IPv6 URL")
+        reason = f"Digital Link URI: expected a valid URI, got one that fails ({exc})"
+        raise BadScan(reason, raw) from None
+    return _from_elements(raw, list(uri.element_strings), aim, symbology, "digital_link")
+
+
+def _element_string(
+    raw: bytes, text: str, aim: str | None, symbology: str, config: ScanConfig
+) -> ParsedScan:
+    text = text.strip(GS)  # a leading GS is FNC1 in first position, sent by some scanners
+    try:
+        message = GS1Message.parse(text, config=_BIIP)
+    except ParseError as exc:
+        raise BadScan(f"GS1 element string: {exc}", raw) from None
+    elements = list(message.element_strings)
+    # biip accepts a variable-length field at its maximum length followed directly by the next
+    # AI; GS1 requires FNC1 there (General Specifications 7.8.5.2).
+    pos = 0
+    for i, element in enumerate(elements):
+        pos += len(element)
+        last = i == len(elements) - 1
+        if element.ai.separator_required and not last and text[pos : pos + 1] != GS:
+            raise BadScan(
+                f"AI {element.ai.ai} {element.value!r}: expected a GS (FNC1) after this "
+                f"variable-length field, got {text[pos : pos + 1]!r} at character {pos}",
+                raw,
+            )
+        while text[pos : pos + 1] == GS:
+            pos += 1
+    if config.suspect_missing_separator:
+        present = {e.ai.ai for e in elements}
+        for element in elements:
+            if element.ai.separator_required:
+                _refuse_swallowed(element, present, raw)
+    return _from_elements(raw, elements, aim, symbology, "element_string")
+
+
+def _refuse_swallowed(element: GS1ElementString, present: set[str], raw: bytes) -> None:
+    value = element.value
+    for k in range(1, len(value) - 1):
+        try:
+            tail = GS1Message.parse(value[k:], config=_BIIP).element_strings
+        except (ParseError, ValueError, IndexError, KeyError):
+            continue
+        ais = {e.ai.ai for e in tail}
+        if any(_element_errors(e) for e in tail) or ais <= present:
+            continue
+        found = "".join(e.as_hri() for e in tail)
+        raise BadScan(
+            f"AI {element.ai.ai} {value!r}: expected a GS (FNC1) to end a variable-length "
+            f"field before the next AI, got text that reads as {found} (a missing separator?)",
+            raw,
+        )
+
+
+def _element_errors(element: GS1ElementString) -> list[str]:
+    return [e for e in (element.gtin_error, element.sscc_error, element.gln_error) if e]
+
+
+def _refuse_zero_gtin(gtin14: str, raw: bytes) -> None:
+    if gtin14 == "0" * 14:
+        raise BadScan("GTIN: expected an allocated number, got all zeros", raw)
+
+
+def _from_elements(
+    raw: bytes,
+    elements: list[GS1ElementString],
+    aim: str | None,
+    symbology: str,
+    source_format: SourceFormat,
+) -> ParsedScan:
+    seen: dict[str, str] = {}
+    kept: list[GS1ElementString] = []
+    for element in elements:
+        for error in _element_errors(element):
+            raise BadScan(f"AI {element.ai.ai}: {error}", raw)
+        ai = element.ai.ai
+        if not element.value:  # biip's patterns let AI 30 and 37 (N..8) be empty
+            raise BadScan(f"AI {ai}: expected a value, got none", raw)
+        if ai in seen:
+            if seen[ai] != element.value:
+                raise BadScan(
+                    f"AI {ai}: expected one value, got {seen[ai]!r} and {element.value!r}", raw
+                )
+            continue
+        seen[ai] = element.value
+        kept.append(element)
+    if not kept:
+        raise BadScan("GS1 data: expected at least one element string, got none", raw)
+
+    gtin = seen.get("01")
+    if gtin is not None:
+        _refuse_zero_gtin(gtin, raw)
+    expiry: date | None = None
+    for element in kept:
+        if element.ai.ai == "17":
+            expiry = element.date
+    quantities = {int(seen[ai]) for ai in ("30", "37") if ai in seen}
+    if len(quantities) > 1:
+        raise BadScan(
+            f"quantity: expected AI 30 and AI 37 to agree, got {seen['30']} and {seen['37']}",
+            raw,
+        )
+    return ParsedScan(
+        raw=raw,
+        symbology=symbology,
+        aim=aim,
+        source_format=source_format,
+        elements=tuple((e.ai.ai, e.value) for e in kept),
+        element_string=GS1Message.from_element_strings(GS1ElementStrings(kept)).value,
+        gtin=gtin,
+        lot=seen.get("10"),
+        serial=seen.get("21"),
+        expiry=expiry,
+        sscc=seen.get("00"),
+        quantity=quantities.pop() if quantities else None,
+    )
+
+
+def scan_record(
+    parsed: ParsedScan,
+    *,
+    record_id: str,
+    station: str,
+    operation: Operation,
+    scanned_at: datetime,
+    lot: str | None = None,
+    consignee: str | None = None,
+    quantity: int | None = None,
+) -> dict[str, Any]:
+    """The body of a ``scan/1`` record (unsigned). ``lot`` is the ledger lot the scan belongs
+    to (not necessarily the scanned AI 10 lot, e.g. a supplier's lot at receiving);
+    ``quantity`` defaults to the scanned AI 30/37 count.
+
+    Raises :class:`BadScan` when the scan itself cannot make a ``scan/1`` record (no GTIN, a
+    lot the ledger cannot hold) and ``ValueError`` for wrong arguments (a configuration error).
+    """
+    if scanned_at.tzinfo is None or scanned_at.utcoffset() is None:
+        raise ValueError(f"scanned_at: expected a time with a time zone, got {scanned_at}")
+    if operation not in ("receive", "consume", "produce", "ship"):
+        raise ValueError(
+            f"operation: expected receive, consume, produce or ship, got {operation!r}"
+        )
+    if parsed.gtin is None:
+        raise BadScan(
+            f"scan/1: expected a GTIN (AI 01), got only {parsed.hri or 'nothing'}", parsed.raw
+        )
+    gs1: dict[str, str] = {"gtin": parsed.gtin}
+    if parsed.lot is not None:
+        if not _LEDGER_LOT.fullmatch(parsed.lot):
+            raise BadScan(
+                f"AI 10 {parsed.lot!r}: expected a lot the ledger can hold "
+                "(printable ASCII without space or '/'), got one with '/'",
+                parsed.raw,
+            )
+        gs1["lot"] = parsed.lot
+    if parsed.serial is not None:
+        gs1["serial"] = parsed.serial
+    expiry = parsed.value("17")
+    if expiry is not None:
+        gs1["expiry"] = expiry  # YYMMDD as scanned (day 00 = end of month)
+    record: dict[str, Any] = {
+        "record_id": record_id,
+        "type": "scan",
+        "schema": "scan/1",
+        "station": station,
+        "operation": operation,
+        "gs1": gs1,
+    }
+    if lot is not None:
+        record["lot"] = lot
+    if consignee is not None:
+        record["consignee"] = consignee
+    if quantity is not None and quantity < 1:
+        raise ValueError(f"quantity: expected at least 1, got {quantity}")
+    count = quantity if quantity is not None else parsed.quantity
+    if count is not None:
+        if count < 1:
+            raise BadScan(f"AI 30/37 quantity: expected at least 1, got {count}", parsed.raw)
+        record["quantity"] = count
+    record["scanned_at"] = scanned_at.isoformat()
+    return record
