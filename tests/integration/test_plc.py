@@ -1,0 +1,374 @@
+"""The PLC ingester against a real pymodbus TCP server (in a thread, on a free port): decoding
+in both word orders and with scale, deadband and max_interval (injected clock), exception
+responses, timeouts, a server that stops and restarts, and an out-of-limit reading that blocks
+its lot's release in the real ledger until an NCR dispositions it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import pytest
+from evledger_verify.records import Domain
+from fastapi.testclient import TestClient
+from pymodbus.client import ModbusTcpClient
+from pymodbus.constants import ExcCodes
+from pymodbus.server import ModbusTcpServer
+from pymodbus.simulator import SimData, SimDevice
+from pymodbus.simulator.simutils import DataType
+
+from ingest.client import SignedSubmission, SigningKey
+from ingest.plc import PlcIngester, RegisterMap, parse_map
+from ledger.runtime import Runtime
+from tests.helpers import bearer, register, sign
+
+pytestmark = pytest.mark.integration
+
+DT = ModbusTcpClient.DATATYPE
+HOLDING, INPUT = 20, 4  # registers served, addresses 0..n-1 as on the wire
+SLOW = 15  # a holding register whose read answers after 0.5 s
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class PlcServer:
+    """A Modbus TCP server on its own event loop thread; restartable on the same port."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.holding = [0] * HOLDING
+        self.input = [0] * INPUT
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: ModbusTcpServer | None = None
+
+    @staticmethod
+    async def _action(
+        fc: int, start: int, address: int, count: int, regs: list[int], values: Any
+    ) -> ExcCodes | None:
+        if fc == 3 and address <= SLOW < address + count:
+            await asyncio.sleep(0.5)
+        return None
+
+    def start(self) -> None:
+        bits = [SimData(0, count=1, datatype=DataType.BITS)]
+        device = SimDevice(
+            id=1,
+            simdata=(
+                bits,
+                list(bits),
+                [SimData(0, values=list(self.holding), datatype=DataType.REGISTERS)],
+                [SimData(0, values=list(self.input), datatype=DataType.REGISTERS)],
+            ),
+            action=self._action,
+        )
+        loop = asyncio.new_event_loop()
+        ready = threading.Event()
+
+        async def serve() -> None:
+            self._server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
+            await self._server.serve_forever(background=True)
+            ready.set()
+            await self._server.serving
+            # Requests still being answered (SLOW) end with the server.
+            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in others:
+                task.cancel()
+            await asyncio.gather(*others, return_exceptions=True)
+
+        self._loop = loop
+        self._thread = threading.Thread(target=loop.run_until_complete, args=(serve(),))
+        self._thread.start()
+        assert ready.wait(5), "Modbus server did not start"
+
+    def stop(self) -> None:
+        if self._thread is None or self._loop is None or self._server is None:
+            return
+        shutdown = self._server.shutdown()  # type: ignore[no-untyped-call]
+        asyncio.run_coroutine_threadsafe(shutdown, self._loop).result(5)
+        self._thread.join(5)
+        assert not self._thread.is_alive()
+        self._loop.close()
+        self._thread = self._loop = self._server = None
+
+    def write(self, address: int, regs: list[int]) -> None:
+        """Set holding registers as the PLC program would (through Modbus)."""
+        with ModbusTcpClient("127.0.0.1", port=self.port, timeout=2) as c:
+            assert not c.write_registers(address, regs, device_id=1).isError()
+
+
+@pytest.fixture()
+def plc() -> Iterator[PlcServer]:
+    server = PlcServer()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.wall, self.mono = time.time(), 1000.0
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
+def regs(value: float, dtype: Any, word_order: Literal["big", "little"] = "big") -> list[int]:
+    return ModbusTcpClient.convert_to_registers(value, dtype, word_order=word_order)
+
+
+def make_map(port: int, tags: str, device: str = "") -> RegisterMap:
+    text = (
+        f'[device]\nhost = "127.0.0.1"\nport = {port}\ntimeout = 0.2\nstation = "line1"\n'
+        f"{device}\n{tags}"
+    )
+    return parse_map(text.encode(), "test.toml")
+
+
+def ingester(
+    m: RegisterMap,
+    got: list[tuple[SignedSubmission, str | None]],
+    clock: FakeClock | None = None,
+    **kw: Any,
+) -> PlcIngester:
+    extra: dict[str, Callable[[], float]] = {}
+    if clock is not None:
+        extra = {"clock": lambda: clock.wall, "monotonic": lambda: clock.mono}
+    return PlcIngester(
+        m,
+        key=SigningKey.generate(),
+        domain=_DOMAIN,
+        sink=lambda s, lot: got.append((s, lot)),
+        jitter=lambda: 0.0,
+        backoff=0.05,
+        max_backoff=0.2,
+        **extra,  # type: ignore[arg-type]
+        **kw,
+    )
+
+
+_DOMAIN = Domain(31337, "0x" + "22" * 20)
+
+
+def test_decodes_float32_both_word_orders_scaled_ints_input_registers_and_lot(
+    plc: PlcServer,
+) -> None:
+    plc.holding[0:2] = regs(21.5, DT.FLOAT32, "big")
+    plc.holding[2:4] = regs(21.5, DT.FLOAT32, "little")
+    plc.holding[4:5] = regs(-123, DT.INT16)
+    plc.holding[6:8] = regs(-70000, DT.INT32, "little")
+    plc.holding[10:14] = [int.from_bytes(b, "big") for b in (b"LO", b"T-", b"7\0", b"\0\0")]
+    plc.input[1:2] = regs(500, DT.UINT16)
+    assert regs(21.5, DT.FLOAT32, "big") != regs(21.5, DT.FLOAT32, "little")
+    plc.start()
+    tags = "".join(
+        f'[[tag]]\nname = "{n}"\naddress = {a}\ntype = "{t}"\nunit = "u"\n{x}\n'
+        for n, a, t, x in [
+            ("fbig", 0, "float32", ""),
+            ("flittle", 2, "float32", 'word_order = "little"'),
+            ("fwrong", 2, "float32", "register = 'input'"),  # input regs 2..3: zeros
+            ("t16", 4, "int16", "scale = 0.1"),
+            ("i32", 6, "int32", 'word_order = "little"'),
+            ("u16", 1, "uint16", 'register = "input"\nscale = 0.01'),
+        ]
+    )
+    m = make_map(plc.port, tags, "lot_register = { address = 10, count = 4 }")
+    got: list[tuple[SignedSubmission, str | None]] = []
+    p = ingester(m, got, FakeClock())
+    try:
+        wait = p.step()
+    finally:
+        p.close()
+    values = {s.record["tag"]: s.record["value"] for s, _ in got}
+    assert values == {
+        "fbig": 21.5,
+        "flittle": 21.5,
+        "fwrong": 0.0,
+        "t16": pytest.approx(-12.3),
+        "i32": -70000.0,
+        "u16": 5.0,
+    }
+    assert {lot for _, lot in got} == {"LOT-7"}
+    assert all(s.record["lot"] == "LOT-7" and s.meaning == "recorded" for s, _ in got)
+    assert 0 < wait <= 1.0
+    assert {k: v for k, v in p.counters.items() if v} == {"polls": 6, "readings": 6, "connects": 1}
+
+
+def test_deadband_max_interval_and_limit_crossing(plc: PlcServer) -> None:
+    plc.start()
+    tag = (
+        '[[tag]]\nname = "temp"\naddress = 0\ntype = "int16"\nscale = 0.1\nunit = "Cel"\n'
+        "upper = 30\ndeadband = 0.5\nmax_interval = 10\npoll_interval = 1\n"
+    )
+    clock = FakeClock()
+    got: list[tuple[SignedSubmission, str | None]] = []
+    p = ingester(make_map(plc.port, tag, 'lot = "LOT-1"'), got, clock)
+
+    def poll(raw: int | None, seconds: float = 1.0) -> list[float]:
+        if raw is not None:
+            plc.write(0, regs(raw, DT.INT16))
+        clock.advance(seconds)
+        p.step()
+        return [s.record["value"] for s, _ in got]
+
+    try:
+        assert poll(200) == [20.0]  # first reading: always
+        assert poll(203) == [20.0]  # +0.3: inside the deadband
+        assert poll(206) == [20.0, pytest.approx(20.6)]  # +0.6 since the last recorded
+        assert len(poll(None)) == 2  # unchanged
+        assert len(poll(None, 8.0)) == 2  # 9 s since the last record
+        assert len(poll(None)) == 3  # 10 s: max_interval
+        assert len(poll(298)) == 4  # 29.8
+        assert len(poll(301)) == 5  # +0.3 but across the upper limit
+        assert len(poll(299)) == 6  # and back inside
+    finally:
+        p.close()
+    assert p.counters["out_of_limits"] == 1
+    ids = [s.record_id for s, _ in got]
+    assert len(set(ids)) == len(ids) and all(i.startswith("line1-temp-") for i in ids)
+    assert [s.record["lot"] for s, _ in got] == ["LOT-1"] * 6
+    assert [s.signed_at for s, _ in got] == [
+        int(s.record_id.rsplit("-", 1)[1]) // 10**6 for s, _ in got
+    ]
+
+
+def test_exception_response_is_counted_and_not_fatal(plc: PlcServer) -> None:
+    plc.holding[0] = 7
+    plc.start()
+    tags = (
+        '[[tag]]\nname = "ok"\naddress = 0\ntype = "int16"\nunit = "u"\n'
+        '[[tag]]\nname = "gone"\naddress = 40\ntype = "int16"\nunit = "u"\n'
+    )
+    clock = FakeClock()
+    errors: list[tuple[str, str]] = []
+    got: list[tuple[SignedSubmission, str | None]] = []
+    p = ingester(make_map(plc.port, tags), got, clock, on_error=lambda k, m: errors.append((k, m)))
+    try:
+        p.step()
+        clock.advance(1)
+        p.step()
+    finally:
+        p.close()
+    assert p.counters["exception"] == 2 and p.counters["connects"] == 1
+    assert p.counters["polls"] == 4 and [s.record["tag"] for s, _ in got] == ["ok"]
+    assert errors[0] == (
+        "exception",
+        "tag 'gone': exception response 2 to holding registers 40..40",
+    )
+
+
+def test_timeout_is_counted_then_reconnects_with_backoff(plc: PlcServer) -> None:
+    plc.start()
+    tags = f'[[tag]]\nname = "slow"\naddress = {SLOW}\ntype = "int16"\nunit = "u"\n'
+    clock = FakeClock()
+    got: list[tuple[SignedSubmission, str | None]] = []
+    p = ingester(make_map(plc.port, tags), got, clock)
+    try:
+        wait = p.step()
+        assert p.counters["timeout"] == 1 and not got
+        assert wait == pytest.approx(0.025)  # backoff 0.05, half of it with jitter 0
+        assert p.step() == pytest.approx(0.025)  # too early: no attempt
+        clock.advance(1.0)  # the tag's next interval, past the backoff
+        p.step()
+        assert p.counters["timeout"] == 2 and p.counters["connects"] == 2
+        assert p.delay(p._backoff.attempt) == pytest.approx(0.1)  # growing, capped at 0.2
+    finally:
+        p.close()
+
+
+def test_server_stops_and_restarts_poller_reconnects_and_resumes(plc: PlcServer) -> None:
+    plc.holding[0:2] = regs(1.5, DT.FLOAT32)
+    plc.start()
+    tags = '[[tag]]\nname = "v"\naddress = 0\ntype = "float32"\nunit = "u"\npoll_interval = 0.02\n'
+    got: list[tuple[SignedSubmission, str | None]] = []
+    p = ingester(make_map(plc.port, tags), got)
+    stop = threading.Event()
+    runner = threading.Thread(target=p.run, args=(stop,))
+    runner.start()
+
+    def wait_for(cond: Callable[[], bool], what: str) -> None:
+        deadline = time.monotonic() + 5
+        while not cond():
+            assert time.monotonic() < deadline, f"timed out waiting for {what}: {p.counters}"
+            time.sleep(0.01)
+
+    try:
+        wait_for(lambda: len(got) >= 1, "a first reading")
+        plc.stop()
+        wait_for(lambda: p.counters["connection"] >= 3, "failed reconnects")
+        plc.holding[0:2] = regs(2.5, DT.FLOAT32)
+        plc.start()
+        wait_for(lambda: got[-1][0].record["value"] == 2.5, "a reading after the restart")
+    finally:
+        stop.set()
+        runner.join(5)
+    assert not runner.is_alive()
+    assert p.counters["connects"] >= 2
+    assert [s.record["value"] for s, _ in got] == [1.5, 2.5]
+
+
+def test_out_of_limit_reading_blocks_release_until_an_ncr_dispositions_it(
+    plc: PlcServer, runtime: Runtime, client: TestClient
+) -> None:
+    device = register(client, runtime, ("device",), name="Line 1 PLC gateway")
+    qa = register(client, runtime, ("qa_approver",), name="QA Approver")
+    plc.holding[0:2] = regs(21.5, DT.FLOAT32)
+    plc.holding[2] = 72  # 7.2 bar, upper limit 5.0
+    plc.start()
+    tags = (
+        '[[tag]]\nname = "temp"\naddress = 0\ntype = "float32"\nunit = "Cel"\n'
+        "lower = 20\nupper = 25\n"
+        '[[tag]]\nname = "pressure"\naddress = 2\ntype = "int16"\nscale = 0.1\nunit = "bar"\n'
+        "upper = 5.0\n"
+    )
+    got: list[tuple[SignedSubmission, str | None]] = []
+    p = PlcIngester(
+        make_map(plc.port, tags, 'lot = "LOT-PLC-1"'),
+        key=SigningKey(bytes(device.key)),
+        domain=runtime.ledger.identity.domain,
+        sink=lambda s, lot: got.append((s, lot)),
+    )
+    try:
+        p.step()
+    finally:
+        p.close()
+    assert p.counters["out_of_limits"] == 1 and len(got) == 2
+    resp = client.post("/v1/records/batch", json={"items": [s.to_json() for s, _ in got]})
+    assert resp.status_code == 200, resp.text
+    assert [r["status"] for r in resp.json()["results"]] == ["accepted", "accepted"]
+    reading = next(s.record_id for s, _ in got if s.record["tag"] == "pressure")
+
+    def blockers() -> list[str]:
+        r = client.get("/v1/lots/LOT-PLC-1", headers=bearer(runtime, qa))
+        assert r.status_code == 200, r.text
+        return [b for b in r.json()["release_blockers"] if "required inspection" not in b]
+
+    assert blockers() == [
+        f"process reading {reading} is out of limits (pressure 7.2 bar, limits None..5): "
+        "an NCR must disposition it"
+    ]
+    ncr = {"type": "ncr", "schema": "ncr/1", "ncr_id": "NCR-PLC-1", "lot": "LOT-PLC-1"}
+    steps: list[tuple[str, str, dict[str, Any]]] = [
+        ("open", "authored", {"refs": [reading], "nature": "Melt pressure 7.2 bar over 5.0"}),
+        ("evaluated", "reviewed", {"evaluation": "Short spike", "investigation": "Filter"}),
+        ("dispositioned", "approved", {"disposition": "use_as_is", "rationale": "Within"}),
+        ("closed", "approved", {"summary": "Filter changed, pressure back in limits"}),
+    ]
+    for i, (step, meaning, fields) in enumerate(steps):
+        record = {**ncr, "record_id": f"NCR-PLC-1-{i}", "step": step, **fields}
+        r = client.post("/v1/records", json=sign(runtime, record, qa, meaning))
+        assert r.status_code == 201, r.text
+        if step == "open":
+            assert any(reading in b for b in blockers())
+    assert blockers() == []
