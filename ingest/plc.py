@@ -27,11 +27,10 @@ Decisions, as the ledger stands:
   is dispositioned (``release_blockers``); it is counted (``counters["out_of_limits"]``) and
   logged at WARNING so the line sees it at once.
 - **The station** goes in the record's ``line`` field (the schema has no ``station``).
-- **The register map's identity is not in the record.** ``process_reading/1`` forbids extra
-  fields and has no free-form one, so the map's SHA-256 and the tag's address, register,
-  type, word order and scale cannot be signed today. :meth:`Tag.source` builds that object;
-  pass ``source_field="source"`` once the schema accepts it (e.g. ``source: {map_sha256,
-  address, register, type, word_order, scale, device_id}``) and it is signed with every reading.
+- **The register map's identity is signed with every reading**: ``source: {map_sha256,
+  device_id, register, address, type, word_order, scale}`` (:meth:`Tag.source`; the
+  ``process_reading/1`` schema's optional ``source``), so a wrong word order or scale is
+  traceable to the map that caused it. ``source_field=None`` leaves it out.
 - **Lot**: the map's fixed ``lot``, else the ASCII in ``[device.lot_register]`` (read once per
   polling round; two characters per register, high byte first, up to the first NUL, spaces
   stripped), else none: readings then carry no lot and block no release. A lot register that
@@ -174,8 +173,7 @@ class Tag:
         )
 
     def source(self, map_sha256: str, device_id: int) -> dict[str, Any]:
-        """What identifies how this reading was decoded (not signed until the schema takes it:
-        see the module docstring)."""
+        """What identifies how this reading was decoded (signed in the reading's ``source``)."""
         return {
             "map_sha256": map_sha256,
             "device_id": device_id,
@@ -465,7 +463,7 @@ class PlcIngester:
         on_error: Callable[[str, str], None] | None = None,
         backoff: float = 0.5,
         max_backoff: float = 30.0,
-        source_field: str | None = None,
+        source_field: str | None = "source",
         client: ModbusTcpClient | None = None,
     ) -> None:
         if not 0 < backoff <= max_backoff:

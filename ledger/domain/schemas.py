@@ -288,6 +288,19 @@ class Scan(_Record):
     scanned_at: AwareDatetime
 
 
+class ReadingSource(_Model):
+    """Where a PLC reading came from: the signed register map (its SHA-256) and the register's
+    decoding, so a wrong word order or scale is traceable to the map that caused it."""
+
+    map_sha256: Hash
+    device_id: Annotated[int, Field(ge=0, le=255)]
+    register: Literal["holding", "input"]
+    address: Annotated[int, Field(ge=0, le=65535)]
+    type: Literal["int16", "uint16", "int32", "uint32", "float32"]
+    word_order: Literal["big", "little"]
+    scale: float
+
+
 class ProcessReading(_Record):
     type: Literal["process_reading"]
     schema_: Literal["process_reading/1"] = Field(alias="schema")
@@ -299,6 +312,7 @@ class ProcessReading(_Record):
     lot: Lot | None = None
     line: Short | None = None
     read_at: AwareDatetime
+    source: ReadingSource | None = None
 
     @model_validator(mode="after")
     def _limits(self) -> ProcessReading:

@@ -11,6 +11,7 @@ from evledger_verify.records import Domain
 
 from ingest.client import SignedSubmission, SigningKey
 from ingest.plc import LotRegister, MapError, PlcIngester, load_map, parse_map
+from ledger.domain.schemas import parse_record
 
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "plc" / "line1.toml"
 
@@ -236,11 +237,14 @@ def test_reading_record_is_process_reading_1_signed_recorded() -> None:
         "lot": "LOT-1",
         "line": "line1",
         "read_at": "2026-11-18T11:06:40.123456Z",
+        "source": m.tags[0].source(m.sha256, 1),
     }
-    plc2 = PlcIngester(
-        m, key=key, domain=Domain(1, "0x" + "11" * 20), sink=print, source_field="source"
+    parse_record(rec)  # the ledger's own schema takes the register map's identity
+    plain = PlcIngester(
+        m, key=key, domain=Domain(1, "0x" + "11" * 20), sink=print, source_field=None
     )
-    assert plc2.reading(m.tags[0], 1.0, None, us)["source"] == {
+    assert "source" not in plain.reading(m.tags[0], 1.0, None, us)
+    assert rec["source"] == {
         "map_sha256": m.sha256,
         "device_id": 1,
         "register": "holding",
