@@ -12,10 +12,10 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP) node_modules/.installed
 
-$(STAMP): pyproject.toml verifier/pyproject.toml
+$(STAMP): pyproject.toml verifier/pyproject.toml ingest/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=69" wheel
-	$(BIN)/python -m pip install --quiet -e ./verifier -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -e ./verifier -e ./ingest -e ".[dev]"
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

@@ -21,36 +21,11 @@ from evledger_verify.errors import FormatError
 from evledger_verify.records import checksum_address, load_record_file, record_hash
 from evledger_verify.records import typed_data as make_typed_data
 
-from ingest.client import Client, ClientError, SignedSubmission, SigningKey, load_key, new_key
+from ingest.cli import EXIT_REFUSED, CliError, Main, Refused, ingest, keys
+from ingest.client import Client, SignedSubmission, SigningKey, load_key
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.keys import load_account
-
-EXIT_REFUSED = 1
-EXIT_CANNOT_RUN = 2
-
-
-class CliError(click.ClickException):
-    """The command could not run (service unreachable, unreadable file): exit 2."""
-
-    exit_code = EXIT_CANNOT_RUN
-
-
-class Refused(CliError):
-    """The service or a check refused the input: exit 1."""
-
-    exit_code = EXIT_REFUSED
-
-
-class _Main(click.Group):
-    """Catches the client library's error root once: its message, its exit code."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except ClientError as exc:
-            raise (Refused if exc.exit_code == EXIT_REFUSED else CliError)(str(exc)) from exc
-
 
 # -- talking to the service ------------------------------------------------------------------
 
@@ -108,7 +83,7 @@ def _write_json(path: str | None, value: Any) -> None:
         click.echo(f"wrote {path}", err=True)
 
 
-@click.group(cls=_Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option("0.1.0", prog_name="evledger")
 def main() -> None:
     """evledger: blockchain-anchored evidence ledger for quality records.
@@ -183,34 +158,8 @@ def trust(output: str, api: str | None) -> None:
 # -- keys and signers ----------------------------------------------------------------------
 
 
-@main.group()
-def keys() -> None:
-    """Signer keys (secp256k1, one hex key per file, mode 0600)."""
-
-
-@keys.command("new")
-@click.option(
-    "-o",
-    "--output",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="Key file to create (refuses to overwrite).",
-)
-@click.option(
-    "--if-missing",
-    is_flag=True,
-    help="If the file exists, keep it and print its address (a script can run twice).",
-)
-def keys_new(output: str, if_missing: bool) -> None:
-    """Generate a signing key; prints its address (register it with `signers add`)."""
-    path = Path(output)
-    if path.exists() and not if_missing:
-        raise CliError(
-            f"keys new: {path} already exists; refusing to overwrite a key "
-            "(--if-missing keeps it and prints its address)"
-        )
-    key = load_key(path, "keys new") if path.exists() else new_key(path)
-    click.echo(key.address)
+main.add_command(keys)
+main.add_command(ingest)
 
 
 def _default_admin_key() -> str:

@@ -118,3 +118,27 @@ def module_runtime(
 def module_client(module_runtime: Runtime) -> Iterator[TestClient]:
     with TestClient(create_app(module_runtime.ledger, module_runtime.settings.max_body_bytes)) as c:
         yield c
+
+
+@pytest.fixture()
+def api_url(runtime: Runtime) -> Iterator[str]:
+    """The real app over the ``runtime`` ledger, served by uvicorn on a free port."""
+    import threading
+    import time
+
+    import uvicorn
+
+    from ledger.embedded import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(
+        create_app(runtime.ledger), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

@@ -294,7 +294,7 @@ class ReadingSource(_Model):
 
     map_sha256: Hash
     device_id: Annotated[int, Field(ge=0, le=255)]
-    register: Literal["holding", "input"]
+    register_: Literal["holding", "input"] = Field(alias="register")
     address: Annotated[int, Field(ge=0, le=65535)]
     type: Literal["int16", "uint16", "int32", "uint32", "float32"]
     word_order: Literal["big", "little"]

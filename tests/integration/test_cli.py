@@ -6,40 +6,19 @@ from __future__ import annotations
 import json
 import os
 import re
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from click.testing import CliRunner
 
-from api.app import create_app
 from api.cli import main
 from ledger.embedded import free_port, repo_root
 from ledger.runtime import Runtime
 from tests.helpers import inspection
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture()
-def api_url(runtime: Runtime) -> Iterator[str]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        create_app(runtime.ledger), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield url
-    server.should_exit = True
-    thread.join(timeout=10)
 
 
 @pytest.fixture()

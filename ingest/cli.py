@@ -1,0 +1,330 @@
+"""``evledger`` on a shop-floor PC: ``evledger ingest scanner|plc`` and ``evledger keys new``.
+
+The server's ``evledger`` (api/cli.py) includes these same commands, so users type one command
+name wherever they are. Exit 0 ok, 1 refused / failed, 2 could not run.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from evledger_verify.records import Domain
+
+from ingest.client import Client, ClientError, SigningKey, UnreachableError, load_key, new_key
+from ingest.outbox import Outbox, OutboxFull
+from ingest.runner import LOG, Runner, kv
+from ingest.scan import ScanConfig
+
+__all__ = [
+    "EXIT_CANNOT_RUN",
+    "EXIT_REFUSED",
+    "CliError",
+    "Main",
+    "Refused",
+    "ingest",
+    "keys",
+    "main",
+]
+
+EXIT_REFUSED = 1
+EXIT_CANNOT_RUN = 2
+
+
+class CliError(click.ClickException):
+    """The command could not run (service unreachable, unreadable file): exit 2."""
+
+    exit_code = EXIT_CANNOT_RUN
+
+
+class Refused(CliError):
+    """The service or a check refused the input: exit 1."""
+
+    exit_code = EXIT_REFUSED
+
+
+class Main(click.Group):
+    """Catches the client library's error root once: its message, its exit code."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ClientError as exc:
+            raise (Refused if exc.exit_code == EXIT_REFUSED else CliError)(str(exc)) from exc
+
+
+@click.group()
+def keys() -> None:
+    """Signer keys (secp256k1, one hex key per file, mode 0600)."""
+
+
+@keys.command("new")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Key file to create (refuses to overwrite).",
+)
+@click.option(
+    "--if-missing",
+    is_flag=True,
+    help="If the file exists, keep it and print its address (a script can run twice).",
+)
+def keys_new(output: str, if_missing: bool) -> None:
+    """Generate a signing key; prints its address (register it with `signers add`)."""
+    path = Path(output)
+    if path.exists() and not if_missing:
+        raise CliError(
+            f"keys new: {path} already exists; refusing to overwrite a key "
+            "(--if-missing keeps it and prints its address)"
+        )
+    key = load_key(path, "keys new") if path.exists() else new_key(path)
+    click.echo(key.address)
+
+
+@click.group()
+def ingest() -> None:
+    """Shop-floor ingesters: scanners and PLCs feed signed records to the ledger."""
+
+
+@click.group(cls=Main, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option("0.1.0", prog_name="evledger")
+def main() -> None:
+    """evledger on the shop floor: ingesters that capture, sign and send records.
+
+    Exit codes: 0 ok, 1 refused or failed, 2 could not run.
+    """
+
+
+main.add_command(keys)
+main.add_command(ingest)
+
+
+def run() -> None:
+    """The console script. Both distributions install an ``evledger`` script (the shop-floor
+    one and the server's, which includes these commands); whichever pip wrote last must not
+    lose commands, so when the server's CLI is importable here it runs instead."""
+    try:
+        server = importlib.import_module("api.cli")
+    except ImportError:
+        server = None
+    full = getattr(server, "main", None)
+    if isinstance(full, click.Group) and "up" in full.commands:
+        full()
+    else:
+        main()
+
+
+# -- the ingesters ---------------------------------------------------------------------------
+
+_api_option = click.option(
+    "--api",
+    envvar="EVLEDGER_API_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="The ledger's API ($EVLEDGER_API_URL).",
+)
+_trust_option = click.option(
+    "--trust",
+    "trust_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TRUST.json (`evledger trust`): the ledger's chain and contract, so capture can start "
+    "while the API is unreachable. Default: asked from the API once, then kept beside the "
+    "outbox.",
+)
+_outbox_option = click.option(
+    "--outbox",
+    "outbox_path",
+    type=click.Path(dir_okay=False),
+    help="The local outbox (SQLite); default evledger-outbox-<station>.sqlite here.",
+)
+_metrics_option = click.option(
+    "--metrics-port",
+    type=click.IntRange(0, 65535),
+    default=None,
+    help="Serve Prometheus metrics on 127.0.0.1:PORT (0: a free port, printed).",
+)
+_key_option = click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The station's device key (`evledger keys new`, registered with role device).",
+)
+
+
+def _domain(client: Client, trust_path: str | None, cache: Path) -> Domain:
+    """The EIP-712 domain records are signed for: from TRUST.json, else from the API (kept
+    beside the outbox), else from what was kept: capture must not wait for the network."""
+    if trust_path is not None:
+        try:
+            trust = json.loads(Path(trust_path).read_text())
+            return Domain(int(trust["chain_id"]), str(trust["contract"]))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise CliError(f"--trust {trust_path}: expected a trust file, got {exc}") from exc
+    try:
+        domain = client.domain()
+    except UnreachableError:
+        if not cache.exists():
+            raise CliError(
+                f"ledger: {client.base_url} unreachable and no {cache.name} kept from an "
+                "earlier start; pass --trust TRUST.json (`evledger trust -o TRUST.json`)"
+            ) from None
+        kept = json.loads(cache.read_text())
+        return Domain(int(kept["chain_id"]), str(kept["contract"]))
+    cache.write_text(json.dumps({"chain_id": domain.chain_id, "contract": domain.contract}))
+    return domain
+
+
+def _serve(
+    name: str,
+    run: Callable[[threading.Event], None],
+    runner: Runner,
+    metrics_port: int | None,
+) -> None:
+    """Run an ingester until SIGINT or SIGTERM, draining the outbox meanwhile; stop cleanly."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        LOG.info(kv("ingest.stopping", ingester=name, signal=signal.Signals(signum).name))
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    runner.start()
+    if metrics_port is not None:
+        bound = runner.serve_metrics(metrics_port)
+        click.echo(f"metrics: http://127.0.0.1:{bound}/metrics", err=True)
+    try:
+        run(stop)
+    except OutboxFull as exc:
+        raise CliError(f"{name}: capture stopped: {exc}") from exc
+    finally:
+        stopped = runner.stop()
+        depth = runner.outbox.stats().depth
+        LOG.info(kv("ingest.stopped", ingester=name, drained=stopped, outbox_depth=depth))
+
+
+def _setup(
+    station: str, key_path: str, api: str, trust_path: str | None, outbox_path: str | None
+) -> tuple[SigningKey, Domain, Runner]:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    key = load_key(Path(key_path), "device key")
+    path = Path(outbox_path or f"evledger-outbox-{station}.sqlite")
+    outbox = Outbox(path)
+    # The runner backs off between drains; the client itself retries once.
+    client = Client(api, retries=1)
+    domain = _domain(client, trust_path, path.with_suffix(".domain.json"))
+    return key, domain, Runner(outbox, client)
+
+
+@ingest.command("scanner")
+@click.option("--port", required=True, help="Serial device or pyserial URL (socket://, loop://).")
+@click.option("--station", required=True, help="The scanning station's id (in record ids).")
+@click.option(
+    "--operation", required=True, type=click.Choice(["receive", "consume", "produce", "ship"])
+)
+@_key_option
+@click.option("--baud", default=9600, show_default=True, type=click.IntRange(50, 4_000_000))
+@click.option(
+    "--eol",
+    default="crlf",
+    show_default=True,
+    type=click.Choice(["crlf", "lf", "cr"]),
+    help="The scanner's line ending.",
+)
+@click.option("--prefix", default="", help="A fixed prefix the scanner sends before each code.")
+@click.option("--lot", default=None, help="The ledger lot these scans belong to (the line's).")
+@click.option("--consignee", default=None, help="For ship: who receives the goods.")
+@_api_option
+@_trust_option
+@_outbox_option
+@_metrics_option
+def ingest_scanner(
+    port: str,
+    station: str,
+    operation: str,
+    key_path: str,
+    baud: int,
+    eol: str,
+    prefix: str,
+    lot: str | None,
+    consignee: str | None,
+    api: str,
+    trust_path: str | None,
+    outbox_path: str | None,
+    metrics_port: int | None,
+) -> None:
+    """Read barcodes from a serial scanner; each good GS1 / UDI scan becomes a `scan` record
+    signed by the station's device key, kept in the local outbox until the ledger has it."""
+    from ingest.scanner import ScannerIngester
+
+    key, domain, runner = _setup(station, key_path, api, trust_path, outbox_path)
+    try:
+        scanner = ScannerIngester(
+            port,
+            station=station,
+            operation=operation,  # type: ignore[arg-type]  # checked by click.Choice
+            key=key,
+            domain=domain,
+            runner=runner,
+            config=ScanConfig(prefix=prefix.encode("latin-1")),
+            baudrate=baud,
+            eol={"crlf": b"\r\n", "lf": b"\n", "cr": b"\r"}[eol],
+            lot=lot,
+            consignee=consignee,
+        )
+    except ValueError as exc:
+        raise CliError(f"ingest scanner: {exc}") from exc
+    _serve("scanner", scanner.run, runner, metrics_port)
+
+
+@ingest.command("plc")
+@click.option(
+    "--config",
+    "config_path",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The register map (TOML): device, tags, limits, intervals, deadbands.",
+)
+@_key_option
+@_api_option
+@_trust_option
+@_outbox_option
+@_metrics_option
+def ingest_plc(
+    config_path: str,
+    key_path: str,
+    api: str,
+    trust_path: str | None,
+    outbox_path: str | None,
+    metrics_port: int | None,
+) -> None:
+    """Poll a Modbus TCP device by its register map; readings become `process_reading` records
+    (on a change beyond the deadband, or at the maximum interval) signed by the device key,
+    with the map's SHA-256, kept in the local outbox until the ledger has them."""
+    from ingest.plc import MapError, PlcIngester, load_map
+
+    try:
+        register_map = load_map(config_path)
+    except MapError as exc:
+        raise Refused(str(exc)) from exc
+    station = register_map.device.station
+    key, domain, runner = _setup(station, key_path, api, trust_path, outbox_path)
+
+    def on_error(kind: str, message: str) -> None:
+        runner.source_error(kind)
+
+    plc = PlcIngester(register_map, key=key, domain=domain, sink=runner.capture, on_error=on_error)
+    try:
+        _serve("plc", plc.run, runner, metrics_port)
+    finally:
+        plc.close()

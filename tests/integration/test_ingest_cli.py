@@ -1,0 +1,144 @@
+"""`evledger ingest scanner` as a line PC runs it: a real pseudo-terminal, the real service
+over HTTP, SIGTERM. Records captured while the ledger is unreachable wait in the outbox and
+reach the ledger once it is back, once each, in capture order."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ingest.client import SigningKey
+from ingest.outbox import Outbox
+from ledger.embedded import free_port
+from ledger.runtime import Runtime
+from tests.helpers import register
+
+pytestmark = pytest.mark.integration
+
+BIN = Path(sys.executable).parent
+GTIN = "09506000134352"
+GS = b"\x1d"
+
+
+def scan_line(serial: int) -> bytes:
+    return b"]C101" + GTIN.encode() + b"10LOT-A" + GS + f"21SN-{serial}".encode() + b"\n"
+
+
+class Ingester:
+    """`evledger ingest scanner` in a process of its own, reading the pty's slave side."""
+
+    def __init__(self, work: Path, port: str, key: Path, api: str, *extra: str) -> None:
+        self.log = work / f"ingester-{time.monotonic_ns()}.log"
+        args = [str(BIN / "evledger"), "ingest", "scanner", "--port", port, "--station", "ST-1",
+                "--operation", "receive", "--key", str(key), "--api", api, "--eol", "lf",
+                "--lot", "LOT-IN-1", "--outbox", str(work / "outbox.sqlite"),
+                "--metrics-port", "0", *extra]
+        with open(self.log, "wb") as out:
+            self.process = subprocess.Popen(args, cwd=work, stdout=out, stderr=subprocess.STDOUT)
+        self.wait_for("port.open")
+
+    def text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for(self, needle: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while needle not in self.text():
+            assert self.process.poll() is None, self.text()
+            assert time.monotonic() < deadline, f"no {needle!r} in:\n{self.text()}"
+            time.sleep(0.05)
+
+    def metrics(self) -> str:
+        match = re.search(r"metrics: (http://\S+)", self.text())
+        assert match, self.text()
+        return httpx.get(match.group(1), timeout=5).text
+
+    def terminate(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=30)
+
+
+def test_scanner_captures_offline_and_delivers_in_order(
+    runtime: Runtime, client: httpx.Client, api_url: str, tmp_path: Path
+) -> None:
+    device = register(client, runtime, ("device",))  # type: ignore[arg-type]
+    key = tmp_path / "station.key"
+    key.write_text("0x" + bytes(device.key).hex() + "\n")
+    key.chmod(0o600)
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(runtime.ledger.identity.trust()))
+    master, slave = os.openpty()
+    port = os.ttyname(slave)
+    try:
+        # 1. The ledger is unreachable: scans are captured, signed and kept.
+        offline = Ingester(tmp_path, port, key, f"http://127.0.0.1:{free_port()}",
+                           "--trust", str(trust))
+        for n in range(3):
+            os.write(master, scan_line(n))
+        os.write(master, b"]C1garbage\n")  # a bad scan: counted, never a record
+        offline.wait_for("service.unreachable")
+        deadline = time.monotonic() + 20
+        while "evledger_ingest_bad_scans_total 1.0" not in offline.metrics():
+            assert time.monotonic() < deadline, offline.metrics()
+            time.sleep(0.1)
+        assert offline.terminate() == 0, offline.text()
+        with Outbox(tmp_path / "outbox.sqlite") as box:
+            kept = [p.record_id for p in box.pending()]
+        assert len(kept) == 3
+        # 2. The ledger is back: what waited and what comes now arrive once each, in order.
+        online = Ingester(tmp_path, port, key, api_url)
+        for n in range(3, 5):
+            os.write(master, scan_line(n))
+        deadline = time.monotonic() + 30
+        while True:
+            with Outbox(tmp_path / "outbox.sqlite") as box:
+                stats = box.stats()
+            if stats.depth == 0 and "evledger_ingest_sent_total" in online.metrics():
+                break
+            assert time.monotonic() < deadline, (stats, online.text())
+            time.sleep(0.1)
+        assert online.terminate() == 0, online.text()
+        assert "ingest.stopped" in online.text()
+    finally:
+        os.close(master)
+        os.close(slave)
+    with Outbox(tmp_path / "outbox.sqlite") as box:
+        assert box.stats().refused == 0
+    status = client.get("/v1/status").json()
+    records = [r for r in _lot_timeline(client, runtime) if r["type"] == "scan"]
+    assert len(records) == 5, (status, records)
+    assert [r["record_id"] for r in records][:3] == kept
+    signers = [client.get(f"/v1/records/{r['record_id']}/receipt").json()["entry"]["signer"]
+               for r in records]
+    assert set(signers) == {SigningKey(bytes(device.key)).address}
+
+
+def _lot_timeline(client: httpx.Client, runtime: Runtime) -> list[dict[str, object]]:
+    from tests.helpers import bearer
+
+    reader = register(client, runtime, ("qa_approver",))  # type: ignore[arg-type]
+    lot = client.get("/v1/lots/LOT-IN-1", headers=bearer(runtime, reader))
+    assert lot.status_code == 200, lot.text
+    timeline: list[dict[str, object]] = lot.json()["timeline"]
+    return timeline
+
+
+def test_plc_command_refuses_a_bad_register_map(tmp_path: Path) -> None:
+    bad = tmp_path / "plc.toml"
+    bad.write_text('[device]\nhost = "127.0.0.1"\nstation = "L1"\n[[tag]]\nname = "t"\n'
+                   'address = "zero"\ntype = "float32"\nunit = "Cel"\n')
+    key = tmp_path / "k.key"
+    key.write_text("0x" + "11" * 32 + "\n")
+    key.chmod(0o600)
+    done = subprocess.run([str(BIN / "evledger"), "ingest", "plc", "--config", str(bad),
+                           "--key", str(key)], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "address" in done.stderr and "expected" in done.stderr, done.stderr
