@@ -46,6 +46,7 @@ def worker_app() -> FastAPI:
         identity,
         max_clock_skew=settings.max_clock_skew,
         max_signature_age=settings.max_signature_age,
+        max_device_backlog=settings.max_device_backlog,
     )
     return app_for(settings, ledger)
 

@@ -78,6 +78,7 @@ class Settings:
     max_batch_bytes: int
     max_clock_skew: int
     max_signature_age: int
+    max_device_backlog: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -102,6 +103,10 @@ class Settings:
             ),
             max_clock_skew=_int("EVLEDGER_MAX_CLOCK_SKEW", 300, 0, 86400),
             max_signature_age=_int("EVLEDGER_MAX_SIGNATURE_AGE", 7 * 86400, 60, 10 * 365 * 86400),
+            # Devices sign at capture and keep records in their outbox through outages.
+            max_device_backlog=_int(
+                "EVLEDGER_MAX_DEVICE_BACKLOG", 30 * 86400, 60, 10 * 365 * 86400
+            ),
         )
 
     @property

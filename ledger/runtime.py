@@ -113,6 +113,7 @@ class Runtime:
             identity,
             max_clock_skew=settings.max_clock_skew,
             max_signature_age=settings.max_signature_age,
+            max_device_backlog=settings.max_device_backlog,
         )
         admin_path = keys / "admin.key"
         admin_created = cls._bootstrap_admin(engine, ledger, admin_path)

@@ -43,6 +43,7 @@ class Ledger:
         *,
         max_clock_skew: int = 300,
         max_signature_age: int = 7 * 86400,
+        max_device_backlog: int = 30 * 86400,
         required_stages: tuple[str, ...] = ("final",),
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -55,6 +56,7 @@ class Ledger:
             identity,
             max_clock_skew=max_clock_skew,
             max_signature_age=max_signature_age,
+            max_device_backlog=max_device_backlog,
             required_stages=required_stages,
             clock=clock,
         )

@@ -202,6 +202,7 @@ class Submitter:
         *,
         max_clock_skew: int = 300,
         max_signature_age: int = 7 * 86400,
+        max_device_backlog: int = 30 * 86400,
         required_stages: tuple[str, ...] = ("final",),
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -209,6 +210,9 @@ class Submitter:
         self.identity = identity
         self.max_clock_skew = max_clock_skew
         self.max_signature_age = max_signature_age
+        #: How old a device's signature may be: a scanner or PLC signs at capture and keeps the
+        #: record in its outbox through an outage; the capture time must survive it.
+        self.max_device_backlog = max(max_device_backlog, max_signature_age)
         self.required_stages = required_stages
         self.clock = clock
         self.registry = RegistryCache()
@@ -258,11 +262,8 @@ class Submitter:
                 f"signed_at: expected a unix time not after now ({now}) + "
                 f"{self.max_clock_skew} s, got {sub.signed_at}"
             )
-        if sub.signed_at < now - self.max_signature_age:
-            raise InvalidRecordError(
-                f"signed_at: signature older than {self.max_signature_age} s "
-                f"({sub.signed_at} < {now - self.max_signature_age}); sign again"
-            )
+        if sub.signed_at < now - self.max_device_backlog:  # older than anyone may sign
+            raise _too_old(sub.signed_at, now, self.max_device_backlog, "a device's backlog")
         digest = eip712_digest(self.identity.domain, rid, rtype, rhash, sub.meaning, sub.signed_at)
         signature = normalize_signature(sub.signature)
         try:
@@ -465,7 +466,11 @@ class Submitter:
                 f"signer {signer} ({state.name}): key reported compromised by "
                 f"{state.compromised_by}; no signature by it is accepted any more"
             )
+        # Only a device's signature may be older than a person's may be (its backlog).
+        now = int(self.clock())
         roles = state.roles_at(c.sub.signed_at)
+        if "device" not in (roles or ()) and c.sub.signed_at < now - self.max_signature_age:
+            raise _too_old(c.sub.signed_at, now, self.max_signature_age, "a person's signature")
         if roles is None:
             raise AuthorizationError(
                 f"signer {signer} ({state.name}): not an active signer at the signing time "
@@ -474,6 +479,13 @@ class Submitter:
         if c.rtype == "signer" and "admin" in roles:
             _check_registry_change(registry, rec, c.sub.signed_at)
         return roles
+
+
+def _too_old(signed_at: int, now: int, limit: int, whose: str) -> InvalidRecordError:
+    return InvalidRecordError(
+        f"signed_at: signature older than {limit} s, the most {whose} may be "
+        f"({signed_at} < {now - limit}); sign again"
+    )
 
 
 def _check_registry_change(registry: Registry, rec: dict[str, Any], t: int) -> None:

@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient
 from ledger.runtime import Runtime
 from tests.helpers import (
     DROP,
+    GTIN,
     admin,
     bearer,
     changed,
@@ -227,6 +228,32 @@ def test_signed_at_out_of_window_is_refused(
     body = sign(runtime, inspection("INS-1"), inspector, signed_at=int(time.time()) + offset)
     assert_problem(client.post("/v1/records", json=body), 422, *fragments)
     assert_not_stored(client, before, "INS-1")
+
+
+def test_a_device_backlog_keeps_its_capture_time(
+    client: TestClient, runtime: Runtime, inspector: LocalAccount
+) -> None:
+    """A scanner that was cut off for ten days sends what it signed at capture: accepted
+    (devices may be EVLEDGER_MAX_DEVICE_BACKLOG, 30 days, behind); a person's signature of the
+    same age is not (7 days); a device's older than 30 days is not either."""
+    device = register(client, runtime, ("device",))
+    captured = int(time.time())
+    later = captured + 10 * 86400
+    runtime.ledger.submitter.clock = lambda: later  # ten days pass
+    scan = {"record_id": "SCAN-BACKLOG-1", "type": "scan", "schema": "scan/1",
+            "station": "dock 1", "operation": "receive", "gs1": {"gtin": GTIN},
+            "scanned_at": "2026-11-29T08:00:00Z"}
+    resp = client.post("/v1/records", json=sign(runtime, scan, device, "recorded", captured))
+    assert resp.status_code == 201, resp.text
+    before = record_count(client)
+    person = sign(runtime, inspection("INS-OLD"), inspector, signed_at=captured)
+    assert_problem(client.post("/v1/records", json=person), 422,
+                   "older than 604800 s, the most a person's signature may be")
+    runtime.ledger.submitter.clock = lambda: captured + 31 * 86400
+    late = sign(runtime, {**scan, "record_id": "SCAN-BACKLOG-2"}, device, "recorded", captured)
+    assert_problem(client.post("/v1/records", json=late), 422,
+                   "older than 2592000 s, the most a device's backlog may be")
+    assert record_count(client) == before
 
 
 @pytest.mark.parametrize("meaning", ["blessed", "Authored", "authored ", ""])
