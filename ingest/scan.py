@@ -286,7 +286,9 @@ def _refuse_swallowed(element: GS1ElementString, present: set[str], raw: bytes) 
         except (ParseError, ValueError, IndexError, KeyError):
             continue
         ais = {e.ai.ai for e in tail}
-        if any(_element_errors(e) for e in tail) or ais <= present:
+        # A tail counts only when every element it reads as carries data: "SN-000030" ends in
+        # "30", which biip reads as AI 30 with no digits, and a serial like that is common.
+        if any(_element_errors(e) or not e.value for e in tail) or ais <= present:
             continue
         found = "".join(e.as_hri() for e in tail)
         raise BadScan(

@@ -367,3 +367,10 @@ def _only_bad_scan(raw: bytes) -> None:
     except BadScan:
         return
     parse_record(rec)  # every record made from a good scan is one the ledger accepts
+
+
+@pytest.mark.parametrize("serial", ["SN-000030", "000030", "1237", "A30", "7001"])
+def test_serials_ending_in_digits_are_not_taken_for_a_missing_separator(serial: str) -> None:
+    """Found by the fault tests: `21SN-000030` was refused as if `(30)` had been swallowed."""
+    parsed = parse_line(f"]C101{GTIN}10LOT-A\x1d21{serial}\r\n".encode(), ScanConfig())
+    assert parsed.serial == serial
