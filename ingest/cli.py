@@ -242,6 +242,12 @@ def _setup(
     help="The scanner's line ending.",
 )
 @click.option("--prefix", default="", help="A fixed prefix the scanner sends before each code.")
+@click.option(
+    "--suspect-missing-separator",
+    is_flag=True,
+    help="Also refuse codes whose last lot or serial ends in text that reads as a lot, serial or "
+    "date the code lacks (a dropped FNC1); only for lines whose lots and serials never end so.",
+)
 @click.option("--lot", default=None, help="The ledger lot these scans belong to (the line's).")
 @click.option("--consignee", default=None, help="For ship: who receives the goods.")
 @_api_option
@@ -256,6 +262,7 @@ def ingest_scanner(
     baud: int,
     eol: str,
     prefix: str,
+    suspect_missing_separator: bool,
     lot: str | None,
     consignee: str | None,
     api: str,
@@ -276,7 +283,10 @@ def ingest_scanner(
             key=key,
             domain=domain,
             runner=runner,
-            config=ScanConfig(prefix=prefix.encode("latin-1")),
+            config=ScanConfig(
+                prefix=prefix.encode("latin-1"),
+                suspect_missing_separator=suspect_missing_separator,
+            ),
             baudrate=baud,
             eol={"crlf": b"\r\n", "lf": b"\n", "cr": b"\r"}[eol],
             lot=lot,

@@ -98,18 +98,20 @@ class ScanConfig:
     ``separators``: characters the scanner sends for FNC1; each is read as GS (0x1d). Only
     characters that cannot occur in GS1 data (ASCII controls) are allowed.
     ``max_length``: longest line accepted, in bytes, before anything is stripped.
-    ``suspect_missing_separator``: refuse an element string in which a variable-length field
-    (lot, serial, ...) ends with text that is itself a complete, valid run of element strings
-    adding an AI the message lacks, e.g. ``(10) LOT-121SN-7`` with no ``(21)``: the shape a
-    scanner that drops FNC1 produces. A lot that really ends in such digits is then refused too;
-    turn this off for such lots and for scanners known to transmit GS.
+    ``suspect_missing_separator`` (off by default): also refuse an element string whose last
+    variable-length field (lot, serial, ...) ends with text that is itself a valid run of
+    lot, serial or date element strings the message lacks, e.g. ``(10) LOT-121SN-7`` with no
+    ``(21)``: the shape a scanner that drops FNC1 before the last field produces. The data alone
+    cannot tell that from a lot or serial that really ends so (``SN-1105`` in a message without
+    a lot reads as ``(10) 5``), so it is for lines whose lots and serials are known not to end
+    in digits. A missing FNC1 before any other field is always refused.
     """
 
     prefix: bytes = b""
     strip_aim: bool = True
     separators: tuple[str, ...] = (GS,)
     max_length: int = 512
-    suspect_missing_separator: bool = True
+    suspect_missing_separator: bool = False
 
     def __post_init__(self) -> None:
         for sep in self.separators:
@@ -278,6 +280,10 @@ def _element_string(
     return _from_elements(raw, elements, aim, symbology, "element_string")
 
 
+#: AIs a dropped FNC1 typically hides at the end of a lot or serial: serial, lot, dates, count.
+_SWALLOWABLE = frozenset({"10", "11", "13", "15", "16", "17", "21"})
+
+
 def _refuse_swallowed(element: GS1ElementString, present: set[str], raw: bytes) -> None:
     value = element.value
     for k in range(1, len(value) - 1):
@@ -286,9 +292,15 @@ def _refuse_swallowed(element: GS1ElementString, present: set[str], raw: bytes) 
         except (ParseError, ValueError, IndexError, KeyError):
             continue
         ais = {e.ai.ai for e in tail}
-        # A tail counts only when every element it reads as carries data: "SN-000030" ends in
-        # "30", which biip reads as AI 30 with no digits, and a serial like that is common.
-        if any(_element_errors(e) or not e.value for e in tail) or ais <= present:
+        # A tail counts only when it reads as AIs that scanned labels commonly carry next to a
+        # lot or serial, each with data: serials such as "SN-30" or "SN-220" end in text that
+        # biip reads as (30) with no digits or (22) "0", and refusing them lost a quarter of
+        # numbered serials (bench/ingest_devices.py).
+        if (
+            any(_element_errors(e) or not e.value for e in tail)
+            or not ais <= _SWALLOWABLE
+            or ais <= present
+        ):
             continue
         found = "".join(e.as_hri() for e in tail)
         raise BadScan(

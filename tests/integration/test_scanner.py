@@ -45,7 +45,8 @@ BAD = {
     "check digit": b"]C1010950600013435310LOT-1\r\n",
     "impossible date": b"]C101" + GTIN.encode() + b"17270230\r\n",  # 30 February
     "binary garbage": b"\x00\xff\xfe\x80garbage\x07\r\n",
-    "missing separator": b"]C101" + GTIN.encode() + b"10LOT-121SN-7\r\n",
+    # A lot at its full 20 characters runs straight into the serial: no FNC1 between them.
+    "missing separator": b"]C101" + GTIN.encode() + b"10" + b"L" * 20 + b"21SN-7\r\n",
 }
 
 
@@ -211,7 +212,7 @@ def test_lines_from_a_pty(
         assert "byte 0: expected printable ASCII" in bad[1] and "raw_hex=00fffe80" in bad[1]
         assert "date/time from '270230'" in bad[2]
         assert "expected at most 512 bytes" in bad[3] and "raw_hex=5d433130313939" in bad[3]
-        assert "missing separator" in bad[4]
+        assert "expected a GS (FNC1) after this variable-length field" in bad[4]
 
 
 def test_port_vanishes_and_returns(
