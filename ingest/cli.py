@@ -333,7 +333,14 @@ def ingest_plc(
     def on_error(kind: str, message: str) -> None:
         runner.source_error(kind)
 
-    plc = PlcIngester(register_map, key=key, domain=domain, sink=runner.capture, on_error=on_error)
+    plc = PlcIngester(
+        register_map,
+        key=key,
+        domain=domain,
+        sink=runner.capture,
+        sink_many=runner.capture_many,
+        on_error=on_error,
+    )
     try:
         _serve("plc", plc.run, runner, metrics_port)
     finally:

@@ -303,43 +303,59 @@ class Outbox:
         """Store ``signed`` durably (returns once it is on disk). The same record id with the
         same body again is a no-op; with another body it raises :class:`OutboxError`. Raises
         :class:`OutboxFull` over a cap or on a full disk, storing nothing."""
-        data = signed.to_json()
-        try:
-            body = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise OutboxError(
-                f"outbox put {signed.record_id}: expected a JSON submission, got {exc}"
-            ) from None
-        size = len(body.encode())
+        self.put_many([(signed, lot)])
+
+    def put_many(self, items: Sequence[tuple[SignedSubmission, str | None]]) -> None:
+        """:meth:`put` for several records in one transaction (one sync to disk): all are
+        stored, in order, or none is."""
+        rows: list[tuple[SignedSubmission, str | None, dict[str, Any], str]] = []
+        for signed, lot in items:
+            data = signed.to_json()
+            try:
+                body = json.dumps(data, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                raise OutboxError(
+                    f"outbox put {signed.record_id}: expected a JSON submission, got {exc}"
+                ) from None
+            rows.append((signed, lot, data, body))
+        if not rows:
+            return
+        current = rows[0][0].record_id
         try:
             with self._write():
-                row = self._db.execute(
-                    "SELECT body FROM outbox WHERE record_id = ?", (signed.record_id,)
-                ).fetchone()
-                if row is not None:
-                    if json.loads(row[0]) == data:
-                        return
-                    raise OutboxError(
-                        f"outbox put {signed.record_id}: record id already pending with another "
-                        "body (record, signature, meaning or time differ); expected the same "
-                        "signed submission or a new record id"
-                    )
                 records, held = self._db.execute(
                     "SELECT pending + refused, pending_bytes + refused_bytes FROM totals"
                 ).fetchone()
-                if records + 1 > self.max_records or held + size > self.max_bytes:
-                    raise OutboxFull(
-                        f"outbox {self.path}: full: holds {records} records and {held} bytes, "
-                        f"cap {self.max_records} records and {self.max_bytes} bytes; cannot add "
-                        f"{signed.record_id} ({size} bytes). Capture must stop until the outbox "
-                        "drains (is the service reachable? are refused items piling up?)"
+                for signed, lot, data, body in rows:
+                    current = signed.record_id
+                    row = self._db.execute(
+                        "SELECT body FROM outbox WHERE record_id = ?", (signed.record_id,)
+                    ).fetchone()
+                    if row is not None:
+                        if json.loads(row[0]) == data:
+                            continue
+                        raise OutboxError(
+                            f"outbox put {signed.record_id}: record id already pending with "
+                            "another body (record, signature, meaning or time differ); "
+                            "expected the same signed submission or a new record id"
+                        )
+                    size = len(body.encode())
+                    if records + 1 > self.max_records or held + size > self.max_bytes:
+                        raise OutboxFull(
+                            f"outbox {self.path}: full: holds {records} records and {held} "
+                            f"bytes, cap {self.max_records} records and {self.max_bytes} "
+                            f"bytes; cannot add {signed.record_id} ({size} bytes). Capture "
+                            "must stop until the outbox drains (is the service reachable? are "
+                            "refused items piling up?)"
+                        )
+                    self._db.execute(
+                        "INSERT INTO outbox (lot, record_id, captured_at, body) "
+                        "VALUES (?, ?, ?, ?)",
+                        (lot, signed.record_id, self._clock(), body),
                     )
-                self._db.execute(
-                    "INSERT INTO outbox (lot, record_id, captured_at, body) VALUES (?, ?, ?, ?)",
-                    (lot, signed.record_id, self._clock(), body),
-                )
+                    records, held = records + 1, held + size
         except sqlite3.Error as exc:
-            raise self._wrap(exc, f"put {signed.record_id}") from None
+            raise self._wrap(exc, f"put {current}") from None
 
     # -- reading ------------------------------------------------------------------------------
 

@@ -176,6 +176,16 @@ class Runner:
             raise
         self.captured.labels(str(signed.record.get("type"))).inc()
 
+    def capture_many(self, items: Sequence[tuple[SignedSubmission, str | None]]) -> None:
+        """:meth:`capture` for several records in one outbox transaction (a PLC's round)."""
+        try:
+            self.outbox.put_many(items)
+        except OutboxError as exc:
+            LOG.critical(kv("capture.failed", records=len(items), error=exc))
+            raise
+        for signed, _ in items:
+            self.captured.labels(str(signed.record.get("type"))).inc()
+
     def bad_scan(self) -> None:
         self.bad_scans.inc()
 

@@ -372,3 +372,25 @@ def test_out_of_limit_reading_blocks_release_until_an_ncr_dispositions_it(
         if step == "open":
             assert any(reading in b for b in blockers())
     assert blockers() == []
+
+
+def test_a_rounds_readings_reach_the_sink_together(plc: PlcServer) -> None:
+    """With sink_many, one polling round is one call (one outbox transaction, one sync)."""
+    plc.holding[0:2] = regs(21.5, DT.FLOAT32, "big")
+    plc.holding[4:5] = regs(-123, DT.INT16)
+    plc.start()
+    tags = "".join(
+        f'[[tag]]\nname = "{n}"\naddress = {a}\ntype = "{t}"\nunit = "u"\n'
+        for n, a, t in [("a", 0, "float32"), ("b", 4, "int16")]
+    )
+    m = make_map(plc.port, tags, 'lot = "LOT-R"')
+    single: list[tuple[SignedSubmission, str | None]] = []
+    rounds: list[list[tuple[SignedSubmission, str | None]]] = []
+    p = ingester(m, single, FakeClock(), sink_many=rounds.append)
+    try:
+        p.step()
+    finally:
+        p.close()
+    assert single == []
+    assert [[s.record["tag"] for s, _ in r] for r in rounds] == [["a", "b"]]
+    assert {lot for r in rounds for _, lot in r} == {"LOT-R"}

@@ -276,3 +276,13 @@ def test_kill_9_mid_stream_loses_and_duplicates_nothing_acknowledged(tmp_path: P
         assert stored == [f"K-{i:06d}" for i in range(len(stored))]
         assert box.stats().depth == len(stored)
         box.put(signed("after"), lot="LOT-1")  # and it keeps working
+
+
+def test_put_many_stores_all_in_order_in_one_transaction_or_none(box: Outbox) -> None:
+    box.put(signed("R-0"), lot="LOT-1")
+    box.put_many([(signed("R-1"), "LOT-1"), (signed("R-0"), "LOT-1"), (signed("R-2"), None)])
+    assert [p.record_id for p in box.pending()] == ["R-0", "R-1", "R-2"]
+    other = signed("R-1", signed_at=1_700_000_001)  # another signature under a pending id
+    with pytest.raises(OutboxError, match="R-1"):
+        box.put_many([(signed("R-3"), "LOT-1"), (other, "LOT-1")])
+    assert [p.record_id for p in box.pending()] == ["R-0", "R-1", "R-2"]  # R-3 not stored
