@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test lint typecheck layers unit integration contracts contracts-check bench \
-        bench-ingest bench-audit bench-audit-1m clean
+        bench-ingest bench-devices bench-audit bench-audit-1m clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -56,11 +56,15 @@ bench: setup
 	$(BIN)/python bench/merkle.py
 	$(BIN)/python bench/spine.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest_devices.py
 	$(BIN)/python bench/audit.py --records 100000
 
 # One benchmark each (see docs/benchmarks.md). The 1,000,000-record audit takes about 20 min.
 bench-ingest: setup
 	$(BIN)/python bench/ingest.py
+
+bench-devices: setup
+	$(BIN)/python bench/ingest_devices.py
 
 bench-audit: setup
 	$(BIN)/python bench/audit.py --records 100000
