@@ -41,14 +41,7 @@ def worker_app() -> FastAPI:
         identity = Identity.load(conn)
     if identity is None:
         raise ConfigError("api worker: the database holds no ledger")
-    ledger = Ledger(
-        engine,
-        identity,
-        max_clock_skew=settings.max_clock_skew,
-        max_signature_age=settings.max_signature_age,
-        max_device_backlog=settings.max_device_backlog,
-    )
-    return app_for(settings, ledger)
+    return app_for(settings, Ledger.from_settings(engine, identity, settings))
 
 
 def serve(settings: Settings) -> None:

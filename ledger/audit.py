@@ -50,7 +50,7 @@ from ledger.errors import ChainError, LedgerError
 from ledger.identity import Identity
 from ledger.models import Anchor, Checkpoint, Record, TreeNode
 from ledger.signers import Registry, load_registry
-from ledger.storage import iso_utc, to_stored
+from ledger.storage import STORED_COLUMNS, iso_utc, to_stored
 from ledger.submission import AUDIT_ALERT_PREFIX, Submitter
 
 __all__ = ["KINDS", "Auditor", "Finding", "check_row", "raise_alert"]
@@ -709,18 +709,7 @@ class Auditor:
         by_lot: dict[str, list[_LotRow]] = defaultdict(list)
         if p.damaged_lots:
             rows = conn.execute(
-                sa.select(
-                    Record.lot,
-                    Record.seq,
-                    Record.record_id,
-                    Record.record_type,
-                    Record.body,
-                    Record.record_hash,
-                    Record.signer,
-                    Record.meaning,
-                    Record.signed_at,
-                    Record.accepted_at,
-                )
+                sa.select(Record.lot, Record.seq, *STORED_COLUMNS)
                 .where(Record.lot.in_(sorted(p.damaged_lots)))
                 .order_by(Record.seq)
             )

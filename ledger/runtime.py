@@ -108,13 +108,7 @@ class Runtime:
         engine = make_engine(
             settings.app_database_url or app_url(database_url, settings.app_db_password)
         )
-        ledger = Ledger(
-            engine,
-            identity,
-            max_clock_skew=settings.max_clock_skew,
-            max_signature_age=settings.max_signature_age,
-            max_device_backlog=settings.max_device_backlog,
-        )
+        ledger = Ledger.from_settings(engine, identity, settings)
         admin_path = keys / "admin.key"
         admin_created = cls._bootstrap_admin(engine, ledger, admin_path)
         ensure_audit_signer(ledger, keys / "audit.key", admin_path)

@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 from evledger_verify.records import eip712_digest, record_hash, typed_data
 
+from ledger.config import Settings
 from ledger.identity import Identity
 from ledger.proofs import Proofs
 from ledger.reads import Reads
@@ -72,6 +73,17 @@ class Ledger:
         self.receipt = self.proofs.receipt
         self.checkpoint = self.proofs.checkpoint
         self.consistency = self.proofs.consistency
+
+    @classmethod
+    def from_settings(cls, engine: sa.Engine, identity: Identity, settings: Settings) -> Ledger:
+        """The ledger with the signature windows the settings give."""
+        return cls(
+            engine,
+            identity,
+            max_clock_skew=settings.max_clock_skew,
+            max_signature_age=settings.max_signature_age,
+            max_device_backlog=settings.max_device_backlog,
+        )
 
     # -- signing helpers --------------------------------------------------------------------
 

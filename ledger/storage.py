@@ -22,6 +22,7 @@ from ledger.models import Record, TreeNode
 from ledger.signers import Registry
 
 __all__ = [
+    "STORED_COLUMNS",
     "DbNodeStore",
     "copy_records",
     "copy_rows",
@@ -54,7 +55,8 @@ class DbNodeStore:
         return {(int(level), int(idx)): bytes(h) for level, idx, h in rows}
 
 
-_COLUMNS = (
+#: The columns a :class:`Stored` record is made of, in :func:`to_stored` order.
+STORED_COLUMNS = (
     Record.record_id,
     Record.record_type,
     Record.body,
@@ -110,7 +112,7 @@ def load_stored(conn: sa.Connection, registry: Registry, where: Any) -> list[Sto
             int(r.signed_at),
             r.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         )
-        for r in conn.execute(sa.select(*_COLUMNS).where(where).order_by(Record.seq))
+        for r in conn.execute(sa.select(*STORED_COLUMNS).where(where).order_by(Record.seq))
     ]
 
 
