@@ -17,6 +17,7 @@ from typing import Any
 
 import click
 from evledger_verify.records import Domain
+from prometheus_client import Gauge
 
 from ingest.client import Client, ClientError, SigningKey, UnreachableError, load_key, new_key
 from ingest.outbox import Outbox, OutboxFull
@@ -341,6 +342,11 @@ def ingest_plc(
         sink_many=runner.capture_many,
         on_error=on_error,
     )
+    Gauge(
+        "evledger_ingest_plc_late_polls",
+        "Tag reads that came a whole poll interval or more after they were due",
+        registry=runner.registry,
+    ).set_function(lambda: plc.counters["late"])
     try:
         _serve("plc", plc.run, runner, metrics_port)
     finally:

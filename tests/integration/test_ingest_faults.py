@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -401,6 +402,10 @@ def test_api_down_and_back_while_scanner_and_plc_capture(
             procs.append(plc_proc)
             scanner.wait_for("port.open")
             plc_proc.wait_for("metrics:")
+            metrics_url = re.search(r"metrics: (http://\S+)", plc_proc.text())
+            assert metrics_url, plc_proc.text()
+            scraped = httpx.get(metrics_url.group(1), timeout=5).text
+            assert "evledger_ingest_plc_late_polls" in scraped, scraped
             producer.start()
 
             def grown(scans: int, readings: int) -> Callable[[], bool]:
