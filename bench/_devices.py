@@ -6,13 +6,11 @@ Measuring only: no checks of correctness live here (the tests own those).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
 import signal
 import subprocess
-import threading
 import time
 import urllib.request
 from collections.abc import Sequence
@@ -22,12 +20,10 @@ from typing import Any
 from evledger_verify.records import Domain, checksum_address
 from pymodbus.client import ModbusTcpClient
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import SimData, SimDevice
-from pymodbus.simulator.simutils import DataType
 
 from bench._load import Http, percentile
-from bench._service import _TICK, free_port
+from bench._service import _TICK
+from tests.modbus_sim import ModbusSimServer
 
 __all__ = [
     "GTIN",
@@ -177,22 +173,19 @@ def register_map_toml(port: int, tags: int, poll: float, station: str, lot: str)
     return head + body
 
 
-class ModbusSim:
-    """A Modbus TCP server (pymodbus, its own event loop thread) serving ``tags`` float32 values
-    in holding registers 0..2*tags-1. Every read of a tag gives it a new value (so a poller with
-    deadband 0 records every poll), and is time-stamped: the reads per second and the interval
-    between two reads of one tag are what the poller achieved."""
+class ModbusSim(ModbusSimServer):
+    """A Modbus TCP server serving ``tags`` float32 values in holding registers 0..2*tags-1.
+    Every read of a tag gives it a new value (so a poller with deadband 0 records every poll),
+    and is time-stamped: the reads per second and the interval between two reads of one tag
+    are what the poller achieved."""
 
     def __init__(self, tags: int) -> None:
+        super().__init__(holding=[0] * (2 * tags), input=[0])
         self.tags = tags
-        self.port = free_port()
         self.reads: list[tuple[float, int]] = []  # (monotonic, address) of each read
         self._n = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: ModbusTcpServer | None = None
 
-    async def _action(
+    async def action(
         self, fc: int, start: int, address: int, count: int, regs: list[int], values: Any
     ) -> ExcCodes | None:
         if fc == 3:
@@ -205,48 +198,6 @@ class ModbusSim:
             regs[at : at + 2] = new
             self.reads.append((time.monotonic(), address))
         return None
-
-    def start(self) -> None:
-        bits = [SimData(0, count=1, datatype=DataType.BITS)]
-        device = SimDevice(
-            id=1,
-            simdata=(
-                bits,
-                list(bits),
-                [SimData(0, values=[0] * (2 * self.tags), datatype=DataType.REGISTERS)],
-                [SimData(0, values=[0], datatype=DataType.REGISTERS)],
-            ),
-            action=self._action,
-        )
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        async def serve() -> None:
-            self._server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
-            await self._server.serve_forever(background=True)
-            ready.set()
-            await self._server.serving
-            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
-
-        self._loop = loop
-        self._thread = threading.Thread(
-            target=loop.run_until_complete, args=(serve(),), name="modbus-sim", daemon=True
-        )
-        self._thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("Modbus server did not start within 10 s")
-
-    def stop(self) -> None:
-        if self._thread is None or self._loop is None or self._server is None:
-            return
-        shutdown = self._server.shutdown()  # type: ignore[no-untyped-call]
-        asyncio.run_coroutine_threadsafe(shutdown, self._loop).result(10)
-        self._thread.join(10)
-        self._loop.close()
-        self._thread = self._loop = self._server = None
 
     def window(self, t0: float, t1: float, poll: float) -> dict[str, Any]:
         """Reads between monotonic ``t0`` and ``t1``: per second (mean, lowest whole second),

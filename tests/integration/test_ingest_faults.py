@@ -11,7 +11,6 @@ and after a kill -9). The ingester's code is unchanged; only the file gains a ta
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -31,16 +30,13 @@ import pytest
 import uvicorn
 from eth_account.signers.local import LocalAccount
 from fastapi.testclient import TestClient
-from pymodbus.client import ModbusTcpClient
-from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import SimData, SimDevice
-from pymodbus.simulator.simutils import DataType
 
 from api.app import create_app
 from ingest.outbox import Outbox
 from ledger.embedded import free_port
 from ledger.runtime import Runtime
 from tests.helpers import bearer, register
+from tests.modbus_sim import ModbusSimServer
 
 pytestmark = pytest.mark.integration
 
@@ -172,47 +168,15 @@ class Api:
             httpx.get(f"{self.url}/healthz", timeout=5)
 
 
-class PlcServer:
-    """A Modbus TCP server (pymodbus SimDevice) on its own event loop thread, holding
-    registers 0..9 at 0; :meth:`set` changes register 0 as the PLC program would."""
+class PlcServer(ModbusSimServer):
+    """The line's PLC: holding registers 0..9 at 0; :meth:`set` changes register 0 as the PLC
+    program would."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self._loop = asyncio.new_event_loop()
-        self._server: ModbusTcpServer | None = None
-        self._thread: threading.Thread | None = None
-        self._writer: ModbusTcpClient | None = None
-
-    def start(self) -> None:
-        bits = [SimData(0, count=1, datatype=DataType.BITS)]
-        regs = [SimData(0, values=[0] * 10, datatype=DataType.REGISTERS)]
-        device = SimDevice(id=1, simdata=(bits, list(bits), regs, list(regs)))
-        ready = threading.Event()
-
-        async def serve() -> None:
-            self._server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
-            await self._server.serve_forever(background=True)
-            ready.set()
-            await self._server.serving
-
-        self._thread = threading.Thread(target=self._loop.run_until_complete, args=(serve(),))
-        self._thread.start()
-        assert ready.wait(DEADLINE), "Modbus server did not start"
+        super().__init__(holding=[0] * 10, input=[0] * 10)
 
     def set(self, value: int) -> None:
-        if self._writer is None:
-            self._writer = ModbusTcpClient("127.0.0.1", port=self.port, timeout=5)
-        assert not self._writer.write_register(0, value, device_id=1).isError()
-
-    def stop(self) -> None:
-        if self._writer is not None:
-            self._writer.close()  # type: ignore[no-untyped-call]
-        if self._server is not None and self._thread is not None:
-            shutdown = self._server.shutdown()  # type: ignore[no-untyped-call]
-            asyncio.run_coroutine_threadsafe(shutdown, self._loop).result(DEADLINE)
-            self._thread.join(DEADLINE)
-            assert not self._thread.is_alive(), "Modbus server did not stop"
-        self._loop.close()
+        self.write(0, [value])
 
 
 class Producer:

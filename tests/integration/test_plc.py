@@ -6,7 +6,6 @@ its lot's release in the real ledger until an NCR dispositions it."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,14 +16,12 @@ from evledger_verify.records import Domain
 from fastapi.testclient import TestClient
 from pymodbus.client import ModbusTcpClient
 from pymodbus.constants import ExcCodes
-from pymodbus.server import ModbusTcpServer
-from pymodbus.simulator import SimData, SimDevice
-from pymodbus.simulator.simutils import DataType
 
 from ingest.client import SignedSubmission, SigningKey
 from ingest.plc import PlcIngester, RegisterMap, parse_map
 from ledger.runtime import Runtime
 from tests.helpers import bearer, register, sign
+from tests.modbus_sim import ModbusSimServer
 
 pytestmark = pytest.mark.integration
 
@@ -33,77 +30,18 @@ HOLDING, INPUT = 20, 4  # registers served, addresses 0..n-1 as on the wire
 SLOW = 15  # a holding register whose read answers after 0.5 s
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-class PlcServer:
-    """A Modbus TCP server on its own event loop thread; restartable on the same port."""
+class PlcServer(ModbusSimServer):
+    """The test PLC: 20 holding and 4 input registers; a read of SLOW answers after 0.5 s."""
 
     def __init__(self) -> None:
-        self.port = free_port()
-        self.holding = [0] * HOLDING
-        self.input = [0] * INPUT
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._server: ModbusTcpServer | None = None
+        super().__init__(holding=[0] * HOLDING, input=[0] * INPUT)
 
-    @staticmethod
-    async def _action(
-        fc: int, start: int, address: int, count: int, regs: list[int], values: Any
+    async def action(
+        self, fc: int, start: int, address: int, count: int, regs: list[int], values: Any
     ) -> ExcCodes | None:
         if fc == 3 and address <= SLOW < address + count:
             await asyncio.sleep(0.5)
         return None
-
-    def start(self) -> None:
-        bits = [SimData(0, count=1, datatype=DataType.BITS)]
-        device = SimDevice(
-            id=1,
-            simdata=(
-                bits,
-                list(bits),
-                [SimData(0, values=list(self.holding), datatype=DataType.REGISTERS)],
-                [SimData(0, values=list(self.input), datatype=DataType.REGISTERS)],
-            ),
-            action=self._action,
-        )
-        loop = asyncio.new_event_loop()
-        ready = threading.Event()
-
-        async def serve() -> None:
-            self._server = ModbusTcpServer(device, address=("127.0.0.1", self.port))
-            await self._server.serve_forever(background=True)
-            ready.set()
-            await self._server.serving
-            # Requests still being answered (SLOW) end with the server.
-            others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
-            for task in others:
-                task.cancel()
-            await asyncio.gather(*others, return_exceptions=True)
-
-        self._loop = loop
-        self._thread = threading.Thread(target=loop.run_until_complete, args=(serve(),))
-        self._thread.start()
-        assert ready.wait(5), "Modbus server did not start"
-
-    def stop(self) -> None:
-        if self._thread is None or self._loop is None or self._server is None:
-            return
-        shutdown = self._server.shutdown()  # type: ignore[no-untyped-call]
-        asyncio.run_coroutine_threadsafe(shutdown, self._loop).result(5)
-        self._thread.join(5)
-        assert not self._thread.is_alive()
-        self._loop.close()
-        self._thread = self._loop = self._server = None
-
-    def write(self, address: int, regs: list[int]) -> None:
-        """Set holding registers as the PLC program would (through Modbus)."""
-        with ModbusTcpClient("127.0.0.1", port=self.port, timeout=2) as c:
-            assert not c.write_registers(address, regs, device_id=1).isError()
 
 
 @pytest.fixture()
