@@ -14,7 +14,6 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import click
 from evledger_verify.errors import FormatError
@@ -22,7 +21,7 @@ from evledger_verify.records import checksum_address, load_record_file, record_h
 from evledger_verify.records import typed_data as make_typed_data
 
 from ingest.cli import EXIT_REFUSED, CliError, Main, Refused, ingest, keys
-from ingest.client import Client, SignedSubmission, SigningKey, load_key
+from ingest.client import Client, SignedSubmission, SigningKey, load_key, segment
 from ledger.config import Settings
 from ledger.errors import LedgerError
 from ledger.keys import load_account
@@ -68,10 +67,6 @@ def _client(api: str | None) -> Client:
     client = Client(_api_url(api), retries=CLI_RETRIES)
     click.get_current_context().call_on_close(client.close)
     return client
-
-
-def _segment(value: str) -> str:
-    return quote(value, safe="")
 
 
 def _write_json(path: str | None, value: Any) -> None:
@@ -412,7 +407,7 @@ def record(record_id: str, key_path: str, api: str | None) -> None:
     """Show a record now, as first entered, its history and who signed it, when, meaning."""
     client = _client(api)
     token = client.read_token(_load_key(key_path), 600)
-    click.echo(json.dumps(client.get_json(f"/v1/records/{_segment(record_id)}", token), indent=2))
+    click.echo(json.dumps(client.get_json(f"/v1/records/{segment(record_id)}", token), indent=2))
 
 
 def _signature(sig: dict[str, Any]) -> str:
@@ -427,7 +422,7 @@ def _signature(sig: dict[str, Any]) -> str:
 def lot(lot: str, key_path: str, as_json: bool, api: str | None) -> None:
     """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
     client = _client(api)
-    st = client.get_json(f"/v1/lots/{_segment(lot)}", client.read_token(_load_key(key_path), 600))
+    st = client.get_json(f"/v1/lots/{segment(lot)}", client.read_token(_load_key(key_path), 600))
     if as_json:
         click.echo(json.dumps(st, indent=2))
         return

@@ -26,6 +26,7 @@ import os
 import random
 import secrets
 import stat
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -66,13 +67,43 @@ __all__ = [
     "SignedSubmission",
     "SigningKey",
     "UnreachableError",
+    "backoff_delay",
+    "final_refusal",
     "load_key",
     "new_key",
+    "pause",
+    "segment",
 ]
 
 #: Answers worth another attempt: the request may not have been handled, or the service is
 #: briefly unavailable. Everything else is final.
 RETRY_STATUSES = frozenset({408, 502, 503, 504})
+
+
+def backoff_delay(failures: int, base: float, cap: float, jitter: Callable[[], float]) -> float:
+    """Capped exponential backoff with jitter: after ``failures`` failures, half of
+    ``min(cap, base * 2**failures)`` plus a random part of the other half."""
+    step = min(cap, base * 2.0 ** min(failures, 60))
+    return step / 2 + jitter() * step / 2
+
+
+def final_refusal(http_status: Any) -> bool:
+    """A 4xx the service will answer again: refused for good, never worth resending."""
+    return (
+        isinstance(http_status, int)
+        and 400 <= http_status < 500
+        and (http_status not in RETRY_STATUSES)
+    )
+
+
+def pause(stop: threading.Event, seconds: float, sleep: Callable[[float], object] | None) -> None:
+    """Wait ``seconds`` or until ``stop`` is set; an injected ``sleep`` (tests) replaces it."""
+    if sleep is None:
+        stop.wait(seconds)
+    else:
+        sleep(seconds)
+
+
 #: The service's default item limit for ``POST /v1/records/batch``.
 MAX_BATCH_ITEMS = 1000
 _KEY_FILE_MAX_BYTES = 1024
@@ -353,8 +384,7 @@ class Client:
     def delay(self, attempt: int) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): half the capped exponential
         step, plus a random part of the other half."""
-        step = min(self.max_backoff, self.backoff * 2.0**attempt)
-        return step / 2 + self._jitter() * step / 2
+        return backoff_delay(attempt, self.backoff, self.max_backoff, self._jitter)
 
     def request(
         self,
@@ -488,7 +518,7 @@ class Client:
             "signed_at": entry.get("signed_at"),
             "accepted_at": entry.get("accepted_at"),
             "status": "duplicate",
-            "receipt_url": f"/v1/records/{_segment(signed.record_id)}/receipt",
+            "receipt_url": f"/v1/records/{segment(signed.record_id)}/receipt",
         }
 
     def submit_batch(
@@ -529,7 +559,7 @@ class Client:
         """``GET /v1/records/{id}/receipt``, polled up to ``wait`` seconds until ``status`` is
         anchored; returns the last answer (pending, sealed or anchored) either way."""
         deadline = self._clock() + wait
-        path = f"/v1/records/{_segment(record_id)}/receipt"
+        path = f"/v1/records/{segment(record_id)}/receipt"
         while True:
             body = _object(self.request("GET", path), f"GET {path}")
             left = deadline - self._clock()
@@ -538,7 +568,8 @@ class Client:
             self._sleep(min(poll, left))
 
 
-def _segment(value: str) -> str:
+def segment(value: str) -> str:
+    """``value`` as one URL path segment."""
     return quote(value, safe="")
 
 

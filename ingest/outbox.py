@@ -43,11 +43,11 @@ from typing import Any, Protocol
 
 from ingest.client import (
     MAX_BATCH_ITEMS,
-    RETRY_STATUSES,
     BatchResult,
     ClientError,
     ServiceError,
     SignedSubmission,
+    final_refusal,
 )
 
 __all__ = [
@@ -121,6 +121,8 @@ class DrainResult:
     refused: int = 0
     remaining: int = 0
     error: ClientError | None = None
+    #: The outbox as the drain left it (read once, for the caller's gauges too).
+    stats: OutboxStats | None = None
 
     @property
     def ok(self) -> bool:
@@ -424,12 +426,14 @@ class Outbox:
                     self._failed(items, str(exc))
                     break
                 error = self._apply(items, answer.results, counts)
+        stats = self.stats()
         return DrainResult(
             accepted=counts["accepted"],
             duplicate=counts["duplicate"],
             refused=counts["refused"],
-            remaining=self.stats().depth,
+            remaining=stats.depth,
             error=error,
+            stats=stats,
         )
 
     def _failed(self, items: Sequence[Pending], message: str) -> None:
@@ -463,13 +467,7 @@ class Outbox:
                     if same and status in ("accepted", "duplicate"):
                         self._db.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
                         counts[str(status)] += 1
-                    elif (
-                        same
-                        and status == "refused"
-                        and isinstance(http, int)
-                        and 400 <= http < 500
-                        and http not in RETRY_STATUSES
-                    ):
+                    elif same and status == "refused" and final_refusal(http):
                         self._move_refused(item, r, now)
                         counts["refused"] += 1
                     else:

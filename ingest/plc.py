@@ -69,7 +69,8 @@ from evledger_verify.records import Domain
 from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
-from ingest.client import SignedSubmission, SigningKey
+from ingest.client import SignedSubmission, SigningKey, backoff_delay, pause
+from ingest.scan import LEDGER_LOT
 
 __all__ = [
     "DATA_TYPES",
@@ -113,7 +114,6 @@ MAX_TAGS = 10_000
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 _MAX_STATION, _MAX_TAG = 40, 60
 #: The ledger's lot ids (ledger.domain.schemas.LOT_PATTERN, which ingest may not import).
-_LEDGER_LOT = re.compile(r"[\x21-\x2e\x30-\x7e]{1,128}")
 _HOST = re.compile(r"[A-Za-z0-9._:\[\]-]{1,253}")
 
 
@@ -349,7 +349,7 @@ def _device(table: Mapping[str, Any]) -> DeviceConfig:
     timeout = f.number("timeout", 3.0, positive=True)
     assert timeout is not None
     station = f.text("station", _NAME, f"[A-Za-z0-9][A-Za-z0-9._:-]*, 1..{_MAX_STATION}", 40)
-    lot = f.optional_text("lot", _LEDGER_LOT, "a lot id (printable ASCII, no '/')", 128)
+    lot = f.optional_text("lot", LEDGER_LOT, "a lot id (printable ASCII, no '/')", 128)
     lot_register = None
     if "lot_register" in table:
         raw = table["lot_register"]
@@ -498,10 +498,7 @@ class PlcIngester:
             while not stop_event.is_set():
                 wait = self.step()
                 if wait > 0 and not stop_event.is_set():
-                    if self._sleep is None:
-                        stop_event.wait(wait)
-                    else:
-                        self._sleep(wait)
+                    pause(stop_event, wait, self._sleep)
         finally:
             self.close()
 
@@ -540,8 +537,7 @@ class PlcIngester:
     def delay(self, attempt: int) -> float:
         """Seconds before reconnect ``attempt`` (0-based): half the capped exponential step,
         plus a random part of the other half."""
-        step = min(self.max_backoff, self.backoff * 2.0**attempt)
-        return step / 2 + self._jitter() * step / 2
+        return backoff_delay(attempt, self.backoff, self.max_backoff, self._jitter)
 
     # -- Modbus -----------------------------------------------------------------------------------
 
@@ -621,7 +617,7 @@ class PlcIngester:
             return None
         raw = b"".join(r.to_bytes(2, "big") for r in regs).split(b"\0", 1)[0]
         text = raw.decode("latin-1").strip(" ")
-        if not _LEDGER_LOT.fullmatch(text):
+        if not LEDGER_LOT.fullmatch(text):
             self._error("lot", f"lot_register: expected an ASCII lot id, got {raw!r}")
             return None
         return text

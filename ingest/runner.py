@@ -41,8 +41,15 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
-from ingest.client import MAX_BATCH_ITEMS, RETRY_STATUSES, BatchResult, SignedSubmission
-from ingest.outbox import DrainResult, Outbox, OutboxError, Sender
+from ingest.client import (
+    MAX_BATCH_ITEMS,
+    BatchResult,
+    SignedSubmission,
+    backoff_delay,
+    final_refusal,
+    pause,
+)
+from ingest.outbox import DrainResult, Outbox, OutboxError, OutboxStats, Sender
 
 __all__ = ["LOG", "Runner", "kv"]
 
@@ -169,19 +176,15 @@ class Runner:
         """Store ``signed`` in the outbox (durable once this returns) and count it. Raises
         :class:`~ingest.outbox.OutboxFull` (logged) when the outbox is full: capture must stop
         loudly."""
-        try:
-            self.outbox.put(signed, lot=lot)
-        except OutboxError as exc:
-            LOG.critical(kv("capture.failed", record_id=signed.record_id, error=exc))
-            raise
-        self.captured.labels(str(signed.record.get("type"))).inc()
+        self.capture_many([(signed, lot)])
 
     def capture_many(self, items: Sequence[tuple[SignedSubmission, str | None]]) -> None:
         """:meth:`capture` for several records in one outbox transaction (a PLC's round)."""
         try:
             self.outbox.put_many(items)
         except OutboxError as exc:
-            LOG.critical(kv("capture.failed", records=len(items), error=exc))
+            ids = ",".join(signed.record_id for signed, _ in items)
+            LOG.critical(kv("capture.failed", record_id=ids, error=exc))
             raise
         for signed, _ in items:
             self.captured.labels(str(signed.record.get("type"))).inc()
@@ -200,8 +203,7 @@ class Runner:
         random part of the other half."""
         if self.failures == 0:
             return self.drain_interval
-        step = min(self.max_backoff, self.drain_interval * 2.0 ** min(self.failures, 60))
-        return step / 2 + self._jitter() * step / 2
+        return backoff_delay(self.failures, self.drain_interval, self.max_backoff, self._jitter)
 
     def drain_once(self) -> DrainResult:
         """One drain attempt: send what is pending, update metrics, log a change of state and
@@ -228,12 +230,12 @@ class Runner:
                 LOG.warning(kv("service.unreachable", pending=result.remaining, error=result.error))
             self.reachable = False
             self.failures += 1
-        self.refresh()
+        self.refresh(result.stats)
         return result
 
     def _log_refused(self, r: Mapping[str, Any]) -> None:
         http = r.get("http_status")
-        kept = isinstance(http, int) and 400 <= http < 500 and http not in RETRY_STATUSES
+        kept = final_refusal(http)
         LOG.error(
             kv("record.refused", record_id=r.get("record_id"), http_status=http,
                error=r.get("error"), detail=r.get("detail"),
@@ -241,19 +243,16 @@ class Runner:
                kept="refused" if kept else "pending")
         )  # fmt: skip
 
-    def refresh(self) -> None:
-        """Set the outbox gauges from the outbox."""
-        stats = self.outbox.stats()
+    def refresh(self, stats: OutboxStats | None = None) -> None:
+        """Set the outbox gauges from ``stats``, or from the outbox when not given."""
+        stats = stats if stats is not None else self.outbox.stats()
         self.depth.set(stats.depth)
         self.oldest.set(stats.oldest_age or 0.0)
         self.refused_kept.set(stats.refused)
         self.last_send.set(stats.last_send_at or 0.0)
 
     def _wait(self, seconds: float) -> None:
-        if self._sleep is None:
-            self._stop.wait(seconds)
-        else:
-            self._sleep(seconds)
+        pause(self._stop, seconds, self._sleep)
 
     def _loop(self) -> None:
         while not self._stop.is_set():

@@ -71,7 +71,8 @@ _AIM_GTIN = frozenset({"]E0", "]E4", "]I1"})
 _AIM = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _DIGITS = re.compile(r"[0-9]+")
 #: The ledger's lot ids (ledger.domain.schemas.LOT_PATTERN, which ingest may not import).
-_LEDGER_LOT = re.compile(r"[\x21-\x2e\x30-\x7e]{1,128}")
+#: A lot id the ledger serves at /v1/lots/{lot} (its LOT_PATTERN).
+LEDGER_LOT = re.compile(r"[\x21-\x2e\x30-\x7e]{1,128}")
 _RAW_HEX_LIMIT = 1024
 _BIIP = ParseConfig()  # dates verified; GS (0x1d) is the only separator biip sees
 
@@ -404,7 +405,7 @@ def scan_record(
         )
     gs1: dict[str, str] = {"gtin": parsed.gtin}
     if parsed.lot is not None:
-        if not _LEDGER_LOT.fullmatch(parsed.lot):
+        if not LEDGER_LOT.fullmatch(parsed.lot):
             raise BadScan(
                 f"AI 10 {parsed.lot!r}: expected a lot the ledger can hold "
                 "(printable ASCII without space or '/'), got one with '/'",

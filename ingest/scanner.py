@@ -42,7 +42,7 @@ from typing import Any, get_args
 import serial  # type: ignore[import-untyped]
 from evledger_verify.records import Domain
 
-from ingest.client import SigningKey
+from ingest.client import SigningKey, backoff_delay, pause
 from ingest.runner import LOG, Runner, kv
 from ingest.scan import BadScan, Operation, ScanConfig, parse_line, scan_record
 
@@ -163,10 +163,7 @@ class ScannerIngester:
         return first + (self._serial.read(waiting) if waiting else b"")
 
     def _wait(self, stop_event: threading.Event, seconds: float) -> None:
-        if self._sleep is None:
-            stop_event.wait(seconds)
-        else:
-            self._sleep(seconds)
+        pause(stop_event, seconds, self._sleep)
 
     # -- the port -----------------------------------------------------------------------------
 
@@ -199,8 +196,7 @@ class ScannerIngester:
         """Half the capped exponential step after ``n`` failed opens, plus a random part of
         the other half."""
         n = max(0, self._open_failures - 1)
-        step = min(self.reopen_max_backoff, _REOPEN_FIRST * 2.0 ** min(n, 60))
-        return step / 2 + self._jitter() * step / 2
+        return backoff_delay(n, _REOPEN_FIRST, self.reopen_max_backoff, self._jitter)
 
     def _lost(self, exc: BaseException) -> None:
         self.stats.port_errors += 1

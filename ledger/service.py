@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
-from evledger_verify.records import eip712_digest, record_hash, typed_data
 
 from ledger.config import Settings
 from ledger.identity import Identity
@@ -50,8 +49,6 @@ class Ledger:
     ) -> None:
         self.engine = engine
         self.identity = identity
-        self.required_stages = required_stages
-        self.clock = clock
         self.submitter = Submitter(
             engine,
             identity,
@@ -87,17 +84,9 @@ class Ledger:
 
     # -- signing helpers --------------------------------------------------------------------
 
-    def typed_data(self, record: Mapping[str, Any], meaning: str, signed_at: int) -> dict[str, Any]:
-        """The EIP-712 JSON for ``record`` (not validated: signing is not accepting)."""
-        rid, rtype = str(record.get("record_id")), str(record.get("type"))
-        return typed_data(self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at)
-
     def digest(self, record: Mapping[str, Any], meaning: str, signed_at: int) -> bytes:
         """The EIP-712 digest for ``record`` (not validated: signing is not accepting)."""
-        rid, rtype = str(record.get("record_id")), str(record.get("type"))
-        return eip712_digest(
-            self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at
-        )
+        return self.submitter.digest(record, meaning, signed_at)
 
     def submit_signed(
         self,
@@ -117,20 +106,13 @@ class Ledger:
         together (:class:`GroupCommit`)."""
         if bootstrap:
             (item,) = self.submitter.submit_batch([sub], bootstrap=True)
-        else:
-            item = self._group.submit(sub)
-        if item.error is not None:
-            raise item.error
-        assert item.result is not None
-        return item.result
+            return item.unwrap()
+        return self._group.submit(sub).unwrap()
 
     async def submit_async(self, sub: Submission) -> SubmitResult:
         """:meth:`submit` for an event loop: waits for the group commit without a thread."""
         item = await asyncio.wrap_future(self._group.enqueue(sub))
-        if item.error is not None:
-            raise item.error
-        assert item.result is not None
-        return item.result
+        return item.unwrap()
 
     def close(self) -> None:
         """Stop the group-commit thread (it is started again by the next submission)."""

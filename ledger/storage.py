@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg2
-import psycopg2.extras
 import sqlalchemy as sa
 
 from ledger import tree
@@ -138,17 +137,11 @@ _RECORD_COLUMNS = (
     "accepted_at",
 )
 #: The columns are this module's constants, not input.
-_INSERT_AND_QUEUE = (
-    f"WITH ins AS (INSERT INTO records ({', '.join(_RECORD_COLUMNS)}) VALUES %s "  # noqa: S608
-    "RETURNING seq) INSERT INTO seal_queue (seq) SELECT seq FROM ins"
-)
 _INSERT_ONE = (
     f"WITH ins AS (INSERT INTO records ({', '.join(_RECORD_COLUMNS[1:])}) "  # noqa: S608
     f"VALUES ({', '.join(['%s'] * (len(_RECORD_COLUMNS) - 1))}) RETURNING seq) "
-    "INSERT INTO seal_queue (seq) SELECT seq FROM ins RETURNING seq"
+    "INSERT INTO seal_queue (seq) SELECT seq FROM ins"
 )
-#: Up to this many rows, one INSERT beats two COPY round trips.
-_SMALL = 32
 _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t"})
 
 
@@ -180,41 +173,21 @@ def copy_rows(
         cursor.close()
 
 
-def copy_records(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Insert ``rows`` (keys: the columns of ``records`` but ``seq``) with COPY and queue them
-    for the sealer; returns their sequence numbers, ascending in the order of ``rows``.
+def copy_records(conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (keys: the columns of ``records`` but ``seq``) and queue them for the
+    sealer; sequence numbers ascend in the order of ``rows``, so a lot's chain follows the log.
 
     A record id that already exists raises :class:`sqlalchemy.exc.IntegrityError`, and the
     transaction is then lost: callers look ids up first, under the locks they hold.
     """
-    if len(rows) == 1:  # a single submission: one round trip, the default sequence number
-        (row,) = rows
-        seq: int = conn.exec_driver_sql(
-            _INSERT_ONE, tuple(row[c] for c in _RECORD_COLUMNS[1:])
-        ).scalar_one()
-        return [seq]
+    if len(rows) == 1:  # a single submission: one statement inserts and queues it
+        conn.exec_driver_sql(_INSERT_ONE, tuple(rows[0][c] for c in _RECORD_COLUMNS[1:]))
+        return
     seqs = sorted(
         conn.exec_driver_sql(
             "SELECT nextval('records_seq_seq') FROM generate_series(1, %(n)s)", {"n": len(rows)}
         ).scalars()
     )
-    if len(rows) <= _SMALL:
-        # A few rows (single submissions): one INSERT that also queues them, one round trip.
-        cursor = conn.connection.cursor()
-        try:
-            psycopg2.extras.execute_values(
-                cursor,
-                _INSERT_AND_QUEUE,
-                [
-                    (seq, *(row[c] for c in _RECORD_COLUMNS[1:]))
-                    for seq, row in zip(seqs, rows, strict=True)
-                ],
-            )
-        except psycopg2.IntegrityError as exc:
-            raise sa.exc.IntegrityError("INSERT records", None, exc) from exc
-        finally:
-            cursor.close()
-        return seqs
     copy_rows(
         conn,
         "records",
@@ -225,4 +198,3 @@ def copy_records(conn: sa.Connection, rows: list[dict[str, Any]]) -> list[int]:
         ),
     )
     copy_rows(conn, "seal_queue", ("seq",), ((s,) for s in seqs))
-    return seqs

@@ -22,7 +22,7 @@ import re
 import secrets
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +121,13 @@ class ItemResult:
     record_id: str | None
     result: SubmitResult | None = None
     error: LedgerError | None = None
+
+    def unwrap(self) -> SubmitResult:
+        """The result, or raise the error that refused the item."""
+        if self.error is not None:
+            raise self.error
+        assert self.result is not None
+        return self.result
 
     @property
     def http_status(self) -> int:
@@ -228,18 +235,19 @@ class Submitter:
         """Sign ``record`` now with a key the ledger holds itself (bootstrap admin, audit key)
         and submit it like any other record; raises the error that refused it."""
         signed_at = int(self.clock())
-        rid, rtype = str(record.get("record_id")), str(record.get("type"))
-        digest = eip712_digest(
-            self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at
-        )
-        signature = account.unsafe_sign_hash(Hash32(digest)).signature.to_0x_hex()
+        digest = Hash32(self.digest(record, meaning, signed_at))
+        signature = account.unsafe_sign_hash(digest).signature.to_0x_hex()
         (item,) = self.submit_batch(
             [Submission(record, signature, meaning, signed_at)], bootstrap=bootstrap
         )
-        if item.error is not None:
-            raise item.error
-        assert item.result is not None
-        return item.result
+        return item.unwrap()
+
+    def digest(self, record: Mapping[str, Any], meaning: str, signed_at: int) -> bytes:
+        """The EIP-712 digest for ``record`` (not validated: signing is not accepting)."""
+        rid, rtype = str(record.get("record_id")), str(record.get("type"))
+        return eip712_digest(
+            self.identity.domain, rid, rtype, record_hash(record), meaning, signed_at
+        )
 
     # -- checks without the database ----------------------------------------------------------
 
