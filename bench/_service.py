@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ledger.embedded import free_port
 
 __all__ = ["Service", "ServiceError", "free_port"]
 
@@ -24,13 +25,6 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 class ServiceError(Exception):
     """The service could not be started, or answered something unexpected."""
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def _stat(pid: int) -> tuple[int, float, float] | None:

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import click
+from evledger_verify.errors import FormatError
+from evledger_verify.receipt import Trust
 from evledger_verify.records import Domain
 from prometheus_client import Gauge
 
@@ -163,26 +165,22 @@ _key_option = click.option(
 
 
 def _domain(client: Client, trust_path: str | None, cache: Path) -> Domain:
-    """The EIP-712 domain records are signed for: from TRUST.json, else from the API (kept
-    beside the outbox), else from what was kept: capture must not wait for the network."""
-    if trust_path is not None:
+    """The EIP-712 domain records are signed for: from TRUST.json, else from the API's trust
+    (kept beside the outbox), else from the trust kept: capture must not wait for the network."""
+    if trust_path is None:
         try:
-            trust = json.loads(Path(trust_path).read_text())
-            return Domain(int(trust["chain_id"]), str(trust["contract"]))
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise CliError(f"--trust {trust_path}: expected a trust file, got {exc}") from exc
+            cache.write_text(json.dumps(client.trust()))
+        except UnreachableError:
+            if not cache.exists():
+                raise CliError(
+                    f"ledger: {client.base_url} unreachable and no {cache.name} kept from an "
+                    "earlier start; pass --trust TRUST.json (`evledger trust -o TRUST.json`)"
+                ) from None
+    path = Path(trust_path) if trust_path is not None else cache
     try:
-        domain = client.domain()
-    except UnreachableError:
-        if not cache.exists():
-            raise CliError(
-                f"ledger: {client.base_url} unreachable and no {cache.name} kept from an "
-                "earlier start; pass --trust TRUST.json (`evledger trust -o TRUST.json`)"
-            ) from None
-        kept = json.loads(cache.read_text())
-        return Domain(int(kept["chain_id"]), str(kept["contract"]))
-    cache.write_text(json.dumps({"chain_id": domain.chain_id, "contract": domain.contract}))
-    return domain
+        return Trust.from_json(json.loads(path.read_text())).domain
+    except (OSError, ValueError, FormatError) as exc:
+        raise CliError(f"{path}: expected a trust file (`evledger trust`), got {exc}") from exc
 
 
 def _serve(
@@ -223,7 +221,7 @@ def _setup(
     outbox = Outbox(path)
     # The runner backs off between drains; the client itself retries once.
     client = Client(api, retries=1)
-    domain = _domain(client, trust_path, path.with_suffix(".domain.json"))
+    domain = _domain(client, trust_path, path.with_suffix(".trust.json"))
     return key, domain, Runner(outbox, client)
 
 

@@ -38,6 +38,7 @@ from urllib.parse import quote
 import coincurve
 import httpx
 from evledger_verify.errors import FormatError, SignatureInvalidError
+from evledger_verify.receipt import Trust
 from evledger_verify.records import (
     Domain,
     checksum_address,
@@ -464,8 +465,8 @@ class Client:
         """The EIP-712 domain records are signed for (fetched once)."""
         trust = self._trust or self.trust()
         try:
-            return Domain(int(trust["chain_id"]), checksum_address(str(trust["contract"])))
-        except (FormatError, ValueError) as exc:
+            return Trust.from_json(trust).domain
+        except FormatError as exc:
             raise ServiceError(f"service: /v1/trust: {exc}") from exc
 
     def log_origin(self) -> str:

@@ -7,7 +7,6 @@ The token's text, digest and wire form are defined once, in ``evledger_verify.to
 make tokens with the client library (``ingest.client``, ``evledger token``). A token signature
 follows the same rule as a record signature (``recover_signer``: v 27/28, low-s only).
 
-    token = make_token(account, identity.log_origin, ttl=3600)   # the ledger's own accounts
     address, roles = verify_token(token, origin, registry, now)
 """
 
@@ -15,16 +14,12 @@ from __future__ import annotations
 
 import time
 
-from eth_account.signers.local import LocalAccount
-from eth_typing import Hash32
 from evledger_verify.errors import FormatError, SignatureInvalidError
 from evledger_verify.records import normalize_signature, recover_signer
 from evledger_verify.tokens import (
     MAX_TTL,
     eip191_digest,
-    format_token,
     parse_token,
-    token_expiry,
     token_message,
 )
 
@@ -32,21 +27,10 @@ from ledger.domain.authority import READ_ROLES
 from ledger.errors import AuthorizationError, SignatureError
 from ledger.signers import Registry
 
-__all__ = ["MAX_TTL", "make_token", "token_message", "verify_token"]
+__all__ = ["MAX_TTL", "verify_token"]
 
 #: Clock skew allowed between the token's maker and the ledger.
 _SKEW = 300
-
-
-def make_token(account: LocalAccount, origin: str, ttl: int = 3600) -> str:
-    """A read token for one of the ledger's own accounts (tests, tools with a LocalAccount)."""
-    try:
-        expires = token_expiry(ttl, int(time.time()))
-    except FormatError as exc:
-        raise AuthorizationError(str(exc)) from exc
-    digest = eip191_digest(token_message(origin, account.address, expires))
-    signature = account.unsafe_sign_hash(Hash32(digest)).signature.to_0x_hex()
-    return format_token(account.address, expires, signature)
 
 
 def verify_token(

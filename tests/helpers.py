@@ -102,9 +102,10 @@ def changed(record: dict[str, Any], **changes: Any) -> dict[str, Any]:
 
 def bearer(runtime: Runtime, account: LocalAccount) -> dict[str, str]:
     """Authorization header with a read token vouched for by ``account``."""
-    from ledger.tokens import make_token
+    from ingest.client import SigningKey
 
-    return {"Authorization": f"Bearer {make_token(account, runtime.ledger.identity.log_origin)}"}
+    token = SigningKey(bytes(account.key)).read_token(runtime.ledger.identity.log_origin)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def wait_anchored(client: TestClient, record_id: str, timeout: float = 30.0) -> dict[str, Any]:

@@ -19,13 +19,13 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from evledger_verify.records import record_hash
+from evledger_verify.tokens import token_message
 from fastapi.testclient import TestClient
 
 from ledger.domain.authority import MATRIX, ROLES, allowed_roles
 from ledger.domain.lots import NEXT_STEPS, PROTECTED
 from ledger.domain.schemas import Capa, Change, Ncr
 from ledger.runtime import Runtime
-from ledger.tokens import token_message
 from tests.helpers import GTIN, admin, bearer, fresh, inspection, record_count, sign
 
 pytestmark = pytest.mark.integration

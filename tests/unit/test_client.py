@@ -16,7 +16,9 @@ import httpx
 import pytest
 from eth_account import Account
 from eth_account.messages import encode_defunct, encode_typed_data
+from evledger_verify.checkpoint import verifier_key_string
 from evledger_verify.errors import FormatError
+from evledger_verify.receipt import TRUST_FORMAT
 from evledger_verify.records import Domain, eip712_digest, record_hash, recover_signer, typed_data
 from evledger_verify.tokens import eip191_digest, parse_token, token_message
 from hypothesis import given, settings
@@ -367,7 +369,10 @@ def test_receipt_waits_with_the_injected_clock() -> None:
 
 
 def test_domain_and_origin_are_fetched_once() -> None:
-    trust = {"chain_id": 31337, "contract": DOMAIN.contract.lower(), "log_origin": ORIGIN}
+    trust = {
+        "format": TRUST_FORMAT, "chain_id": 31337, "contract": DOMAIN.contract.lower(),
+        "log_origin": ORIGIN, "log_public_key": verifier_key_string(ORIGIN, bytes(32)),
+    }  # fmt: skip
     fake = Fake(_answers(httpx.Response(200, json=trust)))
     assert fake.client.domain() == DOMAIN and fake.client.domain() == DOMAIN
     assert parse_token(fake.client.read_token(KEY, 60))[0] == KEY.address
