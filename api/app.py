@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import re
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Path, Query, Request
@@ -18,10 +19,11 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from pydantic import TypeAdapter, ValidationError
+from pydantic import AfterValidator, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.guard import RequestGuard, problem
+from api.paths import EncodedSlashes, unquote_segment
 from api.schemas import (
     BatchRequest,
     BatchResponse,
@@ -50,7 +52,20 @@ async def get_ledger(request: Request) -> Ledger:
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]
 #: The same shapes the records themselves must have, so no id reaches the database unchecked.
 RecordId = Annotated[str, PathParam(pattern=ID_PATTERN)]
-LotId = Annotated[str, PathParam(pattern=LOT_PATTERN)]
+_LOT = re.compile(LOT_PATTERN.removesuffix("$"))
+
+
+def _lot_segment(value: str) -> str:
+    lot = unquote_segment(value)
+    if not _LOT.fullmatch(lot):
+        raise ValueError(f"expected a lot id (1-128 printable ASCII characters), got {lot!r}")
+    return lot
+
+
+#: A lot in a path: one segment, '/' sent as %2F and '%' as %25 (see api.paths).
+LotId = Annotated[
+    str, PathParam(pattern=r"^[\x21-\x2e\x30-\x7e]{1,384}$"), AfterValidator(_lot_segment)
+]
 log = logging.getLogger("evledger.api")
 _bearer = HTTPBearer(auto_error=False, description="A read token from `evledger token`")
 
@@ -281,4 +296,5 @@ def create_app(
         limits={"/v1/records/batch": max_batch_bytes},
         body_timeout=body_timeout,
     )
+    app.add_middleware(EncodedSlashes)
     return app

@@ -336,8 +336,7 @@ def ingest_plc(
         register_map,
         key=key,
         domain=domain,
-        sink=runner.capture,
-        sink_many=runner.capture_many,
+        sink=runner.capture_many,
         on_error=on_error,
     )
     Gauge(

@@ -24,6 +24,9 @@ Rules:
   refused (refused items pile up when a device key is revoked: capture must stop then, too).
   Over a cap, or when the disk is full, ``put`` raises :class:`OutboxFull` and stores nothing:
   the ingester stops capturing loudly, it never drops a record silently.
+* **Station lots.** ``put`` also keeps, per station, the lot of the last ``produce`` scan it
+  stored (table ``station_lot``), so the PLC ingester on the same PC can put that lot on the
+  readings it takes meanwhile (:class:`ProducedLots`; ``lot_from_scans`` in a register map).
 * **Format.** The database carries a ``meta`` row ``format`` = ``evledger-outbox`` and
   ``version`` = ``1``; another version is refused with a message saying which.
 """
@@ -59,6 +62,7 @@ __all__ = [
     "OutboxFull",
     "OutboxStats",
     "Pending",
+    "ProducedLots",
     "Refused",
     "Sender",
 ]
@@ -171,6 +175,7 @@ CREATE TABLE totals (
     refused INTEGER NOT NULL, refused_bytes INTEGER NOT NULL
 );
 INSERT INTO totals VALUES (1, 0, 0, 0, 0);
+{station_lot}
 CREATE TRIGGER outbox_in AFTER INSERT ON outbox BEGIN
     UPDATE totals SET pending = pending + 1, pending_bytes = pending_bytes + length(NEW.body);
 END;
@@ -184,6 +189,21 @@ CREATE TRIGGER refused_out AFTER DELETE ON refused BEGIN
     UPDATE totals SET refused = refused - 1, refused_bytes = refused_bytes - length(OLD.body);
 END;
 """
+#: Added within version 1 (an outbox without it gets it when opened; older code ignores it).
+_STATION_LOT = """
+CREATE TABLE IF NOT EXISTS station_lot (
+    station TEXT PRIMARY KEY,
+    lot TEXT NOT NULL,
+    record_id TEXT NOT NULL,
+    scanned_at TEXT NOT NULL
+);
+"""
+_SCHEMA = _SCHEMA.replace("{station_lot}", _STATION_LOT)
+_PRODUCED = (
+    "INSERT INTO station_lot VALUES (?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET "
+    "lot = excluded.lot, record_id = excluded.record_id, scanned_at = excluded.scanned_at "
+    "WHERE excluded.scanned_at >= station_lot.scanned_at"
+)
 
 
 class Outbox:
@@ -245,6 +265,8 @@ class Outbox:
                         f"database with tables {', '.join(sorted(tables))}"
                     )
                 meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
+                if meta.get("format") == FORMAT and meta.get("version") == str(VERSION):
+                    self._db.execute(_STATION_LOT)
         except sqlite3.OperationalError as exc:
             raise self._wrap(exc, "open") from None
         except sqlite3.DatabaseError as exc:
@@ -355,6 +377,9 @@ class Outbox:
                         "VALUES (?, ?, ?, ?)",
                         (lot, signed.record_id, self._clock(), body),
                     )
+                    produced = _produced(signed.record)
+                    if produced is not None:
+                        self._db.execute(_PRODUCED, produced)
                     records, held = records + 1, held + size
         except sqlite3.Error as exc:
             raise self._wrap(exc, f"put {current}") from None
@@ -504,6 +529,50 @@ class Outbox:
             (now, r.get("http_status"), r.get("error"), detail, item.id),
         )
         self._db.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
+
+
+def _produced(record: dict[str, Any]) -> tuple[str, str, str, str] | None:
+    """(station, lot, record id, scan time) of a ``produce`` scan with a lot, else None."""
+    if record.get("type") != "scan" or record.get("operation") != "produce":
+        return None
+    station, lot, at = record.get("station"), record.get("lot"), record.get("scanned_at")
+    if not (isinstance(station, str) and isinstance(lot, str) and isinstance(at, str)):
+        return None
+    return station, lot, str(record.get("record_id")), at
+
+
+class ProducedLots:
+    """Reads, from a scanner ingester's outbox, the lot last produced at a station.
+
+    Opened read-only, by another process than the scanner's (the PLC ingester): SQLite's WAL
+    lets it read while the scanner writes. The outbox must exist (start the scanner first).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._db: sqlite3.Connection | None = None
+
+    def lot(self, station: str) -> str | None:
+        """The lot of the last produce scan at ``station``, None before the first one.
+        Raises :class:`OutboxError` when the outbox cannot be read."""
+        try:
+            if self._db is None:
+                uri = self.path.resolve().as_uri() + "?mode=ro"
+                self._db = sqlite3.connect(uri, uri=True, timeout=5.0, check_same_thread=False)
+            row = self._db.execute(
+                "SELECT lot FROM station_lot WHERE station = ?", (station,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            self.close()
+            raise OutboxError(
+                f"scanner outbox {self.path}: cannot read station lots: {exc}"
+            ) from None
+        return None if row is None else str(row[0])
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
 
 def _statements(script: str) -> list[str]:

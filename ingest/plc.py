@@ -11,7 +11,7 @@ key, handed to a ``sink`` (the outbox) with their lot::
     from ingest.plc import PlcIngester, load_map
 
     plc = PlcIngester(load_map(Path("line1.toml")), key=load_key(Path("line1.key")),
-                      domain=api.domain(), sink=outbox_put)
+                      domain=api.domain(), sink=outbox.put_many)
     plc.run(stop_event)          # returns when stop_event is set
 
 A reading is recorded when its value moved beyond the tag's deadband since the last recorded
@@ -21,21 +21,26 @@ Decisions, as the ledger stands:
 
 - **Meaning** ``recorded``: the authority matrix lets the device role sign ``process_reading``
   (and ``scan``) with it, nothing else.
-- **No alert records.** ``alert/1`` may be signed by an auditor (``recorded``) or QA
-  (``authored``), never by a device. An out-of-limit value therefore produces only its
-  reading, which by itself blocks the lot's release until an NCR that references the reading
-  is dispositioned (``release_blockers``); it is counted (``counters["out_of_limits"]``) and
-  logged at WARNING so the line sees it at once.
+- **An out-of-limit reading is the alert.** DESIGN.md limits devices to ``scan`` and
+  ``process_reading`` records, so the ingester signs no ``alert/1``: the ledger raises the
+  alert from the signed reading itself. The lot's status lists the excursion (the run of
+  out-of-limit readings of a tag) among its open alerts and refuses release until an NCR that
+  names one of its readings is dispositioned: one excursion, one NCR, however many readings it
+  took. Here an excursion is counted when it starts (``counters["excursions"]``; every
+  out-of-limit reading in ``out_of_limits``) and logged once at WARNING, so the line sees it.
 - **The station** goes in the record's ``line`` field (the schema has no ``station``).
 - **The register map's identity is signed with every reading**: ``source: {map_sha256,
   device_id, register, address, type, word_order, scale}`` (:meth:`Tag.source`; the
   ``process_reading/1`` schema's optional ``source``), so a wrong word order or scale is
   traceable to the map that caused it. ``source_field=None`` leaves it out.
-- **Lot**: the map's fixed ``lot``, else the ASCII in ``[device.lot_register]`` (read once per
-  polling round; two characters per register, high byte first, up to the first NUL, spaces
-  stripped), else none: readings then carry no lot and block no release. A lot register that
-  cannot be read or holds no valid lot id is counted (``lot``) and the round's readings carry
-  no lot.
+- **Lot**, read once per polling round, from one of: the map's fixed ``lot``; the ASCII in
+  ``[device.lot_register]`` (two characters per register, high byte first, up to the first
+  NUL, spaces stripped); or ``[device.lot_from_scans]``, the lot of the last ``produce`` scan
+  at a station, read from that scanner ingester's outbox on this PC (``outbox`` path,
+  ``station`` default this map's station; see :class:`ingest.outbox.ProducedLots`). With none
+  of them, or before the first produce scan, readings carry no lot and block no release. A lot
+  register or scanner outbox that cannot be read, or holds no valid lot id, is counted
+  (``lot``) and the round's readings carry no lot.
 - **Record ids** ``{station}-{tag}-{reading time in µs}``: stable across restarts (the same
   reading signs to the same id), unique per tag while the clock does not step back (a reading
   time at or before the tag's previous one is moved 1 µs past it).
@@ -46,6 +51,8 @@ Decisions, as the ledger stands:
   backoff and jitter, reset by the first successful read. A value that is NaN or infinite
   cannot be a JSON number: counted (``decode``), not recorded. Errors in the ``sink`` (a full
   outbox) are not caught: capture stops loudly.
+- **Sink.** Each polling round's records go to ``sink`` in one call (one outbox transaction,
+  one sync to disk: 100 tags at 10 Hz did not keep up one record at a time).
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
 
 from ingest.client import SignedSubmission, SigningKey, backoff_delay, pause
+from ingest.outbox import OutboxError, ProducedLots
 from ingest.scan import LEDGER_LOT
 
 __all__ = [
@@ -77,6 +85,7 @@ __all__ = [
     "ERROR_KINDS",
     "MEANING",
     "DeviceConfig",
+    "LotFromScans",
     "LotRegister",
     "MapError",
     "PlcIngester",
@@ -115,6 +124,7 @@ _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 _MAX_STATION, _MAX_TAG = 40, 60
 #: The ledger's lot ids (ledger.domain.schemas.LOT_PATTERN, which ingest may not import).
 _HOST = re.compile(r"[A-Za-z0-9._:\[\]-]{1,253}")
+_ANY_PATH = re.compile(r"[^\x00]+")
 
 
 class MapError(Exception):
@@ -135,6 +145,14 @@ class LotRegister:
 
 
 @dataclass(frozen=True)
+class LotFromScans:
+    """The lot of the last ``produce`` scan at ``station``, from that scanner's ``outbox``."""
+
+    outbox: Path
+    station: str
+
+
+@dataclass(frozen=True)
 class DeviceConfig:
     host: str
     port: int
@@ -143,6 +161,7 @@ class DeviceConfig:
     station: str
     lot: str | None = None
     lot_register: LotRegister | None = None
+    lot_from_scans: LotFromScans | None = None
 
 
 @dataclass(frozen=True)
@@ -194,7 +213,17 @@ class RegisterMap:
     source: str = "register map"
 
 
-_DEVICE_FIELDS = ("host", "port", "device_id", "timeout", "station", "lot", "lot_register")
+_DEVICE_FIELDS = (
+    "host",
+    "port",
+    "device_id",
+    "timeout",
+    "station",
+    "lot",
+    "lot_register",
+    "lot_from_scans",
+)
+_LOT_FROM_SCANS_FIELDS = ("outbox", "station")
 _LOT_REGISTER_FIELDS = ("address", "register", "count")
 _TAG_FIELDS = (
     "name",
@@ -349,7 +378,7 @@ def _device(table: Mapping[str, Any]) -> DeviceConfig:
     timeout = f.number("timeout", 3.0, positive=True)
     assert timeout is not None
     station = f.text("station", _NAME, f"[A-Za-z0-9][A-Za-z0-9._:-]*, 1..{_MAX_STATION}", 40)
-    lot = f.optional_text("lot", LEDGER_LOT, "a lot id (printable ASCII, no '/')", 128)
+    lot = f.optional_text("lot", LEDGER_LOT, "a lot id (1-128 printable ASCII)", 128)
     lot_register = None
     if "lot_register" in table:
         raw = table["lot_register"]
@@ -364,7 +393,18 @@ def _device(table: Mapping[str, Any]) -> DeviceConfig:
             register=r.choice("register", ("holding", "input"), "holding"),  # type: ignore[arg-type]
             count=count,
         )
-    return DeviceConfig(host, port, device_id, timeout, station, lot, lot_register)
+    lot_from_scans = None
+    if "lot_from_scans" in table:
+        raw = table["lot_from_scans"]
+        if lot is not None or lot_register is not None:
+            f.fail("lot_from_scans", "expected one of lot, lot_register and lot_from_scans")
+        if not isinstance(raw, dict):
+            f.fail("lot_from_scans", f"expected a table (outbox, station), got {raw!r}")
+        r = _Fields(raw, "device.lot_from_scans", _LOT_FROM_SCANS_FIELDS)
+        outbox = r.text("outbox", _ANY_PATH, "the scanner ingester's outbox file", 4096)
+        scan_station = r.optional_text("station", _NAME, "a station id", _MAX_STATION)
+        lot_from_scans = LotFromScans(Path(outbox), scan_station or station)
+    return DeviceConfig(host, port, device_id, timeout, station, lot, lot_register, lot_from_scans)
 
 
 def _tag(table: Mapping[str, Any], index: int) -> Tag:
@@ -440,13 +480,14 @@ class _Backoff:
 class PlcIngester:
     """Polls one Modbus TCP device by its register map and hands signed readings to ``sink``.
 
-    ``sink(signed, lot)`` receives every ``process_reading`` signed with ``key`` (meaning
-    ``recorded``) for ``domain``. ``clock`` is the wall clock (reading times, record ids),
-    ``monotonic`` schedules the polls, ``sleep`` waits between rounds (default: waiting on the
-    stop event), ``jitter`` returns 0..1. ``on_error(kind, message)`` is called for every
-    counted error (kinds: :data:`ERROR_KINDS`); ``counters`` holds the counts, plus
-    ``polls``, ``readings``, ``out_of_limits``, ``connects`` and ``late`` (a poll that started
-    a whole interval after it was due). ``client`` injects the Modbus client.
+    ``sink([(signed, lot), ...])`` receives each polling round's ``process_reading`` records,
+    signed with ``key`` (meaning ``recorded``) for ``domain``. ``clock`` is
+    the wall clock (reading times, record ids), ``monotonic`` schedules the polls, ``sleep``
+    waits between rounds (default: waiting on the stop event), ``jitter`` returns 0..1.
+    ``on_error(kind, message)`` is called for every counted error (kinds:
+    :data:`ERROR_KINDS`); ``counters`` holds the counts, plus ``polls``, ``readings``,
+    ``out_of_limits``, ``excursions``, ``connects`` and ``late`` (a poll that started a whole
+    interval after it was due). ``client`` injects the Modbus client.
     """
 
     def __init__(
@@ -455,8 +496,7 @@ class PlcIngester:
         *,
         key: SigningKey,
         domain: Domain,
-        sink: Callable[[SignedSubmission, str | None], None],
-        sink_many: Callable[[list[tuple[SignedSubmission, str | None]]], None] | None = None,
+        sink: Callable[[list[tuple[SignedSubmission, str | None]]], None],
         clock: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], object] | None = None,
@@ -470,9 +510,6 @@ class PlcIngester:
         if not 0 < backoff <= max_backoff:
             raise ValueError("backoff: expected 0 < backoff <= max_backoff")
         self.map, self.key, self.domain, self.sink = register_map, key, domain, sink
-        #: When given, a round's readings go to the outbox together (one sync to disk, not one
-        #: per reading: 100 tags at 10 Hz did not keep up one by one).
-        self.sink_many = sink_many
         self._round: list[tuple[SignedSubmission, str | None]] = []
         self._clock, self._monotonic, self._sleep, self._jitter = clock, monotonic, sleep, jitter
         self._on_error = on_error
@@ -484,11 +521,15 @@ class PlcIngester:
             dev.host, port=dev.port, timeout=dev.timeout, retries=0
         )
         self.counters: dict[str, int] = dict.fromkeys(
-            (*ERROR_KINDS, "polls", "readings", "out_of_limits", "connects", "late"), 0
+            (*ERROR_KINDS, "polls", "readings", "out_of_limits", "excursions", "connects", "late"),
+            0,
         )
         self._state = {t.name: _TagState() for t in register_map.tags}
         self._backoff = _Backoff()
         self._connected = False
+        scans = register_map.device.lot_from_scans
+        self._produced = ProducedLots(scans.outbox) if scans is not None else None
+        self._no_produce_scan_logged = False
 
     # -- running --------------------------------------------------------------------------------
 
@@ -505,6 +546,8 @@ class PlcIngester:
     def close(self) -> None:
         self.client.close()  # type: ignore[no-untyped-call]
         self._connected = False
+        if self._produced is not None:
+            self._produced.close()
 
     def step(self) -> float:
         """One polling round: connect if needed, read every tag that is due, record what
@@ -609,6 +652,8 @@ class PlcIngester:
 
     def _lot(self) -> str | None:
         dev = self.map.device
+        if dev.lot_from_scans is not None:
+            return self._scanned_lot(dev.lot_from_scans)
         if dev.lot is not None or dev.lot_register is None:
             return dev.lot
         lr = dev.lot_register
@@ -621,6 +666,28 @@ class PlcIngester:
             self._error("lot", f"lot_register: expected an ASCII lot id, got {raw!r}")
             return None
         return text
+
+    def _scanned_lot(self, scans: LotFromScans) -> str | None:
+        assert self._produced is not None
+        try:
+            lot = self._produced.lot(scans.station)
+        except OutboxError as exc:
+            self._error("lot", f"lot_from_scans: {exc}")
+            return None
+        if lot is None:
+            if not self._no_produce_scan_logged:
+                log.warning(
+                    "plc lot: no produce scan at station %s yet (%s): readings carry no lot",
+                    scans.station,
+                    scans.outbox,
+                )
+                self._no_produce_scan_logged = True
+            return None
+        if not LEDGER_LOT.fullmatch(lot):
+            self._error("lot", f"lot_from_scans: expected a lot id, got {lot!r}")
+            return None
+        self._no_produce_scan_logged = False
+        return lot
 
     def _poll(self, tag: Tag, lot: str | None) -> bool:
         """Read, decode and maybe record one tag; False when the connection was lost."""
@@ -642,9 +709,9 @@ class PlcIngester:
     # -- readings ---------------------------------------------------------------------------------
 
     def _flush_round(self) -> None:
-        if self._round and self.sink_many is not None:
+        if self._round:
             batch, self._round = self._round, []
-            self.sink_many(batch)
+            self.sink(batch)
 
     def _consider(self, tag: Tag, value: float, lot: str | None) -> None:
         state = self._state[tag.name]
@@ -660,11 +727,8 @@ class PlcIngester:
             return
         us = max(round(self._clock() * 1_000_000), state.last_us + 1)
         record = self.reading(tag, value, lot, us)
-        signed = self.key.sign(record, MEANING, self.domain, us // 1_000_000)
-        if self.sink_many is not None:
-            self._round.append((signed, lot))
-        else:
-            self.sink(signed, lot)
+        self._round.append((self.key.sign(record, MEANING, self.domain, us // 1_000_000), lot))
+        entering = out and not state.last_out
         state.last_value, state.last_out, state.last_recorded_at, state.last_us = (
             value,
             out,
@@ -674,13 +738,16 @@ class PlcIngester:
         self.counters["readings"] += 1
         if out:
             self.counters["out_of_limits"] += 1
+        if entering:
+            self.counters["excursions"] += 1
             log.warning(
-                "plc out of limits: %s %s %s (limits %s..%s) lot %s: %s blocks its release",
+                "plc out of limits: %s %s %s (limits %s..%s) lot %s: %s starts an excursion that "
+                "blocks the lot's release until an NCR dispositions it",
                 tag.name,
                 value,
                 tag.unit,
-                tag.lower,
-                tag.upper,
+                _limit(tag.lower),
+                _limit(tag.upper),
                 lot,
                 record["record_id"],
             )
@@ -708,3 +775,7 @@ class PlcIngester:
         if self.source_field is not None:
             record[self.source_field] = tag.source(self.map.sha256, self.map.device.device_id)
         return record
+
+
+def _limit(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"

@@ -72,7 +72,7 @@ _AIM = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _DIGITS = re.compile(r"[0-9]+")
 #: The ledger's lot ids (ledger.domain.schemas.LOT_PATTERN, which ingest may not import).
 #: A lot id the ledger serves at /v1/lots/{lot} (its LOT_PATTERN).
-LEDGER_LOT = re.compile(r"[\x21-\x2e\x30-\x7e]{1,128}")
+LEDGER_LOT = re.compile(r"[\x21-\x7e]{1,128}")
 _RAW_HEX_LIMIT = 1024
 _BIIP = ParseConfig()  # dates verified; GS (0x1d) is the only separator biip sees
 
@@ -408,7 +408,7 @@ def scan_record(
         if not LEDGER_LOT.fullmatch(parsed.lot):
             raise BadScan(
                 f"AI 10 {parsed.lot!r}: expected a lot the ledger can hold "
-                "(printable ASCII without space or '/'), got one with '/'",
+                "(1-128 printable ASCII characters without space)",
                 parsed.raw,
             )
         gs1["lot"] = parsed.lot

@@ -76,7 +76,7 @@ _RECORD_ID = re.compile(ID_PATTERN.removesuffix("$"))
 _RECORD_TYPE = re.compile(r"^[a-z][a-z_]{0,63}")
 _LOT = re.compile(LOT_PATTERN.removesuffix("$"))
 #: Lots a URL path cannot carry as one segment (``/v1/lots/{lot}``): clients normalize dot
-#: segments away, and a slash splits the path.
+#: segments away (a slash is sent as %2F, see api.paths).
 _UNSERVABLE_LOTS = (".", "..")
 #: Record types whose rules read the ledger's state (history of an entity, the lot's records):
 #: pending inserts are written before they are judged, so they see earlier items of the batch.
@@ -167,8 +167,7 @@ def validate_record(record: Any) -> tuple[str, str, str | None]:
     lot = record.get("lot")
     if lot is not None and (not isinstance(lot, str) or not _LOT.fullmatch(lot)):
         raise InvalidRecordError(
-            "record.lot: expected 1-128 printable ASCII characters without '/' "
-            f"(a lot must be readable at /v1/lots/{{lot}}), got {lot!r}"
+            f"record.lot: expected 1-128 printable ASCII characters (GS1 AI 10), got {lot!r}"
         )
     if lot in _UNSERVABLE_LOTS:
         raise InvalidRecordError(

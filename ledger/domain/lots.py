@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from ledger.domain.schemas import parse_record
@@ -270,14 +271,8 @@ def release_blockers(
     for n in ncrs.values():
         if n["step"] != "closed":
             reasons.append(f"NCR {n['ncr_id']} is open (step {n['step']})")
+    reasons.extend(_open_excursions(records, dispositioned_refs))
     for r in records:
-        if r.type == "process_reading" and r.record_id not in dispositioned_refs:
-            low, high, value = r.body.get("lower"), r.body.get("upper"), r.body["value"]
-            if (low is not None and value < low) or (high is not None and value > high):
-                reasons.append(
-                    f"process reading {r.record_id} is out of limits ({r.body['tag']} {value} "
-                    f"{r.body['unit']}, limits {low}..{high}): an NCR must disposition it"
-                )
         if r.type == "alert" and r.body["alert_id"] not in dispositioned_refs:
             reasons.append(
                 f"alert {r.body['alert_id']} is open: an NCR must disposition it "
@@ -293,6 +288,62 @@ def release_blockers(
     return reasons
 
 
+def _out_of_limits(body: dict[str, Any]) -> bool:
+    low, high, value = body.get("lower"), body.get("upper"), body["value"]
+    return (low is not None and value < low) or (high is not None and value > high)
+
+
+def _open_excursions(records: Sequence[Stored], dispositioned_refs: set[str]) -> list[str]:
+    """Out-of-limit process readings not yet dispositioned, one reason per excursion.
+
+    An excursion is a run of consecutive out-of-limit readings of one tag on one line (by
+    reading time): it is the alert DESIGN.md says an out-of-limit reading raises (devices sign
+    readings, not alerts). An NCR clears it by dispositioning any of its readings, or an alert
+    (signed by QA or the audit) whose ``refs`` name one of them: one excursion, one NCR,
+    however many readings the PLC recorded while it lasted.
+    """
+    cleared = set(dispositioned_refs)
+    for r in records:
+        if r.type == "alert" and r.body["alert_id"] in dispositioned_refs:
+            cleared.update(str(ref) for ref in r.body.get("refs", ()))
+    by_tag: dict[tuple[Any, Any], list[Stored]] = {}
+    for r in records:
+        if r.type == "process_reading":
+            by_tag.setdefault((r.body.get("line"), r.body["tag"]), []).append(r)
+    runs: list[list[Stored]] = []
+    for readings in by_tag.values():
+        readings.sort(key=lambda r: datetime.fromisoformat(str(r.body["read_at"])))
+        run: list[Stored] = []
+        for reading in readings:
+            if _out_of_limits(reading.body):
+                run.append(reading)
+            elif run:
+                runs.append(run)
+                run = []
+        if run:
+            runs.append(run)
+    position = {id(r): i for i, r in enumerate(records)}
+    reasons = []
+    for run in sorted(runs, key=lambda run: position[id(run[0])]):
+        if any(r.record_id in cleared for r in run):
+            continue
+        first, body = run[0], run[0].body
+        limits = f"limits {body.get('lower')}..{body.get('upper')}"
+        if len(run) == 1:
+            reasons.append(
+                f"process reading {first.record_id} is out of limits ({body['tag']} "
+                f"{body['value']} {body['unit']}, {limits}): an NCR must disposition it"
+            )
+            continue
+        values = [float(r.body["value"]) for r in run]
+        reasons.append(
+            f"process readings {first.record_id} .. {run[-1].record_id} ({len(run)}) are out of "
+            f"limits ({body['tag']} {min(values):g}..{max(values):g} {body['unit']}, {limits}): "
+            "an NCR must disposition one of them"
+        )
+    return reasons
+
+
 def lot_status(
     lot: str,
     records: Sequence[Stored],
@@ -304,7 +355,7 @@ def lot_status(
     releases = [r for r in records if r.type == "release"]
     release = releases[-1] if releases else None
     blockers = release_blockers(records, required_stages, [])
-    open_alerts = [b for b in blockers if b.startswith(("alert ", "process reading "))]
+    open_alerts = [b for b in blockers if b.startswith(("alert ", "process reading"))]
     open_ncrs = [n for n in ncrs.values() if n["step"] != "closed"]
     if release is not None:
         state = str(release.body["decision"])

@@ -91,8 +91,23 @@ class Rules:
                     f"alert id {record['alert_id']!r}: already used by record "
                     f"{used[0].record_id}; an alert id names one alert"
                 )
+            if record.get("refs"):
+                self._alert_refs(record)
         if isinstance(model, Release):
             self._release(model)
+
+    def _alert_refs(self, record: dict[str, Any]) -> None:
+        """An alert is raised on records of its own lot (on stored records when it has none)."""
+        refs = [str(ref) for ref in record["refs"]]
+        found = load_stored(self.conn, self.registry, Record.record_id.in_(refs))
+        lot = record.get("lot")
+        known = {r.record_id for r in found if lot is None or r.body.get("lot") == lot}
+        unknown = [ref for ref in refs if ref not in known]
+        if unknown:
+            where = f"of lot {lot}" if lot is not None else "stored"
+            raise ConflictError(
+                f"alert {record['alert_id']}: refs {', '.join(unknown)} name no record {where}"
+            )
 
     def _name(self, signer: str) -> str:
         state = self.registry.get(signer)

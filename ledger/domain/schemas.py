@@ -29,7 +29,9 @@ __all__ = ["ID_PATTERN", "LOT_PATTERN", "SCHEMAS", "gtin_check_digit", "parse_re
 #: Anchored with ``$``, which in pydantic's and FastAPI's regex engine means end of text;
 #: Python code matches these with ``re.fullmatch``.
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
-LOT_PATTERN = r"^[\x21-\x2e\x30-\x7e]{1,128}$"
+#: Lots are GS1 AI (10) values (CSET 82, '/' included); in a URL path a lot is one segment with
+#: '/' as %2F and '%' as %25 (api.paths).
+LOT_PATTERN = r"^[\x21-\x7e]{1,128}$"
 Id = Annotated[str, Field(pattern=ID_PATTERN)]
 Lot = Annotated[str, Field(pattern=LOT_PATTERN)]
 Text = Annotated[str, Field(min_length=1, max_length=4000)]
@@ -329,6 +331,9 @@ class Alert(_Record):
     severity: Literal["info", "warning", "critical"]
     lot: Lot | None = None
     description: Text
+    #: The records the alert is raised on (e.g. the out-of-limit reading): records of its lot.
+    #: An NCR that dispositions the alert covers them, and, for a reading, its whole excursion.
+    refs: Annotated[list[Id], Field(max_length=100)] = []
     details: dict[str, Any] = {}
 
 

@@ -9,6 +9,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any, Literal
 
 import pytest
@@ -18,6 +19,7 @@ from pymodbus.client import ModbusTcpClient
 from pymodbus.constants import ExcCodes
 
 from ingest.client import SignedSubmission, SigningKey
+from ingest.outbox import Outbox
 from ingest.plc import PlcIngester, RegisterMap, parse_map
 from ledger.runtime import Runtime
 from tests.helpers import bearer, register, sign
@@ -83,11 +85,12 @@ def ingester(
     extra: dict[str, Callable[[], float]] = {}
     if clock is not None:
         extra = {"clock": lambda: clock.wall, "monotonic": lambda: clock.mono}
+    sink = kw.pop("sink", got.extend)
     return PlcIngester(
         m,
         key=SigningKey.generate(),
         domain=_DOMAIN,
-        sink=lambda s, lot: got.append((s, lot)),
+        sink=sink,
         jitter=lambda: 0.0,
         backoff=0.05,
         max_backoff=0.2,
@@ -172,7 +175,7 @@ def test_deadband_max_interval_and_limit_crossing(plc: PlcServer) -> None:
         assert len(poll(299)) == 6  # and back inside
     finally:
         p.close()
-    assert p.counters["out_of_limits"] == 1
+    assert p.counters["out_of_limits"] == 1 and p.counters["excursions"] == 1
     ids = [s.record_id for s, _ in got]
     assert len(set(ids)) == len(ids) and all(i.startswith("line1-temp-") for i in ids)
     assert [s.record["lot"] for s, _ in got] == ["LOT-1"] * 6
@@ -256,9 +259,11 @@ def test_server_stops_and_restarts_poller_reconnects_and_resumes(plc: PlcServer)
     assert [s.record["value"] for s, _ in got] == [1.5, 2.5]
 
 
-def test_out_of_limit_reading_blocks_release_until_an_ncr_dispositions_it(
+def test_an_out_of_limit_excursion_blocks_release_until_one_ncr_dispositions_it(
     plc: PlcServer, runtime: Runtime, client: TestClient
 ) -> None:
+    """A value leaving its limits and staying out: every reading is recorded, the lot shows
+    one open alert for the excursion, and one NCR naming any of its readings clears it."""
     device = register(client, runtime, ("device",), name="Line 1 PLC gateway")
     qa = register(client, runtime, ("qa_approver",), name="QA Approver")
     plc.holding[0:2] = regs(21.5, DT.FLOAT32)
@@ -271,34 +276,47 @@ def test_out_of_limit_reading_blocks_release_until_an_ncr_dispositions_it(
         "upper = 5.0\n"
     )
     got: list[tuple[SignedSubmission, str | None]] = []
+    clock = FakeClock()
     p = PlcIngester(
         make_map(plc.port, tags, 'lot = "LOT-PLC-1"'),
         key=SigningKey(bytes(device.key)),
         domain=runtime.ledger.identity.domain,
-        sink=lambda s, lot: got.append((s, lot)),
+        sink=got.extend,
+        clock=lambda: clock.wall,
+        monotonic=lambda: clock.mono,
     )
     try:
         p.step()
+        plc.write(2, [74])  # still out: the same excursion
+        clock.advance(1.0)
+        p.step()
+        plc.write(2, [40])  # back inside
+        clock.advance(1.0)
+        p.step()
     finally:
         p.close()
-    assert p.counters["out_of_limits"] == 1 and len(got) == 2
+    pressure = [s for s, _ in got if s.record["tag"] == "pressure"]
+    assert [s.record["value"] for s in pressure] == [7.2, 7.4, 4.0]
+    assert p.counters["out_of_limits"] == 2 and p.counters["excursions"] == 1
     resp = client.post("/v1/records/batch", json={"items": [s.to_json() for s, _ in got]})
     assert resp.status_code == 200, resp.text
-    assert [r["status"] for r in resp.json()["results"]] == ["accepted", "accepted"]
-    reading = next(s.record_id for s, _ in got if s.record["tag"] == "pressure")
+    assert {r["status"] for r in resp.json()["results"]} == {"accepted"}
 
-    def blockers() -> list[str]:
+    def status() -> dict[str, Any]:
         r = client.get("/v1/lots/LOT-PLC-1", headers=bearer(runtime, qa))
         assert r.status_code == 200, r.text
-        return [b for b in r.json()["release_blockers"] if "required inspection" not in b]
+        return dict(r.json())
 
-    assert blockers() == [
-        f"process reading {reading} is out of limits (pressure 7.2 bar, limits None..5): "
-        "an NCR must disposition it"
-    ]
+    first, second = pressure[0].record_id, pressure[1].record_id
+    expected = (
+        f"process readings {first} .. {second} (2) are out of limits (pressure 7.2..7.4 bar, "
+        "limits None..5): an NCR must disposition one of them"
+    )
+    assert [b for b in status()["release_blockers"] if "required" not in b] == [expected]
+    assert status()["open_alerts"] == [expected]
     ncr = {"type": "ncr", "schema": "ncr/1", "ncr_id": "NCR-PLC-1", "lot": "LOT-PLC-1"}
     steps: list[tuple[str, str, dict[str, Any]]] = [
-        ("open", "authored", {"refs": [reading], "nature": "Melt pressure 7.2 bar over 5.0"}),
+        ("open", "authored", {"refs": [second], "nature": "Melt pressure over 5.0 bar"}),
         ("evaluated", "reviewed", {"evaluation": "Short spike", "investigation": "Filter"}),
         ("dispositioned", "approved", {"disposition": "use_as_is", "rationale": "Within"}),
         ("closed", "approved", {"summary": "Filter changed, pressure back in limits"}),
@@ -308,12 +326,32 @@ def test_out_of_limit_reading_blocks_release_until_an_ncr_dispositions_it(
         r = client.post("/v1/records", json=sign(runtime, record, qa, meaning))
         assert r.status_code == 201, r.text
         if step == "open":
-            assert any(reading in b for b in blockers())
-    assert blockers() == []
+            assert expected in status()["release_blockers"]
+    assert [b for b in status()["release_blockers"] if "required" not in b] == []
+    assert status()["open_alerts"] == []
+
+
+def test_an_alert_must_name_records_of_its_lot(runtime: Runtime, client: TestClient) -> None:
+    """An alert's refs are checked like an NCR's: records of its own lot, nothing else."""
+    qa = register(client, runtime, ("qa_inspector",), name="QA Inspector")
+    alert = {
+        "record_id": "ALERT-REFS-1",
+        "type": "alert",
+        "schema": "alert/1",
+        "alert_id": "ALERT-REFS-1",
+        "source": "manual",
+        "severity": "warning",
+        "lot": "LOT-PLC-2",
+        "description": "made up",
+        "refs": ["NO-SUCH-READING"],
+    }
+    resp = client.post("/v1/records", json=sign(runtime, alert, qa, "authored"))
+    assert resp.status_code == 409, resp.text
+    assert "refs NO-SUCH-READING name no record of lot LOT-PLC-2" in resp.json()["detail"]
 
 
 def test_a_rounds_readings_reach_the_sink_together(plc: PlcServer) -> None:
-    """With sink_many, one polling round is one call (one outbox transaction, one sync)."""
+    """One polling round is one call to the sink (one outbox transaction, one sync)."""
     plc.holding[0:2] = regs(21.5, DT.FLOAT32, "big")
     plc.holding[4:5] = regs(-123, DT.INT16)
     plc.start()
@@ -324,7 +362,7 @@ def test_a_rounds_readings_reach_the_sink_together(plc: PlcServer) -> None:
     m = make_map(plc.port, tags, 'lot = "LOT-R"')
     single: list[tuple[SignedSubmission, str | None]] = []
     rounds: list[list[tuple[SignedSubmission, str | None]]] = []
-    p = ingester(m, single, FakeClock(), sink_many=rounds.append)
+    p = ingester(m, single, FakeClock(), sink=rounds.append)
     try:
         p.step()
     finally:
@@ -332,3 +370,51 @@ def test_a_rounds_readings_reach_the_sink_together(plc: PlcServer) -> None:
     assert single == []
     assert [[s.record["tag"] for s, _ in r] for r in rounds] == [["a", "b"]]
     assert {lot for r in rounds for _, lot in r} == {"LOT-R"}
+
+
+def test_the_lot_comes_from_the_last_produce_scan_at_the_station(
+    plc: PlcServer, tmp_path: Path
+) -> None:
+    """lot_from_scans: the scanner ingester's outbox on the same PC says which lot the station
+    produces; readings before the first produce scan carry no lot, then follow the scans."""
+    plc.holding[0] = 215
+    plc.start()
+    key = SigningKey.generate()
+    scanner = Outbox(tmp_path / "scanner.sqlite")
+    outbox_path = str(tmp_path / "scanner.sqlite").replace("\\", "/")
+    tag = '[[tag]]\nname = "t"\naddress = 0\ntype = "int16"\nscale = 0.1\nunit = "Cel"\n'
+    device = f'lot_from_scans = {{ outbox = "{outbox_path}", station = "ST-7" }}'
+    clock = FakeClock()
+    got: list[tuple[SignedSubmission, str | None]] = []
+    p = ingester(make_map(plc.port, tag, device), got, clock)
+
+    def produce(n: int, lot: str) -> None:
+        record = {
+            "record_id": f"ST-7-scan-{n}",
+            "type": "scan",
+            "schema": "scan/1",
+            "station": "ST-7",
+            "operation": "produce",
+            "gs1": {"gtin": "09506000134352"},
+            "lot": lot,
+            "scanned_at": f"2026-11-30T08:00:0{n}.000000Z",
+        }
+        scanner.put(key.sign(record, "recorded", _DOMAIN), lot=lot)
+
+    def poll(raw: int) -> str | None:
+        plc.write(0, [raw])
+        clock.advance(1.0)
+        p.step()
+        return got[-1][1]
+
+    try:
+        p.step()
+        assert got[-1][1] is None and "lot" not in got[-1][0].record
+        produce(1, "LOT-P1")
+        assert poll(220) == "LOT-P1"
+        produce(2, "LOT-P2")
+        assert poll(225) == "LOT-P2" and got[-1][0].record["lot"] == "LOT-P2"
+    finally:
+        p.close()
+        scanner.close()
+    assert p.counters["lot"] == 0

@@ -21,7 +21,7 @@ from ingest.client import (
     SignedSubmission,
     UnreachableError,
 )
-from ingest.outbox import Outbox, OutboxError, OutboxFull
+from ingest.outbox import Outbox, OutboxError, OutboxFull, ProducedLots
 
 ROOT = Path(__file__).resolve().parents[2]
 SIG = "0x" + "11" * 65
@@ -286,3 +286,50 @@ def test_put_many_stores_all_in_order_in_one_transaction_or_none(box: Outbox) ->
     with pytest.raises(OutboxError, match="R-1"):
         box.put_many([(signed("R-3"), "LOT-1"), (other, "LOT-1")])
     assert [p.record_id for p in box.pending()] == ["R-0", "R-1", "R-2"]  # R-3 not stored
+
+
+def produce(rid: str, station: str, lot: str, at: str) -> SignedSubmission:
+    record = {
+        "record_id": rid,
+        "type": "scan",
+        "schema": "scan/1",
+        "station": station,
+        "operation": "produce",
+        "lot": lot,
+        "scanned_at": at,
+    }
+    return SignedSubmission(record, SIG, "recorded", 1_700_000_000, "0x" + "ab" * 20)
+
+
+def test_the_last_produce_scan_per_station_is_kept_for_the_plc(tmp_path: Path) -> None:
+    """ProducedLots (another process's read-only view) sees the lot of the last produce scan
+    at each station, before and after the outbox drains; an older scan never wins."""
+    path = tmp_path / "scanner.db"
+    lots = ProducedLots(path)
+    with pytest.raises(OutboxError, match="cannot read station lots"):
+        lots.lot("ST-1")  # no scanner outbox yet
+    with Outbox(path) as box:
+        assert lots.lot("ST-1") is None
+        box.put(produce("P1", "ST-1", "LOT-A", "2026-11-30T08:00:00.000000Z"), lot="LOT-A")
+        box.put(produce("P2", "ST-2", "LOT-X", "2026-11-30T08:00:01.000000Z"), lot="LOT-X")
+        box.put(signed("C1", lot="LOT-B"), lot="LOT-B")  # not a produce scan
+        assert (lots.lot("ST-1"), lots.lot("ST-2")) == ("LOT-A", "LOT-X")
+        box.put(produce("P3", "ST-1", "LOT-B", "2026-11-30T09:00:00.000000Z"), lot="LOT-B")
+        box.put(produce("P0", "ST-1", "LOT-OLD", "2026-11-30T07:00:00.000000Z"), lot="LOT-OLD")
+        assert lots.lot("ST-1") == "LOT-B"
+        box.drain(FakeClient(lambda rid: "accepted"))
+        assert box.stats().depth == 0 and lots.lot("ST-1") == "LOT-B"
+    lots.close()
+
+
+def test_an_outbox_made_before_station_lots_gets_the_table(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with Outbox(path):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("DROP TABLE station_lot")
+    db.commit()
+    db.close()
+    with Outbox(path) as box:
+        box.put(produce("P1", "ST-1", "LOT-A", "2026-11-30T08:00:00Z"), lot="LOT-A")
+    assert ProducedLots(path).lot("ST-1") == "LOT-A"

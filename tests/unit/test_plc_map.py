@@ -165,8 +165,8 @@ def test_same_address_in_other_register_space_is_fine() -> None:
         (DEVICE + "timeout = -1\n", "device field 'timeout': expected a number > 0, got -1"),
         (DEVICE + "hots = 1\n", "device field 'hots': unknown field (expected one of host, "),
         (
-            DEVICE + 'lot = "L/1"\n',
-            "device field 'lot': expected a lot id (printable ASCII, no '/'), got 'L/1'",
+            DEVICE + 'lot = "L 1"\n',
+            "device field 'lot': expected a lot id (1-128 printable ASCII), got 'L 1'",
         ),
         (
             DEVICE + 'lot = "L1"\nlot_register = { address = 100 }\n',
@@ -220,9 +220,7 @@ def test_reading_record_is_process_reading_1_signed_recorded() -> None:
     m = parse_map((DEVICE + TAG + "lower = 20\nupper = 25\n").encode())
     key = SigningKey(bytes(31) + b"\x01")
     got: list[tuple[SignedSubmission, str | None]] = []
-    plc = PlcIngester(
-        m, key=key, domain=Domain(31337, "0x" + "11" * 20), sink=lambda s, lot: got.append((s, lot))
-    )
+    plc = PlcIngester(m, key=key, domain=Domain(31337, "0x" + "11" * 20), sink=got.extend)
     us = 1_795_000_000_123_456
     rec = plc.reading(m.tags[0], 21.5, "LOT-1", us)
     assert rec == {
@@ -253,3 +251,23 @@ def test_reading_record_is_process_reading_1_signed_recorded() -> None:
         "word_order": "big",
         "scale": 1.0,
     }
+
+
+def test_lot_from_scans_reads_the_scanner_outbox_of_a_station() -> None:
+    m = parse_map((DEVICE + "lot_from_scans = { outbox = 'scanner-1.sqlite' }\n" + TAG).encode())
+    assert m.device.lot_from_scans is not None
+    assert (m.device.lot_from_scans.outbox, m.device.lot_from_scans.station) == (
+        Path("scanner-1.sqlite"),
+        "line1",
+    )
+    other = "lot_from_scans = { outbox = 's.sqlite', station = 'ST-9' }\n"
+    assert parse_map((DEVICE + other + TAG).encode()).device.lot_from_scans.station == "ST-9"  # type: ignore[union-attr]
+    assert refused(DEVICE + 'lot = "L1"\n' + other + TAG).endswith(
+        "device field 'lot_from_scans': expected one of lot, lot_register and lot_from_scans"
+    )
+    assert "device.lot_from_scans field 'stattion': unknown field" in refused(
+        DEVICE + "lot_from_scans = { outbox = 's', stattion = 'x' }\n" + TAG
+    )
+    assert "device.lot_from_scans field 'outbox': missing" in refused(
+        DEVICE + "lot_from_scans = { station = 'x' }\n" + TAG
+    )

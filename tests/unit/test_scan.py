@@ -292,11 +292,13 @@ def test_all_zero_gtin() -> None:
     assert bad(b"]E00000000000000").reason == "GTIN: expected an allocated number, got all zeros"
 
 
-def test_lot_the_ledger_cannot_hold() -> None:
+def test_a_gs1_lot_with_slash_is_a_lot_the_ledger_holds() -> None:
+    """GS1 AI (10) allows '/' (CSET 82); the ledger stores it (and serves it as %2F)."""
     p = parse_line(f"https://x.example/01/{GTIN}/10/A%2FB".encode(), CFG)
     assert p.lot == "A/B"
-    with pytest.raises(BadScan, match="AI 10 'A/B': expected a lot the ledger can hold"):
-        scan_record(p, record_id="S", station="dock 1", operation="receive", scanned_at=NOW)
+    record = scan_record(p, record_id="S", station="dock 1", operation="receive", scanned_at=NOW)
+    assert record["gs1"]["lot"] == "A/B"
+    parse_record(record)
 
 
 def test_naive_scan_time_is_a_caller_error() -> None:
