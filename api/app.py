@@ -5,7 +5,7 @@ from __future__ import annotations
 import collections
 import logging
 import re
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi import Path as PathParam
@@ -19,7 +19,7 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
-from pydantic import AfterValidator, TypeAdapter, ValidationError
+from pydantic import AfterValidator, AwareDatetime, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.guard import RequestGuard, problem
@@ -35,6 +35,7 @@ from api.schemas import (
 )
 from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN
 from ledger.errors import LedgerError, SignatureError, TooLargeError
+from ledger.genealogy import MAX_DEPTH
 from ledger.service import Ledger, Submission
 
 __all__ = ["create_app"]
@@ -62,6 +63,17 @@ def _lot_segment(value: str) -> str:
     return lot
 
 
+def _supplier_segment(value: str) -> str:
+    supplier = unquote_segment(value)
+    if not 1 <= len(supplier) <= 200 or not supplier.isprintable():
+        raise ValueError(f"expected a supplier name (1-200 printable characters), got {supplier!r}")
+    return supplier
+
+
+#: A supplier in a path: one segment, escaped like a lot.
+SupplierId = Annotated[
+    str, PathParam(min_length=1, max_length=600), AfterValidator(_supplier_segment)
+]
 #: A lot in a path: one segment, '/' sent as %2F and '%' as %25 (see api.paths).
 LotId = Annotated[
     str, PathParam(pattern=r"^[\x21-\x2e\x30-\x7e]{1,384}$"), AfterValidator(_lot_segment)
@@ -235,6 +247,52 @@ def create_app(
     def lot(lot: LotId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
         """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
         return ledger.lot(lot)
+
+    @app.get("/v1/lots/{lot}/trace", responses=_ERRORS)
+    def trace(
+        lot: LotId,
+        ledger: LedgerDep,
+        reader: ReaderDep,
+        direction: Annotated[Literal["backward", "forward"], Query()],
+        depth: Annotated[int, Query(ge=1, le=MAX_DEPTH)] = MAX_DEPTH,
+        as_of: Annotated[AwareDatetime | None, Query()] = None,
+    ) -> dict[str, Any]:
+        """The lots this lot was made from (backward, with their suppliers) or that were made
+        from it (forward, with their shipments), each with its status, and every link with
+        the records that prove it. ``as_of`` traces the graph as the ledger knew it then."""
+        return ledger.trace(lot, direction, depth, as_of)
+
+    @app.get("/v1/lots/{lot}/recall", responses=_ERRORS)
+    def lot_recall(
+        lot: LotId,
+        ledger: LedgerDep,
+        reader: ReaderDep,
+        tree_size: Annotated[int | None, Query(ge=0, lt=2**63)] = None,
+    ) -> dict[str, Any]:
+        """The recall scope of a lot: every lot and consignee reached forward from it, with
+        quantities and proving records, at a checkpoint's tree size (default the newest the
+        genealogy has read), and its SHA-256, which a ``recall/1`` record signs."""
+        return ledger.recall_scope(lot=lot, tree_size=tree_size)
+
+    @app.get("/v1/suppliers/{supplier}/trace", responses=_ERRORS)
+    def supplier_trace(
+        supplier: SupplierId,
+        ledger: LedgerDep,
+        reader: ReaderDep,
+        as_of: Annotated[AwareDatetime | None, Query()] = None,
+    ) -> dict[str, Any]:
+        """Every lot received from a supplier, forward to what was made from them and shipped."""
+        return ledger.supplier_trace(supplier, as_of)
+
+    @app.get("/v1/suppliers/{supplier}/recall", responses=_ERRORS)
+    def supplier_recall(
+        supplier: SupplierId,
+        ledger: LedgerDep,
+        reader: ReaderDep,
+        tree_size: Annotated[int | None, Query(ge=0, lt=2**63)] = None,
+    ) -> dict[str, Any]:
+        """The recall scope of every lot received from a supplier (a supplier-caused recall)."""
+        return ledger.recall_scope(supplier=supplier, tree_size=tree_size)
 
     @app.get("/v1/records/{record_id}/receipt", responses=_ERRORS)
     def receipt(record_id: RecordId, ledger: LedgerDep) -> JSONResponse:

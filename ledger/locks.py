@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 __all__ = [
     "ANCHORER",
+    "GENEALOGY",
     "INIT",
     "REGISTRY",
     "SEALER",
@@ -28,6 +29,7 @@ REGISTRY = 7140001
 SEALER = 7140002
 ANCHORER = 7140003
 INIT = 7140004
+GENEALOGY = 7140005
 
 
 def key(namespace: str, name: str) -> int:

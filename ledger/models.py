@@ -5,6 +5,10 @@ commits to it; ``log_leaves`` gives each record its leaf index (the sealer's onl
 log besides nodes and checkpoints); ``tree_nodes`` stores the hash of every complete subtree so
 any proof needs O(log n) reads; ``checkpoints`` and ``anchors`` are what was signed and what the
 chain confirmed. ``seal_queue`` is work, not evidence: the sealer deletes what it sealed.
+
+``genealogy_links`` and ``genealogy_state`` are a projection, not evidence: the lot graph built
+from the log in leaf order (``ledger.genealogy``), rebuildable from it and checked against it by
+the audit.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     LargeBinary,
@@ -28,6 +33,8 @@ __all__ = [
     "Anchor",
     "Base",
     "Checkpoint",
+    "GenealogyLink",
+    "GenealogyState",
     "LedgerMeta",
     "LogLeaf",
     "Record",
@@ -118,6 +125,34 @@ class Anchor(Base):
     anchored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class GenealogyLink(Base):
+    """One edge of the lot graph (ledger.domain.genealogy.Link) and the leaf that proves it."""
+
+    __tablename__ = "genealogy_links"
+    leaf_index: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    record_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(16))
+    lot: Mapped[str] = mapped_column(String(128))
+    other: Mapped[str | None] = mapped_column(String(200))
+    gtin: Mapped[str | None] = mapped_column(String(14))
+    quantity: Mapped[float | None] = mapped_column(Float)
+    unit: Mapped[str | None] = mapped_column(String(16))
+    at: Mapped[str | None] = mapped_column(String(64))
+    via: Mapped[str | None] = mapped_column(String(128))
+    accepted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GenealogyState(Base):
+    """How far the projection has read the log: leaves below ``next_leaf`` are projected."""
+
+    __tablename__ = "genealogy_state"
+    singleton: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    next_leaf: Mapped[int] = mapped_column(BigInteger)
+
+
 Index("ix_records_lot_seq", Record.lot, Record.seq)
+Index("ix_genealogy_links_lot_kind", GenealogyLink.lot, GenealogyLink.kind)
+Index("ix_genealogy_links_other_kind", GenealogyLink.other, GenealogyLink.kind)
 Index("ix_records_subject_seq", Record.subject, Record.seq)
 Index("ix_records_record_type_seq", Record.record_type, Record.seq)

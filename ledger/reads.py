@@ -7,12 +7,14 @@ Record bodies and lot status need a read token (:meth:`Reads.reader`); the count
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 
+from ledger import genealogy
 from ledger.domain.lots import apply_corrections, lot_status
-from ledger.errors import NotFoundError
+from ledger.errors import ConflictError, NotFoundError
 from ledger.identity import Identity
 from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue
 from ledger.signers import RegistryCache
@@ -76,6 +78,50 @@ class Reads:
             capa_ids = {f"capa:{r.body['capa_id']}" for r in records if r.body.get("capa_id")}
             capas = load_stored(conn, registry, Record.subject.in_(capa_ids)) if capa_ids else []
         return lot_status(lot, records, self.required_stages, capas)
+
+    # -- genealogy --------------------------------------------------------------------------
+
+    def trace(
+        self,
+        lot: str,
+        direction: genealogy.Direction,
+        depth: int = genealogy.MAX_DEPTH,
+        as_of: datetime | None = None,
+    ) -> dict[str, Any]:
+        """The lots ``lot`` was made from (backward) or that were made from it and where they
+        went (forward), with their status and the records proving each link."""
+        with self.engine.connect() as conn:
+            if not genealogy.known(conn, lot):
+                raise NotFoundError(f"lot {lot!r}: no records and no genealogy")
+            return genealogy.trace_view(conn, [lot], direction, depth=depth, as_of=as_of)
+
+    def supplier_trace(self, supplier: str, as_of: datetime | None = None) -> dict[str, Any]:
+        """Every lot received from ``supplier``, forward to consignees."""
+        with self.engine.connect() as conn:
+            lots = genealogy.received_from(conn, supplier, genealogy.projected_size(conn))
+            if not lots:
+                raise NotFoundError(f"supplier {supplier!r}: no lot received from it")
+            view = genealogy.trace_view(conn, lots, "forward", as_of=as_of)
+        return {"supplier": supplier, **view}
+
+    def recall_scope(
+        self, *, lot: str | None = None, supplier: str | None = None, tree_size: int | None = None
+    ) -> dict[str, Any]:
+        """The recall scope (see :func:`ledger.genealogy.recall_scope`) and its SHA-256."""
+        with self.engine.connect() as conn:
+            if lot is not None and not genealogy.known(conn, lot):
+                raise NotFoundError(f"lot {lot!r}: no records and no genealogy")
+            if supplier is not None and not genealogy.received_from(
+                conn, supplier, genealogy.projected_size(conn)
+            ):
+                raise NotFoundError(f"supplier {supplier!r}: no lot received from it")
+            try:
+                scope = genealogy.recall_scope(
+                    conn, lot=lot, supplier=supplier, tree_size=tree_size
+                )
+            except LookupError as exc:
+                raise ConflictError(str(exc)) from None
+        return {"scope": scope, "scope_sha256": genealogy.scope_sha256(scope)}
 
     def signers(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -25,6 +25,7 @@ from ledger.chain import Chain
 from ledger.config import Settings
 from ledger.db import app_url, make_engine, migrate, set_app_password
 from ledger.errors import ConfigError
+from ledger.genealogy import Projector
 from ledger.identity import Identity
 from ledger.keys import ensure_account_key, ensure_log_key, load_account, log_public_key
 from ledger.models import LedgerMeta, Record
@@ -46,6 +47,7 @@ class Runtime:
     ledger: Ledger
     sealer: Sealer
     anchorer: Anchorer
+    projector: Projector
     admin_key_path: Path
     admin_created: bool
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -119,6 +121,7 @@ class Runtime:
             ledger=ledger,
             sealer=Sealer(engine, log_key, identity.log_origin),
             anchorer=Anchorer(engine, chain, identity, int(meta.get("deploy_block", "0"))),
+            projector=Projector(engine),
             admin_key_path=admin_path,
             admin_created=admin_created,
         )
@@ -148,6 +151,7 @@ class Runtime:
         for name, target in (
             ("sealer", lambda: self.sealer.run(self._stop, s.seal_interval)),
             ("anchorer", lambda: self.anchorer.run(self._stop, s.anchor_interval)),
+            ("genealogy", lambda: self.projector.run(self._stop, s.seal_interval)),
         ):
             t = threading.Thread(target=target, name=f"evledger-{name}", daemon=True)
             t.start()

@@ -66,6 +66,9 @@ class Ledger:
         self.record_view = self.reads.record_view
         self.lot = self.reads.lot
         self.signers = self.reads.signers
+        self.trace = self.reads.trace
+        self.supplier_trace = self.reads.supplier_trace
+        self.recall_scope = self.reads.recall_scope
         self.status = self.reads.status
         self.receipt = self.proofs.receipt
         self.checkpoint = self.proofs.checkpoint

@@ -80,7 +80,7 @@ _LOT = re.compile(LOT_PATTERN.removesuffix("$"))
 _UNSERVABLE_LOTS = (".", "..")
 #: Record types whose rules read the ledger's state (history of an entity, the lot's records):
 #: pending inserts are written before they are judged, so they see earlier items of the batch.
-_STATEFUL = frozenset({"ncr", "capa", "change", "alert", "release", "correction"})
+_STATEFUL = frozenset({"ncr", "capa", "change", "alert", "release", "correction", "recall"})
 _RETRIES = 3
 _log = logging.getLogger("evledger.submission")
 

@@ -49,6 +49,8 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     # Devices sign only scans and readings (an out-of-limit reading blocks release by itself);
     # alerts come from the audit (auditor) or from people.
     ("alert", "*"): {"recorded": ("auditor",), "authored": _QA},
+    # A recall is approved by QA approval; a drill (mock recall) may be authored by QA.
+    ("recall", "*"): {"approved": ("qa_approver",), "authored": _QA},
     # A correction is signed by whoever may author the corrected record's type (see below).
     ("correction", "*"): {"authored": (*_QA, "production")},
 }

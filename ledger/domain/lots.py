@@ -53,7 +53,13 @@ NEXT_STEPS: dict[str, dict[str | None, tuple[str, ...]]] = {
     },
 }
 
-_ENTITY_KEY = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id", "alert": "alert_id"}
+_ENTITY_KEY = {
+    "ncr": "ncr_id",
+    "capa": "capa_id",
+    "change": "change_id",
+    "alert": "alert_id",
+    "recall": "recall_id",
+}
 
 
 def subject_of(record: dict[str, Any]) -> str | None:
@@ -107,15 +113,18 @@ def _pointer(path: str) -> list[str]:
     return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
 
 
-#: Fields no correction may change: identity, and the fields that carry a workflow's state or
-#: a decision (those change through the workflow's own signed steps, by their own roles).
+#: Fields no correction may change: identity, the fields that carry a workflow's state or a
+#: decision (those change through the workflow's own signed steps, by their own roles), and
+#: those the lot genealogy is built from (a wrong link is answered by new evidence, so a trace
+#: computed earlier stays reproducible from the log).
 PROTECTED = {
     "*": ("record_id", "type", "schema", "lot"),
-    "inspection": ("stage",),
+    "inspection": ("stage", "material_lot", "supplier"),
+    "scan": ("station", "operation", "gs1", "consignee", "supplier", "pallet"),
     "ncr": ("ncr_id", "step", "disposition", "capa_id", "refs"),
     "capa": ("capa_id", "step", "ncr_id", "effective", "no_adverse_effect"),
     "change": ("change_id", "step"),
-    "alert": ("alert_id",),
+    "alert": ("alert_id", "refs"),
 }
 
 

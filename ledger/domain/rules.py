@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ledger import genealogy
 from ledger.domain.authority import check_authority
 from ledger.domain.lots import (
     NEXT_STEPS,
@@ -18,7 +19,7 @@ from ledger.domain.lots import (
     release_blockers,
     workflow_step,
 )
-from ledger.domain.schemas import Correction, Release
+from ledger.domain.schemas import Correction, Recall, Release
 from ledger.errors import AuthorizationError, ConflictError, InvalidRecordError, NotFoundError
 from ledger.models import Record
 from ledger.signers import Registry
@@ -95,6 +96,8 @@ class Rules:
                 self._alert_refs(record)
         if isinstance(model, Release):
             self._release(model)
+        if isinstance(model, Recall):
+            self._recall(model, meaning)
 
     def _alert_refs(self, record: dict[str, Any]) -> None:
         """An alert is raised on records of its own lot (on stored records when it has none)."""
@@ -107,6 +110,39 @@ class Rules:
             where = f"of lot {lot}" if lot is not None else "stored"
             raise ConflictError(
                 f"alert {record['alert_id']}: refs {', '.join(unknown)} name no record {where}"
+            )
+
+    def _recall(self, model: Recall, meaning: str) -> None:
+        """A recall names a scope the ledger computes too: the same log, the same tree size,
+        the same hash; a real recall (not a drill) needs a QA approver's approval."""
+        if not model.drill and meaning != "approved":
+            raise AuthorizationError(
+                f"authority: a recall (not a drill) must be signed with meaning 'approved' by a "
+                f"qa_approver, got {meaning!r}"
+            )
+        used = load_stored(self.conn, self.registry, Record.subject == f"recall:{model.recall_id}")
+        if used:
+            raise ConflictError(
+                f"recall id {model.recall_id!r}: already used by record {used[0].record_id}"
+            )
+        try:
+            scope = genealogy.recall_scope(
+                self.conn, lot=model.lot, supplier=model.supplier, tree_size=model.tree_size
+            )
+        except LookupError as exc:
+            raise ConflictError(str(exc)) from None
+        digest = genealogy.scope_sha256(scope)
+        counts = (len(scope["lots"]), len(scope["shipments"]), len(scope["consignees"]))
+        if digest != model.scope_sha256 or counts != (
+            model.lots,
+            model.shipments,
+            model.consignees,
+        ):
+            raise ConflictError(
+                f"recall {model.recall_id}: the scope at tree size {model.tree_size} has SHA-256 "
+                f"{digest} ({counts[0]} lots, {counts[1]} shipments, {counts[2]} consignees); "
+                f"the record says {model.scope_sha256} ({model.lots}, {model.shipments}, "
+                f"{model.consignees}): recompute the scope and sign again"
             )
 
     def _name(self, signer: str) -> str:
@@ -196,7 +232,7 @@ class Rules:
         if not found:
             raise NotFoundError(f"correction: record {model.corrects!r} not found")
         target = found[0]
-        if target.type in ("signer", "correction", "release"):
+        if target.type in ("signer", "correction", "release", "recall"):
             raise InvalidRecordError(
                 f"correction: a {target.type} record cannot be corrected "
                 + (

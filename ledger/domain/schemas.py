@@ -259,15 +259,19 @@ class Change(_Workflow):
 
 
 class Gs1(_Model):
-    gtin: Annotated[str, Field(pattern=r"^[0-9]{14}$")]
+    """What a scan read: a trade item (GTIN, with lot, serial, expiry) or a logistic unit (an
+    SSCC pallet label), or both."""
+
+    gtin: Annotated[str, Field(pattern=r"^[0-9]{14}$")] | None = None
     lot: Lot | None = None
     serial: Annotated[str, Field(min_length=1, max_length=20)] | None = None
     expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")] | None = None
+    sscc: Annotated[str, Field(pattern=r"^[0-9]{18}$")] | None = None
 
-    @field_validator("gtin")
+    @field_validator("gtin", "sscc")
     @classmethod
-    def _gtin(cls, value: str) -> str:
-        return _valid_gtin(value)
+    def _check_digit(cls, value: str | None) -> str | None:
+        return None if value is None else _valid_gtin(value)
 
     @field_validator("expiry")
     @classmethod
@@ -277,17 +281,57 @@ class Gs1(_Model):
             raise ValueError(f"{value}: expected a date YYMMDD")
         return value
 
+    @model_validator(mode="after")
+    def _identifies(self) -> Gs1:
+        if self.gtin is None and self.sscc is None:
+            raise ValueError("expected a GTIN (AI 01) or an SSCC (AI 00)")
+        return self
+
 
 class Scan(_Record):
+    """A barcode read at a station. ``operation`` says what happened to what was scanned:
+
+    - ``receive``: a material lot arrives (``supplier`` says from whom);
+    - ``consume``: a material lot goes into the lot the station is producing (``lot``, else the
+      station's last ``produce`` scan);
+    - ``produce``: the station starts producing ``lot``;
+    - ``pack``: a lot goes onto the pallet ``pallet`` (an SSCC);
+    - ``ship``: a lot, or a pallet (``gs1.sscc``) with every lot on it, leaves for ``consignee``.
+
+    ``lot`` is the ledger lot the scan belongs to; when absent, the scanned AI (10) lot is.
+    """
+
     type: Literal["scan"]
     schema_: Literal["scan/1"] = Field(alias="schema")
     station: Short
-    operation: Literal["receive", "consume", "produce", "ship"]
+    operation: Literal["receive", "consume", "produce", "pack", "ship"]
     gs1: Gs1
     lot: Lot | None = None
     consignee: Short | None = None
-    quantity: Annotated[int, Field(ge=1)] | None = None
+    supplier: Short | None = None
+    pallet: Annotated[str, Field(pattern=r"^[0-9]{18}$")] | None = None
+    quantity: Annotated[float, Field(gt=0, le=1e12)] | None = None
+    unit: Annotated[str, Field(min_length=1, max_length=16)] | None = None
     scanned_at: AwareDatetime
+
+    @model_validator(mode="after")
+    def _operation_fields(self) -> Scan:
+        op = self.operation
+        if op == "ship" and self.consignee is None:
+            raise ValueError("a ship scan needs consignee")
+        if op == "pack" and self.pallet is None:
+            raise ValueError("a pack scan needs pallet (the SSCC of the pallet)")
+        if op != "ship" and self.consignee is not None:
+            raise ValueError(f"a {op} scan cannot carry consignee")
+        if op != "receive" and self.supplier is not None:
+            raise ValueError(f"a {op} scan cannot carry supplier")
+        if op != "pack" and self.pallet is not None:
+            raise ValueError(f"a {op} scan cannot carry pallet")
+        if self.gs1.gtin is None and op != "ship":
+            raise ValueError(f"a {op} scan needs gs1.gtin (only a pallet is shipped by its SSCC)")
+        if self.pallet is not None:
+            _valid_gtin(self.pallet)
+        return self
 
 
 class ReadingSource(_Model):
@@ -335,6 +379,35 @@ class Alert(_Record):
     #: An NCR that dispositions the alert covers them, and, for a reading, its whole excursion.
     refs: Annotated[list[Id], Field(max_length=100)] = []
     details: dict[str, Any] = {}
+
+
+class Recall(_Record):
+    """A recall, or a mock recall (``drill``), and the scope the ledger computed for it: every
+    lot and consignee reached forward from ``lot`` (or from every lot received from
+    ``supplier``) in the log up to ``tree_size``, committed to by ``scope_sha256`` (SHA-256 of
+    the scope's RFC 8785 form). The service recomputes the scope and refuses a hash that
+    differs; a regulator can do the same later, from the same log."""
+
+    type: Literal["recall"]
+    schema_: Literal["recall/1"] = Field(alias="schema")
+    recall_id: Id
+    lot: Lot | None = None
+    supplier: Short | None = None
+    drill: bool
+    reason: Text
+    tree_size: Annotated[int, Field(ge=0)]
+    scope_sha256: Hash
+    lots: Annotated[int, Field(ge=0)]
+    shipments: Annotated[int, Field(ge=0)]
+    consignees: Annotated[int, Field(ge=0)]
+    computed_at: AwareDatetime
+    elapsed_ms: Annotated[float, Field(ge=0)] | None = None
+
+    @model_validator(mode="after")
+    def _origin(self) -> Recall:
+        if (self.lot is None) == (self.supplier is None):
+            raise ValueError("a recall starts from a lot or from a supplier: expected exactly one")
+        return self
 
 
 class Signer(_Record):
@@ -401,6 +474,7 @@ SCHEMAS: dict[str, type[_Record]] = {
     "scan/1": Scan,
     "process_reading/1": ProcessReading,
     "alert/1": Alert,
+    "recall/1": Recall,
     "signer/1": Signer,
     "correction/1": Correction,
 }

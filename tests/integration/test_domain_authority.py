@@ -22,6 +22,7 @@ from evledger_verify.records import record_hash
 from evledger_verify.tokens import token_message
 from fastapi.testclient import TestClient
 
+from ledger import genealogy
 from ledger.domain.authority import MATRIX, ROLES, allowed_roles
 from ledger.domain.lots import NEXT_STEPS, PROTECTED
 from ledger.domain.schemas import Capa, Change, Ncr
@@ -220,6 +221,16 @@ def record_for(
             "reason": "Transcription error: the sampling record says 50",
             "changes": [{"path": "/sample_size", "value": 50}],
         }
+    if rtype == "recall":
+        lot = fresh("LOT-RECALL")
+        with runtime.engine.connect() as conn:  # a lot nothing was made from, at log size 0
+            scope = genealogy.recall_scope(conn, lot=lot, tree_size=0)
+        return {
+            "record_id": fresh("RECALL"), "type": "recall", "schema": "recall/1",
+            "recall_id": fresh("RC"), "lot": lot, "drill": True, "reason": "Quarterly mock recall",
+            "tree_size": 0, "scope_sha256": genealogy.scope_sha256(scope), "lots": 1,
+            "shipments": 0, "consignees": 0, "computed_at": now,
+        }
     raise AssertionError(f"no example for {rtype}")
 
 
@@ -335,7 +346,7 @@ def test_authority_is_judged_before_release_gating(
 
 _CORRECTABLE: list[tuple[str, str]] = [
     ("inspection", "*"),
-    *((t, s) for (t, s) in MATRIX if t in _ENTITY_KEY),
+    *((t, s) for (t, s) in MATRIX if t in _ENTITY_KEY and t != "recall"),
     ("scan", "*"),
     ("process_reading", "*"),
     ("alert", "*"),
@@ -367,9 +378,9 @@ def signed_target(
         )
         change = {"path": f"/{field}", "value": new}
     else:
-        field = {"inspection": "sample_size", "scan": "station", "process_reading": "value",
+        field = {"inspection": "sample_size", "scan": "scanned_at", "process_reading": "value",
                  "alert": "description"}[rtype]
-        new = {"sample_size": 50, "station": "dock 2", "value": 183.0,
+        new = {"sample_size": 50, "scanned_at": "2026-11-30T06:00:00Z", "value": 183.0,
                "description": "Die temperature at the upper limit"}[field]
         change = {"path": f"/{field}", "value": new}
     return record, meaning, change

@@ -317,7 +317,7 @@ REFUSALS: dict[str, Case] = {
         ("record.disposition", "'rework', 'scrap', 'use_as_is' or 'return'"),
     ),
     "bad operation": (lambda: _scan(operation="return"), "device", "recorded",
-                      ("record.operation", "'receive', 'consume', 'produce' or 'ship'")),
+                      ("record.operation", "'receive', 'consume', 'produce', 'pack' or 'ship'")),
     "bad ncr step": (lambda: _ncr(step="reopened", nature="x"), "production", "authored",
                      ("record.step",)),
     "bad alert severity": (lambda: {**_alert(), "severity": "fatal"}, "qa_inspector", "authored",

@@ -1,0 +1,549 @@
+"""The lot genealogy in PostgreSQL: the projector that keeps it, and trace and recall over it.
+
+:class:`Projector` reads the log in leaf order (``log_leaves``, written by the sealer with its
+checkpoint, so there are no gaps) and stores the links each record proves
+(:func:`ledger.domain.genealogy.links`) in ``genealogy_links``, moving ``genealogy_state``'s
+cursor in the same transaction. One projector runs at a time (advisory lock), like the sealer.
+The projection trails the log by one sealing round; every answer says how far it had read.
+
+:func:`trace` walks the graph one level per query (``= ANY(frontier)`` on an indexed column),
+with a visited set, a depth bound and a node bound, so cycles and very deep graphs end and are
+reported. :func:`recall_scope` is a forward trace from a lot, or from every lot received from a
+supplier, to every consignee, computed as of a checkpoint's tree size so that it can be
+computed again later, from the same log, and compared by its hash (``recall/1`` records).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from evledger_verify import jcs
+
+from ledger import locks
+from ledger.domain.genealogy import Link, Tracker, links
+from ledger.models import Checkpoint, GenealogyLink, GenealogyState, LogLeaf, Record
+from ledger.storage import copy_rows, iso_utc
+
+__all__ = [
+    "GENEALOGY_TYPES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "Projector",
+    "Trace",
+    "projected_size",
+    "recall_scope",
+    "scope_sha256",
+    "stored_links",
+    "trace",
+]
+
+log = logging.getLogger("evledger.genealogy")
+
+#: Record types that can prove links (everything else is skipped by a type filter).
+GENEALOGY_TYPES = ("scan", "inspection", "epcis_event")
+#: Default bounds of a trace: levels followed, and lots visited.
+MAX_DEPTH = 1000
+MAX_NODES = 200_000
+SCOPE_FORMAT = "evledger-recall-scope/1"
+_LINK_COLUMNS = (
+    "leaf_index",
+    "n",
+    "record_id",
+    "kind",
+    "lot",
+    "other",
+    "gtin",
+    "quantity",
+    "unit",
+    "at",
+    "via",
+    "accepted_at",
+)
+_G = GenealogyLink.__table__.c
+
+
+def _link(row: Any) -> Link:
+    return Link(
+        record_id=row.record_id,
+        kind=row.kind,
+        lot=row.lot,
+        other=row.other,
+        gtin=row.gtin,
+        quantity=row.quantity,
+        unit=row.unit,
+        at=row.at,
+        via=row.via,
+    )
+
+
+# -- the projector ------------------------------------------------------------------------------
+
+
+class Projector:
+    """Keeps ``genealogy_links`` up to date with the log (see the module docstring)."""
+
+    def __init__(self, engine: sa.Engine, batch: int = 5000) -> None:
+        self.engine = engine
+        self.batch = batch
+        self._tracker: Tracker | None = None
+        self._tracker_at = -1
+
+    def project_once(self) -> int:
+        """Project up to ``batch`` leaves; returns how many leaves were read."""
+        try:
+            with self.engine.begin() as conn:
+                return self._project(conn)
+        except BaseException:
+            self._tracker = None  # it may hold links of the rolled-back round
+            raise
+
+    def _project(self, conn: sa.Connection) -> int:
+        if not conn.execute(sa.select(sa.func.pg_try_advisory_xact_lock(locks.GENEALOGY))).scalar():
+            return 0
+        start = conn.execute(
+            sa.select(GenealogyState.next_leaf)
+            .where(GenealogyState.singleton == 1)
+            .with_for_update()
+        ).scalar_one()
+        size = conn.execute(sa.select(sa.func.coalesce(sa.func.max(LogLeaf.leaf_index) + 1, 0)))
+        end = min(int(size.scalar_one()), start + self.batch)
+        if end <= start:
+            return 0
+        if self._tracker is None or self._tracker_at != start:
+            self._tracker = _load_tracker(conn)
+        tracker = self._tracker
+        rows = conn.execute(
+            sa.select(LogLeaf.leaf_index, Record.record_id, Record.body, Record.accepted_at)
+            .join(Record, Record.seq == LogLeaf.seq)
+            .where(
+                LogLeaf.leaf_index >= start,
+                LogLeaf.leaf_index < end,
+                Record.record_type.in_(GENEALOGY_TYPES),
+            )
+            .order_by(LogLeaf.leaf_index)
+        )
+        out: list[tuple[Any, ...]] = []
+        for leaf_index, record_id, body, accepted_at in rows:
+            try:
+                record = json.loads(bytes(body))
+                new = links(record, tracker)
+            except (ValueError, KeyError, TypeError) as exc:
+                # Bodies were validated when accepted; one that cannot be read proves nothing
+                # here (the audit names a damaged record), and must not stop the projection.
+                log.warning("genealogy: %s (leaf %s) skipped: %s", record_id, leaf_index, exc)
+                continue
+            tracker.apply(new)
+            out.extend(
+                (leaf_index, n, *link.key(), iso_utc(accepted_at)) for n, link in enumerate(new)
+            )
+        if out:
+            copy_rows(conn, "genealogy_links", _LINK_COLUMNS, out)
+        conn.execute(
+            sa.update(GenealogyState).where(GenealogyState.singleton == 1).values(next_leaf=end)
+        )
+        self._tracker_at = end
+        return end - start
+
+    def run(self, stop: threading.Event, interval: float) -> None:
+        while not stop.is_set():
+            try:
+                busy = self.project_once() >= self.batch
+            except Exception:
+                log.exception("genealogy projection round failed; retrying")
+                busy = False
+            if not busy:
+                stop.wait(interval)
+
+    def catch_up(self, timeout: float = 30.0) -> int:
+        """Project until the projection has read every sealed leaf (tests, CLI); returns the
+        projected size."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.project_once()
+            with self.engine.connect() as conn:
+                done = projected_size(conn)
+                sealed = conn.execute(
+                    sa.select(sa.func.coalesce(sa.func.max(LogLeaf.leaf_index) + 1, 0))
+                ).scalar_one()
+            if done >= sealed:
+                return done
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"genealogy: projected {done} of {sealed} leaves")
+            time.sleep(0.01)
+
+    def rebuild(self) -> int:
+        """Drop the projection and read the whole log again; returns the leaves read."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(locks.GENEALOGY)))
+            conn.execute(sa.delete(GenealogyLink))
+            conn.execute(sa.update(GenealogyState).values(next_leaf=0))
+        self._tracker = None
+        return self.catch_up(timeout=3600.0)
+
+
+def _load_tracker(conn: sa.Connection) -> Tracker:
+    """The context the stored links establish (produce, aliased receive and pack links)."""
+    tracker = Tracker()
+    rows = conn.execute(
+        sa.select(GenealogyLink)
+        .where(
+            sa.or_(
+                GenealogyLink.kind.in_(("produce", "pack")),
+                sa.and_(GenealogyLink.kind == "receive", GenealogyLink.via.is_not(None)),
+            )
+        )
+        .order_by(GenealogyLink.leaf_index, GenealogyLink.n)
+    )
+    tracker.apply(_link(r) for r in rows)
+    return tracker
+
+
+def projected_size(conn: sa.Connection) -> int:
+    """Leaves below this index are in the projection."""
+    return int(
+        conn.execute(
+            sa.select(GenealogyState.next_leaf).where(GenealogyState.singleton == 1)
+        ).scalar_one()
+    )
+
+
+def stored_links(conn: sa.Connection) -> Iterable[Link]:
+    """Every stored link, in log order (the audit compares them with a rebuild)."""
+    result = conn.execution_options(yield_per=10_000).execute(
+        sa.select(GenealogyLink).order_by(GenealogyLink.leaf_index, GenealogyLink.n)
+    )
+    for row in result:
+        yield _link(row)
+
+
+# -- trace --------------------------------------------------------------------------------------
+
+
+Direction = Literal["backward", "forward"]
+
+
+@dataclass
+class Trace:
+    """A traced subgraph. ``nodes`` maps each lot reached to its depth; ``edges`` are
+    (from lot, to lot) -> proving record ids, always from input to output."""
+
+    start: list[str]
+    direction: Direction
+    tree_size: int
+    nodes: dict[str, int] = field(default_factory=dict)
+    edges: dict[tuple[str, str], list[str]] = field(default_factory=lambda: defaultdict(list))
+    truncated: str | None = None
+    cycles: list[list[str]] = field(default_factory=list)
+
+
+def _filters(tree_size: int, as_of: datetime | None) -> list[Any]:
+    out: list[Any] = [_G.leaf_index < tree_size]
+    if as_of is not None:
+        out.append(_G.accepted_at <= as_of)
+    return out
+
+
+def trace(
+    conn: sa.Connection,
+    start: Sequence[str],
+    direction: Direction,
+    *,
+    depth: int = MAX_DEPTH,
+    max_nodes: int = MAX_NODES,
+    tree_size: int | None = None,
+    as_of: datetime | None = None,
+) -> Trace:
+    """The lots reached from ``start`` through ``input`` links: ``backward`` to what they were
+    made from, ``forward`` to what was made from them. Bounded by ``depth`` levels and
+    ``max_nodes`` lots (``truncated`` says which bound stopped it); cycles are listed."""
+    size = projected_size(conn) if tree_size is None else min(tree_size, projected_size(conn))
+    result = Trace(list(start), direction, size)
+    result.nodes = dict.fromkeys(start, 0)
+    near, far = (_G.lot, _G.other) if direction == "backward" else (_G.other, _G.lot)
+    frontier = sorted(set(start))
+    level = 0
+    while frontier:
+        level += 1
+        rows = conn.execute(
+            sa.select(near.label("near"), far.label("far"), _G.record_id)
+            .where(_G.kind == "input", near.in_(frontier), *_filters(size, as_of))
+            .order_by(_G.leaf_index, _G.n)
+        ).all()
+        if level > depth:
+            if any(row.far not in result.nodes for row in rows):
+                result.truncated = f"depth: stopped at {depth} levels"
+            break
+        nxt: list[str] = []
+        for row in rows:
+            pair = (row.far, row.near) if direction == "backward" else (row.near, row.far)
+            if row.record_id not in result.edges[pair]:
+                result.edges[pair].append(row.record_id)
+            if row.far not in result.nodes:
+                if len(result.nodes) >= max_nodes:
+                    result.truncated = f"nodes: stopped at {max_nodes} lots"
+                    break
+                result.nodes[row.far] = level
+                nxt.append(row.far)
+        if result.truncated:
+            break
+        frontier = nxt
+    result.cycles = _cycles(result.edges)
+    return result
+
+
+def _cycles(edges: dict[tuple[str, str], list[str]]) -> list[list[str]]:
+    """Each cycle of the traced subgraph once (iterative DFS; a lot made from itself, directly
+    or through others, is evidence of a scanning mistake that QA must see)."""
+    out: dict[str, list[Any]] = defaultdict(list)
+    for a, b in edges:
+        out[a].append(b)
+    color: dict[str, int] = {}
+    found: list[list[str]] = []
+    for root in sorted(out):
+        if color.get(root):
+            continue
+        stack: list[tuple[str, Iterator[str]]] = [(root, iter(sorted(out[root])))]
+        path = [root]
+        color[root] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                color[node] = 2
+                stack.pop()
+                path.pop()
+            elif color.get(child) == 1:
+                found.append([*path[path.index(child) :], child])
+            elif not color.get(child):
+                color[child] = 1
+                path.append(child)
+                stack.append((child, iter(sorted(out.get(child, ())))))
+    return found
+
+
+# -- what the lots reached carry: status, suppliers, shipments ----------------------------------
+
+
+def _in_log(size: int, as_of: datetime | None) -> list[Any]:
+    out: list[Any] = [LogLeaf.leaf_index < size]
+    if as_of is not None:
+        out.append(Record.accepted_at <= as_of)
+    return out
+
+
+def lot_facts(
+    conn: sa.Connection, lots: Sequence[str], tree_size: int, as_of: datetime | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per lot: ``state`` (released / rejected / quarantined by its last release decision,
+    else ``unreleased``), ``open_ncrs``, ``gtin``, ``product`` name, ``suppliers``,
+    ``stations``, ``pallets`` and ``shipments``, all from the log below ``tree_size``."""
+    facts: dict[str, dict[str, Any]] = {
+        lot: {
+            "state": "unreleased",
+            "open_ncrs": [],
+            "gtin": None,
+            "product": None,
+            "suppliers": [],
+            "stations": [],
+            "pallets": [],
+            "shipments": [],
+        }
+        for lot in lots
+    }
+    for chunk in _chunks(sorted(facts), 5000):
+        rows = conn.execute(
+            sa.select(_G.lot, _G.kind, _G.other, _G.gtin, _G.quantity, _G.unit, _G.at, _G.via)
+            .add_columns(_G.record_id)
+            .where(_G.lot.in_(chunk), _G.kind != "input", *_filters(tree_size, as_of))
+            .order_by(_G.leaf_index, _G.n)
+        ).all()
+        for r in rows:
+            f = facts[r.lot]
+            f["gtin"] = f["gtin"] or r.gtin
+            if r.kind == "receive":
+                f["suppliers"].append({"supplier": r.other, "record_id": r.record_id})
+            elif r.kind == "produce":
+                f["stations"].append({"station": r.other, "record_id": r.record_id})
+            elif r.kind == "pack":
+                f["pallets"].append({"sscc": r.other, "record_id": r.record_id})
+            elif r.kind == "ship":
+                f["shipments"].append(
+                    {
+                        "consignee": r.other,
+                        "quantity": r.quantity,
+                        "unit": r.unit,
+                        "date": r.at,
+                        "pallet": r.via,
+                        "record_id": r.record_id,
+                    }
+                )
+        ncrs: dict[tuple[str, str], str] = {}
+        status = conn.execute(
+            sa.select(Record.lot, Record.record_type, Record.body)
+            .join(LogLeaf, LogLeaf.seq == Record.seq)
+            .where(
+                Record.lot.in_(chunk),
+                Record.record_type.in_(("release", "ncr", "inspection")),
+                *_in_log(tree_size, as_of),
+            )
+            .order_by(LogLeaf.leaf_index)
+        ).all()
+        for lot, rtype, body in status:
+            record = json.loads(bytes(body))
+            f = facts[str(lot)]
+            product = record.get("product")
+            if isinstance(product, dict):
+                f["gtin"] = f["gtin"] or product.get("gtin")
+                f["product"] = f["product"] or product.get("name")
+            if rtype == "release":
+                f["state"] = record.get("decision", f["state"])
+            elif rtype == "ncr":
+                ncrs[(str(lot), str(record.get("ncr_id")))] = str(record.get("step"))
+        for (lot, ncr_id), step in ncrs.items():
+            if step != "closed":
+                facts[lot]["open_ncrs"].append(ncr_id)
+    return facts
+
+
+def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def known(conn: sa.Connection, lot: str) -> bool:
+    """Whether any record or link names ``lot``."""
+    hit = conn.execute(
+        sa.select(
+            sa.exists().where(Record.lot == lot)
+            | sa.exists().where(_G.lot == lot)
+            | sa.exists().where(_G.other == lot, _G.kind == "input")
+        )
+    ).scalar()
+    return bool(hit)
+
+
+def received_from(conn: sa.Connection, supplier: str, tree_size: int) -> list[str]:
+    """The lots received from ``supplier`` (receive links) in the log below ``tree_size``."""
+    rows = conn.execute(
+        sa.select(_G.lot)
+        .where(_G.kind == "receive", _G.other == supplier, _G.leaf_index < tree_size)
+        .distinct()
+    )
+    return sorted(str(r) for (r,) in rows)
+
+
+def trace_view(
+    conn: sa.Connection,
+    start: Sequence[str],
+    direction: Direction,
+    *,
+    depth: int = MAX_DEPTH,
+    as_of: datetime | None = None,
+) -> dict[str, Any]:
+    """``GET /v1/lots/{lot}/trace`` and ``evledger trace``: nodes with their status and edges
+    with the records that prove them."""
+    t = trace(conn, start, direction, depth=depth, as_of=as_of)
+    facts = lot_facts(conn, list(t.nodes), t.tree_size, as_of)
+    nodes = []
+    for lot, d in sorted(t.nodes.items(), key=lambda kv: (kv[1], kv[0])):
+        f = facts[lot]
+        node = {"lot": lot, "depth": d, **{k: f[k] for k in ("gtin", "product", "state")}}
+        node["open_ncrs"] = f["open_ncrs"]
+        node["suppliers"] = f["suppliers"]
+        node["shipments"] = f["shipments"]
+        node["pallets"] = f["pallets"]
+        nodes.append(node)
+    return {
+        "start": list(start),
+        "direction": direction,
+        "tree_size": t.tree_size,
+        "as_of": iso_utc(as_of) if as_of is not None else None,
+        "nodes": nodes,
+        "edges": [
+            {"from": a, "to": b, "record_ids": ids} for (a, b), ids in sorted(t.edges.items())
+        ],
+        "truncated": t.truncated,
+        "cycles": t.cycles,
+    }
+
+
+# -- recall ---------------------------------------------------------------------------------------
+
+
+def scope_tree_size(conn: sa.Connection) -> int:
+    """The newest checkpoint the projection has fully read: what a recall is computed at."""
+    projected = projected_size(conn)
+    size = conn.execute(
+        sa.select(sa.func.max(Checkpoint.tree_size)).where(Checkpoint.tree_size <= projected)
+    ).scalar_one()
+    return int(size or 0)
+
+
+def recall_scope(
+    conn: sa.Connection,
+    *,
+    lot: str | None = None,
+    supplier: str | None = None,
+    tree_size: int | None = None,
+) -> dict[str, Any]:
+    """Every lot reached forward from ``lot`` (or from every lot received from ``supplier``),
+    with each shipment to a consignee, as of the checkpoint ``tree_size`` (default: the newest
+    the projection has read). The same log and tree size give the same scope, byte for byte
+    under RFC 8785: :func:`scope_sha256` is what a ``recall/1`` record signs."""
+    if (lot is None) == (supplier is None):
+        raise ValueError("recall: expected a lot or a supplier")
+    size = scope_tree_size(conn) if tree_size is None else tree_size
+    if size > projected_size(conn):
+        raise LookupError(
+            f"recall: the genealogy has read {projected_size(conn)} leaves of the log, not yet "
+            f"tree size {size}; try again in a moment"
+        )
+    origins = [lot] if lot is not None else received_from(conn, str(supplier), size)
+    t = trace(conn, origins, "forward", tree_size=size)
+    facts = lot_facts(conn, list(t.nodes), size)
+    parents: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (a, b), ids in sorted(t.edges.items()):
+        parents[b].append({"lot": a, "record_ids": ids})
+    lots = []
+    shipments = []
+    for name, depth in sorted(t.nodes.items()):
+        f = facts[name]
+        lots.append(
+            {
+                "lot": name,
+                "depth": depth,
+                "gtin": f["gtin"],
+                "product": f["product"],
+                "state": f["state"],
+                "made_from": parents.get(name, []),
+            }
+        )
+        for s in f["shipments"]:
+            shipments.append({"lot": name, "gtin": f["gtin"], "product": f["product"], **s})
+    shipments.sort(key=lambda s: (s["lot"], s["consignee"] or "", s["date"] or "", s["record_id"]))
+    return {
+        "format": SCOPE_FORMAT,
+        "origin": {"lot": lot} if lot is not None else {"supplier": supplier},
+        "origin_lots": origins,
+        "tree_size": size,
+        "lots": lots,
+        "shipments": shipments,
+        "consignees": sorted({s["consignee"] for s in shipments if s["consignee"]}),
+        "truncated": t.truncated,
+        "cycles": t.cycles,
+    }
+
+
+def scope_sha256(scope: dict[str, Any]) -> str:
+    """SHA-256 (hex) of the scope's RFC 8785 canonical form."""
+    return hashlib.sha256(jcs.canonicalize(scope)).hexdigest()
