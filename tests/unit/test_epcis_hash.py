@@ -29,7 +29,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyld import jsonld
 
-DATA = Path(__file__).parent / "data" / "epcis"
+DATA = Path(__file__).parents[1] / "data" / "epcis"
 EXAMPLES = sorted(DATA.glob("*.jsonld"))
 pytestmark = pytest.mark.filterwarnings(
     "ignore:open_text is deprecated:DeprecationWarning"  # the reference's context loader
