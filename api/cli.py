@@ -453,6 +453,233 @@ def lot(lot: str, key_path: str, as_json: bool, api: str | None) -> None:
 
 
 @main.command()
+@click.argument("lot", required=False)
+@click.option("--backward", "direction", flag_value="backward", help="What the lot was made from.")
+@click.option("--forward", "direction", flag_value="forward", help="What was made from it.")
+@click.option("--supplier", default=None, help="Start from every lot received from a supplier.")
+@click.option("--depth", type=click.IntRange(1, 1000), default=None, help="Levels to follow.")
+@click.option("--as-of", "as_of", default=None, help="ISO 8601 time: the graph as known then.")
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--json", "as_json", is_flag=True)
+@api_option
+def trace(
+    lot: str | None,
+    direction: str | None,
+    supplier: str | None,
+    depth: int | None,
+    as_of: str | None,
+    key_path: str,
+    as_json: bool,
+    api: str | None,
+) -> None:
+    """Trace LOT backward (to its materials and suppliers) or forward (to the lots made from it
+    and their consignees), or every lot received from --supplier forward; each link with the
+    records that prove it and each lot with its status."""
+    if (lot is None) == (supplier is None):
+        raise CliError("trace: give a LOT or --supplier NAME")
+    if lot is not None and direction is None:
+        raise CliError("trace: give --backward or --forward")
+    if supplier is not None and direction == "backward":
+        raise CliError("trace: --supplier traces forward (every lot received from it)")
+    client = _client(api)
+    token = client.read_token(_load_key(key_path), 600)
+    params: dict[str, str | int] = {}
+    if as_of is not None:
+        params["as_of"] = as_of
+    if lot is not None:
+        params["direction"] = str(direction)
+        if depth is not None:
+            params["depth"] = depth
+        view = client.get_json(f"/v1/lots/{segment(lot)}/trace", token, params)
+    else:
+        view = client.get_json(f"/v1/suppliers/{segment(str(supplier))}/trace", token, params)
+    if as_json:
+        click.echo(json.dumps(view, indent=2))
+        return
+    for line in trace_lines(view):
+        click.echo(line)
+
+
+def trace_lines(view: dict[str, Any]) -> list[str]:
+    """A trace as text: each lot indented by its depth, with how it is linked and why."""
+    direction = view["direction"]
+    start = view.get("supplier") or ", ".join(view["start"])
+    out = [f"{direction} trace of {start} (log size {view['tree_size']})"]
+    links: dict[str, list[str]] = {}
+    for e in view["edges"]:
+        near, far = (e["to"], e["from"]) if direction == "backward" else (e["from"], e["to"])
+        links.setdefault(far, []).append(f"{near} via {' '.join(e['record_ids'])}")
+    for node in view["nodes"]:
+        pad = "  " * node["depth"]
+        ncrs = f", open NCR {' '.join(node['open_ncrs'])}" if node["open_ncrs"] else ""
+        product = f" {node['gtin']}" if node.get("gtin") else ""
+        out.append(f"{pad}{node['lot']}{product} [{node['state']}{ncrs}]")
+        for how in links.get(node["lot"], []):
+            arrow = "made into" if direction == "backward" else "made from"
+            out.append(f"{pad}  {arrow} {how}")
+        for s in node["suppliers"] if direction == "backward" else []:
+            out.append(f"{pad}  received from {s['supplier'] or '?'} ({s['record_id']})")
+        for s in node["shipments"] if direction == "forward" else []:
+            qty = f"{s['quantity']:g} {s['unit'] or ''}".strip() if s["quantity"] else "?"
+            pallet = f" on pallet {s['pallet']}" if s["pallet"] else ""
+            out.append(f"{pad}  shipped {qty} to {s['consignee']}{pallet} ({s['record_id']})")
+    if view["cycles"]:
+        for c in view["cycles"]:
+            out.append(f"CYCLE: {' -> '.join(c)} (a lot made from itself: check these scans)")
+    if view["truncated"]:
+        out.append(f"TRUNCATED: {view['truncated']}")
+    return out
+
+
+#: FSMA 204 style sortable spreadsheet: one row per critical tracking event of the scope.
+RECALL_CSV_COLUMNS = (
+    "traceability_lot_code",
+    "product_gtin",
+    "product_description",
+    "quantity",
+    "unit_of_measure",
+    "location",
+    "event",
+    "event_date",
+    "reference_records",
+    "reached_from",
+)
+
+
+def recall_rows(scope: dict[str, Any]) -> list[dict[str, str]]:
+    """The scope as spreadsheet rows, sorted by lot, event and date: the origin lots, each lot
+    reached (a transformation from the lots it was made from) and each shipment."""
+    rows: list[dict[str, str]] = []
+    for lot in scope["lots"]:
+        base = {
+            "traceability_lot_code": lot["lot"],
+            "product_gtin": lot["gtin"] or "",
+            "product_description": lot["product"] or "",
+        }
+        if not lot["made_from"]:
+            rows.append({**base, "event": "origin", "reached_from": ""})
+        for parent in lot["made_from"]:
+            rows.append(
+                {
+                    **base,
+                    "event": "transformation",
+                    "reference_records": " ".join(parent["record_ids"]),
+                    "reached_from": parent["lot"],
+                }
+            )
+    for s in scope["shipments"]:
+        rows.append(
+            {
+                "traceability_lot_code": s["lot"],
+                "product_gtin": s["gtin"] or "",
+                "product_description": s["product"] or "",
+                "quantity": "" if s["quantity"] is None else f"{s['quantity']:g}",
+                "unit_of_measure": s["unit"] or "",
+                "location": s["consignee"] or "",
+                "event": "shipping",
+                "event_date": s["date"] or "",
+                "reference_records": s["record_id"],
+                "reached_from": f"pallet {s['pallet']}" if s["pallet"] else "",
+            }
+        )
+    full = [{c: row.get(c, "") for c in RECALL_CSV_COLUMNS} for row in rows]
+    return sorted(full, key=lambda r: (r["traceability_lot_code"], r["event"], r["event_date"]))
+
+
+def _scope_path(lot: str | None, supplier: str | None) -> str:
+    if lot is not None:
+        return f"/v1/lots/{segment(lot)}/recall"
+    return f"/v1/suppliers/{segment(str(supplier))}/recall"
+
+
+@main.command()
+@click.option("--lot", default=None, help="The lot to recall (and everything made from it).")
+@click.option("--supplier", default=None, help="Recall every lot received from a supplier.")
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@click.option("--reason", default=None, help="Why (required for a real recall).")
+@click.option("--drill", is_flag=True, help="A mock recall: timed, and logged as a drill.")
+@click.option("--recall-id", default=None, help="Default: RC-<UTC time>.")
+@click.option("--csv", "csv_path", default=None, help="Write the FSMA 204 spreadsheet here.")
+@click.option("--json", "json_path", default=None, help="Write the scope and record ('-': stdout).")
+@api_option
+def recall(
+    lot: str | None,
+    supplier: str | None,
+    key_path: str,
+    reason: str | None,
+    drill: bool,
+    recall_id: str | None,
+    csv_path: str | None,
+    json_path: str | None,
+    api: str | None,
+) -> None:
+    """Compute the recall scope of --lot (or --supplier): every lot, consignee, quantity and
+    unit reached forward, with the proving records; log it as a signed `recall` record whose
+    scope hash the ledger checks against its own computation; write the spreadsheet."""
+    import csv
+    import hashlib
+    from datetime import UTC, datetime
+
+    from evledger_verify import jcs
+
+    if (lot is None) == (supplier is None):
+        raise CliError("recall: give --lot LOT or --supplier NAME")
+    if not drill and not reason:
+        raise CliError("recall: give --reason (why the lot is recalled); or --drill")
+    started = time.monotonic()
+    client = _client(api)
+    key = _load_key(key_path)
+    served = client.get_json(_scope_path(lot, supplier), client.read_token(key, 600))
+    scope = served["scope"]
+    digest = hashlib.sha256(jcs.canonicalize(scope)).hexdigest()
+    if digest != served["scope_sha256"]:
+        raise CliError(
+            f"recall: the service's scope hash {served['scope_sha256']} is not the hash of the "
+            f"scope it sent ({digest})"
+        )
+    elapsed_ms = (time.monotonic() - started) * 1000
+    now = datetime.now(UTC)
+    rid = recall_id or f"RC-{now.strftime('%Y%m%dT%H%M%S%fZ')}"
+    record: dict[str, Any] = {
+        "record_id": f"recall-{rid}",
+        "type": "recall",
+        "schema": "recall/1",
+        "recall_id": rid,
+        "drill": drill,
+        "reason": reason or "Mock recall (drill)",
+        "tree_size": scope["tree_size"],
+        "scope_sha256": digest,
+        "lots": len(scope["lots"]),
+        "shipments": len(scope["shipments"]),
+        "consignees": len(scope["consignees"]),
+        "computed_at": now.isoformat().replace("+00:00", "Z"),
+        **({"lot": lot} if lot is not None else {"supplier": supplier}),
+        **({"elapsed_ms": round(elapsed_ms, 1)} if drill else {}),
+    }
+    signed = key.sign(record, "authored" if drill else "approved", client.domain())
+    result = client.submit(signed)
+    if csv_path is not None:
+        with open(csv_path, "w", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=RECALL_CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows(recall_rows(scope))
+        click.echo(f"wrote {csv_path}", err=True)
+    if json_path is not None:
+        _write_json(json_path, {"scope": scope, "scope_sha256": digest, "record": record})
+    what = "drill" if drill else "recall"
+    click.echo(
+        f"{what} {rid}: {record['lots']} lots, {record['shipments']} shipments to "
+        f"{record['consignees']} consignees at log size {scope['tree_size']}; scope SHA-256 "
+        f"{digest}; logged as {result.get('record_id', record['record_id'])}"
+        + (f"; scope computed in {elapsed_ms:.0f} ms" if drill else "")
+    )
+    for name in scope["consignees"]:
+        click.echo(f"  consignee: {name}")
+    if scope["truncated"]:
+        click.echo(f"TRUNCATED: {scope['truncated']}", err=True)
+
+
+@main.command()
 @click.option(
     "--every",
     type=float,

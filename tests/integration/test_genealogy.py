@@ -69,8 +69,7 @@ class Plant:
         return resp.json()
 
 
-@pytest.fixture()
-def plant(client: TestClient, runtime: Runtime) -> Plant:
+def build_plant(client: TestClient, runtime: Runtime) -> Plant:
     """3 supplier lots, 2 product lots (P-1 made from two of them), a pallet carrying both
     product lots, 4 shipments to 3 consignees."""
     p = Plant(client, runtime)
@@ -96,6 +95,11 @@ def plant(client: TestClient, runtime: Runtime) -> Plant:
            quantity=10, unit="EA")
     p.settle()
     return p
+
+
+@pytest.fixture()
+def plant(client: TestClient, runtime: Runtime) -> Plant:
+    return build_plant(client, runtime)
 
 
 def test_backward_trace_reaches_the_suppliers_with_proving_records(plant: Plant) -> None:
