@@ -43,12 +43,14 @@ from evledger_verify.errors import VerifyError
 from evledger_verify.merkle import leaf_hash, node_hash, tree_levels
 from evledger_verify.records import Domain, Entry, canonical_json
 
-from ledger import tree
+from ledger import genealogy, tree
 from ledger.chain import Chain
+from ledger.domain.genealogy import Link, Tracker, links
 from ledger.domain.lots import apply_corrections, lot_status, subject_of
 from ledger.errors import ChainError, LedgerError
+from ledger.genealogy import GENEALOGY_TYPES
 from ledger.identity import Identity
-from ledger.models import Anchor, Checkpoint, Record, TreeNode
+from ledger.models import Anchor, Checkpoint, LogLeaf, Record, TreeNode
 from ledger.signers import Registry, load_registry
 from ledger.storage import STORED_COLUMNS, iso_utc, to_stored
 from ledger.submission import AUDIT_ALERT_PREFIX, Submitter
@@ -71,6 +73,7 @@ KINDS = {
     "anchor_mismatch": "the chain does not hold the root the log has at that size",
     "lot_chain_broken": "a record does not follow the lot's previous record",
     "projection_mismatch": "the signer registry differs from the one rebuilt from the log",
+    "genealogy_mismatch": "the lot genealogy differs from the one rebuilt from the log",
     "identity_changed": "the ledger's identity (log key, chain, contract) was changed",
 }
 
@@ -319,6 +322,7 @@ class Auditor:
             served = load_registry(conn)
             self._projection(p.registry, served)
             self._lot_projections(conn, p, served)
+            self._genealogy(conn)
         return self.findings
 
     # -- identity --------------------------------------------------------------------------
@@ -698,6 +702,45 @@ class Auditor:
 
     # -- lots and projections --------------------------------------------------------------
 
+    def _genealogy(self, conn: sa.Connection) -> None:
+        """The served lot genealogy against the one rebuilt from the log's records, in leaf
+        order, up to where the projection has read: a link added, removed or changed in the
+        table is named with the record it claims (at most 20 findings)."""
+        projected = genealogy.projected_size(conn)
+        rows = conn.execution_options(yield_per=5000).execute(
+            sa.select(LogLeaf.leaf_index, Record.body)
+            .join(Record, Record.seq == LogLeaf.seq)
+            .where(LogLeaf.leaf_index < projected, Record.record_type.in_(GENEALOGY_TYPES))
+            .order_by(LogLeaf.leaf_index)
+        )
+        tracker = Tracker()
+
+        def rebuilt() -> Iterator[tuple[int, int, Link]]:
+            for leaf_index, body in rows:
+                try:
+                    new = links(json.loads(bytes(body)), tracker)
+                except (ValueError, KeyError, TypeError):
+                    continue  # an unreadable body is named by the record checks
+                tracker.apply(new)
+                for n, link in enumerate(new):
+                    yield leaf_index, n, link
+
+        found = 0
+        for where, mine, theirs in _merge(rebuilt(), genealogy.stored_links(conn)):
+            if mine is not None and theirs is not None and mine.key() == theirs.key():
+                continue
+            found += 1
+            if found > 20:
+                break
+            if theirs is None:
+                detail = f"{where}: {_link_text(mine)} is missing from the table"
+            elif mine is None:
+                detail = f"{where}: {_link_text(theirs)} is in the table but no record proves it"
+            else:
+                detail = f"{where}: the table has {_link_text(theirs)}, the log {_link_text(mine)}"
+            named = theirs or mine
+            self._find("genealogy_mismatch", named.record_id if named else None, detail)
+
     def _lots(self, p: _Pass) -> None:
         for lot in p.heads:
             self.findings += p.broken.get(lot, ())
@@ -753,3 +796,32 @@ class Auditor:
                     f"{b.to_json() if b else 'absent'}, the log says "
                     f"{a.to_json() if a else 'absent'}",
                 )
+
+
+def _link_text(link: Link | None) -> str:
+    if link is None:
+        return "nothing"
+    return f"{link.kind} {link.lot} / {link.other} ({link.record_id})"
+
+
+def _merge(
+    mine: Iterator[tuple[int, int, Link]], theirs: Iterable[tuple[int, int, Link]]
+) -> Iterator[tuple[str, Link | None, Link | None]]:
+    """Two link streams in (leaf index, n) order, joined on that position."""
+    a, b = iter(mine), iter(theirs)
+    x, y = next(a, None), next(b, None)
+    while x is not None or y is not None:
+        kx = (x[0], x[1]) if x is not None else None
+        ky = (y[0], y[1]) if y is not None else None
+        if ky is None or (kx is not None and kx < ky):
+            assert x is not None
+            yield f"leaf {x[0]} link {x[1]}", x[2], None
+            x = next(a, None)
+        elif kx is None or ky < kx:
+            assert y is not None
+            yield f"leaf {y[0]} link {y[1]}", None, y[2]
+            y = next(b, None)
+        else:
+            assert x is not None and y is not None
+            yield f"leaf {x[0]} link {x[1]}", x[2], y[2]
+            x, y = next(a, None), next(b, None)

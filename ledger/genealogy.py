@@ -217,13 +217,14 @@ def projected_size(conn: sa.Connection) -> int:
     )
 
 
-def stored_links(conn: sa.Connection) -> Iterable[Link]:
-    """Every stored link, in log order (the audit compares them with a rebuild)."""
+def stored_links(conn: sa.Connection) -> Iterable[tuple[int, int, Link]]:
+    """Every stored link as (leaf index, n, link), in log order (the audit compares them with
+    a rebuild)."""
     result = conn.execution_options(yield_per=10_000).execute(
         sa.select(GenealogyLink).order_by(GenealogyLink.leaf_index, GenealogyLink.n)
     )
     for row in result:
-        yield _link(row)
+        yield row.leaf_index, row.n, _link(row)
 
 
 # -- trace --------------------------------------------------------------------------------------

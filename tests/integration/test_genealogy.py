@@ -167,7 +167,7 @@ def test_a_recall_record_must_sign_the_scope_the_ledger_computes(plant: Plant) -
 def test_the_projection_rebuilt_from_the_log_equals_the_served_one(plant: Plant) -> None:
     rt = plant.runtime
     with rt.engine.connect() as conn:
-        served = [link.key() for link in stored_links(conn)]
+        served = [link.key() for _, _, link in stored_links(conn)]
     rebuilt = Genealogy()
     for record in _log_records(rt):
         rebuilt.add(record)
@@ -175,7 +175,7 @@ def test_the_projection_rebuilt_from_the_log_equals_the_served_one(plant: Plant)
     assert len(served) == 14  # 3 receive, 2 produce, 3 input, 2 pack, 4 ship
     rt.projector.rebuild()
     with rt.engine.connect() as conn:
-        assert [link.key() for link in stored_links(conn)] == served
+        assert [link.key() for _, _, link in stored_links(conn)] == served
 
 
 def test_cycles_and_depth_are_bounded_and_reported(plant: Plant) -> None:
@@ -245,3 +245,39 @@ def _log_records(rt: Runtime) -> list[dict[str, Any]]:
             .order_by(LogLeaf.leaf_index)
         ).all()
     return [json.loads(bytes(b)) for (b,) in rows]
+
+
+def _audit(rt: Runtime) -> list[tuple[str, str | None, str]]:
+    from ledger.audit import Auditor
+
+    auditor = Auditor(rt.engine, rt.ledger.identity, rt.ledger.identity.log_public_key, rt.chain)
+    return [(f.kind, f.record_id, f.detail) for f in auditor.run()]
+
+
+@pytest.mark.parametrize(
+    ("statement", "record_id", "detail"),
+    [
+        ("UPDATE genealogy_links SET other = 'Somewhere Else' WHERE record_id = 'scan-SHIP-1-12'",
+         "scan-SHIP-1-12", "the table has ship P-1 / Somewhere Else"),
+        ("DELETE FROM genealogy_links WHERE record_id = 'scan-MOLD-1-6'", "scan-MOLD-1-6",
+         "input P-1 / RM-B (scan-MOLD-1-6) is missing from the table"),
+        ("INSERT INTO genealogy_links SELECT leaf_index, 9, record_id, 'ship', lot, 'Ghost Inc', "
+         "gtin, 1, 'EA', at, NULL, accepted_at FROM genealogy_links "
+         "WHERE record_id = 'scan-SHIP-1-13'", "scan-SHIP-1-13", "no record proves it"),
+    ],
+    ids=["changed consignee", "deleted link", "invented shipment"],
+)
+def test_the_audit_names_a_tampered_genealogy(
+    plant: Plant, database_url: str, statement: str, record_id: str, detail: str
+) -> None:
+    assert _audit(plant.runtime) == []
+    plant.runtime.stop()  # the projector would otherwise keep working
+    superuser = sa.create_engine(database_url)
+    try:
+        with superuser.begin() as conn:
+            conn.execute(sa.text(statement))
+    finally:
+        superuser.dispose()
+    found = [f for f in _audit(plant.runtime) if f[0] == "genealogy_mismatch"]
+    assert found, _audit(plant.runtime)
+    assert any(detail in f[2] and f[1] == record_id for f in found), found
