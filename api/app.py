@@ -153,6 +153,7 @@ def create_app(
             ("latest_checkpoint", "Tree size of the newest signed checkpoint"),
             ("latest_anchored_checkpoint", "Tree size of the newest anchored checkpoint"),
             ("audit_alerts", "Alerts raised by `evledger audit --every` (findings of damage)"),
+            ("genealogy_projected", "Leaves of the log the lot genealogy has read"),
         )
     }
 

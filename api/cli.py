@@ -679,6 +679,54 @@ def recall(
         click.echo(f"TRUNCATED: {scope['truncated']}", err=True)
 
 
+@main.command("recall-check")
+@click.argument("scope_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@api_option
+def recall_check(scope_file: str, key_path: str, api: str | None) -> None:
+    """Check a recall scope file (from `recall --json`): its hash, the signed recall record the
+    ledger logged for it, and the scope the ledger computes again from the same log at the
+    same tree size. Exit 0 when all three agree, 1 otherwise."""
+    import hashlib
+
+    from evledger_verify import jcs
+
+    try:
+        saved = json.loads(Path(scope_file).read_text())
+        scope, record = saved["scope"], saved["record"]
+        origin = scope["origin"]
+        size = int(scope["tree_size"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise CliError(
+            f"recall-check: {scope_file}: expected `recall --json` output ({exc})"
+        ) from None
+    client = _client(api)
+    token = client.read_token(_load_key(key_path), 600)
+    digest = hashlib.sha256(jcs.canonicalize(scope)).hexdigest()
+    logged = client.get_json(f"/v1/records/{segment(str(record['record_id']))}", token)
+    again = client.get_json(
+        _scope_path(origin.get("lot"), origin.get("supplier")), token, {"tree_size": size}
+    )
+    checks = [
+        ("the file's scope hashes to its scope_sha256", digest == saved.get("scope_sha256")),
+        (
+            f"the logged record {record['record_id']} signs that hash",
+            logged["current"].get("scope_sha256") == digest and logged["current"] == record,
+        ),
+        (
+            f"the ledger computes the same scope at tree size {size}",
+            again["scope_sha256"] == digest,
+        ),
+    ]
+    for what, ok in checks:
+        click.echo(f"{'ok  ' if ok else 'FAIL'} {what}")
+    sig = logged["signature"]
+    click.echo(f"signed by {_signature(sig)}; prove it is anchored: evledger receipt "
+               f"{record['record_id']} -o r.json && evledger-verify receipt r.json --trust T")
+    if not all(ok for _, ok in checks):
+        raise Refused("recall-check: the scope does not match")
+
+
 @main.command()
 @click.option(
     "--every",

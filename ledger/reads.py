@@ -16,7 +16,7 @@ from ledger import genealogy
 from ledger.domain.lots import apply_corrections, lot_status
 from ledger.errors import ConflictError, NotFoundError
 from ledger.identity import Identity
-from ledger.models import Anchor, Checkpoint, LogLeaf, Record, SealQueue
+from ledger.models import Anchor, Checkpoint, GenealogyState, LogLeaf, Record, SealQueue
 from ledger.signers import RegistryCache
 from ledger.storage import load_lot, load_stored
 from ledger.submission import AUDIT_ALERT_PREFIX
@@ -143,13 +143,15 @@ class Reads:
                 Record.record_id.like(f"{AUDIT_ALERT_PREFIX}%"),
             )
             .scalar_subquery(),
+            sa.select(GenealogyState.next_leaf).scalar_subquery(),
         )
         with self.engine.connect() as conn:
-            latest, anchored, leaves, pending, alerts = conn.execute(query).one()
+            latest, anchored, leaves, pending, alerts, projected = conn.execute(query).one()
         return {
             "records": (0 if leaves is None else leaves + 1) + pending,
             "pending_seal": pending,
             "audit_alerts": alerts,
             "latest_checkpoint": latest,
             "latest_anchored_checkpoint": anchored,
+            "genealogy_projected": projected or 0,
         }

@@ -139,3 +139,21 @@ def test_a_replayed_recall_id_is_refused(cli: CliRunner, api_url: str) -> None:
     r = cli.invoke(main, args)
     assert r.exit_code == 1 and "already used" in r.output, r.output
     assert records(api_url) == before
+
+
+def test_recall_check_confirms_a_scope_and_names_a_doctored_one(cli: CliRunner) -> None:
+    r = cli.invoke(main, ["recall", "--lot", "RM-A", "--key", "qa.key", "--reason",
+                          "Resin lot contaminated", "--recall-id", "RC-CHK", "--json", "s.json"])
+    assert r.exit_code == 0, r.output
+    r = cli.invoke(main, ["recall-check", "s.json", "--key", "qa.key"])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("ok  ") == 3
+    saved = json.loads(Path("s.json").read_text())
+    saved["scope"]["shipments"].pop()  # a consignee quietly left off the list
+    Path("d.json").write_text(json.dumps(saved))
+    r = cli.invoke(main, ["recall-check", "d.json", "--key", "qa.key"])
+    assert r.exit_code == 1, r.output
+    assert "FAIL the file's scope hashes to its scope_sha256" in r.output
+    Path("bad.json").write_text("{}")
+    r = cli.invoke(main, ["recall-check", "bad.json", "--key", "qa.key"])
+    assert r.exit_code == 2 and "expected `recall --json` output" in r.output
