@@ -2,15 +2,30 @@
 
 Used by ``evledger up`` when ``DATABASE_URL`` / ``ETH_RPC_URL`` are not set, and by the test
 fixtures, which start their own on free ports and private data directories.
+
+Nothing started here may outlive its starter:
+
+- Anvil is our child, told by the kernel to stop when we die (``PR_SET_PDEATHSIG`` on Linux);
+  its pid is kept beside its state, and a start first stops an Anvil a killed run left on the
+  same state file (two writers would corrupt it).
+- PostgreSQL (pgserver) runs in a session of its own, started by ``pg_ctl``: :meth:`Guardian`
+  (``python -m ledger.guardian``) watches the starter and stops both when it dies, even by
+  kill -9. pgserver counts its users in ``.handle_pids.json``; pids of dead processes are
+  dropped before a start, so a clean stop after an earlier kill -9 really stops the server.
+- A port that is already taken is never mistaken for our chain: it is checked before Anvil
+  starts, and readiness counts only while our process is alive.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import re
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +33,15 @@ from typing import IO, Any
 
 from ledger.errors import ConfigError
 
-__all__ = ["Anvil", "EmbeddedPostgres", "find_anvil_binary", "free_port", "repo_root"]
+__all__ = [
+    "Anvil",
+    "EmbeddedPostgres",
+    "Guardian",
+    "find_anvil_binary",
+    "free_port",
+    "port_is_free",
+    "repo_root",
+]
 
 
 def repo_root() -> Path:
@@ -32,20 +55,103 @@ def free_port() -> int:
         return port
 
 
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a server could listen on ``port`` now (connections of an earlier server that
+    linger in TIME_WAIT do not count: servers bind with SO_REUSEADDR)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+#: npm's platform packages of @foundry-rs/anvil, by (system, machine).
+_ANVIL_PLATFORMS = {
+    ("linux", "x86_64"): "linux-amd64",
+    ("linux", "amd64"): "linux-amd64",
+    ("linux", "aarch64"): "linux-arm64",
+    ("linux", "arm64"): "linux-arm64",
+    ("darwin", "x86_64"): "darwin-amd64",
+    ("darwin", "arm64"): "darwin-arm64",
+}
+
+
 def find_anvil_binary() -> Path:
-    """The real anvil binary from npm (not the node wrapper, whose PID is not anvil's)."""
+    """The real anvil binary that npm installed for this platform (not the node wrapper,
+    whose PID is not anvil's), or ``EVLEDGER_ANVIL_BIN``."""
     env = os.environ.get("EVLEDGER_ANVIL_BIN")
     candidates = [Path(env)] if env else []
+    system, machine = platform.system().lower(), platform.machine().lower()
+    name = _ANVIL_PLATFORMS.get((system, machine), f"{system}-{machine}")
     candidates.append(
-        repo_root() / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+        repo_root() / "node_modules" / "@foundry-rs" / f"anvil-{name}" / "bin" / "anvil"
     )
     for c in candidates:
         if c.is_file() and os.access(c, os.X_OK):
             return c
     raise ConfigError(
-        "anvil: binary not found: expected node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil "
+        f"anvil: binary not found: expected node_modules/@foundry-rs/anvil-{name}/bin/anvil "
         "(run `make setup`) or EVLEDGER_ANVIL_BIN"
     )
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: SIGTERM this process when the thread that started it dies (kill -9 included)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return (
+            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        )
+    except OSError:
+        return ""
+
+
+def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None:
+    """Signal ``pid`` and wait until it is gone (SIGKILL after ``timeout``)."""
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        _reap(pid)
+        time.sleep(0.05)
+    if _alive(pid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        while _alive(pid) and _reap(pid) is None:
+            time.sleep(0.05)
+
+
+def _reap(pid: int) -> int | None:
+    try:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return None
+    return done or None
 
 
 @dataclass
@@ -60,9 +166,33 @@ class Anvil:
     rpc_url: str = field(default="", init=False)
     _log: IO[bytes] | None = field(default=None, init=False)
 
+    @property
+    def pid_file(self) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / "anvil.pid"
+
+    def _stop_leftover(self) -> None:
+        """Stop an Anvil a killed run left on our state file (two writers corrupt it)."""
+        if self.pid_file is None or not self.pid_file.exists():
+            return
+        try:
+            pid = int(self.pid_file.read_text().strip())
+        except ValueError:
+            pid = 0
+        state = str(self.state_dir / "anvil-state.json") if self.state_dir else ""
+        if pid > 0 and _alive(pid) and state and state in _cmdline(pid):
+            stop_pid(pid)
+        self.pid_file.unlink(missing_ok=True)
+
     def start(self, timeout: float = 30.0) -> Anvil:
         binary = find_anvil_binary()
+        self._stop_leftover()
         port = self.port or free_port()
+        if not port_is_free(port):
+            raise ConfigError(
+                f"anvil: port {port} is already taken by another process: the ledger's chain "
+                "must be the process it starts; choose another port (EVLEDGER_ANVIL_PORT) or "
+                "point ETH_RPC_URL at the chain you mean"
+            )
         args = [
             str(binary),
             "--host",
@@ -92,7 +222,10 @@ class Anvil:
             stdout=self._log or subprocess.DEVNULL,
             stderr=subprocess.STDOUT if self._log else subprocess.DEVNULL,
             start_new_session=False,
+            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
         )
+        if self.pid_file is not None:
+            self.pid_file.write_text(f"{self.process.pid}\n")
         self.port = port
         self.rpc_url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
@@ -102,7 +235,8 @@ class Anvil:
                     f"anvil: exited with code {self.process.returncode} at start"
                     + (f" (see {log_path})" if log_path else "")
                 )
-            if _rpc_ready(self.rpc_url):
+            # Only while our process is alive: another one on the port does not count.
+            if _rpc_ready(self.rpc_url) and self.process.poll() is None:
                 return self
             time.sleep(0.05)
         self.stop()
@@ -120,6 +254,12 @@ class Anvil:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self.pid_file is not None and self.process is not None:
+            self.pid_file.unlink(missing_ok=True)
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
 
     def __enter__(self) -> Anvil:
         return self.start()
@@ -158,6 +298,7 @@ class EmbeddedPostgres:
         except ImportError as exc:  # pragma: no cover - dependency is pinned
             raise ConfigError("postgres: the pgserver package is not installed") from exc
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        _drop_dead_handles(self.data_dir)
         try:
             self._server = pgserver.get_server(  # type: ignore[attr-defined]
                 str(self.data_dir), cleanup_mode=self.cleanup_mode
@@ -180,12 +321,65 @@ class EmbeddedPostgres:
                 self._server.cleanup()
             finally:
                 self._server = None
+                _drop_dead_handles(self.data_dir)
+
+    @property
+    def postmaster_pid(self) -> int | None:
+        """The running server's pid (first line of ``postmaster.pid``), if it runs."""
+        return postmaster_pid(self.data_dir)
 
     def __enter__(self) -> EmbeddedPostgres:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pid if _alive(pid) else None
+
+
+def _drop_dead_handles(data_dir: Path) -> None:
+    """pgserver stops its server when the last process using it lets go, counting users in
+    ``.handle_pids.json``: a user killed with -9 never lets go, so drop pids no longer alive."""
+    path = data_dir / ".handle_pids.json"
+    try:
+        pids = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return
+    if isinstance(pids, list):
+        alive = [p for p in pids if isinstance(p, int) and _alive(p)]
+        if alive != pids:
+            path.write_text(json.dumps(alive))
+
+
+class Guardian:
+    """A watcher process (``python -m ledger.guardian``) that stops the embedded services
+    when the process that started them dies, however it dies (see the module docstring)."""
+
+    def __init__(self, *, pgdata: Path | None, pidfiles: list[Path]) -> None:
+        args = [sys.executable, "-m", "ledger.guardian", "--parent", str(os.getpid())]
+        if pgdata is not None:
+            args += ["--pgdata", str(pgdata)]
+        for path in pidfiles:
+            args += ["--pidfile", str(path)]
+        self.process = subprocess.Popen(
+            args, start_new_session=True, stdin=subprocess.DEVNULL, cwd=str(repo_root())
+        )
+
+    def stop(self) -> None:
+        """The starter stops the services itself: the guardian is no longer needed."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
 def _to_sqlalchemy_url(uri: str) -> str:

@@ -1,0 +1,68 @@
+"""``python -m ledger.guardian --parent PID [--pgdata DIR] [--pidfile FILE ...]``: waits for
+the process ``--parent`` to die, then stops what it started: the PostgreSQL server of
+``--pgdata`` (fast shutdown: SIGINT to its postmaster) and the process whose pid each
+``--pidfile`` holds then (SIGTERM, then SIGKILL; a supervised Anvil may have been restarted).
+When the parent led its own process group (a service manager, or a shell's job), what is left
+of that group (API worker processes) gets SIGTERM too.
+
+Started by ``evledger up`` (ledger.embedded.Guardian) in a session of its own, so a signal to
+``evledger up``'s process group does not reach it; ``evledger up`` stops it when it stops the
+services itself. It ignores SIGINT; SIGTERM ends it without touching anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import time
+from pathlib import Path
+
+from ledger.embedded import postmaster_pid, stop_pid
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m ledger.guardian")
+    parser.add_argument("--parent", type=int, required=True)
+    parser.add_argument("--pgdata", type=Path, default=None)
+    parser.add_argument("--pidfile", type=Path, action="append", default=[])
+    parser.add_argument("--poll", type=float, default=0.2)
+    args = parser.parse_args()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        group = os.getpgid(args.parent)
+    except ProcessLookupError:
+        group = 0
+    while _alive(args.parent):
+        time.sleep(args.poll)
+    if group == args.parent:
+        try:
+            os.killpg(group, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for path in args.pidfile:
+        try:
+            pid = int(path.read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if pid > 1 and _alive(pid):
+            stop_pid(pid)
+    if args.pgdata is not None:
+        postmaster = postmaster_pid(args.pgdata)
+        if postmaster is not None:
+            stop_pid(postmaster, signal.SIGINT, timeout=20.0)
+    return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
