@@ -24,7 +24,7 @@ from prometheus_client import Gauge
 from ingest.client import Client, ClientError, SigningKey, UnreachableError, load_key, new_key
 from ingest.outbox import Outbox, OutboxFull
 from ingest.runner import LOG, Runner, kv
-from ingest.scan import ScanConfig
+from ingest.scan import OPERATIONS, ScanConfig, check_station
 
 __all__ = [
     "EXIT_CANNOT_RUN",
@@ -229,7 +229,13 @@ def _setup(
 @click.option("--port", required=True, help="Serial device or pyserial URL (socket://, loop://).")
 @click.option("--station", required=True, help="The scanning station's id (in record ids).")
 @click.option(
-    "--operation", required=True, type=click.Choice(["receive", "consume", "produce", "ship"])
+    "--operation",
+    required=True,
+    type=click.Choice(OPERATIONS),
+    help="What happens to what is scanned here: receive (a material arrives), consume (a "
+    "material goes into the line's lot), produce (the station starts the scanned lot), pack (a "
+    "lot goes onto the pallet whose SSCC label was scanned last), ship (a lot, or a whole "
+    "pallet by its SSCC label, leaves for --consignee).",
 )
 @_key_option
 @click.option("--baud", default=9600, show_default=True, type=click.IntRange(50, 4_000_000))
@@ -247,8 +253,25 @@ def _setup(
     help="Also refuse codes whose last lot or serial ends in text that reads as a lot, serial or "
     "date the code lacks (a dropped FNC1); only for lines whose lots and serials never end so.",
 )
-@click.option("--lot", default=None, help="The ledger lot these scans belong to (the line's).")
-@click.option("--consignee", default=None, help="For ship: who receives the goods.")
+@click.option(
+    "--lot",
+    default=None,
+    help="The ledger lot of these scans instead of the label's AI 10 lot: at receive, the lot "
+    "the material is received as (the label's lot is kept as the supplier's); at consume, the "
+    "line's lot the scanned material goes into (default: the lot the station last produced; "
+    "the material is always the label's lot).",
+)
+@click.option("--supplier", default=None, help="Receive only: whom the material comes from.")
+@click.option(
+    "--consignee", default=None, help="Ship only, and required there: who receives the goods."
+)
+@click.option(
+    "--unit",
+    default=None,
+    metavar="UOM",
+    help="What the label's count (AI 30 or 37) counts, as a UN/ECE Rec 20 code: EA, KGM, ... "
+    "Default: none. Quantities come from the label only.",
+)
 @_api_option
 @_trust_option
 @_outbox_option
@@ -263,16 +286,28 @@ def ingest_scanner(
     prefix: str,
     suspect_missing_separator: bool,
     lot: str | None,
+    supplier: str | None,
     consignee: str | None,
+    unit: str | None,
     api: str,
     trust_path: str | None,
     outbox_path: str | None,
     metrics_port: int | None,
 ) -> None:
     """Read barcodes from a serial scanner; each good GS1 / UDI scan becomes a `scan` record
-    signed by the station's device key, kept in the local outbox until the ledger has it."""
+    signed by the station's device key, kept in the local outbox until the ledger has it.
+
+    At a pack station a pallet's SSCC label (AI 00) opens that pallet for the lots scanned
+    after it (until another SSCC label; a restart forgets it: scan the label again). At a ship
+    station an SSCC label alone ships the whole pallet. A bad scan is logged and counted, never
+    recorded.
+    """
     from ingest.scanner import ScannerIngester
 
+    try:  # before anything is opened: a station that cannot make valid records does not start
+        check_station(operation, lot=lot, consignee=consignee, supplier=supplier, unit=unit)
+    except ValueError as exc:
+        raise click.UsageError(f"ingest scanner: {exc}") from exc
     key, domain, runner = _setup(station, key_path, api, trust_path, outbox_path)
     try:
         scanner = ScannerIngester(
@@ -290,9 +325,16 @@ def ingest_scanner(
             eol={"crlf": b"\r\n", "lf": b"\n", "cr": b"\r"}[eol],
             lot=lot,
             consignee=consignee,
+            supplier=supplier,
+            unit=unit,
         )
     except ValueError as exc:
         raise CliError(f"ingest scanner: {exc}") from exc
+    Gauge(
+        "evledger_ingest_pallet_labels",
+        "Pallet (SSCC) labels read at a pack station since start, each opening its pallet",
+        registry=runner.registry,
+    ).set_function(lambda: scanner.stats.pallets)
     _serve("scanner", scanner.run, runner, metrics_port)
 
 

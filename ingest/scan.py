@@ -15,6 +15,32 @@ caller's.
     ...             scanned_at=datetime(2026, 11, 22, 8, tzinfo=UTC))["gs1"]
     {'gtin': '09506000134352', 'lot': 'LOT-1', 'serial': 'SN-7'}
 
+What each operation records (the ledger's genealogy, ``ledger.domain.genealogy``, reads it):
+
+* ``receive``: a material's label (GTIN, the supplier's AI 10 lot). The record's ``lot`` is
+  the lot it is received as (the ``lot`` argument, else the label's lot); the ledger then knows
+  the label's lot as an alias of it. ``supplier`` names whom it came from.
+* ``consume``: a material's label; its AI 10 lot is required (the genealogy finds the material
+  by it). The record's ``lot`` is the lot the material goes INTO (the ``lot`` argument: the
+  line's lot), never the material; without it the ledger takes the lot the station last
+  produced (its last ``produce`` scan, in log order).
+* ``produce``: a product's label; the record's ``lot`` is the lot the station now produces.
+* ``pack``: a product's label; ``pallet`` is the SSCC of the pallet it goes onto (a label that
+  carries an SSCC of its own goes onto that pallet).
+* ``ship``: a product's label (its lot ships), or a pallet's SSCC label without a GTIN (every
+  lot packed onto that pallet ships; the record has no lot, and the station's lot does not
+  apply); ``consignee`` says to whom.
+
+Except for ``consume``, the record's ``lot`` is the lot the scan is about (the ``lot``
+argument, else the label's AI 10 lot), so the scan joins that lot's chain in the ledger;
+``consume``, ``produce``, ``pack`` and ``ship`` scans without a lot are bad scans (they would
+link nothing).
+
+Quantities are what the label says: AI 30 (count of items) or AI 37 (count of trade items);
+``unit`` (UN/ECE Rec 20, e.g. ``EA``, ``KGM``) names what they count and is recorded only next
+to a count. A pallet shipped by its SSCC carries neither: its lots ship with the quantities
+they were packed with.
+
 biip (GS1 parsing) never raises for a bad GTIN check digit inside a message: it sets an error
 field on the element. Every such field is checked here. biip also cannot see a missing FNC1
 separator after a variable-length field (it reads the lot greedily): see
@@ -26,7 +52,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from biip import ParseConfig, ParseError
 from biip.gs1_digital_link_uris import GS1DigitalLinkURI
@@ -36,10 +62,13 @@ from biip.gtin import Gtin
 
 __all__ = [
     "GS",
+    "OPERATIONS",
     "BadScan",
+    "Operation",
     "ParsedScan",
     "ScanConfig",
     "SourceFormat",
+    "check_station",
     "parse_line",
     "scan_record",
 ]
@@ -48,7 +77,9 @@ __all__ = [
 GS = "\x1d"
 
 SourceFormat = Literal["element_string", "digital_link", "ean"]
-Operation = Literal["receive", "consume", "produce", "ship"]
+Operation = Literal["receive", "consume", "produce", "pack", "ship"]
+#: The operations a station performs, as ``scan/1`` names them.
+OPERATIONS: tuple[Operation, ...] = get_args(Operation)
 
 #: Known AIM symbology identifiers (ISO/IEC 15424) and GS1's names for them.
 _AIM_NAMES = {
@@ -70,9 +101,13 @@ _AIM_GS1_MESSAGE = frozenset({"]C1", "]d2", "]Q3", "]e0", "]J1"})
 _AIM_GTIN = frozenset({"]E0", "]E4", "]I1"})
 _AIM = re.compile(r"\][A-Za-z][0-9A-Za-z]")
 _DIGITS = re.compile(r"[0-9]+")
-#: The ledger's lot ids (ledger.domain.schemas.LOT_PATTERN, which ingest may not import).
-#: A lot id the ledger serves at /v1/lots/{lot} (its LOT_PATTERN).
+#: A lot id the ledger serves at /v1/lots/{lot} (ledger.domain.schemas.LOT_PATTERN, which
+#: ingest may not import); "." and ".." also match but cannot be a URL path segment.
 LEDGER_LOT = re.compile(r"[\x21-\x7e]{1,128}")
+_UNSERVABLE_LOTS = (".", "..")
+_SSCC = re.compile(r"[0-9]{18}")
+_NAME_MAX = 200  # scan/1 consignee and supplier
+_UNIT_MAX = 16  # scan/1 unit
 _RAW_HEX_LIMIT = 1024
 _BIIP = ParseConfig()  # dates verified; GS (0x1d) is the only separator biip sees
 
@@ -141,6 +176,12 @@ class ParsedScan:
     expiry: date | None = None
     sscc: str | None = None
     quantity: int | None = None
+
+    @property
+    def pallet_label(self) -> bool:
+        """An SSCC (AI 00) without a GTIN (AI 01): a logistic unit's label, naming the pallet
+        rather than a trade item (AI 02, the GTIN of its contents, does not make it one)."""
+        return self.sscc is not None and self.gtin is None
 
     @property
     def hri(self) -> str:
@@ -375,6 +416,64 @@ def _from_elements(
     )
 
 
+def check_station(
+    operation: str,
+    *,
+    lot: str | None = None,
+    consignee: str | None = None,
+    supplier: str | None = None,
+    unit: str | None = None,
+) -> None:
+    """Raise ``ValueError`` when a station's settings cannot make ``scan/1`` records the ledger
+    accepts: an unknown operation, a ship station without a consignee, a consignee anywhere
+    else, a supplier anywhere but at receiving, a unit or lot the schema refuses."""
+    if operation not in OPERATIONS:
+        raise ValueError(
+            f"operation: expected {', '.join(OPERATIONS[:-1])} or {OPERATIONS[-1]}, "
+            f"got {operation!r}"
+        )
+    if operation == "ship" and consignee is None:
+        raise ValueError(
+            "consignee: expected who receives the goods at a ship station (--consignee), got none"
+        )
+    if operation != "ship" and consignee is not None:
+        raise ValueError(
+            f"consignee: expected none at a {operation} station (only ship scans name one), "
+            f"got {consignee!r}"
+        )
+    if operation != "receive" and supplier is not None:
+        raise ValueError(
+            f"supplier: expected none at a {operation} station (only receive scans name one), "
+            f"got {supplier!r}"
+        )
+    for name, value, most in (
+        ("consignee", consignee, _NAME_MAX),
+        ("supplier", supplier, _NAME_MAX),
+        ("unit", unit, _UNIT_MAX),
+    ):
+        if value is not None and not (len(value) <= most and value.strip()):
+            raise ValueError(f"{name}: expected 1 to {most} characters, got {value!r}")
+    if lot is not None and not _ledger_lot(lot):
+        raise ValueError(
+            "lot: expected a lot the ledger can hold (1-128 printable ASCII characters without "
+            f"space, not '.' or '..'), got {lot!r}"
+        )
+
+
+def _ledger_lot(lot: str) -> bool:
+    return bool(LEDGER_LOT.fullmatch(lot)) and lot not in _UNSERVABLE_LOTS
+
+
+def _check_sscc(sscc: str) -> None:
+    """A pallet argument: 18 digits with a valid GS1 check digit (mod 10, weights 3,1,...)."""
+    if not _SSCC.fullmatch(sscc):
+        raise ValueError(f"pallet: expected an SSCC of 18 digits, got {sscc!r}")
+    body = sscc[:-1]
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    if (10 - total % 10) % 10 != int(sscc[-1]):
+        raise ValueError(f"pallet: expected an SSCC with a valid check digit, got {sscc!r}")
+
+
 def scan_record(
     parsed: ParsedScan,
     *,
@@ -385,30 +484,56 @@ def scan_record(
     lot: str | None = None,
     consignee: str | None = None,
     quantity: int | None = None,
+    supplier: str | None = None,
+    pallet: str | None = None,
+    unit: str | None = None,
 ) -> dict[str, Any]:
-    """The body of a ``scan/1`` record (unsigned). ``lot`` is the ledger lot the scan belongs
-    to (not necessarily the scanned AI 10 lot, e.g. a supplier's lot at receiving);
-    ``quantity`` defaults to the scanned AI 30/37 count.
+    """The body of a ``scan/1`` record (unsigned); see the module docstring for what each
+    operation records. ``lot`` is the station's lot: the lot received as, consumed into,
+    produced, packed or shipped, instead of the label's AI 10 lot (for consume, the lot the
+    material goes into: the material is always the label's lot). ``pallet`` is the SSCC a pack
+    scan goes onto (a label's own SSCC takes precedence). ``quantity`` defaults to the scanned
+    AI 30/37 count; ``unit`` is recorded with a quantity only.
 
-    Raises :class:`BadScan` when the scan itself cannot make a ``scan/1`` record (no GTIN, a
-    lot the ledger cannot hold) and ``ValueError`` for wrong arguments (a configuration error).
+    Raises :class:`BadScan` when the scan itself cannot make a record the genealogy can use (no
+    GTIN, a pallet label anywhere but at shipping, no lot where one is needed, a lot the ledger
+    cannot hold) and ``ValueError`` for wrong arguments (a configuration error, see
+    :func:`check_station`).
     """
     if scanned_at.tzinfo is None or scanned_at.utcoffset() is None:
         raise ValueError(f"scanned_at: expected a time with a time zone, got {scanned_at}")
-    if operation not in ("receive", "consume", "produce", "ship"):
-        raise ValueError(
-            f"operation: expected receive, consume, produce or ship, got {operation!r}"
-        )
+    check_station(operation, lot=lot, consignee=consignee, supplier=supplier, unit=unit)
+    if quantity is not None and quantity < 1:
+        raise ValueError(f"quantity: expected at least 1, got {quantity}")
+    if pallet is not None:
+        if operation != "pack":
+            raise ValueError(f"pallet: expected none for a {operation} scan, got {pallet!r}")
+        _check_sscc(pallet)
+    record: dict[str, Any] = {
+        "record_id": record_id,
+        "type": "scan",
+        "schema": "scan/1",
+        "station": station,
+        "operation": operation,
+    }
+    if parsed.sscc is not None and parsed.gtin is None:  # a pallet label
+        if operation != "ship":
+            raise BadScan(_pallet_label_reason(operation, parsed), parsed.raw)
+        # The whole pallet ships: the ledger finds its lots (and their quantities) by the SSCC.
+        record["gs1"] = {"sscc": parsed.sscc}
+        record["consignee"] = consignee
+        record["scanned_at"] = scanned_at.isoformat()
+        return record
     if parsed.gtin is None:
         raise BadScan(
             f"scan/1: expected a GTIN (AI 01), got only {parsed.hri or 'nothing'}", parsed.raw
         )
     gs1: dict[str, str] = {"gtin": parsed.gtin}
     if parsed.lot is not None:
-        if not LEDGER_LOT.fullmatch(parsed.lot):
+        if not _ledger_lot(parsed.lot):
             raise BadScan(
                 f"AI 10 {parsed.lot!r}: expected a lot the ledger can hold "
-                "(1-128 printable ASCII characters without space)",
+                "(1-128 printable ASCII characters without space, not '.' or '..')",
                 parsed.raw,
             )
         gs1["lot"] = parsed.lot
@@ -417,24 +542,62 @@ def scan_record(
     expiry = parsed.value("17")
     if expiry is not None:
         gs1["expiry"] = expiry  # YYMMDD as scanned (day 00 = end of month)
-    record: dict[str, Any] = {
-        "record_id": record_id,
-        "type": "scan",
-        "schema": "scan/1",
-        "station": station,
-        "operation": operation,
-        "gs1": gs1,
-    }
-    if lot is not None:
-        record["lot"] = lot
-    if consignee is not None:
+    if parsed.sscc is not None:
+        gs1["sscc"] = parsed.sscc
+    record["gs1"] = gs1
+
+    if operation == "consume":
+        if parsed.lot is None:
+            raise BadScan(
+                "consume: expected the material's lot (AI 10) on the label, got only "
+                f"{parsed.hri}: the genealogy finds a consumed material by its lot",
+                parsed.raw,
+            )
+        if lot == parsed.lot:
+            raise BadScan(
+                f"consume: expected a material other than the line's lot {lot!r}, got that "
+                "lot itself (a lot cannot be consumed into itself)",
+                parsed.raw,
+            )
+        into = lot  # None: the ledger takes the lot the station last produced
+    else:
+        into = lot if lot is not None else parsed.lot
+        if into is None and operation != "receive":
+            raise BadScan(
+                f"{operation}: expected a lot (AI 10 on the label, or the station's lot), got "
+                f"only {parsed.hri}: a {operation} scan without a lot links nothing",
+                parsed.raw,
+            )
+    if into is not None:
+        record["lot"] = into
+    if operation == "receive" and supplier is not None:
+        record["supplier"] = supplier
+    if operation == "pack":
+        on = parsed.sscc or pallet
+        if on is None:
+            raise ValueError("pallet: expected the SSCC of the pallet for a pack scan, got none")
+        record["pallet"] = on
+    if operation == "ship":
         record["consignee"] = consignee
-    if quantity is not None and quantity < 1:
-        raise ValueError(f"quantity: expected at least 1, got {quantity}")
     count = quantity if quantity is not None else parsed.quantity
     if count is not None:
         if count < 1:
             raise BadScan(f"AI 30/37 quantity: expected at least 1, got {count}", parsed.raw)
         record["quantity"] = count
+        if unit is not None:
+            record["unit"] = unit
     record["scanned_at"] = scanned_at.isoformat()
     return record
+
+
+def _pallet_label_reason(operation: str, parsed: ParsedScan) -> str:
+    if operation == "pack":
+        return (
+            f"pack: expected a product's label (AI 01 GTIN + AI 10 lot), got the pallet label "
+            f"{parsed.hri} (a pack station opens that pallet with it)"
+        )
+    return (
+        f"{operation}: expected a trade item's label (AI 01 GTIN), got a pallet label "
+        f"{parsed.hri}: only a ship station takes an SSCC alone (the whole pallet ships), and "
+        "a pack station opens a pallet with one"
+    )

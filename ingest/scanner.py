@@ -6,9 +6,28 @@ with ``serial.serial_for_url``, cuts what arrives into lines at ``eol``, and for
 * :func:`ingest.scan.parse_line`; a :class:`~ingest.scan.BadScan` is logged with its reason and
   the raw bytes in hex, counted (``evledger_ingest_bad_scans_total``) and dropped: it never
   becomes a record and never stops the ingester;
-* a good scan becomes a ``scan/1`` record stamped with the time its line was read, signed by
-  the station's device key with meaning ``recorded`` (the only meaning the authority matrix
-  lets a device sign a scan with), and stored by :meth:`ingest.runner.Runner.capture`.
+* a good scan becomes a ``scan/1`` record (:func:`ingest.scan.scan_record`, with the
+  station's operation, lot, supplier, consignee and unit) stamped with the time its line was
+  read, signed by the station's device key with meaning ``recorded`` (the only meaning the
+  authority matrix lets a device sign a scan with), and stored by
+  :meth:`ingest.runner.Runner.capture`.
+
+Pallets (SSCC labels, AI 00, without a GTIN):
+
+* at a ``pack`` station, a pallet label opens that pallet: it is logged (``pallet.open``) and
+  counted (``stats.pallets``), and makes no record. Each following product scan becomes a
+  ``pack`` scan onto that pallet; another pallet label switches pallets. A product scan while
+  no pallet is open is a bad scan ("pack: scan the pallet's SSCC label first"). A label that
+  carries both an SSCC and a GTIN goes onto its own SSCC and leaves the open pallet as it is.
+* at a ``ship`` station, a pallet label becomes a ship scan of the whole pallet
+  (``gs1: {"sscc": ...}``): the ledger ships every lot packed onto it;
+* anywhere else it is a bad scan.
+
+The open pallet lives in memory only: after a restart (a crash, a reboot, a shift change) the
+operator scans the pallet's label again, and product scans before that are refused loudly. A
+pallet kept across a restart could be one that was finished or swapped meanwhile, and a lot
+packed onto the wrong pallet misdirects a recall without anyone noticing; the refusal costs
+one scan. The stop log line names the pallet that was open (``open_pallet``).
 
 Framing: CR and LF are never barcode data, so they are stripped from both ends of a line and a
 line left empty is skipped (a scanner sending CR LF works with ``eol`` CR, LF or CR LF). A line
@@ -37,14 +56,22 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, get_args
+from typing import Any
 
 import serial  # type: ignore[import-untyped]
 from evledger_verify.records import Domain
 
 from ingest.client import SigningKey, backoff_delay, pause
 from ingest.runner import LOG, Runner, kv
-from ingest.scan import BadScan, Operation, ScanConfig, parse_line, scan_record
+from ingest.scan import (
+    BadScan,
+    Operation,
+    ParsedScan,
+    ScanConfig,
+    check_station,
+    parse_line,
+    scan_record,
+)
 
 __all__ = ["READ_TIMEOUT", "ScannerIngester", "ScannerStats", "record_id_prefix"]
 
@@ -69,12 +96,19 @@ class ScannerStats:
     lines: int = 0
     captured: int = 0
     bad_scans: int = 0
+    #: Pallet (SSCC) labels read at a pack station, each opening its pallet.
+    pallets: int = 0
     port_errors: int = 0
     reopened: int = 0
 
 
 class ScannerIngester:
-    """One scanner on one port (see the module docstring)."""
+    """One scanner on one port (see the module docstring).
+
+    ``operation``, ``lot``, ``supplier``, ``consignee`` and ``unit`` are the station's (see
+    :func:`ingest.scan.scan_record`; :func:`ingest.scan.check_station` says which combinations
+    are refused, with ``ValueError``). ``pallet`` is the pallet open at a pack station.
+    """
 
     def __init__(
         self,
@@ -90,15 +124,14 @@ class ScannerIngester:
         eol: bytes = b"\r\n",
         lot: str | None = None,
         consignee: str | None = None,
+        supplier: str | None = None,
+        unit: str | None = None,
         reopen_max_backoff: float = 30.0,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] | None = None,
         jitter: Callable[[], float] = random.random,
     ) -> None:
-        if operation not in get_args(Operation):
-            raise ValueError(
-                f"operation: expected receive, consume, produce or ship, got {operation!r}"
-            )
+        check_station(operation, lot=lot, consignee=consignee, supplier=supplier, unit=unit)
         if not 1 <= len(station) <= 200 or not station.strip():
             raise ValueError(f"station: expected 1 to 200 characters, got {station!r}")
         if not eol or len(eol) > 2 or any(b not in b"\r\n" for b in eol):
@@ -109,7 +142,9 @@ class ScannerIngester:
             )
         self.port, self.station, self.operation = port, station, operation
         self.key, self.domain, self.runner, self.config = key, domain, runner, config
-        self.baudrate, self.eol, self.lot, self.consignee = baudrate, eol, lot, consignee
+        self.baudrate, self.eol = baudrate, eol
+        self.lot, self.consignee, self.supplier, self.unit = lot, consignee, supplier, unit
+        self.pallet: str | None = None
         self.reopen_max_backoff = reopen_max_backoff
         self._clock, self._sleep, self._jitter = clock, sleep, jitter
         self.stats = ScannerStats()
@@ -135,6 +170,7 @@ class ScannerIngester:
         other outbox errors, already logged by the runner)."""
         LOG.info(
             kv("scanner.start", port=self.port, station=self.station, operation=self.operation,
+               lot=self.lot, supplier=self.supplier, consignee=self.consignee, unit=self.unit,
                signer=self.key.address, run=self.run_id, eol=self.eol.hex())
         )  # fmt: skip
         try:
@@ -153,7 +189,8 @@ class ScannerIngester:
                         self._line(line, now)
         finally:
             self._close()
-            LOG.info(kv("scanner.stop", port=self.port, **vars(self.stats)))
+            LOG.info(kv("scanner.stop", port=self.port, **vars(self.stats),
+                        open_pallet=self.pallet))  # fmt: skip
 
     def _read(self) -> bytes:
         first: bytes = self._serial.read(1)  # waits up to READ_TIMEOUT
@@ -251,6 +288,18 @@ class ScannerIngester:
             return
         try:
             parsed = parse_line(data, self.config)
+            if self.operation == "pack" and parsed.pallet_label:
+                self._open_pallet(parsed)
+                return
+            pallet = None
+            if self.operation == "pack":
+                pallet = parsed.sscc or self.pallet
+                if pallet is None:
+                    raise BadScan(
+                        "pack: scan the pallet's SSCC label first (expected an open pallet for "
+                        f"{parsed.hri}, got none)",
+                        data,
+                    )
             self._seq += 1
             scanned_at = datetime.fromtimestamp(now, UTC)
             record = scan_record(
@@ -261,6 +310,9 @@ class ScannerIngester:
                 scanned_at=scanned_at,
                 lot=self.lot,
                 consignee=self.consignee,
+                supplier=self.supplier,
+                pallet=pallet,
+                unit=self.unit,
             )
             signed = self.key.sign(record, "recorded", self.domain, signed_at=int(now))
         except BadScan as exc:
@@ -269,9 +321,19 @@ class ScannerIngester:
         except Exception as exc:  # a bug must not stop the line: log it as a bad scan
             self._bad(BadScan(f"scan: unexpected {type(exc).__name__}: {exc}", data))
             return
-        self.runner.capture(signed, self.lot)  # OutboxFull propagates: capture stops loudly
+        # OutboxFull propagates: capture stops loudly
+        self.runner.capture(signed, record.get("lot"))
         self.stats.captured += 1
         LOG.debug(kv("scan.captured", record_id=signed.record_id, hri=parsed.hri))
+
+    def _open_pallet(self, parsed: ParsedScan) -> None:
+        """A pallet label at a pack station: the following product scans go onto it."""
+        previous, self.pallet = self.pallet, parsed.sscc
+        self.stats.pallets += 1
+        LOG.info(
+            kv("pallet.open", port=self.port, station=self.station, sscc=self.pallet,
+               previous=previous if previous != self.pallet else None)
+        )  # fmt: skip
 
     def _bad(self, exc: BadScan) -> None:
         self.stats.bad_scans += 1

@@ -142,3 +142,29 @@ def test_plc_command_refuses_a_bad_register_map(tmp_path: Path) -> None:
                            "--key", str(key)], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     assert "address" in done.stderr and "expected" in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--operation", "ship"),
+         "consignee: expected who receives the goods at a ship station (--consignee), got none"),
+        (("--operation", "consume", "--supplier", "Polymer GmbH"),
+         "supplier: expected none at a consume station (only receive scans name one)"),
+        (("--operation", "receive", "--consignee", "Clinic East"),
+         "consignee: expected none at a receive station (only ship scans name one)"),
+        (("--operation", "pack", "--unit", "U" * 17), "unit: expected 1 to 16 characters"),
+    ],
+)
+def test_scanner_command_refuses_station_settings_before_it_starts(
+    tmp_path: Path, extra: tuple[str, ...], message: str
+) -> None:
+    """A station whose records the ledger would refuse does not start: a usage error (exit 2)
+    before any outbox is created or the API is asked."""
+    done = subprocess.run([str(BIN / "evledger"), "ingest", "scanner", "--port", "loop://",
+                           "--station", "ST-X", "--key", str(tmp_path / "absent.key"),
+                           "--api", "http://127.0.0.1:9", *extra],
+                          capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert f"Error: ingest scanner: {message}" in done.stderr, done.stderr
+    assert list(tmp_path.iterdir()) == []

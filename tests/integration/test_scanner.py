@@ -1,7 +1,8 @@
 """The scanner ingester through a real pseudo-terminal: GS1-128, GS1 DataMatrix, GS1 QR (Digital
 Link) and EAN-13 lines become signed scan records; bad lines (check digit, date, binary
 garbage, missing separator, overlong) are counted and logged in hex; a port that vanishes and
-returns is reopened; and, with the real service, the scans reach the ledger once each, chained
+returns is reopened; pallet labels open pallets at a pack station and ship whole pallets at a
+ship station; and, with the real service, the scans reach the ledger once each, chained
 in capture order per lot, while an unregistered device's scans are refused and reported."""
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ GOOD = {
     "gs1_qr": b"]Q3https://id.example.com/01/09506000134352/10/LOT-1?17=271231\r\n",
     "ean_13": b"]E0" + EAN13.encode() + b"\r\n",
 }
+
+
+def _sscc(body: str) -> str:
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return body + str((10 - total % 10) % 10)
+
+
+SSCCS = [_sscc("00950600010000001"), _sscc("00950600010000002")]
+#: Pallet labels as a GS1-128 logistic label reads: SSCC, the contents' GTIN (AI 02), a count.
+PALLET_LABEL = [b"]C100" + s.encode() + b"02" + GTIN.encode() + b"3740\r\n" for s in SSCCS]
+
 BAD = {
     "check digit": b"]C1010950600013435310LOT-1\r\n",
     "impossible date": b"]C101" + GTIN.encode() + b"17270230\r\n",  # 30 February
@@ -293,6 +305,99 @@ def test_loop_url(tmp_path: Path, start: Callable[..., Running]) -> None:
         running.stop.set()
         running.thread.join(5)
         assert ing.stats.bad_scans == 0
+
+
+def test_pallets_at_pack_and_ship_stations(
+    tmp_path: Path, start: Callable[..., Running], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pack: an SSCC label opens a pallet (no record), lots go onto it, another label switches,
+    a lot before any label is refused, and a restart forgets the pallet. Ship: an SSCC label
+    alone ships the whole pallet. Elsewhere an SSCC label is a bad scan."""
+    key = SigningKey.generate()
+    caplog.set_level(logging.INFO, "evledger.ingest")
+    lot_line = {lot: b"]C101" + GTIN.encode() + b"10" + lot.encode() + GS + b"3720\r\n"
+                for lot in ("P-1", "P-2", "P-3")}  # fmt: skip
+    pty = Pty(tmp_path / "ttyPack")
+    try:
+        with Outbox(tmp_path / "pack.db") as box:
+            runner = Runner(box, NoService())
+            pack = ingester(str(pty.link), key, runner, station="PACK", operation="pack",
+                            unit="EA")  # fmt: skip
+            running = start(pack)
+            wait_for(lambda: pack.connected, what="the port to open")
+            pty.write(lot_line["P-1"])  # no pallet yet
+            wait_for(lambda: pack.stats.bad_scans == 1, what="the refused lot scan")
+            pty.write(PALLET_LABEL[0] + lot_line["P-1"] + lot_line["P-2"])
+            wait_for(lambda: pack.stats.captured == 2, what="two lots packed")
+            pty.write(PALLET_LABEL[1] + lot_line["P-3"])
+            wait_for(lambda: pack.stats.captured == 3, what="a lot on the second pallet")
+            running.stop.set()
+            running.thread.join(5)
+            assert (pack.stats.pallets, pack.stats.bad_scans) == (2, 1)
+
+            again = ingester(str(pty.link), key, runner, station="PACK", operation="pack")
+            running = start(again)
+            wait_for(lambda: again.connected, what="the port to open again")
+            pty.write(lot_line["P-3"])
+            wait_for(lambda: again.stats.bad_scans == 1, what="a lot refused after a restart")
+            running.stop.set()
+            running.thread.join(5)
+            packed = [p.submission.record for p in box.pending()]
+        assert [(r["lot"], r["pallet"], r["quantity"], r["unit"]) for r in packed] == [
+            ("P-1", SSCCS[0], 20, "EA"), ("P-2", SSCCS[0], 20, "EA"), ("P-3", SSCCS[1], 20, "EA"),
+        ]  # fmt: skip
+        assert all(r["operation"] == "pack" and r["gs1"]["lot"] == r["lot"] for r in packed)
+        opened = [m for m in caplog.messages if m.startswith("pallet.open")]
+        assert len(opened) == 2 and f"sscc={SSCCS[1]} previous={SSCCS[0]}" in opened[1]
+        bad = [m for m in caplog.messages if m.startswith("scan.bad")]
+        assert len(bad) == 2 and all(
+            "pack: scan the pallet's SSCC label first (expected an open pallet for "
+            f"(01){GTIN}(10)P-" in m
+            for m in bad
+        ), bad
+        stops = [m for m in caplog.messages if m.startswith("scanner.stop")]
+        assert f"open_pallet={SSCCS[1]}" in stops[0] and "open_pallet" not in stops[1]
+    finally:
+        pty.close()
+
+    pty = Pty(tmp_path / "ttyShip")
+    try:
+        with Outbox(tmp_path / "ship.db") as box:
+            runner = Runner(box, NoService())
+            ship = ingester(str(pty.link), key, runner, station="SHIP", operation="ship",
+                            consignee="Hospital North", unit="EA")  # fmt: skip
+            elsewhere = ingester("loop://", key, runner, station="DOCK", operation="receive")
+            running, other = start(ship), start(elsewhere)
+            wait_for(lambda: ship.connected and elsewhere.connected, what="the ports to open")
+            pty.write(PALLET_LABEL[0] + lot_line["P-3"])
+            elsewhere._serial.write(PALLET_LABEL[0])
+            wait_for(lambda: ship.stats.captured == 2, what="two shipments")
+            wait_for(lambda: elsewhere.stats.bad_scans == 1, what="a pallet label at receiving")
+            for r in (running, other):
+                r.stop.set()
+                r.thread.join(5)
+            shipped = [p.submission.record for p in box.pending()]
+        assert [(r["gs1"], r.get("lot"), r["consignee"], r.get("quantity")) for r in shipped] == [
+            ({"sscc": SSCCS[0]}, None, "Hospital North", None),
+            ({"gtin": GTIN, "lot": "P-3"}, "P-3", "Hospital North", 20),
+        ]
+        assert elsewhere.stats.captured == 0
+        refused = next(m for m in caplog.messages if m.startswith("scan.bad port=loop://"))
+        assert "receive: expected a trade item's label (AI 01 GTIN), got a pallet label" in refused
+    finally:
+        pty.close()
+
+
+def test_station_settings_are_checked(tmp_path: Path) -> None:
+    key = SigningKey.generate()
+    with Outbox(tmp_path / "outbox.db") as box:
+        runner = Runner(box, NoService())
+        with pytest.raises(ValueError, match="consignee: expected who receives the goods"):
+            ingester("loop://", key, runner, operation="ship")
+        with pytest.raises(ValueError, match="supplier: expected none at a pack station"):
+            ingester("loop://", key, runner, operation="pack", supplier="Polymer GmbH")
+        with pytest.raises(ValueError, match="unit: expected 1 to 16 characters"):
+            ingester("loop://", key, runner, unit="")
 
 
 # -- with the real service ----------------------------------------------------------------------

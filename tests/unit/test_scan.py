@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -9,7 +10,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ingest.scan import GS, BadScan, ParsedScan, ScanConfig, parse_line, scan_record
+from ingest.scan import (
+    GS,
+    OPERATIONS,
+    BadScan,
+    ParsedScan,
+    ScanConfig,
+    check_station,
+    parse_line,
+    scan_record,
+)
+from ledger.domain.genealogy import Genealogy
 from ledger.domain.schemas import parse_record
 
 GTIN = "09506000134352"  # check digit valid
@@ -148,18 +159,162 @@ def test_aim_not_stripped_when_turned_off() -> None:
     assert err.reason.startswith("GS1 element string:")
 
 
-def test_sscc_parses_but_cannot_make_a_scan_record() -> None:
-    sscc = "10950600013435212" + check_digit("10950600013435212")
-    p = parse_line(f"]C100{sscc}".encode(), CFG)
-    assert (p.sscc, p.gtin) == (sscc, None)
-    with pytest.raises(BadScan, match=r"scan/1: expected a GTIN \(AI 01\), got only \(00\)"):
-        scan_record(p, record_id="S", station="dock 1", operation="ship", scanned_at=NOW)
+SSCC = "10950600013435212" + check_digit("10950600013435212")
+OTHER_SSCC = "00950600010000001" + check_digit("00950600010000001")
 
 
-def test_ship_with_consignee_and_quantity() -> None:
-    p = parse_line(f"]C101{GTIN}10LOT-9".encode(), CFG)
-    rec = record(p, operation="ship", lot="LOT-9", consignee="CathCare SA", quantity=50)
-    assert (rec["consignee"], rec["quantity"]) == ("CathCare SA", 50)
+def test_a_pallet_label_alone_ships_the_whole_pallet() -> None:
+    p = parse_line(f"]C100{SSCC}02{GTIN}3712".encode(), CFG)
+    assert (p.sscc, p.gtin, p.pallet_label) == (SSCC, None, True)
+    rec = record(p, operation="ship", consignee="Hospital North", lot="LOT-IGNORED", unit="EA")
+    # no lot, quantity or unit: the ledger ships every lot packed onto it, as packed
+    assert rec == {
+        "record_id": "SCAN-1",
+        "type": "scan",
+        "schema": "scan/1",
+        "station": "dock 1",
+        "operation": "ship",
+        "gs1": {"sscc": SSCC},
+        "consignee": "Hospital North",
+        "scanned_at": "2026-11-22T08:00:00+00:00",
+    }
+
+
+@pytest.mark.parametrize("operation", ["receive", "consume", "produce"])
+def test_a_pallet_label_is_a_bad_scan_except_at_pack_and_ship(operation: str) -> None:
+    p = parse_line(f"]C100{SSCC}".encode(), CFG)
+    with pytest.raises(BadScan) as info:
+        record(p, operation=operation)
+    assert info.value.reason == (
+        f"{operation}: expected a trade item's label (AI 01 GTIN), got a pallet label "
+        f"(00){SSCC}: only a ship station takes an SSCC alone (the whole pallet ships), and a "
+        "pack station opens a pallet with one"
+    )
+    with pytest.raises(BadScan, match=r"pack: expected a product's label .* opens that pallet"):
+        record(p, operation="pack", pallet=SSCC)
+
+
+def test_pack_puts_the_lot_on_the_pallet() -> None:
+    p = parse_line(f"]C101{GTIN}10P-1{GS}37100".encode(), CFG)
+    rec = record(p, operation="pack", pallet=SSCC, unit="EA")
+    assert (rec["lot"], rec["pallet"], rec["quantity"], rec["unit"]) == ("P-1", SSCC, 100, "EA")
+    # a label with an SSCC of its own goes onto that pallet
+    own = parse_line(f"]C100{OTHER_SSCC}01{GTIN}10P-2".encode(), CFG)
+    rec = record(own, operation="pack", pallet=SSCC)
+    assert (rec["pallet"], rec["gs1"]["sscc"], rec["lot"]) == (OTHER_SSCC, OTHER_SSCC, "P-2")
+    with pytest.raises(ValueError, match="pallet: expected the SSCC of the pallet"):
+        record(p, operation="pack")
+    with pytest.raises(ValueError, match="pallet: expected an SSCC with a valid check digit"):
+        record(p, operation="pack", pallet=SSCC[:-1] + str((int(SSCC[-1]) + 1) % 10))
+    with pytest.raises(ValueError, match="pallet: expected none for a ship scan"):
+        record(p, operation="ship", consignee="C", pallet=SSCC)
+
+
+def test_consume_keeps_the_material_on_the_label_and_the_line_lot_as_the_record_lot() -> None:
+    """For consume the record's lot is the lot consumed INTO; the material is gs1.lot."""
+    p = parse_line(f"]d201{GTIN}302{GS}10SUP-A1".encode(), CFG)
+    into = record(p, operation="consume", lot="P-1", unit="BG")
+    assert (into["gs1"]["lot"], into["lot"], into["quantity"], into["unit"]) == (
+        "SUP-A1", "P-1", 2, "BG",
+    )  # fmt: skip
+    station = record(p, operation="consume")  # the ledger takes the station's last produce
+    assert "lot" not in station and station["gs1"]["lot"] == "SUP-A1"
+    no_lot = parse_line(f"]C101{GTIN}302".encode(), CFG)
+    with pytest.raises(BadScan) as info:
+        record(no_lot, operation="consume", lot="P-1")
+    assert info.value.reason == (
+        f"consume: expected the material's lot (AI 10) on the label, got only (01){GTIN}(30)2: "
+        "the genealogy finds a consumed material by its lot"
+    )
+    with pytest.raises(BadScan, match="a lot cannot be consumed into itself"):
+        record(p, operation="consume", lot="SUP-A1")
+
+
+def test_receive_names_the_supplier_and_keeps_the_label_lot_as_an_alias() -> None:
+    p = parse_line(f"]C101{GTIN}10SUP-C7{GS}3012".encode(), CFG)
+    rec = record(p, lot="RM-C", supplier="Polymer GmbH", unit="BG")
+    assert (rec["lot"], rec["gs1"]["lot"], rec["supplier"]) == ("RM-C", "SUP-C7", "Polymer GmbH")
+    assert record(p)["lot"] == "SUP-C7"  # without a station lot: the label's lot
+    assert "lot" not in record(parse_line(f"]E0{EAN13}".encode(), CFG))  # goods without lots
+
+
+@pytest.mark.parametrize("operation", ["produce", "pack", "ship"])
+def test_a_scan_that_would_link_no_lot_is_bad(operation: str) -> None:
+    p = parse_line(f"]E0{EAN13}".encode(), CFG)
+    with pytest.raises(BadScan) as info:
+        record(p, operation=operation, pallet=SSCC if operation == "pack" else None,
+               consignee="C" if operation == "ship" else None)  # fmt: skip
+    assert info.value.reason == (
+        f"{operation}: expected a lot (AI 10 on the label, or the station's lot), got only "
+        f"(01)0{EAN13}: a {operation} scan without a lot links nothing"
+    )
+    assert record(p, operation=operation, lot="P-9", pallet=SSCC if operation == "pack" else None,
+                  consignee="C" if operation == "ship" else None)["lot"] == "P-9"  # fmt: skip
+
+
+def test_the_unit_goes_with_a_count_only() -> None:
+    counted = parse_line(f"]C101{GTIN}10P-1{GS}3020".encode(), CFG)
+    assert record(counted, unit="KGM")["unit"] == "KGM"
+    assert "unit" not in record(parse_line(f"]C101{GTIN}10P-1".encode(), CFG), unit="KGM")
+
+
+@pytest.mark.parametrize(
+    ("operation", "fields", "message"),
+    [
+        ("inspect", {}, "operation: expected receive, consume, produce, pack or ship, got "
+                        "'inspect'"),
+        ("ship", {}, "consignee: expected who receives the goods at a ship station (--consignee), "
+                     "got none"),
+        ("receive", {"consignee": "C"}, "consignee: expected none at a receive station (only ship "
+                                        "scans name one), got 'C'"),
+        ("consume", {"supplier": "S"}, "supplier: expected none at a consume station (only "
+                                       "receive scans name one), got 'S'"),
+        ("receive", {"supplier": " "}, "supplier: expected 1 to 200 characters, got ' '"),
+        ("receive", {"unit": "U" * 17}, f"unit: expected 1 to 16 characters, got '{'U' * 17}'"),
+        ("produce", {"lot": "LOT 1"}, "lot: expected a lot the ledger can hold"),
+        ("produce", {"lot": ".."}, "lot: expected a lot the ledger can hold"),
+    ],
+)  # fmt: skip
+def test_station_settings_the_ledger_would_refuse(
+    operation: str, fields: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ValueError) as info:
+        check_station(operation, **fields)
+    assert str(info.value).startswith(message)
+    p = parse_line(f"]C101{GTIN}10P-1".encode(), CFG)
+    with pytest.raises(ValueError, match=re.escape(message)):
+        scan_record(p, record_id="S", station="s", operation=operation, scanned_at=NOW,  # type: ignore[arg-type]
+                    **fields)  # fmt: skip
+
+
+def test_a_dot_lot_is_a_bad_scan() -> None:
+    """'.' and '..' match the lot pattern but cannot be a URL path segment."""
+    with pytest.raises(BadScan, match=r"AI 10 '\.\.': expected a lot the ledger can hold"):
+        record(parse_line(f"https://x.example/01/{GTIN}/10/..".encode(), CFG))
+
+
+def test_a_plant_through_scan_records_makes_the_intended_genealogy() -> None:
+    """Records made here, read by the ledger's own genealogy rules, link what a plant meant."""
+    resin, product = GTIN, "0" + EAN13
+    lines = [
+        ("receive", f"]d201{resin}3020{GS}10SUP-A1", {"lot": "RM-A", "supplier": "Polymer"}),
+        ("produce", f"]C101{product}10P-1", {}),
+        ("consume", f"]C101{resin}10SUP-A1{GS}302", {}),  # into the station's last produce
+        ("pack", f"]C101{product}10P-1{GS}3710", {"pallet": SSCC}),
+        ("ship", f"]C100{SSCC}", {"consignee": "Hospital North"}),
+    ]
+    graph = Genealogy()
+    for n, (operation, line, fields) in enumerate(lines):
+        rec = record(parse_line(line.encode(), CFG), record_id=f"S-{n}", station="MOLD-1",
+                     operation=operation, **fields)  # fmt: skip
+        graph.add(rec)
+    assert [(x.kind, x.lot, x.other, x.via) for x in graph.links] == [
+        ("receive", "RM-A", "Polymer", "SUP-A1"),
+        ("produce", "P-1", "MOLD-1", None),
+        ("input", "P-1", "RM-A", None),
+        ("pack", "P-1", SSCC, None),
+        ("ship", "P-1", "Hospital North", SSCC),
+    ]
 
 
 # --- bad scans: each named after what it breaks ---------------------------------------------
@@ -354,7 +509,23 @@ def test_gs1_shaped_text_gives_a_parsed_scan_or_bad_scan(text: str) -> None:
     _only_bad_scan(text.encode())
 
 
-def _only_bad_scan(raw: bytes) -> None:
+@settings(max_examples=400, deadline=None)
+@given(st.lists(_FRAGMENTS, max_size=12).map("".join), st.sampled_from(OPERATIONS))
+def test_every_operation_makes_records_the_ledger_accepts(text: str, operation: str) -> None:
+    _only_bad_scan(text.encode(), operation)
+
+
+#: Station settings each operation needs (a pack station's open pallet, a ship's consignee).
+_STATION: dict[str, dict[str, Any]] = {
+    "receive": {"supplier": "Polymer GmbH", "unit": "KGM"},
+    "consume": {"lot": "P-1", "unit": "EA"},
+    "produce": {},
+    "pack": {"pallet": SSCC},
+    "ship": {"consignee": "Hospital North", "unit": "EA"},
+}
+
+
+def _only_bad_scan(raw: bytes, operation: str = "receive") -> None:
     try:
         p = parse_line(raw, CFG)
     except BadScan as exc:
@@ -363,7 +534,10 @@ def _only_bad_scan(raw: bytes) -> None:
         assert "parser failure" not in exc.reason, exc.reason
         return
     try:
-        rec = scan_record(p, record_id="S-1", station="s", operation="receive", scanned_at=NOW)
+        rec = scan_record(
+            p, record_id="S-1", station="s", operation=operation, scanned_at=NOW,  # type: ignore[arg-type]
+            **_STATION[operation],
+        )  # fmt: skip
     except BadScan:
         return
     parse_record(rec)  # every record made from a good scan is one the ledger accepts
