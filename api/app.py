@@ -7,7 +7,7 @@ import logging
 import re
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Path, Query, Request
+from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -20,6 +20,7 @@ from prometheus_client import (
     generate_latest,
 )
 from pydantic import AfterValidator, AwareDatetime, TypeAdapter, ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.guard import RequestGuard, problem
@@ -33,6 +34,8 @@ from api.schemas import (
     SubmitRequest,
     SubmitResponse,
 )
+from ledger import epcis
+from ledger.domain.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
 from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN
 from ledger.errors import LedgerError, SignatureError, TooLargeError
 from ledger.genealogy import MAX_DEPTH
@@ -154,6 +157,8 @@ def create_app(
             ("latest_anchored_checkpoint", "Tree size of the newest anchored checkpoint"),
             ("audit_alerts", "Alerts raised by `evledger audit --every` (findings of damage)"),
             ("genealogy_projected", "Leaves of the log the lot genealogy has read"),
+            ("anchor_lag_records", "Records in signed checkpoints not yet anchored"),
+            ("anchor_lag_seconds", "How long the oldest unanchored checkpoint has waited"),
         )
     }
 
@@ -295,6 +300,52 @@ def create_app(
         """The recall scope of every lot received from a supplier (a supplier-caused recall)."""
         return ledger.recall_scope(supplier=supplier, tree_size=tree_size)
 
+    @app.get(
+        "/v1/lots/{lot}/epcis",
+        response_class=JSONResponse,
+        responses={
+            **_ERRORS,
+            200: {
+                "content": {EPCIS_MEDIA_TYPE: {}},
+                "description": "A GS1 EPCIS 2.0 EPCISDocument (JSON-LD)",
+            },
+        },
+    )
+    def lot_epcis(lot: LotId, ledger: LedgerDep, reader: ReaderDep) -> JSONResponse:
+        """The lot's genealogy as a GS1 EPCIS 2.0 document: the events of the scans in its
+        trace both ways, a TransformationEvent per lot made from inputs, and the EPCIS events
+        captured earlier, each with its CBV 2.0 Event Hash ID as ``eventID``."""
+        with ledger.engine.connect() as conn:
+            document = epcis.lot_document(conn, lot)
+        return JSONResponse(document, media_type=EPCIS_MEDIA_TYPE)
+
+    @app.post("/v1/epcis/capture", response_model=BatchResponse, responses=_ERRORS)
+    def epcis_capture(
+        ledger: LedgerDep,
+        document: Annotated[
+            Any,
+            Body(
+                media_type=EPCIS_MEDIA_TYPE,
+                description="An EPCIS 2.0 EPCISDocument whose events each carry `evl:proof`",
+            ),
+        ],
+    ) -> JSONResponse:
+        """Capture a GS1 EPCIS 2.0 document: each event becomes an `epcis_event/1` record, signed
+        by a `system` signer whose signature the event carries as `evl:proof` {record_id,
+        signature, signed_at, signer?} (`evl` = https://evledger.dev/ns/epcis/ in `@context`).
+        The whole document is judged first; any problem refuses it, naming the event, and
+        stores nothing. Answered per event like `POST /v1/records/batch`, with `event_hash`."""
+        capture = epcis.prepare_capture(ledger.submitter, document, max_events=max_batch_items)
+        results = capture.results(ledger.submit_batch(capture.submissions))
+        counts = {"accepted": 0, "duplicate": 0, "refused": 0}
+        outcomes: collections.Counter[str] = collections.Counter()
+        for r in results:
+            counts[r["status"]] += 1
+            outcomes[r["error"] if r["status"] == "refused" else r["status"]] += 1
+        for outcome, n in outcomes.items():
+            submitted.labels(outcome).inc(n)
+        return JSONResponse({"results": results, **counts})
+
     @app.get("/v1/records/{record_id}/receipt", responses=_ERRORS)
     def receipt(record_id: RecordId, ledger: LedgerDep) -> JSONResponse:
         r = ledger.receipt(record_id)
@@ -335,9 +386,15 @@ def create_app(
         }
 
     @app.get("/healthz")
-    def healthz(ledger: LedgerDep) -> dict[str, Any]:
-        ledger.status()
-        return {"status": "ok"}
+    def healthz(ledger: LedgerDep) -> JSONResponse:
+        """ok, or degraded with the reasons (200: records are still accepted and sealed);
+        503 when the database does not answer."""
+        try:
+            report = ledger.health()
+        except SQLAlchemyError as exc:
+            detail = f"database: {exc.__class__.__name__}"
+            return JSONResponse({"status": "down", "reasons": [detail]}, status_code=503)
+        return JSONResponse(report)
 
     @app.get(
         "/metrics",

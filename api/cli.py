@@ -16,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import click
+import sqlalchemy as sa
 from evledger_verify.errors import FormatError
 from evledger_verify.records import checksum_address, load_record_file, record_hash
 from evledger_verify.records import typed_data as make_typed_data
 
-from ingest.cli import EXIT_REFUSED, CliError, Main, Refused, ingest, keys
+from ingest.cli import EXIT_CANNOT_RUN, EXIT_REFUSED, CliError, Main, Refused, ingest, keys
 from ingest.client import Client, SignedSubmission, SigningKey, load_key, segment
 from ledger.config import Settings
-from ledger.errors import LedgerError
+from ledger.errors import ChainUnreachable, LedgerError
 from ledger.keys import load_account
 
 # -- talking to the service ------------------------------------------------------------------
@@ -790,7 +791,12 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
             code = conn.exec_driver_sql(
                 "SELECT value FROM ledger_meta WHERE key = 'contract_code_keccak'"
             ).scalar_one()
-        chain.check_identity(identity.chain_id, identity.contract, str(code))
+        try:
+            chain.check_identity(identity.chain_id, identity.contract, str(code))
+        except ChainUnreachable as exc:
+            # Audit the database anyway; the anchors are reported as not checked (exit 2).
+            click.echo(f"audit: the chain does not answer ({exc}); anchors not checked", err=True)
+            chain.attach(identity.contract)
     except LedgerError as exc:
         raise CliError(f"audit: {exc}") from exc
     except Exception as exc:  # a trust file that does not parse, an unreadable key
@@ -802,18 +808,41 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
     auditor = Auditor(engine, identity, vkey, chain, progress=progress)
     while True:
         started = time.monotonic()
-        findings = auditor.run()
+        try:
+            findings = auditor.run()
+        except sa.exc.SQLAlchemyError as exc:
+            # The database went away or refused us: nothing was checked, nothing is damaged.
+            message = f"audit: could not check: database: {str(exc).splitlines()[0]}"
+            if every is None:
+                raise CliError(message) from None
+            click.echo(message, err=True)
+            time.sleep(every)
+            continue
+        unchecked = auditor.unchecked
         if as_json:
-            click.echo(json.dumps({"findings": [f.to_json() for f in findings]}, indent=2))
+            click.echo(
+                json.dumps(
+                    {"findings": [f.to_json() for f in findings], "unchecked": unchecked},
+                    indent=2,
+                )
+            )
         else:
             for f in findings:
                 click.echo(f"FINDING {f}")
-            click.echo(f"audit: {len(findings)} finding(s) in {time.monotonic() - started:.1f} s")
+            for u in unchecked:
+                click.echo(f"COULD NOT CHECK {u}")
+            click.echo(
+                f"audit: {len(findings)} finding(s)"
+                + (f", {len(unchecked)} part(s) not checked" if unchecked else "")
+                + f" in {time.monotonic() - started:.1f} s"
+            )
         if every is None:
             if findings:
                 sys.exit(EXIT_REFUSED)
+            if unchecked:
+                sys.exit(EXIT_CANNOT_RUN)
             return
-        if findings:
+        if findings:  # what could not be checked is never an alert of damage
             try:
                 account = load_account(settings.keys_dir / "audit.key", "audit key")
                 rid = raise_alert(Submitter(engine, identity), account, findings)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -37,6 +38,8 @@ class Anchorer:
         self.identity = identity
         self.from_block = from_block
         self.last_error: str | None = None
+        #: Where each round's outcome goes (ledger.health.Reporter); a no-op by default.
+        self.report: Callable[[bool, str], None] = lambda ok, detail: None
 
     def anchor_once(self) -> AnchorResult | None:
         with self.engine.connect() as conn:
@@ -45,8 +48,21 @@ class Anchorer:
             try:
                 return self._round(conn)
             finally:
-                conn.execute(sa.select(sa.func.pg_advisory_unlock(ANCHORER_LOCK)))
-                conn.commit()
+                self._unlock(conn)
+
+    @staticmethod
+    def _unlock(conn: sa.Connection) -> None:
+        """Release the session lock whatever happened; never hide the round's own error. A
+        failed statement leaves the transaction aborted (roll it back first); when even that
+        fails, the connection is dropped, which releases every lock its session held (a
+        pooled connection must never keep the anchorer's lock)."""
+        try:
+            conn.rollback()
+            conn.execute(sa.select(sa.func.pg_advisory_unlock(ANCHORER_LOCK)))
+            conn.commit()
+        except sa.exc.SQLAlchemyError as exc:
+            log.warning("anchorer: could not release its lock (%s); dropping the connection", exc)
+            conn.invalidate()
 
     def _round(self, conn: sa.Connection) -> AnchorResult | None:
         latest = conn.execute(
@@ -107,9 +123,11 @@ class Anchorer:
             try:
                 self.anchor_once()
                 self.last_error = None
+                self.report(True, "")
                 delay = interval
             except (LedgerError, sa.exc.SQLAlchemyError) as exc:
                 self.last_error = str(exc)
+                self.report(False, str(exc).splitlines()[0][:500])
                 log.error("anchorer: %s (retrying in %.1f s)", exc, delay)
                 delay = min(delay * 2, 60.0)
             stop.wait(delay)

@@ -21,7 +21,7 @@ from web3.exceptions import ContractCustomError, Web3Exception
 from web3.types import Nonce, TxParams
 
 from ledger.embedded import repo_root
-from ledger.errors import ChainError
+from ledger.errors import ChainError, ChainUnreachable
 
 __all__ = ["AnchorResult", "Chain", "load_artifact"]
 
@@ -62,7 +62,9 @@ class Chain:
             return fn()
         except ContractCustomError as exc:
             raise ChainError(f"{what}: contract refused: {self.decode_error(exc)}") from exc
-        except (Web3Exception, OSError, ValueError) as exc:
+        except OSError as exc:  # requests' ConnectionError and Timeout included
+            raise ChainUnreachable(f"{what}: {exc.__class__.__name__}: {exc}") from exc
+        except (Web3Exception, ValueError) as exc:
             raise ChainError(f"{what}: {exc.__class__.__name__}: {exc}") from exc
 
     def decode_error(self, exc: ContractCustomError) -> str:

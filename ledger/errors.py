@@ -10,6 +10,7 @@ __all__ = [
     "AuthorizationError",
     "BadRequestError",
     "ChainError",
+    "ChainUnreachable",
     "ConfigError",
     "ConflictError",
     "InvalidRecordError",
@@ -90,4 +91,8 @@ class ChainError(LedgerError):
     """The chain is unreachable, or is not the chain / contract we expect."""
 
     status = 503
+
+
+class ChainUnreachable(ChainError):
+    """The chain node did not answer (connection refused, timeout): an outage, not damage."""
     code = "chain_error"

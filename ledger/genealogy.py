@@ -21,7 +21,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -97,6 +97,8 @@ class Projector:
         self.batch = batch
         self._tracker: Tracker | None = None
         self._tracker_at = -1
+        #: Where each round's outcome goes (ledger.health.Reporter); a no-op by default.
+        self.report: Callable[[bool, str], None] = lambda ok, detail: None
 
     def project_once(self) -> int:
         """Project up to ``batch`` leaves; returns how many leaves were read."""
@@ -158,8 +160,10 @@ class Projector:
         while not stop.is_set():
             try:
                 busy = self.project_once() >= self.batch
-            except Exception:
+                self.report(True, "")
+            except Exception as exc:
                 log.exception("genealogy projection round failed; retrying")
+                self.report(False, f"projection failed: {exc.__class__.__name__}")
                 busy = False
             if not busy:
                 stop.wait(interval)

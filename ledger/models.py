@@ -17,6 +17,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Float,
     ForeignKey,
@@ -40,6 +41,7 @@ __all__ = [
     "Record",
     "SealQueue",
     "TreeNode",
+    "WorkerStatus",
 ]
 
 NAMING_CONVENTION = {
@@ -149,6 +151,16 @@ class GenealogyState(Base):
     __tablename__ = "genealogy_state"
     singleton: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     next_leaf: Mapped[int] = mapped_column(BigInteger)
+
+
+class WorkerStatus(Base):
+    """What a background worker last reported (ledger.health); not evidence."""
+
+    __tablename__ = "worker_status"
+    component: Mapped[str] = mapped_column(String(32), primary_key=True)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    detail: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 Index("ix_records_lot_seq", Record.lot, Record.seq)

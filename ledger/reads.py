@@ -7,12 +7,12 @@ Record bodies and lot status need a read token (:meth:`Reads.reader`); the count
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from ledger import genealogy
+from ledger import genealogy, health
 from ledger.domain.lots import apply_corrections, lot_status
 from ledger.errors import ConflictError, NotFoundError
 from ledger.identity import Identity
@@ -123,6 +123,12 @@ class Reads:
                 raise ConflictError(str(exc)) from None
         return {"scope": scope, "scope_sha256": genealogy.scope_sha256(scope)}
 
+    def health(self) -> dict[str, Any]:
+        """ok, or degraded with the reasons (see :func:`ledger.health.assess`); raises
+        SQLAlchemyError when the database does not answer."""
+        with self.engine.connect() as conn:
+            return health.assess(conn)
+
     def signers(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
             return [s.to_json() for s in self.registry.get(conn).all()]
@@ -147,7 +153,10 @@ class Reads:
         )
         with self.engine.connect() as conn:
             latest, anchored, leaves, pending, alerts, projected = conn.execute(query).one()
+            lag_records, lag_seconds = health.anchor_lag(conn, datetime.now(UTC))
         return {
+            "anchor_lag_records": lag_records,
+            "anchor_lag_seconds": round(lag_seconds, 1),
             "records": (0 if leaves is None else leaves + 1) + pending,
             "pending_seal": pending,
             "audit_alerts": alerts,

@@ -26,6 +26,7 @@ from ledger.config import Settings
 from ledger.db import app_url, make_engine, migrate, set_app_password
 from ledger.errors import ConfigError
 from ledger.genealogy import Projector
+from ledger.health import Reporter
 from ledger.identity import Identity
 from ledger.keys import ensure_account_key, ensure_log_key, load_account, log_public_key
 from ledger.models import LedgerMeta, Record
@@ -148,6 +149,9 @@ class Runtime:
 
     def start_workers(self) -> None:
         s = self.settings
+        self.sealer.report = Reporter(self.engine, "sealer")
+        self.anchorer.report = Reporter(self.engine, "anchorer")
+        self.projector.report = Reporter(self.engine, "genealogy")
         for name, target in (
             ("sealer", lambda: self.sealer.run(self._stop, s.seal_interval)),
             ("anchorer", lambda: self.anchorer.run(self._stop, s.anchor_interval)),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -34,6 +35,8 @@ class Sealer:
         self.log_key = log_key
         self.origin = origin
         self.batch = batch
+        #: Where each round's outcome goes (ledger.health.Reporter); a no-op by default.
+        self.report: Callable[[bool, str], None] = lambda ok, detail: None
 
     def seal_once(self) -> int:
         """Seal up to ``batch`` waiting records; returns how many were sealed."""
@@ -84,6 +87,8 @@ class Sealer:
             try:
                 while self.seal_once() and not stop.is_set():
                     pass
+                self.report(True, "")
             except sa.exc.SQLAlchemyError as exc:
                 log.error("sealer: database error, will retry: %s", exc.__class__.__name__)
+                self.report(False, f"database error: {exc.__class__.__name__}")
             stop.wait(interval)

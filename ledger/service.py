@@ -70,6 +70,7 @@ class Ledger:
         self.supplier_trace = self.reads.supplier_trace
         self.recall_scope = self.reads.recall_scope
         self.status = self.reads.status
+        self.health = self.reads.health
         self.receipt = self.proofs.receipt
         self.checkpoint = self.proofs.checkpoint
         self.consistency = self.proofs.consistency

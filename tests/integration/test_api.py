@@ -758,7 +758,9 @@ def test_bad_consistency_request(
 def test_healthz(client: TestClient) -> None:
     resp = client.get("/healthz")
     assert resp.status_code == 200
-    assert resp.json() == {"status": "ok"}
+    body = resp.json()
+    assert body["status"] == "ok" and body["reasons"] == [], body
+    assert set(body["workers"]) == {"sealer", "anchorer", "genealogy"}
 
 
 def test_metrics_are_prometheus_text(client: TestClient, good: dict[str, Any]) -> None:

@@ -390,3 +390,49 @@ def test_record_slipped_in_after_a_key_was_reported_compromised(
     found = ledger.audit()
     assert any(f.kind == "unauthorized_signer" and f.record_id == "STOLEN-1"
                and "reported compromised" in f.detail for f in found), found
+
+
+def test_what_the_audit_cannot_check_is_exit_2_and_never_an_alert(
+    ledger: Ledger, database_url: str, anvil  # type: ignore[no-untyped-def]
+) -> None:
+    """A chain outage is not damage: the anchors are reported as not checked (exit 2), and
+    `--every` writes no alert into the log. A database that refuses us is exit 2 too, with a
+    message, not a traceback."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from api.cli import main
+    from ledger.embedded import free_port
+
+    dead_chain = f"http://127.0.0.1:{free_port()}"
+    env = _audit_env(ledger, database_url, dead_chain)
+    runner = CliRunner(env=env)
+    out = runner.invoke(main, ["audit"])
+    assert out.exit_code == 2, out.output
+    assert "COULD NOT CHECK anchors" in out.output and "FINDING" not in out.output, out.output
+    as_json = runner.invoke(main, ["audit", "--json"])
+    body = json.loads(as_json.output[as_json.output.index("{"):])
+    assert body["findings"] == [] and body["unchecked"], body
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "evledger"), "audit", "--every", "0.2"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        rounds = 0
+        for line in proc.stdout:
+            assert "raised alert record" not in line, line
+            rounds += line.startswith("audit: 0 finding(s)")
+            if rounds == 3:
+                break
+    finally:
+        proc.kill()
+        proc.wait()
+    assert ledger.runtime.ledger.status()["audit_alerts"] == 0
+    no_db = {**env, "DATABASE_URL": f"postgresql+psycopg2://nobody@127.0.0.1:{free_port()}/x"}
+    out = CliRunner(env=no_db).invoke(main, ["audit"])
+    assert out.exit_code == 2, out.output
+    assert "audit:" in out.output and "Traceback" not in out.output, out.output

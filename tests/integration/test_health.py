@@ -1,0 +1,93 @@
+"""A chain outage under load: records are still accepted and sealed, /healthz says degraded
+with the reason (200, not down), the lag is measured, and when the chain returns the backlog
+is anchored with one transaction and /healthz is ok again."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from ledger.config import Settings
+from ledger.embedded import Anvil
+from ledger.models import Anchor
+from ledger.runtime import Runtime
+from tests.conftest import running_ledger
+from tests.helpers import fresh, inspection, register, sign
+
+pytestmark = pytest.mark.integration
+
+
+def wait_for(what: str, check: Any, timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture()
+def own_chain(tmp_path: Path) -> Iterator[Anvil]:
+    chain = Anvil(state_dir=tmp_path / "anvil").start()
+    try:
+        yield chain
+    finally:
+        chain.stop()
+
+
+@pytest.fixture()
+def rt(settings: Settings, database_url: str, own_chain: Anvil) -> Iterator[Runtime]:
+    with running_ledger(settings, database_url, own_chain) as runtime:
+        yield runtime
+
+
+def test_chain_outage_is_degraded_then_one_transaction_catches_up(
+    rt: Runtime, own_chain: Anvil
+) -> None:
+    client = TestClient(create_app(rt.ledger))
+    inspector = register(client, rt, ("qa_inspector",))
+    wait_for("healthy", lambda: client.get("/healthz").json()["status"] == "ok")
+    own_chain.stop()  # the chain goes away (its state is kept)
+    for i in range(3):
+        body = sign(rt, inspection(fresh(f"OUT-{i}")), inspector)
+        assert client.post("/v1/records", json=body).status_code == 201  # still accepted
+        time.sleep(0.3)  # separate sealing rounds: several checkpoints wait
+    health = wait_for("degraded", lambda: (h := client.get("/healthz")).json()["status"]
+                      == "degraded" and h)
+    assert health.status_code == 200
+    assert any(r.startswith("anchorer: ") for r in health.json()["reasons"]), health.json()
+    status = client.get("/v1/status").json()
+    assert status["pending_seal"] == 0  # sealed during the outage
+    assert status["anchor_lag_records"] >= 3 and status["anchor_lag_seconds"] > 0
+    metrics = client.get("/metrics").text
+    assert "evledger_anchor_lag_records" in metrics
+    with rt.engine.connect() as conn:
+        before = conn.execute(sa.select(sa.func.count()).select_from(Anchor)).scalar_one()
+    own_chain.start()  # back, from its state, on the same port
+    wait_for("caught up", lambda: client.get("/v1/status").json()["anchor_lag_records"] == 0)
+    with rt.engine.connect() as conn:
+        after = conn.execute(sa.select(sa.func.count()).select_from(Anchor)).scalar_one()
+    assert after == before + 1  # the whole backlog in one transaction
+    wait_for("ok again", lambda: client.get("/healthz").json()["status"] == "ok")
+
+
+def test_healthz_is_down_without_a_database(rt: Runtime) -> None:
+    """The read side pointed at a database that refuses connections (a closed port)."""
+    client = TestClient(create_app(rt.ledger))
+    working = rt.ledger.reads.engine
+    rt.ledger.reads.engine = sa.create_engine("postgresql+psycopg2://nobody@127.0.0.1:9/none")
+    try:
+        resp = client.get("/healthz")
+    finally:
+        rt.ledger.reads.engine.dispose()
+        rt.ledger.reads.engine = working
+    assert resp.status_code == 503 and resp.json()["status"] == "down", resp.text
+    assert resp.json()["reasons"] == ["database: OperationalError"]
