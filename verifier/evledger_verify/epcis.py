@@ -28,6 +28,12 @@ with the document's ``@context`` for the prefixes of user extensions:
     >>> event_hash_id(event)
     'ni:///sha-256;7935c4471f6b4e6ae0a53c62a020f89b9e90c57c2227786e780408e4073ff3f2?ver=CBV2.0'
 
+An event becomes a ledger record (``epcis_event/1``) through :func:`epcis_record`, which the
+client that signs it and the service that checks its signature both call; in a capture document
+each event carries that signature as the user extension ``evl:proof`` (:class:`CaptureProof`,
+``evl`` declared as :data:`EVL_NAMESPACE`). :func:`identify` reads the GS1 identifiers the
+genealogy follows.
+
 A malformed event raises :class:`EPCISFormatError` (a ``ValueError`` and a
 :class:`~evledger_verify.errors.FormatError`) naming the field, e.g. ``eventList[3].eventTime:
 expected an ISO 8601 time with offset, got '2020-03-04T11:00:30'``.
@@ -36,8 +42,10 @@ expected an ISO 8601 time with offset, got '2020-03-04T11:00:30'``.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import re
+import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -45,7 +53,28 @@ from typing import Any
 
 from evledger_verify.errors import FormatError
 
-__all__ = ["EVENT_TYPES", "EPCISFormatError", "event_hash_id", "event_hash_ids", "pre_hash_string"]
+__all__ = [
+    "EVENT_TYPES",
+    "EVL_NAMESPACE",
+    "LEDGER_LOT",
+    "LOT_URI",
+    "MEANING",
+    "PROOF",
+    "RECORD_SCHEMA",
+    "CaptureProof",
+    "EPCISFormatError",
+    "Identified",
+    "check_event",
+    "epcis_record",
+    "epcis_record_id",
+    "event_hash_id",
+    "event_hash_ids",
+    "event_lot",
+    "extension",
+    "identify",
+    "ledger_lot",
+    "pre_hash_string",
+]
 
 EVENT_TYPES = frozenset(
     "ObjectEvent AggregationEvent TransformationEvent AssociationEvent TransactionEvent".split()
@@ -634,3 +663,403 @@ def event_hash_ids(document: Mapping[str, Any]) -> list[str]:
 
 def _hash_id(pre_hash: str) -> str:
     return f"ni:///sha-256;{hashlib.sha256(pre_hash.encode()).hexdigest()}?ver=CBV2.0"
+
+
+# --- Capture: an EPCIS event as an evledger record ----------------------------------------------
+#
+# A capture document carries each event's record signature beside it, as the user extension
+# ``evl:proof`` (``evl`` declared as EVL_NAMESPACE in the document's ``@context``). The record an
+# event becomes is built here, so that the client that signs it and the service that checks the
+# signature build the same bytes.
+
+#: The namespace of evledger's EPCIS user extensions; documents declare it as the prefix ``evl``.
+EVL_NAMESPACE = "https://evledger.dev/ns/epcis/"
+EVL_PREFIX = "evl"
+#: The record signature of an event in a capture document (:class:`CaptureProof`).
+PROOF = f"{EVL_PREFIX}:proof"
+#: The ledger lot of the one trade item an event names, where its identifier carries another
+#: lot (a supplier's label) or none.
+LEDGER_LOT = f"{EVL_PREFIX}:lot"
+#: A lot that has no GS1 identifier (no GTIN known): ``<EVL_NAMESPACE>lot/<percent-encoded lot>``.
+LOT_URI = EVL_NAMESPACE + "lot/"
+RECORD_TYPE = "epcis_event"
+RECORD_SCHEMA = "epcis_event/1"
+#: An event record's id is this and the hex of its Event Hash ID: one event, one record.
+RECORD_ID_PREFIX = "epcis-"
+#: Every epcis_event record is signed with this meaning.
+MEANING = "recorded"
+#: Largest event (compact JSON, UTF-8) and longest identifier list a record takes.
+MAX_EVENT_BYTES = 64 * 1024
+MAX_LIST_ITEMS = 1000
+_MAX_TIME_CHARS = 64
+_MAX_URI_CHARS = 2000
+_ACTIONS = ("ADD", "OBSERVE", "DELETE")
+_OFFSET = re.compile(r"[+-](?:(?:0\d|1[0-3]):[0-5]\d|14:00)")
+_UOM = re.compile(r"[A-Z0-9]{2,3}")
+_ID_LISTS = ("epcList", "inputEPCList", "outputEPCList", "childEPCs")
+_QUANTITY_LISTS = ("quantityList", "inputQuantityList", "outputQuantityList", "childQuantityList")
+_QUANTITY_KEYS = frozenset({"epcClass", "quantity", "uom"})
+#: A ledger lot id (ledger.domain.schemas.LOT_PATTERN: GS1 AI 10 values and more); "." and ".."
+#: cannot be one (a URL path cannot carry them).
+_LOT = re.compile(r"[\x21-\x7e]{1,128}")
+_SIGNATURE = re.compile(r"0x[0-9a-fA-F]{130}")
+_ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
+_HASH_ID = re.compile(r"ni:///sha-256;([0-9a-f]{64})\?ver=CBV2\.0")
+
+
+def _ours(key: str, name: str, prefixes: Mapping[str, str]) -> bool:
+    """Whether ``key`` is the user extension ``name`` of :data:`EVL_NAMESPACE`."""
+    prefix, colon, local = key.partition(":")
+    return key == EVL_NAMESPACE + name or (
+        bool(colon) and local == name and prefixes.get(prefix) == EVL_NAMESPACE
+    )
+
+
+def extension(event: Mapping[str, Any], name: str, context: Context = None) -> Any:
+    """The value of evledger's user extension ``name`` in ``event`` (None if absent), under any
+    prefix that the document's or the event's ``@context`` maps to :data:`EVL_NAMESPACE`."""
+    prefixes = {**_prefixes(context), **_prefixes(event.get("@context"))}
+    return next((v for k, v in event.items() if _ours(k, name, prefixes)), None)
+
+
+def check_event(event: Any, context: Context = None, where: str = "event") -> str:
+    """Check that ``event`` is an EPCIS 2.0 event the ledger can record, in what the genealogy
+    and the hash read, and return its Event Hash ID. Raises :class:`EPCISFormatError` naming
+    the field, e.g. ``eventList[2].quantityList[0].uom: expected ...``.
+
+    Beyond what :func:`event_hash_id` checks: an offset for ``eventTimeZoneOffset``; an
+    ``action`` where the event type has one (and none on a TransformationEvent); identifier
+    lists of at most :data:`MAX_LIST_ITEMS` strings; quantity elements ``{epcClass, quantity,
+    uom}`` with a finite number and a UN/CEFACT Rec 20 code; ``readPoint`` and ``bizLocation``
+    objects with an ``id``; no ``errorDeclaration`` (a ledger record is never changed: it has
+    the hash of the event it declares erroneous, so it would collide with it); at most
+    :data:`MAX_EVENT_BYTES`.
+    """
+    if not isinstance(event, Mapping):
+        raise EPCISFormatError(f"{where}: expected a JSON object, got {_kind(event)}")
+    kind = event.get("type")
+    if kind not in EVENT_TYPES:
+        raise EPCISFormatError(f"{where}.type: expected one of {sorted(EVENT_TYPES)}, got {kind!r}")
+    time = event.get("eventTime")
+    if not isinstance(time, str) or len(time) > _MAX_TIME_CHARS:
+        raise EPCISFormatError(
+            f"{where}.eventTime: expected an ISO 8601 time with offset, got {_short(time)}"
+        )
+    offset = event.get("eventTimeZoneOffset")
+    if not isinstance(offset, str) or not _OFFSET.fullmatch(offset):
+        raise EPCISFormatError(
+            f"{where}.eventTimeZoneOffset: expected an offset -14:00 to +14:00 such as '+01:00', "
+            f"got {_short(offset)}"
+        )
+    action = event.get("action")
+    if kind == "TransformationEvent":
+        if "action" in event:
+            raise EPCISFormatError(f"{where}.action: a TransformationEvent has no action")
+    elif action not in _ACTIONS:
+        raise EPCISFormatError(
+            f"{where}.action: expected one of {', '.join(_ACTIONS)}, got {_short(action)}"
+        )
+    if "errorDeclaration" in event:
+        raise EPCISFormatError(
+            f"{where}.errorDeclaration: not recorded: an error declaration keeps the hash of the "
+            "event it declares erroneous, and a ledger record is never changed (submit a "
+            "correction instead)"
+        )
+    for key in _ID_LISTS:
+        for i, item in _list(event, key, where):
+            if not isinstance(item, str) or not 0 < len(item) <= _MAX_URI_CHARS:
+                raise EPCISFormatError(
+                    f"{where}.{key}[{i}]: expected an identifier (a URI), got {_short(item)}"
+                )
+    for key in _QUANTITY_LISTS:
+        for i, item in _list(event, key, where):
+            _check_quantity(item, f"{where}.{key}[{i}]")
+    for key in ("parentID", "bizStep", "disposition", "eventID", "transformationID"):
+        if key in event and not isinstance(event[key], str):
+            raise EPCISFormatError(f"{where}.{key}: expected a string, got {_short(event[key])}")
+    for key in ("readPoint", "bizLocation"):
+        value = event.get(key, {"id": ""})
+        if not isinstance(value, Mapping) or not isinstance(value.get("id"), str):
+            raise EPCISFormatError(f"{where}.{key}: expected an object with an id, got "
+                                   f"{_short(value)}")  # fmt: skip
+    for key in ("sourceList", "destinationList", "bizTransactionList"):
+        _list(event, key, where)
+    hash_id = _hash_id(_pre_hash(event, context, where))
+    size = len(json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode())
+    if size > MAX_EVENT_BYTES:
+        raise EPCISFormatError(f"{where}: expected at most {MAX_EVENT_BYTES} bytes, got {size}")
+    return hash_id
+
+
+def _list(event: Mapping[str, Any], key: str, where: str) -> list[tuple[int, Any]]:
+    value = event.get(key, [])
+    if not isinstance(value, list):
+        raise EPCISFormatError(f"{where}.{key}: expected a list, got {_kind(value)}")
+    if len(value) > MAX_LIST_ITEMS:
+        raise EPCISFormatError(
+            f"{where}.{key}: expected at most {MAX_LIST_ITEMS} elements, got {len(value)}"
+        )
+    return list(enumerate(value))
+
+
+def _check_quantity(item: Any, where: str) -> None:
+    if not isinstance(item, Mapping) or not isinstance(item.get("epcClass"), str):
+        raise EPCISFormatError(f"{where}: expected an object with an epcClass, got {_short(item)}")
+    if extra := sorted(set(item) - _QUANTITY_KEYS):
+        raise EPCISFormatError(
+            f"{where}: expected only epcClass, quantity and uom, got {extra[0]!r}"
+        )
+    quantity = item.get("quantity", 0)
+    if (
+        isinstance(quantity, bool)
+        or not isinstance(quantity, int | float)
+        or not (math.isfinite(quantity) and quantity >= 0)
+    ):
+        raise EPCISFormatError(f"{where}.quantity: expected a number >= 0, got {_short(quantity)}")
+    uom = item.get("uom", "EA")
+    if not isinstance(uom, str) or not _UOM.fullmatch(uom):
+        raise EPCISFormatError(
+            f"{where}.uom: expected a UN/CEFACT Rec 20 code (2-3 of A-Z 0-9), got {_short(uom)}"
+        )
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _short(value: Any) -> str:
+    text = "nothing" if value is None else repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+# -- GS1 identifiers in events ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Identified:
+    """What an identifier in an event names: a trade item (GTIN-14, and a lot or a serial or
+    both), a logistic unit (SSCC), or a lot without GTIN (:data:`LOT_URI`)."""
+
+    gtin: str | None = None
+    lot: str | None = None
+    serial: str | None = None
+    sscc: str | None = None
+
+
+_DL_SHORT = {"gtin": "01", "lot": "10", "ser": "21", "cpv": "22", "sscc": "00"}
+_DL_URI = re.compile(r"https?://[^/?#]+(/[^?#]*)(?:[?#].*)?")
+_LGTIN = re.compile(r"urn:epc:(class:lgtin|id:sgtin):(\d{6,12})\.(\d{1,7})\.(.+)")
+_EPC_SSCC = re.compile(r"urn:epc:id:sscc:(\d{6,12})\.(\d{5,11})")
+
+
+def identify(uri: Any) -> Identified | None:
+    """What ``uri`` names, for a GS1 Digital Link URI (any domain, numeric or short AI names:
+    ``/01/<gtin>[/22/<cpv>][/10/<lot>][/21/<serial>]``, ``/00/<sscc>``), an EPC URI (lgtin,
+    sgtin, sscc) or a :data:`LOT_URI`; None for anything else, or a bad check digit.
+
+    >>> identify("https://id.gs1.org/01/09506000134352/10/AB%2F1")
+    Identified(gtin='09506000134352', lot='AB/1', serial=None, sscc=None)
+    """
+    if not isinstance(uri, str) or len(uri) > _MAX_URI_CHARS:
+        return None
+    if uri.startswith(LOT_URI):
+        lot = urllib.parse.unquote(uri[len(LOT_URI) :])
+        return Identified(lot=lot) if lot and "/" not in uri[len(LOT_URI) :] else None
+    if m := _LGTIN.fullmatch(uri):
+        scheme, gcp, ref, rest = m.groups()
+        if len(gcp) + len(ref) != 13:
+            return None
+        gtin, value = _checked(ref[:1] + gcp + ref[1:]), urllib.parse.unquote(rest)
+        return (
+            Identified(gtin, value, None)
+            if scheme == "class:lgtin"
+            else Identified(gtin, None, value)
+        )
+    if m := _EPC_SSCC.fullmatch(uri):
+        gcp, ref = m.groups()
+        return Identified(sscc=_checked(ref[:1] + gcp + ref[1:])) if len(gcp + ref) == 17 else None
+    if m := _DL_URI.fullmatch(uri):
+        return _identify_path(m[1].split("/"))
+    return None
+
+
+def _identify_path(parts: list[str]) -> Identified | None:
+    start = next((i for i, p in enumerate(parts) if _DL_SHORT.get(p, p) in ("00", "01")), None)
+    rest = parts[start:] if start is not None else []
+    if not rest or len(rest) % 2:
+        return None
+    values: dict[str, str] = {}
+    for key, value in zip(rest[::2], rest[1::2], strict=True):
+        key = _DL_SHORT.get(key, key)
+        if key in values or key not in ("00", "01", "10", "21", "22") or not value:
+            return None
+        values[key] = urllib.parse.unquote(value)
+    if "00" in values:
+        sscc = values["00"]
+        ok = len(values) == 1 and len(sscc) == 18 and sscc.isdigit() and _checked(sscc[:-1]) == sscc
+        return Identified(sscc=sscc) if ok else None
+    gtin = values["01"]
+    if not (gtin.isascii() and gtin.isdigit() and len(gtin) in (8, 12, 13, 14)):
+        return None
+    gtin = gtin.zfill(14)
+    if _checked(gtin[:-1]) != gtin:
+        return None
+    return Identified(gtin, values.get("10"), values.get("21"))
+
+
+def ledger_lot(value: Any) -> str | None:
+    """``value`` if it can be a ledger lot id, else None."""
+    ok = isinstance(value, str) and _LOT.fullmatch(value) and value not in (".", "..")
+    return value if ok else None
+
+
+def event_lot(event: Mapping[str, Any], context: Context = None) -> str | None:
+    """The one ledger lot an event is about, or None: its :data:`LEDGER_LOT`, else the one lot
+    its identifiers name (a TransformationEvent's outputs, else its inputs; the other types'
+    epcList, quantityList, childEPCs and childQuantityList)."""
+    named = extension(event, LEDGER_LOT[len(EVL_PREFIX) + 1 :], context)
+    if named is not None:
+        return ledger_lot(named)
+    if event.get("type") == "TransformationEvent":
+        lots = _lots(event, ("outputEPCList", "outputQuantityList")) or _lots(
+            event, ("inputEPCList", "inputQuantityList")
+        )
+    else:
+        lots = _lots(event, ("epcList", "quantityList", "childEPCs", "childQuantityList"))
+    return lots[0] if len(lots) == 1 else None
+
+
+def _lots(event: Mapping[str, Any], keys: Sequence[str]) -> list[str]:
+    found: dict[str, None] = {}
+    for key in keys:
+        for item in event.get(key) or ():
+            uri = item.get("epcClass") if isinstance(item, Mapping) else item
+            named = identify(uri)
+            lot = ledger_lot(named.lot) if named is not None else None
+            if lot is not None:
+                found[lot] = None
+    return list(found)
+
+
+# -- The record ----------------------------------------------------------------------------------
+
+
+def epcis_record_id(hash_id: str) -> str:
+    """``epcis-<hex>``: the record id of the event with Event Hash ID ``hash_id``."""
+    m = _HASH_ID.fullmatch(hash_id)
+    if m is None:
+        raise EPCISFormatError(f"event hash: expected ni:///sha-256;<64 hex>?ver=CBV2.0, got "
+                               f"{_short(hash_id)}")  # fmt: skip
+    return RECORD_ID_PREFIX + m[1]
+
+
+def epcis_record(event: Any, context: Context = None, where: str = "event") -> dict[str, Any]:
+    """The ``epcis_event/1`` record ``event`` becomes (``context``: its document's ``@context``).
+
+    ``event``: the event as captured, without its :data:`PROOF`. ``context``: the prefixes of
+    the document's ``@context`` that the event uses (in a key or a CURIE value), so that the
+    record hashes the same without its document (``event_hash_id(event, context)``); left out
+    when there are none. (They are not embedded in the event: GS1's reference generator hashes
+    an event's own ``@context`` as if it were a field.) Then the event's Event Hash ID, the
+    record id derived from it, and the lot it is about (:func:`event_lot`). Raises
+    :class:`EPCISFormatError` (see :func:`check_event`).
+
+    >>> event = {"type": "ObjectEvent", "eventTime": "2020-03-04T11:00:30+01:00",
+    ...          "eventTimeZoneOffset": "+01:00", "action": "OBSERVE", "bizStep": "shipping",
+    ...          "quantityList": [{"epcClass": "https://id.gs1.org/01/09506000134352/10/L1"}]}
+    >>> record = epcis_record(event)
+    >>> record["record_id"][:14], record["lot"], record["event"] == event
+    ('epcis-ea0e6147', 'L1', True)
+    """
+    if not isinstance(event, Mapping):
+        raise EPCISFormatError(f"{where}: expected a JSON object, got {_kind(event)}")
+    declared = _prefixes(context)
+    own = _prefixes(event.get("@context"))
+    proof = PROOF[len(EVL_PREFIX) + 1 :]
+    bare = {k: v for k, v in event.items() if not _ours(k, proof, {**declared, **own})}
+    used = {p: declared[p] for p in _prefixes_used(bare, declared) if p not in own}
+    hash_id = check_event(bare, used, where)
+    record: dict[str, Any] = {
+        "record_id": epcis_record_id(hash_id),
+        "type": RECORD_TYPE,
+        "schema": RECORD_SCHEMA,
+        "event": bare,
+        "event_hash": hash_id,
+    }
+    if used:
+        record["context"] = used
+    lot = event_lot(bare, used)
+    if lot is not None:
+        record["lot"] = lot
+    return record
+
+
+def _prefixes_used(value: Any, prefixes: Mapping[str, str]) -> list[str]:
+    """The prefixes of ``prefixes`` that a key or a string value in ``value`` starts with."""
+    used: set[str] = set()
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        texts: list[Any] = []
+        if isinstance(item, Mapping):
+            texts = [k for k in item if k != "@context"]
+            stack.extend(v for k, v in item.items() if k != "@context")
+        elif isinstance(item, list):
+            stack.extend(item)
+        else:
+            texts = [item]
+        for text in texts:
+            if isinstance(text, str) and ":" in text and text.partition(":")[0] in prefixes:
+                used.add(text.partition(":")[0])
+    return sorted(used)
+
+
+@dataclass(frozen=True)
+class CaptureProof:
+    """The signature of the record an event of a capture document becomes (its
+    :data:`PROOF`): EIP-712 over the record id, type, record hash, :data:`MEANING` and
+    ``signed_at``, exactly as for ``POST /v1/records``; ``signer`` optionally names the address
+    expected to have signed."""
+
+    record_id: str
+    signature: str
+    signed_at: int
+    signer: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "record_id": self.record_id,
+            "signature": self.signature,
+            "signed_at": self.signed_at,
+        }
+        if self.signer is not None:
+            out["signer"] = self.signer
+        return out
+
+    @classmethod
+    def from_json(cls, value: Any, where: str = PROOF) -> CaptureProof:
+        """Read a proof; :class:`EPCISFormatError` names the field that is wrong."""
+        if not isinstance(value, Mapping):
+            raise EPCISFormatError(
+                f"{where}: expected an object {{record_id, signature, signed_at, signer?}} (the "
+                f"record signature), got {_short(value) if value is not None else 'none'}"
+            )
+        if extra := sorted(set(value) - {"record_id", "signature", "signed_at", "signer"}):
+            raise EPCISFormatError(f"{where}: unexpected field {extra[0]!r}")
+        rid, sig, at, signer = (value.get(k) for k in ("record_id", "signature", "signed_at",
+                                                          "signer"))  # fmt: skip
+        if not isinstance(rid, str):
+            raise EPCISFormatError(f"{where}.record_id: expected a string, got {_short(rid)}")
+        if not isinstance(sig, str) or not _SIGNATURE.fullmatch(sig):
+            raise EPCISFormatError(
+                f"{where}.signature: expected 0x and 130 hex digits, got {_short(sig)}"
+            )
+        if isinstance(at, bool) or not isinstance(at, int) or not 0 <= at < 2**63:
+            raise EPCISFormatError(
+                f"{where}.signed_at: expected unix seconds (an integer), got {_short(at)}"
+            )
+        if signer is not None and (not isinstance(signer, str) or not _ADDRESS.fullmatch(signer)):
+            raise EPCISFormatError(
+                f"{where}.signer: expected 0x and 40 hex digits, got {_short(signer)}"
+            )
+        return cls(rid, sig, at, signer)
