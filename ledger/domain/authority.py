@@ -12,7 +12,7 @@ from ledger.errors import AuthorizationError
 
 __all__ = ["MATRIX", "READ_ROLES", "ROLES", "allowed_roles", "check_authority"]
 
-ROLES = ("admin", "qa_inspector", "qa_approver", "production", "device", "auditor")
+ROLES = ("admin", "qa_inspector", "qa_approver", "production", "device", "auditor", "system")
 #: Roles whose tokens may read record bodies and lot status.
 READ_ROLES = ("admin", "qa_inspector", "qa_approver", "production", "auditor")
 
@@ -46,6 +46,8 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("change", "closed"): {"approved": ("qa_approver",)},
     ("scan", "*"): {"recorded": ("device",)},
     ("process_reading", "*"): {"recorded": ("device",)},
+    # An MES or WMS that captures EPCIS events (it reads no record bodies: not in READ_ROLES).
+    ("epcis_event", "*"): {"recorded": ("system",)},
     # Devices sign only scans and readings (an out-of-limit reading blocks release by itself);
     # alerts come from the audit (auditor) or from people.
     ("alert", "*"): {"recorded": ("auditor",), "authored": _QA},

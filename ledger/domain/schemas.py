@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, ClassVar, Literal
 
+from evledger_verify.epcis import EPCISFormatError, epcis_record
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -465,6 +466,68 @@ class Correction(_Record):
     changes: Annotated[list[Change_], Field(min_length=1, max_length=100)]
 
 
+class EpcisEvent(_Record):
+    """A GS1 EPCIS 2.0 event (JSON-LD, one element of an EPCISDocument's eventList), captured
+    as evidence by an MES or WMS (``POST /v1/epcis/capture``, or ``POST /v1/records``).
+
+    Everything but ``event`` and ``context`` follows from them
+    (:func:`evledger_verify.epcis.epcis_record`, which the capturing client calls too):
+    ``context`` holds the prefixes of the capture document's ``@context`` that the event uses;
+    ``event_hash`` is its CBV 2.0 Event Hash ID, recomputed here; ``record_id`` is ``epcis-``
+    and that hash's hex, so an event is recorded once; ``lot`` is the one lot the event is
+    about, if there is one. The event is checked where the genealogy and the hash read it (type,
+    eventTime with offset, eventTimeZoneOffset, action, identifier and quantity lists, at most
+    64 KiB; see ``check_event``)."""
+
+    type: Literal["epcis_event"]
+    schema_: Literal["epcis_event/1"] = Field(alias="schema")
+    event: dict[str, Any]
+    context: (
+        Annotated[
+            dict[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")],
+                 Annotated[str, Field(min_length=1, max_length=2000)]],
+            Field(min_length=1, max_length=100),
+        ]
+        | None
+    ) = None  # fmt: skip
+    event_hash: Annotated[str, Field(pattern=r"^ni:///sha-256;[0-9a-f]{64}\?ver=CBV2\.0$")]
+    lot: Lot | None = None
+
+    @model_validator(mode="after")
+    def _derived(self) -> EpcisEvent:
+        # Raised as InvalidRecordError (pydantic passes it through) to name the field exactly.
+        try:
+            expected = epcis_record(self.event, self.context, where="record.event")
+        except EPCISFormatError as exc:
+            raise InvalidRecordError(str(exc)) from None
+        if expected.get("context") != self.context:
+            raise InvalidRecordError(
+                f"record.context: expected {expected.get('context')!r} (the prefixes the event "
+                f"uses), got {self.context!r}"
+            )
+        if expected["event"] != self.event:
+            raise InvalidRecordError(
+                "record.event: expected the event without evl:proof (the proof goes beside the "
+                "event, in a capture document, not in the record)"
+            )
+        if self.event_hash != expected["event_hash"]:
+            raise InvalidRecordError(
+                f"record.event_hash: the event's CBV 2.0 Event Hash ID is "
+                f"{expected['event_hash']}, the record says {self.event_hash}"
+            )
+        if self.record_id != expected["record_id"]:
+            raise InvalidRecordError(
+                f"record.record_id: expected {expected['record_id']!r} (from the event hash), "
+                f"got {self.record_id!r}"
+            )
+        if self.lot != expected.get("lot"):
+            raise InvalidRecordError(
+                f"record.lot: expected {expected.get('lot')!r} (the one lot the event names), "
+                f"got {self.lot!r}"
+            )
+        return self
+
+
 SCHEMAS: dict[str, type[_Record]] = {
     "inspection/1": Inspection,
     "release/1": Release,
@@ -477,6 +540,7 @@ SCHEMAS: dict[str, type[_Record]] = {
     "recall/1": Recall,
     "signer/1": Signer,
     "correction/1": Correction,
+    "epcis_event/1": EpcisEvent,
 }
 _SCHEMA_ID = re.compile(r"^([a-z_]+)/([0-9]+)\Z")
 
