@@ -87,6 +87,10 @@ def links(record: Mapping[str, Any], context: Context) -> list[Link]:
         return _scan(record, context)
     if rtype == "inspection":
         return _inspection(record)
+    if rtype == "epcis_event":
+        from ledger.domain.epcis import event_links  # imported here: it imports Link from here
+
+        return event_links(record, context)
     return []
 
 
