@@ -28,10 +28,15 @@ class SubmitRequest(BaseModel):
 class SubmitResponse(BaseModel):
     record_id: str
     record_hash: str
+    #: The RFC 9162 leaf hash of the logged entry (what the promise and the receipt name).
+    leaf_hash: str
     signer: str
     accepted_at: str
     status: str
     receipt_url: str
+    #: The log's signed promise (evledger-promise/1 note) to put the entry in a signed
+    #: checkpoint by its deadline; check it with `evledger-verify promise`.
+    promise: str | None = None
 
 
 class Problem(BaseModel):

@@ -79,6 +79,8 @@ class Settings:
     max_clock_skew: int
     max_signature_age: int
     max_device_backlog: int
+    #: Seconds within which an accepted record is promised to be in a signed checkpoint.
+    promise_delay: int = 300
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -107,6 +109,7 @@ class Settings:
             max_device_backlog=_int(
                 "EVLEDGER_MAX_DEVICE_BACKLOG", 30 * 86400, 60, 10 * 365 * 86400
             ),
+            promise_delay=_int("EVLEDGER_PROMISE_DELAY", 300, 1, 30 * 86400),
         )
 
     @property

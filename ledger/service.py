@@ -17,10 +17,14 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account.signers.local import LocalAccount
+from evledger_verify.checkpoint import verifier_key_string
 
 from ledger.config import Settings
 from ledger.identity import Identity
+from ledger.keys import ensure_log_key, log_public_key
+from ledger.promises import Promiser
 from ledger.proofs import Proofs
 from ledger.reads import Reads
 from ledger.submission import (
@@ -46,9 +50,14 @@ class Ledger:
         max_device_backlog: int = 30 * 86400,
         required_stages: tuple[str, ...] = ("final",),
         clock: Callable[[], float] = time.time,
+        log_key: Ed25519PrivateKey | None = None,
+        promise_delay: int = 300,
     ) -> None:
         self.engine = engine
         self.identity = identity
+        promiser = (
+            Promiser(log_key, identity.log_origin, promise_delay) if log_key is not None else None
+        )
         self.submitter = Submitter(
             engine,
             identity,
@@ -57,6 +66,7 @@ class Ledger:
             max_device_backlog=max_device_backlog,
             required_stages=required_stages,
             clock=clock,
+            promiser=promiser,
         )
         self._group = GroupCommit(self.submitter)
         self.reads = Reads(engine, identity, required_stages, clock)
@@ -77,13 +87,22 @@ class Ledger:
 
     @classmethod
     def from_settings(cls, engine: sa.Engine, identity: Identity, settings: Settings) -> Ledger:
-        """The ledger with the signature windows the settings give."""
+        """The ledger with the signature windows the settings give, signing acceptance
+        promises with the log key when this machine holds it."""
+        key_path = settings.keys_dir / "log.key"
+        log_key = ensure_log_key(key_path) if key_path.exists() else None
+        if log_key is not None and identity.log_public_key != verifier_key_string(
+            identity.log_origin, log_public_key(log_key)
+        ):
+            log_key = None  # not this ledger's key: no promise rather than a false one
         return cls(
             engine,
             identity,
             max_clock_skew=settings.max_clock_skew,
             max_signature_age=settings.max_signature_age,
             max_device_backlog=settings.max_device_backlog,
+            log_key=log_key,
+            promise_delay=settings.promise_delay,
         )
 
     # -- signing helpers --------------------------------------------------------------------

@@ -24,7 +24,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -101,16 +101,24 @@ class SubmitResult:
     signer: str
     accepted_at: str
     duplicate: bool
+    #: The RFC 9162 leaf hash of the logged entry.
+    leaf_hash: bytes = b""
+    #: The log's signed acceptance promise (ledger.promises), when the ledger holds the log key.
+    promise: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "record_id": self.record_id,
             "record_hash": self.record_hash,
+            "leaf_hash": self.leaf_hash.hex(),
             "signer": self.signer,
             "accepted_at": self.accepted_at,
             "status": "duplicate" if self.duplicate else "accepted",
             "receipt_url": f"/v1/records/{self.record_id}/receipt",
         }
+        if self.promise is not None:
+            out["promise"] = self.promise
+        return out
 
 
 @dataclass(frozen=True)
@@ -197,7 +205,8 @@ class _Pending:
     """Accepted items not yet written (flushed before a stateful rule reads the database)."""
 
     rows: list[dict[str, Any]] = field(default_factory=list)
-    items: list[tuple[_Checked, str]] = field(default_factory=list)  # (item, accepted_at)
+    #: (item, accepted_at, leaf hash)
+    items: list[tuple[_Checked, str, bytes]] = field(default_factory=list)
 
 
 class Submitter:
@@ -211,9 +220,12 @@ class Submitter:
         max_device_backlog: int = 30 * 86400,
         required_stages: tuple[str, ...] = ("final",),
         clock: Callable[[], float] = time.time,
+        promiser: Callable[[SubmitResult], str] | None = None,
     ) -> None:
         self.engine = engine
         self.identity = identity
+        #: Signs each accepted (or duplicate) result's acceptance promise (ledger.promises).
+        self.promiser = promiser
         self.max_clock_skew = max_clock_skew
         self.max_signature_age = max_signature_age
         #: How old a device's signature may be: a scanner or PLC signs at capture and keeps the
@@ -322,6 +334,12 @@ class Submitter:
                             "batch: concurrent submissions of the same record ids kept "
                             "colliding; send the batch again"
                         ) from None
+        if self.promiser is not None:
+            promise = self.promiser
+            for i, item in results.items():
+                if item.result is not None:
+                    signed = replace(item.result, promise=promise(item.result))
+                    results[i] = replace(item, result=signed)
         return [results[i] for i in range(len(subs))]
 
     def _store(self, items: list[_Checked], bootstrap: bool) -> dict[int, ItemResult]:
@@ -340,7 +358,7 @@ class Submitter:
             heads = self._lot_heads(conn, lots)
             rules = Rules(conn, registry, self.required_stages)
             pending = _Pending()
-            seen: dict[str, tuple[_Checked, str]] = {}  # accepted earlier in this batch
+            seen: dict[str, tuple[_Checked, str, bytes]] = {}  # accepted earlier in this batch
             for c in items:
                 try:
                     earlier = seen.get(c.record_id)
@@ -396,8 +414,8 @@ class Submitter:
                         "accepted_at": accepted,
                     }
                 )
-                pending.items.append((c, entry.accepted_at))
-                seen[c.record_id] = (c, entry.accepted_at)
+                pending.items.append((c, entry.accepted_at, leaf))
+                seen[c.record_id] = (c, entry.accepted_at, leaf)
                 if c.rtype == "signer":
                     # Later items are judged against the registry this record changes.
                     self._flush(conn, pending, out)
@@ -413,8 +431,8 @@ class Submitter:
             return
         # Sequence numbers follow the list order, so a lot's chain follows log order.
         copy_records(conn, pending.rows)
-        for c, accepted_at in pending.items:
-            result = SubmitResult(c.record_id, c.rhash.hex(), c.signer, accepted_at, False)
+        for c, accepted_at, leaf in pending.items:
+            result = SubmitResult(c.record_id, c.rhash.hex(), c.signer, accepted_at, False, leaf)
             out[c.index] = ItemResult(c.index, c.record_id, result=result)
         pending.rows.clear()
         pending.items.clear()
@@ -425,7 +443,7 @@ class Submitter:
         # the round trip.
         rows = conn.exec_driver_sql(
             "SELECT record_id, body, record_hash, signer, signature, meaning, signed_at, "
-            "accepted_at FROM records WHERE record_id = ANY(%(ids)s)",
+            "accepted_at, leaf_hash FROM records WHERE record_id = ANY(%(ids)s)",
             {"ids": sorted(set(ids))},
         )
         return {r.record_id: r for r in rows}
@@ -509,7 +527,7 @@ def _check_registry_change(registry: Registry, rec: dict[str, Any], t: int) -> N
             )
 
 
-def _same_as_earlier(first: _Checked, accepted_at: str, c: _Checked) -> SubmitResult:
+def _same_as_earlier(first: _Checked, accepted_at: str, leaf: bytes, c: _Checked) -> SubmitResult:
     """A second item with an id accepted earlier in the same batch: the first one wins."""
     if (first.body, first.sub.signature, first.sub.meaning, first.sub.signed_at) != (
         c.body,
@@ -522,7 +540,7 @@ def _same_as_earlier(first: _Checked, accepted_at: str, c: _Checked) -> SubmitRe
             f"record_id {c.record_id!r}: already used with {what} earlier in this batch; "
             "a record is never changed (submit a correction under a new id)"
         )
-    return SubmitResult(c.record_id, c.rhash.hex(), c.signer, accepted_at, duplicate=True)
+    return SubmitResult(c.record_id, c.rhash.hex(), c.signer, accepted_at, True, leaf)
 
 
 def _idempotent(row: Any, c: _Checked) -> SubmitResult:
@@ -541,7 +559,12 @@ def _idempotent(row: Any, c: _Checked) -> SubmitResult:
             "a record is never changed (submit a correction under a new id)"
         )
     return SubmitResult(
-        c.record_id, bytes(row.record_hash).hex(), row.signer, iso_utc(row.accepted_at), True
+        c.record_id,
+        bytes(row.record_hash).hex(),
+        row.signer,
+        iso_utc(row.accepted_at),
+        True,
+        bytes(row.leaf_hash),
     )
 
 

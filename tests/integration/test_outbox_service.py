@@ -22,7 +22,7 @@ pytestmark = pytest.mark.integration
 def _scan(lot: str) -> dict[str, Any]:
     return {
         "record_id": fresh("OBX-SCAN"), "type": "scan", "schema": "scan/1",
-        "station": "line 2 infeed", "operation": "consume",
+        "station": "line 2 infeed", "operation": "produce",
         "gs1": {"gtin": GTIN, "lot": lot}, "lot": lot,
         "scanned_at": datetime.now(UTC).isoformat(),
     }  # fmt: skip

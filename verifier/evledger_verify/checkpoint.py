@@ -35,6 +35,7 @@ __all__ = [
     "sign_note",
     "verifier_key_string",
     "verify_checkpoint",
+    "verify_note",
 ]
 
 MAX_NOTE_SIZE = 16 * 1024
@@ -112,29 +113,29 @@ def sign_note(body: str, name: str, key: Ed25519PrivateKey) -> str:
     return f"{body}\n{_SIG_PREFIX}{name} {blob}\n"
 
 
-def _split_note(note: str) -> tuple[str, list[tuple[str, bytes]]]:
+def _split_note(note: str, what: str = "checkpoint") -> tuple[str, list[tuple[str, bytes]]]:
     if len(note.encode()) > MAX_NOTE_SIZE:
-        raise FormatError(f"checkpoint: expected at most {MAX_NOTE_SIZE} bytes")
+        raise FormatError(f"{what}: expected at most {MAX_NOTE_SIZE} bytes")
     sep = note.rfind("\n\n")
     if sep < 0 or not note.endswith("\n"):
-        raise FormatError("checkpoint: expected a body, a blank line and signature lines")
+        raise FormatError(f"{what}: expected a body, a blank line and signature lines")
     body, sig_block = note[: sep + 1], note[sep + 2 :]
     sigs: list[tuple[str, bytes]] = []
     for line in sig_block[:-1].split("\n"):
         if not line.startswith(_SIG_PREFIX):
-            raise FormatError(f"checkpoint: expected a signature line, got {line[:60]!r}")
+            raise FormatError(f"{what}: expected a signature line, got {line[:60]!r}")
         parts = line[len(_SIG_PREFIX) :].split(" ")
         if len(parts) != 2 or not _NAME_RE.match(parts[0]):
-            raise FormatError(f"checkpoint: malformed signature line {line[:60]!r}")
+            raise FormatError(f"{what}: malformed signature line {line[:60]!r}")
         try:
             blob = base64.b64decode(parts[1], validate=True)
         except binascii.Error as exc:
-            raise FormatError("checkpoint: signature is not base64") from exc
+            raise FormatError(f"{what}: signature is not base64") from exc
         if len(blob) < 5:
-            raise FormatError("checkpoint: signature too short")
+            raise FormatError(f"{what}: signature too short")
         sigs.append((parts[0], blob))
     if not sigs:
-        raise FormatError("checkpoint: no signature lines")
+        raise FormatError(f"{what}: no signature lines")
     return body, sigs
 
 
@@ -162,12 +163,18 @@ def parse_checkpoint(note: str) -> Checkpoint:
 
 def verify_checkpoint(note: str, verifier: NoteVerifier, origin: str) -> Checkpoint:
     """Check that ``note`` is a checkpoint for ``origin`` signed by ``verifier``'s key."""
-    body, sigs = _split_note(note)
     checkpoint = parse_checkpoint(note)
     if checkpoint.origin != origin:
         raise SignatureInvalidError(
             f"checkpoint origin: expected {origin!r}, got {checkpoint.origin!r}"
         )
+    verify_note(note, verifier, "checkpoint")
+    return checkpoint
+
+
+def verify_note(note: str, verifier: NoteVerifier, what: str = "note") -> str:
+    """The body of ``note`` once a signature by ``verifier``'s key verifies over it."""
+    body, sigs = _split_note(note, what)
     public = Ed25519PublicKey.from_public_bytes(verifier.public_key)
     for name, blob in sigs:
         if name != verifier.name or blob[:4] != verifier.key_id:
@@ -176,11 +183,11 @@ def verify_checkpoint(note: str, verifier: NoteVerifier, origin: str) -> Checkpo
             public.verify(blob[4:], body.encode())
         except InvalidSignature as exc:
             raise SignatureInvalidError(
-                f"checkpoint signature: does not verify with the trusted log key {name}"
+                f"{what} signature: does not verify with the trusted log key {name}"
             ) from exc
-        return checkpoint
+        return body
     raise SignatureInvalidError(
-        f"checkpoint signature: expected a signature by the trusted log key "
+        f"{what} signature: expected a signature by the trusted log key "
         f"{verifier.name}+{verifier.key_id.hex()}, found only "
         + ", ".join(f"{n}+{b[:4].hex()}" for n, b in sigs)
     )

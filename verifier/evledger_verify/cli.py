@@ -9,11 +9,25 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+from urllib.parse import quote
 
+from evledger_verify.checkpoint import MAX_NOTE_SIZE
 from evledger_verify.errors import CannotCheckError, FormatError, VerifyError
-from evledger_verify.receipt import Report, Trust, load_json_file, verify_receipt
+from evledger_verify.promise import Promise, judge, verify_promise
+from evledger_verify.receipt import (
+    MAX_RECEIPT_BYTES,
+    Check,
+    Report,
+    Trust,
+    load_json_file,
+    verify_receipt,
+)
 from evledger_verify.records import load_record_file
 from evledger_verify.rpc import RpcClient, check_anchor_on_chain
 
@@ -58,6 +72,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rc.add_argument("--rpc", metavar="URL", help="also confirm the anchor against this node")
     rc.add_argument("--json", action="store_true", help="print the report as JSON")
+    pr = sub.add_parser(
+        "promise",
+        help="check an acceptance promise; with --receipt or --api, whether the log kept it",
+    )
+    pr.add_argument(
+        "promise", metavar="PROMISE", help="the promise note, or the JSON answer that holds it"
+    )
+    pr.add_argument("--trust", metavar="TRUST.json", required=True, help="pinned log key")
+    pr.add_argument("--receipt", metavar="RECEIPT.json", help="the record's receipt, if any")
+    pr.add_argument(
+        "--api", metavar="URL", help="ask the ledger for the record's receipt (it may say none)"
+    )
+    pr.add_argument("--now", metavar="TIME", help="judge at this RFC 3339 time (default: now)")
+    pr.add_argument("--json", action="store_true", help="print the report as JSON")
     return parser
 
 
@@ -99,6 +127,93 @@ def _cmd_receipt(args: argparse.Namespace) -> Report:
     return report
 
 
+def _read_promise(path: str) -> str:
+    try:
+        with open(path, "rb") as fh:
+            text = fh.read(MAX_NOTE_SIZE * 4 + 1).decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CannotCheckError(f"promise: cannot read {path}: {exc}") from exc
+    if text.lstrip().startswith("{"):
+        try:
+            answer = json.loads(text)
+        except ValueError as exc:
+            raise CannotCheckError(f"promise: {path} is not valid JSON: {exc}") from exc
+        note = answer.get("promise") if isinstance(answer, dict) else None
+        if not isinstance(note, str):
+            raise CannotCheckError(f"promise: {path}: expected a JSON answer with a promise")
+        return note
+    return text
+
+
+def _fetch_receipt(api: str, record_id: str) -> dict[str, Any] | None:
+    """The ledger's receipt for ``record_id`` (anchored or not), None when it has none."""
+    url = f"{api.rstrip('/')}/v1/records/{quote(record_id, safe='')}/receipt"
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - operator's URL
+            body = json.loads(resp.read(MAX_RECEIPT_BYTES))
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise CannotCheckError(f"api: {url}: HTTP {exc.code}") from exc
+    except (OSError, ValueError) as exc:
+        raise CannotCheckError(f"api: {url}: {exc}") from exc
+    return body if isinstance(body, dict) else None
+
+
+def _cmd_promise(args: argparse.Namespace) -> Report:
+    trust = _load_trust(args.trust)
+    note = _read_promise(args.promise)
+    report = Report("promise")
+    verifier = trust.log_key
+    found: list[Promise] = []
+
+    def signature() -> str:
+        found.append(verify_promise(note, verifier, trust.log_origin))
+        p = found[0]
+        return (
+            f"signed by the log key: record {p.record_id}, leaf {p.leaf_hash.hex()[:16]}..., "
+            f"accepted {p.to_json()['accepted_at']}, due in a checkpoint by "
+            f"{p.to_json()['deadline']}"
+        )
+
+    if not report.run("signature", signature):
+        return report
+    promise = found[0]
+    now = datetime.now(UTC) if args.now is None else _parse_now(args.now)
+    receipt: dict[str, Any] | None = None
+    if args.receipt:
+        receipt = load_json_file(args.receipt, "receipt")
+        sub, _ = verify_receipt(receipt, trust)
+        if not sub.ok:
+            report.fail(
+                "receipt", "; ".join(f"{c.name}: {c.detail}" for c in sub.checks if not c.ok)
+            )
+            return report
+    elif args.api:
+        receipt = _fetch_receipt(args.api, promise.record_id)
+    elif now > promise.deadline:
+        report.could_not_check = (
+            "the deadline has passed: give --receipt or --api to judge whether it was kept"
+        )
+        return report
+    verdict = judge(promise, receipt, now)
+    if verdict.state == "broken":
+        report.fail("kept", verdict.detail)
+    else:
+        report.checks.append(Check("kept", True, f"{verdict.state}: {verdict.detail}"))
+    return report
+
+
+def _parse_now(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise CannotCheckError(f"--now: expected an RFC 3339 time, got {text!r}") from exc
+    if moment.tzinfo is None:
+        raise CannotCheckError(f"--now: expected a time zone, got {text!r}")
+    return moment
+
+
 def _print(report: Report, as_json: bool) -> None:
     if as_json:
         out = report.to_json()
@@ -121,7 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
         as_json = bool(getattr(args, "json", False))
-        report = _cmd_receipt(args)
+        report = _cmd_promise(args) if args.command == "promise" else _cmd_receipt(args)
     except CannotCheckError as exc:
         if as_json:
             print(json.dumps({"verified": False, "error": str(exc), "exit": EXIT_CANNOT_CHECK}))
