@@ -330,6 +330,15 @@ class Scan(_Record):
             raise ValueError(f"a {op} scan cannot carry pallet")
         if self.gs1.gtin is None and op != "ship":
             raise ValueError(f"a {op} scan needs gs1.gtin (only a pallet is shipped by its SSCC)")
+        # A scan that would link nothing in the genealogy is refused, not stored silently.
+        if op == "consume" and self.gs1.lot is None:
+            raise ValueError("a consume scan needs gs1.lot: the material lot consumed")
+        if op == "consume" and self.lot is not None and self.lot == self.gs1.lot:
+            raise ValueError(f"a consume scan cannot consume lot {self.lot} into itself")
+        if op in ("produce", "pack") and self.lot is None and self.gs1.lot is None:
+            raise ValueError(f"a {op} scan needs a lot (lot or gs1.lot)")
+        if op == "ship" and self.gs1.gtin is not None and self.lot is None and self.gs1.lot is None:
+            raise ValueError("a ship scan of a trade item needs a lot (lot or gs1.lot)")
         if self.pallet is not None:
             _valid_gtin(self.pallet)
         return self

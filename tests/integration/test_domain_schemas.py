@@ -19,6 +19,7 @@ from evledger_verify.records import record_hash
 from fastapi.testclient import TestClient
 
 from ledger.domain.schemas import SCHEMAS
+from ledger.genealogy import scope_sha256
 from ledger.runtime import Runtime
 from tests.helpers import DROP, GTIN, admin, bearer, changed, fresh, inspection, record_count, sign
 
@@ -42,7 +43,7 @@ def client(module_client: TestClient) -> TestClient:
 def signers(client: TestClient, runtime: Runtime) -> dict[str, LocalAccount]:
     """One signer per role (the bootstrap admin for "admin")."""
     out = {"admin": admin(runtime)}
-    for role in ("qa_inspector", "qa_approver", "production", "device", "auditor"):
+    for role in ("qa_inspector", "qa_approver", "production", "device", "auditor", "system"):
         account: LocalAccount = Account.create()
         record = {
             "record_id": f"signer-{role}", "type": "signer", "schema": "signer/1",
@@ -132,6 +133,37 @@ def _correction(target: dict[str, Any], *changes: dict[str, Any], **fields: Any)
     }
 
 
+def _recall() -> dict[str, Any]:
+    """A drill of a lot nothing was made from, at log size 0: its scope is fixed by the format
+    (so this also pins the scope format that recall records sign)."""
+    lot = fresh("LOT-RC")
+    scope = {
+        "format": "evledger-recall-scope/1", "origin": {"lot": lot}, "origin_lots": [lot],
+        "tree_size": 0,
+        "lots": [{"lot": lot, "depth": 0, "gtin": None, "product": None, "state": "unreleased",
+                  "made_from": []}],
+        "shipments": [], "consignees": [], "truncated": None, "cycles": [],
+    }
+    return {
+        "record_id": fresh("RECALL"), "type": "recall", "schema": "recall/1",
+        "recall_id": fresh("RC"), "lot": lot, "drill": True, "reason": "Quarterly drill",
+        "tree_size": 0, "scope_sha256": scope_sha256(scope), "lots": 1, "shipments": 0,
+        "consignees": 0, "computed_at": "2026-11-30T08:00:00Z",
+    }
+
+
+def _epcis_event() -> dict[str, Any]:
+    """A shipping ObjectEvent captured from an MES, as the capture route makes it a record."""
+    from evledger_verify.epcis import epcis_record
+
+    event = {
+        "type": "ObjectEvent", "eventTime": "2026-11-30T08:00:00+01:00",
+        "eventTimeZoneOffset": "+01:00", "action": "OBSERVE", "bizStep": "shipping",
+        "quantityList": [{"epcClass": f"https://id.gs1.org/01/{GTIN}/10/{fresh('L')}"}],
+    }
+    return epcis_record(event)
+
+
 #: schema -> (make a valid record, signing role, meaning)
 VALID: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {
     "inspection/1": (lambda: inspection(fresh("INS"), fresh("LOT-S")), "qa_inspector",
@@ -145,6 +177,8 @@ VALID: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {
     "process_reading/1": (_reading, "device", "recorded"),
     "alert/1": (_alert, "qa_inspector", "authored"),
     "signer/1": (_signer, "admin", "approved"),
+    "recall/1": (_recall, "qa_inspector", "authored"),
+    "epcis_event/1": (_epcis_event, "system", "recorded"),
     "correction/1": (lambda: {}, "qa_inspector", "authored"),  # built in the test
 }
 
@@ -318,6 +352,25 @@ REFUSALS: dict[str, Case] = {
     ),
     "bad operation": (lambda: _scan(operation="return"), "device", "recorded",
                       ("record.operation", "'receive', 'consume', 'produce', 'pack' or 'ship'")),
+    "consume without the material's lot": (
+        lambda: _scan(operation="consume", lot="P-1"), "device", "recorded",
+        ("a consume scan needs gs1.lot",)),
+    "consume of a lot into itself": (
+        lambda: _scan(operation="consume", lot="P-1", gs1={"gtin": GTIN, "lot": "P-1"}),
+        "device", "recorded", ("cannot consume lot P-1 into itself",)),
+    "produce without a lot": (lambda: _scan(operation="produce"), "device", "recorded",
+                              ("a produce scan needs a lot",)),
+    "ship without consignee": (
+        lambda: _scan(operation="ship", lot="P-1"), "device", "recorded",
+        ("a ship scan needs consignee",)),
+    "pack without pallet": (lambda: _scan(operation="pack", lot="P-1"), "device", "recorded",
+                            ("a pack scan needs pallet",)),
+    "supplier on a ship scan": (
+        lambda: _scan(operation="ship", lot="P-1", consignee="C", supplier="S"), "device",
+        "recorded", ("a ship scan cannot carry supplier",)),
+    "pallet without its check digit": (
+        lambda: _scan(operation="pack", lot="P-1", pallet="009506000100000010"), "device",
+        "recorded", ("GS1 check digit expected",)),
     "bad ncr step": (lambda: _ncr(step="reopened", nature="x"), "production", "authored",
                      ("record.step",)),
     "bad alert severity": (lambda: {**_alert(), "severity": "fatal"}, "qa_inspector", "authored",
