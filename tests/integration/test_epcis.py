@@ -373,6 +373,15 @@ CASES: dict[str, tuple[Any, int, str, str]] = {
         "invalid_record",
         "eventList[1].type: expected one of ['AggregationEvent', 'AssociationEvent'",
     ),
+    "event-type-not-a-string": (
+        lambda f: (
+            _signed(f)
+            | {"epcisBody": {"eventList": [events(_signed(f))[0], {**an_event(1), "type": []}]}}
+        ),
+        422,
+        "invalid_record",
+        "eventList[1].type: expected one of",
+    ),
     "oversized-event": (
         lambda f: (
             _signed(f)

@@ -628,6 +628,11 @@ def test_a_bad_epcis_event_record_is_refused_naming_the_field(
 
 BAD_EVENTS: dict[str, tuple[Any, str]] = {
     "not-an-object": ("x", r"^event: expected a JSON object, got str$"),
+    "type-not-a-string": (an_event(type=[]), r"^event\.type: expected one of \[.*got \[\]$"),
+    "context-not-a-context": (
+        an_event(**{"@context": [1]}),
+        r"^event\.@context: expected a URL, an object of prefixes or a list of them, got \[1\]$",
+    ),
     "no-offset-field": (
         {k: v for k, v in an_event().items() if k != "eventTimeZoneOffset"},
         r"^event\.eventTimeZoneOffset: expected an offset",

@@ -738,8 +738,11 @@ def check_event(event: Any, context: Context = None, where: str = "event") -> st
     if not isinstance(event, Mapping):
         raise EPCISFormatError(f"{where}: expected a JSON object, got {_kind(event)}")
     kind = event.get("type")
-    if kind not in EVENT_TYPES:
-        raise EPCISFormatError(f"{where}.type: expected one of {sorted(EVENT_TYPES)}, got {kind!r}")
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
+        raise EPCISFormatError(
+            f"{where}.type: expected one of {sorted(EVENT_TYPES)}, got {_short(kind)}"
+        )
+    _check_context(event, where)
     time = event.get("eventTime")
     if not isinstance(time, str) or len(time) > _MAX_TIME_CHARS:
         raise EPCISFormatError(
@@ -789,6 +792,16 @@ def check_event(event: Any, context: Context = None, where: str = "event") -> st
     if size > MAX_EVENT_BYTES:
         raise EPCISFormatError(f"{where}: expected at most {MAX_EVENT_BYTES} bytes, got {size}")
     return hash_id
+
+
+def _check_context(event: Mapping[str, Any], where: str) -> None:
+    context = event.get("@context")
+    entries = context if isinstance(context, list) else [context]
+    if not all(e is None or isinstance(e, str | Mapping) for e in entries):
+        raise EPCISFormatError(
+            f"{where}.@context: expected a URL, an object of prefixes or a list of them, "
+            f"got {_short(context)}"
+        )
 
 
 def _list(event: Mapping[str, Any], key: str, where: str) -> list[tuple[int, Any]]:
@@ -973,6 +986,7 @@ def epcis_record(event: Any, context: Context = None, where: str = "event") -> d
     """
     if not isinstance(event, Mapping):
         raise EPCISFormatError(f"{where}: expected a JSON object, got {_kind(event)}")
+    _check_context(event, where)
     declared = _prefixes(context)
     own = _prefixes(event.get("@context"))
     proof = PROOF[len(EVL_PREFIX) + 1 :]
