@@ -78,9 +78,11 @@ class BatchItemResult(BaseModel):
     status: str = Field(description="accepted, duplicate or refused")
     http_status: int = Field(description="the status the single route would have answered")
     record_hash: str | None = None
+    leaf_hash: str | None = None
     signer: str | None = None
     accepted_at: str | None = None
     receipt_url: str | None = None
+    promise: str | None = Field(default=None, description="the log's signed acceptance promise")
     error: str | None = None
     detail: str | None = None
     reasons: list[str] | None = None

@@ -23,6 +23,7 @@ from prometheus_client import Gauge
 
 from ingest.client import Client, ClientError, SigningKey, UnreachableError, load_key, new_key
 from ingest.outbox import Outbox, OutboxFull
+from ingest.promises import PromiseKeeper
 from ingest.runner import LOG, Runner, kv
 from ingest.scan import OPERATIONS, ScanConfig, check_station
 
@@ -164,8 +165,8 @@ _key_option = click.option(
 )
 
 
-def _domain(client: Client, trust_path: str | None, cache: Path) -> Domain:
-    """The EIP-712 domain records are signed for: from TRUST.json, else from the API's trust
+def _trust(client: Client, trust_path: str | None, cache: Path) -> Trust:
+    """The ledger's trust (EIP-712 domain, log key): from TRUST.json, else from the API's
     (kept beside the outbox), else from the trust kept: capture must not wait for the network."""
     if trust_path is None:
         try:
@@ -178,7 +179,7 @@ def _domain(client: Client, trust_path: str | None, cache: Path) -> Domain:
                 ) from None
     path = Path(trust_path) if trust_path is not None else cache
     try:
-        return Trust.from_json(json.loads(path.read_text())).domain
+        return Trust.from_json(json.loads(path.read_text()))
     except (OSError, ValueError, FormatError) as exc:
         raise CliError(f"{path}: expected a trust file (`evledger trust`), got {exc}") from exc
 
@@ -221,8 +222,11 @@ def _setup(
     outbox = Outbox(path)
     # The runner backs off between drains; the client itself retries once.
     client = Client(api, retries=1)
-    domain = _domain(client, trust_path, path.with_suffix(".trust.json"))
-    return key, domain, Runner(outbox, client)
+    trust = _trust(client, trust_path, path.with_suffix(".trust.json"))
+    runner = Runner(outbox, client)
+    # The ledger's promises are checked against the same log key the trust pins.
+    runner.keeper = PromiseKeeper(outbox, client, trust)
+    return key, trust.domain, runner
 
 
 @ingest.command("scanner")

@@ -27,6 +27,11 @@ Rules:
 * **Station lots.** ``put`` also keeps, per station, the lot of the last ``produce`` scan it
   stored (table ``station_lot``), so the PLC ingester on the same PC can put that lot on the
   readings it takes meanwhile (:class:`ProducedLots`; ``lot_from_scans`` in a register map).
+* **Promises.** The ledger answers each accepted record with a promise signed by its log key
+  (the entry will be in a signed checkpoint by a deadline). The outbox keeps each promise
+  (table ``promises``) after the record itself has gone, until the record's anchored receipt
+  verifies; :class:`ingest.promises.PromiseKeeper` checks them past their deadline and marks a
+  promise the ledger broke, so the device itself notices a record that went missing there.
 * **Format.** The database carries a ``meta`` row ``format`` = ``evledger-outbox`` and
   ``version`` = ``1``; another version is refused with a message saying which.
 """
@@ -43,6 +48,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
+
+from evledger_verify.errors import FormatError
+from evledger_verify.promise import parse_promise_body
 
 from ingest.client import (
     MAX_BATCH_ITEMS,
@@ -198,7 +206,18 @@ CREATE TABLE IF NOT EXISTS station_lot (
     scanned_at TEXT NOT NULL
 );
 """
-_SCHEMA = _SCHEMA.replace("{station_lot}", _STATION_LOT)
+_PROMISES = """
+CREATE TABLE IF NOT EXISTS promises (
+    record_id TEXT PRIMARY KEY,
+    lot TEXT,
+    promise TEXT NOT NULL,
+    deadline REAL NOT NULL,
+    state TEXT NOT NULL DEFAULT 'waiting' CHECK (state IN ('waiting', 'broken')),
+    checked_at REAL NOT NULL DEFAULT 0,
+    detail TEXT
+);
+"""
+_SCHEMA = _SCHEMA.replace("{station_lot}", _STATION_LOT + _PROMISES)
 _PRODUCED = (
     "INSERT INTO station_lot VALUES (?, ?, ?, ?) ON CONFLICT (station) DO UPDATE SET "
     "lot = excluded.lot, record_id = excluded.record_id, scanned_at = excluded.scanned_at "
@@ -267,6 +286,7 @@ class Outbox:
                 meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
                 if meta.get("format") == FORMAT and meta.get("version") == str(VERSION):
                     self._db.execute(_STATION_LOT)
+                    self._db.execute(_PROMISES)
         except sqlite3.OperationalError as exc:
             raise self._wrap(exc, "open") from None
         except sqlite3.DatabaseError as exc:
@@ -384,6 +404,52 @@ class Outbox:
         except sqlite3.Error as exc:
             raise self._wrap(exc, f"put {current}") from None
 
+    # -- promises ---------------------------------------------------------------------------
+
+    def due_promises(self, now: float, recheck: float, limit: int = 100) -> list[tuple[str, str]]:
+        """(record id, promise note) of waiting promises past their deadline that were not
+        checked in the last ``recheck`` seconds, oldest deadline first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record_id, promise FROM promises WHERE state = 'waiting' AND "
+                "deadline <= ? AND checked_at <= ? ORDER BY deadline LIMIT ?",
+                (now, now - recheck, limit),
+            ).fetchall()
+        return [(str(r[0]), str(r[1])) for r in rows]
+
+    def settle_promise(
+        self, record_id: str, state: str, now: float, detail: str | None = None
+    ) -> None:
+        """``kept`` forgets the promise (its anchored receipt verified); ``waiting`` notes the
+        check; ``broken`` keeps it, marked, for the operator."""
+        try:
+            with self._write():
+                if state == "kept":
+                    self._db.execute("DELETE FROM promises WHERE record_id = ?", (record_id,))
+                else:
+                    self._db.execute(
+                        "UPDATE promises SET state = ?, checked_at = ?, detail = ? "
+                        "WHERE record_id = ?",
+                        (state, now, detail, record_id),
+                    )
+        except sqlite3.Error as exc:
+            raise self._wrap(exc, f"settle promise {record_id}") from None
+
+    def promise_counts(self) -> tuple[int, int]:
+        """(waiting, broken) promises held."""
+        with self._lock:
+            rows = dict(
+                self._db.execute("SELECT state, count(*) FROM promises GROUP BY state").fetchall()
+            )
+        return int(rows.get("waiting", 0)), int(rows.get("broken", 0))
+
+    def broken_promises(self) -> list[tuple[str, str | None]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT record_id, detail FROM promises WHERE state = 'broken' ORDER BY deadline"
+            ).fetchall()
+        return [(str(r[0]), r[1]) for r in rows]
+
     # -- reading ------------------------------------------------------------------------------
 
     def pending(self, limit: int = MAX_BATCH_ITEMS, *, upto: int | None = None) -> list[Pending]:
@@ -492,6 +558,13 @@ class Outbox:
                     if same and status in ("accepted", "duplicate"):
                         self._db.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
                         counts[str(status)] += 1
+                        promise = r.get("promise")
+                        if isinstance(promise, str):
+                            self._db.execute(
+                                "INSERT OR IGNORE INTO promises (record_id, lot, promise, "
+                                "deadline) VALUES (?, ?, ?, ?)",
+                                (item.record_id, item.lot, promise, _deadline(promise, now)),
+                            )
                     elif same and status == "refused" and final_refusal(http):
                         self._move_refused(item, r, now)
                         counts["refused"] += 1
@@ -529,6 +602,16 @@ class Outbox:
             (now, r.get("http_status"), r.get("error"), detail, item.id),
         )
         self._db.execute("DELETE FROM outbox WHERE id = ?", (item.id,))
+
+
+def _deadline(note: str, now: float) -> float:
+    """The promise's deadline (unix seconds); ``now`` when it cannot be read (the keeper then
+    checks it at once and reports it)."""
+    try:
+        body = note[: note.rindex("\n\n") + 1]
+        return parse_promise_body(body).deadline.timestamp()
+    except (ValueError, FormatError):
+        return now
 
 
 def _produced(record: dict[str, Any]) -> tuple[str, str, str, str] | None:

@@ -50,6 +50,7 @@ from ingest.client import (
     pause,
 )
 from ingest.outbox import DrainResult, Outbox, OutboxError, OutboxStats, Sender
+from ingest.promises import PromiseKeeper
 
 __all__ = ["LOG", "Runner", "kv"]
 
@@ -166,8 +167,22 @@ class Runner:
             "Unix time the service last acknowledged an item (0: never).",
             registry=r,
         )
+        self.promises_waiting = Gauge(
+            "evledger_ingest_promises_waiting",
+            "Ledger promises kept until the record's anchored receipt verifies.",
+            registry=r,
+        )
+        self.promises_broken = Counter(
+            "evledger_ingest_promises_broken",
+            "Records the ledger promised to log and did not (or logged otherwise).",
+            registry=r,
+        )
         for outcome in ("accepted", "duplicate", "refused"):
             self.sent.labels(outcome)  # present at 0 from the start
+        #: Checks the ledger's promises (ingest.promises); set by whoever has the trust file.
+        self.keeper: PromiseKeeper | None = None
+        self.promise_interval = 10.0
+        self._promises_at = 0.0
         self.refresh()
 
     # -- capture ------------------------------------------------------------------------------
@@ -254,10 +269,22 @@ class Runner:
     def _wait(self, seconds: float) -> None:
         pause(self._stop, seconds, self._sleep)
 
+    def check_promises(self) -> None:
+        """Judge the promises past their deadline (see :mod:`ingest.promises`)."""
+        if self.keeper is None:
+            return
+        checked = self.keeper.check()
+        if checked.broken:
+            self.promises_broken.inc(len(checked.broken))
+        self.promises_waiting.set(self.outbox.promise_counts()[0])
+
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
                 self.drain_once()
+                if self._clock() - self._promises_at >= self.promise_interval:
+                    self._promises_at = self._clock()
+                    self.check_promises()
             except Exception as exc:  # the outbox itself failed (disk): log, keep trying
                 self.failures += 1
                 LOG.error(kv("drain.failed", error=exc, kind=type(exc).__name__))
