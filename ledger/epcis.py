@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -40,7 +40,7 @@ from ledger.domain.rules import Rules
 from ledger.errors import ConflictError, LedgerError, NotFoundError
 from ledger.models import GenealogyLink, LogLeaf, Record
 from ledger.storage import iso_utc
-from ledger.submission import ItemResult, Submission, Submitter
+from ledger.submission import ItemResult, Submission, SubmitResult, Submitter
 
 __all__ = ["Capture", "lot_document", "prepare_capture"]
 
@@ -183,6 +183,7 @@ def prepare_capture(submitter: Submitter, document: Any, *, max_events: int) -> 
                     Record.signature,
                     Record.signed_at,
                     Record.accepted_at,
+                    Record.leaf_hash,
                 ).where(Record.record_id.in_([c.record_id for c in checked]))
             )
         }
@@ -198,7 +199,7 @@ def prepare_capture(submitter: Submitter, document: Any, *, max_events: int) -> 
                         "recordTime, comments or @context); a record is never changed"
                     )
                 if (row.signature, row.signed_at) != (c.sub.signature, c.sub.signed_at):
-                    capture.held[c.index] = _held(c.index, row)
+                    capture.held[c.index] = _held(submitter, c.index, row)
                 continue  # the same submission: the batch answers it as a duplicate
             try:
                 # The submission's own authorization (one definition of who may sign), run
@@ -214,16 +215,21 @@ def prepare_capture(submitter: Submitter, document: Any, *, max_events: int) -> 
     return capture
 
 
-def _held(index: int, row: Any) -> dict[str, Any]:
+def _held(submitter: Submitter, index: int, row: Any) -> dict[str, Any]:
+    """The answer for an event the ledger holds under another signature: the stored record's
+    (as a duplicate is answered, with its acceptance promise), saying so."""
+    result = SubmitResult(
+        row.record_id,
+        bytes(row.record_hash).hex(),
+        row.signer,
+        iso_utc(row.accepted_at),
+        True,
+        bytes(row.leaf_hash),
+    )
+    if submitter.promiser is not None:
+        result = replace(result, promise=submitter.promiser(result))
     return {
-        "index": index,
-        "record_id": row.record_id,
-        "record_hash": bytes(row.record_hash).hex(),
-        "signer": row.signer,
-        "accepted_at": iso_utc(row.accepted_at),
-        "status": "duplicate",
-        "receipt_url": f"/v1/records/{row.record_id}/receipt",
-        "http_status": 200,
+        **ItemResult(index, row.record_id, result=result).to_json(),
         "detail": (
             f"event already recorded as {row.record_id}, signed by {row.signer} at "
             f"{row.signed_at}; this signature was not stored"

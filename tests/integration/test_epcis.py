@@ -468,6 +468,10 @@ def test_a_replayed_document_is_answered_with_duplicates_and_stored_once(fresh: 
     resigned = fresh.capture(fresh.sign(a_document(), int(time.time()) - 60))
     assert resigned["duplicate"] == 2 and record_count(fresh.client) == count
     assert all("not stored" in r["detail"] for r in resigned["results"])
+    for held, stored in zip(resigned["results"], first["results"], strict=True):
+        shared = ("record_id", "record_hash", "leaf_hash", "signer", "accepted_at", "event_hash")
+        assert {k: held[k] for k in shared} == {k: stored[k] for k in shared}
+        assert ("promise" in held) == ("promise" in stored)
 
 
 def test_an_event_recorded_with_other_unhashed_fields_refuses_the_document(fresh: Ledger) -> None:
