@@ -756,16 +756,21 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
     from ledger.chain import Chain
     from ledger.db import app_url, make_engine
     from ledger.identity import Identity
-    from ledger.keys import ensure_log_key, log_public_key
+    from ledger.keys import ensure_app_db_password, ensure_log_key, log_public_key
     from ledger.submission import Submitter
 
     settings = Settings.from_env()
     info = _runtime_info()
-    db = settings.app_database_url or (
-        app_url(settings.database_url, settings.app_db_password)
-        if settings.database_url
-        else info.get("database_url")
-    )
+    owner_url = settings.database_url or info.get("database_url")
+    db = settings.app_database_url
+    if db is None and owner_url:
+        try:  # runtime.json hides the password: it is in the keys folder
+            password = ensure_app_db_password(
+                settings.keys_dir, settings.app_db_password, create=False
+            )
+        except LedgerError as exc:
+            raise CliError(f"audit: {exc}") from exc
+        db = app_url(str(owner_url), password)
     rpc = settings.rpc_url or info.get("rpc_url")
     if not db or not rpc:
         raise CliError(

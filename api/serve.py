@@ -97,6 +97,8 @@ def serve(settings: Settings) -> None:
     guardian: Guardian | None = None
     stopping = threading.Event()
     try:
+        if Guardian.wait_for_previous(settings.home):
+            click.echo("waited for the previous run's services to stop (it was killed)")
         db_url = settings.database_url
         if db_url is None:
             pg = EmbeddedPostgres(settings.home / "pgdata").start()
@@ -109,6 +111,7 @@ def serve(settings: Settings) -> None:
             click.echo(f"anvil: {rpc_url}, state in {settings.home / 'anvil'}")
         if pg is not None or anvil is not None:
             guardian = Guardian(
+                settings.home,
                 pgdata=settings.home / "pgdata" if pg is not None else None,
                 pidfiles=[anvil.pid_file] if anvil is not None and anvil.pid_file else [],
             )

@@ -361,15 +361,21 @@ class Guardian:
     """A watcher process (``python -m ledger.guardian``) that stops the embedded services
     when the process that started them dies, however it dies (see the module docstring)."""
 
-    def __init__(self, *, pgdata: Path | None, pidfiles: list[Path]) -> None:
+    #: Where a running guardian keeps its pid, in the ledger's home.
+    PID_FILE = "guardian.pid"
+
+    def __init__(self, home: Path, *, pgdata: Path | None, pidfiles: list[Path]) -> None:
+        self.pid_file = home / self.PID_FILE
         args = [sys.executable, "-m", "ledger.guardian", "--parent", str(os.getpid())]
         if pgdata is not None:
             args += ["--pgdata", str(pgdata)]
         for path in pidfiles:
             args += ["--pidfile", str(path)]
+        args += ["--own-pidfile", str(self.pid_file)]
         self.process = subprocess.Popen(
             args, start_new_session=True, stdin=subprocess.DEVNULL, cwd=str(repo_root())
         )
+        self.pid_file.write_text(f"{self.process.pid}\n")
 
     def stop(self) -> None:
         """The starter stops the services itself: the guardian is no longer needed."""
@@ -380,6 +386,35 @@ class Guardian:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.pid_file.unlink(missing_ok=True)
+
+    @classmethod
+    def wait_for_previous(cls, home: Path, timeout: float = 60.0) -> bool:
+        """Before a start on ``home``: a guardian left by a run that was killed is still
+        stopping that run's services; wait until it is done (True when there was one). A
+        guardian whose run is alive means `evledger up` already runs on ``home``."""
+        path = home / cls.PID_FILE
+        try:
+            pid = int(path.read_text().strip())
+        except (OSError, ValueError):
+            return False
+        cmd = _cmdline(pid)
+        if not (_alive(pid) and "ledger.guardian" in cmd):
+            path.unlink(missing_ok=True)
+            return False
+        parts = cmd.split()
+        parent = int(parts[parts.index("--parent") + 1]) if "--parent" in parts else 0
+        if parent and _alive(parent):
+            raise ConfigError(f"evledger up is already running on {home} (pid {parent})")
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _alive(pid):
+            raise ConfigError(
+                f"the guardian of an earlier run (pid {pid}) is still stopping its services"
+            )
+        path.unlink(missing_ok=True)
+        return True
 
 
 def _to_sqlalchemy_url(uri: str) -> str:

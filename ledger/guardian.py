@@ -27,6 +27,7 @@ def main() -> int:
     parser.add_argument("--pgdata", type=Path, default=None)
     parser.add_argument("--pidfile", type=Path, action="append", default=[])
     parser.add_argument("--poll", type=float, default=0.2)
+    parser.add_argument("--own-pidfile", type=Path, default=None)
     args = parser.parse_args()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
@@ -51,6 +52,8 @@ def main() -> int:
         postmaster = postmaster_pid(args.pgdata)
         if postmaster is not None:
             stop_pid(postmaster, signal.SIGINT, timeout=20.0)
+    if args.own_pidfile is not None:
+        args.own_pidfile.unlink(missing_ok=True)  # the next start need not wait any more
     return 0
 
 

@@ -82,5 +82,23 @@ def ensure_log_key(path: Path) -> Ed25519PrivateKey:
         raise ConfigError(f"log key: {path} does not hold a 32-byte hex Ed25519 seed") from exc
 
 
+def ensure_app_db_password(keys_dir: Path, explicit: str | None, *, create: bool = True) -> str:
+    """The application role's database password: ``EVLEDGER_APP_DB_PASSWORD`` when set, else
+    one generated on the first start and kept in ``keys/app-db.password`` (mode 0600). A
+    server that authenticates with passwords (scram-sha-256, as the postgres image does) then
+    admits the role without any setting."""
+    if explicit:
+        return explicit
+    path = keys_dir / "app-db.password"
+    if not path.exists():
+        if not create:
+            raise ConfigError(
+                f"app database password: no {path}: set EVLEDGER_APP_DB_PASSWORD or "
+                "EVLEDGER_APP_DATABASE_URL, or run where the service's keys are"
+            )
+        write_secret(path, secrets.token_urlsafe(24) + "\n")
+    return _read_secret(path, "app database password")
+
+
 def log_public_key(key: Ed25519PrivateKey) -> bytes:
     return key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)

@@ -28,7 +28,13 @@ from ledger.errors import ConfigError
 from ledger.genealogy import Projector
 from ledger.health import Reporter
 from ledger.identity import Identity
-from ledger.keys import ensure_account_key, ensure_log_key, load_account, log_public_key
+from ledger.keys import (
+    ensure_account_key,
+    ensure_app_db_password,
+    ensure_log_key,
+    load_account,
+    log_public_key,
+)
 from ledger.models import LedgerMeta, Record
 from ledger.sealer import Sealer
 from ledger.service import Ledger
@@ -60,8 +66,8 @@ class Runtime:
         keys.mkdir(parents=True, exist_ok=True, mode=0o700)
         owner = make_engine(database_url, pool_size=1)
         migrate(owner)
-        if settings.app_db_password:
-            set_app_password(owner, settings.app_db_password)
+        app_password = ensure_app_db_password(keys, settings.app_db_password)
+        set_app_password(owner, app_password)
         log_key = ensure_log_key(keys / "log.key")
         anchorer_account, _ = ensure_account_key(keys / "anchorer.key", "anchorer key")
         chain = Chain(rpc_url, anchorer_account)
@@ -109,7 +115,7 @@ class Runtime:
         owner.dispose()
         # From here on the service runs as the application role, which cannot change evidence.
         engine = make_engine(
-            settings.app_database_url or app_url(database_url, settings.app_db_password)
+            settings.app_database_url or app_url(database_url, app_password)
         )
         ledger = Ledger.from_settings(engine, identity, settings)
         admin_path = keys / "admin.key"
