@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test lint typecheck layers unit integration contracts contracts-check bench \
-        bench-ingest bench-devices bench-audit bench-audit-1m clean
+        bench-ingest bench-devices bench-audit bench-audit-1m bench-trace clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -58,6 +58,7 @@ bench: setup
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/ingest_devices.py
 	$(BIN)/python bench/audit.py --records 100000
+	$(BIN)/python bench/trace.py --quick
 
 # One benchmark each (see docs/benchmarks.md). The 1,000,000-record audit takes about 20 min.
 bench-ingest: setup
@@ -71,6 +72,11 @@ bench-audit: setup
 
 bench-audit-1m: setup
 	$(BIN)/python bench/audit.py --records 1000000
+
+# Trace and recall at 1,000,000 scans over 100,000 lots (about 8 minutes; py-spy if installed).
+bench-trace: setup
+	$(BIN)/python bench/trace.py --json .evledger/bench-trace.json \
+		--profile .evledger/bench-trace-profile
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,5 +1,6 @@
-"""The ingest benchmark's quick run, as a user runs it: `bench/ingest.py --quick` starts a real
-`evledger up`, drives it over HTTP, stops it, and prints its table (about 30 s)."""
+"""The benchmarks' quick runs, as a user runs them: `bench/ingest.py --quick` and
+`bench/trace.py --quick` each start a real `evledger up`, drive it over HTTP, stop it, and print
+their table (about 30 s each)."""
 
 from __future__ import annotations
 
@@ -44,6 +45,40 @@ def test_ingest_bench_quick_runs_and_prints_the_table(tmp_path: Path) -> None:
     assert result["batch_best"]["records_per_s"] > 0
     assert result["open_loop"]["receipts"]["anchored"] > 0
     assert result["limits"]["postgres_copy"].get("rows_per_s", 0) > 0
+    assert result["stop"]["exit_code"] == 0
+    assert result["stop"]["left_running"] == {}, result["stop"]
+    assert result["problems"] == []
+
+
+@pytest.mark.timeout(180)
+def test_trace_bench_quick_runs_and_every_answer_has_the_generated_size(tmp_path: Path) -> None:
+    figures = tmp_path / "trace.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "trace.py"), "--quick", "--json", str(figures)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    for row in (
+        "load: POST /v1/records/batch",
+        "last acceptance -> all projected",
+        "backward trace, random product lots",
+        "forward trace, random material lots",
+        "recall touching ~100 lots",
+        "supplier recall, random suppliers",
+        "limit: PostgreSQL forward_level probe",
+        "where the time goes, recall of",
+        "material lots by recall size",
+    ):
+        assert row in done.stdout, f"{row!r} missing from the report:\n{done.stdout}"
+    result = json.loads(figures.read_text())
+    assert result["load"]["accepted"] == result["plant"]["scans"] == 20_000
+    final = result["settle"]["final"]
+    assert final["projected"] >= final["sealed"] >= final["records"]
+    assert result["ops"]["band"]["n"] > 0 and result["ops"]["backward"]["n"] == 50
+    assert result["split"]["statements"] > 0
     assert result["stop"]["exit_code"] == 0
     assert result["stop"]["left_running"] == {}, result["stop"]
     assert result["problems"] == []
