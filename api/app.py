@@ -409,7 +409,7 @@ def create_app(
     app.add_middleware(
         RequestGuard,
         limit=max_body_bytes,
-        limits={"/v1/records/batch": max_batch_bytes},
+        limits={"/v1/records/batch": max_batch_bytes, "/v1/epcis/capture": max_batch_bytes},
         body_timeout=body_timeout,
     )
     app.add_middleware(EncodedSlashes)

@@ -189,7 +189,7 @@ def signers() -> None:
     multiple=True,
     required=True,
     help="Role to grant (repeatable): admin, qa_inspector, qa_approver, production, "
-    "device, auditor.",
+    "device (scanners, PLCs), auditor, system (an MES or WMS capturing EPCIS events).",
 )
 @click.option(
     "--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)"

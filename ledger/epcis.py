@@ -204,7 +204,7 @@ def prepare_capture(submitter: Submitter, document: Any, *, max_events: int) -> 
             try:
                 # The submission's own authorization (one definition of who may sign), run
                 # early so that one refused event stores nothing of the document.
-                roles = submitter._authorize(registry, c, False)
+                roles = submitter.authorize(registry, c, False)
                 rules.check(c.model, c.sub.record, c.sub.meaning, c.signer, roles)
             except LedgerError as exc:
                 raise _at(c.index, exc) from None

@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from ledger import genealogy, health
+from ledger.domain.epcis import event_hash_of
 from ledger.domain.lots import apply_corrections, lot_status
 from ledger.errors import ConflictError, NotFoundError
 from ledger.identity import Identity
@@ -60,7 +61,11 @@ class Reads:
                 .where(Record.record_id == record_id)
             ).scalar_one_or_none()
         record = apply_corrections([found[0], *corrections])[0]
+        # The CBV 2.0 Event Hash ID of a scan or captured event, beside our record hash (of
+        # the record as logged: documents and the genealogy read logged bodies).
+        hash_id = event_hash_of(found[0].body)
         return {
+            **({"epcis_event_hash": hash_id} if hash_id is not None else {}),
             **record.view(),
             "original": record.original,
             "lot": record.body.get("lot"),

@@ -371,7 +371,7 @@ class Submitter:
                     if row is not None:
                         out[c.index] = ItemResult(c.index, c.record_id, result=_idempotent(row, c))
                         continue
-                    roles = self._authorize(registry, c, bootstrap)
+                    roles = self.authorize(registry, c, bootstrap)
                     if c.rtype in _STATEFUL and pending.rows:
                         self._flush(conn, pending, out)
                     if not bootstrap:
@@ -463,7 +463,7 @@ class Submitter:
         )
         return {lot: bytes(h).hex() for lot, h in rows}
 
-    def _authorize(self, registry: Registry, c: _Checked, bootstrap: bool) -> tuple[str, ...]:
+    def authorize(self, registry: Registry, c: _Checked, bootstrap: bool) -> tuple[str, ...]:
         """The signer's roles at the signing time; refuses unknown, revoked, compromised and
         not-yet-valid signers, and registry changes that would leave no admin."""
         rec, signer = c.sub.record, c.signer

@@ -399,10 +399,10 @@ CASES: dict[str, tuple[Any, int, str, str]] = {
         "eventList[1]: expected at most 65536 bytes, got",
     ),
     "oversized-document": (
-        lambda f: _signed(f) | {"padding": "x" * 300_000},
+        lambda f: _signed(f) | {"padding": "x" * (8 * 1024 * 1024 + 1)},
         413,
         "too_large",
-        "body: expected at most 262144 bytes",
+        "body: expected at most 8388608 bytes",  # a capture takes what a batch takes
     ),
     "proof-of-another-event": (
         lambda f: (

@@ -449,3 +449,10 @@ def test_the_schema_rejects_a_broken_document(validator: jsonschema.protocols.Va
     _events(document)[0]["action"] = "FOO"
     del _events(document)[1]["eventTime"]
     assert len(list(validator.iter_errors(document))) >= 2
+
+
+@pytest.mark.parametrize("kind", [[], {}, 1, None, "ObjectEvents"])
+def test_an_event_type_that_is_not_a_known_name_is_a_format_error(kind: object) -> None:
+    """Was a TypeError (unhashable list) instead of a format error."""
+    with pytest.raises(EPCISFormatError, match=r"event\.type: expected one of"):
+        event_hash_id({"type": kind, "eventTime": "2020-01-01T00:00:00Z"})

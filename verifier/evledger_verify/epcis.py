@@ -615,7 +615,7 @@ def _pre_hash(event: Mapping[str, Any], context: Context, where: str) -> str:
     if not isinstance(event, Mapping):
         raise EPCISFormatError(f"{where}: expected a JSON object, got {type(event).__name__}")
     kind = event.get("type")
-    if kind not in EVENT_TYPES:
+    if not isinstance(kind, str) or kind not in EVENT_TYPES:
         raise EPCISFormatError(f"{where}.type: expected one of {sorted(EVENT_TYPES)}, got {kind!r}")
     time = event.get("eventTime")
     if not isinstance(time, str):
