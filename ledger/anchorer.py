@@ -5,6 +5,15 @@ must be the log's root at that size (otherwise the log was forked or rewritten a
 stops loudly); a newer checkpoint is anchored with a consistency proof from the chain's size,
 one transaction whatever the number of records. A crash between sending and recording is
 recovered from the contract's ``Anchored`` event, so nothing is anchored twice.
+
+Life cycle: an ``anchors`` row is an anchor *included* in a block. Each round first follows the
+recorded anchors that are not final yet: one whose transaction the canonical chain no longer
+holds in that block (a reorganization) is recorded ``orphaned`` (``anchor_states``, append-only)
+and stops counting: receipts, status and the audit see the anchors left, and the contract, which
+lost the root too, is brought up to date again by the same round. One whose block is at or below
+the chain's ``finalized`` block (chains with a finality gadget) or ``confirmations`` deep (dev
+chains such as Anvil, whose ``finalized`` tag is only its head minus 64; and chains without the
+tag) is recorded ``final``.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -20,23 +30,40 @@ from ledger import locks, tree
 from ledger.chain import AnchorResult, Chain
 from ledger.errors import ChainError, LedgerError
 from ledger.identity import Identity
-from ledger.models import Anchor, Checkpoint
-from ledger.storage import DbNodeStore
+from ledger.models import Anchor, AnchorState, Checkpoint
+from ledger.storage import LIVE_ANCHOR, DbNodeStore, anchor_state
 
 __all__ = ["Anchorer"]
 
 ANCHORER_LOCK = locks.ANCHORER
+#: Development chains (Anvil, Hardhat, Ganache): finality by confirmations, not by their tag.
+DEV_CHAINS = frozenset({31337, 1337})
 log = logging.getLogger("evledger.anchorer")
 
 
 class Anchorer:
     def __init__(
-        self, engine: sa.Engine, chain: Chain, identity: Identity, from_block: int = 0
+        self,
+        engine: sa.Engine,
+        chain: Chain,
+        identity: Identity,
+        from_block: int = 0,
+        confirmations: int = 2,
+        finality: str = "auto",
     ) -> None:
         self.engine = engine
         self.chain = chain
         self.identity = identity
         self.from_block = from_block
+        #: Blocks (the anchor's own included) after which an anchor is final on a chain
+        #: without a finalized tag.
+        self.confirmations = confirmations
+        if finality not in ("auto", "tag", "confirmations"):
+            raise ValueError(f"finality: expected auto, tag or confirmations, got {finality!r}")
+        #: Use the chain's ``finalized`` tag (else count confirmations).
+        self.use_tag = finality == "tag" or (
+            finality == "auto" and identity.chain_id not in DEV_CHAINS
+        )
         self.last_error: str | None = None
         #: Where each round's outcome goes (ledger.health.Reporter); a no-op by default.
         self.report: Callable[[bool, str], None] = lambda ok, detail: None
@@ -65,6 +92,7 @@ class Anchorer:
             conn.invalidate()
 
     def _round(self, conn: sa.Connection) -> AnchorResult | None:
+        self._follow(conn)
         latest = conn.execute(
             sa.select(Checkpoint.tree_size, Checkpoint.root_hash)
             .order_by(Checkpoint.tree_size.desc())
@@ -90,8 +118,57 @@ class Anchorer:
         log.info("anchored tree size %d in tx %s", result.tree_size, result.tx_hash)
         return result
 
+    def _follow(self, conn: sa.Connection) -> None:
+        """Record which included anchors became final, and which a reorganization orphaned."""
+        rows = conn.execute(
+            sa.select(Anchor.tree_size, Anchor.tx_hash, Anchor.block_hash, Anchor.block_number)
+            .where(LIVE_ANCHOR, ~anchor_state("final"))
+            .order_by(Anchor.tree_size)
+            .limit(100)
+        ).all()
+        if not rows:
+            return
+        head = self.chain.head()
+        finalized = self.chain.finalized() if self.use_tag else None
+        for r in rows:
+            where = self.chain.inclusion(r.tx_hash)
+            if where is None or where[1] != r.block_hash:
+                now = "no block" if where is None else f"block {where[0]} {where[1]}"
+                detail = (
+                    f"block {r.block_number} {r.block_hash} left the canonical chain; the "
+                    f"transaction is now in {now}"
+                )
+                log.warning("anchor of size %d orphaned: %s", r.tree_size, detail)
+                self._state(conn, r, "orphaned", detail)
+            elif finalized is not None and r.block_number <= finalized:
+                self._state(conn, r, "final", f"block {r.block_number} <= finalized {finalized}")
+            elif finalized is None and head - r.block_number + 1 >= self.confirmations:
+                self._state(
+                    conn,
+                    r,
+                    "final",
+                    f"{head - r.block_number + 1} confirmations (head {head}), "
+                    f"{self.confirmations} needed",
+                )
+        conn.commit()
+
+    @staticmethod
+    def _state(conn: sa.Connection, r: Any, state: str, detail: str) -> None:
+        conn.execute(
+            sa.insert(AnchorState).values(
+                tree_size=r.tree_size,
+                tx_hash=r.tx_hash,
+                block_hash=r.block_hash,
+                state=state,
+                observed_at=datetime.now(UTC),
+                detail=detail,
+            )
+        )
+
     def _record_if_missing(self, conn: sa.Connection, size: int) -> None:
-        have = conn.execute(sa.select(Anchor.tree_size).where(Anchor.tree_size == size)).first()
+        have = conn.execute(
+            sa.select(Anchor.tree_size).where(Anchor.tree_size == size, LIVE_ANCHOR)
+        ).first()
         if have is not None:
             return
         found = self.chain.find_anchor(size, self.from_block)

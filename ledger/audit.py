@@ -52,7 +52,7 @@ from ledger.genealogy import GENEALOGY_TYPES
 from ledger.identity import Identity
 from ledger.models import Anchor, Checkpoint, LogLeaf, Record, TreeNode
 from ledger.signers import Registry, load_registry
-from ledger.storage import STORED_COLUMNS, iso_utc, to_stored
+from ledger.storage import LIVE_ANCHOR, STORED_COLUMNS, iso_utc, to_stored
 from ledger.submission import AUDIT_ALERT_PREFIX, Submitter
 
 __all__ = ["KINDS", "Auditor", "Finding", "check_row", "raise_alert"]
@@ -683,12 +683,17 @@ class Auditor:
                     f"{chain_size}; the stored log gives "
                     + (ours.hex() if ours else "no tree of that size (truncated)"),
                 )
+        # Anchors a reorganization orphaned (recorded by the anchorer) prove nothing any more;
+        # each remaining one must name a transaction the canonical chain holds in that block.
         anchors = conn.execute(
-            sa.select(Anchor.tree_size, Anchor.root_hash).order_by(Anchor.tree_size)
+            sa.select(Anchor.tree_size, Anchor.root_hash, Anchor.tx_hash, Anchor.block_hash)
+            .where(LIVE_ANCHOR)
+            .order_by(Anchor.tree_size)
         ).all()
-        for n, (size, root) in enumerate(anchors, 1):
+        for n, (size, root, tx_hash, block_hash) in enumerate(anchors, 1):
             try:
                 held = self.chain.root_at(size)
+                where = self.chain.inclusion(tx_hash)
             except ChainError as exc:
                 self.unchecked.append(
                     f"anchors from size {size} on: the chain cannot be read ({exc})"
@@ -701,6 +706,14 @@ class Auditor:
                     None,
                     f"size {size}: chain holds {held.hex()}, anchors row "
                     f"{bytes(root).hex()}, leaves give {ours.hex() if ours else 'nothing'}",
+                )
+            if where is None or where[1] != block_hash:
+                self._find(
+                    "anchor_mismatch",
+                    None,
+                    f"size {size}: the anchors row names transaction {tx_hash} in block "
+                    f"{block_hash}; the chain has "
+                    + ("no such transaction" if where is None else f"it in block {where[1]}"),
                 )
             if n % 100 == 0 or n == len(anchors):
                 self._tick("anchors", n, len(anchors))

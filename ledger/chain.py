@@ -17,7 +17,7 @@ from eth_account.signers.local import LocalAccount
 from evledger_verify.records import keccak256
 from web3 import Web3
 from web3.contract import Contract
-from web3.exceptions import ContractCustomError, Web3Exception
+from web3.exceptions import ContractCustomError, TransactionNotFound, Web3Exception
 from web3.types import Nonce, TxParams
 
 from ledger.embedded import repo_root
@@ -174,6 +174,37 @@ class Chain:
         tx.pop("gas", None)
         receipt = self._send(f"anchor size {size}", dict(tx))
         return self._result_from_receipt(receipt, size, root)
+
+    def head(self) -> int:
+        """The latest block number."""
+        return int(self._call("block number", lambda: self.w3.eth.block_number))
+
+    def finalized(self) -> int | None:
+        """The chain's ``finalized`` block number, when it has a finality gadget (a dev chain
+        that calls its latest block finalized has none: None)."""
+        try:
+            block = self._call("finalized block", lambda: self.w3.eth.get_block("finalized"))
+        except ChainUnreachable:
+            raise
+        except ChainError:
+            return None
+        number = int(block["number"])
+        return None if number >= self.head() else number
+
+    def inclusion(self, tx_hash: str) -> tuple[int, str] | None:
+        """(block number, block hash) holding ``tx_hash`` in the canonical chain now, or None
+        when the node knows no receipt for it (dropped by a reorganization, or pending)."""
+
+        def get() -> Any:
+            try:
+                return self.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+            except TransactionNotFound:
+                return None
+
+        receipt = self._call("transaction receipt", get)
+        if receipt is None:
+            return None
+        return int(receipt["blockNumber"]), receipt["blockHash"].to_0x_hex()
 
     def find_anchor(self, size: int, from_block: int = 0) -> AnchorResult | None:
         """The Anchored event for ``size`` (recovery after a crash between send and record)."""

@@ -61,6 +61,13 @@ def _float(name: str, default: float, low: float, high: float) -> float:
     return value
 
 
+def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = os.environ.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path
@@ -81,6 +88,10 @@ class Settings:
     max_device_backlog: int
     #: Seconds within which an accepted record is promised to be in a signed checkpoint.
     promise_delay: int = 300
+    #: Blocks after which an anchor is final on a chain without a finalized tag (Anvil).
+    confirmations: int = 2
+    #: auto (the finalized tag, confirmations on dev chains), tag, or confirmations.
+    finality: str = "auto"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -110,6 +121,8 @@ class Settings:
                 "EVLEDGER_MAX_DEVICE_BACKLOG", 30 * 86400, 60, 10 * 365 * 86400
             ),
             promise_delay=_int("EVLEDGER_PROMISE_DELAY", 300, 1, 30 * 86400),
+            confirmations=_int("EVLEDGER_CONFIRMATIONS", 2, 1, 10_000),
+            finality=_choice("EVLEDGER_FINALITY", "auto", ("auto", "tag", "confirmations")),
         )
 
     @property

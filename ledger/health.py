@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
 
 from ledger.models import Anchor, Checkpoint, WorkerStatus
+from ledger.storage import LIVE_ANCHOR
 
 __all__ = ["COMPONENTS", "Reporter", "anchor_lag", "assess"]
 
@@ -58,7 +59,11 @@ class Reporter:
 def anchor_lag(conn: sa.Connection, now: datetime) -> tuple[int, float]:
     """Records signed into checkpoints but not yet anchored, and how long the oldest of those
     checkpoints has waited (seconds; 0 when everything is anchored)."""
-    anchored = sa.select(sa.func.coalesce(sa.func.max(Anchor.tree_size), 0)).scalar_subquery()
+    anchored = (
+        sa.select(sa.func.coalesce(sa.func.max(Anchor.tree_size), 0))
+        .where(LIVE_ANCHOR)
+        .scalar_subquery()
+    )
     latest, oldest = conn.execute(
         sa.select(
             sa.select(sa.func.max(Checkpoint.tree_size)).scalar_subquery(),

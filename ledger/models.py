@@ -32,6 +32,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Anchor",
+    "AnchorState",
     "Base",
     "Checkpoint",
     "GenealogyLink",
@@ -113,6 +114,9 @@ class Checkpoint(Base):
 
 
 class Anchor(Base):
+    """A checkpoint's root as included on chain (a transaction in a block). After a
+    reorganization the same checkpoint may be anchored again: another row."""
+
     __tablename__ = "anchors"
     tree_size: Mapped[int] = mapped_column(
         ForeignKey("checkpoints.tree_size"), primary_key=True, autoincrement=False
@@ -120,11 +124,24 @@ class Anchor(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     chain_id: Mapped[int] = mapped_column(BigInteger)
     contract: Mapped[str] = mapped_column(String(42))
-    tx_hash: Mapped[str] = mapped_column(String(66))
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
     block_number: Mapped[int] = mapped_column(BigInteger)
-    block_hash: Mapped[str] = mapped_column(String(66))
+    block_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
     log_index: Mapped[int] = mapped_column(BigInteger)
     anchored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnchorState(Base):
+    """What became of an anchor: ``final`` (past the chain's finality) or ``orphaned`` (its
+    block left the canonical chain). Append-only; an anchor with neither is ``included``."""
+
+    __tablename__ = "anchor_states"
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    block_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    detail: Mapped[str] = mapped_column(Text)
 
 
 class GenealogyLink(Base):

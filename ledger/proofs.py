@@ -15,7 +15,7 @@ from evledger_verify.receipt import RECEIPT_FORMAT
 from ledger import tree
 from ledger.errors import BadRequestError, NotFoundError
 from ledger.models import Anchor, Checkpoint, LogLeaf, Record
-from ledger.storage import DbNodeStore, iso_utc
+from ledger.storage import LIVE_ANCHOR, DbNodeStore, anchor_state, iso_utc
 
 __all__ = ["Proofs"]
 
@@ -51,8 +51,8 @@ class Proofs:
                 return {"status": "pending", **base}
             idx = int(row.leaf_index)
             anchor = conn.execute(
-                sa.select(Anchor)
-                .where(Anchor.tree_size > idx)
+                sa.select(Anchor, anchor_state("final").label("final"))
+                .where(Anchor.tree_size > idx, LIVE_ANCHOR)
                 .order_by(Anchor.tree_size.desc())
                 .limit(1)
             ).first()
@@ -79,6 +79,9 @@ class Proofs:
                 "block_number": anchor.block_number,
                 "block_hash": anchor.block_hash,
                 "log_index": anchor.log_index,
+                # included: in a block of the canonical chain; final: past the chain's
+                # finality (a reorganization can no longer remove it).
+                "state": "final" if anchor.final else "included",
             },
         }
 
@@ -97,7 +100,9 @@ class Proofs:
                     if tree_size is None
                     else f"checkpoint: none at tree size {tree_size}"
                 )
-            anchor = conn.execute(sa.select(Anchor).where(Anchor.tree_size == cp.tree_size)).first()
+            anchor = conn.execute(
+                sa.select(Anchor).where(Anchor.tree_size == cp.tree_size, LIVE_ANCHOR)
+            ).first()
         return {
             "tree_size": cp.tree_size,
             "root_hash": bytes(cp.root_hash).hex(),

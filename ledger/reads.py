@@ -19,7 +19,7 @@ from ledger.errors import ConflictError, NotFoundError
 from ledger.identity import Identity
 from ledger.models import Anchor, Checkpoint, GenealogyState, LogLeaf, Record, SealQueue
 from ledger.signers import RegistryCache
-from ledger.storage import load_lot, load_stored
+from ledger.storage import LIVE_ANCHOR, load_lot, load_stored
 from ledger.submission import AUDIT_ALERT_PREFIX
 from ledger.tokens import verify_token
 
@@ -145,7 +145,7 @@ class Reads:
         # queue to the log without being counted twice or not at all.
         query = sa.select(
             sa.select(sa.func.max(Checkpoint.tree_size)).scalar_subquery(),
-            sa.select(sa.func.max(Anchor.tree_size)).scalar_subquery(),
+            sa.select(sa.func.max(Anchor.tree_size)).where(LIVE_ANCHOR).scalar_subquery(),
             sa.select(sa.func.max(LogLeaf.leaf_index)).scalar_subquery(),
             sa.select(sa.func.count()).select_from(SealQueue).scalar_subquery(),
             sa.select(sa.func.count())

@@ -17,12 +17,14 @@ import sqlalchemy as sa
 
 from ledger import tree
 from ledger.domain.lots import Stored, apply_corrections
-from ledger.models import Record, TreeNode
+from ledger.models import Anchor, AnchorState, Record, TreeNode
 from ledger.signers import Registry
 
 __all__ = [
+    "LIVE_ANCHOR",
     "STORED_COLUMNS",
     "DbNodeStore",
+    "anchor_state",
     "copy_records",
     "copy_rows",
     "iso_utc",
@@ -30,6 +32,20 @@ __all__ = [
     "load_stored",
     "to_stored",
 ]
+
+
+def anchor_state(state: str) -> sa.ColumnElement[bool]:
+    """Whether the ``anchors`` row at hand has reached ``state`` (final, orphaned)."""
+    return sa.exists().where(
+        AnchorState.tree_size == Anchor.tree_size,
+        AnchorState.tx_hash == Anchor.tx_hash,
+        AnchorState.block_hash == Anchor.block_hash,
+        AnchorState.state == state,
+    )
+
+
+#: Anchors a reorganization did not remove (what receipts, status and the audit rely on).
+LIVE_ANCHOR = ~anchor_state("orphaned")
 
 
 def iso_utc(dt: datetime) -> str:

@@ -64,7 +64,7 @@ def fresh_database(pg_server: EmbeddedPostgres) -> Iterator[str]:
 def ledger_settings(home: Path) -> Settings:
     """Settings for an in-process ledger whose keys live in ``home``; fast sealing."""
     return dataclasses.replace(
-        Settings.from_env(), home=home, seal_interval=0.05, anchor_interval=0.1
+        Settings.from_env(), home=home, seal_interval=0.05, anchor_interval=0.1, confirmations=1
     )
 
 

@@ -71,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="pinned log key, origin, chain id and contract",
     )
     rc.add_argument("--rpc", metavar="URL", help="also confirm the anchor against this node")
+    rc.add_argument(
+        "--require-final",
+        action="store_true",
+        help="fail unless the anchor is final (past the chain's finality, not just included)",
+    )
     rc.add_argument("--json", action="store_true", help="print the report as JSON")
     pr = sub.add_parser(
         "promise",
@@ -112,7 +117,9 @@ def _cmd_receipt(args: argparse.Namespace) -> Report:
     trust = _load_trust(args.trust)
     record = _load_record(args.record) if args.record else None
     receipt_json = load_json_file(args.receipt, "receipt")
-    report, receipt = verify_receipt(receipt_json, trust, record)
+    report, receipt = verify_receipt(
+        receipt_json, trust, record, require_final=args.require_final
+    )
     if args.rpc:
         client = RpcClient(args.rpc)
         if receipt is None:

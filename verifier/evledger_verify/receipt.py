@@ -106,6 +106,9 @@ class Anchor:
     block_number: int
     block_hash: str
     log_index: int
+    #: "included" (in a block of the canonical chain) or "final" (past the chain's finality),
+    #: as the ledger reports it; None in receipts from before the anchor life cycle.
+    state: str | None = None
 
     @classmethod
     def from_json(cls, value: Any) -> Anchor:
@@ -118,7 +121,10 @@ class Anchor:
             block_number=_require(value, "block_number", int, "anchor"),
             block_hash=_require(value, "block_hash", str, "anchor"),
             log_index=_require(value, "log_index", int, "anchor"),
+            state=value.get("state") if value.get("state") in ("included", "final") else None,
         )
+        if "state" in value and a.state is None:
+            raise FormatError(f"anchor state: expected included or final, got {value['state']!r}")
         if not _ADDRESS.match(a.contract):
             raise FormatError(f"anchor contract: expected an address, got {a.contract!r}")
         for key in ("tx_hash", "block_hash"):
@@ -213,7 +219,11 @@ class Report:
 
 
 def verify_receipt(
-    receipt_json: Any, trust: Trust, record: Mapping[str, Any] | None = None
+    receipt_json: Any,
+    trust: Trust,
+    record: Mapping[str, Any] | None = None,
+    *,
+    require_final: bool = False,
 ) -> tuple[Report, Receipt | None]:
     """Run every offline check of a receipt; returns the report and the parsed receipt."""
     report = Report("receipt")
@@ -280,7 +290,15 @@ def verify_receipt(
             )
         if a.contract.lower() != trust.contract.lower():
             raise VerificationError(f"anchor contract: expected {trust.contract}, got {a.contract}")
-        return f"claims tx {a.tx_hash} in block {a.block_number} (confirm with --rpc)"
+        if require_final and a.state != "final":
+            raise VerificationError(
+                f"anchor state: expected final (--require-final), got {a.state or 'not stated'}: "
+                "the block may still be reorganized away; ask for the receipt again later"
+            )
+        return (
+            f"claims tx {a.tx_hash} in block {a.block_number}, {a.state or 'state not stated'} "
+            "(confirm with --rpc)"
+        )
 
     report.run("record", check_record)
     report.run("leaf", check_leaf)
