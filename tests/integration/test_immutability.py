@@ -4,6 +4,8 @@ what `evledger audit` and the anchors are for, see test_attacks.py.)"""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
@@ -12,13 +14,15 @@ from tests.helpers import inspection, register, sign, wait_anchored
 
 pytestmark = pytest.mark.integration
 
-EVIDENCE = ["records", "log_leaves", "tree_nodes", "checkpoints", "anchors", "ledger_meta"]
+EVIDENCE = ["records", "log_leaves", "tree_nodes", "checkpoints", "anchors", "anchor_states",
+            "ledger_meta"]
 CHANGES = {
     "records": "UPDATE records SET lot = 'X'",
     "log_leaves": "UPDATE log_leaves SET leaf_index = leaf_index + 1000",
     "tree_nodes": "UPDATE tree_nodes SET hash = hash",
     "checkpoints": "UPDATE checkpoints SET note = note",
     "anchors": "UPDATE anchors SET tx_hash = tx_hash",
+    "anchor_states": "UPDATE anchor_states SET detail = detail",
     "ledger_meta": "UPDATE ledger_meta SET value = value",
 }
 
@@ -28,6 +32,10 @@ def anchored(client, runtime: Runtime) -> Runtime:  # type: ignore[no-untyped-de
     inspector = register(client, runtime)
     assert client.post("/v1/records", json=sign(runtime, inspection("I-1"), inspector)).is_success
     wait_anchored(client, "I-1")
+    deadline = time.monotonic() + 20  # and its anchor recorded final (one confirmation here)
+    while _count(runtime.engine, "anchor_states") == 0:
+        assert time.monotonic() < deadline, "no anchor became final"
+        time.sleep(0.05)
     return runtime
 
 
