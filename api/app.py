@@ -155,6 +155,7 @@ def create_app(
             ("pending_seal", "Records waiting for the sealer"),
             ("latest_checkpoint", "Tree size of the newest signed checkpoint"),
             ("latest_anchored_checkpoint", "Tree size of the newest anchored checkpoint"),
+            ("latest_final_checkpoint", "Tree size of the newest checkpoint anchored final"),
             ("audit_alerts", "Alerts raised by `evledger audit --every` (findings of damage)"),
             ("genealogy_projected", "Leaves of the log the lot genealogy has read"),
             ("anchor_lag_records", "Records in signed checkpoints not yet anchored"),

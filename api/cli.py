@@ -133,8 +133,12 @@ def status(as_json: bool, api: str | None) -> None:
         "log_origin": trust["log_origin"],
         "latest_checkpoint": st["latest_checkpoint"],
         "latest_anchored_checkpoint": st["latest_anchored_checkpoint"],
+        "latest_final_checkpoint": st.get("latest_final_checkpoint"),
         "records": st["records"],
         "pending_seal": st["pending_seal"],
+        "anchor_lag_records": st.get("anchor_lag_records"),
+        "anchor_lag_seconds": st.get("anchor_lag_seconds"),
+        "genealogy_projected": st.get("genealogy_projected"),
     }
     if as_json:
         click.echo(json.dumps(info, indent=2))

@@ -19,7 +19,7 @@ from ledger.errors import ConflictError, NotFoundError
 from ledger.identity import Identity
 from ledger.models import Anchor, Checkpoint, GenealogyState, LogLeaf, Record, SealQueue
 from ledger.signers import RegistryCache
-from ledger.storage import LIVE_ANCHOR, load_lot, load_stored
+from ledger.storage import LIVE_ANCHOR, anchor_state, load_lot, load_stored
 from ledger.submission import AUDIT_ALERT_PREFIX
 from ledger.tokens import verify_token
 
@@ -146,6 +146,9 @@ class Reads:
         query = sa.select(
             sa.select(sa.func.max(Checkpoint.tree_size)).scalar_subquery(),
             sa.select(sa.func.max(Anchor.tree_size)).where(LIVE_ANCHOR).scalar_subquery(),
+            sa.select(sa.func.max(Anchor.tree_size))
+            .where(LIVE_ANCHOR, anchor_state("final"))
+            .scalar_subquery(),
             sa.select(sa.func.max(LogLeaf.leaf_index)).scalar_subquery(),
             sa.select(sa.func.count()).select_from(SealQueue).scalar_subquery(),
             sa.select(sa.func.count())
@@ -157,7 +160,9 @@ class Reads:
             sa.select(GenealogyState.next_leaf).scalar_subquery(),
         )
         with self.engine.connect() as conn:
-            latest, anchored, leaves, pending, alerts, projected = conn.execute(query).one()
+            latest, anchored, final, leaves, pending, alerts, projected = conn.execute(
+                query
+            ).one()
             lag_records, lag_seconds = health.anchor_lag(conn, datetime.now(UTC))
         return {
             "anchor_lag_records": lag_records,
@@ -167,5 +172,6 @@ class Reads:
             "audit_alerts": alerts,
             "latest_checkpoint": latest,
             "latest_anchored_checkpoint": anchored,
+            "latest_final_checkpoint": final,
             "genealogy_projected": projected or 0,
         }

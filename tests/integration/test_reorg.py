@@ -133,3 +133,6 @@ def test_a_reorganized_anchor_is_orphaned_redone_and_receipts_follow(
              ["state"] == "final")
     final = {s[1] for s in states(rt) if s[2] == "final"}
     assert after["anchor"]["tx_hash"] in final and not final & old_txs
+    status = client.get("/v1/status").json()
+    assert status["latest_final_checkpoint"] == status["latest_anchored_checkpoint"]
+    assert "evledger_latest_final_checkpoint" in client.get("/metrics").text
