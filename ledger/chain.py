@@ -7,6 +7,7 @@ All web3 errors are wrapped into :class:`~ledger.errors.ChainError` here, at the
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from ledger.errors import ChainError, ChainUnreachable
 
 __all__ = ["AnchorResult", "Chain", "load_artifact"]
 
+log = logging.getLogger("evledger.chain")
 T = TypeVar("T")
 _ARTIFACT = repo_root() / "contracts" / "EvidenceAnchor.json"
 
@@ -56,6 +58,12 @@ class Chain:
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
         self.artifact = load_artifact()
         self.contract: Contract | None = None
+        #: Seconds a sent transaction may wait unmined before it is replaced with higher fees.
+        self.replace_after = 60.0
+        #: Seconds before giving up on a transaction altogether (the next round starts over).
+        self.send_timeout = 900.0
+        #: Transactions replaced so far (a stuck one re-sent with higher fees).
+        self.replacements = 0
 
     def _call(self, what: str, fn: Callable[[], T]) -> T:
         try:
@@ -127,20 +135,80 @@ class Chain:
             raise ChainError(f"anchorer {self.account.address}: balance too low: {exc}") from exc
 
     def _send(self, what: str, tx: dict[str, Any]) -> Any:
+        """Sign locally and send; wait for the receipt. A transaction not mined within
+        ``replace_after`` seconds is replaced: the same nonce with fees 25 % higher (EIP-1559
+        needs at least 10 %). The nonce is the account's count of *mined* transactions, so a
+        transaction an earlier run left stuck in the mempool is replaced too, never queued
+        behind. Gas: estimated, plus a 20 % margin."""
+
         def go() -> Any:
-            tx.setdefault("from", self.account.address)
-            tx["nonce"] = self.w3.eth.get_transaction_count(self.account.address, "pending")
+            addr = self.account.address
+            tx.setdefault("from", addr)
+            tx["nonce"] = self.w3.eth.get_transaction_count(addr, "latest")
             tx["chainId"] = self.w3.eth.chain_id
             if "gas" not in tx:
                 tx["gas"] = int(self.w3.eth.estimate_gas(tx) * 1.2) + 10_000  # type: ignore[arg-type]
-            signed = self.account.sign_transaction(tx)
-            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
-            receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120)
-            if receipt["status"] != 1:
-                raise ChainError(f"{what}: transaction {tx_hash.to_0x_hex()} reverted")
-            return receipt
+            if "maxFeePerGas" not in tx and "gasPrice" not in tx:
+                tip = int(self.w3.eth.max_priority_fee)
+                base = int(self.w3.eth.get_block("latest").get("baseFeePerGas", 0))
+                tx["maxPriorityFeePerGas"], tx["maxFeePerGas"] = tip, 2 * base + tip
+            sent: list[Any] = []
+            give_up = time.monotonic() + self.send_timeout
+            while True:
+                signed = self.account.sign_transaction(tx)
+                try:
+                    sent.append(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                except Web3Exception as exc:
+                    text = str(exc).lower()
+                    if "underpriced" in text:  # an earlier run's transaction holds the nonce
+                        self._bump(tx, what, None)
+                        continue
+                    if "nonce too low" not in text and "already known" not in text:
+                        raise
+                    if not sent:  # the nonce went to a transaction of an earlier run
+                        raise ChainError(
+                            f"{what}: nonce {tx['nonce']} was used meanwhile; start over"
+                        ) from exc
+                wait_until = time.monotonic() + self.replace_after
+                while time.monotonic() < wait_until:
+                    for tx_hash in reversed(sent):
+                        receipt = self._receipt(tx_hash)
+                        if receipt is not None:
+                            if receipt["status"] != 1:
+                                raise ChainError(
+                                    f"{what}: transaction {tx_hash.to_0x_hex()} reverted"
+                                )
+                            return receipt
+                    time.sleep(0.2)
+                if time.monotonic() > give_up:
+                    raise ChainError(
+                        f"{what}: not mined after {self.send_timeout:.0f} s and "
+                        f"{len(sent) - 1} replacement(s)"
+                    )
+                self._bump(tx, what, sent[-1] if sent else None)
 
         return self._call(what, go)
+
+    def _receipt(self, tx_hash: Any) -> Any:
+        try:
+            return self.w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            return None
+
+    def _bump(self, tx: dict[str, Any], what: str, stuck: Any) -> None:
+        """Raise the fees by 25 % for a replacement of the same nonce."""
+        for key in ("maxFeePerGas", "maxPriorityFeePerGas", "gasPrice"):
+            if key in tx:
+                tx[key] = int(tx[key] * 5 // 4) + 1
+        self.replacements += 1
+        log.warning(
+            "%s: transaction %s not mined within %.0f s; replacing it (nonce %s, max fee %s)",
+            what,
+            stuck.to_0x_hex() if stuck is not None else "of an earlier run",
+            self.replace_after,
+            tx["nonce"],
+            tx.get("maxFeePerGas", tx.get("gasPrice")),
+        )
 
     def deploy(self) -> tuple[str, int]:
         """Deploy EvidenceAnchor from the anchorer's key. Returns (address, block number)."""

@@ -221,6 +221,14 @@ def record_for(
             "reason": "Transcription error: the sampling record says 50",
             "changes": [{"path": "/sample_size", "value": 50}],
         }
+    if rtype == "epcis_event":
+        from evledger_verify.epcis import epcis_record
+
+        return epcis_record({
+            "type": "ObjectEvent", "eventTime": "2026-11-30T08:00:00+01:00",
+            "eventTimeZoneOffset": "+01:00", "action": "OBSERVE", "bizStep": "shipping",
+            "quantityList": [{"epcClass": f"https://id.gs1.org/01/{GTIN}/10/{fresh('L')}"}],
+        })
     if rtype == "recall":
         lot = fresh("LOT-RECALL")
         with runtime.engine.connect() as conn:  # a lot nothing was made from, at log size 0
