@@ -7,7 +7,6 @@ Measuring only: no checks of correctness live here (the tests own those).
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -23,6 +22,7 @@ from pymodbus.constants import ExcCodes
 
 from bench._load import Http, percentile
 from bench._service import _TICK
+from ledger.embedded import pid_alive
 from tests.modbus_sim import ModbusSimServer
 
 __all__ = [
@@ -238,13 +238,3 @@ def trust_file(api: Http, path: Path) -> Domain:
         raise RuntimeError(f"GET /v1/trust: expected 200 and a trust document, got {code}")
     path.write_text(json.dumps(trust))
     return Domain(int(trust["chain_id"]), checksum_address(str(trust["contract"])))
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -16,6 +16,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ledger.embedded import cmdline as _cmdline
 from ledger.embedded import free_port
 
 __all__ = ["Service", "ServiceError", "free_port"]
@@ -39,15 +40,6 @@ def _stat(pid: int) -> tuple[int, float, float] | None:
     own = (int(fields[11]) + int(fields[12])) / _TICK
     children = (int(fields[13]) + int(fields[14])) / _TICK
     return ppid, own, children
-
-
-def _cmdline(pid: int) -> str:
-    try:
-        return (
-            Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        )
-    except OSError:
-        return ""
 
 
 def _pids() -> list[int]:

@@ -37,8 +37,10 @@ __all__ = [
     "Anvil",
     "EmbeddedPostgres",
     "Guardian",
+    "cmdline",
     "find_anvil_binary",
     "free_port",
+    "pid_alive",
     "port_is_free",
     "repo_root",
 ]
@@ -108,7 +110,8 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child between 
         pass
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts until reaped)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -118,7 +121,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _cmdline(pid: int) -> str:
+def cmdline(pid: int) -> str:
+    """Process ``pid``'s command line, arguments joined by spaces ("" when unknown)."""
     try:
         return (
             Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
@@ -134,15 +138,15 @@ def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 10.0) -> None
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
-    while _alive(pid) and time.monotonic() < deadline:
+    while pid_alive(pid) and time.monotonic() < deadline:
         _reap(pid)
         time.sleep(0.05)
-    if _alive(pid):
+    if pid_alive(pid):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             return
-        while _alive(pid) and _reap(pid) is None:
+        while pid_alive(pid) and _reap(pid) is None:
             time.sleep(0.05)
 
 
@@ -179,7 +183,7 @@ class Anvil:
         except ValueError:
             pid = 0
         state = str(self.state_dir / "anvil-state.json") if self.state_dir else ""
-        if pid > 0 and _alive(pid) and state and state in _cmdline(pid):
+        if pid > 0 and pid_alive(pid) and state and state in cmdline(pid):
             stop_pid(pid)
         self.pid_file.unlink(missing_ok=True)
 
@@ -340,7 +344,7 @@ def postmaster_pid(data_dir: Path) -> int | None:
         pid = int((data_dir / "postmaster.pid").read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
         return None
-    return pid if _alive(pid) else None
+    return pid if pid_alive(pid) else None
 
 
 def _drop_dead_handles(data_dir: Path) -> None:
@@ -352,7 +356,7 @@ def _drop_dead_handles(data_dir: Path) -> None:
     except (OSError, ValueError):
         return
     if isinstance(pids, list):
-        alive = [p for p in pids if isinstance(p, int) and _alive(p)]
+        alive = [p for p in pids if isinstance(p, int) and pid_alive(p)]
         if alive != pids:
             path.write_text(json.dumps(alive))
 
@@ -398,18 +402,18 @@ class Guardian:
             pid = int(path.read_text().strip())
         except (OSError, ValueError):
             return False
-        cmd = _cmdline(pid)
-        if not (_alive(pid) and "ledger.guardian" in cmd):
+        cmd = cmdline(pid)
+        if not (pid_alive(pid) and "ledger.guardian" in cmd):
             path.unlink(missing_ok=True)
             return False
         parts = cmd.split()
         parent = int(parts[parts.index("--parent") + 1]) if "--parent" in parts else 0
-        if parent and _alive(parent):
+        if parent and pid_alive(parent):
             raise ConfigError(f"evledger up is already running on {home} (pid {parent})")
         deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
+        while pid_alive(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if _alive(pid):
+        if pid_alive(pid):
             raise ConfigError(
                 f"the guardian of an earlier run (pid {pid}) is still stopping its services"
             )

@@ -18,7 +18,7 @@ import signal
 import time
 from pathlib import Path
 
-from ledger.embedded import postmaster_pid, stop_pid
+from ledger.embedded import pid_alive, postmaster_pid, stop_pid
 
 
 def main() -> int:
@@ -34,7 +34,7 @@ def main() -> int:
         group = os.getpgid(args.parent)
     except ProcessLookupError:
         group = 0
-    while _alive(args.parent):
+    while pid_alive(args.parent):
         time.sleep(args.poll)
     if group == args.parent:
         try:
@@ -46,7 +46,7 @@ def main() -> int:
             pid = int(path.read_text().strip())
         except (OSError, ValueError):
             continue
-        if pid > 1 and _alive(pid):
+        if pid > 1 and pid_alive(pid):
             stop_pid(pid)
     if args.pgdata is not None:
         postmaster = postmaster_pid(args.pgdata)
@@ -55,16 +55,6 @@ def main() -> int:
     if args.own_pidfile is not None:
         args.own_pidfile.unlink(missing_ok=True)  # the next start need not wait any more
     return 0
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 if __name__ == "__main__":

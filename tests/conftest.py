@@ -80,6 +80,16 @@ def running_ledger(settings: Settings, database_url: str, anvil: Anvil) -> Itera
 
 
 @pytest.fixture()
+def own_chain(tmp_path: Path) -> Iterator[Anvil]:
+    """An Anvil of the test's own (to stop, restart, reorganize or pause), state kept."""
+    chain = Anvil(state_dir=tmp_path / "own-anvil").start()
+    try:
+        yield chain
+    finally:
+        chain.stop()
+
+
+@pytest.fixture()
 def database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
     with fresh_database(pg_server) as url:
         yield url

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,25 @@ def wait_anchored(client: TestClient, record_id: str, timeout: float = 30.0) -> 
         if time.monotonic() > deadline:
             raise AssertionError(f"{record_id} not anchored after {timeout} s: {body}")
         time.sleep(0.1)
+
+
+def wait_for(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    """Poll ``check`` until it returns something truthy (returned), for at most ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+def rpc(url: str, method: str, *params: Any) -> Any:
+    """One JSON-RPC call to a chain node (Anvil's test methods included); errors fail."""
+    import httpx
+
+    answer = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": method,
+                                   "params": list(params)}, timeout=10).json()
+    assert "error" not in answer, answer
+    return answer["result"]

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,28 +17,9 @@ from ledger.embedded import Anvil
 from ledger.models import Anchor
 from ledger.runtime import Runtime
 from tests.conftest import running_ledger
-from tests.helpers import fresh, inspection, register, sign
+from tests.helpers import fresh, inspection, register, sign, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-def wait_for(what: str, check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-@pytest.fixture()
-def own_chain(tmp_path: Path) -> Iterator[Anvil]:
-    chain = Anvil(state_dir=tmp_path / "anvil").start()
-    try:
-        yield chain
-    finally:
-        chain.stop()
 
 
 @pytest.fixture()

@@ -5,12 +5,10 @@ verify on chain, the audit stays clean; enough blocks later the anchor is final.
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 from evledger_verify.receipt import Trust, verify_receipt
@@ -24,46 +22,20 @@ from ledger.embedded import Anvil
 from ledger.models import Anchor, AnchorState
 from ledger.runtime import Runtime
 from tests.conftest import ledger_settings, running_ledger
-from tests.helpers import fresh, inspection, register, sign, wait_anchored
+from tests.helpers import fresh, inspection, register, rpc, sign, wait_anchored, wait_for
 
 pytestmark = pytest.mark.integration
 
 CONFIRMATIONS = 4
 
 
-def rpc(chain: Anvil, method: str, *params: Any) -> Any:
-    resp = httpx.post(chain.rpc_url, json={"jsonrpc": "2.0", "id": 1, "method": method,
-                                           "params": list(params)}, timeout=10).json()
-    assert "error" not in resp, resp
-    return resp["result"]
-
-
 @pytest.fixture()
-def chain(tmp_path: Path) -> Iterator[Anvil]:
-    anvil = Anvil(state_dir=tmp_path / "anvil").start()
-    try:
-        yield anvil
-    finally:
-        anvil.stop()
-
-
-@pytest.fixture()
-def rt(tmp_path: Path, database_url: str, chain: Anvil) -> Iterator[Runtime]:
+def rt(tmp_path: Path, database_url: str, own_chain: Anvil) -> Iterator[Runtime]:
     settings: Settings = dataclasses.replace(
         ledger_settings(tmp_path / "home"), confirmations=CONFIRMATIONS
     )
-    with running_ledger(settings, database_url, chain) as runtime:
+    with running_ledger(settings, database_url, own_chain) as runtime:
         yield runtime
-
-
-def wait_for(what: str, check: Any, timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def states(rt: Runtime) -> list[tuple[int, str, str]]:
@@ -91,7 +63,7 @@ def verified_on_chain(rt: Runtime, chain: Anvil, receipt: dict[str, Any]) -> boo
 
 @pytest.mark.parametrize("depth", [1, 3])
 def test_a_reorganized_anchor_is_orphaned_redone_and_receipts_follow(
-    rt: Runtime, chain: Anvil, depth: int
+    rt: Runtime, own_chain: Anvil, depth: int
 ) -> None:
     client = TestClient(create_app(rt.ledger))
     inspector = register(client, rt, ("qa_inspector",))
@@ -107,8 +79,8 @@ def test_a_reorganized_anchor_is_orphaned_redone_and_receipts_follow(
     recorded = len(anchors(rt))
     old_txs = {tx for _, tx in anchors(rt)[-depth:]}  # the anchors in the reorganized blocks
     assert {r["anchor"]["tx_hash"] for r in before.values()} <= old_txs
-    head = int(rpc(chain, "eth_blockNumber"), 16)
-    rpc(chain, "anvil_reorg", depth, [])  # the last `depth` blocks replaced by empty ones
+    head = int(rpc(own_chain.rpc_url, "eth_blockNumber"), 16)
+    rpc(own_chain.rpc_url, "anvil_reorg", depth, [])  # the last `depth` blocks: empty ones
     orphaned = wait_for(
         "orphaned", lambda: (o := [s for s in states(rt) if s[2] == "orphaned"]) and
         len(o) == depth and o,
@@ -119,16 +91,16 @@ def test_a_reorganized_anchor_is_orphaned_redone_and_receipts_follow(
         lambda: (r := client.get(f"/v1/records/{ids[-1]}/receipt").json())["status"] == "anchored"
         and r["anchor"]["tx_hash"] not in old_txs and r,
     )
-    assert int(rpc(chain, "eth_blockNumber"), 16) >= head
+    assert int(rpc(own_chain.rpc_url, "eth_blockNumber"), 16) >= head
     for rid in ids:  # every receipt names the new anchor, and it is on chain
         receipt = client.get(f"/v1/records/{rid}/receipt").json()
         assert receipt["anchor"]["tx_hash"] == after["anchor"]["tx_hash"], receipt
-        assert verified_on_chain(rt, chain, receipt)
+        assert verified_on_chain(rt, own_chain, receipt)
     assert len(anchors(rt)) == recorded + 1  # the orphaned rows stay: nothing is changed
     assert len(orphaned) == depth
     auditor = Auditor(rt.engine, rt.ledger.identity, rt.ledger.identity.log_public_key, rt.chain)
     assert auditor.run() == [] and auditor.unchecked == []
-    rpc(chain, "anvil_mine", hex(CONFIRMATIONS))
+    rpc(own_chain.rpc_url, "anvil_mine", hex(CONFIRMATIONS))
     wait_for("final", lambda: client.get(f"/v1/records/{ids[-1]}/receipt").json()["anchor"]
              ["state"] == "final")
     final = {s[1] for s in states(rt) if s[2] == "final"}
