@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test lint typecheck layers unit integration contracts contracts-check bench \
-        bench-ingest bench-devices bench-audit bench-audit-1m bench-trace clean
+        bench-ingest bench-devices bench-audit bench-audit-1m bench-trace fault-soak clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -77,6 +77,12 @@ bench-audit-1m: setup
 bench-trace: setup
 	$(BIN)/python bench/trace.py --json .evledger/bench-trace.json \
 		--profile .evledger/bench-trace-profile
+
+# The fault scenarios at full length (make test runs short versions): a 30 s chain outage under
+# load, and kill -9 at random points under load, three times over.
+fault-soak: setup
+	EVLEDGER_TEST_CHAIN_OUTAGE=30 $(BIN)/pytest -q tests/integration/test_health.py
+	for run in 1 2 3; do $(BIN)/pytest -q tests/integration/test_crash_under_load.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
