@@ -156,6 +156,8 @@ def create_app(
             ("latest_checkpoint", "Tree size of the newest signed checkpoint"),
             ("latest_anchored_checkpoint", "Tree size of the newest anchored checkpoint"),
             ("latest_final_checkpoint", "Tree size of the newest checkpoint anchored final"),
+            ("anchor_round_failures", "Anchoring rounds that failed (chain or database errors)"),
+            ("anchor_tx_replacements", "Anchor transactions replaced with higher fees"),
             ("audit_alerts", "Alerts raised by `evledger audit --every` (findings of damage)"),
             ("genealogy_projected", "Leaves of the log the lot genealogy has read"),
             ("anchor_lag_records", "Records in signed checkpoints not yet anchored"),

@@ -65,6 +65,8 @@ class Anchorer:
             finality == "auto" and identity.chain_id not in DEV_CHAINS
         )
         self.last_error: str | None = None
+        #: Rounds that failed (chain or database errors).
+        self.failures = 0
         #: Where each round's outcome goes (ledger.health.Reporter); a no-op by default.
         self.report: Callable[[bool, str], None] = lambda ok, detail: None
 
@@ -193,6 +195,10 @@ class Anchorer:
         )
         conn.commit()
 
+    def counters(self) -> dict[str, int]:
+        """What /metrics exports for the anchorer (through its status reports)."""
+        return {"round_failures": self.failures, "tx_replacements": self.chain.replacements}
+
     def run(self, stop: threading.Event, interval: float) -> None:
         """Anchor until ``stop`` is set. Chain outages back off (capped) and retry."""
         delay = interval
@@ -204,6 +210,7 @@ class Anchorer:
                 delay = interval
             except (LedgerError, sa.exc.SQLAlchemyError) as exc:
                 self.last_error = str(exc)
+                self.failures += 1
                 self.report(False, str(exc).splitlines()[0][:500])
                 log.error("anchorer: %s (retrying in %.1f s)", exc, delay)
                 delay = min(delay * 2, 60.0)

@@ -12,8 +12,10 @@ seals records) and 503 only when the database does not answer.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,18 +35,32 @@ COMPONENTS = ("sealer", "anchorer", "genealogy")
 class Reporter:
     """Writes one component's status; never raises (health must not break the work)."""
 
-    def __init__(self, engine: sa.Engine, component: str, interval: float = 5.0) -> None:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        component: str,
+        interval: float = 5.0,
+        counters: Callable[[], dict[str, int]] | None = None,
+    ) -> None:
         self.engine, self.component, self.interval = engine, component, interval
-        self._last: tuple[bool, str] | None = None
+        #: The worker's counters, written with each report (exported at /metrics).
+        self.counters = counters or dict
+        self._last: tuple[bool, str, str] | None = None
         self._at = 0.0
 
     def __call__(self, ok: bool, detail: str = "") -> None:
         now = time.monotonic()
-        if self._last == (ok, detail) and now - self._at < self.interval:
+        counters = json.dumps(self.counters(), sort_keys=True)
+        if self._last == (ok, detail, counters) and now - self._at < self.interval:
             return
         try:
             with self.engine.begin() as conn:
-                values = {"ok": ok, "detail": detail[:2000], "updated_at": datetime.now(UTC)}
+                values = {
+                    "ok": ok,
+                    "detail": detail[:2000],
+                    "updated_at": datetime.now(UTC),
+                    "counters": counters,
+                }
                 conn.execute(
                     insert(WorkerStatus)
                     .values(component=self.component, **values)
@@ -53,7 +69,7 @@ class Reporter:
         except sa.exc.SQLAlchemyError as exc:
             log.warning("health: %s: could not report: %s", self.component, exc.__class__.__name__)
             return
-        self._last, self._at = (ok, detail), now
+        self._last, self._at = (ok, detail, counters), now
 
 
 def anchor_lag(conn: sa.Connection, now: datetime) -> tuple[int, float]:
@@ -92,7 +108,12 @@ def assess(
             workers[name] = None
             continue
         age = (now - row.updated_at).total_seconds()
-        workers[name] = {"ok": row.ok, "detail": row.detail, "reported_s_ago": round(age, 1)}
+        workers[name] = {
+            "ok": row.ok,
+            "detail": row.detail,
+            "reported_s_ago": round(age, 1),
+            "counters": json.loads(row.counters or "{}"),
+        }
         if not row.ok:
             reasons.append(f"{name}: {row.detail}")
         elif age > silent_after:

@@ -178,6 +178,8 @@ class WorkerStatus(Base):
     ok: Mapped[bool] = mapped_column(Boolean)
     detail: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    #: JSON object of counters the worker keeps (the anchorer's transaction failures...).
+    counters: Mapped[str] = mapped_column(Text, server_default="{}")
 
 
 Index("ix_records_lot_seq", Record.lot, Record.seq)

@@ -6,6 +6,7 @@ Record bodies and lot status need a read token (:meth:`Reads.reader`); the count
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +18,15 @@ from ledger.domain.epcis import event_hash_of
 from ledger.domain.lots import apply_corrections, lot_status
 from ledger.errors import ConflictError, NotFoundError
 from ledger.identity import Identity
-from ledger.models import Anchor, Checkpoint, GenealogyState, LogLeaf, Record, SealQueue
+from ledger.models import (
+    Anchor,
+    Checkpoint,
+    GenealogyState,
+    LogLeaf,
+    Record,
+    SealQueue,
+    WorkerStatus,
+)
 from ledger.signers import RegistryCache
 from ledger.storage import LIVE_ANCHOR, anchor_state, load_lot, load_stored
 from ledger.submission import AUDIT_ALERT_PREFIX
@@ -160,11 +169,15 @@ class Reads:
             sa.select(GenealogyState.next_leaf).scalar_subquery(),
         )
         with self.engine.connect() as conn:
-            latest, anchored, final, leaves, pending, alerts, projected = conn.execute(
-                query
-            ).one()
+            latest, anchored, final, leaves, pending, alerts, projected = conn.execute(query).one()
             lag_records, lag_seconds = health.anchor_lag(conn, datetime.now(UTC))
+            counters = conn.execute(
+                sa.select(WorkerStatus.counters).where(WorkerStatus.component == "anchorer")
+            ).scalar_one_or_none()
+        anchorer = json.loads(counters or "{}")
         return {
+            "anchor_round_failures": int(anchorer.get("round_failures", 0)),
+            "anchor_tx_replacements": int(anchorer.get("tx_replacements", 0)),
             "anchor_lag_records": lag_records,
             "anchor_lag_seconds": round(lag_seconds, 1),
             "records": (0 if leaves is None else leaves + 1) + pending,

@@ -114,9 +114,7 @@ class Runtime:
                     )
         owner.dispose()
         # From here on the service runs as the application role, which cannot change evidence.
-        engine = make_engine(
-            settings.app_database_url or app_url(database_url, app_password)
-        )
+        engine = make_engine(settings.app_database_url or app_url(database_url, app_password))
         ledger = Ledger.from_settings(engine, identity, settings)
         admin_path = keys / "admin.key"
         admin_created = cls._bootstrap_admin(engine, ledger, admin_path)
@@ -163,7 +161,7 @@ class Runtime:
     def start_workers(self) -> None:
         s = self.settings
         self.sealer.report = Reporter(self.engine, "sealer")
-        self.anchorer.report = Reporter(self.engine, "anchorer")
+        self.anchorer.report = Reporter(self.engine, "anchorer", counters=self.anchorer.counters)
         self.projector.report = Reporter(self.engine, "genealogy")
         for name, target in (
             ("sealer", lambda: self.sealer.run(self._stop, s.seal_interval)),

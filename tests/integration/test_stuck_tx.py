@@ -15,7 +15,7 @@ from ledger.config import Settings
 from ledger.embedded import Anvil
 from ledger.runtime import Runtime
 from tests.conftest import running_ledger
-from tests.helpers import fresh, inspection, register, rpc, sign, wait_anchored
+from tests.helpers import fresh, inspection, register, rpc, sign, wait_anchored, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -53,3 +53,6 @@ def test_a_stuck_anchor_transaction_is_replaced(
     receipt = wait_anchored(client, rid)
     assert receipt["anchor"]["tx_hash"] == tx["hash"]  # the replacement anchored
     assert int(tx["maxFeePerGas"], 16) > 3 * 10**9  # above the first fee
+    wait_for("replacements exported", lambda: client.get("/v1/status").json()
+             ["anchor_tx_replacements"] >= 2)
+    assert "evledger_anchor_tx_replacements" in client.get("/metrics").text
