@@ -106,11 +106,7 @@ def serve(settings: Settings) -> None:
             click.echo(f"postgres: embedded, data in {settings.home / 'pgdata'}")
         rpc_url = settings.rpc_url
         if rpc_url is None:
-            # A block a second, as a real chain makes them: anchors then reach finality
-            # (EVLEDGER_CONFIRMATIONS blocks) even while nothing else happens.
-            anvil = Anvil(
-                state_dir=settings.home / "anvil", port=_anvil_port(), block_time=1.0
-            ).start()
+            anvil = Anvil(state_dir=settings.home / "anvil", port=_anvil_port()).start()
             rpc_url = anvil.rpc_url
             click.echo(f"anvil: {rpc_url}, state in {settings.home / 'anvil'}")
         if pg is not None or anvil is not None:

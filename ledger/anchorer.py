@@ -48,7 +48,7 @@ class Anchorer:
         chain: Chain,
         identity: Identity,
         from_block: int = 0,
-        confirmations: int = 2,
+        confirmations: int | None = None,
         finality: str = "auto",
     ) -> None:
         self.engine = engine
@@ -57,13 +57,12 @@ class Anchorer:
         self.from_block = from_block
         #: Blocks (the anchor's own included) after which an anchor is final on a chain
         #: without a finalized tag.
-        self.confirmations = confirmations
+        dev = identity.chain_id in DEV_CHAINS
+        self.confirmations = confirmations if confirmations is not None else (1 if dev else 12)
         if finality not in ("auto", "tag", "confirmations"):
             raise ValueError(f"finality: expected auto, tag or confirmations, got {finality!r}")
         #: Use the chain's ``finalized`` tag (else count confirmations).
-        self.use_tag = finality == "tag" or (
-            finality == "auto" and identity.chain_id not in DEV_CHAINS
-        )
+        self.use_tag = finality == "tag" or (finality == "auto" and not dev)
         self.last_error: str | None = None
         #: Rounds that failed (chain or database errors).
         self.failures = 0
@@ -121,10 +120,13 @@ class Anchorer:
         return result
 
     def _follow(self, conn: sa.Connection) -> None:
-        """Record which included anchors became final, and which a reorganization orphaned."""
+        """Record which included anchors became final, and which a reorganization orphaned.
+        Anchors above the contract's latest size are looked at even when final: a node that
+        restarted from an older state (a dev chain killed with -9) lost them too."""
+        chain_size, _ = self.chain.latest()
         rows = conn.execute(
             sa.select(Anchor.tree_size, Anchor.tx_hash, Anchor.block_hash, Anchor.block_number)
-            .where(LIVE_ANCHOR, ~anchor_state("final"))
+            .where(LIVE_ANCHOR, sa.or_(~anchor_state("final"), Anchor.tree_size > chain_size))
             .order_by(Anchor.tree_size)
             .limit(100)
         ).all()
@@ -142,6 +144,8 @@ class Anchorer:
                 )
                 log.warning("anchor of size %d orphaned: %s", r.tree_size, detail)
                 self._state(conn, r, "orphaned", detail)
+            elif r.tree_size > chain_size:
+                continue  # included but not (yet) what the contract says: next round
             elif finalized is not None and r.block_number <= finalized:
                 self._state(conn, r, "final", f"block {r.block_number} <= finalized {finalized}")
             elif finalized is None and head - r.block_number + 1 >= self.confirmations:

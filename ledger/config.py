@@ -88,8 +88,10 @@ class Settings:
     max_device_backlog: int
     #: Seconds within which an accepted record is promised to be in a signed checkpoint.
     promise_delay: int = 300
-    #: Blocks after which an anchor is final on a chain without a finalized tag (Anvil).
-    confirmations: int = 2
+    #: Blocks after which an anchor is final on a chain without a finalized tag; None: 1 on
+    #: development chains (an auto-mining Anvil makes blocks only for transactions), 12
+    #: elsewhere.
+    confirmations: int | None = None
     #: auto (the finalized tag, confirmations on dev chains), tag, or confirmations.
     finality: str = "auto"
 
@@ -121,7 +123,11 @@ class Settings:
                 "EVLEDGER_MAX_DEVICE_BACKLOG", 30 * 86400, 60, 10 * 365 * 86400
             ),
             promise_delay=_int("EVLEDGER_PROMISE_DELAY", 300, 1, 30 * 86400),
-            confirmations=_int("EVLEDGER_CONFIRMATIONS", 2, 1, 10_000),
+            confirmations=(
+                _int("EVLEDGER_CONFIRMATIONS", 1, 1, 10_000)
+                if os.environ.get("EVLEDGER_CONFIRMATIONS")
+                else None
+            ),
             finality=_choice("EVLEDGER_FINALITY", "auto", ("auto", "tag", "confirmations")),
         )
 
