@@ -81,7 +81,6 @@ class Ledger:
         self.recall_scope = self.reads.recall_scope
         self.status = self.reads.status
         self.health = self.reads.health
-        self.receipt = self.proofs.receipt
         self.checkpoint = self.proofs.checkpoint
         self.consistency = self.proofs.consistency
 
@@ -104,6 +103,23 @@ class Ledger:
             log_key=log_key,
             promise_delay=settings.promise_delay,
         )
+
+    def receipt(self, record_id: str) -> dict[str, Any]:
+        """The record's receipt; one not anchored yet (pending or sealed) also carries the
+        acceptance promise, so its holder can later show what was promised by when."""
+        receipt = self.proofs.receipt(record_id)
+        promise = self.submitter.promiser
+        if promise is not None and receipt["status"] != "anchored":
+            accepted = SubmitResult(
+                record_id=str(receipt["record_id"]),
+                record_hash=str(receipt["record_hash"]),
+                signer=str(receipt["entry"].get("signer", "")),
+                accepted_at=str(receipt["entry"]["accepted_at"]),
+                duplicate=True,
+                leaf_hash=bytes.fromhex(receipt["leaf_hash"]),
+            )
+            receipt["promise"] = promise(accepted)
+        return receipt
 
     # -- signing helpers --------------------------------------------------------------------
 

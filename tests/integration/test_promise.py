@@ -18,7 +18,7 @@ from evledger_verify.cli import main as verify_main
 from ledger.config import Settings
 from ledger.runtime import Runtime
 from tests.conftest import ledger_settings
-from tests.helpers import fresh, inspection, sign
+from tests.helpers import fresh, inspection, sign, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,14 @@ def test_the_promise_is_signed_by_the_log_key_and_kept(
     # The same submission again: a duplicate, with the very same promise.
     again = httpx.post(f"{api_url}/v1/records", json=accepted["body"]).json()
     assert again["status"] == "duplicate" and again["promise"] == note
+    # A receipt not anchored yet carries it too.
+    pending = httpx.get(f"{api_url}/v1/records/{answer['record_id']}/receipt")
+    assert pending.status_code == 202 and pending.json()["promise"] == note
     runtime.sealer.seal_once()
+    wait_for("anchored", lambda: httpx.get(f"{api_url}/v1/records/{answer['record_id']}/receipt")
+             .json()["status"] == "anchored")
+    anchored = httpx.get(f"{api_url}/v1/records/{answer['record_id']}/receipt").json()
+    assert "promise" not in anchored  # the anchored receipt proves more than the promise
     time.sleep(1.2)  # past the deadline: kept, because the record is in a checkpoint
     code, out = verify(capsys, *args, "--api", api_url)
     assert code == 0 and "kept: record" in out, out
