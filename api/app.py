@@ -167,6 +167,18 @@ def create_app(
 
     app.state.ledger = ledger
 
+    def batch_answer(results: list[dict[str, Any]]) -> JSONResponse:
+        """Per-item results (batch route, EPCIS capture) with their counts, counted in
+        the submission metrics by outcome (a refusal by its error code)."""
+        counts = {"accepted": 0, "duplicate": 0, "refused": 0}
+        outcomes: collections.Counter[str] = collections.Counter()
+        for r in results:
+            counts[r["status"]] += 1
+            outcomes[r["error"] if r["status"] == "refused" else r["status"]] += 1
+        for outcome, n in outcomes.items():
+            submitted.labels(outcome).inc(n)
+        return JSONResponse({"results": results, **counts})
+
     @app.exception_handler(LedgerError)
     async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
         if request.method == "POST":
@@ -237,14 +249,7 @@ def create_app(
             results[i] = entry
         for pos, result in zip(positions, judged, strict=True):
             results[pos] = {**result.to_json(), "index": pos}
-        counts = {"accepted": 0, "duplicate": 0, "refused": 0}
-        outcomes: collections.Counter[str] = collections.Counter()
-        for r in results:
-            counts[r["status"]] += 1
-            outcomes[r["error"] if r["status"] == "refused" else r["status"]] += 1
-        for outcome, n in outcomes.items():
-            submitted.labels(outcome).inc(n)
-        return JSONResponse({"results": results, **counts})
+        return batch_answer(results)
 
     @app.get("/v1/records/{record_id}", responses=_ERRORS)
     def record(record_id: RecordId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
@@ -340,14 +345,7 @@ def create_app(
         stores nothing. Answered per event like `POST /v1/records/batch`, with `event_hash`."""
         capture = epcis.prepare_capture(ledger.submitter, document, max_events=max_batch_items)
         results = capture.results(ledger.submit_batch(capture.submissions))
-        counts = {"accepted": 0, "duplicate": 0, "refused": 0}
-        outcomes: collections.Counter[str] = collections.Counter()
-        for r in results:
-            counts[r["status"]] += 1
-            outcomes[r["error"] if r["status"] == "refused" else r["status"]] += 1
-        for outcome, n in outcomes.items():
-            submitted.labels(outcome).inc(n)
-        return JSONResponse({"results": results, **counts})
+        return batch_answer(results)
 
     @app.get("/v1/records/{record_id}/receipt", responses=_ERRORS)
     def receipt(record_id: RecordId, ledger: LedgerDep) -> JSONResponse:

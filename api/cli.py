@@ -622,10 +622,9 @@ def recall(
     unit reached forward, with the proving records; log it as a signed `recall` record whose
     scope hash the ledger checks against its own computation; write the spreadsheet."""
     import csv
-    import hashlib
     from datetime import UTC, datetime
 
-    from evledger_verify import jcs
+    from ledger.genealogy import scope_sha256
 
     if (lot is None) == (supplier is None):
         raise CliError("recall: give --lot LOT or --supplier NAME")
@@ -636,7 +635,7 @@ def recall(
     key = _load_key(key_path)
     served = client.get_json(_scope_path(lot, supplier), client.read_token(key, 600))
     scope = served["scope"]
-    digest = hashlib.sha256(jcs.canonicalize(scope)).hexdigest()
+    digest = scope_sha256(scope)
     if digest != served["scope_sha256"]:
         raise CliError(
             f"recall: the service's scope hash {served['scope_sha256']} is not the hash of the "
@@ -692,9 +691,7 @@ def recall_check(scope_file: str, key_path: str, api: str | None) -> None:
     """Check a recall scope file (from `recall --json`): its hash, the signed recall record the
     ledger logged for it, and the scope the ledger computes again from the same log at the
     same tree size. Exit 0 when all three agree, 1 otherwise."""
-    import hashlib
-
-    from evledger_verify import jcs
+    from ledger.genealogy import scope_sha256
 
     try:
         saved = json.loads(Path(scope_file).read_text())
@@ -707,7 +704,7 @@ def recall_check(scope_file: str, key_path: str, api: str | None) -> None:
         ) from None
     client = _client(api)
     token = client.read_token(_load_key(key_path), 600)
-    digest = hashlib.sha256(jcs.canonicalize(scope)).hexdigest()
+    digest = scope_sha256(scope)
     logged = client.get_json(f"/v1/records/{segment(str(record['record_id']))}", token)
     again = client.get_json(
         _scope_path(origin.get("lot"), origin.get("supplier")), token, {"tree_size": size}

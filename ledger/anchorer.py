@@ -93,13 +93,13 @@ class Anchorer:
             conn.invalidate()
 
     def _round(self, conn: sa.Connection) -> AnchorResult | None:
-        self._follow(conn)
+        chain_size, chain_root = self.chain.latest()
+        self._follow(conn, chain_size)
         latest = conn.execute(
             sa.select(Checkpoint.tree_size, Checkpoint.root_hash)
             .order_by(Checkpoint.tree_size.desc())
             .limit(1)
         ).first()
-        chain_size, chain_root = self.chain.latest()
         if chain_size:
             ours = conn.execute(
                 sa.select(Checkpoint.root_hash).where(Checkpoint.tree_size == chain_size)
@@ -119,11 +119,11 @@ class Anchorer:
         log.info("anchored tree size %d in tx %s", result.tree_size, result.tx_hash)
         return result
 
-    def _follow(self, conn: sa.Connection) -> None:
+    def _follow(self, conn: sa.Connection, chain_size: int) -> None:
         """Record which included anchors became final, and which a reorganization orphaned.
         Anchors above the contract's latest size are looked at even when final: a node that
-        restarted from an older state (a dev chain killed with -9) lost them too."""
-        chain_size, _ = self.chain.latest()
+        restarted from an older state (a dev chain killed with -9) lost them too.
+        ``chain_size``: the contract's latest anchored size, read once per round."""
         rows = conn.execute(
             sa.select(Anchor.tree_size, Anchor.tx_hash, Anchor.block_hash, Anchor.block_number)
             .where(LIVE_ANCHOR, sa.or_(~anchor_state("final"), Anchor.tree_size > chain_size))

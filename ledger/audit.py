@@ -45,7 +45,7 @@ from evledger_verify.records import Domain, Entry, canonical_json
 
 from ledger import genealogy, tree
 from ledger.chain import Chain
-from ledger.domain.genealogy import Link, Tracker, links
+from ledger.domain.genealogy import Link, Tracker
 from ledger.domain.lots import apply_corrections, lot_status, subject_of
 from ledger.errors import ChainError, LedgerError
 from ledger.genealogy import GENEALOGY_TYPES
@@ -726,25 +726,17 @@ class Auditor:
         table is named with the record it claims (at most 20 findings)."""
         projected = genealogy.projected_size(conn)
         rows = conn.execution_options(yield_per=5000).execute(
-            sa.select(LogLeaf.leaf_index, Record.body)
+            sa.select(LogLeaf.leaf_index, Record.record_id, Record.body)
             .join(Record, Record.seq == LogLeaf.seq)
             .where(LogLeaf.leaf_index < projected, Record.record_type.in_(GENEALOGY_TYPES))
             .order_by(LogLeaf.leaf_index)
         )
-        tracker = Tracker()
-
-        def rebuilt() -> Iterator[tuple[int, int, Link]]:
-            for leaf_index, body in rows:
-                try:
-                    new = links(json.loads(bytes(body)), tracker)
-                except (ValueError, KeyError, TypeError):
-                    continue  # an unreadable body is named by the record checks
-                tracker.apply(new)
-                for n, link in enumerate(new):
-                    yield leaf_index, n, link
+        rebuilt = (
+            (row.leaf_index, n, link) for row, n, link in genealogy.project(rows, Tracker())
+        )
 
         found = 0
-        for where, mine, theirs in _merge(rebuilt(), genealogy.stored_links(conn)):
+        for where, mine, theirs in _merge(rebuilt, genealogy.stored_links(conn)):
             if mine is not None and theirs is not None and mine.key() == theirs.key():
                 continue
             found += 1

@@ -40,6 +40,7 @@ __all__ = [
     "MAX_NODES",
     "Projector",
     "Trace",
+    "project",
     "projected_size",
     "recall_scope",
     "scope_sha256",
@@ -140,20 +141,10 @@ class Projector:
             .where(LogLeaf.leaf_index >= start, LogLeaf.leaf_index < end)
             .order_by(LogLeaf.leaf_index)
         )
-        out: list[tuple[Any, ...]] = []
-        for leaf_index, record_id, body, accepted_at in rows:
-            try:
-                record = json.loads(bytes(body))
-                new = links(record, tracker)
-            except (ValueError, KeyError, TypeError) as exc:
-                # Bodies were validated when accepted; one that cannot be read proves nothing
-                # here (the audit names a damaged record), and must not stop the projection.
-                log.warning("genealogy: %s (leaf %s) skipped: %s", record_id, leaf_index, exc)
-                continue
-            tracker.apply(new)
-            out.extend(
-                (leaf_index, n, *link.key(), iso_utc(accepted_at)) for n, link in enumerate(new)
-            )
+        out = [
+            (row.leaf_index, n, *link.key(), iso_utc(row.accepted_at))
+            for row, n, link in project(rows, tracker)
+        ]
         if out:
             copy_rows(conn, "genealogy_links", _LINK_COLUMNS, out)
         conn.execute(
@@ -199,6 +190,23 @@ class Projector:
             conn.execute(sa.update(GenealogyState).values(next_leaf=0))
         self._tracker = None
         return self.catch_up(timeout=3600.0)
+
+
+def project(rows: Iterable[Any], tracker: Tracker) -> Iterator[tuple[Any, int, Link]]:
+    """(row, n, link) for the links the records of ``rows`` prove (rows in log order, with
+    ``leaf_index``, ``record_id`` and ``body``), ``tracker`` following them. The projector and
+    the audit's rebuild both read the log through it."""
+    for row in rows:
+        try:
+            new = links(json.loads(bytes(row.body)), tracker)
+        except (ValueError, KeyError, TypeError) as exc:
+            # Bodies were validated when accepted; one that cannot be read proves nothing
+            # here (the audit names a damaged record), and must not stop the projection.
+            log.warning("genealogy: %s (leaf %s) skipped: %s", row.record_id, row.leaf_index, exc)
+            continue
+        tracker.apply(new)
+        for n, link in enumerate(new):
+            yield row, n, link
 
 
 def _load_tracker(conn: sa.Connection) -> Tracker:

@@ -80,15 +80,15 @@ def anchor_lag(conn: sa.Connection, now: datetime) -> tuple[int, float]:
         .where(LIVE_ANCHOR)
         .scalar_subquery()
     )
-    latest, oldest = conn.execute(
+    latest, oldest, behind = conn.execute(
         sa.select(
             sa.select(sa.func.max(Checkpoint.tree_size)).scalar_subquery(),
             sa.select(sa.func.min(Checkpoint.created_at))
             .where(Checkpoint.tree_size > anchored)
             .scalar_subquery(),
+            anchored,
         )
     ).one()
-    behind = conn.execute(sa.select(anchored)).scalar_one()
     records = max(0, int(latest or 0) - int(behind))
     seconds = 0.0 if oldest is None or records == 0 else (now - oldest).total_seconds()
     return records, max(0.0, seconds)

@@ -26,11 +26,15 @@ class Promiser:
         self.log_key, self.origin, self.delay = log_key, origin, delay
 
     def __call__(self, result: SubmitResult) -> str:
-        accepted = datetime.fromisoformat(result.accepted_at.replace("Z", "+00:00"))
+        return self.promise(result.record_id, result.leaf_hash, result.accepted_at)
+
+    def promise(self, record_id: str, leaf_hash: bytes, accepted_at: str) -> str:
+        """The promise for an entry accepted at ``accepted_at`` (as its entry records it)."""
+        accepted = datetime.fromisoformat(accepted_at.replace("Z", "+00:00"))
         body = format_promise_body(
             self.origin,
-            result.record_id,
-            result.leaf_hash,
+            record_id,
+            leaf_hash,
             accepted,
             accepted + timedelta(seconds=self.delay),
         )

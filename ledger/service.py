@@ -58,6 +58,7 @@ class Ledger:
         promiser = (
             Promiser(log_key, identity.log_origin, promise_delay) if log_key is not None else None
         )
+        self._promiser = promiser
         self.submitter = Submitter(
             engine,
             identity,
@@ -108,17 +109,12 @@ class Ledger:
         """The record's receipt; one not anchored yet (pending or sealed) also carries the
         acceptance promise, so its holder can later show what was promised by when."""
         receipt = self.proofs.receipt(record_id)
-        promise = self.submitter.promiser
-        if promise is not None and receipt["status"] != "anchored":
-            accepted = SubmitResult(
-                record_id=str(receipt["record_id"]),
-                record_hash=str(receipt["record_hash"]),
-                signer=str(receipt["entry"].get("signer", "")),
-                accepted_at=str(receipt["entry"]["accepted_at"]),
-                duplicate=True,
-                leaf_hash=bytes.fromhex(receipt["leaf_hash"]),
+        if self._promiser is not None and receipt["status"] != "anchored":
+            receipt["promise"] = self._promiser.promise(
+                str(receipt["record_id"]),
+                bytes.fromhex(receipt["leaf_hash"]),
+                str(receipt["entry"]["accepted_at"]),
             )
-            receipt["promise"] = promise(accepted)
         return receipt
 
     # -- signing helpers --------------------------------------------------------------------
