@@ -165,6 +165,16 @@ def create_app(
         )
     }
 
+    chain_gauges = {
+        key: Gauge(f"evledger_chain_{key}", help_text, ["chain_id"], registry=registry)
+        for key, help_text in (
+            ("latest_anchored_checkpoint", "Tree size of the newest checkpoint anchored there"),
+            ("latest_final_checkpoint", "Tree size of the newest checkpoint anchored final there"),
+            ("anchor_round_failures", "Anchoring rounds on this chain that failed"),
+            ("anchor_tx_replacements", "Anchor transactions on this chain replaced"),
+        )
+    }
+
     app.state.ledger = ledger
 
     def batch_answer(results: list[dict[str, Any]]) -> JSONResponse:
@@ -372,7 +382,7 @@ def create_app(
 
     @app.get("/v1/trust")
     def trust(ledger: LedgerDep) -> dict[str, Any]:
-        return ledger.identity.trust()
+        return ledger.trust()
 
     @app.get("/v1/signers")
     def signers(ledger: LedgerDep) -> list[dict[str, Any]]:
@@ -403,7 +413,11 @@ def create_app(
         responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus"}},
     )
     def metrics(ledger: LedgerDep) -> Response:
-        for key, value in ledger.status().items():
+        status = ledger.status()
+        for chain in status.pop("chains"):
+            for key, gauge in chain_gauges.items():
+                gauge.labels(str(chain["chain_id"])).set(chain.get(key) or 0)
+        for key, value in status.items():
             gauges[key].set(value or 0)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 

@@ -13,7 +13,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import sqlalchemy as sa
@@ -26,6 +26,9 @@ from ingest.client import Client, SignedSubmission, SigningKey, load_key, segmen
 from ledger.config import Settings
 from ledger.errors import ChainUnreachable, LedgerError
 from ledger.keys import load_account
+
+if TYPE_CHECKING:
+    from ledger.chain import Chain
 
 # -- talking to the service ------------------------------------------------------------------
 
@@ -139,12 +142,24 @@ def status(as_json: bool, api: str | None) -> None:
         "anchor_lag_records": st.get("anchor_lag_records"),
         "anchor_lag_seconds": st.get("anchor_lag_seconds"),
         "genealogy_projected": st.get("genealogy_projected"),
+        "anchor_round_failures": st.get("anchor_round_failures"),
+        "anchor_tx_replacements": st.get("anchor_tx_replacements"),
     }
+    chains = st.get("chains") or []
     if as_json:
-        click.echo(json.dumps(info, indent=2))
-    else:
-        for k, v in info.items():
-            click.echo(f"{k:28} {v}")
+        click.echo(json.dumps({**info, "chains": chains}, indent=2))
+        return
+    for k, v in info.items():
+        click.echo(f"{k:28} {v}")
+    if len(chains) > 1:  # anchored on more than one chain: each at its own pace
+        click.echo("chains:")
+        for c in chains:
+            click.echo(
+                f"  {c['chain_id']:<10} anchored {c.get('latest_anchored_checkpoint')}, "
+                f"final {c.get('latest_final_checkpoint')}, "
+                f"failed rounds {c.get('anchor_round_failures', 0)}, "
+                f"replacements {c.get('anchor_tx_replacements', 0)}"
+            )
 
 
 @main.command()
@@ -803,6 +818,7 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
             # Audit the database anyway; the anchors are reported as not checked (exit 2).
             click.echo(f"audit: the chain does not answer ({exc}); anchors not checked", err=True)
             chain.attach(identity.contract)
+        extra_chains = _audit_extra_chains(engine, settings.extra_chains)
     except LedgerError as exc:
         raise CliError(f"audit: {exc}") from exc
     except Exception as exc:  # a trust file that does not parse, an unreadable key
@@ -811,7 +827,7 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
     def progress(stage: str, done: int, total: int) -> None:
         click.echo(f"  {stage}: {done}/{total}", err=True)
 
-    auditor = Auditor(engine, identity, vkey, chain, progress=progress)
+    auditor = Auditor(engine, identity, vkey, chain, progress=progress, extra_chains=extra_chains)
     while True:
         started = time.monotonic()
         try:
@@ -856,6 +872,34 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
             except LedgerError as exc:
                 click.echo(f"audit: could not raise the alert record: {exc}", err=True)
         time.sleep(every)
+
+
+def _audit_extra_chains(
+    engine: sa.Engine, configured: tuple[tuple[int, str], ...]
+) -> dict[int, Chain]:
+    """A node for each chain named in EVLEDGER_EXTRA_CHAINS that the ledger has a contract
+    on, checked to be that chain and that contract. One that does not answer is still handed
+    over: its anchors are reported as not checked (exit 2)."""
+    from eth_account import Account
+
+    from ledger.chain import Chain
+    from ledger.identity import Identity
+
+    with engine.connect() as conn:
+        identity = Identity.load(conn)
+    nodes: dict[int, Chain] = {}
+    for chain_id, url in configured:
+        target = identity.extra_chain(chain_id) if identity is not None else None
+        if target is None:
+            continue  # not deployed there yet: no anchors to check
+        node = Chain(url, Account.create())
+        try:
+            node.check_identity(chain_id, target.contract, target.code_keccak)
+        except ChainUnreachable as exc:
+            click.echo(f"audit: chain {chain_id} does not answer ({exc})", err=True)
+            node.attach(target.contract)
+        nodes[chain_id] = node
+    return nodes
 
 
 @main.command()

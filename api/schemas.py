@@ -56,7 +56,10 @@ class CheckpointOut(BaseModel):
     checkpoint: str
     created_at: str
     anchored: bool
+    #: The primary chain's anchor transaction (another chain's when only it holds this size).
     anchor_tx_hash: str | None
+    #: Every chain's anchor of this checkpoint: ``{"chain_id": ..., "tx_hash": ...}``.
+    anchors: list[dict[str, Any]] = []
 
 
 class BatchRequest(BaseModel):

@@ -14,6 +14,13 @@ lost the root too, is brought up to date again by the same round. One whose bloc
 the chain's ``finalized`` block (chains with a finality gadget) or ``confirmations`` deep (dev
 chains such as Anvil, whose ``finalized`` tag is only its head minus 64; and chains without the
 tag) is recorded ``final``.
+
+More than one chain: one Anchorer per chain, each with its own key, contract and lock, all
+anchoring the same log; an ``anchors`` row names its chain. A chain added later
+(``EVLEDGER_EXTRA_CHAINS``) gets its contract deployed by its anchorer's first round that
+reaches it, recorded in ``ledger_meta``; a chain that is down holds up only its own anchorer.
+Before each round the anchorer checks that the node is on its chain and that the contract's
+code is the code deployed, and refuses to anchor otherwise.
 """
 
 from __future__ import annotations
@@ -25,12 +32,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from evledger_verify.records import checksum_address
 
 from ledger import locks, tree
 from ledger.chain import AnchorResult, Chain
 from ledger.errors import ChainError, LedgerError
-from ledger.identity import Identity
-from ledger.models import Anchor, AnchorState, Checkpoint
+from ledger.identity import ChainTarget, Identity, chain_meta_key
+from ledger.models import Anchor, AnchorState, Checkpoint, LedgerMeta
 from ledger.storage import LIVE_ANCHOR, DbNodeStore, anchor_state
 
 __all__ = ["Anchorer"]
@@ -46,18 +54,23 @@ class Anchorer:
         self,
         engine: sa.Engine,
         chain: Chain,
-        identity: Identity,
-        from_block: int = 0,
+        chain_id: int,
+        target: ChainTarget | None,
         confirmations: int | None = None,
         finality: str = "auto",
     ) -> None:
+        """``target``: the chain's contract as recorded; None for a chain added to the
+        configuration whose contract is not deployed yet (the first round deploys it)."""
         self.engine = engine
         self.chain = chain
-        self.identity = identity
-        self.from_block = from_block
+        self.chain_id = chain_id
+        self.target = target
+        self.name = target.name if target is not None else f"anchorer:{chain_id}"
+        primary = target is not None and target.primary
+        self.lock = ANCHORER_LOCK if primary else locks.key("anchorer", str(chain_id))
         #: Blocks (the anchor's own included) after which an anchor is final on a chain
         #: without a finalized tag.
-        dev = identity.chain_id in DEV_CHAINS
+        dev = chain_id in DEV_CHAINS
         self.confirmations = confirmations if confirmations is not None else (1 if dev else 12)
         if finality not in ("auto", "tag", "confirmations"):
             raise ValueError(f"finality: expected auto, tag or confirmations, got {finality!r}")
@@ -71,28 +84,32 @@ class Anchorer:
 
     def anchor_once(self) -> AnchorResult | None:
         with self.engine.connect() as conn:
-            if not conn.execute(sa.select(sa.func.pg_try_advisory_lock(ANCHORER_LOCK))).scalar():
+            if not conn.execute(sa.select(sa.func.pg_try_advisory_lock(self.lock))).scalar():
                 return None
             try:
                 return self._round(conn)
             finally:
                 self._unlock(conn)
 
-    @staticmethod
-    def _unlock(conn: sa.Connection) -> None:
+    def _unlock(self, conn: sa.Connection) -> None:
         """Release the session lock whatever happened; never hide the round's own error. A
         failed statement leaves the transaction aborted (roll it back first); when even that
         fails, the connection is dropped, which releases every lock its session held (a
         pooled connection must never keep the anchorer's lock)."""
         try:
             conn.rollback()
-            conn.execute(sa.select(sa.func.pg_advisory_unlock(ANCHORER_LOCK)))
+            conn.execute(sa.select(sa.func.pg_advisory_unlock(self.lock)))
             conn.commit()
         except sa.exc.SQLAlchemyError as exc:
-            log.warning("anchorer: could not release its lock (%s); dropping the connection", exc)
+            log.warning(
+                "%s: could not release its lock (%s); dropping the connection", self.name, exc
+            )
             conn.invalidate()
 
     def _round(self, conn: sa.Connection) -> AnchorResult | None:
+        t = self.target if self.target is not None else self._deploy()
+        self.target = t
+        self.chain.check_identity(t.chain_id, t.contract, t.code_keccak)
         chain_size, chain_root = self.chain.latest()
         self._follow(conn, chain_size)
         latest = conn.execute(
@@ -116,8 +133,51 @@ class Anchorer:
         proof = tree.consistency_proof(DbNodeStore(conn), chain_size, latest.tree_size)
         result = self.chain.anchor(latest.tree_size, bytes(latest.root_hash), proof)
         self._insert(conn, result)
-        log.info("anchored tree size %d in tx %s", result.tree_size, result.tx_hash)
+        log.info(
+            "anchored tree size %d on chain %d in tx %s",
+            result.tree_size,
+            self.chain_id,
+            result.tx_hash,
+        )
         return result
+
+    def _deploy(self) -> ChainTarget:
+        """A chain added to the configuration: deploy the contract once (another instance may
+        have done it meanwhile: then use its) and remember it in ``ledger_meta``."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(locks.INIT)))
+            meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all())
+            known = Identity.from_meta(meta).extra_chain(self.chain_id)
+            if known is not None:
+                return known
+            actual = self.chain.chain_id
+            if actual != self.chain_id:
+                raise ChainError(
+                    f"chain: EVLEDGER_EXTRA_CHAINS names chain {self.chain_id} for "
+                    f"{self.chain.rpc_url}, but that node is on chain {actual}"
+                )
+            self.chain.ensure_funds()
+            address, block = self.chain.deploy()
+            target = ChainTarget(
+                chain_id=self.chain_id,
+                contract=checksum_address(address),
+                code_keccak=self.chain.code_hash(address),
+                deploy_block=block,
+            )
+            conn.execute(
+                sa.insert(LedgerMeta),
+                [
+                    {"key": chain_meta_key(self.chain_id, k), "value": v}
+                    for k, v in (
+                        ("contract", target.contract),
+                        ("contract_code_keccak", target.code_keccak),
+                        ("deploy_block", str(block)),
+                        ("anchorer", self.chain.account.address),
+                    )
+                ],
+            )
+        log.info("chain %d: deployed the anchor contract at %s", self.chain_id, target.contract)
+        return target
 
     def _follow(self, conn: sa.Connection, chain_size: int) -> None:
         """Record which included anchors became final, and which a reorganization orphaned.
@@ -126,7 +186,11 @@ class Anchorer:
         ``chain_size``: the contract's latest anchored size, read once per round."""
         rows = conn.execute(
             sa.select(Anchor.tree_size, Anchor.tx_hash, Anchor.block_hash, Anchor.block_number)
-            .where(LIVE_ANCHOR, sa.or_(~anchor_state("final"), Anchor.tree_size > chain_size))
+            .where(
+                Anchor.chain_id == self.chain_id,
+                LIVE_ANCHOR,
+                sa.or_(~anchor_state("final"), Anchor.tree_size > chain_size),
+            )
             .order_by(Anchor.tree_size)
             .limit(100)
         ).all()
@@ -142,7 +206,9 @@ class Anchorer:
                     f"block {r.block_number} {r.block_hash} left the canonical chain; the "
                     f"transaction is now in {now}"
                 )
-                log.warning("anchor of size %d orphaned: %s", r.tree_size, detail)
+                log.warning(
+                    "anchor of size %d on chain %d orphaned: %s", r.tree_size, self.chain_id, detail
+                )
                 self._state(conn, r, "orphaned", detail)
             elif r.tree_size > chain_size:
                 continue  # included but not (yet) what the contract says: next round
@@ -173,23 +239,29 @@ class Anchorer:
 
     def _record_if_missing(self, conn: sa.Connection, size: int) -> None:
         have = conn.execute(
-            sa.select(Anchor.tree_size).where(Anchor.tree_size == size, LIVE_ANCHOR)
+            sa.select(Anchor.tree_size).where(
+                Anchor.tree_size == size, Anchor.chain_id == self.chain_id, LIVE_ANCHOR
+            )
         ).first()
         if have is not None:
             return
-        found = self.chain.find_anchor(size, self.from_block)
+        assert self.target is not None  # the round attached first
+        found = self.chain.find_anchor(size, self.target.deploy_block)
         if found is None:
             raise ChainError(f"anchor: contract holds size {size} but no Anchored event found")
-        log.info("recovered anchor of size %d from tx %s", size, found.tx_hash)
+        log.info(
+            "recovered anchor of size %d on chain %d from tx %s", size, self.chain_id, found.tx_hash
+        )
         self._insert(conn, found)
 
     def _insert(self, conn: sa.Connection, r: AnchorResult) -> None:
+        assert self.target is not None  # the round attached first
         conn.execute(
             sa.insert(Anchor).values(
                 tree_size=r.tree_size,
                 root_hash=r.root_hash,
-                chain_id=self.identity.chain_id,
-                contract=self.identity.contract,
+                chain_id=self.chain_id,
+                contract=self.target.contract,
                 tx_hash=r.tx_hash,
                 block_number=r.block_number,
                 block_hash=r.block_hash,
@@ -216,6 +288,6 @@ class Anchorer:
                 self.last_error = str(exc)
                 self.failures += 1
                 self.report(False, str(exc).splitlines()[0][:500])
-                log.error("anchorer: %s (retrying in %.1f s)", exc, delay)
+                log.error("%s: %s (retrying in %.1f s)", self.name, exc, delay)
                 delay = min(delay * 2, 60.0)
             stop.wait(delay)

@@ -273,6 +273,9 @@ class Auditor:
     log_key: str
     chain: Chain | None = None
     progress: Progress | None = None
+    #: The other chains the log is anchored on, by chain id (attached to the ledger's
+    #: contract there).
+    extra_chains: dict[int, Chain] = field(default_factory=dict)
     required_stages: tuple[str, ...] = ("final",)
     #: Records per chunk read from the database and handed to a worker.
     batch: int = 5000
@@ -666,12 +669,45 @@ class Auditor:
                 self._tick("checkpoints", n, len(cps))
 
     def _anchors(self, conn: sa.Connection, levels: list[list[bytes]]) -> None:
+        """Each chain's anchors against that chain: the primary one (``chain``) and those
+        the log is also anchored on (``extra_chains``, by chain id). Anchors on a chain no
+        node is given for are not checked (said so, exit 2), never taken on trust."""
         if self.chain is None:
             return
+        # Anchors a reorganization orphaned (recorded by the anchorer) prove nothing any more;
+        # each remaining one must name a transaction the canonical chain holds in that block.
+        rows = conn.execute(
+            sa.select(
+                Anchor.chain_id,
+                Anchor.contract,
+                Anchor.tree_size,
+                Anchor.root_hash,
+                Anchor.tx_hash,
+                Anchor.block_hash,
+            )
+            .where(LIVE_ANCHOR)
+            .order_by(Anchor.chain_id, Anchor.tree_size)
+        ).all()
+        nodes = {self.identity.chain_id: self.chain, **self.extra_chains}
+        for chain_id in sorted({r.chain_id for r in rows} | set(nodes)):
+            chain = nodes.get(chain_id)
+            anchors = [r for r in rows if r.chain_id == chain_id]
+            if chain is None:
+                self.unchecked.append(
+                    f"anchors on chain {chain_id} ({len(anchors)}): no node to ask; name it in "
+                    "EVLEDGER_EXTRA_CHAINS"
+                )
+                continue
+            self._chain_anchors(chain_id, chain, anchors, levels)
+
+    def _chain_anchors(
+        self, chain_id: int, chain: Chain, anchors: list[Any], levels: list[list[bytes]]
+    ) -> None:
+        on = "" if chain_id == self.identity.chain_id else f" on chain {chain_id}"
         try:
-            chain_size, chain_root = self.chain.latest()
+            chain_size, chain_root = chain.latest()
         except ChainError as exc:
-            self.unchecked.append(f"anchors: the chain cannot be read ({exc})")
+            self.unchecked.append(f"anchors{on}: the chain cannot be read ({exc})")
             return
         if chain_size:
             ours = self._root(levels, chain_size)
@@ -679,24 +715,26 @@ class Auditor:
                 self._find(
                     "anchor_mismatch",
                     None,
-                    f"the chain's latest anchor holds root {chain_root.hex()} at size "
+                    f"the chain's latest anchor{on} holds root {chain_root.hex()} at size "
                     f"{chain_size}; the stored log gives "
                     + (ours.hex() if ours else "no tree of that size (truncated)"),
                 )
-        # Anchors a reorganization orphaned (recorded by the anchorer) prove nothing any more;
-        # each remaining one must name a transaction the canonical chain holds in that block.
-        anchors = conn.execute(
-            sa.select(Anchor.tree_size, Anchor.root_hash, Anchor.tx_hash, Anchor.block_hash)
-            .where(LIVE_ANCHOR)
-            .order_by(Anchor.tree_size)
-        ).all()
-        for n, (size, root, tx_hash, block_hash) in enumerate(anchors, 1):
+        contract = chain.contract.address if chain.contract is not None else None
+        for n, r in enumerate(anchors, 1):
+            size, root, tx_hash, block_hash = r.tree_size, r.root_hash, r.tx_hash, r.block_hash
+            if contract is not None and r.contract.lower() != contract.lower():
+                self._find(
+                    "anchor_mismatch",
+                    None,
+                    f"size {size}{on}: the anchors row names contract {r.contract}, the "
+                    f"ledger's contract there is {contract}",
+                )
             try:
-                held = self.chain.root_at(size)
-                where = self.chain.inclusion(tx_hash)
+                held = chain.root_at(size)
+                where = chain.inclusion(tx_hash)
             except ChainError as exc:
                 self.unchecked.append(
-                    f"anchors from size {size} on: the chain cannot be read ({exc})"
+                    f"anchors{on} from size {size} on: the chain cannot be read ({exc})"
                 )
                 return
             ours = self._root(levels, size)
@@ -704,19 +742,19 @@ class Auditor:
                 self._find(
                     "anchor_mismatch",
                     None,
-                    f"size {size}: chain holds {held.hex()}, anchors row "
+                    f"size {size}{on}: chain holds {held.hex()}, anchors row "
                     f"{bytes(root).hex()}, leaves give {ours.hex() if ours else 'nothing'}",
                 )
             if where is None or where[1] != block_hash:
                 self._find(
                     "anchor_mismatch",
                     None,
-                    f"size {size}: the anchors row names transaction {tx_hash} in block "
+                    f"size {size}{on}: the anchors row names transaction {tx_hash} in block "
                     f"{block_hash}; the chain has "
                     + ("no such transaction" if where is None else f"it in block {where[1]}"),
                 )
             if n % 100 == 0 or n == len(anchors):
-                self._tick("anchors", n, len(anchors))
+                self._tick("anchors" + on, n, len(anchors))
 
     # -- lots and projections --------------------------------------------------------------
 

@@ -91,6 +91,8 @@ class Chain:
         return self._call("chain id", lambda: int(self.w3.eth.chain_id))
 
     def attach(self, address: str) -> Contract:
+        if self.contract is not None and self.contract.address == Web3.to_checksum_address(address):
+            return self.contract
         self.contract = self.w3.eth.contract(
             address=Web3.to_checksum_address(address), abi=self.artifact["abi"]
         )

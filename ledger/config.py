@@ -12,6 +12,8 @@ from ledger.errors import ConfigError
 __all__ = ["Settings", "find_home"]
 
 HOME_DIR = ".evledger"
+#: Chains a checkpoint is anchored on besides the primary one (receipts carry one anchor each).
+MAX_EXTRA_CHAINS = 8
 
 
 def _is_checkout(folder: Path) -> bool:
@@ -61,6 +63,34 @@ def _float(name: str, default: float, low: float, high: float) -> float:
     return value
 
 
+def _chains(name: str) -> tuple[tuple[int, str], ...]:
+    """``CHAIN_ID=URL`` pairs, comma-separated: the chains anchored on besides the primary one.
+    The chain id is stated so the service knows each chain (its key, its contract) even while
+    the node is down, and so a node on another chain is refused rather than written to."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return ()
+    chains: dict[int, str] = {}
+    for item in raw.split(","):
+        ident, sep, url = item.strip().partition("=")
+        try:
+            chain_id = int(ident)
+        except ValueError:
+            chain_id = 0
+        url = url.strip()
+        if not sep or chain_id < 1 or not url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"{name}: expected CHAIN_ID=URL pairs separated by commas "
+                f"(e.g. 31338=http://127.0.0.1:8546), got {item.strip()!r}"
+            )
+        if chain_id in chains:
+            raise ConfigError(f"{name}: chain {chain_id} is named twice")
+        chains[chain_id] = url
+    if len(chains) > MAX_EXTRA_CHAINS:
+        raise ConfigError(f"{name}: at most {MAX_EXTRA_CHAINS} chains, got {len(chains)}")
+    return tuple(chains.items())
+
+
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     value = os.environ.get(name) or default
     if value not in choices:
@@ -94,6 +124,8 @@ class Settings:
     confirmations: int | None = None
     #: auto (the finalized tag, confirmations on dev chains), tag, or confirmations.
     finality: str = "auto"
+    #: (chain id, RPC URL) of each chain anchored on besides the primary one (ETH_RPC_URL).
+    extra_chains: tuple[tuple[int, str], ...] = ()
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -129,6 +161,7 @@ class Settings:
                 else None
             ),
             finality=_choice("EVLEDGER_FINALITY", "auto", ("auto", "tag", "confirmations")),
+            extra_chains=_chains("EVLEDGER_EXTRA_CHAINS"),
         )
 
     @property

@@ -25,11 +25,14 @@ from sqlalchemy.dialects.postgresql import insert
 from ledger.models import Anchor, Checkpoint, WorkerStatus
 from ledger.storage import LIVE_ANCHOR
 
-__all__ = ["COMPONENTS", "Reporter", "anchor_lag", "assess"]
+__all__ = ["ANCHORERS", "COMPONENTS", "Reporter", "anchor_lag", "assess"]
 
 log = logging.getLogger("evledger.health")
 
 COMPONENTS = ("sealer", "anchorer", "genealogy")
+#: The anchorers' status rows: the primary chain's ("anchorer") and one per extra chain
+#: ("anchorer:<chain id>").
+ANCHORERS = sa.or_(WorkerStatus.component == "anchorer", WorkerStatus.component.like("anchorer:%"))
 
 
 class Reporter:
@@ -95,14 +98,20 @@ def anchor_lag(conn: sa.Connection, now: datetime) -> tuple[int, float]:
 
 
 def assess(
-    conn: sa.Connection, *, max_anchor_lag: float = 300.0, silent_after: float = 60.0
+    conn: sa.Connection,
+    *,
+    max_anchor_lag: float = 300.0,
+    silent_after: float = 60.0,
+    extra_chains: tuple[int, ...] = (),
 ) -> dict[str, Any]:
-    """``{"status": "ok" | "degraded", "reasons": [...], "workers": {...}, ...}``."""
+    """``{"status": "ok" | "degraded", "reasons": [...], "workers": {...}, ...}``.
+    ``extra_chains``: the chains anchored on besides the primary one; each has its anchorer,
+    reporting as ``anchorer:<chain id>``."""
     now = datetime.now(UTC)
     reasons: list[str] = []
     workers: dict[str, Any] = {}
     rows = {r.component: r for r in conn.execute(sa.select(WorkerStatus))}
-    for name in COMPONENTS:
+    for name in (*COMPONENTS, *(f"anchorer:{c}" for c in extra_chains)):
         row = rows.get(name)
         if row is None:
             workers[name] = None

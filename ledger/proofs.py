@@ -1,7 +1,14 @@
 """Proofs: receipts, checkpoints and consistency proofs, read from the stored log.
 
-proofs = Proofs(engine)
+proofs = Proofs(engine, primary_chain_id)
 receipt = proofs.receipt("INS-1")  # status pending / sealed / anchored
+
+A receipt proves its record under one signed checkpoint (``tree_size``). ``anchors`` holds one
+anchor per chain the log is anchored on: that chain's final anchor covering the record if it
+has one, else its newest; an anchor of another tree size comes with the RFC 9162 consistency
+proof between the two sizes, so each chain's anchor proves the record on its own. ``anchor``
+(the anchor at the receipt's own size, the primary chain's when it has one) is kept for
+verifiers that know one chain only.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from evledger_verify.receipt import RECEIPT_FORMAT
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from ledger import tree
 from ledger.errors import BadRequestError, NotFoundError
@@ -21,8 +29,9 @@ __all__ = ["Proofs"]
 
 
 class Proofs:
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, primary_chain_id: int) -> None:
         self.engine = engine
+        self.primary_chain_id = primary_chain_id
 
     def receipt(self, record_id: str) -> dict[str, Any]:
         """The receipt for a record; ``status`` says pending / sealed / anchored."""
@@ -50,39 +59,51 @@ class Proofs:
             if row.leaf_index is None:
                 return {"status": "pending", **base}
             idx = int(row.leaf_index)
-            anchor = conn.execute(
-                sa.select(Anchor, anchor_state("final").label("final"))
+            final = anchor_state("final").label("final")
+            chosen = conn.execute(
+                sa.select(Anchor, final)
                 .where(Anchor.tree_size > idx, LIVE_ANCHOR)
-                .order_by(Anchor.tree_size.desc())
-                .limit(1)
-            ).first()
-            if anchor is not None:
-                size = anchor.tree_size
+                .order_by(Anchor.chain_id, final.desc(), Anchor.tree_size.desc())
+                .ext(distinct_on(Anchor.chain_id))
+            ).all()
+            primary = [a for a in chosen if a.chain_id == self.primary_chain_id]
+            if chosen:
+                size = (primary or sorted(chosen, key=lambda a: -a.tree_size))[0].tree_size
             else:
                 size = conn.execute(sa.select(sa.func.max(Checkpoint.tree_size))).scalar_one()
             cp = conn.execute(sa.select(Checkpoint).where(Checkpoint.tree_size == size)).one()
-            proof = tree.inclusion_proof(DbNodeStore(conn), idx, size)
+            nodes = DbNodeStore(conn)
+            proof = tree.inclusion_proof(nodes, idx, size)
+            anchors = [
+                {
+                    **_anchor_json(a),
+                    "tree_size": a.tree_size,
+                    "root_hash": bytes(a.root_hash).hex(),
+                    "consistency_proof": []
+                    if a.tree_size == size
+                    else [
+                        p.hex()
+                        for p in tree.consistency_proof(
+                            nodes, min(a.tree_size, size), max(a.tree_size, size)
+                        )
+                    ],
+                }
+                for a in sorted(
+                    chosen, key=lambda a: (a.chain_id != self.primary_chain_id, a.chain_id)
+                )
+            ]
+        at_size = [a for a in chosen if a.tree_size == size]
+        at_size.sort(key=lambda a: a.chain_id != self.primary_chain_id)
         return {
-            "status": "anchored" if anchor else "sealed",
+            "status": "anchored" if chosen else "sealed",
             **base,
             "leaf_index": idx,
             "tree_size": size,
             "root_hash": bytes(cp.root_hash).hex(),
             "inclusion_proof": [p.hex() for p in proof],
             "checkpoint": cp.note,
-            "anchor": None
-            if anchor is None
-            else {
-                "chain_id": anchor.chain_id,
-                "contract": anchor.contract,
-                "tx_hash": anchor.tx_hash,
-                "block_number": anchor.block_number,
-                "block_hash": anchor.block_hash,
-                "log_index": anchor.log_index,
-                # included: in a block of the canonical chain; final: past the chain's
-                # finality (a reorganization can no longer remove it).
-                "state": "final" if anchor.final else "included",
-            },
+            "anchor": _anchor_json(at_size[0]) if at_size else None,
+            "anchors": anchors,
         }
 
     def checkpoint(self, tree_size: int | None = None) -> dict[str, Any]:
@@ -100,16 +121,19 @@ class Proofs:
                     if tree_size is None
                     else f"checkpoint: none at tree size {tree_size}"
                 )
-            anchor = conn.execute(
-                sa.select(Anchor).where(Anchor.tree_size == cp.tree_size, LIVE_ANCHOR)
-            ).first()
+            anchors = conn.execute(
+                sa.select(Anchor.chain_id, Anchor.tx_hash)
+                .where(Anchor.tree_size == cp.tree_size, LIVE_ANCHOR)
+                .order_by(Anchor.chain_id != self.primary_chain_id, Anchor.chain_id)
+            ).all()
         return {
             "tree_size": cp.tree_size,
             "root_hash": bytes(cp.root_hash).hex(),
             "checkpoint": cp.note,
             "created_at": iso_utc(cp.created_at),
-            "anchored": anchor is not None,
-            "anchor_tx_hash": anchor.tx_hash if anchor else None,
+            "anchored": bool(anchors),
+            "anchor_tx_hash": anchors[0].tx_hash if anchors else None,
+            "anchors": [{"chain_id": a.chain_id, "tx_hash": a.tx_hash} for a in anchors],
         }
 
     def consistency(self, first: int, second: int) -> dict[str, Any]:
@@ -130,3 +154,17 @@ class Proofs:
                 raise NotFoundError(f"consistency proof: the log has no tree of size {second}")
             proof = tree.consistency_proof(DbNodeStore(conn), first, second)
         return {"first": first, "second": second, "proof": [p.hex() for p in proof]}
+
+
+def _anchor_json(a: Any) -> dict[str, Any]:
+    return {
+        "chain_id": a.chain_id,
+        "contract": a.contract,
+        "tx_hash": a.tx_hash,
+        "block_number": a.block_number,
+        "block_hash": a.block_hash,
+        "log_index": a.log_index,
+        # included: in a block of the canonical chain; final: past the chain's finality (a
+        # reorganization can no longer remove it).
+        "state": "final" if a.final else "included",
+    }

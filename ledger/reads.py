@@ -42,9 +42,11 @@ class Reads:
         identity: Identity,
         required_stages: tuple[str, ...],
         clock: Callable[[], float],
+        extra_chains: tuple[int, ...] = (),
     ) -> None:
         self.engine = engine
         self.identity = identity
+        self.extra_chains = extra_chains
         self.required_stages = required_stages
         self.clock = clock
         self.registry = RegistryCache()
@@ -141,7 +143,14 @@ class Reads:
         """ok, or degraded with the reasons (see :func:`ledger.health.assess`); raises
         SQLAlchemyError when the database does not answer."""
         with self.engine.connect() as conn:
-            return health.assess(conn)
+            return health.assess(conn, extra_chains=self.extra_chains)
+
+    def trust(self) -> dict[str, Any]:
+        """The trust file, read afresh: a chain added to the configuration appears once its
+        anchorer has deployed the contract there."""
+        with self.engine.connect() as conn:
+            identity = Identity.load(conn)
+        return (identity or self.identity).trust()
 
     def signers(self) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -171,13 +180,44 @@ class Reads:
         with self.engine.connect() as conn:
             latest, anchored, final, leaves, pending, alerts, projected = conn.execute(query).one()
             lag_records, lag_seconds = health.anchor_lag(conn, datetime.now(UTC))
-            counters = conn.execute(
-                sa.select(WorkerStatus.counters).where(WorkerStatus.component == "anchorer")
-            ).scalar_one_or_none()
-        anchorer = json.loads(counters or "{}")
+            counters = dict(
+                conn.execute(
+                    sa.select(WorkerStatus.component, WorkerStatus.counters).where(health.ANCHORERS)
+                ).all()
+            )
+            per_chain = conn.execute(
+                sa.select(
+                    Anchor.chain_id,
+                    sa.func.max(Anchor.tree_size),
+                    sa.func.max(Anchor.tree_size).filter(anchor_state("final")),
+                )
+                .where(LIVE_ANCHOR)
+                .group_by(Anchor.chain_id)
+            ).all()
+        chains: dict[int, dict[str, int | None]] = {
+            int(cid): {"latest_anchored_checkpoint": a, "latest_final_checkpoint": f}
+            for cid, a, f in per_chain
+        }
+        failures = replacements = 0
+        for component, text in counters.items():
+            c = json.loads(text or "{}")
+            failures += int(c.get("round_failures", 0))
+            replacements += int(c.get("tx_replacements", 0))
+            cid = self.identity.chain_id if component == "anchorer" else int(component[9:])
+            chains.setdefault(
+                cid, {"latest_anchored_checkpoint": None, "latest_final_checkpoint": None}
+            ).update(
+                anchor_round_failures=int(c.get("round_failures", 0)),
+                anchor_tx_replacements=int(c.get("tx_replacements", 0)),
+            )
         return {
-            "anchor_round_failures": int(anchorer.get("round_failures", 0)),
-            "anchor_tx_replacements": int(anchorer.get("tx_replacements", 0)),
+            "anchor_round_failures": failures,
+            "anchor_tx_replacements": replacements,
+            #: Per chain (the primary first), as chains anchor at their own pace.
+            "chains": [
+                {"chain_id": cid, **chains[cid]}
+                for cid in sorted(chains, key=lambda c: (c != self.identity.chain_id, c))
+            ],
             "anchor_lag_records": lag_records,
             "anchor_lag_seconds": round(lag_seconds, 1),
             "records": (0 if leaves is None else leaves + 1) + pending,

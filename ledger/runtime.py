@@ -7,10 +7,12 @@ key are the ones it remembers, and refuses to start otherwise.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -53,7 +55,8 @@ class Runtime:
     chain: Chain
     ledger: Ledger
     sealer: Sealer
-    anchorer: Anchorer
+    #: One per chain, the primary's first (``anchorer`` is that one).
+    anchorers: list[Anchorer]
     projector: Projector
     admin_key_path: Path
     admin_created: bool
@@ -82,24 +85,19 @@ class Runtime:
                 address = checksum_address(address)
                 chain_id = chain.chain_id
                 origin = f"evledger/{chain_id}/{address.lower()}"
-                identity = Identity(
-                    chain_id=chain_id,
-                    contract=address,
-                    log_origin=origin,
-                    log_public_key=verifier_key_string(origin, log_public_key(log_key)),
-                )
                 meta = {
                     "chain_id": str(chain_id),
                     "contract": address,
                     "contract_code_keccak": chain.code_hash(address),
                     "deploy_block": str(block),
                     "log_origin": origin,
-                    "log_public_key": identity.log_public_key,
+                    "log_public_key": verifier_key_string(origin, log_public_key(log_key)),
                     "created_at": datetime.now(UTC).isoformat(),
                 }
                 conn.execute(
                     sa.insert(LedgerMeta), [{"key": k, "value": v} for k, v in meta.items()]
                 )
+                identity = Identity.from_meta(meta)
                 log.info("created ledger: contract %s on chain %d", address, chain_id)
             else:
                 chain.check_identity(
@@ -113,26 +111,47 @@ class Runtime:
                         f"with (expected {identity.log_public_key})"
                     )
         owner.dispose()
+        if identity.chain_id in dict(settings.extra_chains):
+            raise ConfigError(
+                f"EVLEDGER_EXTRA_CHAINS: chain {identity.chain_id} is the primary chain "
+                "(ETH_RPC_URL); name only the other chains there"
+            )
         # From here on the service runs as the application role, which cannot change evidence.
         engine = make_engine(settings.app_database_url or app_url(database_url, app_password))
         ledger = Ledger.from_settings(engine, identity, settings)
         admin_path = keys / "admin.key"
         admin_created = cls._bootstrap_admin(engine, ledger, admin_path)
         ensure_audit_signer(ledger, keys / "audit.key", admin_path)
+        anchorers = [
+            Anchorer(
+                engine,
+                chain,
+                identity.chain_id,
+                identity.chains[0],
+                confirmations=settings.confirmations,
+                finality=settings.finality,
+            )
+        ]
+        for chain_id, url in settings.extra_chains:
+            # Its own key: a compromised or drained key on one chain stops only that chain.
+            account, _ = ensure_account_key(keys / f"anchorer-{chain_id}.key", "anchorer key")
+            anchorers.append(
+                Anchorer(
+                    engine,
+                    Chain(url, account),
+                    chain_id,
+                    identity.extra_chain(chain_id),
+                    confirmations=settings.confirmations,
+                    finality=settings.finality,
+                )
+            )
         return cls(
             settings=settings,
             engine=engine,
             chain=chain,
             ledger=ledger,
             sealer=Sealer(engine, log_key, identity.log_origin),
-            anchorer=Anchorer(
-                engine,
-                chain,
-                identity,
-                int(meta.get("deploy_block", "0")),
-                confirmations=settings.confirmations,
-                finality=settings.finality,
-            ),
+            anchorers=anchorers,
             projector=Projector(engine),
             admin_key_path=admin_path,
             admin_created=admin_created,
@@ -158,16 +177,23 @@ class Runtime:
         ledger.submit_signed(record, account, "approved", bootstrap=True)
         return created
 
+    @property
+    def anchorer(self) -> Anchorer:
+        """The primary chain's anchorer."""
+        return self.anchorers[0]
+
     def start_workers(self) -> None:
         s = self.settings
         self.sealer.report = Reporter(self.engine, "sealer")
-        self.anchorer.report = Reporter(self.engine, "anchorer", counters=self.anchorer.counters)
         self.projector.report = Reporter(self.engine, "genealogy")
-        for name, target in (
+        workers: list[tuple[str, Callable[[], None]]] = [
             ("sealer", lambda: self.sealer.run(self._stop, s.seal_interval)),
-            ("anchorer", lambda: self.anchorer.run(self._stop, s.anchor_interval)),
             ("genealogy", lambda: self.projector.run(self._stop, s.seal_interval)),
-        ):
+        ]
+        for a in self.anchorers:
+            a.report = Reporter(self.engine, a.name, counters=a.counters)
+            workers.append((a.name, functools.partial(a.run, self._stop, s.anchor_interval)))
+        for name, target in workers:
             t = threading.Thread(target=target, name=f"evledger-{name}", daemon=True)
             t.start()
             self._threads.append(t)

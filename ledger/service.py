@@ -52,7 +52,10 @@ class Ledger:
         clock: Callable[[], float] = time.time,
         log_key: Ed25519PrivateKey | None = None,
         promise_delay: int = 300,
+        extra_chains: tuple[int, ...] = (),
     ) -> None:
+        """``extra_chains``: the chains anchored on besides the primary one (their anchorers'
+        health counts)."""
         self.engine = engine
         self.identity = identity
         promiser = (
@@ -70,13 +73,14 @@ class Ledger:
             promiser=promiser,
         )
         self._group = GroupCommit(self.submitter)
-        self.reads = Reads(engine, identity, required_stages, clock)
-        self.proofs = Proofs(engine)
+        self.reads = Reads(engine, identity, required_stages, clock, extra_chains)
+        self.proofs = Proofs(engine, identity.chain_id)
         # The read and proof side, as the routes call it.
         self.reader = self.reads.reader
         self.record_view = self.reads.record_view
         self.lot = self.reads.lot
         self.signers = self.reads.signers
+        self.trust = self.reads.trust
         self.trace = self.reads.trace
         self.supplier_trace = self.reads.supplier_trace
         self.recall_scope = self.reads.recall_scope
@@ -103,6 +107,7 @@ class Ledger:
             max_device_backlog=settings.max_device_backlog,
             log_key=log_key,
             promise_delay=settings.promise_delay,
+            extra_chains=tuple(chain_id for chain_id, _ in settings.extra_chains),
         )
 
     def receipt(self, record_id: str) -> dict[str, Any]:
