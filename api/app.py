@@ -172,6 +172,8 @@ def create_app(
             ("latest_final_checkpoint", "Tree size of the newest checkpoint anchored final there"),
             ("anchor_round_failures", "Anchoring rounds on this chain that failed"),
             ("anchor_tx_replacements", "Anchor transactions on this chain replaced"),
+            ("submitted_transactions", "Anchor transactions sent there and not in a block yet"),
+            ("submitted_s_ago", "Seconds since the oldest of those was sent"),
         )
     }
 

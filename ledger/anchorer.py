@@ -38,7 +38,7 @@ from ledger import locks, tree
 from ledger.chain import AnchorResult, Chain
 from ledger.errors import ChainError, LedgerError
 from ledger.identity import ChainTarget, Identity, chain_meta_key
-from ledger.models import Anchor, AnchorState, Checkpoint, LedgerMeta
+from ledger.models import Anchor, AnchorState, AnchorSubmission, Checkpoint, LedgerMeta
 from ledger.storage import LIVE_ANCHOR, DbNodeStore, anchor_state
 
 __all__ = ["Anchorer"]
@@ -131,7 +131,23 @@ class Anchorer:
         if latest is None or latest.tree_size <= chain_size:
             return None
         proof = tree.consistency_proof(DbNodeStore(conn), chain_size, latest.tree_size)
-        result = self.chain.anchor(latest.tree_size, bytes(latest.root_hash), proof)
+        size = latest.tree_size
+
+        def sent(tx_hash: str, nonce: int, max_fee: int, replaces: str | None) -> None:
+            with self.engine.begin() as c:
+                c.execute(
+                    sa.insert(AnchorSubmission).values(
+                        chain_id=self.chain_id,
+                        tx_hash=tx_hash,
+                        tree_size=size,
+                        nonce=nonce,
+                        max_fee_per_gas=max_fee,
+                        replaces=replaces,
+                        sent_at=datetime.now(UTC),
+                    )
+                )
+
+        result = self.chain.anchor(size, bytes(latest.root_hash), proof, sent)
         self._insert(conn, result)
         log.info(
             "anchored tree size %d on chain %d in tx %s",

@@ -28,6 +28,8 @@ __all__ = ["AnchorResult", "Chain", "load_artifact"]
 
 log = logging.getLogger("evledger.chain")
 T = TypeVar("T")
+#: Told of each transaction sent: (tx hash, nonce, max fee per gas, hash it replaces or None).
+OnSent = Callable[[str, int, int, str | None], None]
 _ARTIFACT = repo_root() / "contracts" / "EvidenceAnchor.json"
 
 
@@ -136,12 +138,14 @@ class Chain:
         except (Web3Exception, OSError) as exc:
             raise ChainError(f"anchorer {self.account.address}: balance too low: {exc}") from exc
 
-    def _send(self, what: str, tx: dict[str, Any]) -> Any:
+    def _send(self, what: str, tx: dict[str, Any], on_sent: OnSent | None = None) -> Any:
         """Sign locally and send; wait for the receipt. A transaction not mined within
         ``replace_after`` seconds is replaced: the same nonce with fees 25 % higher (EIP-1559
         needs at least 10 %). The nonce is the account's count of *mined* transactions, so a
         transaction an earlier run left stuck in the mempool is replaced too, never queued
-        behind. Gas: estimated, plus a 20 % margin."""
+        behind. Gas: estimated, plus a 20 % margin. ``on_sent(tx_hash, nonce, max_fee,
+        replaces)`` hears of each transaction the node accepted (the first and each
+        replacement), so the sending is on record before its outcome is known."""
 
         def go() -> Any:
             addr = self.account.address
@@ -160,6 +164,13 @@ class Chain:
                 signed = self.account.sign_transaction(tx)
                 try:
                     sent.append(self.w3.eth.send_raw_transaction(signed.raw_transaction))
+                    if on_sent is not None:
+                        on_sent(
+                            sent[-1].to_0x_hex(),
+                            int(tx["nonce"]),
+                            int(tx.get("maxFeePerGas", tx.get("gasPrice", 0))),
+                            sent[-2].to_0x_hex() if len(sent) > 1 else None,
+                        )
                 except Web3Exception as exc:
                     text = str(exc).lower()
                     if "underpriced" in text:  # an earlier run's transaction holds the nonce
@@ -234,7 +245,9 @@ class Chain:
         c = self._require_contract()
         return bytes(self._call("rootAt", lambda: c.functions.rootAt(size).call()))
 
-    def anchor(self, size: int, root: bytes, proof: Sequence[bytes]) -> AnchorResult:
+    def anchor(
+        self, size: int, root: bytes, proof: Sequence[bytes], on_sent: OnSent | None = None
+    ) -> AnchorResult:
         c = self._require_contract()
         tx = self._call(
             "anchor",
@@ -242,7 +255,7 @@ class Chain:
         )
         tx.pop("nonce", None)
         tx.pop("gas", None)
-        receipt = self._send(f"anchor size {size}", dict(tx))
+        receipt = self._send(f"anchor size {size}", dict(tx), on_sent)
         return self._result_from_receipt(receipt, size, root)
 
     def head(self) -> int:

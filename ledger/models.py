@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     LargeBinary,
     MetaData,
+    Numeric,
     SmallInteger,
     String,
     Text,
@@ -33,6 +34,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = [
     "Anchor",
     "AnchorState",
+    "AnchorSubmission",
     "Base",
     "Checkpoint",
     "GenealogyLink",
@@ -129,6 +131,21 @@ class Anchor(Base):
     block_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
     log_index: Mapped[int] = mapped_column(BigInteger)
     anchored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnchorSubmission(Base):
+    """An anchor transaction as sent (a replacement with higher fees is another row, naming the
+    one it replaces). Append-only: with no ``anchors`` row yet, the anchor is *submitted*."""
+
+    __tablename__ = "anchor_submissions"
+    __table_args__ = (Index("ix_anchor_submissions_chain_size", "chain_id", "tree_size"),)
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    tree_size: Mapped[int] = mapped_column(BigInteger)
+    nonce: Mapped[int] = mapped_column(BigInteger)
+    max_fee_per_gas: Mapped[int] = mapped_column(Numeric(78, 0))
+    replaces: Mapped[str | None] = mapped_column(String(66))
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AnchorState(Base):

@@ -20,6 +20,7 @@ from ledger.errors import ConflictError, NotFoundError
 from ledger.identity import Identity
 from ledger.models import (
     Anchor,
+    AnchorSubmission,
     Checkpoint,
     GenealogyState,
     LogLeaf,
@@ -194,19 +195,50 @@ class Reads:
                 .where(LIVE_ANCHOR)
                 .group_by(Anchor.chain_id)
             ).all()
-        chains: dict[int, dict[str, int | None]] = {
-            int(cid): {"latest_anchored_checkpoint": a, "latest_final_checkpoint": f}
+            # Sent but not in a block yet: newer than the chain's newest anchor.
+            in_flight = conn.execute(
+                sa.select(
+                    AnchorSubmission.chain_id,
+                    sa.func.max(AnchorSubmission.tree_size),
+                    sa.func.min(AnchorSubmission.sent_at),
+                    sa.func.count(),
+                )
+                .where(
+                    AnchorSubmission.tree_size
+                    > sa.func.coalesce(
+                        sa.select(sa.func.max(Anchor.tree_size))
+                        .where(Anchor.chain_id == AnchorSubmission.chain_id, LIVE_ANCHOR)
+                        .scalar_subquery(),
+                        0,
+                    )
+                )
+                .group_by(AnchorSubmission.chain_id)
+            ).all()
+        now = datetime.now(UTC)
+        empty = {
+            "latest_anchored_checkpoint": None,
+            "latest_final_checkpoint": None,
+            "submitted_checkpoint": None,
+            "submitted_s_ago": None,
+            "submitted_transactions": 0,
+        }
+        chains: dict[int, dict[str, int | float | None]] = {
+            int(cid): {**empty, "latest_anchored_checkpoint": a, "latest_final_checkpoint": f}
             for cid, a, f in per_chain
         }
+        for cid, size, since, txs in in_flight:
+            chains.setdefault(int(cid), dict(empty)).update(
+                submitted_checkpoint=size,
+                submitted_s_ago=round((now - since).total_seconds(), 1),
+                submitted_transactions=txs,
+            )
         failures = replacements = 0
         for component, text in counters.items():
             c = json.loads(text or "{}")
             failures += int(c.get("round_failures", 0))
             replacements += int(c.get("tx_replacements", 0))
             cid = self.identity.chain_id if component == "anchorer" else int(component[9:])
-            chains.setdefault(
-                cid, {"latest_anchored_checkpoint": None, "latest_final_checkpoint": None}
-            ).update(
+            chains.setdefault(cid, dict(empty)).update(
                 anchor_round_failures=int(c.get("round_failures", 0)),
                 anchor_tx_replacements=int(c.get("tx_replacements", 0)),
             )

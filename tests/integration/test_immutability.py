@@ -16,7 +16,7 @@ from tests.helpers import inspection, register, sign, wait_anchored
 pytestmark = pytest.mark.integration
 
 EVIDENCE = ["records", "log_leaves", "tree_nodes", "checkpoints", "anchors", "anchor_states",
-            "ledger_meta"]
+            "anchor_submissions", "ledger_meta"]
 CHANGES = {
     "records": "UPDATE records SET lot = 'X'",
     "log_leaves": "UPDATE log_leaves SET leaf_index = leaf_index + 1000",
@@ -24,6 +24,7 @@ CHANGES = {
     "checkpoints": "UPDATE checkpoints SET note = note",
     "anchors": "UPDATE anchors SET tx_hash = tx_hash",
     "anchor_states": "UPDATE anchor_states SET detail = detail",
+    "anchor_submissions": "UPDATE anchor_submissions SET nonce = nonce",
     "ledger_meta": "UPDATE ledger_meta SET value = value",
 }
 
