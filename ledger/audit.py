@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack
 from dataclasses import KW_ONLY, dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -41,16 +41,16 @@ from eth_account.signers.local import LocalAccount
 from evledger_verify.checkpoint import NoteVerifier, verify_checkpoint
 from evledger_verify.errors import VerifyError
 from evledger_verify.merkle import leaf_hash, node_hash, tree_levels
-from evledger_verify.records import Domain, Entry, canonical_json
+from evledger_verify.records import Domain, Entry, canonical_json, keccak256
 
 from ledger import genealogy, tree
-from ledger.chain import Chain
+from ledger.chain import Chain, load_artifact
 from ledger.domain.genealogy import Link, Tracker
 from ledger.domain.lots import apply_corrections, lot_status, subject_of
 from ledger.errors import ChainError, LedgerError
 from ledger.genealogy import GENEALOGY_TYPES
-from ledger.identity import Identity
-from ledger.models import Anchor, Checkpoint, LogLeaf, Record, TreeNode
+from ledger.identity import Identity, chain_meta_key
+from ledger.models import Anchor, Checkpoint, LedgerMeta, LogLeaf, Record, TreeNode
 from ledger.signers import Registry, load_registry
 from ledger.storage import LIVE_ANCHOR, STORED_COLUMNS, iso_utc, to_stored
 from ledger.submission import AUDIT_ALERT_PREFIX, Submitter
@@ -101,6 +101,18 @@ Progress = Callable[[str, int, int], None]
 #: puts it: (seq, record_id, record_type, lot, body, record_hash, signer, meaning, signed_at,
 #: signature, entry, leaf_hash, accepted_at, subject, leaf_index or None, queued for sealing).
 Row = tuple[Any, ...]
+#: The keys the ledger writes when it is created (chains added later: chain/<id>/...).
+_META_KEYS = frozenset(
+    {
+        "chain_id",
+        "contract",
+        "contract_code_keccak",
+        "deploy_block",
+        "log_origin",
+        "log_public_key",
+        "created_at",
+    }
+)
 _ROW_SQL = (
     "SELECT r.seq, r.record_id, r.record_type, r.lot, encode(r.body, 'hex'), "
     "encode(r.record_hash, 'hex'), r.signer, r.meaning, r.signed_at, r.signature, "
@@ -334,10 +346,12 @@ class Auditor:
     # -- identity --------------------------------------------------------------------------
 
     def _identity(self, conn: sa.Connection) -> None:
+        meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all())
         stored = Identity.load(conn)
         if stored is None:
             self._find("identity_changed", None, "ledger_meta: no identity stored")
             return
+        self._meta(conn, meta, stored)
         if stored.log_public_key != self.log_key:
             self._find(
                 "identity_changed",
@@ -349,6 +363,61 @@ class Auditor:
             self.identity.contract.lower(),
         ):
             self._find("identity_changed", None, "chain id or contract in ledger_meta changed")
+
+    def _meta(self, conn: sa.Connection, meta: dict[str, str], stored: Identity) -> None:
+        """Every ``ledger_meta`` value against what it can be checked against: the origin is
+        derived from the chain and contract; the contract code is the reproducible build's;
+        the deploy block is the one the contract's constructor event is in (on chain); the
+        creation time precedes the first record; no key is unknown."""
+
+        def changed(key: str, detail: str) -> None:
+            self._find("identity_changed", None, f"ledger_meta {key}: {detail}")
+
+        origin = f"evledger/{stored.chain_id}/{stored.contract.lower()}"
+        if meta.get("log_origin") != origin:
+            changed("log_origin", f"expected {origin}, got {meta.get('log_origin')!r}")
+        code = keccak256(bytes.fromhex(load_artifact()["deployedBytecode"].removeprefix("0x")))
+        nodes = {stored.chain_id: self.chain, **self.extra_chains}
+        for target in stored.chains:
+            prefix = "" if target.primary else chain_meta_key(target.chain_id, "")
+            if target.code_keccak != code.hex():
+                changed(
+                    prefix + "contract_code_keccak",
+                    f"expected {code.hex()} (contracts/EvidenceAnchor.json), "
+                    f"got {target.code_keccak!r}",
+                )
+            node = nodes.get(target.chain_id)
+            if node is None or node.contract is None:
+                continue
+            try:
+                created = node.created_in()
+            except ChainError as exc:
+                self.unchecked.append(f"ledger_meta {prefix}deploy_block: {exc}")
+                continue
+            if created != target.deploy_block:
+                changed(
+                    prefix + "deploy_block",
+                    f"the contract was deployed in block {created}, ledger_meta says "
+                    f"{target.deploy_block}",
+                )
+        first = conn.execute(sa.select(sa.func.min(Record.accepted_at))).scalar_one()
+        try:
+            created_at = datetime.fromisoformat(meta.get("created_at", ""))
+        except ValueError:
+            changed("created_at", f"not a time: {meta.get('created_at')!r}")
+        else:
+            if first is not None and created_at > first:
+                changed(
+                    "created_at", f"{created_at.isoformat()} is after the first record ({first})"
+                )
+        extra = {
+            chain_meta_key(t.chain_id, name)
+            for t in stored.chains
+            if not t.primary
+            for name in ("contract", "contract_code_keccak", "deploy_block", "anchorer")
+        }
+        for key in sorted(set(meta) - _META_KEYS - extra):
+            changed(key, "not a key the ledger writes (inserted)")
 
     # -- records ---------------------------------------------------------------------------
 
@@ -558,13 +627,15 @@ class Auditor:
         self._tick("log", p.size, p.size)
 
     def _level_matches(self, p: _Pass, level: int, mine: Sequence[bytes | None]) -> bool:
-        """Whether the stored nodes of ``level`` are exactly ``mine[:count]``, one per index
-        from 0, 32 bytes each (compared by one hash over each side, computed where it is)."""
+        """Whether the stored nodes of ``level`` are exactly the ``p.size >> level`` complete
+        subtrees ``mine`` starts with, one per index from 0, 32 bytes each (compared by one
+        hash over each side, computed where it is): a node deleted is a mismatch too."""
+        expected = p.size >> level
         stats = p.tree_stats.get(level)
         if stats is None:
-            return True
+            return expected == 0
         n, distinct, lo, hi, all32, digest = stats
-        if not (all32 and n == distinct and lo == 0 and hi == n - 1 and n <= len(mine)):
+        if not (all32 and n == distinct and lo == 0 and hi == n - 1 and n == expected):
             return False
         part = cast(list[bytes], mine[:n])  # _log filled every hole
         if set(map(len, part)) != {32}:
@@ -610,20 +681,26 @@ class Auditor:
         leaves = cast(list[bytes], p.leaves)  # _log filled every hole
         levels = tree_levels(leaves) if leaves else [[]]
         bad = 0
-        for level in sorted(p.tree_stats):
+        expected = {level for level in range(len(levels)) if p.size >> level}
+        for level in sorted(set(p.tree_stats) | expected):
             mine = levels[level] if level < len(levels) else []
-            if level == 0:
-                differ: Iterable[int] = p.level0_bad  # compared in _log
-            elif self._level_matches(p, level, mine):
+            if self._level_matches(p, level, mine):
                 continue
-            else:
-                differ = [
-                    i for i, h in self._nodes(conn, level) if not 0 <= i < len(mine) or mine[i] != h
-                ]
-            for idx in differ:
+            stored: set[int] = set()
+            differ: list[int] = []
+            for i, h in self._nodes(conn, level):
+                stored.add(i)
+                if level > 0 and (not 0 <= i < len(mine) or mine[i] != h):
+                    differ.append(i)
+            if level == 0:
+                differ = list(p.level0_bad)  # compared in _log
+            problems = [(i, "differs") for i in differ] + [
+                (i, "is missing (deleted)") for i in range(p.size >> level) if i not in stored
+            ]
+            for idx, what in sorted(problems):
                 bad += 1
                 if bad <= 20:
-                    self._find("tree_altered", None, f"node level {level} index {idx} differs")
+                    self._find("tree_altered", None, f"node level {level} index {idx} {what}")
         if bad > 20:
             self._find("tree_altered", None, f"{bad - 20} more tree nodes differ")
         self._tick("tree", len(leaves), len(leaves))

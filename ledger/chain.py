@@ -289,6 +289,15 @@ class Chain:
             return None
         return int(receipt["blockNumber"]), receipt["blockHash"].to_0x_hex()
 
+    def created_in(self) -> int | None:
+        """The block the attached contract was deployed in: that of its first
+        ``AnchorerAdded`` event, which its constructor emits (None when it has none)."""
+        c = self._require_contract()
+        logs = self._call(
+            "get_logs", lambda: c.events.AnchorerAdded().get_logs(from_block=0, to_block="latest")
+        )
+        return min((int(log["blockNumber"]) for log in logs), default=None)
+
     def find_anchor(self, size: int, from_block: int = 0) -> AnchorResult | None:
         """The Anchored event for ``size`` (recovery after a crash between send and record)."""
         c = self._require_contract()

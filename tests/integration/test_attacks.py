@@ -436,3 +436,47 @@ def test_what_the_audit_cannot_check_is_exit_2_and_never_an_alert(
     out = CliRunner(env=no_db).invoke(main, ["audit"])
     assert out.exit_code == 2, out.output
     assert "audit:" in out.output and "Traceback" not in out.output, out.output
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "level = 0 AND idx = 2",  # a leaf node from the middle
+        "level = 0 AND idx = (SELECT max(idx) FROM tree_nodes WHERE level = 0)",  # the last
+        "level = 1 AND idx = 0",  # an inner node
+        "level = 2",  # a whole level
+    ],
+)
+def test_deleted_tree_node_is_named(ledger: Ledger, where: str) -> None:
+    """The audit checks that every node that should be stored is, not only the ones that are."""
+    with ledger.superuser.connect() as conn:
+        gone = conn.execute(sa.text(f"SELECT level, idx FROM tree_nodes WHERE {where}")).all()
+    assert gone
+    ledger.tamper(f"DELETE FROM tree_nodes WHERE {where}")
+    found = [f for f in ledger.audit() if f.kind == "tree_altered"]
+    for level, idx in gone:
+        assert any(f"node level {level} index {idx} is missing" in f.detail for f in found), found
+
+
+@pytest.mark.parametrize(
+    "key, value, named",
+    [
+        ("deploy_block", "0", "deploy_block: the contract was deployed in block"),
+        ("created_at", "2999-01-01T00:00:00+00:00", "created_at: 2999-01-01"),
+        ("created_at", "yesterday", "created_at: not a time"),
+        ("log_origin", "evledger/1/0x0000000000000000000000000000000000000000", "log_origin"),
+        ("contract_code_keccak", "00" * 32, "contract_code_keccak: expected"),
+    ],
+)
+def test_changed_ledger_meta_value_is_named(
+    ledger: Ledger, key: str, value: str, named: str
+) -> None:
+    ledger.tamper("UPDATE ledger_meta SET value = :v WHERE key = :k", v=value, k=key)
+    found = [f for f in ledger.audit() if f.kind == "identity_changed"]
+    assert any(named in f.detail for f in found), found
+
+
+def test_inserted_ledger_meta_key_is_named(ledger: Ledger) -> None:
+    ledger.tamper("INSERT INTO ledger_meta (key, value) VALUES ('retention_days', '1')")
+    found = [f for f in ledger.audit() if f.kind == "identity_changed"]
+    assert any("ledger_meta retention_days: not a key" in f.detail for f in found), found
