@@ -1,0 +1,792 @@
+"""The quality rules, defined once: who may sign which record at which step with which meaning
+(the authority matrix), which workflow step may follow which, release gating, corrections.
+
+Pure functions over records as JSON objects and the history before them. Three programs judge
+with them: the service, on each submission (``ledger.domain``, history read from PostgreSQL);
+``evledger audit``, which replays the whole log through :class:`evledger_verify.judge.Judge`
+and names every record the service should have refused; and ``evledger-verify``, offline, on
+an evidence bundle. They live in the verifier's distribution so that the auditor's program
+needs nothing of the server, and the policy they apply is versioned (:data:`POLICY_VERSION`).
+
+A rule that is broken raises :class:`Refused`, whose ``kind`` says which rule family
+(``authority``, ``workflow``, ``release``, ``correction``, ``alert``, ``recall``) and whose
+``status`` how the service answers (forbidden, conflict, invalid, not found).
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+__all__ = [
+    "ENTITY_KEY",
+    "MATRIX",
+    "NEXT_STEPS",
+    "POLICY_VERSION",
+    "PROTECTED",
+    "READ_ROLES",
+    "ROLES",
+    "Blocker",
+    "History",
+    "Refused",
+    "Stored",
+    "allowed_roles",
+    "apply_change",
+    "apply_corrections",
+    "check_authority",
+    "correct",
+    "judge",
+    "ncr_summaries",
+    "release_blockers",
+    "subject_of",
+    "workflow_step",
+]
+
+#: The version of the policy below; a change to the matrix or the workflows is a new version.
+POLICY_VERSION = "evledger-policy/1"
+
+ROLES = ("admin", "qa_inspector", "qa_approver", "production", "device", "auditor", "system")
+#: Roles whose tokens may read record bodies and lot status.
+READ_ROLES = ("admin", "qa_inspector", "qa_approver", "production", "auditor")
+
+_QA = ("qa_inspector", "qa_approver")
+
+#: (record type, step or "*") -> {meaning: roles allowed}  (21 CFR 11.10(g), 11.50)
+MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
+    ("signer", "*"): {"approved": ("admin",)},
+    ("inspection", "*"): {
+        "authored": ("qa_inspector", "production"),
+        "reviewed": ("qa_approver",),
+        "verified": ("qa_approver",),
+    },
+    ("release", "*"): {"released": ("qa_approver",)},
+    ("ncr", "open"): {"authored": (*_QA, "production")},
+    ("ncr", "evaluated"): {"reviewed": _QA},
+    ("ncr", "dispositioned"): {"approved": ("qa_approver",)},
+    ("ncr", "closed"): {"approved": ("qa_approver",)},
+    ("capa", "open"): {"authored": _QA},
+    ("capa", "investigation"): {"authored": _QA},
+    ("capa", "action_plan"): {"authored": _QA},
+    ("capa", "implementation"): {"authored": (*_QA, "production")},
+    ("capa", "effectiveness_check"): {"verified": ("qa_approver",)},
+    ("capa", "closed"): {"approved": ("qa_approver",)},
+    ("capa", "cancelled"): {"approved": ("qa_approver",)},
+    ("change", "requested"): {"authored": (*_QA, "production")},
+    ("change", "assessed"): {"reviewed": _QA},
+    ("change", "approved"): {"approved": ("qa_approver",)},
+    ("change", "implemented"): {"authored": (*_QA, "production")},
+    ("change", "verified"): {"verified": _QA},
+    ("change", "closed"): {"approved": ("qa_approver",)},
+    ("scan", "*"): {"recorded": ("device",)},
+    ("process_reading", "*"): {"recorded": ("device",)},
+    # An MES or WMS that captures EPCIS events (it reads no record bodies: not in READ_ROLES).
+    ("epcis_event", "*"): {"recorded": ("system",)},
+    # Devices sign only scans and readings (an out-of-limit reading blocks release by itself);
+    # alerts come from the audit (auditor) or from people.
+    ("alert", "*"): {"recorded": ("auditor",), "authored": _QA},
+    # A recall is approved by QA approval; a drill (mock recall) may be authored by QA.
+    ("recall", "*"): {"approved": ("qa_approver",), "authored": _QA},
+    # A correction is signed by whoever may author the corrected record's type (see judge).
+    ("correction", "*"): {"authored": (*_QA, "production")},
+}
+
+#: Which step may follow which (None: the entity does not exist yet).
+NEXT_STEPS: dict[str, dict[str | None, tuple[str, ...]]] = {
+    "ncr": {
+        None: ("open",),
+        "open": ("evaluated",),
+        "evaluated": ("dispositioned",),
+        "dispositioned": ("closed",),
+        "closed": (),
+    },
+    "capa": {
+        None: ("open",),
+        "open": ("investigation", "cancelled"),
+        "investigation": ("action_plan", "cancelled"),
+        "action_plan": ("implementation", "cancelled"),
+        "implementation": ("effectiveness_check", "cancelled"),
+        # An ineffective action goes back to investigation.
+        "effectiveness_check": ("closed", "investigation", "cancelled"),
+        "closed": (),
+        "cancelled": (),
+    },
+    "change": {
+        None: ("requested",),
+        "requested": ("assessed",),
+        "assessed": ("approved",),
+        "approved": ("implemented",),
+        "implemented": ("verified",),
+        "verified": ("closed",),
+        "closed": (),
+    },
+}
+
+ENTITY_KEY = {
+    "ncr": "ncr_id",
+    "capa": "capa_id",
+    "change": "change_id",
+    "alert": "alert_id",
+    "recall": "recall_id",
+}
+
+#: Fields no correction may change: identity, the fields that carry a workflow's state or a
+#: decision (those change through the workflow's own signed steps, by their own roles), and
+#: those the lot genealogy is built from (a wrong link is answered by new evidence, so a trace
+#: computed earlier stays reproducible from the log).
+PROTECTED = {
+    "*": ("record_id", "type", "schema", "lot"),
+    "inspection": ("stage", "material_lot", "supplier"),
+    "scan": ("station", "operation", "gs1", "consignee", "supplier", "pallet"),
+    "ncr": ("ncr_id", "step", "disposition", "capa_id", "refs"),
+    "capa": ("capa_id", "step", "ncr_id", "effective", "no_adverse_effect"),
+    "change": ("change_id", "step"),
+    "alert": ("alert_id", "refs"),
+}
+#: Record types that are never corrected (a new record answers them instead).
+UNCORRECTABLE = ("signer", "correction", "release", "recall")
+
+
+class Refused(Exception):
+    """A rule the record breaks. ``kind``: the rule family; ``status``: ``forbidden``,
+    ``conflict``, ``invalid`` or ``not_found``; ``reasons``: every reason when there are
+    several (a refused release lists them all)."""
+
+    def __init__(self, kind: str, status: str, message: str, reasons: Sequence[str] = ()) -> None:
+        super().__init__(message)
+        self.kind, self.status, self.reasons = kind, status, list(reasons)
+
+
+@dataclass
+class Stored:
+    """A logged record with its signature manifestation (21 CFR 11.50)."""
+
+    record_id: str
+    type: str
+    body: dict[str, Any]
+    record_hash: str
+    signer: str
+    printed_name: str | None
+    meaning: str
+    signed_at: str  # UTC, ISO 8601
+    accepted_at: str
+    history: list[dict[str, Any]] = field(default_factory=list)
+    original: dict[str, Any] | None = None  # the body as first entered, when corrected
+
+    def manifestation(self) -> dict[str, Any]:
+        return {
+            "signer": self.signer,
+            "printed_name": self.printed_name,
+            "signed_at": self.signed_at,
+            "meaning": self.meaning,
+        }
+
+    def view(self) -> dict[str, Any]:
+        return {
+            "record_id": self.record_id,
+            "type": self.type,
+            "record_hash": self.record_hash,
+            "current": self.body,
+            "signature": self.manifestation(),
+            "accepted_at": self.accepted_at,
+            "changed_since_first_entry": bool(self.history),
+            "history": self.history,
+        }
+
+
+class History(Protocol):
+    """What came before a record, as the judge needs it (from the database in the service,
+    from the replayed log in the audit and the bundle verifier)."""
+
+    def subject(self, subject: str) -> list[Stored]:
+        """Records of a workflow entity (``ncr:N-1``) or a record's corrections
+        (``record:ID``), in log order, as signed (no corrections applied)."""
+        ...
+
+    def lot(self, lot: str) -> list[Stored]:
+        """A lot's records in log order, with their corrections applied."""
+        ...
+
+    def records(self, record_ids: Sequence[str]) -> list[Stored]:
+        """The records with these ids (as signed), in log order."""
+        ...
+
+    def name(self, signer: str) -> str:
+        """The signer's printed name, for messages."""
+        ...
+
+
+# -- authority ------------------------------------------------------------------------------
+
+
+def allowed_roles(record_type: str, step: str | None, meaning: str) -> tuple[str, ...]:
+    rule = MATRIX.get((record_type, step or "*")) or MATRIX.get((record_type, "*")) or {}
+    return rule.get(meaning, ())
+
+
+def check_authority(
+    record_type: str, step: str | None, meaning: str, roles: Iterable[str], who: str
+) -> None:
+    """Raise :class:`Refused` naming the rule unless one of ``roles`` may sign."""
+    roles = tuple(roles)
+    allowed = allowed_roles(record_type, step, meaning)
+    if set(roles) & set(allowed):
+        return
+    what = record_type + (f" step {step}" if step else "")
+    rule = MATRIX.get((record_type, step or "*")) or MATRIX.get((record_type, "*")) or {}
+    if not allowed:
+        meanings = ", ".join(f"{m} ({'/'.join(r)})" for m, r in rule.items()) or "none"
+        raise Refused(
+            "authority",
+            "forbidden",
+            f"authority: {what} cannot be signed with meaning {meaning!r}; "
+            f"allowed meanings: {meanings}",
+        )
+    raise Refused(
+        "authority",
+        "forbidden",
+        f"authority: {what} with meaning {meaning!r} needs role {' or '.join(allowed)}; "
+        f"{who} has {', '.join(roles) or 'no role'}",
+    )
+
+
+# -- corrections ----------------------------------------------------------------------------
+
+
+def subject_of(record: dict[str, Any]) -> str | None:
+    """The workflow entity a record belongs to, or the record a correction corrects."""
+    rtype = record.get("type")
+    if rtype in ENTITY_KEY:
+        return f"{rtype}:{record[ENTITY_KEY[rtype]]}"
+    if rtype == "correction":
+        return f"record:{record['corrects']}"
+    return None
+
+
+def _pointer(path: str) -> list[str]:
+    return [p.replace("~1", "/").replace("~0", "~") for p in path.split("/")[1:]]
+
+
+def apply_change(body: dict[str, Any], path: str, value: Any) -> Any:
+    """Set ``path`` (JSON pointer) in ``body``; returns the old value. The path must exist."""
+    parts = _pointer(path)
+    if not parts:
+        raise Refused("correction", "invalid", f"correction path {path!r}: not a JSON pointer")
+    if parts[0] in (*PROTECTED["*"], *PROTECTED.get(str(body.get("type")), ())):
+        raise Refused(
+            "correction",
+            "invalid",
+            f"correction path {path}: {parts[0]} cannot be corrected"
+            + (
+                f"; {body.get('type')} {parts[0]} changes only through its own signed steps"
+                if body.get("type") in NEXT_STEPS and parts[0] not in PROTECTED["*"]
+                else "; submit a new record instead"
+            ),
+        )
+    node: Any = body
+    for part in parts[:-1]:
+        node = _step(node, part, path)
+    last = parts[-1]
+    if isinstance(node, list):
+        index = _index(node, last, path)
+        old, node[index] = node[index], value
+        return old
+    if not isinstance(node, dict) or last not in node:
+        raise Refused(
+            "correction", "invalid", f"correction path {path}: no such field in the original"
+        )
+    old, node[last] = node[last], value
+    return old
+
+
+def _step(node: Any, part: str, path: str) -> Any:
+    if isinstance(node, list):
+        return node[_index(node, part, path)]
+    if isinstance(node, dict) and part in node:
+        return node[part]
+    raise Refused("correction", "invalid", f"correction path {path}: no such field in the original")
+
+
+def _index(node: list[Any], part: str, path: str) -> int:
+    if not part.isdigit() or int(part) >= len(node):
+        raise Refused("correction", "invalid", f"correction path {path}: no element {part}")
+    return int(part)
+
+
+def apply_corrections(records: Sequence[Stored]) -> list[Stored]:
+    """Apply each correction to the record it corrects, in order; the corrected record keeps
+    its original body and a history of (path, old, new, who, when, why)."""
+    by_id = {r.record_id: r for r in records}
+    for c in records:
+        if c.type != "correction":
+            continue
+        target = by_id.get(str(c.body["corrects"]))
+        if target is None:
+            continue
+        if target.original is None:
+            target.original = copy.deepcopy(target.body)
+        for change in c.body["changes"]:
+            old = apply_change(target.body, change["path"], copy.deepcopy(change["value"]))
+            target.history.append(
+                {
+                    "correction": c.record_id,
+                    "path": change["path"],
+                    "old": old,
+                    "new": change["value"],
+                    "reason": c.body["reason"],
+                    **c.manifestation(),
+                }
+            )
+    return list(records)
+
+
+def correct(
+    target: Stored,
+    changes: Iterable[dict[str, Any]],
+    validate: Callable[[dict[str, Any]], Any] | None = None,
+) -> dict[str, Any]:
+    """The target's body with ``changes`` applied; ``validate`` (the record schemas, where
+    the caller has them) must accept it."""
+    body = copy.deepcopy(target.body)
+    for change in changes:
+        apply_change(body, change["path"], copy.deepcopy(change["value"]))
+    if validate is not None:
+        try:
+            validate(body)
+        except Exception as exc:  # the caller's schema error, whatever its class
+            raise Refused(
+                "correction", "invalid", f"correction: the corrected record would be invalid: {exc}"
+            ) from exc
+    return body
+
+
+# -- workflows and release ------------------------------------------------------------------
+
+
+def workflow_step(records: Iterable[Stored], rtype: str, entity: str) -> str | None:
+    step = None
+    key = ENTITY_KEY[rtype]
+    for r in records:
+        if r.type == rtype and r.body.get(key) == entity:
+            step = str(r.body["step"])
+    return step
+
+
+def ncr_summaries(records: Sequence[Stored]) -> dict[str, dict[str, Any]]:
+    """Each NCR of the records: its step, the records and alerts it refers to, its nature,
+    disposition and CAPA, as its steps so far say."""
+    out: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r.type == "ncr":
+            n = out.setdefault(str(r.body["ncr_id"]), {"ncr_id": r.body["ncr_id"], "refs": []})
+            n["step"] = r.body["step"]
+            n["refs"] = sorted({*n["refs"], *r.body.get("refs", [])})
+            for key in ("nature", "disposition", "capa_id"):
+                if r.body.get(key) is not None:
+                    n[key] = r.body[key]
+    return out
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """Why a lot cannot be released. ``kind``: critical_failure, inspection_missing,
+    inspection_not_passed, open_ncr, open_excursion, open_alert, evidence (the release's own
+    citations are wrong: no concession overrides that)."""
+
+    kind: str
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def release_blockers(
+    records: Sequence[Stored], required_stages: Sequence[str], evidence: Sequence[dict[str, Any]]
+) -> list[Blocker]:
+    """Why a lot cannot be released now (empty when it can). ``records`` are the lot's records
+    with corrections applied; ``evidence`` is the release's list of relied-on records."""
+    blockers: list[Blocker] = []
+    ncrs = ncr_summaries(records)
+    dispositioned_refs = {
+        ref for n in ncrs.values() if n["step"] in ("dispositioned", "closed") for ref in n["refs"]
+    }
+    used_as_is = {
+        ref
+        for n in ncrs.values()
+        if n["step"] == "closed" and n.get("disposition") == "use_as_is"
+        for ref in n["refs"]
+    }
+    inspections = [r for r in records if r.type == "inspection"]
+    latest: dict[str, Stored] = {}
+    for r in inspections:
+        latest[str(r.body["stage"])] = r
+    # A failure is superseded only when a later inspection of the same stage re-measured that
+    # very characteristic and it passed: walk backwards, collecting what later ones passed.
+    passed_later: dict[str, set[str]] = {}
+    failures: list[Blocker] = []
+    for r in reversed(inspections):
+        stage = str(r.body["stage"])
+        remeasured = passed_later.setdefault(stage, set())
+        failed = [
+            c["name"]
+            for c in r.body["characteristics"]
+            if c.get("critical") and c["verdict"] == "fail" and c["name"] not in remeasured
+        ]
+        if failed and r.record_id not in used_as_is:
+            failures.append(
+                Blocker(
+                    "critical_failure",
+                    f"critical characteristic failed: {', '.join(failed)} in {r.record_id} "
+                    f"({stage}); re-inspect it, correct it, or (outside required stages) close "
+                    "an NCR with disposition use_as_is",
+                )
+            )
+        remeasured.update(c["name"] for c in r.body["characteristics"] if c["verdict"] == "pass")
+    blockers.extend(reversed(failures))
+    for stage in required_stages:
+        last = latest.get(stage)
+        if last is None:
+            blockers.append(
+                Blocker(
+                    "inspection_missing",
+                    f"required inspection missing: no {stage} inspection on the lot",
+                )
+            )
+        elif last.body["verdict"] != "pass":
+            blockers.append(
+                Blocker(
+                    "inspection_not_passed",
+                    f"required inspection not passed: {last.record_id} ({stage})",
+                )
+            )
+    for n in ncrs.values():
+        if n["step"] != "closed":
+            blockers.append(Blocker("open_ncr", f"NCR {n['ncr_id']} is open (step {n['step']})"))
+    blockers.extend(_open_excursions(records, dispositioned_refs))
+    for r in records:
+        if r.type == "alert" and r.body["alert_id"] not in dispositioned_refs:
+            blockers.append(
+                Blocker(
+                    "open_alert",
+                    f"alert {r.body['alert_id']} is open: an NCR must disposition it "
+                    f"({r.body['description'][:80]})",
+                )
+            )
+    by_id = {r.record_id: r for r in records}
+    for e in evidence:
+        rec = by_id.get(e["record_id"])
+        if rec is None:
+            blockers.append(
+                Blocker("evidence", f"evidence {e['record_id']}: not a record of this lot")
+            )
+        elif rec.record_hash != e["record_hash"]:
+            blockers.append(
+                Blocker(
+                    "evidence", f"evidence {e['record_id']}: hash differs from the logged record"
+                )
+            )
+    return blockers
+
+
+def _out_of_limits(body: dict[str, Any]) -> bool:
+    low, high, value = body.get("lower"), body.get("upper"), body["value"]
+    return (low is not None and value < low) or (high is not None and value > high)
+
+
+def _open_excursions(records: Sequence[Stored], dispositioned_refs: set[str]) -> list[Blocker]:
+    """Out-of-limit process readings not yet dispositioned, one blocker per excursion.
+
+    An excursion is a run of consecutive out-of-limit readings of one tag on one line (by
+    reading time): it is the alert an out-of-limit reading raises (devices sign readings, not
+    alerts). An NCR clears it by dispositioning any of its readings, or an alert (signed by QA
+    or the audit) whose ``refs`` name one of them: one excursion, one NCR, however many
+    readings the PLC recorded while it lasted.
+    """
+    cleared = set(dispositioned_refs)
+    for r in records:
+        if r.type == "alert" and r.body["alert_id"] in dispositioned_refs:
+            cleared.update(str(ref) for ref in r.body.get("refs", ()))
+    by_tag: dict[tuple[Any, Any], list[Stored]] = {}
+    for r in records:
+        if r.type == "process_reading":
+            by_tag.setdefault((r.body.get("line"), r.body["tag"]), []).append(r)
+    runs: list[list[Stored]] = []
+    for readings in by_tag.values():
+        readings.sort(key=lambda r: datetime.fromisoformat(str(r.body["read_at"])))
+        run: list[Stored] = []
+        for reading in readings:
+            if _out_of_limits(reading.body):
+                run.append(reading)
+            elif run:
+                runs.append(run)
+                run = []
+        if run:
+            runs.append(run)
+    position = {id(r): i for i, r in enumerate(records)}
+    blockers = []
+    for run in sorted(runs, key=lambda run: position[id(run[0])]):
+        if any(r.record_id in cleared for r in run):
+            continue
+        first, body = run[0], run[0].body
+        limits = f"limits {body.get('lower')}..{body.get('upper')}"
+        if len(run) == 1:
+            blockers.append(
+                Blocker(
+                    "open_excursion",
+                    f"process reading {first.record_id} is out of limits ({body['tag']} "
+                    f"{body['value']} {body['unit']}, {limits}): an NCR must disposition it",
+                )
+            )
+            continue
+        values = [float(r.body["value"]) for r in run]
+        blockers.append(
+            Blocker(
+                "open_excursion",
+                f"process readings {first.record_id} .. {run[-1].record_id} ({len(run)}) are "
+                f"out of limits ({body['tag']} {min(values):g}..{max(values):g} "
+                f"{body['unit']}, {limits}): an NCR must disposition one of them",
+            )
+        )
+    return blockers
+
+
+# -- the judge ------------------------------------------------------------------------------
+
+
+#: The fields of an inspection release gating reads: a correction changing them needs an
+#: approver.
+def _gating(body: dict[str, Any]) -> Any:
+    if body.get("type") != "inspection":
+        return None
+    return (
+        body.get("verdict"),
+        [
+            (
+                c.get("name"),
+                c.get("verdict"),
+                c.get("critical", False),
+                c.get("lower"),
+                c.get("upper"),
+                c.get("unit"),
+            )
+            for c in body.get("characteristics", [])
+        ],
+    )
+
+
+def judge(
+    record: dict[str, Any],
+    meaning: str,
+    signer: str,
+    roles: Sequence[str],
+    history: History,
+    required_stages: Sequence[str] = ("final",),
+    validate: Callable[[dict[str, Any]], Any] | None = None,
+) -> None:
+    """Raise :class:`Refused` when the record, signed by ``signer`` holding ``roles`` at the
+    signing time with ``meaning``, breaks a rule given what came before it (``history``).
+    Checks the record's content beyond its schema; the schema, the signature and the signer's
+    registration are checked before. ``validate``: the record schemas, to re-check a corrected
+    body (the service and the audit have them)."""
+    rtype = str(record["type"])
+    who = f"{signer} ({history.name(signer)})"
+    if rtype == "correction":
+        _correction(record, meaning, roles, who, history, validate)
+        return
+    check_authority(rtype, record.get("step"), meaning, roles, who)
+    if rtype in NEXT_STEPS:
+        _transition(rtype, record, history)
+    if rtype == "alert":
+        _alert(record, history)
+    if rtype == "release":
+        _release(record, history, required_stages)
+    if rtype == "recall":
+        _recall(record, meaning, history)
+
+
+def _correction(
+    record: dict[str, Any],
+    meaning: str,
+    roles: Sequence[str],
+    who: str,
+    history: History,
+    validate: Callable[[dict[str, Any]], Any] | None,
+) -> None:
+    found = history.records([str(record["corrects"])])
+    if not found:
+        raise Refused(
+            "correction", "not_found", f"correction: record {record['corrects']!r} not found"
+        )
+    target = copy.deepcopy(found[0])
+    if target.type in UNCORRECTABLE:
+        raise Refused(
+            "correction",
+            "invalid",
+            f"correction: a {target.type} record cannot be corrected "
+            + ("(revoke and grant again)" if target.type == "signer" else "(submit a new record)"),
+        )
+    if target.body.get("lot") != record.get("lot"):
+        raise Refused(
+            "correction",
+            "invalid",
+            f"correction lot: expected {target.body.get('lot')!r} (the corrected record's "
+            f"lot), got {record.get('lot')!r}",
+        )
+    apply_corrections([target, *history.subject(f"record:{record['corrects']}")])
+    corrected = correct(target, record["changes"], validate)
+    check_authority("correction", None, meaning, roles, who)
+    # Whoever may sign the corrected record may correct it; a QA approver may correct any
+    # correctable record, and only a QA approver may change a verdict.
+    if "qa_approver" not in roles:
+        check_authority(
+            target.type,
+            target.body.get("step"),
+            target.meaning,
+            roles,
+            f"{who}, correcting {target.record_id}",
+        )
+        if _gating(target.body) != _gating(corrected):
+            raise Refused(
+                "authority",
+                "forbidden",
+                "authority: a correction that changes verdicts, critical flags, limits or "
+                f"units needs role qa_approver; {who} has {', '.join(roles)}",
+            )
+
+
+def _transition(rtype: str, record: dict[str, Any], history: History) -> None:
+    entity = str(record[ENTITY_KEY[rtype]])
+    before = history.subject(f"{rtype}:{entity}")
+    current = workflow_step(before, rtype, entity)
+    allowed = NEXT_STEPS[rtype][current]
+    step = str(record["step"])
+    if step not in allowed:
+        raise Refused(
+            "workflow",
+            "conflict",
+            f"{rtype} {entity}: cannot go from {current or 'nothing'} to {step}; "
+            f"allowed: {', '.join(allowed) or 'none (finished)'}",
+            [f"allowed next steps: {', '.join(allowed) or 'none'}"],
+        )
+    if rtype == "capa" and step == "closed":
+        check = next(
+            (r.body for r in reversed(before) if r.body.get("step") == "effectiveness_check"),
+            {},
+        )
+        if not (check.get("effective") and check.get("no_adverse_effect")):
+            raise Refused(
+                "workflow",
+                "conflict",
+                f"capa {entity}: cannot close: the effectiveness check found the action "
+                "not effective or with an adverse effect; go back to investigation or cancel",
+                ["allowed next steps: investigation, cancelled"],
+            )
+    if rtype == "ncr" and record.get("refs"):
+        lot_records = history.lot(str(record["lot"]))
+        known = {r.record_id for r in lot_records} | {
+            str(r.body["alert_id"]) for r in lot_records if r.type == "alert"
+        }
+        unknown = [ref for ref in record["refs"] if ref not in known]
+        if unknown:
+            raise Refused(
+                "workflow",
+                "conflict",
+                f"ncr {entity}: refs {', '.join(unknown)} name no record or alert of lot "
+                f"{record['lot']}",
+            )
+    if rtype == "ncr" and current is not None:
+        first = before[0].body
+        if record.get("lot") != first.get("lot"):
+            raise Refused(
+                "workflow", "conflict", f"ncr {entity}: belongs to lot {first.get('lot')}"
+            )
+
+
+def _alert(record: dict[str, Any], history: History) -> None:
+    used = history.subject(f"alert:{record['alert_id']}")
+    if used:
+        raise Refused(
+            "alert",
+            "conflict",
+            f"alert id {record['alert_id']!r}: already used by record {used[0].record_id}; an "
+            "alert id names one alert",
+        )
+    refs = [str(ref) for ref in record.get("refs") or ()]
+    if not refs:
+        return
+    lot = record.get("lot")
+    # An alert is raised on records of its own lot (on any logged records when it has none).
+    found = history.records(refs)
+    known = {r.record_id for r in found if lot is None or r.body.get("lot") == lot}
+    unknown = [ref for ref in refs if ref not in known]
+    if unknown:
+        where = f"of lot {lot}" if lot is not None else "stored"
+        raise Refused(
+            "alert",
+            "conflict",
+            f"alert {record['alert_id']}: refs {', '.join(unknown)} name no record {where}",
+        )
+
+
+def _release(record: dict[str, Any], history: History, required_stages: Sequence[str]) -> None:
+    lot = str(record["lot"])
+    if record["decision"] != "released":
+        return
+    records = history.lot(lot)
+    last = next((r for r in reversed(records) if r.type == "release"), None)
+    if last is not None and last.body["decision"] == "released":
+        raise Refused(
+            "release", "conflict", f"release of lot {lot}: already released by {last.record_id}"
+        )
+    evidence = list(record.get("evidence") or ())
+    blockers = release_blockers(records, required_stages, evidence)
+    cited = {e["record_id"] for e in evidence}
+    for stage in required_stages:
+        latest = next(
+            (r for r in reversed(records) if r.type == "inspection" and r.body["stage"] == stage),
+            None,
+        )
+        if latest is not None and latest.record_id not in cited:
+            blockers.append(
+                Blocker(
+                    "evidence",
+                    f"evidence does not cite {latest.record_id}, the latest {stage} inspection "
+                    "the release relies on",
+                )
+            )
+    integrity = [b for b in blockers if b.kind == "evidence"]
+    concession = record.get("concession")
+    if integrity or (blockers and concession is None):
+        raise Refused(
+            "release",
+            "conflict",
+            f"release of lot {lot} refused: {len(blockers)} reason(s); "
+            + (
+                "a concession overrides only quality blockers, not evidence integrity"
+                if integrity and concession
+                else "a concession with a written rationale, signed by an authorized role, "
+                "can override quality blockers"
+            ),
+            [b.text for b in blockers],
+        )
+
+
+def _recall(record: dict[str, Any], meaning: str, history: History) -> None:
+    """A real recall (not a drill) needs a QA approver's approval; a recall id names one
+    recall. (That its scope is the one the log gives is checked where the genealogy is.)"""
+    if not record.get("drill") and meaning != "approved":
+        raise Refused(
+            "recall",
+            "forbidden",
+            "authority: a recall (not a drill) must be signed with meaning 'approved' by a "
+            f"qa_approver, got {meaning!r}",
+        )
+    used = history.subject(f"recall:{record['recall_id']}")
+    if used:
+        raise Refused(
+            "recall",
+            "conflict",
+            f"recall id {record['recall_id']!r}: already used by record {used[0].record_id}",
+        )
