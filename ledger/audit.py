@@ -40,6 +40,7 @@ import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
 from evledger_verify.checkpoint import NoteVerifier, verify_checkpoint
 from evledger_verify.errors import VerifyError
+from evledger_verify.judge import Judge
 from evledger_verify.merkle import leaf_hash, node_hash, tree_levels
 from evledger_verify.records import Domain, Entry, canonical_json, keccak256
 
@@ -47,6 +48,7 @@ from ledger import genealogy, tree
 from ledger.chain import Chain, load_artifact
 from ledger.domain.genealogy import Link, Tracker
 from ledger.domain.lots import apply_corrections, lot_status, subject_of
+from ledger.domain.schemas import parse_record
 from ledger.errors import ChainError, LedgerError
 from ledger.genealogy import GENEALOGY_TYPES
 from ledger.identity import Identity, chain_meta_key
@@ -490,6 +492,7 @@ class Auditor:
         done = 0
         last = None
         size, leaves, lost, heads = p.size, p.leaves, p.lost, p.heads
+        judge = Judge(self.required_stages, validate=parse_record, names=p.registry.name_of)
         for rows, checked in self._chunks(conn, pool):
             for row, (parsed, lot_in_log, lot_prev, found) in zip(rows, checked, strict=True):
                 seq, rid, rtype, lot = row[0], row[1], row[2], row[3]
@@ -508,8 +511,11 @@ class Auditor:
                     p.unsound.add(seq)
                     if lot is not None:
                         p.damaged_lots.add(lot)
-                elif rtype != "signer":
-                    self._check_authority(p, seq, rid, rtype, row[6], row[8], False)
+                else:
+                    if rtype != "signer":
+                        self._check_authority(p, seq, rid, rtype, row[6], row[8], False)
+                    if logged and parsed:
+                        self._judge(judge, p, row)
                 if not logged and not row[15]:
                     p.unlogged.append(
                         Finding(
@@ -541,6 +547,35 @@ class Auditor:
                     heads[lot_in_log] = (rid, row[11])
             done += len(rows)
             self._tick("records", done, total)
+
+    def _judge(self, judge: Judge, p: _Pass, row: Row) -> None:
+        """Re-judge a sound logged record by the rules the service judged it with, against
+        the records before it in the log: name it when the service should have refused it.
+        (A signer who was not active is named by the authority check instead.)"""
+        rid, rtype, signer, signed_at = row[1], row[2], row[6], row[8]
+        state = p.registry.get(signer)
+        roles = state.roles_at(signed_at) if state is not None else None
+        if roles is None:
+            return
+        stored = to_stored(
+            p.registry,
+            rid,
+            rtype,
+            bytes.fromhex(row[4]),
+            bytes.fromhex(row[5]),
+            signer,
+            row[7],
+            signed_at,
+            row[12],
+        )
+        refused = judge.judge(stored, roles)
+        if refused is not None:
+            reasons = "".join(f"; {r}" for r in refused.reasons[:5])
+            self._find(
+                "rule_broken",
+                rid,
+                f"the service would have refused it ({refused.kind}): {refused}{reasons}",
+            )
 
     def _check_authority(
         self,

@@ -92,6 +92,11 @@ class Registry:
     def get(self, address: str) -> SignerState | None:
         return self.signers.get(address.lower())
 
+    def name_of(self, address: str) -> str:
+        """The signer's current printed name, for messages ("unregistered" if unknown)."""
+        state = self.get(address)
+        return state.name if state else "unregistered"
+
     def __len__(self) -> int:
         return len(self.signers)
 

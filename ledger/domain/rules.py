@@ -56,8 +56,7 @@ class Rules:
         return load_stored(self.conn, self.registry, Record.record_id.in_(list(record_ids)))
 
     def name(self, signer: str) -> str:
-        state = self.registry.get(signer)
-        return state.name if state else "unregistered"
+        return self.registry.name_of(signer)
 
     # -- what needs the genealogy ----------------------------------------------------------
 

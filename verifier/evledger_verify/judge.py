@@ -1,0 +1,114 @@
+"""Re-judging a whole log: every record, in log order, through the same rules the service
+judged it with (:mod:`evledger_verify.rules`), against what came before it in the log.
+
+``evledger audit`` replays the stored log through a :class:`Judge` and names every record the
+service should have refused (one slipped in by a database superuser, say: validly signed by a
+registered key, sealed and anchored, yet a release signed by an inspector, an NCR closed before
+its disposition, a release while an NCR is open). The offline bundle verifier does the same.
+
+A refused record does not become history: what follows is judged as the service would have
+judged it, against the records the service accepted, so one bad record is named once and does
+not make the records after it look wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from evledger_verify.rules import (
+    Refused,
+    Stored,
+    apply_corrections,
+    judge,
+    subject_of,
+)
+
+__all__ = ["Judge"]
+
+
+class Judge:
+    """Feed it each logged record in log order with its signer's roles at the signing time;
+    it answers the rule the record breaks, or None. It is the rules' ``History`` too."""
+
+    def __init__(
+        self,
+        required_stages: Sequence[str] = ("final",),
+        *,
+        validate: Callable[[dict[str, Any]], Any] | None = None,
+        names: Callable[[str], str] | None = None,
+    ) -> None:
+        self.required_stages = tuple(required_stages)
+        self.validate = validate
+        self._names = names or (lambda signer: "unregistered")
+        self._by_id: dict[str, Stored] = {}
+        self._position: dict[str, int] = {}
+        self._subjects: dict[str, list[Stored]] = defaultdict(list)
+        #: Per lot, in log order; a record some correction changed is a corrected copy.
+        self._lots: dict[str, list[Stored]] = defaultdict(list)
+        self.judged = 0
+
+    def judge(self, record: Stored, roles: Sequence[str]) -> Refused | None:
+        """The rule ``record`` breaks given the records accepted before it (None: none), and
+        from now on it is history when it broke none."""
+        self.judged += 1
+        try:
+            judge(
+                record.body,
+                record.meaning,
+                record.signer,
+                roles,
+                self,
+                self.required_stages,
+                self.validate,
+            )
+        except Refused as exc:
+            return exc
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            # Bodies are schema-checked before the rules; one that is not is refused too.
+            return Refused(
+                "schema",
+                "invalid",
+                f"{record.type}: not the shape its schema requires "
+                f"({exc.__class__.__name__}: {exc})",
+            )
+        self.add(record)
+        return None
+
+    def add(self, record: Stored) -> None:
+        """Take ``record`` as history without judging it (the registry's bootstrap grant)."""
+        self._position[record.record_id] = len(self._position)
+        self._by_id[record.record_id] = record
+        subject = subject_of(record.body)
+        if subject is not None:
+            self._subjects[subject].append(record)
+        lot = record.body.get("lot")
+        if not isinstance(lot, str):
+            return
+        records = self._lots[lot]
+        records.append(record)
+        if record.type == "correction":
+            target = str(record.body["corrects"])
+            for i, r in enumerate(records):
+                if r.record_id == target:
+                    if r is self._by_id.get(target):  # first correction: copy, keep as signed
+                        records[i] = r = copy.deepcopy(r)
+                    apply_corrections([r, record])
+                    break
+
+    # -- History ---------------------------------------------------------------------------
+
+    def subject(self, subject: str) -> list[Stored]:
+        return list(self._subjects.get(subject, ()))
+
+    def lot(self, lot: str) -> list[Stored]:
+        return list(self._lots.get(lot, ()))
+
+    def records(self, record_ids: Sequence[str]) -> list[Stored]:
+        found = [self._by_id[i] for i in set(record_ids) if i in self._by_id]
+        return sorted(found, key=lambda r: self._position[r.record_id])
+
+    def name(self, signer: str) -> str:
+        return self._names(signer)
