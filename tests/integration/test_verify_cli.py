@@ -31,8 +31,11 @@ pytestmark = pytest.mark.integration
 
 Capsys = pytest.CaptureFixture[str]
 
-OFFLINE_CHECKS = ["format", "record", "leaf", "signature", "inclusion", "checkpoint", "anchor"]
-CHAIN_CHECKS = ["chain id", "chain root", "anchor transaction"]
+ANCHOR = "anchor (chain 31337)"  # the session Anvil's chain
+OFFLINE_CHECKS = ["format", "record", "leaf", "signature", "inclusion", "checkpoint", ANCHOR,
+                  "anchors required"]
+CHAIN_CHECKS = ["chain id (chain 31337)", "chain root (chain 31337)",
+                "anchor transaction (chain 31337)"]
 CLI = Path(sys.executable).parent / "evledger-verify"
 UNREACHABLE = "http://127.0.0.1:1"
 
@@ -123,8 +126,9 @@ def assert_failed(code: int, out: str, check: str, fragment: str) -> None:
     assert check_lines(out).get(check) == "FAIL", out
     failing = [ln for ln in out.splitlines() if ln.startswith(f"FAIL {check}: ")]
     assert fragment in failing[0], out
-    # Fail closed but complete: every offline check still ran and is listed.
-    assert set(OFFLINE_CHECKS) <= set(check_lines(out)), out
+    # Fail closed but complete: every offline check still ran and is listed (the anchor checks
+    # are one per anchor the receipt holds).
+    assert set(OFFLINE_CHECKS) - {ANCHOR} <= set(check_lines(out)), out
     assert out.rstrip().splitlines()[-1] == "FAILED: receipt for record 'INS-1'", out
 
 
@@ -164,7 +168,9 @@ def test_good_receipt_json_report(capsys: Capsys, artefacts: Artefacts) -> None:
     report = json.loads(out)
     assert report["verified"] is True
     assert report["subject"] == "receipt for record 'INS-1'"
-    assert [c["check"] for c in report["checks"]] == OFFLINE_CHECKS + CHAIN_CHECKS
+    assert [c["check"] for c in report["checks"]] == (
+        OFFLINE_CHECKS[:-1] + CHAIN_CHECKS + OFFLINE_CHECKS[-1:]
+    )
     assert all(c["ok"] for c in report["checks"])
 
 
@@ -296,36 +302,44 @@ def test_checkpoint_signed_by_another_key(capsys: Capsys, artefacts: Artefacts) 
 def test_receipt_without_anchor(capsys: Capsys, artefacts: Artefacts) -> None:
     def unanchor(r: dict[str, Any]) -> None:
         r["anchor"] = None
+        r["anchors"] = []
 
     path = artefacts.mutated(unanchor, "unanchored.json")
     code, out, _ = verify(capsys, artefacts, path)
-    assert_failed(code, out, "anchor", "anchor: missing: the checkpoint is not (yet) anchored")
+    assert_failed(code, out, "anchors required",
+                  "anchors required: missing: the checkpoint is not (yet) anchored")
 
     # On chain the root is there, but the receipt names no transaction to confirm.
     code, out, _ = verify(capsys, artefacts, path, "--rpc", artefacts.rpc_url)
-    assert_failed(code, out, "anchor transaction", "anchor transaction: missing from the receipt")
+    assert_failed(code, out, "anchor transaction (chain 31337)",
+                  "anchor transaction: missing from the receipt")
 
 
 def test_anchor_in_another_transaction(capsys: Capsys, artefacts: Artefacts) -> None:
     def retx(r: dict[str, Any]) -> None:
-        r["anchor"]["tx_hash"] = "0x" + "ab" * 32
+        for anchor in (r["anchor"], *r.get("anchors", [])):
+            anchor["tx_hash"] = "0x" + "ab" * 32
 
     path = artefacts.mutated(retx, "retx.json")
     code, out, _ = verify(capsys, artefacts, path)
     assert code == EXIT_OK, "offline, the anchor is only a claim"
     code, out, _ = verify(capsys, artefacts, path, "--rpc", artefacts.rpc_url)
     assert_failed(
-        code, out, "anchor transaction", "anchor transaction: 0x" + "ab" * 32 + " not found"
+        code, out, "anchor transaction (chain 31337)",
+        "anchor transaction: 0x" + "ab" * 32 + " not found"
     )
 
 
 def test_anchor_on_another_chain(capsys: Capsys, artefacts: Artefacts) -> None:
     def rechain(r: dict[str, Any]) -> None:
-        r["anchor"]["chain_id"] = 1
+        for anchor in (r["anchor"], *r.get("anchors", [])):
+            anchor["chain_id"] = 1
 
     code, out, _ = verify(capsys, artefacts, artefacts.mutated(rechain, "rechain.json"))
-    expected = f"anchor chain: expected chain id {artefacts.trust['chain_id']}, got 1"
-    assert_failed(code, out, "anchor", expected)
+    chain = artefacts.trust["chain_id"]
+    expected = f"anchors required: chain {chain} has no anchor in this receipt"
+    assert_failed(code, out, "anchors required", expected)
+    assert "ok   anchor (chain 1): chain 1 is not in the trust file: not counted" in out
 
 
 def fabricated_log(a: Artefacts, tree_size: int) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -345,6 +359,8 @@ def fabricated_log(a: Artefacts, tree_size: int) -> tuple[dict[str, Any], dict[s
         inclusion_proof=[p.hex() for p in ref.inclusion_path(index, entries)],
         checkpoint=sign_note(format_checkpoint_body(origin, tree_size, root), origin, key),
     )
+    for anchor in receipt.get("anchors", []):  # the forger makes the anchors agree as well
+        anchor.update(tree_size=tree_size, root_hash=root.hex(), consistency_proof=[])
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     trust = {**a.trust, "log_public_key": verifier_key_string(origin, public)}
     return receipt, trust
@@ -363,7 +379,8 @@ def test_fabricated_log_is_caught_on_chain(capsys: Capsys, artefacts: Artefacts)
 
     code, out, _ = verify(capsys, a, rpath, "--rpc", a.rpc_url, trust=tpath)
     assert_failed(
-        code, out, "chain root", f"chain root: expected {receipt['root_hash']} at tree size"
+        code, out, "chain root (chain 31337)",
+        f"chain root: expected {receipt['root_hash']} at tree size"
     )
     assert f"contract holds {a.receipt['root_hash']}" in out
 
@@ -372,9 +389,9 @@ def test_fabricated_log_is_caught_on_chain(capsys: Capsys, artefacts: Artefacts)
     report = json.loads(out)
     assert report["verified"] is False
     failed = [c for c in report["checks"] if not c["ok"]]
-    assert [c["check"] for c in failed] == ["chain root"]
+    assert [c["check"] for c in failed] == ["chain root (chain 31337)", "anchors required"]
     assert failed[0]["detail"].startswith("chain root: expected")
-    assert {c["check"] for c in report["checks"] if c["ok"]} >= set(OFFLINE_CHECKS)
+    assert {c["check"] for c in report["checks"] if c["ok"]} >= set(OFFLINE_CHECKS[:-1])
 
 
 def test_fabricated_log_of_unanchored_size(capsys: Capsys, artefacts: Artefacts) -> None:
@@ -385,7 +402,7 @@ def test_fabricated_log_of_unanchored_size(capsys: Capsys, artefacts: Artefacts)
     assert_failed(
         code,
         out,
-        "chain root",
+        "chain root (chain 31337)",
         f"chain root: contract {a.trust['contract']} holds no root for tree size 1000",
     )
 

@@ -7,6 +7,7 @@ Exit codes: 0 verified, 1 verification failed (altered, missing, inconsistent),
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import urllib.error
@@ -29,7 +30,7 @@ from evledger_verify.receipt import (
     verify_receipt,
 )
 from evledger_verify.records import load_record_file
-from evledger_verify.rpc import RpcClient, check_anchor_on_chain
+from evledger_verify.rpc import RpcClient, check_receipt_on_chains
 
 __all__ = ["EXIT_CANNOT_CHECK", "EXIT_FAILED", "EXIT_OK", "main"]
 
@@ -61,20 +62,39 @@ def build_parser() -> argparse.ArgumentParser:
         "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    rc = sub.add_parser("receipt", help="verify one record's receipt")
+    rc = sub.add_parser(
+        "receipt",
+        help="verify one record's receipt",
+        description="Verify one record's receipt: the record, its logged entry and signature, "
+        "the inclusion proof, the signed checkpoint, and each chain's anchor (a consistency "
+        "proof ties an anchor of another tree size to the receipt's). The trust file pins the "
+        "log key and origin, the primary chain_id and contract, and optionally 'chains' (every "
+        "chain whose anchors count: a list of {chain_id, contract}, the primary among them) and "
+        "'require' ('any', 'all', or a list of chain ids that must each hold an anchor; default: "
+        "the primary chain). Anchors on chains the trust file does not name are not counted. "
+        "Exit 0 = verified, 1 = verification failed, 2 = could not check.",
+    )
     rc.add_argument("receipt", metavar="RECEIPT.json")
     rc.add_argument("--record", metavar="RECORD.json", help="the record the receipt is for")
     rc.add_argument(
         "--trust",
         metavar="TRUST.json",
         required=True,
-        help="pinned log key, origin, chain id and contract",
+        help="pinned log key and origin, chain id and contract, and the chains and require keys",
     )
-    rc.add_argument("--rpc", metavar="URL", help="also confirm the anchor against this node")
+    rc.add_argument(
+        "--rpc",
+        metavar="URL",
+        action="append",
+        help="also confirm on chain, against this node, the receipt's anchor for the chain the "
+        "node is on; repeat it for each chain. A node that cannot be reached is not needed when "
+        "the requirement is met on the other chains; otherwise the receipt could not be checked",
+    )
     rc.add_argument(
         "--require-final",
         action="store_true",
-        help="fail unless the anchor is final (past the chain's finality, not just included)",
+        help="fail unless the required anchors are final (past their chain's finality, not just "
+        "included); with require 'any', at least one counted anchor",
     )
     rc.add_argument("--json", action="store_true", help="print the report as JSON")
     pr = sub.add_parser(
@@ -117,20 +137,13 @@ def _cmd_receipt(args: argparse.Namespace) -> Report:
     trust = _load_trust(args.trust)
     record = _load_record(args.record) if args.record else None
     receipt_json = load_json_file(args.receipt, "receipt")
+    clients = [RpcClient(url) for url in args.rpc or ()]
+    on_chain = functools.partial(check_receipt_on_chains, clients) if clients else None
     report, receipt = verify_receipt(
-        receipt_json, trust, record, require_final=args.require_final
+        receipt_json, trust, record, require_final=args.require_final, on_chain=on_chain
     )
-    if args.rpc:
-        client = RpcClient(args.rpc)
-        if receipt is None:
-            report.fail("chain", "not checked: the receipt could not be parsed")
-        else:
-            try:
-                check_anchor_on_chain(
-                    client, trust, receipt.anchor, receipt.tree_size, receipt.root_hash, report
-                )
-            except CannotCheckError as exc:
-                report.could_not_check = str(exc)
+    if clients and receipt is None:
+        report.fail("chain", "not checked: the receipt could not be parsed")
     return report
 
 

@@ -2,32 +2,44 @@
 
 A receipt (``evledger-receipt/1``) proves that one record is in the log under a signed
 checkpoint that was anchored on chain. A trust file (``evledger-trust/1``) is what an auditor
-pins: the log's origin and public key, the chain id and the contract. A key carried inside a
-receipt is never trusted.
+pins: the log's origin and public key, the primary chain id and contract (the EIP-712 signing
+domain), every chain whose anchors count (``chains``) and which of them must hold an anchor
+(``require``). A key carried inside a receipt is never trusted.
+
+A receipt may carry one anchor per chain (``anchors``), each at the tree size that chain's
+contract holds, with the RFC 9162 consistency proof between that size and the receipt's: every
+chain's anchor proves the record on its own, so one chain lagging or gone does not stop the
+others from proving it.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from evledger_verify.checkpoint import NoteVerifier, verify_checkpoint
 from evledger_verify.errors import CannotCheckError, FormatError, VerificationError
-from evledger_verify.merkle import MAX_PROOF_LENGTH, verify_inclusion
+from evledger_verify.merkle import MAX_PROOF_LENGTH, verify_consistency, verify_inclusion
 from evledger_verify.records import Domain, Entry, checksum_address, record_hash
 
 __all__ = [
+    "MAX_CHAINS",
     "MAX_RECEIPT_BYTES",
     "RECEIPT_FORMAT",
     "TRUST_FORMAT",
     "Anchor",
+    "AnchorTally",
+    "ChainAnchor",
     "Check",
     "Receipt",
     "Report",
     "Trust",
+    "TrustedChain",
+    "UnsettledNode",
     "load_json_file",
     "verify_receipt",
 ]
@@ -35,6 +47,8 @@ __all__ = [
 RECEIPT_FORMAT = "evledger-receipt/1"
 TRUST_FORMAT = "evledger-trust/1"
 MAX_RECEIPT_BYTES = 256 * 1024
+#: At most this many chains in a trust file, and anchors in a receipt (one per chain).
+MAX_CHAINS = 16
 _HEX32 = re.compile(r"^[0-9a-f]{64}\Z")
 _HEX32_0X = re.compile(r"^0x[0-9a-f]{64}\Z")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
@@ -70,16 +84,62 @@ def _hex32(value: str, what: str) -> bytes:
     return bytes.fromhex(value)
 
 
+def _int(value: Any, what: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise FormatError(f"{what}: expected an integer, got {type(value).__name__}")
+    return value
+
+
+def _chain_list(ids: Iterable[int]) -> str:
+    ids = list(ids)
+    return f"chain{'s' if len(ids) != 1 else ''} {', '.join(map(str, ids))}"
+
+
+@dataclass(frozen=True)
+class TrustedChain:
+    """A chain whose anchors count, and the ledger's contract on it."""
+
+    chain_id: int
+    contract: str
+
+
 @dataclass(frozen=True)
 class Trust:
     log_origin: str
     log_key: NoteVerifier
+    #: The primary chain and contract: the EIP-712 signing domain of every record.
     chain_id: int
     contract: str
+    #: Every chain whose anchors count, the primary among them; empty means the primary alone.
+    chains: tuple[TrustedChain, ...] = ()
+    #: "any", "all", or the chain ids that must each hold an anchor; empty means the primary.
+    require: Literal["any", "all"] | tuple[int, ...] = ()
 
     @property
     def domain(self) -> Domain:
         return Domain(self.chain_id, self.contract)
+
+    @property
+    def contracts(self) -> dict[int, str]:
+        """The trusted contract of each trusted chain, by chain id."""
+        chains = self.chains or (TrustedChain(self.chain_id, self.contract),)
+        return {c.chain_id: c.contract for c in chains}
+
+    @property
+    def required(self) -> tuple[int, ...] | None:
+        """The chains that must each hold an anchor; None when any one trusted chain will do."""
+        if self.require == "any":
+            return None
+        if self.require == "all":
+            return tuple(self.contracts)
+        return self.require or (self.chain_id,)
+
+    @property
+    def require_text(self) -> str:
+        """The requirement in words, for messages: "any", "all" or "chains 1, 10"."""
+        if isinstance(self.require, str):
+            return self.require
+        return _chain_list(self.required or ())
 
     @classmethod
     def from_json(cls, value: Any) -> Trust:
@@ -95,7 +155,79 @@ class Trust:
         contract = _require(value, "contract", str, "trust file")
         if not _ADDRESS.match(contract):
             raise FormatError(f"trust file contract: expected an address, got {contract!r}")
-        return cls(origin, key, chain_id, checksum_address(contract))
+        primary = TrustedChain(chain_id, checksum_address(contract))
+        chains = _trusted_chains(value["chains"], primary) if "chains" in value else ()
+        require: Literal["any", "all"] | tuple[int, ...] = ()
+        if "require" in value:
+            require = _requirement(value["require"], chains or (primary,))
+        return cls(origin, key, chain_id, primary.contract, chains, require)
+
+
+def _trusted_chains(value: Any, primary: TrustedChain) -> tuple[TrustedChain, ...]:
+    if not isinstance(value, list):
+        raise FormatError(f"trust file chains: expected a list, got {type(value).__name__}")
+    if len(value) > MAX_CHAINS:
+        raise FormatError(f"trust file chains: expected at most {MAX_CHAINS}, got {len(value)}")
+    chains: dict[int, TrustedChain] = {}
+    for i, item in enumerate(value):
+        what = f"trust file chains[{i}]"
+        if not isinstance(item, dict):
+            raise FormatError(f"{what}: expected a JSON object, got {type(item).__name__}")
+        if set(item) != {"chain_id", "contract"}:
+            raise FormatError(
+                f"{what}: expected the keys chain_id and contract, got {sorted(item)}"
+            )
+        chain_id = _int(item["chain_id"], f"{what} chain_id")
+        if chain_id < 1:
+            raise FormatError(f"{what} chain_id: expected a positive integer, got {chain_id}")
+        contract = item["contract"]
+        if not isinstance(contract, str) or not _ADDRESS.match(contract):
+            raise FormatError(f"{what} contract: expected an address, got {contract!r}")
+        if chain_id in chains:
+            raise FormatError(f"trust file chains: chain {chain_id} is listed twice")
+        chains[chain_id] = TrustedChain(chain_id, checksum_address(contract))
+    listed = chains.get(primary.chain_id)
+    if listed is None:
+        raise FormatError(
+            f"trust file chains: expected the primary chain {primary.chain_id} among them, "
+            f"got {_chain_list(chains) if chains else 'none'}"
+        )
+    if listed.contract != primary.contract:
+        raise FormatError(
+            f"trust file chains: expected the primary chain {primary.chain_id} with contract "
+            f"{primary.contract}, got {listed.contract}"
+        )
+    return tuple(chains.values())
+
+
+def _requirement(
+    value: Any, chains: tuple[TrustedChain, ...]
+) -> Literal["any", "all"] | tuple[int, ...]:
+    if value == "any":
+        return "any"
+    if value == "all":
+        return "all"
+    if not isinstance(value, list):
+        raise FormatError(
+            f"trust file require: expected 'any', 'all' or a list of chain ids, got {value!r}"
+        )
+    if not value:
+        raise FormatError("trust file require: expected at least one chain id, got none")
+    if len(value) > MAX_CHAINS:
+        raise FormatError(f"trust file require: expected at most {MAX_CHAINS}, got {len(value)}")
+    trusted = [c.chain_id for c in chains]
+    ids: list[int] = []
+    for i, item in enumerate(value):
+        chain_id = _int(item, f"trust file require[{i}]")
+        if chain_id in ids:
+            raise FormatError(f"trust file require: chain {chain_id} is listed twice")
+        if chain_id not in trusted:
+            raise FormatError(
+                f"trust file require: expected a chain named in chains "
+                f"({', '.join(map(str, trusted))}), got {chain_id}"
+            )
+        ids.append(chain_id)
+    return tuple(ids)
 
 
 @dataclass(frozen=True)
@@ -111,26 +243,61 @@ class Anchor:
     state: str | None = None
 
     @classmethod
-    def from_json(cls, value: Any) -> Anchor:
+    def from_json(cls, value: Any, what: str = "anchor") -> Anchor:
         if not isinstance(value, dict):
-            raise FormatError("anchor: expected a JSON object")
+            raise FormatError(f"{what}: expected a JSON object")
         a = cls(
-            chain_id=_require(value, "chain_id", int, "anchor"),
-            contract=_require(value, "contract", str, "anchor"),
-            tx_hash=_require(value, "tx_hash", str, "anchor"),
-            block_number=_require(value, "block_number", int, "anchor"),
-            block_hash=_require(value, "block_hash", str, "anchor"),
-            log_index=_require(value, "log_index", int, "anchor"),
+            chain_id=_require(value, "chain_id", int, what),
+            contract=_require(value, "contract", str, what),
+            tx_hash=_require(value, "tx_hash", str, what),
+            block_number=_require(value, "block_number", int, what),
+            block_hash=_require(value, "block_hash", str, what),
+            log_index=_require(value, "log_index", int, what),
             state=value.get("state") if value.get("state") in ("included", "final") else None,
         )
         if "state" in value and a.state is None:
-            raise FormatError(f"anchor state: expected included or final, got {value['state']!r}")
+            raise FormatError(f"{what} state: expected included or final, got {value['state']!r}")
         if not _ADDRESS.match(a.contract):
-            raise FormatError(f"anchor contract: expected an address, got {a.contract!r}")
+            raise FormatError(f"{what} contract: expected an address, got {a.contract!r}")
         for key in ("tx_hash", "block_hash"):
             if not _HEX32_0X.match(getattr(a, key)):
-                raise FormatError(f"anchor {key}: expected 0x and 64 lowercase hex digits")
+                raise FormatError(f"{what} {key}: expected 0x and 64 lowercase hex digits")
         return a
+
+
+@dataclass(frozen=True)
+class ChainAnchor:
+    """One chain's anchor in a receipt: that chain's contract holds ``root_hash`` for
+    ``tree_size``, and ``consistency_proof`` (RFC 9162) ties that tree to the receipt's: from
+    the smaller of the two sizes to the larger, empty when they are equal."""
+
+    anchor: Anchor
+    tree_size: int
+    root_hash: bytes
+    consistency_proof: tuple[bytes, ...]
+
+    @property
+    def chain_id(self) -> int:
+        return self.anchor.chain_id
+
+    @classmethod
+    def from_json(cls, value: Any, what: str) -> ChainAnchor:
+        anchor = Anchor.from_json(value, what)
+        tree_size = _require(value, "tree_size", int, what)
+        if tree_size < 1:
+            raise FormatError(f"{what} tree_size: expected at least 1, got {tree_size}")
+        root = _hex32(_require(value, "root_hash", str, what), f"{what} root_hash")
+        proof = _require(value, "consistency_proof", list, what)
+        if len(proof) > MAX_PROOF_LENGTH:
+            raise FormatError(
+                f"{what} consistency_proof: expected at most {MAX_PROOF_LENGTH} hashes, "
+                f"got {len(proof)}"
+            )
+        hashes = tuple(
+            _hex32(p if isinstance(p, str) else "", f"{what} consistency_proof[{i}]")
+            for i, p in enumerate(proof)
+        )
+        return cls(anchor, tree_size, root, hashes)
 
 
 @dataclass(frozen=True)
@@ -144,7 +311,10 @@ class Receipt:
     root_hash: bytes
     inclusion_proof: tuple[bytes, ...]
     checkpoint: str
+    #: The anchor at the receipt's own tree size, for verifiers that know one chain.
     anchor: Anchor | None
+    #: One anchor per chain; from ``anchor`` alone in receipts without the key.
+    anchors: tuple[ChainAnchor, ...]
 
     @classmethod
     def from_json(cls, value: Any) -> Receipt:
@@ -159,21 +329,59 @@ class Receipt:
         if len(proof) > MAX_PROOF_LENGTH:
             raise FormatError(f"receipt inclusion_proof: more than {MAX_PROOF_LENGTH} hashes")
         anchor_json = value.get("anchor")
+        tree_size = _require(value, "tree_size", int, what)
+        root_hash = _hex32(_require(value, "root_hash", str, what), "receipt root_hash")
+        anchor = None if anchor_json is None else Anchor.from_json(anchor_json)
         return cls(
             record_id=_require(value, "record_id", str, what),
             record_hash=_hex32(_require(value, "record_hash", str, what), "receipt record_hash"),
             entry=Entry.from_json(_require(value, "entry", dict, what)),
             leaf_hash=_hex32(_require(value, "leaf_hash", str, what), "receipt leaf_hash"),
             leaf_index=_require(value, "leaf_index", int, what),
-            tree_size=_require(value, "tree_size", int, what),
-            root_hash=_hex32(_require(value, "root_hash", str, what), "receipt root_hash"),
+            tree_size=tree_size,
+            root_hash=root_hash,
             inclusion_proof=tuple(
                 _hex32(p if isinstance(p, str) else "", f"receipt inclusion_proof[{i}]")
                 for i, p in enumerate(proof)
             ),
             checkpoint=_require(value, "checkpoint", str, what),
-            anchor=None if anchor_json is None else Anchor.from_json(anchor_json),
+            anchor=anchor,
+            anchors=_chain_anchors(value, anchor, tree_size, root_hash),
         )
+
+
+def _chain_anchors(
+    value: dict[str, Any], anchor: Anchor | None, tree_size: int, root_hash: bytes
+) -> tuple[ChainAnchor, ...]:
+    if "anchors" not in value:  # a receipt from before anchors on several chains
+        return () if anchor is None else (ChainAnchor(anchor, tree_size, root_hash, ()),)
+    items = _require(value, "anchors", list, "receipt")
+    if len(items) > MAX_CHAINS:
+        raise FormatError(
+            f"receipt anchors: expected at most {MAX_CHAINS} (one per chain), got {len(items)}"
+        )
+    anchors = tuple(
+        ChainAnchor.from_json(item, f"receipt anchors[{i}]") for i, item in enumerate(items)
+    )
+    seen: set[int] = set()
+    for a in anchors:
+        if a.chain_id in seen:
+            raise FormatError(
+                f"receipt anchors: expected one anchor per chain, chain {a.chain_id} has two"
+            )
+        seen.add(a.chain_id)
+    # ``anchor`` is what a verifier that knows one chain reads: it must say what anchors says,
+    # or two verifiers would judge two different claims.
+    if anchor is not None and not any(
+        a.anchor == anchor and a.tree_size == tree_size for a in anchors
+    ):
+        raise FormatError(
+            f"receipt anchor: expected one of anchors at the receipt's tree size {tree_size}, "
+            f"got chain {anchor.chain_id} tx {anchor.tx_hash} block {anchor.block_number} "
+            f"log {anchor.log_index} ({anchor.state or 'state not stated'}), which anchors "
+            "does not hold"
+        )
+    return anchors
 
 
 @dataclass
@@ -218,14 +426,156 @@ class Report:
         }
 
 
+@dataclass(frozen=True)
+class UnsettledNode:
+    """A node that could not check: the check it was at, its chain (None when it did not even
+    say which), what kind of failure ("node unreachable", ...) and the error."""
+
+    name: str
+    chain_id: int | None
+    kind: str
+    error: str
+
+
+@dataclass
+class AnchorTally:
+    """Which chains' anchors count toward the trust file's ``require``.
+
+    Filled by :func:`verify_receipt` from the offline checks, and by the on-chain checks
+    (:func:`evledger_verify.rpc.check_receipt_on_chains`) with what the nodes confirmed,
+    refuted or could not answer. Pure bookkeeping: no I/O.
+    """
+
+    trust: Trust
+    require_final: bool
+    #: Whether the receipt holds any anchor at all (on a trusted chain or not).
+    anchored: bool
+    #: The receipt's anchors on trusted chains, by chain id.
+    present: dict[int, ChainAnchor] = field(default_factory=dict)
+    #: Those whose offline checks passed.
+    passed: dict[int, ChainAnchor] = field(default_factory=dict)
+    #: Chains whose anchor a node confirmed on chain.
+    confirmed: set[int] = field(default_factory=set)
+    #: Chains whose anchor failed an on-chain check.
+    refuted: set[int] = field(default_factory=set)
+    #: Nodes that could not check.
+    unsettled: list[UnsettledNode] = field(default_factory=list)
+
+    def counted(self, *, optimistic: bool = False) -> dict[int, ChainAnchor]:
+        """The anchors that count: passed offline, not refuted on chain, and not on a chain a
+        node could not check. A node whose chain is unknown could have been on any chain, so
+        then only anchors confirmed on chain count. ``optimistic`` counts unsettled chains as
+        if their nodes had confirmed them (to tell "failed anyway" from "could not check")."""
+        counted = {c: a for c, a in self.passed.items() if c not in self.refuted}
+        if optimistic:
+            return counted
+        if any(node.chain_id is None for node in self.unsettled):
+            return {c: a for c, a in counted.items() if c in self.confirmed}
+        skip = {node.chain_id for node in self.unsettled} - self.confirmed
+        return {c: a for c, a in counted.items() if c not in skip}
+
+    def _why_not(self, chain: int) -> str:
+        if chain not in self.present:
+            return f"chain {chain} has no anchor in this receipt"
+        if chain not in self.passed:
+            return f"chain {chain}'s anchor failed its checks"
+        if chain in self.refuted:
+            return f"chain {chain}'s anchor failed on chain"
+        return f"chain {chain}'s anchor could not be checked on chain"
+
+    def shortfall(self, counted: Mapping[int, ChainAnchor]) -> str | None:
+        """Why ``counted`` does not meet the requirement, or None when it does."""
+        trust = self.trust
+        required = trust.required
+        need = f"(require: {trust.require_text})"
+        if not self.anchored:
+            return f"missing: the checkpoint is not (yet) anchored {need}"
+        if required is None:
+            if not counted:
+                why = "; ".join(self._why_not(c) for c in trust.contracts)
+                return f"no anchor on a trusted chain holds: {why} {need}"
+            final = [c for c, a in counted.items() if a.anchor.state == "final"]
+            if self.require_final and not final:
+                states = ", ".join(
+                    f"chain {c} {a.anchor.state or 'state not stated'}" for c, a in counted.items()
+                )
+                return (
+                    f"expected a final anchor (--require-final), got {states}: the block may "
+                    f"still be reorganized away; ask for the receipt again later {need}"
+                )
+            return None
+        missing = [c for c in required if c not in counted]
+        if missing:
+            return "; ".join(self._why_not(c) for c in missing) + f" {need}"
+        if self.require_final:
+            not_final = [
+                f"chain {c} {counted[c].anchor.state or 'state not stated'}"
+                for c in required
+                if counted[c].anchor.state != "final"
+            ]
+            if not_final:
+                return (
+                    f"expected final anchors (--require-final), got {', '.join(not_final)}: the "
+                    f"block may still be reorganized away; ask for the receipt again later {need}"
+                )
+        return None
+
+    def describe(self, counted: Mapping[int, ChainAnchor]) -> str:
+        """The counted anchors in words: "chain 1 (confirmed on chain, final), ..."."""
+        parts = []
+        for c, a in counted.items():
+            how = "confirmed on chain" if c in self.confirmed else "offline only"
+            parts.append(f"chain {c} ({how}, {a.anchor.state or 'state not stated'})")
+        return ", ".join(parts)
+
+    def settle(self, report: Report) -> None:
+        """The last step: a node that could not check is noted as not needed when the
+        requirement is met without it; otherwise the report could not be completed (exit 2),
+        unless the requirement fails even with it (exit 1). Then the ``anchors required``
+        check."""
+        counted = self.counted()
+        if self.unsettled:
+            if self.shortfall(counted) is None:
+                met = ", ".join(map(str, counted))
+                for node in self.unsettled:
+                    detail = (
+                        f"{node.kind} ({node.error}), not needed: the requirement is met on "
+                        f"chain(s) {met}"
+                    )
+                    report.checks.append(Check(node.name, True, detail))
+            else:
+                report.could_not_check = "; ".join(node.error for node in self.unsettled)
+                counted = self.counted(optimistic=True)
+                if self.shortfall(counted) is None:
+                    return  # the requirement hangs on the nodes that could not answer
+
+        def requirement() -> str:
+            gap = self.shortfall(counted)
+            if gap is not None:
+                raise VerificationError(f"anchors required: {gap}")
+            return f"met by {self.describe(counted)} (require: {self.trust.require_text})"
+
+        report.run("anchors required", requirement)
+
+
+#: The on-chain step :func:`verify_receipt` runs before judging the requirement (the CLI's
+#: ``--rpc``): it adds its checks to the report and what it learnt to the tally.
+OnChain = Callable[[Receipt, AnchorTally, Report], None]
+
+
 def verify_receipt(
     receipt_json: Any,
     trust: Trust,
     record: Mapping[str, Any] | None = None,
     *,
     require_final: bool = False,
+    on_chain: OnChain | None = None,
 ) -> tuple[Report, Receipt | None]:
-    """Run every offline check of a receipt; returns the report and the parsed receipt."""
+    """Run every offline check of a receipt; returns the report and the parsed receipt.
+
+    One check per anchor (``anchor (chain N)``), then ``anchors required``: whether the
+    anchors whose checks passed meet the trust file's ``require``. ``on_chain``, when given,
+    runs in between, so the requirement counts what the nodes confirmed."""
     report = Report("receipt")
     parsed: list[Receipt] = []
 
@@ -280,30 +630,59 @@ def verify_receipt(
             )
         return f"signed by the trusted log key for {trust.log_origin}"
 
-    def check_anchor() -> str:
-        a = r.anchor
-        if a is None:
-            raise VerificationError("anchor: missing: the checkpoint is not (yet) anchored")
-        if a.chain_id != trust.chain_id:
-            raise VerificationError(
-                f"anchor chain: expected chain id {trust.chain_id}, got {a.chain_id}"
-            )
-        if a.contract.lower() != trust.contract.lower():
-            raise VerificationError(f"anchor contract: expected {trust.contract}, got {a.contract}")
-        if require_final and a.state != "final":
-            raise VerificationError(
-                f"anchor state: expected final (--require-final), got {a.state or 'not stated'}: "
-                "the block may still be reorganized away; ask for the receipt again later"
-            )
-        return (
-            f"claims tx {a.tx_hash} in block {a.block_number}, {a.state or 'state not stated'} "
-            "(confirm with --rpc)"
-        )
-
     report.run("record", check_record)
     report.run("leaf", check_leaf)
     report.run("signature", check_signature)
     report.run("inclusion", check_inclusion)
     report.run("checkpoint", check_checkpoint)
-    report.run("anchor", check_anchor)
+    tally = AnchorTally(trust, require_final, anchored=bool(r.anchors))
+    contracts = trust.contracts
+    for ca in r.anchors:
+        if ca.chain_id in contracts:
+            tally.present[ca.chain_id] = ca
+        check = functools.partial(_check_anchor, r, ca, trust)
+        if report.run(f"anchor (chain {ca.chain_id})", check) and ca.chain_id in contracts:
+            tally.passed[ca.chain_id] = ca
+    if on_chain is not None:
+        on_chain(r, tally, report)
+    tally.settle(report)
     return report, r
+
+
+def _check_anchor(r: Receipt, ca: ChainAnchor, trust: Trust) -> str:
+    """One chain's anchor, offline: a trusted chain and contract, a tree that holds the leaf
+    and that is consistent with the receipt's (RFC 9162 section 2.1.4)."""
+    a = ca.anchor
+    contract = trust.contracts.get(a.chain_id)
+    if contract is None:
+        return f"chain {a.chain_id} is not in the trust file: not counted"
+    if a.contract.lower() != contract.lower():
+        raise VerificationError(
+            f"anchor contract: expected {contract} on chain {a.chain_id}, got {a.contract}"
+        )
+    if ca.tree_size <= r.leaf_index:
+        raise VerificationError(
+            f"anchor tree size: expected more than leaf index {r.leaf_index} (the leaf must be "
+            f"in the anchored tree), got {ca.tree_size}"
+        )
+    if ca.tree_size <= r.tree_size:
+        verify_consistency(
+            ca.tree_size, r.tree_size, ca.consistency_proof, ca.root_hash, r.root_hash
+        )
+    else:
+        verify_consistency(
+            r.tree_size, ca.tree_size, ca.consistency_proof, r.root_hash, ca.root_hash
+        )
+    if ca.tree_size == r.tree_size:
+        holds = f"the root of tree size {ca.tree_size}"
+    else:
+        relation = "an earlier" if ca.tree_size < r.tree_size else "a later"
+        n = len(ca.consistency_proof)
+        holds = (
+            f"the root of tree size {ca.tree_size}, {relation} tree consistent with the "
+            f"receipt's (consistency proof of {n} hash{'es' if n != 1 else ''})"
+        )
+    return (
+        f"{holds}; claims tx {a.tx_hash} in block {a.block_number}, "
+        f"{a.state or 'state not stated'} (confirm with --rpc)"
+    )

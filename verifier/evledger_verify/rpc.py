@@ -3,6 +3,9 @@
 The node is not trusted for anything it cannot be checked on: we ask it for the chain id, the
 root the contract holds at a tree size, and the transaction receipt named in the anchor, and we
 compare each answer with what we expect. An unreachable node is :class:`CannotCheckError`.
+
+With several nodes (one per chain the receipt is anchored on), each is asked which chain it is
+on, and the receipt's anchor for that chain is confirmed against that chain's trusted contract.
 """
 
 from __future__ import annotations
@@ -11,17 +14,36 @@ import json
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from evledger_verify.errors import CannotCheckError, VerificationError
-from evledger_verify.receipt import Anchor, Report, Trust
+from evledger_verify.receipt import (
+    Anchor,
+    AnchorTally,
+    Check,
+    Receipt,
+    Report,
+    Trust,
+    UnsettledNode,
+)
 from evledger_verify.records import keccak256
 
-__all__ = ["ANCHORED_TOPIC", "RpcClient", "check_anchor_on_chain"]
+__all__ = [
+    "ANCHORED_TOPIC",
+    "NodeUnreachableError",
+    "RpcClient",
+    "check_anchor_on_chain",
+    "check_receipt_on_chains",
+]
 
 ANCHORED_TOPIC = "0x" + keccak256(b"Anchored(uint64,bytes32,uint64,bytes32)").hex()
 _ROOT_AT = keccak256(b"rootAt(uint64)")[:4]
 _MAX_RESPONSE = 4 * 1024 * 1024
+
+
+class NodeUnreachableError(CannotCheckError):
+    """The node did not answer at all (refused, timed out, no route)."""
 
 
 class RpcClient:
@@ -42,7 +64,7 @@ class RpcClient:
             with urllib.request.urlopen(req, timeout=self.timeout) as resp:  # noqa: S310
                 raw = resp.read(_MAX_RESPONSE + 1)
         except (urllib.error.URLError, OSError) as exc:
-            raise CannotCheckError(f"rpc: node {self.url} unreachable: {exc}") from exc
+            raise NodeUnreachableError(f"rpc: node {self.url} unreachable: {exc}") from exc
         if len(raw) > _MAX_RESPONSE:
             raise CannotCheckError(f"rpc: {method} answer larger than {_MAX_RESPONSE} bytes")
         try:
@@ -54,6 +76,9 @@ class RpcClient:
         if answer.get("error"):
             raise CannotCheckError(f"rpc: {method} failed: {answer['error']}")
         return answer.get("result")
+
+    def chain_id(self) -> int:
+        return _int(self.call("eth_chainId", []), "eth_chainId")
 
     def root_at(self, contract: str, tree_size: int) -> bytes:
         data = "0x" + (_ROOT_AT + tree_size.to_bytes(32, "big")).hex()
@@ -76,37 +101,29 @@ def _int(value: Any, what: str) -> int:
         raise CannotCheckError(f"rpc: {what}: expected a 0x hex quantity, got {value!r}") from exc
 
 
-def check_anchor_on_chain(
+def _anchor_checks(
     client: RpcClient,
-    trust: Trust,
+    chain: int,
+    contract: str,
     anchor: Anchor | None,
     tree_size: int,
     root: bytes,
-    report: Report,
-) -> None:
-    """Confirm on chain, as named checks in ``report``: the node is on the trusted chain, the
-    trusted contract holds ``root`` at ``tree_size``, and the anchor's transaction, block and
-    log are canonical and say so. A node that cannot be reached or answers malformed data
-    raises :class:`CannotCheckError`."""
-
-    def chain_id() -> str:
-        actual = _int(client.call("eth_chainId", []), "eth_chainId")
-        if actual != trust.chain_id:
-            raise VerificationError(f"chain id: expected {trust.chain_id}, node is on {actual}")
-        return f"node is on chain {actual}"
+) -> list[tuple[str, Callable[[], str]]]:
+    """The named checks that confirm, on the node of ``chain``: ``contract`` holds ``root`` at
+    ``tree_size``, and the anchor's transaction, block and log are canonical and say so."""
 
     def chain_root() -> str:
-        held = client.root_at(trust.contract, tree_size)
+        held = client.root_at(contract, tree_size)
         if held == bytes(32):
             raise VerificationError(
-                f"chain root: contract {trust.contract} holds no root for tree size {tree_size}"
+                f"chain root: contract {contract} holds no root for tree size {tree_size}"
             )
         if held != root:
             raise VerificationError(
                 f"chain root: expected {root.hex()} at tree size {tree_size}, "
                 f"contract holds {held.hex()}"
             )
-        return f"contract holds the root at tree size {tree_size}"
+        return f"contract {contract} holds the root at tree size {tree_size}"
 
     def anchor_tx() -> str:
         if anchor is None:
@@ -138,20 +155,109 @@ def check_anchor_on_chain(
         data = str(log.get("data", ""))
         expected_size = "0x" + tree_size.to_bytes(32, "big").hex()
         if (
-            str(log.get("address", "")).lower() != trust.contract.lower()
+            str(log.get("address", "")).lower() != contract.lower()
             or topics != [ANCHORED_TOPIC, expected_size]
             or data[:66].lower() != "0x" + root.hex()
         ):
             raise VerificationError(
                 f"anchor log: log {anchor.log_index} is not Anchored({tree_size}, {root.hex()}) "
-                f"from {trust.contract}"
+                f"from {contract}"
             )
         return f"Anchored in tx {anchor.tx_hash}, block {anchor.block_number}"
 
-    for name, check in (
-        ("chain id", chain_id),
-        ("chain root", chain_root),
-        ("anchor transaction", anchor_tx),
-    ):
+    return [
+        (f"chain root (chain {chain})", chain_root),
+        (f"anchor transaction (chain {chain})", anchor_tx),
+    ]
+
+
+def check_anchor_on_chain(
+    client: RpcClient,
+    trust: Trust,
+    anchor: Anchor | None,
+    tree_size: int,
+    root: bytes,
+    report: Report,
+) -> None:
+    """Confirm one anchor on chain, as named checks in ``report``: the node is on the anchor's
+    chain (the primary chain when ``anchor`` is None), that chain's trusted contract holds
+    ``root`` at ``tree_size``, and the anchor's transaction, block and log are canonical and
+    say so. A node that cannot be reached or answers malformed data raises
+    :class:`CannotCheckError`. :func:`check_receipt_on_chains` does this for every node and
+    every chain of a receipt."""
+    chain = trust.chain_id if anchor is None else anchor.chain_id
+
+    def chain_id() -> str:
+        actual = client.chain_id()
+        if actual != chain:
+            raise VerificationError(f"chain id: expected {chain}, node is on {actual}")
+        return f"node {client.url} is on chain {actual}"
+
+    if not report.run(f"chain id (chain {chain})", chain_id):
+        return
+    contract = trust.contracts.get(chain)
+    if contract is None:
+        report.fail(f"chain root (chain {chain})", _untrusted(chain, trust))
+        return
+    for name, check in _anchor_checks(client, chain, contract, anchor, tree_size, root):
         if not report.run(name, check):
             return
+
+
+def _untrusted(chain: int, trust: Trust) -> str:
+    named = ", ".join(map(str, trust.contracts))
+    return f"chain id: expected a chain the trust file names ({named}), node is on {chain}"
+
+
+def check_receipt_on_chains(
+    clients: Sequence[RpcClient], receipt: Receipt, tally: AnchorTally, report: Report
+) -> None:
+    """The ``on_chain`` step of :func:`~evledger_verify.receipt.verify_receipt` for ``--rpc``
+    nodes: each node is asked its chain id, and the receipt's anchor for that chain is
+    confirmed against that chain's trusted contract, at the anchor's own tree size and root.
+    A node that cannot check is left to the tally, which decides whether it was needed."""
+    trust = tally.trust
+    for client in clients:
+        try:
+            chain = client.chain_id()
+        except CannotCheckError as exc:
+            tally.unsettled.append(_unsettled(f"chain id ({client.url})", None, exc))
+            continue
+        contract = trust.contracts.get(chain)
+        if contract is None:
+            report.fail(f"chain id (chain {chain})", f"{_untrusted(chain, trust)} ({client.url})")
+            continue
+        report.checks.append(
+            Check(f"chain id (chain {chain})", True, f"node {client.url} is on chain {chain}")
+        )
+        ca = next((a for a in receipt.anchors if a.chain_id == chain), None)
+        if ca is None:
+            name = f"anchor transaction (chain {chain})"
+            required = trust.required
+            if required is not None and chain in required:
+                report.fail(
+                    name,
+                    f"anchor transaction: missing from the receipt: chain {chain} is required "
+                    f"(require: {trust.require_text})",
+                )
+            else:
+                detail = f"no anchor on chain {chain} in this receipt"
+                report.checks.append(Check(name, True, detail))
+            continue
+        checks = _anchor_checks(client, chain, contract, ca.anchor, ca.tree_size, ca.root_hash)
+        for name, check in checks:
+            try:
+                ok = report.run(name, check)
+            except CannotCheckError as exc:
+                tally.unsettled.append(_unsettled(name, chain, exc))
+                break
+            if not ok:
+                tally.refuted.add(chain)
+                break
+        else:
+            tally.confirmed.add(chain)
+
+
+def _unsettled(name: str, chain: int | None, exc: CannotCheckError) -> UnsettledNode:
+    kind = "node unreachable" if isinstance(exc, NodeUnreachableError) else "node answer unusable"
+    return UnsettledNode(name, chain, kind, str(exc))
