@@ -25,6 +25,7 @@ code is the code deployed, and refuses to anchor otherwise.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable
@@ -32,13 +33,23 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from evledger_verify.errors import VerificationError
 from evledger_verify.records import checksum_address
+from web3.exceptions import Web3Exception
 
 from ledger import locks, tree
+from ledger.anchor_proof import cut_anchor_proof
 from ledger.chain import AnchorResult, Chain
 from ledger.errors import ChainError, LedgerError
 from ledger.identity import ChainTarget, Identity, chain_meta_key
-from ledger.models import Anchor, AnchorState, AnchorSubmission, Checkpoint, LedgerMeta
+from ledger.models import (
+    Anchor,
+    AnchorProof,
+    AnchorState,
+    AnchorSubmission,
+    Checkpoint,
+    LedgerMeta,
+)
 from ledger.storage import LIVE_ANCHOR, DbNodeStore, anchor_state
 
 __all__ = ["Anchorer"]
@@ -77,6 +88,8 @@ class Anchorer:
         #: Use the chain's ``finalized`` tag (else count confirmations).
         self.use_tag = finality == "tag" or (finality == "auto" and not dev)
         self.last_error: str | None = None
+        #: Anchors whose offline proof could not be cut (not tried again until a restart).
+        self._unprovable: set[str] = set()
         #: Rounds that failed (chain or database errors).
         self.failures = 0
         #: Where each round's outcome goes (ledger.health.Reporter); a no-op by default.
@@ -200,6 +213,7 @@ class Anchorer:
         Anchors above the contract's latest size are looked at even when final: a node that
         restarted from an older state (a dev chain killed with -9) lost them too.
         ``chain_size``: the contract's latest anchored size, read once per round."""
+        self._prove(conn)
         rows = conn.execute(
             sa.select(Anchor.tree_size, Anchor.tx_hash, Anchor.block_hash, Anchor.block_number)
             .where(
@@ -238,6 +252,56 @@ class Anchorer:
                     f"{head - r.block_number + 1} confirmations (head {head}), "
                     f"{self.confirmations} needed",
                 )
+        conn.commit()
+
+    def _prove(self, conn: sa.Connection) -> None:
+        """Cut the offline proof (block header, receipts-trie path) of final anchors that have
+        none yet, a few per round; a chain whose blocks this code cannot rebuild gets none
+        (the anchor stays final, and verifiers confirm it with --rpc)."""
+        proven = sa.exists().where(
+            AnchorProof.chain_id == Anchor.chain_id,
+            AnchorProof.tx_hash == Anchor.tx_hash,
+            AnchorProof.block_hash == Anchor.block_hash,
+        )
+        rows = conn.execute(
+            sa.select(
+                Anchor.tree_size,
+                Anchor.root_hash,
+                Anchor.tx_hash,
+                Anchor.block_hash,
+                Anchor.contract,
+            )
+            .where(Anchor.chain_id == self.chain_id, anchor_state("final"), LIVE_ANCHOR, ~proven)
+            .order_by(Anchor.tree_size)
+            .limit(20)
+        ).all()
+        for r in rows:
+            if r.tx_hash in self._unprovable:
+                continue
+            try:
+                cut = cut_anchor_proof(
+                    self.chain.w3, r.tx_hash, r.contract, r.tree_size, bytes(r.root_hash)
+                )
+            except (LedgerError, VerificationError, Web3Exception, OSError, ValueError) as exc:
+                log.warning(
+                    "%s: no offline proof for the anchor of size %d: %s",
+                    self.name,
+                    r.tree_size,
+                    exc,
+                )
+                self._unprovable.add(r.tx_hash)
+                continue
+            conn.execute(
+                sa.insert(AnchorProof).values(
+                    chain_id=self.chain_id,
+                    tx_hash=r.tx_hash,
+                    block_hash=r.block_hash,
+                    block_header=bytes.fromhex(cut["block_header"]),
+                    tx_index=cut["tx_index"],
+                    receipt_proof=json.dumps(cut["receipt_proof"]),
+                    cut_at=datetime.now(UTC),
+                )
+            )
         conn.commit()
 
     @staticmethod

@@ -33,6 +33,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "Anchor",
+    "AnchorProof",
     "AnchorState",
     "AnchorSubmission",
     "Base",
@@ -131,6 +132,20 @@ class Anchor(Base):
     block_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
     log_index: Mapped[int] = mapped_column(BigInteger)
     anchored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AnchorProof(Base):
+    """A final anchor's offline proof (evledger_verify.evm): the block header and the
+    receipts-trie nodes (JSON list of hex) down to the anchor transaction's receipt."""
+
+    __tablename__ = "anchor_proofs"
+    chain_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    tx_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    block_hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    block_header: Mapped[bytes] = mapped_column(LargeBinary)
+    tx_index: Mapped[int] = mapped_column(BigInteger)
+    receipt_proof: Mapped[str] = mapped_column(Text)
+    cut_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AnchorSubmission(Base):

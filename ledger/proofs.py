@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 
 from ledger import tree
 from ledger.errors import BadRequestError, NotFoundError
-from ledger.models import Anchor, Checkpoint, LogLeaf, Record
+from ledger.models import Anchor, AnchorProof, Checkpoint, LogLeaf, Record
 from ledger.storage import LIVE_ANCHOR, DbNodeStore, anchor_state, iso_utc
 
 __all__ = ["Proofs"]
@@ -61,7 +61,21 @@ class Proofs:
             idx = int(row.leaf_index)
             final = anchor_state("final").label("final")
             chosen = conn.execute(
-                sa.select(Anchor, final)
+                sa.select(
+                    Anchor,
+                    final,
+                    AnchorProof.block_header,
+                    AnchorProof.tx_index,
+                    AnchorProof.receipt_proof,
+                )
+                .outerjoin(
+                    AnchorProof,
+                    sa.and_(
+                        AnchorProof.chain_id == Anchor.chain_id,
+                        AnchorProof.tx_hash == Anchor.tx_hash,
+                        AnchorProof.block_hash == Anchor.block_hash,
+                    ),
+                )
                 .where(Anchor.tree_size > idx, LIVE_ANCHOR)
                 .order_by(Anchor.chain_id, final.desc(), Anchor.tree_size.desc())
                 .ext(distinct_on(Anchor.chain_id))
@@ -167,4 +181,17 @@ def _anchor_json(a: Any) -> dict[str, Any]:
         # included: in a block of the canonical chain; final: past the chain's finality (a
         # reorganization can no longer remove it).
         "state": "final" if a.final else "included",
+        # A final anchor proven offline: the block header and the receipts-trie path to the
+        # anchor transaction's receipt (evledger_verify.evm).
+        **(
+            {
+                "proof": {
+                    "block_header": bytes(a.block_header).hex(),
+                    "tx_index": a.tx_index,
+                    "receipt_proof": json.loads(a.receipt_proof),
+                }
+            }
+            if getattr(a, "block_header", None) is not None
+            else {}
+        ),
     }

@@ -119,3 +119,18 @@ def test_an_anchor_among_many_transactions_in_its_block(
                                bytes.fromhex(receipt["root_hash"]))
         assert len(cut["receipt_proof"]) >= 2
         assert "Anchored(" in check(receipt, as_proof(cut))
+
+
+def test_final_receipts_carry_the_offline_proof(anchored: tuple[Runtime, dict[str, Any]]) -> None:
+    """Once final, the anchorer cuts the proof once and stores it; receipts carry it."""
+    from tests.helpers import wait_for
+
+    rt, receipt = anchored
+    client = TestClient(create_app(rt.ledger))
+    rid = receipt["record_id"]
+    final = wait_for("proof in the receipt", lambda: (r := client.get(
+        f"/v1/records/{rid}/receipt").json())["anchor"].get("proof") and r)
+    assert final["anchor"]["state"] == "final"
+    p = final["anchor"]["proof"]
+    assert "Anchored(" in check(final, as_proof(p))
+    assert final["anchors"][0]["proof"] == p

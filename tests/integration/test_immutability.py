@@ -16,7 +16,7 @@ from tests.helpers import inspection, register, sign, wait_anchored
 pytestmark = pytest.mark.integration
 
 EVIDENCE = ["records", "log_leaves", "tree_nodes", "checkpoints", "anchors", "anchor_states",
-            "anchor_submissions", "ledger_meta"]
+            "anchor_submissions", "anchor_proofs", "ledger_meta"]
 CHANGES = {
     "records": "UPDATE records SET lot = 'X'",
     "log_leaves": "UPDATE log_leaves SET leaf_index = leaf_index + 1000",
@@ -25,6 +25,7 @@ CHANGES = {
     "anchors": "UPDATE anchors SET tx_hash = tx_hash",
     "anchor_states": "UPDATE anchor_states SET detail = detail",
     "anchor_submissions": "UPDATE anchor_submissions SET nonce = nonce",
+    "anchor_proofs": "UPDATE anchor_proofs SET tx_index = tx_index",
     "ledger_meta": "UPDATE ledger_meta SET value = value",
 }
 
@@ -35,8 +36,9 @@ def anchored(client, runtime: Runtime) -> Runtime:  # type: ignore[no-untyped-de
     assert client.post("/v1/records", json=sign(runtime, inspection("I-1"), inspector)).is_success
     wait_anchored(client, "I-1")
     deadline = time.monotonic() + 20  # and its anchor recorded final (one confirmation here)
-    while _count(runtime.engine, "anchor_states") == 0:
-        assert time.monotonic() < deadline, "no anchor became final"
+    while _count(runtime.engine, "anchor_states") == 0 or _count(runtime.engine,
+                                                                  "anchor_proofs") == 0:
+        assert time.monotonic() < deadline, "no anchor became final with its offline proof"
         time.sleep(0.05)
     return runtime
 
