@@ -134,3 +134,56 @@ def test_final_receipts_carry_the_offline_proof(anchored: tuple[Runtime, dict[st
     p = final["anchor"]["proof"]
     assert "Anchored(" in check(final, as_proof(p))
     assert final["anchors"][0]["proof"] == p
+
+
+def test_the_verifier_checks_a_receipts_proof_offline(
+    anchored: tuple[Runtime, dict[str, Any]], tmp_path: Any
+) -> None:
+    """`evledger-verify receipt` with no node at all: the anchor is proven down to the block
+    header; a receipt-proof node altered, or the proof moved to another block, fails it."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from tests.helpers import wait_for
+
+    rt, receipt = anchored
+    client = TestClient(create_app(rt.ledger))
+    rid = receipt["record_id"]
+    final = wait_for("proof in the receipt", lambda: (r := client.get(
+        f"/v1/records/{rid}/receipt").json())["anchor"].get("proof") and r)
+    (tmp_path / "trust.json").write_text(json.dumps(rt.ledger.identity.trust()))
+    cli = Path(sys.executable).parent / "evledger-verify"
+
+    def verify(rec: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        (tmp_path / "r.json").write_text(json.dumps(rec))
+        done = subprocess.run([str(cli), "receipt", str(tmp_path / "r.json"), "--trust",
+                               str(tmp_path / "trust.json"), "--json"],
+                              capture_output=True, text=True, timeout=60)
+        return done.returncode, json.loads(done.stdout)
+
+    code, report = verify(final)
+    assert code == 0, report
+    (check_,) = [c for c in report["checks"] if c["check"] == "anchor (chain 31337)"]
+    assert "proven offline down to the block header" in check_["detail"]
+
+    def altered(change: Callable[[dict[str, Any]], None]) -> dict[str, Any]:
+        bad = json.loads(json.dumps(final))
+        for a in (bad["anchor"], bad["anchors"][0]):
+            change(a["proof"])
+        return bad
+
+    def node_byte(p: dict[str, Any]) -> None:
+        n = p["receipt_proof"][0]
+        p["receipt_proof"][0] = n[:20] + ("0" if n[20] != "0" else "1") + n[21:]
+
+    def header_byte(p: dict[str, Any]) -> None:
+        h = p["block_header"]
+        p["block_header"] = h[:100] + ("0" if h[100] != "0" else "1") + h[101:]
+
+    for change, named in ((node_byte, "trie proof"), (header_byte, "block header")):
+        code, report = verify(altered(change))
+        failed = [c for c in report["checks"] if not c["ok"]]
+        assert code == 1 and failed[0]["check"] == "anchor (chain 31337)", report
+        assert named in failed[0]["detail"], failed

@@ -14,6 +14,7 @@ others from proving it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import re
@@ -23,6 +24,7 @@ from typing import Any, Literal
 
 from evledger_verify.checkpoint import NoteVerifier, verify_checkpoint
 from evledger_verify.errors import CannotCheckError, FormatError, VerificationError
+from evledger_verify.evm import MAX_NODE_BYTES, MAX_PROOF_NODES, AnchorProof, verify_anchor_proof
 from evledger_verify.merkle import MAX_PROOF_LENGTH, verify_consistency, verify_inclusion
 from evledger_verify.records import Domain, Entry, checksum_address, record_hash
 
@@ -49,6 +51,7 @@ TRUST_FORMAT = "evledger-trust/1"
 MAX_RECEIPT_BYTES = 256 * 1024
 #: At most this many chains in a trust file, and anchors in a receipt (one per chain).
 MAX_CHAINS = 16
+_HEX = re.compile(r"^(?:[0-9a-f]{2})*\Z")
 _HEX32 = re.compile(r"^[0-9a-f]{64}\Z")
 _HEX32_0X = re.compile(r"^0x[0-9a-f]{64}\Z")
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
@@ -230,6 +233,31 @@ def _requirement(
     return tuple(ids)
 
 
+def _hex_bytes(value: Any, what: str, limit: int) -> bytes:
+    if not isinstance(value, str) or len(value) > 2 * limit or not _HEX.match(value):
+        raise FormatError(f"{what}: expected lowercase hex of at most {limit} bytes")
+    return bytes.fromhex(value)
+
+
+def _anchor_proof(value: Any, what: str) -> AnchorProof:
+    if not isinstance(value, dict):
+        raise FormatError(f"{what}: expected a JSON object")
+    nodes = _require(value, "receipt_proof", list, what)
+    if len(nodes) > MAX_PROOF_NODES:
+        raise FormatError(f"{what} receipt_proof: expected at most {MAX_PROOF_NODES} nodes")
+    tx_index = _require(value, "tx_index", int, what)
+    if not 0 <= tx_index < 2**32:
+        raise FormatError(f"{what} tx_index: expected 0..2**32-1, got a number out of range")
+    return AnchorProof(
+        _hex_bytes(_require(value, "block_header", str, what), f"{what} block_header", 4096),
+        tx_index,
+        tuple(
+            _hex_bytes(n, f"{what} receipt_proof[{i}]", MAX_NODE_BYTES)
+            for i, n in enumerate(nodes)
+        ),
+    )
+
+
 @dataclass(frozen=True)
 class Anchor:
     chain_id: int
@@ -241,6 +269,8 @@ class Anchor:
     #: "included" (in a block of the canonical chain) or "final" (past the chain's finality),
     #: as the ledger reports it; None in receipts from before the anchor life cycle.
     state: str | None = None
+    #: The block header and receipts-trie path proving the anchor offline (final anchors).
+    proof: AnchorProof | None = None
 
     @classmethod
     def from_json(cls, value: Any, what: str = "anchor") -> Anchor:
@@ -257,6 +287,8 @@ class Anchor:
         )
         if "state" in value and a.state is None:
             raise FormatError(f"{what} state: expected included or final, got {value['state']!r}")
+        if value.get("proof") is not None:
+            a = dataclasses.replace(a, proof=_anchor_proof(value["proof"], f"{what} proof"))
         if not _ADDRESS.match(a.contract):
             raise FormatError(f"{what} contract: expected an address, got {a.contract!r}")
         for key in ("tx_hash", "block_hash"):
@@ -681,6 +713,19 @@ def _check_anchor(r: Receipt, ca: ChainAnchor, trust: Trust) -> str:
         holds = (
             f"the root of tree size {ca.tree_size}, {relation} tree consistent with the "
             f"receipt's (consistency proof of {n} hash{'es' if n != 1 else ''})"
+        )
+    if a.proof is not None:
+        proven = verify_anchor_proof(
+            a.proof,
+            block_hash=bytes.fromhex(a.block_hash[2:]),
+            block_number=a.block_number,
+            contract=a.contract,
+            tree_size=ca.tree_size,
+            root_hash=ca.root_hash,
+        )
+        return (
+            f"{holds}; proven offline down to the block header: {proven}; "
+            f"{a.state or 'state not stated'} (confirm the block is canonical with --rpc)"
         )
     return (
         f"{holds}; claims tx {a.tx_hash} in block {a.block_number}, "
