@@ -18,9 +18,10 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import quote
 
+from evledger_verify import strictjson
 from evledger_verify.checkpoint import MAX_NOTE_SIZE
 from evledger_verify.errors import CannotCheckError, FormatError, VerifyError
-from evledger_verify.promise import Promise, judge, verify_promise
+from evledger_verify.promise import PROMISE_FORMAT, Promise, judge, verify_promise
 from evledger_verify.receipt import (
     MAX_RECEIPT_BYTES,
     Check,
@@ -155,13 +156,18 @@ def _read_promise(path: str) -> str:
         raise CannotCheckError(f"promise: cannot read {path}: {exc}") from exc
     if text.lstrip().startswith("{"):
         try:
-            answer = json.loads(text)
-        except ValueError as exc:
-            raise CannotCheckError(f"promise: {path} is not valid JSON: {exc}") from exc
+            answer = strictjson.loads(text.encode())
+        except FormatError as exc:
+            raise CannotCheckError(f"promise: {path} is not valid JSON: {exc}") from None
         note = answer.get("promise") if isinstance(answer, dict) else None
         if not isinstance(note, str):
             raise CannotCheckError(f"promise: {path}: expected a JSON answer with a promise")
         return note
+    if not text.startswith(PROMISE_FORMAT + "\n"):
+        raise CannotCheckError(
+            f"promise: {path}: expected a promise note (first line {PROMISE_FORMAT}) or the "
+            "JSON answer that carries one"
+        )
     return text
 
 
@@ -170,12 +176,12 @@ def _fetch_receipt(api: str, record_id: str) -> dict[str, Any] | None:
     url = f"{api.rstrip('/')}/v1/records/{quote(record_id, safe='')}/receipt"
     try:
         with urllib.request.urlopen(url, timeout=10) as resp:  # noqa: S310 - operator's URL
-            body = json.loads(resp.read(MAX_RECEIPT_BYTES))
+            body = strictjson.loads(resp.read(MAX_RECEIPT_BYTES))
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
             return None
         raise CannotCheckError(f"api: {url}: HTTP {exc.code}") from exc
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, FormatError) as exc:
         raise CannotCheckError(f"api: {url}: {exc}") from exc
     return body if isinstance(body, dict) else None
 
@@ -264,8 +270,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"evledger-verify: could not check: {exc}", file=sys.stderr)
         return EXIT_CANNOT_CHECK
     except VerifyError as exc:  # any other deliberate error is a failed verification
-        print(f"evledger-verify: FAILED: {exc}", file=sys.stderr)
+        if as_json:
+            print(json.dumps({"verified": False, "error": str(exc), "exit": EXIT_FAILED}))
+        else:
+            print(f"evledger-verify: FAILED: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except (Exception, RecursionError) as exc:  # never a traceback: exit 2, said plainly
+        message = f"internal error on this input: {exc.__class__.__name__}: {str(exc)[:300]}"
+        if as_json:
+            print(json.dumps({"verified": False, "error": message, "exit": EXIT_CANNOT_CHECK}))
+        else:
+            print(f"evledger-verify: could not check: {message}", file=sys.stderr)
+        return EXIT_CANNOT_CHECK
     _print(report, as_json)
     if report.ok:
         return EXIT_OK

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from evledger_verify import strictjson
 from evledger_verify.checkpoint import NoteVerifier, verify_checkpoint
 from evledger_verify.errors import CannotCheckError, FormatError, VerificationError
 from evledger_verify.evm import MAX_NODE_BYTES, MAX_PROOF_NODES, AnchorProof, verify_anchor_proof
@@ -67,9 +67,9 @@ def load_json_file(path: str, what: str, limit: int = MAX_RECEIPT_BYTES) -> Any:
     if len(data) > limit:
         raise CannotCheckError(f"{what}: {path} is larger than {limit} bytes")
     try:
-        return json.loads(data)
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-        raise CannotCheckError(f"{what}: {path} is not valid JSON: {exc}") from exc
+        return strictjson.loads(data)
+    except FormatError as exc:  # not JSON, or JSON no evledger program writes
+        raise CannotCheckError(f"{what}: {path} is not valid JSON: {exc}") from None
 
 
 def _require(obj: Mapping[str, Any], key: str, typ: type | tuple[type, ...], what: str) -> Any:

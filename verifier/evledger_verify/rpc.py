@@ -17,7 +17,8 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from evledger_verify.errors import CannotCheckError, VerificationError
+from evledger_verify import strictjson
+from evledger_verify.errors import CannotCheckError, FormatError, VerificationError
 from evledger_verify.receipt import (
     Anchor,
     AnchorTally,
@@ -68,9 +69,9 @@ class RpcClient:
         if len(raw) > _MAX_RESPONSE:
             raise CannotCheckError(f"rpc: {method} answer larger than {_MAX_RESPONSE} bytes")
         try:
-            answer = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise CannotCheckError(f"rpc: {method} answer is not JSON") from exc
+            answer = strictjson.loads(raw)
+        except FormatError as exc:
+            raise CannotCheckError(f"rpc: {method} answer is not JSON: {exc}") from None
         if not isinstance(answer, dict):
             raise CannotCheckError(f"rpc: {method} answer is not a JSON-RPC object")
         if answer.get("error"):
