@@ -10,6 +10,7 @@ The hashing itself is imported from the verifier, so server and auditor hash ide
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
@@ -25,6 +26,7 @@ __all__ = [
     "consistency_proof",
     "frontier",
     "inclusion_proof",
+    "multiproof",
     "root",
 ]
 
@@ -116,6 +118,27 @@ def consistency_proof(store: NodeStore, first: int, second: int) -> list[bytes]:
     if first in (0, second):
         return []
     return _planned(store, lambda get: _subproof(first, 0, second, True, get))
+
+
+def multiproof(store: NodeStore, indices: Sequence[int], size: int) -> list[bytes]:
+    """The subtree hashes that, with the leaves at ``indices`` (sorted, distinct), give the
+    root of the tree of ``size``: in the order of a depth-first walk of RFC 9162's tree, one
+    hash per largest subtree holding none of those leaves. For a contiguous run of leaves it
+    is a few dozen hashes whatever the run's length (evledger_verify.merkle.root_from_multiproof
+    walks it back)."""
+    if not indices or indices[0] < 0 or indices[-1] >= size:
+        raise LedgerError(f"multiproof: expected leaf indices within 0..{size - 1}")
+
+    def walk(lo: int, hi: int, get: Getter) -> list[bytes]:
+        i = bisect.bisect_left(indices, lo)
+        if i == len(indices) or indices[i] >= hi:
+            return [_range_hash(lo, hi, get)]
+        if hi - lo == 1:
+            return []
+        k = _split(hi - lo)
+        return [*walk(lo, lo + k, get), *walk(lo + k, hi, get)]
+
+    return _planned(store, lambda get: walk(0, size, get))
 
 
 def frontier(size: int) -> list[NodeKey]:

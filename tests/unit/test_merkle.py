@@ -8,6 +8,7 @@ import functools
 import hashlib
 import itertools
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pytest
 from evledger_verify import merkle
@@ -473,3 +474,39 @@ def test_consistency_edge_cases_named() -> None:
         verify_consistency, 4, 7, [proof[0]] * 129, root4, root7,
         match="consistency proof: expected at most 128 hashes, got 129",
     )
+
+
+@given(st.integers(min_value=1, max_value=300), st.data())
+@settings(max_examples=200, deadline=None)
+def test_multiproof_gives_the_root_for_any_set_of_leaves(size: int, data: Any) -> None:
+    from evledger_verify.merkle import root_from_multiproof, tree_levels
+
+    from ledger import tree
+
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(size)]
+    store = tree.MemoryStore()
+    for key, value in tree.append_nodes(0, {}, leaves).items():
+        store[key] = value
+    chosen = sorted(data.draw(st.sets(st.integers(0, size - 1), min_size=1)))
+    proof = tree.multiproof(store, chosen, size)
+    expected = tree_levels(leaves)[-1][0]
+    assert root_from_multiproof({i: leaves[i] for i in chosen}, size, proof) == expected
+    if proof:
+        with pytest.raises(ProofError):
+            root_from_multiproof({i: leaves[i] for i in chosen}, size, proof[:-1])
+        with pytest.raises(ProofError):
+            root_from_multiproof({i: leaves[i] for i in chosen}, size, [*proof, proof[0]])
+        other = {i: leaves[i] for i in chosen}
+        other[chosen[0]] = b"\x00" * 32
+        assert root_from_multiproof(other, size, proof) != expected
+
+
+def test_a_contiguous_run_needs_few_hashes() -> None:
+    from ledger import tree
+
+    size = 100_000
+    leaves = [hashlib.sha256(i.to_bytes(4, "big")).digest() for i in range(size)]
+    store = tree.MemoryStore()
+    for key, value in tree.append_nodes(0, {}, leaves).items():
+        store[key] = value
+    assert len(tree.multiproof(store, list(range(20_000, 70_000)), size)) <= 40

@@ -9,8 +9,9 @@ Every check raises :class:`~evledger_verify.errors.ProofError` naming what did n
 
 from __future__ import annotations
 
+import bisect
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import NewType
 
 from evledger_verify.errors import ProofError
@@ -23,6 +24,7 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "root_from_inclusion_proof",
+    "root_from_multiproof",
     "tree_levels",
     "verify_consistency",
     "verify_inclusion",
@@ -181,3 +183,34 @@ def verify_consistency(
         raise ProofError(
             f"consistency proof: expected second root {second_root.hex()}, proof gives {sr.hex()}"
         )
+
+
+def root_from_multiproof(
+    leaves: Mapping[int, bytes], tree_size: int, proof: Sequence[bytes]
+) -> RootHash:
+    """The root of the tree of ``tree_size`` from the leaf hashes at some indices and the
+    subtree hashes for the rest, in depth-first order (one per largest subtree holding none of
+    the leaves). Raises :class:`ProofError` when the proof is too short, too long or the
+    leaves lie outside the tree."""
+    _check_hashes("multiproof", proof)
+    indices = sorted(leaves)
+    if not indices or indices[0] < 0 or indices[-1] >= tree_size:
+        raise ProofError(f"multiproof: expected leaves within 0..{tree_size - 1}")
+    supplied = iter(proof)
+
+    def walk(lo: int, hi: int) -> bytes:
+        i = bisect.bisect_left(indices, lo)
+        if i == len(indices) or indices[i] >= hi:
+            node = next(supplied, None)
+            if node is None:
+                raise ProofError("multiproof: too short for these leaves and tree size")
+            return node
+        if hi - lo == 1:
+            return leaves[lo]
+        k = 1 << ((hi - lo - 1).bit_length() - 1)
+        return node_hash(walk(lo, lo + k), walk(lo + k, hi))
+
+    root = walk(0, tree_size)
+    if next(supplied, None) is not None:
+        raise ProofError("multiproof: too long for these leaves and tree size")
+    return RootHash(root)
