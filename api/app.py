@@ -274,6 +274,23 @@ def create_app(
         """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
         return ledger.lot(lot)
 
+    @app.get("/v1/lots/{lot}/evidence", responses=_ERRORS, response_class=Response)
+    def lot_evidence(lot: LotId, ledger: LedgerDep, reader: ReaderDep) -> Response:
+        """The lot's evidence bundle (``evledger-bundle/1``, a zip) for `evledger-verify
+        bundle`: every anchored record of the lot with what judging it needs, the proofs and a
+        report."""
+        return _zip(ledger.exporter.lot(lot), f"evidence-{lot}")
+
+    @app.get("/v1/evidence", responses=_ERRORS, response_class=Response)
+    def period_evidence(
+        ledger: LedgerDep,
+        reader: ReaderDep,
+        start: Annotated[AwareDatetime, Query(alias="from")],
+        end: Annotated[AwareDatetime, Query(alias="to")],
+    ) -> Response:
+        """The evidence bundle of the records accepted from ``from`` (inclusive) to ``to``."""
+        return _zip(ledger.exporter.period(start, end), "evidence-period")
+
     @app.get("/v1/lots/{lot}/trace", responses=_ERRORS)
     def trace(
         lot: LotId,
@@ -431,3 +448,12 @@ def create_app(
     )
     app.add_middleware(EncodedSlashes)
     return app
+
+
+def _zip(data: bytes, name: str) -> Response:
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in name)[:100]
+    return Response(
+        data,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="{safe}.zip"'},
+    )

@@ -473,6 +473,73 @@ def lot(lot: str, key_path: str, as_json: bool, api: str | None) -> None:
 
 
 @main.command()
+@click.option("--lot", default=None, help="The lot whose evidence to export.")
+@click.option("--from", "start", default=None, help="Or a period: from this ISO 8601 time...")
+@click.option("--to", "end", default=None, help="...to this one (exclusive).")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the bundle (a zip).",
+)
+@click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A key allowed to read (its read token is sent).",
+)
+@api_option
+def export(
+    lot: str | None,
+    start: str | None,
+    end: str | None,
+    output: str,
+    key_path: str,
+    api: str | None,
+) -> None:
+    """Export an evidence bundle (evledger-bundle/1) of --lot, or of the records accepted
+    --from --to, for `evledger-verify bundle` (fully offline)."""
+    import zipfile
+    from datetime import datetime
+
+    if (lot is None) == (start is None and end is None) or (start is None) != (end is None):
+        raise CliError("export: give --lot LOT, or --from T1 --to T2")
+    params: dict[str, str | int] = {}
+    if lot is not None:
+        path = f"/v1/lots/{segment(lot)}/evidence"
+    else:
+        for name, value in (("from", start), ("to", end)):
+            try:
+                parsed = datetime.fromisoformat(str(value))
+            except ValueError:
+                raise CliError(
+                    f"export --{name}: expected an ISO 8601 time, got {value!r}"
+                ) from None
+            if parsed.tzinfo is None:
+                raise CliError(f"export --{name}: give the time zone (e.g. 2026-11-30T00:00Z)")
+            params[name] = parsed.isoformat()
+        path = "/v1/evidence"
+    client = _client(api)
+    key = _load_key(key_path)
+    data = client.request("GET", path, token=client.read_token(key, 600), params=params).content
+    Path(output).write_bytes(data)
+    with zipfile.ZipFile(output) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+    click.echo(
+        f"wrote {output}: {manifest['in_scope']} record(s) in scope, {manifest['records']} with "
+        f"their context, checkpoint at tree size {manifest['tree_size']}"
+        + (
+            f"; {manifest['not_yet_anchored']} not anchored yet, left out"
+            if manifest["not_yet_anchored"]
+            else ""
+        )
+    )
+    click.echo(f"verify it with: evledger-verify bundle {output} --trust TRUST.json")
+
+
+@main.command()
 @click.argument("lot", required=False)
 @click.option("--backward", "direction", flag_value="backward", help="What the lot was made from.")
 @click.option("--forward", "direction", flag_value="forward", help="What was made from it.")
@@ -738,8 +805,10 @@ def recall_check(scope_file: str, key_path: str, api: str | None) -> None:
     for what, ok in checks:
         click.echo(f"{'ok  ' if ok else 'FAIL'} {what}")
     sig = logged["signature"]
-    click.echo(f"signed by {_signature(sig)}; prove it is anchored: evledger receipt "
-               f"{record['record_id']} -o r.json && evledger-verify receipt r.json --trust T")
+    click.echo(
+        f"signed by {_signature(sig)}; prove it is anchored: evledger receipt "
+        f"{record['record_id']} -o r.json && evledger-verify receipt r.json --trust T"
+    )
     if not all(ok for _, ok in checks):
         raise Refused("recall-check: the scope does not match")
 

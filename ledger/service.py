@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account.signers.local import LocalAccount
 from evledger_verify.checkpoint import verifier_key_string
 
+from ledger.bundle import Exporter
 from ledger.config import Settings
 from ledger.identity import Identity
 from ledger.keys import ensure_log_key, log_public_key
@@ -75,6 +76,7 @@ class Ledger:
         self._group = GroupCommit(self.submitter)
         self.reads = Reads(engine, identity, required_stages, clock, extra_chains)
         self.proofs = Proofs(engine, identity.chain_id)
+        self.exporter = Exporter(engine, identity, required_stages)
         # The read and proof side, as the routes call it.
         self.reader = self.reads.reader
         self.record_view = self.reads.record_view

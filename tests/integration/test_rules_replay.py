@@ -8,7 +8,6 @@ Each case is first shown to be refused by the service itself, through the API: o
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -19,11 +18,10 @@ from eth_account.signers.local import LocalAccount
 from evledger_verify.records import Entry, canonical_json, record_hash
 from fastapi.testclient import TestClient
 
-from api.app import create_app
 from ledger.audit import Auditor, Finding
 from ledger.domain.lots import subject_of
 from ledger.runtime import Runtime
-from tests.helpers import bearer, inspection, register, sign, wait_anchored
+from tests.helpers import bearer, inspection, sign, wait_anchored
 from tests.integration.test_domain_workflows import evidence, release, workflow
 
 pytestmark = pytest.mark.integration
@@ -90,15 +88,6 @@ class Plant:
     def state(self, lot: str) -> str:
         resp = self.client.get(f"/v1/lots/{lot}", headers=bearer(self.runtime, self.approver))
         return str(resp.json()["state"])
-
-
-@pytest.fixture()
-def plant(client: TestClient, runtime: Runtime, database_url: str) -> Iterator[Plant]:
-    inspector = register(client, runtime, ("qa_inspector",), "Ivy Inspector")
-    approver = register(client, runtime, ("qa_approver",), "Quinn Approver")
-    engine = sa.create_engine(database_url)
-    yield Plant(runtime, TestClient(create_app(runtime.ledger)), engine, inspector, approver)
-    engine.dispose()
 
 
 def only_rule_broken(findings: list[Finding], record_id: str, *fragments: str) -> Finding:

@@ -252,8 +252,7 @@ def _anchor_proof(value: Any, what: str) -> AnchorProof:
         _hex_bytes(_require(value, "block_header", str, what), f"{what} block_header", 4096),
         tx_index,
         tuple(
-            _hex_bytes(n, f"{what} receipt_proof[{i}]", MAX_NODE_BYTES)
-            for i, n in enumerate(nodes)
+            _hex_bytes(n, f"{what} receipt_proof[{i}]", MAX_NODE_BYTES) for i, n in enumerate(nodes)
         ),
     )
 
@@ -421,6 +420,8 @@ class Check:
     name: str
     ok: bool
     detail: str
+    #: The regulation clauses the check supports (bundle reports), "" when not stated.
+    clause: str = ""
 
 
 @dataclass
@@ -436,25 +437,33 @@ class Report:
     def ok(self) -> bool:
         return self.could_not_check is None and bool(self.checks) and all(c.ok for c in self.checks)
 
-    def run(self, name: str, fn: Callable[[], str]) -> bool:
+    def run(self, name: str, fn: Callable[[], str], clause: str = "") -> bool:
         """Run one check; a :class:`VerificationError` becomes a failed check."""
         try:
             detail = fn()
         except VerificationError as exc:
-            self.checks.append(Check(name, False, str(exc)))
+            self.checks.append(Check(name, False, str(exc), clause))
             return False
-        self.checks.append(Check(name, True, detail))
+        self.checks.append(Check(name, True, detail, clause))
         return True
 
-    def fail(self, name: str, detail: str) -> None:
-        self.checks.append(Check(name, False, detail))
+    def fail(self, name: str, detail: str, clause: str = "") -> None:
+        self.checks.append(Check(name, False, detail, clause))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "subject": self.subject,
             "verified": self.ok,
             "could_not_check": self.could_not_check,
-            "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks],
+            "checks": [
+                {
+                    "check": c.name,
+                    "ok": c.ok,
+                    "detail": c.detail,
+                    **({"clause": c.clause} if c.clause else {}),
+                }
+                for c in self.checks
+            ],
         }
 
 

@@ -1,0 +1,320 @@
+"""Evidence bundles (``evledger-bundle/1``): one zip file an auditor verifies fully offline with
+``evledger-verify bundle``, for a lot or for a period.
+
+Members, and nothing else:
+
+- ``manifest.json``: the format, the scope, the log, the policy the rules were judged under,
+  the checkpoint's tree size, counts, and each other member's SHA-256 and size;
+- ``records.jsonl``: one line per record, in log order: its leaf index, whether it is in the
+  scope, the record and its log entry (signature included). Besides the records of the scope it
+  holds what judging them needs: every signer-registry record, every record of the lots
+  involved (a lot's chain is complete), and the history of the workflows they belong to;
+- ``proofs.json``: the signed checkpoint, a multiproof of every record's leaf under it, and
+  each chain's anchor with the consistency proof to the checkpoint and, when final, the block
+  header and receipts-trie path that prove it offline;
+- ``report.html``: the records for people, each with its signature manifestation (printed name,
+  UTC time, meaning) and its corrections.
+
+Records logged after the newest anchor are left out (counted in the manifest): a bundle proves
+what is anchored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import io
+import json
+import zipfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from evledger_verify.rules import POLICY_VERSION
+
+from ledger import tree
+from ledger.domain.lots import Stored, apply_corrections
+from ledger.errors import ConflictError, NotFoundError, TooLargeError
+from ledger.identity import Identity
+from ledger.models import Anchor, AnchorProof, Checkpoint, LogLeaf, Record
+from ledger.signers import load_registry
+from ledger.storage import LIVE_ANCHOR, DbNodeStore, anchor_state, to_stored
+
+__all__ = ["BUNDLE_FORMAT", "MAX_BUNDLE_RECORDS", "Exporter"]
+
+BUNDLE_FORMAT = "evledger-bundle/1"
+#: Records per bundle (the verifier reads at most this many).
+MAX_BUNDLE_RECORDS = 200_000
+
+
+class Exporter:
+    def __init__(
+        self, engine: sa.Engine, identity: Identity, required_stages: Sequence[str] = ("final",)
+    ) -> None:
+        self.engine = engine
+        self.identity = identity
+        self.required_stages = tuple(required_stages)
+
+    def lot(self, lot: str) -> bytes:
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            return self._bundle(conn, {"lot": lot}, Record.lot == lot)
+
+    def period(self, start: datetime, end: datetime) -> bytes:
+        if end <= start:
+            raise ConflictError(f"period: expected from < to, got {start} .. {end}")
+        with self.engine.connect() as conn:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            return self._bundle(
+                conn,
+                {"from": start.isoformat(), "to": end.isoformat()},
+                sa.and_(Record.accepted_at >= start, Record.accepted_at < end),
+            )
+
+    # -- selection -------------------------------------------------------------------------
+
+    def _bundle(self, conn: sa.Connection, scope: dict[str, str], where: Any) -> bytes:
+        anchored = conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(Anchor.tree_size), 0)).where(LIVE_ANCHOR)
+        ).scalar_one()
+        logged = sa.select(LogLeaf.seq).where(LogLeaf.leaf_index < anchored)
+        in_scope = set(
+            conn.execute(sa.select(Record.seq).where(where, Record.seq.in_(logged))).scalars()
+        )
+        later = conn.execute(
+            sa.select(sa.func.count()).where(where, ~Record.seq.in_(logged))
+        ).scalar_one()
+        if not in_scope:
+            raise NotFoundError(
+                f"evidence {json.dumps(scope)}: no anchored record in this scope"
+                + (f" ({later} not anchored yet: try again shortly)" if later else "")
+            )
+        if len(in_scope) > MAX_BUNDLE_RECORDS:
+            raise TooLargeError(
+                f"evidence: {len(in_scope)} records in this scope, at most {MAX_BUNDLE_RECORDS} "
+                "per bundle: narrow the period"
+            )
+        lots = set(
+            conn.execute(
+                sa.select(Record.lot)
+                .distinct()
+                .where(Record.seq.in_(in_scope), Record.lot.isnot(None))
+            ).scalars()
+        )
+        subjects = set(
+            conn.execute(
+                sa.select(Record.subject)
+                .distinct()
+                .where(
+                    sa.or_(Record.seq.in_(in_scope), Record.lot.in_(lots)),
+                    Record.subject.isnot(None),
+                )
+            ).scalars()
+        )
+        capas = {
+            f"capa:{body['capa_id']}"
+            for (raw,) in conn.execute(
+                sa.select(Record.body).where(Record.lot.in_(lots), Record.record_type == "ncr")
+            )
+            if (body := json.loads(raw)).get("capa_id")
+        }
+        context = sa.or_(
+            Record.record_type == "signer",
+            Record.lot.in_(lots),
+            Record.subject.in_(subjects | capas),
+        )
+        rows = conn.execute(
+            sa.select(LogLeaf.leaf_index, Record.seq, Record.body, Record.entry)
+            .join(Record, Record.seq == LogLeaf.seq)
+            .where(LogLeaf.leaf_index < anchored, sa.or_(Record.seq.in_(in_scope), context))
+            .order_by(LogLeaf.leaf_index)
+        ).all()
+        if len(rows) > MAX_BUNDLE_RECORDS:
+            raise TooLargeError(
+                f"evidence: {len(rows)} records with their context, at most "
+                f"{MAX_BUNDLE_RECORDS} per bundle: narrow the scope"
+            )
+        proofs = self._proofs(conn, [int(r.leaf_index) for r in rows], anchored)
+        lines = [
+            json.dumps(
+                {
+                    "leaf_index": int(r.leaf_index),
+                    "in_scope": r.seq in in_scope,
+                    "record": json.loads(r.body),
+                    "entry": json.loads(r.entry),
+                },
+                separators=(",", ":"),
+                sort_keys=True,
+            )
+            for r in rows
+        ]
+        records = ("\n".join(lines) + "\n").encode()
+        report = self._report(conn, scope, rows, in_scope, proofs).encode()
+        members = {
+            "records.jsonl": records,
+            "proofs.json": json.dumps(proofs, indent=1, sort_keys=True).encode(),
+            "report.html": report,
+        }
+        manifest = {
+            "format": BUNDLE_FORMAT,
+            "scope": scope,
+            "created_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+            "log_origin": self.identity.log_origin,
+            "chain_id": self.identity.chain_id,
+            "contract": self.identity.contract,
+            "policy": POLICY_VERSION,
+            "required_stages": list(self.required_stages),
+            "tree_size": proofs["tree_size"],
+            "records": len(rows),
+            "in_scope": len(in_scope),
+            "not_yet_anchored": later,
+            "members": {
+                name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+                for name, data in members.items()
+            },
+        }
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("manifest.json", json.dumps(manifest, indent=1, sort_keys=True))
+            for name, data in members.items():
+                zf.writestr(name, data)
+        return out.getvalue()
+
+    # -- proofs ----------------------------------------------------------------------------
+
+    def _proofs(self, conn: sa.Connection, leaves: list[int], anchored: int) -> dict[str, Any]:
+        """The checkpoint at the newest anchored size, every leaf under it, and each chain's
+        anchor that covers every leaf (final first)."""
+        size = anchored
+        cp = conn.execute(sa.select(Checkpoint).where(Checkpoint.tree_size == size)).one()
+        nodes = DbNodeStore(conn)
+        final = anchor_state("final").label("final")
+        rows = conn.execute(
+            sa.select(
+                Anchor,
+                final,
+                AnchorProof.block_header,
+                AnchorProof.tx_index,
+                AnchorProof.receipt_proof,
+            )
+            .outerjoin(
+                AnchorProof,
+                sa.and_(
+                    AnchorProof.chain_id == Anchor.chain_id,
+                    AnchorProof.tx_hash == Anchor.tx_hash,
+                    AnchorProof.block_hash == Anchor.block_hash,
+                ),
+            )
+            .where(Anchor.tree_size > leaves[-1], LIVE_ANCHOR)
+            .order_by(Anchor.chain_id, final.desc(), Anchor.tree_size.desc())
+        ).all()
+        chosen: dict[int, Any] = {}
+        for a in rows:
+            chosen.setdefault(int(a.chain_id), a)
+        anchors = []
+        for a in sorted(
+            chosen.values(), key=lambda a: (a.chain_id != self.identity.chain_id, a.chain_id)
+        ):
+            entry: dict[str, Any] = {
+                "chain_id": a.chain_id,
+                "contract": a.contract,
+                "tx_hash": a.tx_hash,
+                "block_number": a.block_number,
+                "block_hash": a.block_hash,
+                "log_index": a.log_index,
+                "state": "final" if a.final else "included",
+                "tree_size": a.tree_size,
+                "root_hash": bytes(a.root_hash).hex(),
+                "consistency_proof": []
+                if a.tree_size == size
+                else [
+                    p.hex()
+                    for p in tree.consistency_proof(
+                        nodes, min(a.tree_size, size), max(a.tree_size, size)
+                    )
+                ],
+            }
+            if a.block_header is not None:
+                entry["proof"] = {
+                    "block_header": bytes(a.block_header).hex(),
+                    "tx_index": a.tx_index,
+                    "receipt_proof": json.loads(a.receipt_proof),
+                }
+            anchors.append(entry)
+        return {
+            "tree_size": size,
+            "root_hash": bytes(cp.root_hash).hex(),
+            "checkpoint": cp.note,
+            "multiproof": [p.hex() for p in tree.multiproof(nodes, leaves, size)],
+            "anchors": anchors,
+        }
+
+    # -- the report for people ---------------------------------------------------------------
+
+    def _report(
+        self,
+        conn: sa.Connection,
+        scope: dict[str, str],
+        rows: Sequence[Any],
+        in_scope: set[int],
+        proofs: dict[str, Any],
+    ) -> str:
+        registry = load_registry(conn)
+        stored: list[Stored] = []
+        for r in rows:
+            entry = json.loads(r.entry)
+            stored.append(
+                to_stored(
+                    registry,
+                    entry["record_id"],
+                    entry["record_type"],
+                    bytes(r.body),
+                    bytes.fromhex(entry["record_hash"]),
+                    entry["signer"],
+                    entry["meaning"],
+                    int(entry["signed_at"]),
+                    entry["accepted_at"],
+                )
+            )
+        apply_corrections(stored)
+        e = html.escape
+        title = ", ".join(f"{k} {v}" for k, v in scope.items())
+        out = [
+            "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
+            f"<title>Evidence: {e(title)}</title><style>{_CSS}</style></head><body>",
+            f"<h1>Evidence bundle: {e(title)}</h1>",
+            f"<p>Log <code>{e(self.identity.log_origin)}</code>, checkpoint at tree size "
+            f"{proofs['tree_size']}, root <code>{proofs['root_hash']}</code>. "
+            f"Anchored on chain(s) {', '.join(str(a['chain_id']) for a in proofs['anchors'])}."
+            " Verify this bundle with <code>evledger-verify bundle</code>: this page is for "
+            "reading, the proofs are in the other files.</p>",
+            "<table><thead><tr><th>Record</th><th>Type</th><th>Lot</th><th>Signed by</th>"
+            "<th>Signed (UTC)</th><th>Meaning</th><th>Corrections</th></tr></thead><tbody>",
+        ]
+        for r, s in zip(rows, stored, strict=True):
+            if r.seq not in in_scope:
+                continue
+            corrections = "".join(
+                f"<li>{e(h['path'])}: {e(json.dumps(h['old']))} &rarr; {e(json.dumps(h['new']))}"
+                f" by {e(str(h['printed_name']))} at {e(h['signed_at'])}: {e(h['reason'])}</li>"
+                for h in s.history
+            )
+            out.append(
+                f"<tr><td><code>{e(s.record_id)}</code></td><td>{e(s.type)}"
+                f"{' / ' + e(str(s.body.get('step'))) if s.body.get('step') else ''}</td>"
+                f"<td>{e(str(s.body.get('lot') or ''))}</td>"
+                f"<td>{e(s.printed_name or 'unregistered')}<br><small>{e(s.signer)}</small></td>"
+                f"<td>{e(s.signed_at)}</td><td>{e(s.meaning)}</td>"
+                f"<td>{'<ul>' + corrections + '</ul>' if corrections else ''}</td></tr>"
+            )
+        out.append("</tbody></table></body></html>")
+        return "\n".join(out)
+
+
+_CSS = (
+    "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}"
+    "table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:4px 6px;"
+    "text-align:left;vertical-align:top}th{background:#f3f3f3}code{font-size:12px}"
+    "small{color:#666}ul{margin:0;padding-left:1.2em}"
+)

@@ -1,0 +1,330 @@
+"""Evidence bundles: exported by the service (route and `evledger export`), verified fully
+offline by the `evledger-verify bundle` process with nothing but the trust file, each check
+naming its clauses; and refused, naming the check, when tampered with in any of the named ways,
+including a record a superuser slipped into the log that the service would have refused."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.helpers import bearer, inspection, wait_for
+from tests.integration.test_domain_workflows import evidence, release, workflow
+from tests.integration.test_rules_replay import Plant
+
+pytestmark = pytest.mark.integration
+
+VERIFY = Path(sys.executable).parent / "evledger-verify"
+
+
+def lot_history(p: Plant, lot: str, prefix: str) -> None:
+    """A lot through its life: inspection, NCR opened and closed, re-inspection, release."""
+    first = inspection(f"{prefix}-I1", lot=lot, value=3.2)
+    p.submit(first, p.inspector, "authored")
+    p.submit(workflow("ncr", f"{prefix}-N1", f"NCR-{prefix}", "open", lot=lot,
+                      refs=[first["record_id"]]), p.inspector, "authored")
+    for n, (step, who, meaning) in enumerate(
+        [("evaluated", p.inspector, "reviewed"), ("dispositioned", p.approver, "approved"),
+         ("closed", p.approver, "approved")], 2):
+        p.submit(workflow("ncr", f"{prefix}-N{n}", f"NCR-{prefix}", step, lot=lot), who,
+                 meaning)
+    second = inspection(f"{prefix}-I2", lot=lot)
+    p.submit(second, p.inspector, "authored")
+    p.submit(release(f"{prefix}-R", lot, evidence(second)), p.approver, "released")
+
+
+def final_with_proof(p: Plant, record_id: str) -> None:
+    wait_for("final, proven offline", lambda: (p.client.get(
+        f"/v1/records/{record_id}/receipt").json().get("anchor") or {}).get("proof"))
+
+
+def export(p: Plant, lot: str) -> bytes:
+    resp = p.client.get(f"/v1/lots/{lot}/evidence", headers=bearer(p.runtime, p.approver))
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == "application/zip"
+    return resp.content
+
+
+def verify(tmp_path: Path, data: bytes, trust: dict[str, Any], *extra: str
+           ) -> tuple[int, dict[str, Any]]:
+    (tmp_path / "bundle.zip").write_bytes(data)
+    (tmp_path / "trust.json").write_text(json.dumps(trust))
+    done = subprocess.run([str(VERIFY), "bundle", str(tmp_path / "bundle.zip"), "--trust",
+                           str(tmp_path / "trust.json"), "--json", *extra],
+                          capture_output=True, text=True, timeout=120)
+    assert "Traceback" not in done.stderr, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def failed(report: dict[str, Any]) -> list[str]:
+    return [c["check"] for c in report.get("checks", []) if not c["ok"]]
+
+
+@pytest.fixture()
+def exported(plant: Plant) -> tuple[Plant, bytes, dict[str, Any]]:
+    lot_history(plant, "LOT-E", "E")
+    lot_history(plant, "LOT-F", "F")  # another lot: not in LOT-E's bundle
+    final_with_proof(plant, "F-R")
+    return plant, export(plant, "LOT-E"), plant.runtime.ledger.identity.trust()
+
+
+def test_a_lot_bundle_verifies_offline_with_every_check_and_clause(
+    exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path
+) -> None:
+    _, data, trust = exported
+    code, report = verify(tmp_path, data, trust)
+    assert code == 0, report
+    checks = {c["check"]: c for c in report["checks"]}
+    assert list(checks) == ["bundle", "records", "signatures", "authority", "rules",
+                            "checkpoint", "inclusion", "lot chains", "anchor (chain 31337)",
+                            "anchors required"]
+    assert all(c["clause"] for c in report["checks"])
+    assert "§11.10(g)" in checks["authority"]["clause"]
+    assert "proven offline down to the block header" in checks["anchor (chain 31337)"]["detail"]
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        manifest = json.loads(zf.read("manifest.json"))
+        lines = [json.loads(x) for x in zf.read("records.jsonl").splitlines()]
+        report_html = zf.read("report.html").decode()
+    scoped = [x["record"]["record_id"] for x in lines if x["in_scope"]]
+    assert scoped == ["E-I1", "E-N1", "E-N2", "E-N3", "E-N4", "E-I2", "E-R"]
+    assert not any(x["record"].get("lot") == "LOT-F" for x in lines)
+    assert manifest["in_scope"] == 7 and manifest["scope"] == {"lot": "LOT-E"}
+    assert "Quinn Approver" in report_html and "released" in report_html
+
+
+def test_export_command_and_period_scope(
+    exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path
+) -> None:
+    """The same through `evledger export` against the served API, for a lot and a period."""
+    p, _, trust = exported
+    import threading
+
+    import uvicorn
+
+    from api.app import create_app
+    from ledger.embedded import free_port
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(p.runtime.ledger), port=port,
+                                           log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        wait_for("served", lambda: server.started)
+        key = tmp_path / "approver.key"
+        key.write_text(p.approver.key.hex())
+        key.chmod(0o600)
+        cli = Path(sys.executable).parent / "evledger"
+        api = f"http://127.0.0.1:{port}"
+        for args in (["--lot", "LOT-E"], ["--from", "2000-01-01T00:00:00Z", "--to",
+                                          "2999-01-01T00:00:00Z"]):
+            out = tmp_path / "b.zip"
+            done = subprocess.run([str(cli), "export", *args, "-o", str(out), "--key", str(key),
+                                   "--api", api], capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, done.stderr
+            assert "evledger-verify bundle" in done.stdout
+            code, report = verify(tmp_path, out.read_bytes(), trust)
+            assert code == 0, report
+        bad = subprocess.run([str(cli), "export", "--lot", "NO-SUCH-LOT", "-o",
+                              str(tmp_path / "x.zip"), "--key", str(key), "--api", api],
+                             capture_output=True, text=True, timeout=60)
+        assert bad.returncode != 0 and "no anchored record" in bad.stderr
+        assert not (tmp_path / "x.zip").exists()
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+# -- tampering ----------------------------------------------------------------------------------
+
+
+def repack(data: bytes, change: Callable[[dict[str, Any]], None], *,
+           fix_manifest: bool = True) -> bytes:
+    """Unpack, let ``change`` edit the parsed members, and pack again, re-listing the members'
+    hashes in the manifest as a careful forger would (unless told not to)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        parts: dict[str, Any] = {
+            "manifest": json.loads(zf.read("manifest.json")),
+            "lines": [json.loads(x) for x in zf.read("records.jsonl").splitlines()],
+            "proofs": json.loads(zf.read("proofs.json")),
+            "report": zf.read("report.html"),
+        }
+    change(parts)
+    members = {
+        "records.jsonl": ("\n".join(json.dumps(x, separators=(",", ":"), sort_keys=True)
+                                    for x in parts["lines"]) + "\n").encode(),
+        "proofs.json": json.dumps(parts["proofs"]).encode(),
+        "report.html": parts["report"],
+    }
+    if fix_manifest:
+        parts["manifest"]["records"] = len(parts["lines"])
+        parts["manifest"]["members"] = {
+            name: {"sha256": hashlib.sha256(body).hexdigest(), "bytes": len(body)}
+            for name, body in members.items()
+        }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("manifest.json", json.dumps(parts["manifest"]))
+        for name, body in members.items():
+            zf.writestr(name, body)
+    return out.getvalue()
+
+
+def _line(parts: dict[str, Any], record_id: str) -> dict[str, Any]:
+    return next(x for x in parts["lines"] if x["record"]["record_id"] == record_id)
+
+
+def _flip_hex(value: str, at: int = 10) -> str:
+    return value[:at] + ("0" if value[at] != "0" else "1") + value[at + 1:]
+
+
+def _remove(parts: dict[str, Any], record_id: str) -> None:
+    parts["lines"] = [x for x in parts["lines"] if x["record"]["record_id"] != record_id]
+
+
+def _add(parts: dict[str, Any]) -> None:
+    copy = json.loads(json.dumps(_line(parts, "E-I2")))
+    copy["leaf_index"] = parts["lines"][-1]["leaf_index"] + 1
+    parts["lines"].append(copy)
+
+
+def _swap_signatures(parts: dict[str, Any]) -> None:
+    a, b = _line(parts, "E-I1")["entry"], _line(parts, "E-I2")["entry"]
+    a["signature"], b["signature"] = b["signature"], a["signature"]
+
+
+def _signer_roles(parts: dict[str, Any]) -> None:
+    line = next(x for x in parts["lines"] if x["record"]["type"] == "signer"
+                and "qa_inspector" in x["record"]["roles"])
+    line["record"]["roles"] = ["qa_approver"]
+
+
+def _swap_multiproof(parts: dict[str, Any]) -> None:
+    m = parts["proofs"]["multiproof"]
+    m[0], m[1] = m[1], m[0]
+
+
+def _anchor_proof(key: str) -> Callable[[dict[str, Any]], None]:
+    def change(parts: dict[str, Any]) -> None:
+        proof = parts["proofs"]["anchors"][0]["proof"]
+        if key == "block_header":
+            proof[key] = _flip_hex(proof[key], 200)
+        else:
+            proof[key][0] = _flip_hex(proof[key][0], 30)
+    return change
+
+
+def _checkpoint_root(parts: dict[str, Any]) -> None:
+    parts["proofs"]["root_hash"] = _flip_hex(parts["proofs"]["root_hash"])
+
+
+TAMPERED: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
+    "a record byte changed": (lambda p: _line(p, "E-I2")["record"]["characteristics"][0]
+                              .update(value=3.04), "records"),
+    "a record removed from the middle of the lot": (lambda p: _remove(p, "E-N3"), "lot chains"),
+    "a record added": (_add, "inclusion"),
+    "a signature moved to another record": (_swap_signatures, "signatures"),
+    "a signer's role changed": (_signer_roles, "records"),
+    "a checkpoint root changed": (_checkpoint_root, "checkpoint"),
+    "a proof element swapped": (_swap_multiproof, "inclusion"),
+    "a block header changed": (_anchor_proof("block_header"), "anchor (chain 31337)"),
+    "a receipt-proof node changed": (_anchor_proof("receipt_proof"), "anchor (chain 31337)"),
+}
+
+
+@pytest.mark.parametrize("name", list(TAMPERED))
+def test_a_tampered_bundle_fails_naming_the_check(
+    exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path, name: str
+) -> None:
+    _, data, trust = exported
+    change, check = TAMPERED[name]
+    code, report = verify(tmp_path, repack(data, change), trust)
+    assert code == 1, report
+    assert check in failed(report), (check, report)
+
+
+@pytest.mark.parametrize("case", ["release by an inspector", "ncr open to closed"])
+def test_a_record_the_service_would_refuse_fails_the_rules_check(
+    plant: Plant, tmp_path: Path, case: str
+) -> None:
+    """The superuser case: signed by a registered key, sealed, anchored, the lot chain intact;
+    `evledger audit` names it, and so does the bundle verifier, offline."""
+    insp = inspection("S-I", lot="LOT-S")
+    plant.submit(insp, plant.inspector, "authored")
+    plant.submit(workflow("ncr", "S-N1", "NCR-S", "open", lot="LOT-S", refs=["S-I"]),
+                 plant.inspector, "authored")
+    if case == "release by an inspector":
+        plant.slip_in(release("S-R", "LOT-S", evidence(insp)), plant.inspector, "released")
+        bad = "S-R"
+    else:
+        plant.slip_in(workflow("ncr", "S-N2", "NCR-S", "closed", lot="LOT-S"),
+                      plant.approver, "approved")
+        bad = "S-N2"
+    final_with_proof(plant, bad)
+    assert [(f.kind, f.record_id) for f in plant.audit()] == [("rule_broken", bad)]
+    code, report = verify(tmp_path, export(plant, "LOT-S"), plant.runtime.ledger.identity.trust())
+    assert code == 1 and failed(report) == ["rules"], report
+    rules = next(c for c in report["checks"] if c["check"] == "rules")
+    assert bad in rules["detail"]
+
+
+def _zip_with(members: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, body in members.items():
+            zf.writestr(name, body)
+    return out.getvalue()
+
+
+def _members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+FILE_ATTACKS: dict[str, Callable[[bytes], bytes]] = {
+    "the manifest truncated": lambda d: _zip_with({**_members(d), "manifest.json":
+                                                  _members(d)["manifest.json"][:40]}),
+    "the zip truncated": lambda d: d[: len(d) // 2],
+    "trailing garbage": lambda d: d + b"garbage after the zip",
+    "bytes before the zip": lambda d: b"MZ" + d,
+    "a member outside its folder": lambda d: _zip_with({**_members(d), "../escape.txt": b"x"}),
+    "a member missing": lambda d: _zip_with({k: v for k, v in _members(d).items()
+                                             if k != "proofs.json"}),
+    "a zip bomb": lambda d: _zip_with({**_members(d), "report.html": b"\0" * (40 * 1024**2)}),
+    "not a zip at all": lambda d: b"PK\x03\x04" + b"\x00" * 100,
+}
+
+
+@pytest.mark.parametrize("name", list(FILE_ATTACKS))
+def test_a_damaged_or_hostile_file_is_refused(
+    exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path, name: str
+) -> None:
+    _, data, trust = exported
+    code, report = verify(tmp_path, FILE_ATTACKS[name](data), trust)
+    assert code in (1, 2), report
+    assert failed(report)[:1] == ["bundle"] or report.get("error"), report
+
+
+def test_a_huge_member_is_refused_before_it_is_read(
+    exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from evledger_verify import bundle
+    from evledger_verify.receipt import Trust
+
+    _, data, trust = exported
+    monkeypatch.setitem(bundle.MEMBERS, "report.html", 1000)  # a small limit, same logic
+    path = tmp_path / "b.zip"
+    path.write_bytes(data)
+    report = bundle.verify_bundle(str(path), Trust.from_json(trust))
+    assert not report.ok and report.checks[0].name == "bundle"
+    assert "report.html: larger than 1000 bytes" in report.checks[0].detail

@@ -1,0 +1,100 @@
+"""The signer registry: a projection of the signed ``signer`` records of the log, defined once
+for the service, the audit and the offline bundle verifier.
+
+A ``signer`` record grants or revokes: ``{"type": "signer", "action": "grant" | "revoke",
+"address": "0x...", "name": "Printed Name", "roles": [...]}``. Authority is judged as the
+registry stood at the signing time of the record being checked (21 CFR 11.10(g)): apply the
+signer records in signing-time order (log order breaks ties).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["Registry", "SignerState"]
+
+
+@dataclass
+class SignerState:
+    address: str
+    name: str
+    roles: tuple[str, ...]
+    # (valid_from, valid_until or None, roles), in unix seconds of the records' signing times
+    intervals: list[tuple[int, int | None, tuple[str, ...]]] = field(default_factory=list)
+    #: (granted at, printed name): a signature shows the name registered when it was made.
+    names: list[tuple[int, str]] = field(default_factory=list)
+    #: Set by a revoke with "compromised": true: from then on no signature by this key is
+    #: accepted, whatever signing time it claims (no backdating with a stolen key).
+    compromised_by: str | None = None
+
+    def name_at(self, t: int) -> str:
+        """The printed name as registered at time ``t`` (21 CFR 11.50)."""
+        current = self.names[0][1] if self.names else self.name
+        for start, name in self.names[1:]:
+            if start < t:  # a rename applies from the second after it was signed
+                current = name
+        return current
+
+    def roles_at(self, t: int) -> tuple[str, ...] | None:
+        """The roles held at time ``t``, or None when not an active signer then."""
+        for start, end, roles in self.intervals:
+            if start <= t and (end is None or t < end):
+                return roles
+        return None
+
+    @property
+    def revoked(self) -> bool:
+        return not self.intervals or self.intervals[-1][1] is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "address": self.address,
+            "name": self.name,
+            "roles": list(self.roles),
+            "active": not self.revoked,
+            "compromised": self.compromised_by is not None,
+            "intervals": [{"from": s, "until": e, "roles": list(r)} for s, e, r in self.intervals],
+        }
+
+
+class Registry:
+    def __init__(self) -> None:
+        self.signers: dict[str, SignerState] = {}
+
+    def apply(self, record: Mapping[str, Any], signed_at: int) -> None:
+        key = str(record["address"]).lower()
+        state = self.signers.get(key)
+        if record["action"] == "grant":
+            if state is None:
+                state = self.signers[key] = SignerState(str(record["address"]), "", ())
+            self._close(state, signed_at)
+            state.name = str(record["name"])
+            state.names.append((signed_at, state.name))
+            state.roles = tuple(record["roles"])
+            state.intervals.append((signed_at, None, state.roles))
+        elif state is not None:
+            self._close(state, signed_at)
+            if record.get("compromised") is True:
+                state.compromised_by = str(record.get("record_id"))
+
+    @staticmethod
+    def _close(state: SignerState, at: int) -> None:
+        if state.intervals and state.intervals[-1][1] is None:
+            start, _, roles = state.intervals[-1]
+            state.intervals[-1] = (start, at, roles)
+
+    def get(self, address: str) -> SignerState | None:
+        return self.signers.get(address.lower())
+
+    def name_of(self, address: str) -> str:
+        """The signer's current printed name, for messages ("unregistered" if unknown)."""
+        state = self.get(address)
+        return state.name if state else "unregistered"
+
+    def __len__(self) -> int:
+        return len(self.signers)
+
+    def all(self) -> Iterable[SignerState]:
+        return self.signers.values()
