@@ -101,6 +101,20 @@ def test_a_lot_bundle_verifies_offline_with_every_check_and_clause(
     assert "Quinn Approver" in report_html and "released" in report_html
 
 
+def test_the_verifier_installed_alone_verifies_a_bundle(
+    exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path, auditor_venv: Path
+) -> None:
+    """What an auditor does: a clean environment with `pip install ./verifier` only."""
+    _, data, trust = exported
+    (tmp_path / "bundle.zip").write_bytes(data)
+    (tmp_path / "trust.json").write_text(json.dumps(trust))
+    done = subprocess.run([str(auditor_venv / "bin" / "evledger-verify"), "bundle",
+                           str(tmp_path / "bundle.zip"), "--trust", str(tmp_path / "trust.json")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "VERIFIED" in done.stdout and "supports: Part 11" in done.stdout
+
+
 def test_export_command_and_period_scope(
     exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path
 ) -> None:
