@@ -8,7 +8,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test lint typecheck layers unit integration contracts contracts-check bench \
-        bench-ingest bench-devices bench-audit bench-audit-1m bench-trace fault-soak clean
+        bench-ingest bench-devices bench-audit bench-audit-1m bench-trace bench-verify fault-soak \
+        clean
 
 setup: $(STAMP) node_modules/.installed
 
@@ -69,6 +70,9 @@ bench-devices: setup
 
 bench-audit: setup
 	$(BIN)/python bench/audit.py --records 100000
+
+bench-verify: setup
+	$(BIN)/python bench/verify.py
 
 bench-audit-1m: setup
 	$(BIN)/python bench/audit.py --records 1000000

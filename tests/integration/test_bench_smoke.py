@@ -82,3 +82,19 @@ def test_trace_bench_quick_runs_and_every_answer_has_the_generated_size(tmp_path
     assert result["stop"]["exit_code"] == 0
     assert result["stop"]["left_running"] == {}, result["stop"]
     assert result["problems"] == []
+
+
+def test_verify_bench_small_runs_and_every_verification_passes(tmp_path: Path) -> None:
+    figures = tmp_path / "verify.json"
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "verify.py"), "--sizes", "300",
+         "--receipt-runs", "2", "--bundle-runs", "1", "--json", str(figures)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    for row in ("receipt (CLI process", "bundle of 300 records", "limits per core", "profile of"):
+        assert row in done.stdout, done.stdout
+    assert json.loads(figures.read_text())["bundle_300_s"] > 0
