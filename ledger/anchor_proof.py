@@ -15,7 +15,7 @@ from typing import Any
 import rlp
 from evledger_verify.evm import AnchorProof, verify_anchor_proof
 from evledger_verify.records import keccak256
-from trie import HexaryTrie
+from trie.hexary import HexaryTrie
 from web3 import Web3
 
 from ledger.errors import ChainError
@@ -103,7 +103,8 @@ def cut_anchor_proof(w3: Web3, tx_hash: str, contract: str, tree_size: int,
             f"anchor proof: the receipts of block {block['number']} rebuild another trie root"
         )
     index = int(receipt["transactionIndex"])
-    nodes = tuple(rlp.encode(node) for node in trie.get_proof(rlp.encode(index)))
+    proof_nodes = trie.get_proof(rlp.encode(index))  # type: ignore[no-untyped-call]
+    nodes = tuple(rlp.encode(node) for node in proof_nodes)
     proof = AnchorProof(header, index, nodes)
     verify_anchor_proof(
         proof,

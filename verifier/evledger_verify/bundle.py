@@ -95,15 +95,15 @@ def verify_bundle(
     if not report.run("bundle", read, CLAUSES["bundle"]):
         return report
     b = found[0]
-    if not report.run("records", lambda: _parse_records(b), CLAUSES["records"]):
-        return report
     tick = progress or (lambda stage, done, total: None)
+    if not report.run("records", lambda: _parse_records(b, tick), CLAUSES["records"]):
+        return report
     report.run(
         "signatures", lambda: _signatures(b, trust.domain, workers, tick), CLAUSES["signatures"]
     )
     registry = Registry()
     report.run("authority", lambda: _authority(b, registry), CLAUSES["authority"])
-    report.run("rules", lambda: _rules(b, registry), CLAUSES["rules"])
+    report.run("rules", lambda: _rules(b, registry, tick), CLAUSES["rules"])
     report.run("checkpoint", lambda: _checkpoint(b, trust), CLAUSES["checkpoint"])
     report.run("inclusion", lambda: _inclusion(b), CLAUSES["inclusion"])
     report.run("lot chains", lambda: _lot_chains(b), CLAUSES["lot chains"])
@@ -223,9 +223,11 @@ def _scope_text(manifest: dict[str, Any]) -> str:
 # -- records, signatures, authority, rules ----------------------------------------------------
 
 
-def _parse_records(b: _Bundle) -> str:
+def _parse_records(b: _Bundle, tick: Progress) -> str:
     last = -1
     for n, line in enumerate(b.lines, 1):
+        if n % 10_000 == 0:
+            tick("records", n, len(b.lines))
         item = _json(line, f"records.jsonl line {n}")
         if not isinstance(item, dict) or set(item) != {"leaf_index", "in_scope", "record", "entry"}:
             raise FormatError(
@@ -313,11 +315,13 @@ def _authority(b: _Bundle, registry: Registry) -> str:
     return f"every signer was registered and active at the signing time ({len(registry)} signers)"
 
 
-def _rules(b: _Bundle, registry: Registry) -> str:
+def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
     required = [str(s) for s in b.manifest["required_stages"]]
     judge = Judge(required, names=registry.name_of)
     broken = []
-    for _, _, record, entry in b.entries:
+    for n, (_, _, record, entry) in enumerate(b.entries, 1):
+        if n % 10_000 == 0:
+            tick("rules", n, len(b.entries))
         state = registry.get(entry.signer)
         roles = state.roles_at(entry.signed_at) if state is not None else None
         if roles is None:
