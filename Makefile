@@ -11,7 +11,18 @@ STAMP  := $(VENV)/.installed
         bench-ingest bench-devices bench-audit bench-audit-1m bench-trace bench-verify fault-soak \
         clean
 
-setup: $(STAMP) node_modules/.installed
+setup: $(STAMP) node_modules/.installed $(VENV)/.chromium
+
+# Debian's chromium for the page tests (Playwright drives it; it cannot download browsers here).
+$(VENV)/.chromium: $(STAMP)
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium with apt (for the page tests)"; \
+	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+	  $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update >/dev/null && \
+	    $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }; }
+	@command -v chromium >/dev/null
+	@touch $@
 
 $(STAMP): pyproject.toml verifier/pyproject.toml ingest/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

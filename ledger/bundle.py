@@ -289,8 +289,9 @@ class Exporter:
             f"Anchored on chain(s) {', '.join(str(a['chain_id']) for a in proofs['anchors'])}."
             " Verify this bundle with <code>evledger-verify bundle</code>: this page is for "
             "reading, the proofs are in the other files.</p>",
-            "<table><thead><tr><th>Record</th><th>Type</th><th>Lot</th><th>Signed by</th>"
-            "<th>Signed (UTC)</th><th>Meaning</th><th>Corrections</th></tr></thead><tbody>",
+            "<table><thead><tr><th>Record</th><th>Type</th><th>Lot</th><th>What it says</th>"
+            "<th>Signed by</th><th>Signed (UTC)</th><th>Meaning</th><th>Corrections</th></tr>"
+            "</thead><tbody>",
         ]
         for r, s in zip(rows, stored, strict=True):
             if r.seq not in in_scope:
@@ -303,18 +304,43 @@ class Exporter:
             out.append(
                 f"<tr><td><code>{e(s.record_id)}</code></td><td>{e(s.type)}"
                 f"{' / ' + e(str(s.body.get('step'))) if s.body.get('step') else ''}</td>"
-                f"<td>{e(str(s.body.get('lot') or ''))}</td>"
+                f"<td class='n'>{e(str(s.body.get('lot') or ''))}</td><td>{e(_says(s.body))}</td>"
                 f"<td>{e(s.printed_name or 'unregistered')}<br><small>{e(s.signer)}</small></td>"
-                f"<td>{e(s.signed_at)}</td><td>{e(s.meaning)}</td>"
+                f"<td class='n'>{e(s.signed_at)}</td><td>{e(s.meaning)}</td>"
                 f"<td>{'<ul>' + corrections + '</ul>' if corrections else ''}</td></tr>"
             )
         out.append("</tbody></table></body></html>")
         return "\n".join(out)
 
 
+#: The fields that say what a record decided, by record type, shown in the report.
+_SAYS = {
+    "inspection": ("stage", "verdict"),
+    "release": ("decision",),
+    "ncr": ("disposition", "nature"),
+    "capa": ("effective",),
+    "correction": ("corrects", "reason"),
+    "signer": ("action", "name", "roles"),
+    "scan": ("operation", "station"),
+    "process_reading": ("tag", "value", "unit"),
+    "alert": ("severity", "description"),
+    "recall": ("recall_id", "drill", "reason"),
+}
+
+
+def _says(body: dict[str, Any]) -> str:
+    parts = []
+    for key in _SAYS.get(str(body.get("type")), ()):
+        value = body.get(key)
+        if value is not None:
+            shown = ", ".join(map(str, value)) if isinstance(value, list) else str(value)
+            parts.append(f"{key} {shown[:120]}")
+    return "; ".join(parts)
+
+
 _CSS = (
     "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#222}"
     "table{border-collapse:collapse;width:100%}th,td{border:1px solid #ccc;padding:4px 6px;"
     "text-align:left;vertical-align:top}th{background:#f3f3f3}code{font-size:12px}"
-    "small{color:#666}ul{margin:0;padding-left:1.2em}"
+    "small{color:#666;font-size:11px}ul{margin:0;padding-left:1.2em}.n{white-space:nowrap}"
 )

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import bearer, inspection, wait_for
-from tests.integration.test_domain_workflows import evidence, release, workflow
+from tests.integration.test_domain_workflows import correction, evidence, release, workflow
 from tests.integration.test_rules_replay import Plant
 
 pytestmark = pytest.mark.integration
@@ -37,6 +37,10 @@ def lot_history(p: Plant, lot: str, prefix: str) -> None:
          ("closed", p.approver, "approved")], 2):
         p.submit(workflow("ncr", f"{prefix}-N{n}", f"NCR-{prefix}", step, lot=lot), who,
                  meaning)
+    p.submit(correction(f"{prefix}-C1", first["record_id"], lot,
+                        [{"path": "/sample_size", "value": 40}],
+                        "Sample size transcribed wrongly from the traveler"), p.inspector,
+             "authored")
     second = inspection(f"{prefix}-I2", lot=lot)
     p.submit(second, p.inspector, "authored")
     p.submit(release(f"{prefix}-R", lot, evidence(second)), p.approver, "released")
@@ -95,9 +99,9 @@ def test_a_lot_bundle_verifies_offline_with_every_check_and_clause(
         lines = [json.loads(x) for x in zf.read("records.jsonl").splitlines()]
         report_html = zf.read("report.html").decode()
     scoped = [x["record"]["record_id"] for x in lines if x["in_scope"]]
-    assert scoped == ["E-I1", "E-N1", "E-N2", "E-N3", "E-N4", "E-I2", "E-R"]
+    assert scoped == ["E-I1", "E-N1", "E-N2", "E-N3", "E-N4", "E-C1", "E-I2", "E-R"]
     assert not any(x["record"].get("lot") == "LOT-F" for x in lines)
-    assert manifest["in_scope"] == 7 and manifest["scope"] == {"lot": "LOT-E"}
+    assert manifest["in_scope"] == 8 and manifest["scope"] == {"lot": "LOT-E"}
     assert "Quinn Approver" in report_html and "released" in report_html
 
 
@@ -378,3 +382,39 @@ def test_the_bundle_reader_is_fuzzed(
         if code == 0:  # then the members the checks read are intact
             with zipfile.ZipFile(path) as zf, zipfile.ZipFile(io.BytesIO(data)) as orig:
                 assert all(zf.read(n) == orig.read(n) for n in orig.namelist())
+
+
+def test_the_report_reads_well_in_a_browser(
+    exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path
+) -> None:
+    """report.html opened from disk in Debian's chromium (Playwright): one row per record of the
+    scope, each with its printed name, UTC time and meaning; nothing wider than the window. The
+    screenshot is kept in the test's folder (and in /tmp/evledger-report.png) to look at."""
+    from playwright.sync_api import sync_playwright
+
+    _, data, _ = exported
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        (tmp_path / "report.html").write_bytes(zf.read("report.html"))
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.goto((tmp_path / "report.html").as_uri())
+            assert page.title() == "Evidence: lot LOT-E"
+            rows = page.locator("tbody tr")
+            assert rows.count() == 8
+            first = rows.nth(0).inner_text()
+            assert "E-I1" in first and "Ivy Inspector" in first and "authored" in first
+            assert "verdict fail" in first  # as signed: the correction is shown beside it
+            assert "/sample_size: 32 → 40" in first and "traveler" in first
+            assert "decision released" in rows.nth(7).inner_text()
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            shot = tmp_path / "report.png"
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            browser.close()
+    assert shot.stat().st_size > 10_000
+    Path("/tmp/evledger-report.png").write_bytes(shot.read_bytes())
