@@ -35,11 +35,12 @@ from evledger_verify.rules import POLICY_VERSION
 
 from ledger import tree
 from ledger.domain.lots import Stored, apply_corrections
-from ledger.errors import ConflictError, NotFoundError, TooLargeError
+from ledger.errors import BadRequestError, NotFoundError, TooLargeError
 from ledger.identity import Identity
-from ledger.models import Anchor, AnchorProof, Checkpoint, LogLeaf, Record
+from ledger.models import Anchor, Checkpoint, LogLeaf, Record
+from ledger.proofs import anchor_entries, chain_anchors
 from ledger.signers import load_registry
-from ledger.storage import LIVE_ANCHOR, DbNodeStore, anchor_state, to_stored
+from ledger.storage import LIVE_ANCHOR, DbNodeStore, to_stored
 
 __all__ = ["BUNDLE_FORMAT", "MAX_BUNDLE_RECORDS", "Exporter"]
 
@@ -62,8 +63,14 @@ class Exporter:
             return self._bundle(conn, {"lot": lot}, Record.lot == lot)
 
     def period(self, start: datetime, end: datetime) -> bytes:
+        try:  # in UTC: PostgreSQL takes offsets up to 15:59 only, Python up to 23:59
+            start, end = start.astimezone(UTC), end.astimezone(UTC)
+        except (OverflowError, ValueError) as exc:
+            raise BadRequestError(f"period: a time out of range: {exc}") from None
         if end <= start:
-            raise ConflictError(f"period: expected from < to, got {start} .. {end}")
+            raise BadRequestError(
+                f"period: expected from < to, got {start.isoformat()} .. {end.isoformat()}"
+            )
         with self.engine.connect() as conn:
             conn.execution_options(isolation_level="REPEATABLE READ")
             return self._bundle(
@@ -189,59 +196,9 @@ class Exporter:
         size = anchored
         cp = conn.execute(sa.select(Checkpoint).where(Checkpoint.tree_size == size)).one()
         nodes = DbNodeStore(conn)
-        final = anchor_state("final").label("final")
-        rows = conn.execute(
-            sa.select(
-                Anchor,
-                final,
-                AnchorProof.block_header,
-                AnchorProof.tx_index,
-                AnchorProof.receipt_proof,
-            )
-            .outerjoin(
-                AnchorProof,
-                sa.and_(
-                    AnchorProof.chain_id == Anchor.chain_id,
-                    AnchorProof.tx_hash == Anchor.tx_hash,
-                    AnchorProof.block_hash == Anchor.block_hash,
-                ),
-            )
-            .where(Anchor.tree_size > leaves[-1], LIVE_ANCHOR)
-            .order_by(Anchor.chain_id, final.desc(), Anchor.tree_size.desc())
-        ).all()
-        chosen: dict[int, Any] = {}
-        for a in rows:
-            chosen.setdefault(int(a.chain_id), a)
-        anchors = []
-        for a in sorted(
-            chosen.values(), key=lambda a: (a.chain_id != self.identity.chain_id, a.chain_id)
-        ):
-            entry: dict[str, Any] = {
-                "chain_id": a.chain_id,
-                "contract": a.contract,
-                "tx_hash": a.tx_hash,
-                "block_number": a.block_number,
-                "block_hash": a.block_hash,
-                "log_index": a.log_index,
-                "state": "final" if a.final else "included",
-                "tree_size": a.tree_size,
-                "root_hash": bytes(a.root_hash).hex(),
-                "consistency_proof": []
-                if a.tree_size == size
-                else [
-                    p.hex()
-                    for p in tree.consistency_proof(
-                        nodes, min(a.tree_size, size), max(a.tree_size, size)
-                    )
-                ],
-            }
-            if a.block_header is not None:
-                entry["proof"] = {
-                    "block_header": bytes(a.block_header).hex(),
-                    "tx_index": a.tx_index,
-                    "receipt_proof": json.loads(a.receipt_proof),
-                }
-            anchors.append(entry)
+        anchors = anchor_entries(
+            nodes, chain_anchors(conn, leaves[-1]), size, self.identity.chain_id
+        )
         return {
             "tree_size": size,
             "root_hash": bytes(cp.root_hash).hex(),

@@ -25,7 +25,7 @@ from ledger.errors import BadRequestError, NotFoundError
 from ledger.models import Anchor, AnchorProof, Checkpoint, LogLeaf, Record
 from ledger.storage import LIVE_ANCHOR, DbNodeStore, anchor_state, iso_utc
 
-__all__ = ["Proofs"]
+__all__ = ["Proofs", "anchor_entries", "chain_anchors"]
 
 
 class Proofs:
@@ -59,27 +59,7 @@ class Proofs:
             if row.leaf_index is None:
                 return {"status": "pending", **base}
             idx = int(row.leaf_index)
-            final = anchor_state("final").label("final")
-            chosen = conn.execute(
-                sa.select(
-                    Anchor,
-                    final,
-                    AnchorProof.block_header,
-                    AnchorProof.tx_index,
-                    AnchorProof.receipt_proof,
-                )
-                .outerjoin(
-                    AnchorProof,
-                    sa.and_(
-                        AnchorProof.chain_id == Anchor.chain_id,
-                        AnchorProof.tx_hash == Anchor.tx_hash,
-                        AnchorProof.block_hash == Anchor.block_hash,
-                    ),
-                )
-                .where(Anchor.tree_size > idx, LIVE_ANCHOR)
-                .order_by(Anchor.chain_id, final.desc(), Anchor.tree_size.desc())
-                .ext(distinct_on(Anchor.chain_id))
-            ).all()
+            chosen = chain_anchors(conn, idx)
             primary = [a for a in chosen if a.chain_id == self.primary_chain_id]
             if chosen:
                 size = (primary or sorted(chosen, key=lambda a: -a.tree_size))[0].tree_size
@@ -88,24 +68,7 @@ class Proofs:
             cp = conn.execute(sa.select(Checkpoint).where(Checkpoint.tree_size == size)).one()
             nodes = DbNodeStore(conn)
             proof = tree.inclusion_proof(nodes, idx, size)
-            anchors = [
-                {
-                    **_anchor_json(a),
-                    "tree_size": a.tree_size,
-                    "root_hash": bytes(a.root_hash).hex(),
-                    "consistency_proof": []
-                    if a.tree_size == size
-                    else [
-                        p.hex()
-                        for p in tree.consistency_proof(
-                            nodes, min(a.tree_size, size), max(a.tree_size, size)
-                        )
-                    ],
-                }
-                for a in sorted(
-                    chosen, key=lambda a: (a.chain_id != self.primary_chain_id, a.chain_id)
-                )
-            ]
+            anchors = anchor_entries(nodes, chosen, size, self.primary_chain_id)
         at_size = [a for a in chosen if a.tree_size == size]
         at_size.sort(key=lambda a: a.chain_id != self.primary_chain_id)
         return {
@@ -195,3 +158,55 @@ def _anchor_json(a: Any) -> dict[str, Any]:
             else {}
         ),
     }
+
+
+def chain_anchors(conn: sa.Connection, last_leaf: int) -> list[Any]:
+    """Per chain, the anchor that proves leaves up to ``last_leaf``: its final one if it has
+    one, else its newest; each with its offline proof when cut."""
+    final = anchor_state("final").label("final")
+    return list(
+        conn.execute(
+            sa.select(
+                Anchor,
+                final,
+                AnchorProof.block_header,
+                AnchorProof.tx_index,
+                AnchorProof.receipt_proof,
+            )
+            .outerjoin(
+                AnchorProof,
+                sa.and_(
+                    AnchorProof.chain_id == Anchor.chain_id,
+                    AnchorProof.tx_hash == Anchor.tx_hash,
+                    AnchorProof.block_hash == Anchor.block_hash,
+                ),
+            )
+            .where(Anchor.tree_size > last_leaf, LIVE_ANCHOR)
+            .order_by(Anchor.chain_id, final.desc(), Anchor.tree_size.desc())
+            .ext(distinct_on(Anchor.chain_id))
+        ).all()
+    )
+
+
+def anchor_entries(
+    nodes: tree.NodeStore, chosen: list[Any], size: int, primary_chain_id: int
+) -> list[dict[str, Any]]:
+    """The anchors (``chain_anchors``) as receipts and bundles carry them, the primary chain's
+    first: each with the tree size and root its contract holds and the consistency proof to
+    the checkpoint of ``size``."""
+    return [
+        {
+            **_anchor_json(a),
+            "tree_size": a.tree_size,
+            "root_hash": bytes(a.root_hash).hex(),
+            "consistency_proof": []
+            if a.tree_size == size
+            else [
+                p.hex()
+                for p in tree.consistency_proof(
+                    nodes, min(a.tree_size, size), max(a.tree_size, size)
+                )
+            ],
+        }
+        for a in sorted(chosen, key=lambda a: (a.chain_id != primary_chain_id, a.chain_id))
+    ]

@@ -418,3 +418,47 @@ def test_the_report_reads_well_in_a_browser(
             browser.close()
     assert shot.stat().st_size > 10_000
     Path("/tmp/evledger-report.png").write_bytes(shot.read_bytes())
+
+
+def test_a_trust_file_may_pin_block_hashes(
+    exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path
+) -> None:
+    """An auditor who knows a block's hash (from another source) pins it: the anchor must name
+    that very block; a different one fails the anchor, with no node asked."""
+    _, data, trust = exported
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        anchor = json.loads(zf.read("proofs.json"))["anchors"][0]
+    pin = {"chain_id": anchor["chain_id"], "number": anchor["block_number"],
+           "hash": anchor["block_hash"]}
+    code, report = verify(tmp_path, data, {**trust, "blocks": [pin]})
+    assert code == 0, report
+    detail = next(c["detail"] for c in report["checks"] if c["check"] == "anchor (chain 31337)")
+    assert "the block hash is the one the trust file pins" in detail
+    code, report = verify(tmp_path, data, {**trust, "blocks": [{**pin, "hash": "0x" + "ab" * 32}]})
+    assert code == 1 and "anchor (chain 31337)" in failed(report), report
+    for bad in ([{**pin, "hash": "nope"}], [pin, {**pin, "hash": "0x" + "cd" * 32}], {"a": 1},
+                [{"chain_id": 1, "number": 2}]):
+        code, report = verify(tmp_path, data, {**trust, "blocks": bad})
+        assert code == 2 and "trust file blocks" in report["error"], report
+
+
+def test_evidence_routes_refuse_bad_input_clearly(
+    exported: tuple[Plant, bytes, dict[str, Any]],
+) -> None:
+    p, _, _ = exported
+    auth = bearer(p.runtime, p.approver)
+    cases = [
+        ("/v1/evidence?from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", auth, 400),
+        ("/v1/evidence?from=2000-01-01T00:00:00%2B16:00&to=2000-01-01T00:00:00Z", auth, 404),
+        ("/v1/evidence?from=0001-01-01T00:00:00%2B23:00&to=2000-01-01T00:00:00Z", auth, 400),
+        ("/v1/evidence?from=2026-01-01T00:00:00&to=2026-01-02T00:00:00Z", auth, 422),  # no zone
+        ("/v1/evidence?from=yesterday&to=today", auth, 422),
+        ("/v1/evidence", auth, 422),
+        ("/v1/evidence?from=2000-01-01T00:00:00Z&to=2999-01-01T00:00:00Z", {}, 401),
+        ("/v1/lots/LOT-E/evidence", {"Authorization": "Bearer nonsense"}, 401),
+        ("/v1/lots/NO-SUCH-LOT/evidence", auth, 404),
+    ]
+    for url, headers, status in cases:
+        resp = p.client.get(url, headers=headers)
+        assert resp.status_code == status, (url, resp.status_code, resp.text)
+        assert resp.json()["detail"], resp.text

@@ -601,7 +601,7 @@ def test_unreadable_record_file(capsys: Capsys, artefacts: Artefacts) -> None:
     [
         (["receipt", "r.json"], "usage: the following arguments are required: --trust"),
         ([], "usage: the following arguments are required: command"),
-        (["bundle", "x"], "usage: argument command: invalid choice: 'bundle'"),
+        (["everything", "x"], "usage: argument command: invalid choice: 'everything'"),
         (["receipt", "r.json", "--trust", "t.json", "--nope"], "usage: unrecognized arguments"),
     ],
     ids=["missing-trust", "no-command", "unknown-command", "unknown-option"],

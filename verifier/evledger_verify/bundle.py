@@ -25,10 +25,9 @@ from typing import Any
 from evledger_verify import strictjson
 from evledger_verify.checkpoint import verify_checkpoint
 from evledger_verify.errors import CannotCheckError, FormatError, VerificationError
-from evledger_verify.evm import verify_anchor_proof
 from evledger_verify.judge import Judge
-from evledger_verify.merkle import root_from_multiproof, verify_consistency
-from evledger_verify.receipt import ChainAnchor, Report, Trust
+from evledger_verify.merkle import root_from_multiproof
+from evledger_verify.receipt import ChainAnchor, Report, Trust, check_chain_anchor
 from evledger_verify.records import Domain, Entry, record_hash
 from evledger_verify.registry import Registry
 from evledger_verify.rules import POLICY_VERSION, Stored
@@ -479,23 +478,14 @@ def _anchors(b: _Bundle, trust: Trust, rpc: Sequence[Any], report: Report) -> No
 def _anchor(
     ca: ChainAnchor, trust: Trust, size: int, root: bytes, last_leaf: int, nodes: dict[int, Any]
 ) -> str:
+    """The receipt's anchor checks (``check_chain_anchor``) against the bundle's checkpoint;
+    an anchor not proven offline needs a node for its chain, or fails (fail closed)."""
     a = ca.anchor
-    contract = trust.contracts.get(a.chain_id)
-    if contract is None:
-        return f"chain {a.chain_id} is not in the trust file: not counted"
-    if a.contract.lower() != contract.lower():
-        raise VerificationError(f"anchor contract: expected {contract}, got {a.contract}")
-    if ca.tree_size <= last_leaf:
-        raise VerificationError(
-            f"anchor tree size {ca.tree_size}: does not hold the bundle's last record (leaf "
-            f"{last_leaf})"
-        )
-    if ca.tree_size <= size:
-        verify_consistency(ca.tree_size, size, ca.consistency_proof, ca.root_hash, root)
-    else:
-        verify_consistency(size, ca.tree_size, ca.consistency_proof, root, ca.root_hash)
+    holds, proven = check_chain_anchor(ca, trust, size, root, last_leaf, "bundle")
+    if a.chain_id not in trust.contracts:
+        return holds
     node = nodes.get(a.chain_id)
-    if a.proof is None:
+    if not proven:
         if node is None:
             raise VerificationError(
                 f"anchor: no offline proof (the anchor was not final when the bundle was made) "
@@ -506,17 +496,9 @@ def _anchor(
             raise VerificationError(
                 f"anchor: the contract holds {held.hex()} at tree size {ca.tree_size}"
             )
-        return f"the contract holds the root at tree size {ca.tree_size} (asked the node)"
-    proven = verify_anchor_proof(
-        a.proof,
-        block_hash=bytes.fromhex(a.block_hash[2:]),
-        block_number=a.block_number,
-        contract=a.contract,
-        tree_size=ca.tree_size,
-        root_hash=ca.root_hash,
-    )
+        return f"{holds}; the contract holds that root (asked the node)"
     if node is None:
-        return f"proven offline down to the block header: {proven}"
+        return holds
     block = node.call("eth_getBlockByNumber", [hex(a.block_number), False])
     if not isinstance(block, dict) or str(block.get("hash", "")).lower() != a.block_hash:
         raise VerificationError(f"anchor block {a.block_number} is not canonical on the node")
@@ -526,4 +508,4 @@ def _anchor(
         if isinstance(final, dict) and int(str(final.get("number", "0x0")), 16) >= a.block_number
         else "not reported final by the node"
     )
-    return f"proven offline down to the block header: {proven}; canonical, {finality}"
+    return f"{holds}; canonical, {finality}"

@@ -42,6 +42,7 @@ __all__ = [
     "Trust",
     "TrustedChain",
     "UnsettledNode",
+    "check_chain_anchor",
     "load_json_file",
     "verify_receipt",
 ]
@@ -117,6 +118,21 @@ class Trust:
     chains: tuple[TrustedChain, ...] = ()
     #: "any", "all", or the chain ids that must each hold an anchor; empty means the primary.
     require: Literal["any", "all"] | tuple[int, ...] = ()
+    #: Block hashes the auditor knows, by (chain id, block number): an anchor in such a block
+    #: must name that very block (a pin that needs no node).
+    blocks: Mapping[tuple[int, int], str] = field(default_factory=dict)
+
+    def check_block(self, chain_id: int, number: int, block_hash: str) -> str:
+        """Raise unless the block is the one pinned, when it is pinned; says which."""
+        pinned = self.blocks.get((chain_id, number))
+        if pinned is None:
+            return ""
+        if pinned != block_hash.lower():
+            raise VerificationError(
+                f"anchor block: the trust file pins block {number} of chain {chain_id} as "
+                f"{pinned}, the anchor names {block_hash}"
+            )
+        return "; the block hash is the one the trust file pins"
 
     @property
     def domain(self) -> Domain:
@@ -163,7 +179,32 @@ class Trust:
         require: Literal["any", "all"] | tuple[int, ...] = ()
         if "require" in value:
             require = _requirement(value["require"], chains or (primary,))
-        return cls(origin, key, chain_id, primary.contract, chains, require)
+        blocks = _pinned_blocks(value["blocks"]) if "blocks" in value else {}
+        return cls(origin, key, chain_id, primary.contract, chains, require, blocks)
+
+
+#: Pinned block hashes a trust file may hold.
+MAX_PINNED_BLOCKS = 100_000
+
+
+def _pinned_blocks(value: Any) -> dict[tuple[int, int], str]:
+    if not isinstance(value, list) or len(value) > MAX_PINNED_BLOCKS:
+        raise FormatError(f"trust file blocks: expected a list of at most {MAX_PINNED_BLOCKS}")
+    pinned: dict[tuple[int, int], str] = {}
+    for i, item in enumerate(value):
+        what = f"trust file blocks[{i}]"
+        if not isinstance(item, dict) or set(item) != {"chain_id", "number", "hash"}:
+            raise FormatError(f"{what}: expected the keys chain_id, number and hash")
+        chain_id, number = (
+            _int(item["chain_id"], f"{what} chain_id"),
+            _int(item["number"], f"{what} number"),
+        )
+        block_hash = item["hash"]
+        if not isinstance(block_hash, str) or not _HEX32_0X.match(block_hash.lower()):
+            raise FormatError(f"{what} hash: expected 0x and 64 hex digits")
+        if pinned.setdefault((chain_id, number), block_hash.lower()) != block_hash.lower():
+            raise FormatError(f"{what}: block {number} of chain {chain_id} pinned twice")
+    return pinned
 
 
 def _trusted_chains(value: Any, primary: TrustedChain) -> tuple[TrustedChain, ...]:
@@ -691,52 +732,66 @@ def verify_receipt(
 
 
 def _check_anchor(r: Receipt, ca: ChainAnchor, trust: Trust) -> str:
-    """One chain's anchor, offline: a trusted chain and contract, a tree that holds the leaf
-    and that is consistent with the receipt's (RFC 9162 section 2.1.4)."""
+    """One chain's anchor, offline (see :func:`check_chain_anchor`)."""
+    detail, proven = check_chain_anchor(
+        ca, trust, r.tree_size, r.root_hash, r.leaf_index, "receipt"
+    )
+    if ca.anchor.chain_id not in trust.contracts:
+        return detail
+    state = ca.anchor.state or "state not stated"
+    if proven:
+        return f"{detail}; {state} (confirm the block is canonical with --rpc)"
+    return (
+        f"{detail}; claims tx {ca.anchor.tx_hash} in block {ca.anchor.block_number}, {state} "
+        "(confirm with --rpc)"
+    )
+
+
+def check_chain_anchor(
+    ca: ChainAnchor, trust: Trust, tree_size: int, root_hash: bytes, last_leaf: int, whose: str
+) -> tuple[str, bool]:
+    """One chain's anchor against the tree of ``tree_size`` with ``root_hash`` (a receipt's or
+    a bundle's checkpoint), offline: a trusted chain and contract, an anchored tree that holds
+    leaf ``last_leaf`` and is consistent with it (RFC 9162 section 2.1.4), the block a trust
+    file pins, and the offline proof down to the block header when the anchor carries one.
+    Returns (what holds, whether proven down to the block header); raises
+    :class:`VerificationError`. An anchor on a chain the trust file does not name is not
+    counted (and not judged)."""
     a = ca.anchor
     contract = trust.contracts.get(a.chain_id)
     if contract is None:
-        return f"chain {a.chain_id} is not in the trust file: not counted"
+        return f"chain {a.chain_id} is not in the trust file: not counted", False
     if a.contract.lower() != contract.lower():
         raise VerificationError(
             f"anchor contract: expected {contract} on chain {a.chain_id}, got {a.contract}"
         )
-    if ca.tree_size <= r.leaf_index:
+    if ca.tree_size <= last_leaf:
         raise VerificationError(
-            f"anchor tree size: expected more than leaf index {r.leaf_index} (the leaf must be "
+            f"anchor tree size: expected more than leaf index {last_leaf} (the leaf must be "
             f"in the anchored tree), got {ca.tree_size}"
         )
-    if ca.tree_size <= r.tree_size:
-        verify_consistency(
-            ca.tree_size, r.tree_size, ca.consistency_proof, ca.root_hash, r.root_hash
-        )
+    if ca.tree_size <= tree_size:
+        verify_consistency(ca.tree_size, tree_size, ca.consistency_proof, ca.root_hash, root_hash)
     else:
-        verify_consistency(
-            r.tree_size, ca.tree_size, ca.consistency_proof, r.root_hash, ca.root_hash
-        )
-    if ca.tree_size == r.tree_size:
+        verify_consistency(tree_size, ca.tree_size, ca.consistency_proof, root_hash, ca.root_hash)
+    if ca.tree_size == tree_size:
         holds = f"the root of tree size {ca.tree_size}"
     else:
-        relation = "an earlier" if ca.tree_size < r.tree_size else "a later"
+        relation = "an earlier" if ca.tree_size < tree_size else "a later"
         n = len(ca.consistency_proof)
         holds = (
             f"the root of tree size {ca.tree_size}, {relation} tree consistent with the "
-            f"receipt's (consistency proof of {n} hash{'es' if n != 1 else ''})"
+            f"{whose}'s (consistency proof of {n} hash{'es' if n != 1 else ''})"
         )
-    if a.proof is not None:
-        proven = verify_anchor_proof(
-            a.proof,
-            block_hash=bytes.fromhex(a.block_hash[2:]),
-            block_number=a.block_number,
-            contract=a.contract,
-            tree_size=ca.tree_size,
-            root_hash=ca.root_hash,
-        )
-        return (
-            f"{holds}; proven offline down to the block header: {proven}; "
-            f"{a.state or 'state not stated'} (confirm the block is canonical with --rpc)"
-        )
-    return (
-        f"{holds}; claims tx {a.tx_hash} in block {a.block_number}, "
-        f"{a.state or 'state not stated'} (confirm with --rpc)"
+    pinned = trust.check_block(a.chain_id, a.block_number, a.block_hash)
+    if a.proof is None:
+        return holds + pinned, False
+    proven = verify_anchor_proof(
+        a.proof,
+        block_hash=bytes.fromhex(a.block_hash[2:]),
+        block_number=a.block_number,
+        contract=a.contract,
+        tree_size=ca.tree_size,
+        root_hash=ca.root_hash,
     )
+    return f"{holds}; proven offline down to the block header: {proven}{pinned}", True
