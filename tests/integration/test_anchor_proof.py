@@ -97,7 +97,10 @@ def test_an_anchor_among_many_transactions_in_its_block(
     with running_ledger(settings, database_url, own_chain) as rt:
         client = TestClient(create_app(rt.ledger))
         inspector = register(client, rt, ("qa_inspector",))
-        wait_for("idle", lambda: client.get("/v1/status").json()["anchor_lag_records"] == 0)
+        # Every record so far sealed and anchored (the grant included), so that the only
+        # anchor transaction the paused chain holds is the one for the record below.
+        wait_for("idle", lambda: (st := client.get("/v1/status").json())["pending_seal"] == 0
+                 and st["anchor_lag_records"] == 0)
         rpc(own_chain.rpc_url, "evm_setAutomine", False)
         sender = rpc(own_chain.rpc_url, "eth_accounts")[0]
         for i in range(40):
@@ -107,8 +110,18 @@ def test_an_anchor_among_many_transactions_in_its_block(
         assert client.post("/v1/records", json=sign(rt, inspection(rid), inspector)).is_success
         sealed = wait_for("sealed", lambda: (r := client.get(f"/v1/records/{rid}/receipt")
                                              .json()).get("leaf_index") is not None and r)
-        wait_for("its anchor sent", lambda: (client.get("/v1/status").json()["chains"][0]
-                 ["submitted_checkpoint"] or 0) > sealed["leaf_index"])
+        anchorer = rt.chain.account.address.lower()
+
+        def sent() -> bool:
+            pending = rpc(own_chain.rpc_url, "txpool_content")["pending"]
+            return anchorer in {address.lower() for address in pending}
+
+        try:  # in the node's pool: what the database says is not what this waits for
+            wait_for("its anchor sent", sent, timeout=90)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; the anchorer's last error: {rt.anchorer.last_error}; "
+                                 f"status {client.get('/v1/status').json()}") from None
+        assert sealed["leaf_index"] >= 0
         rpc(own_chain.rpc_url, "evm_mine")
         rpc(own_chain.rpc_url, "evm_setAutomine", True)
         receipt = wait_anchored(client, rid)

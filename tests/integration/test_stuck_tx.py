@@ -36,7 +36,7 @@ def test_a_stuck_anchor_transaction_is_replaced(
     client = TestClient(create_app(rt.ledger))
     inspector = register(client, rt, ("qa_inspector",))
     wait_for_idle = time.monotonic() + 20
-    while client.get("/v1/status").json()["anchor_lag_records"]:
+    while (st := client.get("/v1/status").json())["anchor_lag_records"] or st["pending_seal"]:
         assert time.monotonic() < wait_for_idle
         time.sleep(0.1)
     rpc(own_chain.rpc_url, "evm_setAutomine", False)  # mining paused: transactions stay pending
