@@ -71,6 +71,8 @@ class _Bundle:
     lines: list[bytes]
     proofs: dict[str, Any]
     entries: list[tuple[int, bool, dict[str, Any], Entry]] = field(default_factory=list)
+    #: Each entry's leaf hash, by leaf index (computed once: inclusion and lot chains use it).
+    leaves: dict[int, bytes] = field(default_factory=dict)
 
 
 def verify_bundle(
@@ -252,6 +254,7 @@ def _parse_records(b: _Bundle, tick: Progress) -> str:
         if entry.lot != record.get("lot"):
             raise VerificationError(f"record {entry.record_id}: lot differs from its entry's")
         b.entries.append((index, item["in_scope"], record, entry))
+        b.leaves[index] = entry.leaf_hash()
         last = index
     in_scope = sum(1 for e in b.entries if e[1])
     return f"{len(b.entries)} records hash to their log entries ({in_scope} in scope)"
@@ -383,7 +386,7 @@ def _inclusion(b: _Bundle) -> str:
     if not isinstance(proof, list):
         raise FormatError("proofs.json multiproof: expected a list of hashes")
     hashes = [_hex32(h, f"multiproof[{i}]") for i, h in enumerate(proof)]
-    leaves = {index: entry.leaf_hash() for index, _, _, entry in b.entries}
+    leaves = b.leaves
     root = root_from_multiproof(leaves, int(p["tree_size"]), hashes)
     if root != _hex32(p.get("root_hash"), "proofs.json root_hash"):
         raise VerificationError(
@@ -410,7 +413,7 @@ def _lot_chains(b: _Bundle) -> str:
                 + (f"leaf hash {expected}" if expected else "none")
                 + " (a record of the lot is missing)"
             )
-        heads[entry.lot] = entry.leaf_hash().hex()
+        heads[entry.lot] = b.leaves[index].hex()
     return f"{len(heads)} lot chain(s) complete from their first record, no gap"
 
 
