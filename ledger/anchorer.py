@@ -19,8 +19,9 @@ More than one chain: one Anchorer per chain, each with its own key, contract and
 anchoring the same log; an ``anchors`` row names its chain. A chain added later
 (``EVLEDGER_EXTRA_CHAINS``) gets its contract deployed by its anchorer's first round that
 reaches it, recorded in ``ledger_meta``; a chain that is down holds up only its own anchorer.
-Before each round the anchorer checks that the node is on its chain and that the contract's
-code is the code deployed, and refuses to anchor otherwise.
+The anchorer checks that the node is on its chain and that the contract's code is the code
+deployed (and refuses to work otherwise) on its first round, on the first round after one that
+failed (the node may have been replaced meanwhile), and before each transaction it sends.
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class Anchorer:
         #: Use the chain's ``finalized`` tag (else count confirmations).
         self.use_tag = finality == "tag" or (finality == "auto" and not dev)
         self.last_error: str | None = None
+        #: Whether the node was found to be the chain and contract since the last failure.
+        self._identity_checked = False
         #: Anchors whose offline proof could not be cut (not tried again until a restart).
         self._unprovable: set[str] = set()
         #: Rounds that failed (chain or database errors).
@@ -119,11 +122,20 @@ class Anchorer:
             )
             conn.invalidate()
 
-    def _round(self, conn: sa.Connection) -> AnchorResult | None:
-        t = self.target if self.target is not None else self._deploy()
-        self.target = t
+    def _check_identity(self) -> None:
+        t = self.target
+        assert t is not None  # the round attached first
         self.chain.check_identity(t.chain_id, t.contract, t.code_keccak)
+        self._identity_checked = True
+
+    def _round(self, conn: sa.Connection) -> AnchorResult | None:
+        if self.target is None:
+            self.target = self._deploy()
+        checked_now = not self._identity_checked
+        if checked_now:
+            self._check_identity()
         chain_size, chain_root = self.chain.latest()
+        self._prove(conn)
         self._follow(conn, chain_size)
         latest = conn.execute(
             sa.select(Checkpoint.tree_size, Checkpoint.root_hash)
@@ -160,6 +172,8 @@ class Anchorer:
                     )
                 )
 
+        if not checked_now:  # never send to a node that is not (any more) the chain
+            self._check_identity()
         result = self.chain.anchor(size, bytes(latest.root_hash), proof, sent)
         self._insert(conn, result)
         log.info(
@@ -176,7 +190,8 @@ class Anchorer:
         with self.engine.begin() as conn:
             conn.execute(sa.select(sa.func.pg_advisory_xact_lock(locks.INIT)))
             meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all())
-            known = Identity.from_meta(meta).extra_chain(self.chain_id)
+            identity = Identity.from_meta(meta)
+            known = identity.extra_chain(self.chain_id) if identity is not None else None
             if known is not None:
                 return known
             actual = self.chain.chain_id
@@ -213,7 +228,6 @@ class Anchorer:
         Anchors above the contract's latest size are looked at even when final: a node that
         restarted from an older state (a dev chain killed with -9) lost them too.
         ``chain_size``: the contract's latest anchored size, read once per round."""
-        self._prove(conn)
         rows = conn.execute(
             sa.select(Anchor.tree_size, Anchor.tx_hash, Anchor.block_hash, Anchor.block_number)
             .where(
@@ -227,7 +241,7 @@ class Anchorer:
         if not rows:
             return
         head = self.chain.head()
-        finalized = self.chain.finalized() if self.use_tag else None
+        finalized = self.chain.finalized(head) if self.use_tag else None
         for r in rows:
             where = self.chain.inclusion(r.tx_hash)
             if where is None or where[1] != r.block_hash:
@@ -367,6 +381,7 @@ class Anchorer:
             except (LedgerError, sa.exc.SQLAlchemyError) as exc:
                 self.last_error = str(exc)
                 self.failures += 1
+                self._identity_checked = False  # the node may come back as another one
                 self.report(False, str(exc).splitlines()[0][:500])
                 log.error("%s: %s (retrying in %.1f s)", self.name, exc, delay)
                 delay = min(delay * 2, 60.0)

@@ -276,6 +276,8 @@ class _Pass:
     #: hash is 32 bytes, SHA-256 of the hashes in index order.
     tree_stats: dict[int, tuple[int, int, int, int, bool, bytes]] = field(default_factory=dict)
     level0_bad: list[int] = field(default_factory=list)
+    #: The stored level-0 indices when that level does not match the leaves (None: it does).
+    level0_stored: set[int] | None = None
 
 
 @dataclass
@@ -349,7 +351,7 @@ class Auditor:
 
     def _identity(self, conn: sa.Connection) -> None:
         meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all())
-        stored = Identity.load(conn)
+        stored = Identity.from_meta(meta)
         if stored is None:
             self._find("identity_changed", None, "ledger_meta: no identity stored")
             return
@@ -632,7 +634,9 @@ class Auditor:
             # record, and the record that holds the stored leaf hash, if any.
             gone = {i for i, _ in p.missing}
             moved: dict[int, bytes] = {}
+            p.level0_stored = set()
             for idx, h in self._nodes(conn, 0):
+                p.level0_stored.add(idx)
                 leaf = p.leaves[idx] if 0 <= idx < len(p.leaves) else None
                 if leaf != h:
                     p.level0_bad.append(idx)
@@ -719,16 +723,19 @@ class Auditor:
         expected = {level for level in range(len(levels)) if p.size >> level}
         for level in sorted(set(p.tree_stats) | expected):
             mine = levels[level] if level < len(levels) else []
-            if self._level_matches(p, level, mine):
-                continue
             stored: set[int] = set()
             differ: list[int] = []
-            for i, h in self._nodes(conn, level):
-                stored.add(i)
-                if level > 0 and (not 0 <= i < len(mine) or mine[i] != h):
-                    differ.append(i)
-            if level == 0:
-                differ = list(p.level0_bad)  # compared in _log
+            if level == 0:  # compared in _log
+                if p.level0_stored is None:
+                    continue
+                stored, differ = p.level0_stored, p.level0_bad
+            elif self._level_matches(p, level, mine):
+                continue
+            else:
+                for i, h in self._nodes(conn, level):
+                    stored.add(i)
+                    if not 0 <= i < len(mine) or mine[i] != h:
+                        differ.append(i)
             problems = [(i, "differs") for i in differ] + [
                 (i, "is missing (deleted)") for i in range(p.size >> level) if i not in stored
             ]

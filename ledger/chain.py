@@ -262,9 +262,10 @@ class Chain:
         """The latest block number."""
         return int(self._call("block number", lambda: self.w3.eth.block_number))
 
-    def finalized(self) -> int | None:
+    def finalized(self, head: int | None = None) -> int | None:
         """The chain's ``finalized`` block number, when it has a finality gadget (a dev chain
-        that calls its latest block finalized has none: None)."""
+        that calls its latest block finalized has none: None). ``head``: the latest block
+        number, when the caller has just read it."""
         try:
             block = self._call("finalized block", lambda: self.w3.eth.get_block("finalized"))
         except ChainUnreachable:
@@ -272,7 +273,7 @@ class Chain:
         except ChainError:
             return None
         number = int(block["number"])
-        return None if number >= self.head() else number
+        return None if number >= (self.head() if head is None else head) else number
 
     def inclusion(self, tx_hash: str) -> tuple[int, str] | None:
         """(block number, block hash) holding ``tx_hash`` in the canonical chain now, or None

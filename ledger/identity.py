@@ -80,13 +80,17 @@ class Identity:
 
     @classmethod
     def load(cls, conn: sa.Connection) -> Identity | None:
-        meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all())
-        if "contract" not in meta:
-            return None
-        return cls.from_meta(meta)
+        return cls.from_meta(dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all()))
 
     @classmethod
-    def from_meta(cls, meta: dict[str, str]) -> Identity:
+    def from_meta(cls, meta: dict[str, str]) -> Identity | None:
+        """The identity the ``ledger_meta`` rows hold (None before the ledger is created)."""
+        if "contract" not in meta:
+            return None
+        return cls._from_meta(meta)
+
+    @classmethod
+    def _from_meta(cls, meta: dict[str, str]) -> Identity:
         primary = ChainTarget(
             chain_id=int(meta["chain_id"]),
             contract=meta["contract"],

@@ -77,8 +77,8 @@ class Runtime:
         chain.wait_ready()
         with owner.begin() as conn:
             conn.execute(sa.text(f"SELECT pg_advisory_xact_lock({_INIT_LOCK})"))
-            identity = Identity.load(conn)
             meta = dict(conn.execute(sa.select(LedgerMeta.key, LedgerMeta.value)).all())
+            identity = Identity.from_meta(meta)
             if identity is None:
                 chain.ensure_funds()
                 address, block = chain.deploy()
@@ -98,11 +98,11 @@ class Runtime:
                     sa.insert(LedgerMeta), [{"key": k, "value": v} for k, v in meta.items()]
                 )
                 identity = Identity.from_meta(meta)
+                assert identity is not None
                 log.info("created ledger: contract %s on chain %d", address, chain_id)
             else:
-                chain.check_identity(
-                    identity.chain_id, identity.contract, meta["contract_code_keccak"]
-                )
+                primary = identity.chains[0]
+                chain.check_identity(primary.chain_id, primary.contract, primary.code_keccak)
                 chain.ensure_funds()
                 expected = verifier_key_string(identity.log_origin, log_public_key(log_key))
                 if expected != identity.log_public_key:
