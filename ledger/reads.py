@@ -164,10 +164,6 @@ class Reads:
         # queue to the log without being counted twice or not at all.
         query = sa.select(
             sa.select(sa.func.max(Checkpoint.tree_size)).scalar_subquery(),
-            sa.select(sa.func.max(Anchor.tree_size)).where(LIVE_ANCHOR).scalar_subquery(),
-            sa.select(sa.func.max(Anchor.tree_size))
-            .where(LIVE_ANCHOR, anchor_state("final"))
-            .scalar_subquery(),
             sa.select(sa.func.max(LogLeaf.leaf_index)).scalar_subquery(),
             sa.select(sa.func.count()).select_from(SealQueue).scalar_subquery(),
             sa.select(sa.func.count())
@@ -179,7 +175,7 @@ class Reads:
             sa.select(GenealogyState.next_leaf).scalar_subquery(),
         )
         with self.engine.connect() as conn:
-            latest, anchored, final, leaves, pending, alerts, projected = conn.execute(query).one()
+            latest, leaves, pending, alerts, projected = conn.execute(query).one()
             lag_records, lag_seconds = health.anchor_lag(conn, datetime.now(UTC))
             counters = dict(
                 conn.execute(
@@ -237,7 +233,11 @@ class Reads:
             c = json.loads(text or "{}")
             failures += int(c.get("round_failures", 0))
             replacements += int(c.get("tx_replacements", 0))
-            cid = self.identity.chain_id if component == "anchorer" else int(component[9:])
+            cid = (
+                self.identity.chain_id
+                if component == "anchorer"
+                else int(component.removeprefix("anchorer:"))
+            )
             chains.setdefault(cid, dict(empty)).update(
                 anchor_round_failures=int(c.get("round_failures", 0)),
                 anchor_tx_replacements=int(c.get("tx_replacements", 0)),
@@ -256,7 +256,8 @@ class Reads:
             "pending_seal": pending,
             "audit_alerts": alerts,
             "latest_checkpoint": latest,
-            "latest_anchored_checkpoint": anchored,
-            "latest_final_checkpoint": final,
+            # Over every chain: a checkpoint counts as anchored once any chain holds it.
+            "latest_anchored_checkpoint": max((a for _, a, _ in per_chain), default=None),
+            "latest_final_checkpoint": max((f for _, _, f in per_chain if f), default=None),
             "genealogy_projected": projected or 0,
         }
