@@ -7,6 +7,7 @@ through the client library :mod:`ingest.client`, which also reads key files and 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -29,6 +30,7 @@ from ledger.keys import load_account
 
 if TYPE_CHECKING:
     from ledger.chain import Chain
+    from ledger.identity import ChainTarget
 
 # -- talking to the service ------------------------------------------------------------------
 
@@ -833,12 +835,10 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
     """Recompute every leaf, the tree, checkpoints, anchors on chain, lot chains and the signer
     registry from the stored rows; name each finding. Exit 0 clean, 1 findings, 2 could not
     run."""
-    from eth_account import Account
     from evledger_verify.checkpoint import verifier_key_string
     from evledger_verify.receipt import Trust
 
     from ledger.audit import Auditor, raise_alert
-    from ledger.chain import Chain
     from ledger.db import app_url, make_engine
     from ledger.identity import Identity
     from ledger.keys import ensure_app_db_password, ensure_log_key, log_public_key
@@ -865,9 +865,10 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
     try:
         engine = make_engine(str(db))
         with engine.connect() as conn:
-            identity = Identity.load(conn)
-        if identity is None:
+            stored = Identity.load(conn)
+        if stored is None:
             raise CliError("audit: this database holds no ledger")
+        identity = stored
         if trust_path:
             trust = Trust.from_json(json.loads(Path(trust_path).read_text()))
             log_key = trust.log_key
@@ -876,18 +877,17 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
         else:
             private = ensure_log_key(settings.keys_dir / "log.key")
             vkey = verifier_key_string(identity.log_origin, log_public_key(private))
-        chain = Chain(str(rpc), Account.create())
-        with engine.connect() as conn:
-            code = conn.exec_driver_sql(
-                "SELECT value FROM ledger_meta WHERE key = 'contract_code_keccak'"
-            ).scalar_one()
-        try:
-            chain.check_identity(identity.chain_id, identity.contract, str(code))
-        except ChainUnreachable as exc:
-            # Audit the database anyway; the anchors are reported as not checked (exit 2).
-            click.echo(f"audit: the chain does not answer ({exc}); anchors not checked", err=True)
-            chain.attach(identity.contract)
-        extra_chains = _audit_extra_chains(engine, settings.extra_chains)
+        # The primary chain as the auditor pins it (a trust file's chain id and contract),
+        # with the code the ledger deployed; the other chains as the ledger recorded them.
+        primary = dataclasses.replace(
+            stored.chains[0], chain_id=identity.chain_id, contract=identity.contract
+        )
+        chain = _audit_node(primary, str(rpc))
+        extra_chains = {
+            chain_id: _audit_node(target, url)
+            for chain_id, url in settings.extra_chains
+            if (target := stored.extra_chain(chain_id)) is not None  # deployed there
+        }
     except LedgerError as exc:
         raise CliError(f"audit: {exc}") from exc
     except Exception as exc:  # a trust file that does not parse, an unreadable key
@@ -943,32 +943,24 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
         time.sleep(every)
 
 
-def _audit_extra_chains(
-    engine: sa.Engine, configured: tuple[tuple[int, str], ...]
-) -> dict[int, Chain]:
-    """A node for each chain named in EVLEDGER_EXTRA_CHAINS that the ledger has a contract
-    on, checked to be that chain and that contract. One that does not answer is still handed
-    over: its anchors are reported as not checked (exit 2)."""
+def _audit_node(target: ChainTarget, url: str) -> Chain:
+    """A node for one chain the log is anchored on, checked to be that chain and to hold the
+    ledger's contract there. One that does not answer is still handed over: the database is
+    audited anyway and its anchors are reported as not checked (exit 2)."""
     from eth_account import Account
 
     from ledger.chain import Chain
-    from ledger.identity import Identity
 
-    with engine.connect() as conn:
-        identity = Identity.load(conn)
-    nodes: dict[int, Chain] = {}
-    for chain_id, url in configured:
-        target = identity.extra_chain(chain_id) if identity is not None else None
-        if target is None:
-            continue  # not deployed there yet: no anchors to check
-        node = Chain(url, Account.create())
-        try:
-            node.check_identity(chain_id, target.contract, target.code_keccak)
-        except ChainUnreachable as exc:
-            click.echo(f"audit: chain {chain_id} does not answer ({exc})", err=True)
-            node.attach(target.contract)
-        nodes[chain_id] = node
-    return nodes
+    node = Chain(url, Account.create())
+    try:
+        node.check_identity(target.chain_id, target.contract, target.code_keccak)
+    except ChainUnreachable as exc:
+        click.echo(
+            f"audit: chain {target.chain_id} does not answer ({exc}); its anchors are not checked",
+            err=True,
+        )
+        node.attach(target.contract)
+    return node
 
 
 @main.command()
