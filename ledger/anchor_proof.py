@@ -75,8 +75,7 @@ def header_rlp(block: Any) -> bytes:
 
 def receipt_rlp(receipt: Any) -> bytes:
     logs = [
-        [bytes(log["address"] if isinstance(log["address"], bytes) else _field(log["address"])),
-         [bytes(t) for t in log["topics"]], bytes(log["data"])]
+        [_field(log["address"]), [bytes(t) for t in log["topics"]], bytes(log["data"])]
         for log in receipt["logs"]
     ]
     body: bytes = rlp.encode(

@@ -86,27 +86,30 @@ class Exporter:
             sa.select(sa.func.coalesce(sa.func.max(Anchor.tree_size), 0)).where(LIVE_ANCHOR)
         ).scalar_one()
         logged = sa.select(LogLeaf.seq).where(LogLeaf.leaf_index < anchored)
-        in_scope = set(
-            conn.execute(sa.select(Record.seq).where(where, Record.seq.in_(logged))).scalars()
-        )
-        later = conn.execute(
-            sa.select(sa.func.count()).where(where, ~Record.seq.in_(logged))
-        ).scalar_one()
-        if not in_scope:
+        # The scope stays in SQL (uncorrelated, as it is used inside queries of records too):
+        # up to MAX_BUNDLE_RECORDS ids are never sent back and forth.
+        scoped = sa.select(Record.seq).where(where, Record.seq.in_(logged)).correlate(None)
+        count, later = conn.execute(
+            sa.select(
+                sa.select(sa.func.count()).where(Record.seq.in_(scoped)).scalar_subquery(),
+                sa.select(sa.func.count()).where(where, ~Record.seq.in_(logged)).scalar_subquery(),
+            )
+        ).one()
+        if not count:
             raise NotFoundError(
                 f"evidence {json.dumps(scope)}: no anchored record in this scope"
                 + (f" ({later} not anchored yet: try again shortly)" if later else "")
             )
-        if len(in_scope) > MAX_BUNDLE_RECORDS:
+        if count > MAX_BUNDLE_RECORDS:
             raise TooLargeError(
-                f"evidence: {len(in_scope)} records in this scope, at most {MAX_BUNDLE_RECORDS} "
+                f"evidence: {count} records in this scope, at most {MAX_BUNDLE_RECORDS} "
                 "per bundle: narrow the period"
             )
         lots = set(
             conn.execute(
                 sa.select(Record.lot)
                 .distinct()
-                .where(Record.seq.in_(in_scope), Record.lot.isnot(None))
+                .where(Record.seq.in_(scoped), Record.lot.isnot(None))
             ).scalars()
         )
         subjects = set(
@@ -114,7 +117,7 @@ class Exporter:
                 sa.select(Record.subject)
                 .distinct()
                 .where(
-                    sa.or_(Record.seq.in_(in_scope), Record.lot.in_(lots)),
+                    sa.or_(Record.seq.in_(scoped), Record.lot.in_(lots)),
                     Record.subject.isnot(None),
                 )
             ).scalars()
@@ -131,10 +134,11 @@ class Exporter:
             Record.lot.in_(lots),
             Record.subject.in_(subjects | capas),
         )
+        in_scope = Record.seq.in_(scoped)
         rows = conn.execute(
-            sa.select(LogLeaf.leaf_index, Record.seq, Record.body, Record.entry)
+            sa.select(LogLeaf.leaf_index, Record.body, Record.entry, in_scope.label("in_scope"))
             .join(Record, Record.seq == LogLeaf.seq)
-            .where(LogLeaf.leaf_index < anchored, sa.or_(Record.seq.in_(in_scope), context))
+            .where(LogLeaf.leaf_index < anchored, sa.or_(in_scope, context))
             .order_by(LogLeaf.leaf_index)
         ).all()
         if len(rows) > MAX_BUNDLE_RECORDS:
@@ -147,7 +151,7 @@ class Exporter:
             json.dumps(
                 {
                     "leaf_index": int(r.leaf_index),
-                    "in_scope": r.seq in in_scope,
+                    "in_scope": r.in_scope,
                     "record": json.loads(r.body),
                     "entry": json.loads(r.entry),
                 },
@@ -157,7 +161,7 @@ class Exporter:
             for r in rows
         ]
         records = ("\n".join(lines) + "\n").encode()
-        report = self._report(conn, scope, rows, in_scope, proofs).encode()
+        report = self._report(conn, scope, rows, proofs).encode()
         members = {
             "records.jsonl": records,
             "proofs.json": json.dumps(proofs, indent=1, sort_keys=True).encode(),
@@ -174,7 +178,7 @@ class Exporter:
             "required_stages": list(self.required_stages),
             "tree_size": proofs["tree_size"],
             "records": len(rows),
-            "in_scope": len(in_scope),
+            "in_scope": count,
             "not_yet_anchored": later,
             "members": {
                 name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
@@ -214,7 +218,6 @@ class Exporter:
         conn: sa.Connection,
         scope: dict[str, str],
         rows: Sequence[Any],
-        in_scope: set[int],
         proofs: dict[str, Any],
     ) -> str:
         registry = load_registry(conn)
@@ -251,7 +254,7 @@ class Exporter:
             "</thead><tbody>",
         ]
         for r, s in zip(rows, stored, strict=True):
-            if r.seq not in in_scope:
+            if not r.in_scope:
                 continue
             corrections = "".join(
                 f"<li>{e(h['path'])}: {e(json.dumps(h['old']))} &rarr; {e(json.dumps(h['new']))}"

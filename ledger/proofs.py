@@ -154,7 +154,7 @@ def _anchor_json(a: Any) -> dict[str, Any]:
                     "receipt_proof": json.loads(a.receipt_proof),
                 }
             }
-            if getattr(a, "block_header", None) is not None
+            if a.block_header is not None
             else {}
         ),
     }
