@@ -462,3 +462,27 @@ def test_evidence_routes_refuse_bad_input_clearly(
         resp = p.client.get(url, headers=headers)
         assert resp.status_code == status, (url, resp.status_code, resp.text)
         assert resp.json()["detail"], resp.text
+
+
+def test_rpc_confirms_each_anchor_on_its_chain(
+    exported: tuple[Plant, bytes, dict[str, Any]], tmp_path: Path
+) -> None:
+    """With --rpc the node is asked too, with the checks `evledger-verify receipt --rpc` runs:
+    the contract holds the root, the transaction, block and log are canonical; a transaction
+    hash the node does not know fails there (offline, the block's receipt proves the event, not
+    which transaction hash the bundle names)."""
+    p, data, trust = exported
+    url = p.runtime.chain.rpc_url
+    code, report = verify(tmp_path, data, trust, "--rpc", url)
+    assert code == 0, report
+    names = [c["check"] for c in report["checks"]]
+    for name in ("chain root (chain 31337)", "anchor transaction (chain 31337)",
+                 "block finality (chain 31337)"):
+        assert name in names, names
+
+    def other_tx(parts: dict[str, Any]) -> None:
+        parts["proofs"]["anchors"][0]["tx_hash"] = "0x" + "12" * 32
+
+    code, report = verify(tmp_path, repack(data, other_tx), trust, "--rpc", url)
+    assert code == 1 and failed(report) == ["anchor transaction (chain 31337)",
+                                            "anchors required"], report

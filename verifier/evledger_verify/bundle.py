@@ -30,6 +30,7 @@ from evledger_verify.merkle import root_from_multiproof
 from evledger_verify.receipt import ChainAnchor, Report, Trust, check_chain_anchor
 from evledger_verify.records import Domain, Entry, record_hash
 from evledger_verify.registry import Registry
+from evledger_verify.rpc import anchor_checks
 from evledger_verify.rules import POLICY_VERSION, Stored
 
 __all__ = ["BUNDLE_FORMAT", "CLAUSES", "verify_bundle"]
@@ -446,16 +447,20 @@ def _anchors(b: _Bundle, trust: Trust, rpc: Sequence[Any], report: Report) -> No
         except FormatError as exc:
             report.fail(f"anchor [{i}]", str(exc), CLAUSES["anchor"])
             continue
-        check = functools.partial(_anchor, ca, trust, size, root, last_leaf, nodes)
-        if (
-            report.run(
-                f"anchor (chain {ca.chain_id})",
-                check,
-                CLAUSES["anchor"],
+        chain, node = ca.chain_id, nodes.get(ca.chain_id)
+        check = functools.partial(_anchor, ca, trust, size, root, last_leaf, node is not None)
+        ok = report.run(f"anchor (chain {chain})", check, CLAUSES["anchor"])
+        contract = trust.contracts.get(chain)
+        if ok and node is not None and contract is not None:
+            # On the node too: the contract holds the root; the transaction, its block and its
+            # log are canonical and say so (the checks `evledger-verify receipt --rpc` runs).
+            on_chain = anchor_checks(node, chain, contract, ca.anchor, ca.tree_size, ca.root_hash)
+            on_chain.append(
+                (f"block finality (chain {chain})", functools.partial(_finality, node, ca))
             )
-            and ca.chain_id in trust.contracts
-        ):
-            passed.add(ca.chain_id)
+            ok = all(report.run(name, fn, CLAUSES["anchor"]) for name, fn in on_chain)
+        if ok and contract is not None:
+            passed.add(chain)
     required = trust.required
 
     def requirement() -> str:
@@ -479,36 +484,26 @@ def _anchors(b: _Bundle, trust: Trust, rpc: Sequence[Any], report: Report) -> No
 
 
 def _anchor(
-    ca: ChainAnchor, trust: Trust, size: int, root: bytes, last_leaf: int, nodes: dict[int, Any]
+    ca: ChainAnchor, trust: Trust, size: int, root: bytes, last_leaf: int, asked: bool
 ) -> str:
     """The receipt's anchor checks (``check_chain_anchor``) against the bundle's checkpoint;
-    an anchor not proven offline needs a node for its chain, or fails (fail closed)."""
-    a = ca.anchor
+    an anchor not proven offline needs a node for its chain (``asked``), or fails (fail
+    closed)."""
     holds, proven = check_chain_anchor(ca, trust, size, root, last_leaf, "bundle")
-    if a.chain_id not in trust.contracts:
-        return holds
-    node = nodes.get(a.chain_id)
-    if not proven:
-        if node is None:
-            raise VerificationError(
-                f"anchor: no offline proof (the anchor was not final when the bundle was made) "
-                f"and no --rpc node for chain {a.chain_id}: cannot be checked"
-            )
-        held = node.root_at(a.contract, ca.tree_size)
-        if held != ca.root_hash:
-            raise VerificationError(
-                f"anchor: the contract holds {held.hex()} at tree size {ca.tree_size}"
-            )
-        return f"{holds}; the contract holds that root (asked the node)"
-    if node is None:
-        return holds
-    block = node.call("eth_getBlockByNumber", [hex(a.block_number), False])
-    if not isinstance(block, dict) or str(block.get("hash", "")).lower() != a.block_hash:
-        raise VerificationError(f"anchor block {a.block_number} is not canonical on the node")
+    if not proven and asked:
+        return f"{holds}; not proven offline (not final when the bundle was made): asking the node"
+    if not proven and ca.chain_id in trust.contracts:
+        raise VerificationError(
+            f"anchor: no offline proof (the anchor was not final when the bundle was made) "
+            f"and no --rpc node for chain {ca.chain_id}: cannot be checked"
+        )
+    return holds
+
+
+def _finality(node: Any, ca: ChainAnchor) -> str:
+    """What the node says of the anchor block's finality (its ``finalized`` tag)."""
     final = node.call("eth_getBlockByNumber", ["finalized", False])
-    finality = (
-        "final"
-        if isinstance(final, dict) and int(str(final.get("number", "0x0")), 16) >= a.block_number
-        else "not reported final by the node"
-    )
-    return f"{holds}; canonical, {finality}"
+    number = int(str(final.get("number", "0x0")), 16) if isinstance(final, dict) else -1
+    if number >= ca.anchor.block_number:
+        return f"block {ca.anchor.block_number} is at or below the node's finalized block {number}"
+    return f"block {ca.anchor.block_number} is not final yet by the node's finalized tag"

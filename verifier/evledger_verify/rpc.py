@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from evledger_verify import strictjson
+from evledger_verify import evm, strictjson
 from evledger_verify.errors import CannotCheckError, FormatError, VerificationError
 from evledger_verify.receipt import (
     Anchor,
@@ -34,11 +34,13 @@ __all__ = [
     "ANCHORED_TOPIC",
     "NodeUnreachableError",
     "RpcClient",
+    "anchor_checks",
     "check_anchor_on_chain",
     "check_receipt_on_chains",
 ]
 
-ANCHORED_TOPIC = "0x" + keccak256(b"Anchored(uint64,bytes32,uint64,bytes32)").hex()
+#: The Anchored event's topic as a node writes it (0x and hex).
+ANCHORED_TOPIC = "0x" + evm.ANCHORED_TOPIC.hex()
 _ROOT_AT = keccak256(b"rootAt(uint64)")[:4]
 _MAX_RESPONSE = 4 * 1024 * 1024
 
@@ -102,7 +104,7 @@ def _int(value: Any, what: str) -> int:
         raise CannotCheckError(f"rpc: {what}: expected a 0x hex quantity, got {value!r}") from exc
 
 
-def _anchor_checks(
+def anchor_checks(
     client: RpcClient,
     chain: int,
     contract: str,
@@ -200,7 +202,7 @@ def check_anchor_on_chain(
     if contract is None:
         report.fail(f"chain root (chain {chain})", _untrusted(chain, trust))
         return
-    for name, check in _anchor_checks(client, chain, contract, anchor, tree_size, root):
+    for name, check in anchor_checks(client, chain, contract, anchor, tree_size, root):
         if not report.run(name, check):
             return
 
@@ -245,7 +247,7 @@ def check_receipt_on_chains(
                 detail = f"no anchor on chain {chain} in this receipt"
                 report.checks.append(Check(name, True, detail))
             continue
-        checks = _anchor_checks(client, chain, contract, ca.anchor, ca.tree_size, ca.root_hash)
+        checks = anchor_checks(client, chain, contract, ca.anchor, ca.tree_size, ca.root_hash)
         for name, check in checks:
             try:
                 ok = report.run(name, check)
