@@ -313,6 +313,10 @@ class Auditor:
         self.findings = []
         self.unchecked = []
         p = _Pass()
+        # Each chain's latest anchor is read before the database snapshot is taken: whatever
+        # a chain holds then was checkpointed before it, so the snapshot has that tree (read
+        # after, a live service's newer anchor would look like a truncated log).
+        heads = self._chain_heads()
         with ExitStack() as stack:
             pool = None
             if self.workers > 1 and "fork" in multiprocessing.get_all_start_methods():
@@ -339,7 +343,7 @@ class Auditor:
             self._log(conn, p)
             levels = self._tree(conn, p)
             self._checkpoints(conn, levels)
-            self._anchors(conn, levels)
+            self._anchors(conn, levels, heads)
             self._lots(p)
             served = load_registry(conn)
             self._projection(p.registry, served)
@@ -787,7 +791,27 @@ class Auditor:
             if n % 1000 == 0 or n == len(cps):
                 self._tick("checkpoints", n, len(cps))
 
-    def _anchors(self, conn: sa.Connection, levels: list[list[bytes]]) -> None:
+    def _nodes_by_chain(self) -> dict[int, Chain]:
+        if self.chain is None:
+            return {}
+        return {self.identity.chain_id: self.chain, **self.extra_chains}
+
+    def _chain_heads(self) -> dict[int, tuple[int, bytes] | ChainError]:
+        """Each chain's latest anchored (size, root), or why it cannot be read."""
+        heads: dict[int, tuple[int, bytes] | ChainError] = {}
+        for chain_id, node in self._nodes_by_chain().items():
+            try:
+                heads[chain_id] = node.latest()
+            except ChainError as exc:
+                heads[chain_id] = exc
+        return heads
+
+    def _anchors(
+        self,
+        conn: sa.Connection,
+        levels: list[list[bytes]],
+        heads: dict[int, tuple[int, bytes] | ChainError],
+    ) -> None:
         """Each chain's anchors against that chain: the primary one (``chain``) and those
         the log is also anchored on (``extra_chains``, by chain id). Anchors on a chain no
         node is given for are not checked (said so, exit 2), never taken on trust."""
@@ -807,7 +831,7 @@ class Auditor:
             .where(LIVE_ANCHOR)
             .order_by(Anchor.chain_id, Anchor.tree_size)
         ).all()
-        nodes = {self.identity.chain_id: self.chain, **self.extra_chains}
+        nodes = self._nodes_by_chain()
         for chain_id in sorted({r.chain_id for r in rows} | set(nodes)):
             chain = nodes.get(chain_id)
             anchors = [r for r in rows if r.chain_id == chain_id]
@@ -817,17 +841,21 @@ class Auditor:
                     "EVLEDGER_EXTRA_CHAINS"
                 )
                 continue
-            self._chain_anchors(chain_id, chain, anchors, levels)
+            self._chain_anchors(chain_id, chain, anchors, levels, heads[chain_id])
 
     def _chain_anchors(
-        self, chain_id: int, chain: Chain, anchors: list[Any], levels: list[list[bytes]]
+        self,
+        chain_id: int,
+        chain: Chain,
+        anchors: list[Any],
+        levels: list[list[bytes]],
+        head: tuple[int, bytes] | ChainError,
     ) -> None:
         on = "" if chain_id == self.identity.chain_id else f" on chain {chain_id}"
-        try:
-            chain_size, chain_root = chain.latest()
-        except ChainError as exc:
-            self.unchecked.append(f"anchors{on}: the chain cannot be read ({exc})")
+        if isinstance(head, ChainError):
+            self.unchecked.append(f"anchors{on}: the chain cannot be read ({head})")
             return
+        chain_size, chain_root = head
         if chain_size:
             ours = self._root(levels, chain_size)
             if ours != chain_root:

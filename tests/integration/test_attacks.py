@@ -480,3 +480,24 @@ def test_inserted_ledger_meta_key_is_named(ledger: Ledger) -> None:
     ledger.tamper("INSERT INTO ledger_meta (key, value) VALUES ('retention_days', '1')")
     found = [f for f in ledger.audit() if f.kind == "identity_changed"]
     assert any("ledger_meta retention_days: not a key" in f.detail for f in found), found
+
+
+def test_an_audit_of_a_live_ledger_is_not_fooled_by_anchors_made_while_it_runs(
+    ledger: Ledger, client  # type: ignore[no-untyped-def]
+) -> None:
+    """The audit reads one database snapshot; the service keeps sealing and anchoring. An
+    anchor made after the snapshot (here: in the middle of the run, between reading the
+    checkpoints and the anchors) must not look like a truncated log."""
+    rt = ledger.runtime
+    inspector = register(client, rt, ("qa_inspector",), "Late Inspector")
+
+    class MidRun(Auditor):
+        def _checkpoints(self, conn: sa.Connection, levels: list[list[bytes]]) -> None:
+            super()._checkpoints(conn, levels)
+            body = sign(rt, inspection("LATE-1", lot="LOT-L"), inspector)
+            assert client.post("/v1/records", json=body).status_code == 201
+            wait_anchored(client, "LATE-1")  # the chain is now ahead of the snapshot
+
+    auditor = MidRun(rt.engine, rt.ledger.identity, rt.ledger.identity.log_public_key, rt.chain)
+    assert auditor.run() == [], auditor.findings
+    assert auditor.unchecked == []
