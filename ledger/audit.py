@@ -498,7 +498,12 @@ class Auditor:
         done = 0
         last = None
         size, leaves, lost, heads = p.size, p.leaves, p.lost, p.heads
-        judge = Judge(self.required_stages, validate=parse_record, names=p.registry.name_of)
+        judge = Judge(
+            self.required_stages,
+            validate=parse_record,
+            names=p.registry.name_of,
+            linker=Tracker().add,
+        )
         for rows, checked in self._chunks(conn, pool):
             for row, (parsed, lot_in_log, lot_prev, found) in zip(rows, checked, strict=True):
                 seq, rid, rtype, lot = row[0], row[1], row[2], row[3]

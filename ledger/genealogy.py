@@ -31,7 +31,7 @@ from evledger_verify import jcs
 
 from ledger import locks
 from ledger.domain.genealogy import Link, Tracker, links
-from ledger.models import Checkpoint, GenealogyLink, GenealogyState, LogLeaf, Record
+from ledger.models import Checkpoint, GenealogyLink, GenealogyState, LogLeaf, Record, SealQueue
 from ledger.storage import copy_rows, iso_utc
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "project",
     "projected_size",
     "recall_scope",
+    "receipts",
     "scope_sha256",
     "stored_links",
     "trace",
@@ -243,6 +244,59 @@ def stored_links(conn: sa.Connection) -> Iterable[tuple[int, int, Link]]:
     )
     for row in result:
         yield row.leaf_index, row.n, _link(row)
+
+
+def _pending_links(conn: sa.Connection) -> list[Link]:
+    """The links of the records the projection has not read yet (waiting to be sealed, or
+    sealed after its cursor), so rules judged now see the whole genealogy so far."""
+    start = projected_size(conn)
+    waiting = sa.union(
+        sa.select(SealQueue.seq), sa.select(LogLeaf.seq).where(LogLeaf.leaf_index >= start)
+    )
+    rows = conn.execute(
+        sa.select(sa.literal(None).label("leaf_index"), Record.record_id, Record.body)
+        .where(Record.seq.in_(waiting), Record.record_type.in_(GENEALOGY_TYPES))
+        .order_by(Record.seq)
+    ).all()
+    if not rows:
+        return []
+    return [link for _, _, link in project(rows, _load_tracker(conn))]
+
+
+def receipts(
+    conn: sa.Connection, lot: str, max_nodes: int = MAX_NODES
+) -> list[tuple[str, str, str | None, str | None]]:
+    """How ``lot`` and every lot it was made from were received: (record id, received lot,
+    supplier, time), over the projection and the records it has not read yet (the rules'
+    ``History.receipts``)."""
+    pending = _pending_links(conn)
+    inputs: dict[str, set[str]] = defaultdict(set)
+    for link in pending:
+        if link.kind == "input" and link.other is not None:
+            inputs[link.lot].add(link.other)
+    seen, frontier = {lot}, [lot]
+    while frontier and len(seen) < max_nodes:
+        rows = conn.execute(
+            sa.select(_G.other).where(_G.kind == "input", _G.lot.in_(frontier))
+        ).scalars()
+        found = {str(o) for o in rows if o is not None}
+        found.update(m for f in frontier for m in inputs.get(f, ()))
+        frontier = sorted(found - seen)
+        seen.update(frontier)
+    out = [
+        (row.record_id, row.lot, row.other, row.at)
+        for row in conn.execute(
+            sa.select(_G.record_id, _G.lot, _G.other, _G.at)
+            .where(_G.kind == "receive", _G.lot.in_(sorted(seen)))
+            .order_by(_G.leaf_index, _G.n)
+        )
+    ]
+    out.extend(
+        (link.record_id, link.lot, link.other, link.at)
+        for link in pending
+        if link.kind == "receive" and link.lot in seen
+    )
+    return out
 
 
 # -- trace --------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from ledger import genealogy, health
 from ledger.domain.epcis import event_hash_of
 from ledger.domain.lots import apply_corrections, lot_status
+from ledger.domain.rules import Rules
 from ledger.errors import ConflictError, NotFoundError
 from ledger.identity import Identity
 from ledger.models import (
@@ -94,7 +95,8 @@ class Reads:
                 raise NotFoundError(f"lot {lot!r}: no records")
             capa_ids = {f"capa:{r.body['capa_id']}" for r in records if r.body.get("capa_id")}
             capas = load_stored(conn, registry, Record.subject.in_(capa_ids)) if capa_ids else []
-        return lot_status(lot, records, self.required_stages, capas)
+            flags = Rules(conn, registry, self.required_stages).master_blockers(lot, records)
+        return lot_status(lot, records, self.required_stages, capas, flags)
 
     # -- genealogy --------------------------------------------------------------------------
 

@@ -81,6 +81,10 @@ _UNSERVABLE_LOTS = (".", "..")
 #: Record types whose rules read the ledger's state (history of an entity, the lot's records):
 #: pending inserts are written before they are judged, so they see earlier items of the batch.
 _STATEFUL = frozenset({"ncr", "capa", "change", "alert", "release", "correction", "recall"})
+#: Records whose rules read master data, and the master data they read: an inspection after a
+#: calibration in the same batch is judged with it.
+_READS_MASTER = frozenset({"inspection", "specification"})
+_MASTER = frozenset({"specification", "equipment", "calibration", "supplier", "change"})
 _RETRIES = 3
 _log = logging.getLogger("evledger.submission")
 
@@ -372,7 +376,13 @@ class Submitter:
                         out[c.index] = ItemResult(c.index, c.record_id, result=_idempotent(row, c))
                         continue
                     roles = self.authorize(registry, c, bootstrap)
-                    if c.rtype in _STATEFUL and pending.rows:
+                    if pending.rows and (
+                        c.rtype in _STATEFUL
+                        or (
+                            c.rtype in _READS_MASTER
+                            and any(r["record_type"] in _MASTER for r in pending.rows)
+                        )
+                    ):
                         self._flush(conn, pending, out)
                     if not bootstrap:
                         rules.check(c.model, c.sub.record, c.sub.meaning, c.signer, roles)

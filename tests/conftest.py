@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -152,3 +153,19 @@ def api_url(runtime: Runtime) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture()
+def specs(client: TestClient, runtime: Runtime) -> tuple[Any, Any]:
+    """The ledger holds what the helpers' inspections cite: an approved specification per
+    stage and a calibrated instrument (tests.helpers.master_data); (author, approver)."""
+    from tests.helpers import master_data
+
+    return master_data(client, runtime)
+
+
+@pytest.fixture(scope="module")
+def module_specs(module_client: TestClient, module_runtime: Runtime) -> tuple[Any, Any]:
+    from tests.helpers import master_data
+
+    return master_data(module_client, module_runtime)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,22 +53,129 @@ def register(
 
 
 GTIN = "09506000134352"
+#: The instrument the helpers' inspections measure with (registered by :func:`master_data`).
+EQUIPMENT = "EQ-LM-1"
+#: The helpers' specification limits: outer diameter 2.95..3.05 mm, critical.
+LIMITS = (2.95, 3.05)
+SAMPLING = "ISO 2859-1 II AQL 0.65"
+
+
+def spec_id(stage: str) -> str:
+    """The id of the helpers' specification for ``stage`` (see :func:`master_data`)."""
+    return f"SPEC-{stage}"
+
+
+def now_iso() -> str:
+    """The current UTC time, to the second, as records state times."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def inspection(
     record_id: str, lot: str = "LOT-1", value: float = 3.01, stage: str = "final",
-    critical: bool = True,
+    critical: bool = True, version: int = 1, inspected_at: str | None = None,
 ) -> dict[str, Any]:
-    """A valid inspection/1 record; a value outside 2.95..3.05 mm makes it a failed one."""
-    verdict = "pass" if 2.95 <= value <= 3.05 else "fail"
+    """A valid inspection/2 record following the helpers' specification for ``stage``
+    (:func:`master_data` approves it); a value outside 2.95..3.05 mm makes it a failed one."""
+    verdict = "pass" if LIMITS[0] <= value <= LIMITS[1] else "fail"
     return {
-        "record_id": record_id, "type": "inspection", "schema": "inspection/1", "lot": lot,
-        "stage": stage, "product": {"gtin": GTIN}, "sampling_plan": "ISO 2859-1 II AQL 0.65",
-        "sample_size": 32, "inspected_at": "2026-11-22T08:00:00Z", "verdict": verdict,
+        "record_id": record_id, "type": "inspection", "schema": "inspection/2", "lot": lot,
+        "stage": stage, "product": {"gtin": GTIN}, "sampling_plan": SAMPLING,
+        "sample_size": 32, "inspected_at": inspected_at or now_iso(), "verdict": verdict,
+        "specification": {"spec_id": spec_id(stage), "version": version},
         "characteristics": [{"name": "outer diameter", "method": "laser micrometer",
-                             "unit": "mm", "lower": 2.95, "upper": 3.05, "value": value,
-                             "verdict": verdict, "critical": critical}],
+                             "unit": "mm", "lower": LIMITS[0], "upper": LIMITS[1],
+                             "value": value, "verdict": verdict, "critical": critical,
+                             "equipment": EQUIPMENT}],
     }
+
+
+def specification(
+    stage: str = "final", version: int = 1, change_id: str | None = None,
+    limits: tuple[float, float] = LIMITS, critical: bool = True,
+) -> dict[str, Any]:
+    """The helpers' specification for ``stage`` (one critical characteristic)."""
+    sid = spec_id(stage)
+    return {
+        "record_id": f"{sid}-v{version}", "type": "specification", "schema": "specification/1",
+        "spec_id": sid, "version": version, "title": f"Catheter shaft, {stage} inspection",
+        "product": {"gtin": GTIN}, "stage": stage, "sampling_plan": SAMPLING,
+        "sample_size": 32, "change_id": change_id or f"CHG-{sid}-v{version}",
+        "characteristics": [{"name": "outer diameter", "method": "laser micrometer",
+                             "unit": "mm", "lower": limits[0], "upper": limits[1],
+                             "critical": critical, "equipment_kind": "laser micrometer"}],
+    }
+
+
+def change(change_id: str, step: str, **fields: Any) -> dict[str, Any]:
+    """A change record at ``step`` with placeholder text for the step's own fields."""
+    text = {
+        "requested": {"reason": "specification release", "description": "bring it into force"},
+        "assessed": {"impact": "inspections follow the new version"},
+        "approved": {"approval": "approved for use"},
+        "implemented": {"implementation": "inspectors trained"},
+        "verified": {"verification": "first inspections checked"},
+        "closed": {"summary": "done"},
+    }[step]
+    return {"record_id": f"{change_id}-{step}", "type": "change", "schema": "change/1",
+            "change_id": change_id, "step": step, **text, **fields}
+
+
+def post(client: TestClient, runtime: Runtime, record: dict[str, Any], account: LocalAccount,
+         meaning: str) -> None:
+    """Submit ``record``; it must be accepted."""
+    resp = client.post("/v1/records", json=sign(runtime, record, account, meaning))
+    assert resp.status_code == 201, resp.text
+
+
+def approve_spec(
+    client: TestClient, runtime: Runtime, spec: dict[str, Any], author: LocalAccount,
+    approver: LocalAccount,
+) -> None:
+    """Bring ``spec`` into force through change control: the change is requested naming it,
+    the specification is logged, the change assessed, then approved by someone else."""
+    cid = spec["change_id"]
+    ref = {"spec_id": spec["spec_id"], "version": spec["version"]}
+    post(client, runtime, change(cid, "requested", specification=ref), author, "authored")
+    post(client, runtime, spec, author, "authored")
+    post(client, runtime, change(cid, "assessed"), author, "reviewed")
+    post(client, runtime, change(cid, "approved"), approver, "approved")
+
+
+def calibration(
+    record_id: str, equipment_id: str = EQUIPMENT, result: str = "pass",
+    as_found: str = "in_tolerance", calibrated_at: str = "2026-01-05T09:00:00Z",
+    valid_until: str | None = "2099-01-01T00:00:00Z",
+) -> dict[str, Any]:
+    return {"record_id": record_id, "type": "calibration", "schema": "calibration/1",
+            "equipment_id": equipment_id, "calibrated_at": calibrated_at, "result": result,
+            "as_found": as_found,
+            **({"valid_until": valid_until} if result == "pass" else {})}
+
+
+def equipment(equipment_id: str = EQUIPMENT, kind: str = "laser micrometer") -> dict[str, Any]:
+    return {"record_id": f"equipment-{equipment_id}", "type": "equipment",
+            "schema": "equipment/1", "equipment_id": equipment_id, "kind": kind}
+
+
+def supplier(record_id: str, supplier_id: str, status: str = "approved") -> dict[str, Any]:
+    return {"record_id": record_id, "type": "supplier", "schema": "supplier/1",
+            "supplier_id": supplier_id, "name": f"{supplier_id} Ltd", "status": status,
+            "reason": f"qualification audit: {status}"}
+
+
+def master_data(
+    client: TestClient, runtime: Runtime,
+    stages: tuple[str, ...] = ("incoming", "in_process", "final"),
+) -> tuple[LocalAccount, LocalAccount]:
+    """What the helpers' inspections rely on: the instrument :data:`EQUIPMENT`, calibrated
+    and valid, and an approved specification per stage; returns (author, approver)."""
+    author = register(client, runtime, ("qa_inspector",), "Spec Author")
+    approver = register(client, runtime, ("qa_approver",), "Spec Approver")
+    post(client, runtime, equipment(), author, "authored")
+    post(client, runtime, calibration(f"cal-{EQUIPMENT}-1"), author, "verified")
+    for stage in stages:
+        approve_spec(client, runtime, specification(stage), author, approver)
+    return author, approver
 
 
 _ids = itertools.count(1)

@@ -12,6 +12,7 @@ from evledger_verify import rules
 from evledger_verify.rules import (
     NEXT_STEPS,
     PROTECTED,
+    Blocker,
     Stored,
     apply_corrections,
     ncr_summaries,
@@ -49,17 +50,20 @@ def lot_status(
     records: Sequence[Stored],
     required_stages: Sequence[str],
     capas: Sequence[Stored] = (),
+    master: Sequence[Blocker] = (),
 ) -> dict[str, Any]:
-    """The lot as QA sees it: state, inspections, open NCR / CAPA / alerts, release, timeline."""
+    """The lot as QA sees it: state, inspections, open NCR / CAPA / alerts, release, timeline.
+    ``master``: what master data says about the lot (suspect measurements, material from
+    suppliers not approved), which quarantines it."""
     ncrs = ncr_summaries(records)
     releases = [r for r in records if r.type == "release"]
     release = releases[-1] if releases else None
-    blockers = release_blockers(records, required_stages, [])
+    blockers = release_blockers(records, required_stages, [], master)
     open_alerts = [b.text for b in blockers if b.kind in ("open_alert", "open_excursion")]
     open_ncrs = [n for n in ncrs.values() if n["step"] != "closed"]
     if release is not None:
         state = str(release.body["decision"])
-    elif open_ncrs or open_alerts:
+    elif open_ncrs or open_alerts or master:
         state = "quarantined"
     else:
         state = "in_process"
@@ -76,6 +80,7 @@ def lot_status(
                 "record_id": r.record_id,
                 "stage": r.body["stage"],
                 "verdict": r.body["verdict"],
+                "specification": r.body.get("specification"),
                 "critical_failures": [
                     c["name"]
                     for c in r.body["characteristics"]
@@ -94,6 +99,7 @@ def lot_status(
             if v not in ("closed", "cancelled")
         ],
         "open_alerts": open_alerts,
+        "master_data": [{"kind": b.kind, "text": b.text} for b in master],
         "release": None
         if release is None
         else {

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from evledger_verify import rules
+from evledger_verify import master, rules
 
 from ledger import genealogy
 from ledger.domain.lots import Stored
@@ -57,6 +57,13 @@ class Rules:
 
     def name(self, signer: str) -> str:
         return self.registry.name_of(signer)
+
+    def receipts(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
+        return genealogy.receipts(self.conn, lot)
+
+    def master_blockers(self, lot: str, records: Sequence[Stored]) -> list[rules.Blocker]:
+        """What master data says about ``lot`` now (for its status)."""
+        return master.master_blockers(lot, records, self)
 
     # -- what needs the genealogy ----------------------------------------------------------
 

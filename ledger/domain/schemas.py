@@ -8,6 +8,7 @@ verdict, an inspection with a failed characteristic cannot pass, limits must be 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from evledger_verify.epcis import EPCISFormatError, epcis_record
@@ -108,29 +109,65 @@ class Characteristic(_Model):
         return self
 
 
-class Inspection(_Record):
+class _InspectionBase(_Record):
     type: Literal["inspection"]
-    schema_: Literal["inspection/1"] = Field(alias="schema")
     lot: Lot
     stage: Literal["incoming", "in_process", "final"]
     product: Product
     sampling_plan: Short
     sample_size: Annotated[int, Field(ge=1, le=10_000_000)]
-    characteristics: Annotated[list[Characteristic], Field(min_length=1, max_length=500)]
-    equipment: Annotated[list[Short], Field(max_length=100)] = []
     verdict: Literal["pass", "fail"]
     inspected_at: AwareDatetime
     material_lot: Lot | None = None
     supplier: Short | None = None
     operation: Short | None = None
     notes: Text | None = None
+    characteristics: Sequence[Characteristic]
 
     @model_validator(mode="after")
-    def _verdict(self) -> Inspection:
+    def _verdict(self) -> _InspectionBase:
         failed = [c.name for c in self.characteristics if c.verdict == "fail"]
         if failed and self.verdict == "pass":
             raise ValueError(f"verdict pass but characteristics failed: {', '.join(failed)}")
+        names = [c.name for c in self.characteristics]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated and self.schema_ != "inspection/1":
+            raise ValueError(f"characteristic measured twice: {', '.join(repeated)}")
         return self
+
+
+class Inspection(_InspectionBase):
+    """An inspection as first defined: limits stated in the record itself, citing no
+    specification. Kept readable for the records logged before specifications (docs/quality.md
+    says how a ledger migrates); the service accepts new inspections only as inspection/2."""
+
+    schema_: Literal["inspection/1"] = Field(alias="schema")
+    characteristics: Annotated[Sequence[Characteristic], Field(min_length=1, max_length=500)]
+    equipment: Annotated[list[Short], Field(max_length=100)] = []
+
+
+class SpecRef(_Model):
+    """The specification an inspection follows: its id and the version in force."""
+
+    spec_id: Id
+    version: Annotated[int, Field(ge=1, le=1_000_000)]
+
+
+class MeasuredCharacteristic(Characteristic):
+    #: The instrument that measured it (an ``equipment`` record's id).
+    equipment: Id | None = None
+
+
+class InspectionV2(_InspectionBase):
+    """An inspection that cites the approved specification in force at ``inspected_at``; its
+    characteristics (names, methods, units, limits, critical flags) must be the
+    specification's, each naming the equipment that measured it."""
+
+    schema_: Literal["inspection/2"] = Field(alias="schema")
+    specification: SpecRef
+    characteristics: Annotated[
+        Sequence[MeasuredCharacteristic], Field(min_length=1, max_length=500)
+    ]
 
 
 class Evidence(_Model):
@@ -252,11 +289,124 @@ class Change(_Workflow):
     }
     reason: Reason | None = None
     description: Text | None = None
+    #: The specification version this change brings into force (named on ``requested``);
+    #: it becomes effective when the change is approved (see :class:`Specification`).
+    specification: SpecRef | None = None
+    #: On ``approved``: when the approved specification takes effect, if later than approval.
+    effective_from: AwareDatetime | None = None
     impact: Text | None = None
     approval: Text | None = None
     implementation: Text | None = None
     verification: Text | None = None
     summary: Text | None = None
+
+    @model_validator(mode="after")
+    def _controls(self) -> Change:
+        if self.specification is not None and self.step != "requested":
+            raise ValueError("a change names the specification it brings into force on its "
+                             "requested step only")
+        if self.effective_from is not None and self.step != "approved":
+            raise ValueError("change effective_from belongs to the approved step")
+        return self
+
+
+class SpecCharacteristic(_Model):
+    """One characteristic a specification prescribes."""
+
+    name: Short
+    method: Short
+    unit: Annotated[str, Field(min_length=1, max_length=32)]
+    lower: float | None = None
+    upper: float | None = None
+    critical: bool = False
+    #: The kind of instrument that must measure it (matched against ``equipment.kind``);
+    #: when set, an inspection names the instrument for this characteristic.
+    equipment_kind: Short | None = None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SpecCharacteristic:
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise ValueError(f"{self.name}: lower limit {self.lower} above upper {self.upper}")
+        return self
+
+
+class Specification(_Record):
+    """A controlled inspection specification (ISO 13485 4.2.4): one version per record.
+
+    It takes effect only through change control: the ``change`` named by ``change_id`` names
+    this version on its ``requested`` step, and the version is in force from that change's
+    ``approved`` step (signed by a QA approver who is not this record's author) until a later
+    version of the same ``spec_id`` takes effect."""
+
+    type: Literal["specification"]
+    schema_: Literal["specification/1"] = Field(alias="schema")
+    spec_id: Id
+    version: Annotated[int, Field(ge=1, le=1_000_000)]
+    title: Short
+    product: Product
+    stage: Literal["incoming", "in_process", "final"]
+    sampling_plan: Short
+    sample_size: Annotated[int, Field(ge=1, le=10_000_000)]
+    characteristics: Annotated[list[SpecCharacteristic], Field(min_length=1, max_length=500)]
+    change_id: Id
+
+    @model_validator(mode="after")
+    def _unique(self) -> Specification:
+        names = [c.name for c in self.characteristics]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"characteristic named twice: {', '.join(repeated)}")
+        return self
+
+
+class Equipment(_Record):
+    """A monitoring or measuring instrument (ISO 13485 7.6), registered once; its status
+    follows from its ``calibration`` records."""
+
+    type: Literal["equipment"]
+    schema_: Literal["equipment/1"] = Field(alias="schema")
+    equipment_id: Id
+    kind: Short
+    description: Text | None = None
+    location: Short | None = None
+
+
+class Calibration(_Record):
+    """A calibration of an instrument. ``result``: the instrument as left (pass: usable until
+    ``valid_until``); ``as_found``: as it was found before any adjustment. Found out of
+    tolerance, every inspection made with it since its last good calibration is suspect."""
+
+    type: Literal["calibration"]
+    schema_: Literal["calibration/1"] = Field(alias="schema")
+    equipment_id: Id
+    calibrated_at: AwareDatetime
+    result: Literal["pass", "fail"]
+    as_found: Literal["in_tolerance", "out_of_tolerance"]
+    valid_until: AwareDatetime | None = None
+    certificate: Short | None = None
+    notes: Text | None = None
+
+    @model_validator(mode="after")
+    def _validity(self) -> Calibration:
+        if self.result == "pass" and self.valid_until is None:
+            raise ValueError("a passed calibration needs valid_until")
+        if self.result == "fail" and self.valid_until is not None:
+            raise ValueError("a failed calibration cannot carry valid_until")
+        if self.valid_until is not None and self.valid_until <= self.calibrated_at:
+            raise ValueError("valid_until must be after calibrated_at")
+        return self
+
+
+class Supplier(_Record):
+    """A supplier's approval status (ISO 13485 7.4), set by a QA approver with a reason; the
+    latest record before a receipt is the status that receipt is judged by."""
+
+    type: Literal["supplier"]
+    schema_: Literal["supplier/1"] = Field(alias="schema")
+    supplier_id: Short
+    name: Short
+    status: Literal["approved", "conditional", "disqualified"]
+    reason: Reason
 
 
 class Gs1(_Model):
@@ -539,6 +689,11 @@ class EpcisEvent(_Record):
 
 SCHEMAS: dict[str, type[_Record]] = {
     "inspection/1": Inspection,
+    "inspection/2": InspectionV2,
+    "specification/1": Specification,
+    "equipment/1": Equipment,
+    "calibration/1": Calibration,
+    "supplier/1": Supplier,
     "release/1": Release,
     "ncr/1": Ncr,
     "capa/1": Capa,

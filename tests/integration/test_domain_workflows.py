@@ -275,7 +275,7 @@ class Qa:
 
 
 @pytest.fixture()
-def qa(client: TestClient, runtime: Runtime) -> Qa:
+def qa(client: TestClient, runtime: Runtime, specs: Any) -> Qa:
     return Qa(client, runtime)
 
 

@@ -9,15 +9,21 @@ its disposition, a release while an NCR is open). The offline bundle verifier do
 A refused record does not become history: what follows is judged as the service would have
 judged it, against the records the service accepted, so one bad record is named once and does
 not make the records after it look wrong.
+
+Records logged before the ledger's first specification are judged as legacy: an
+``inspection/1`` then cites none (docs/quality.md, "Migrating a ledger to specifications").
+The lot genealogy the supplier rule reads comes from ``linker``, which turns each accepted
+record into its genealogy links (:func:`evledger_verify.genealogy.Tracker.add`).
 """
 
 from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from evledger_verify.genealogy import Link, Tracker
 from evledger_verify.rules import (
     Refused,
     Stored,
@@ -39,6 +45,7 @@ class Judge:
         *,
         validate: Callable[[dict[str, Any]], Any] | None = None,
         names: Callable[[str], str] | None = None,
+        linker: Callable[[dict[str, Any]], Iterable[Link]] | None = None,
     ) -> None:
         self.required_stages = tuple(required_stages)
         self.validate = validate
@@ -48,6 +55,13 @@ class Judge:
         self._subjects: dict[str, list[Stored]] = defaultdict(list)
         #: Per lot, in log order; a record some correction changed is a corrected copy.
         self._lots: dict[str, list[Stored]] = defaultdict(list)
+        self._linker = linker or Tracker().add
+        #: The lot graph: lot -> the lots that went into it; lot -> how it was received.
+        self._inputs: dict[str, set[str]] = defaultdict(set)
+        self._received: dict[str, list[tuple[str, str, str | None, str | None]]] = defaultdict(
+            list
+        )
+        self._specifications = False
         self.judged = 0
 
     def judge(self, record: Stored, roles: Sequence[str]) -> Refused | None:
@@ -63,6 +77,7 @@ class Judge:
                 self,
                 self.required_stages,
                 self.validate,
+                legacy=not self._specifications,
             )
         except Refused as exc:
             return exc
@@ -81,6 +96,17 @@ class Judge:
         """Take ``record`` as history without judging it (the registry's bootstrap grant)."""
         self._position[record.record_id] = len(self._position)
         self._by_id[record.record_id] = record
+        if record.type == "specification":
+            self._specifications = True
+        try:
+            links = list(self._linker(record.body))
+        except (KeyError, TypeError, ValueError):
+            links = []  # a body the genealogy cannot read proves no link
+        for link in links:
+            if link.kind == "input" and link.other is not None:
+                self._inputs[link.lot].add(link.other)
+            elif link.kind == "receive":
+                self._received[link.lot].append((link.record_id, link.lot, link.other, link.at))
         subject = subject_of(record.body)
         if subject is not None:
             self._subjects[subject].append(record)
@@ -112,3 +138,10 @@ class Judge:
 
     def name(self, signer: str) -> str:
         return self._names(signer)
+
+    def receipts(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
+        seen, frontier = {lot}, [lot]
+        while frontier:
+            frontier = sorted({m for f in frontier for m in self._inputs.get(f, ())} - seen)
+            seen.update(frontier)
+        return [r for m in sorted(seen) for r in self._received.get(m, ())]

@@ -9,7 +9,8 @@ an evidence bundle. They live in the verifier's distribution so that the auditor
 needs nothing of the server, and the policy they apply is versioned (:data:`POLICY_VERSION`).
 
 A rule that is broken raises :class:`Refused`, whose ``kind`` says which rule family
-(``authority``, ``workflow``, ``release``, ``correction``, ``alert``, ``recall``) and whose
+(``authority``, ``workflow``, ``release``, ``correction``, ``alert``, ``recall``,
+``specification``, ``equipment``; master data is judged in :mod:`evledger_verify.master`) and whose
 ``status`` how the service answers (forbidden, conflict, invalid, not found).
 """
 
@@ -23,6 +24,7 @@ from typing import Any, Protocol
 
 __all__ = [
     "ENTITY_KEY",
+    "MASTER_KEY",
     "MATRIX",
     "NEXT_STEPS",
     "POLICY_VERSION",
@@ -91,6 +93,12 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("recall", "*"): {"approved": ("qa_approver",), "authored": _QA},
     # A correction is signed by whoever may author the corrected record's type (see judge).
     ("correction", "*"): {"authored": (*_QA, "production")},
+    # Master data: QA writes specifications (in force only through an approved change),
+    # registers and calibrates equipment; only a QA approver decides a supplier's status.
+    ("specification", "*"): {"authored": _QA},
+    ("equipment", "*"): {"authored": _QA},
+    ("calibration", "*"): {"verified": _QA},
+    ("supplier", "*"): {"approved": ("qa_approver",)},
 }
 
 #: Which step may follow which (None: the entity does not exist yet).
@@ -131,6 +139,14 @@ ENTITY_KEY = {
     "alert": "alert_id",
     "recall": "recall_id",
 }
+#: Master data, by the subject its records share: every version of a specification, an
+#: instrument and its calibrations, a supplier's status decisions.
+MASTER_KEY = {
+    "specification": ("specification", "spec_id"),
+    "equipment": ("equipment", "equipment_id"),
+    "calibration": ("equipment", "equipment_id"),
+    "supplier": ("supplier", "supplier_id"),
+}
 
 #: Fields no correction may change: identity, the fields that carry a workflow's state or a
 #: decision (those change through the workflow's own signed steps, by their own roles), and
@@ -138,15 +154,25 @@ ENTITY_KEY = {
 #: computed earlier stays reproducible from the log).
 PROTECTED = {
     "*": ("record_id", "type", "schema", "lot"),
-    "inspection": ("stage", "material_lot", "supplier"),
+    "inspection": ("stage", "material_lot", "supplier", "specification"),
     "scan": ("station", "operation", "gs1", "consignee", "supplier", "pallet"),
     "ncr": ("ncr_id", "step", "disposition", "capa_id", "refs"),
     "capa": ("capa_id", "step", "ncr_id", "effective", "no_adverse_effect"),
-    "change": ("change_id", "step"),
+    "change": ("change_id", "step", "specification", "effective_from"),
     "alert": ("alert_id", "refs"),
 }
 #: Record types that are never corrected (a new record answers them instead).
-UNCORRECTABLE = ("signer", "correction", "release", "recall")
+UNCORRECTABLE = (
+    "signer",
+    "correction",
+    "release",
+    "recall",
+    # Master data changes by a new version or a new record, never by a correction.
+    "specification",
+    "equipment",
+    "calibration",
+    "supplier",
+)
 
 
 class Refused(Exception):
@@ -217,6 +243,11 @@ class History(Protocol):
         """The signer's printed name, for messages."""
         ...
 
+    def receipts(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
+        """How ``lot`` and every lot it was made from, directly or through others, were
+        received: (record id, received lot, supplier, time), from the lot genealogy."""
+        ...
+
 
 # -- authority ------------------------------------------------------------------------------
 
@@ -260,6 +291,9 @@ def subject_of(record: dict[str, Any]) -> str | None:
     rtype = record.get("type")
     if rtype in ENTITY_KEY:
         return f"{rtype}:{record[ENTITY_KEY[rtype]]}"
+    if rtype in MASTER_KEY:
+        kind, key = MASTER_KEY[rtype]
+        return f"{kind}:{record[key]}"
     if rtype == "correction":
         return f"record:{record['corrects']}"
     return None
@@ -392,8 +426,9 @@ def ncr_summaries(records: Sequence[Stored]) -> dict[str, dict[str, Any]]:
 @dataclass(frozen=True)
 class Blocker:
     """Why a lot cannot be released. ``kind``: critical_failure, inspection_missing,
-    inspection_not_passed, open_ncr, open_excursion, open_alert, evidence (the release's own
-    citations are wrong: no concession overrides that)."""
+    inspection_not_passed, open_ncr, open_excursion, open_alert, supplier_not_approved,
+    calibration_out_of_tolerance (only an NCR disposition clears it), evidence (the release's
+    own citations are wrong: no concession overrides that)."""
 
     kind: str
     text: str
@@ -403,10 +438,14 @@ class Blocker:
 
 
 def release_blockers(
-    records: Sequence[Stored], required_stages: Sequence[str], evidence: Sequence[dict[str, Any]]
+    records: Sequence[Stored],
+    required_stages: Sequence[str],
+    evidence: Sequence[dict[str, Any]],
+    master: Sequence[Blocker] = (),
 ) -> list[Blocker]:
     """Why a lot cannot be released now (empty when it can). ``records`` are the lot's records
-    with corrections applied; ``evidence`` is the release's list of relied-on records."""
+    with corrections applied; ``evidence`` is the release's list of relied-on records;
+    ``master``: what master data says (:func:`evledger_verify.master.master_blockers`)."""
     blockers: list[Blocker] = []
     ncrs = ncr_summaries(records)
     dispositioned_refs = {
@@ -465,6 +504,7 @@ def release_blockers(
         if n["step"] != "closed":
             blockers.append(Blocker("open_ncr", f"NCR {n['ncr_id']} is open (step {n['step']})"))
     blockers.extend(_open_excursions(records, dispositioned_refs))
+    blockers.extend(master)
     for r in records:
         if r.type == "alert" and r.body["alert_id"] not in dispositioned_refs:
             blockers.append(
@@ -584,12 +624,16 @@ def judge(
     history: History,
     required_stages: Sequence[str] = ("final",),
     validate: Callable[[dict[str, Any]], Any] | None = None,
+    legacy: bool = False,
 ) -> None:
     """Raise :class:`Refused` when the record, signed by ``signer`` holding ``roles`` at the
     signing time with ``meaning``, breaks a rule given what came before it (``history``).
     Checks the record's content beyond its schema; the schema, the signature and the signer's
     registration are checked before. ``validate``: the record schemas, to re-check a corrected
-    body (the service and the audit have them)."""
+    body (the service and the audit have them). ``legacy``: the record was logged before the
+    ledger had specifications (an ``inspection/1`` then cites none)."""
+    from evledger_verify import master  # it builds on the types above
+
     rtype = str(record["type"])
     who = f"{signer} ({history.name(signer)})"
     if rtype == "correction":
@@ -598,6 +642,12 @@ def judge(
     check_authority(rtype, record.get("step"), meaning, roles, who)
     if rtype in NEXT_STEPS:
         _transition(rtype, record, history)
+    if rtype == "change" and record.get("step") == "approved":
+        master.check_change_approval(record, signer, history)
+    if rtype == "specification":
+        master.check_specification(record, history)
+    if rtype == "inspection":
+        master.check_inspection(record, history, legacy)
     if rtype == "alert":
         _alert(record, history)
     if rtype == "release":
@@ -636,6 +686,11 @@ def _correction(
         )
     apply_corrections([target, *history.subject(f"record:{record['corrects']}")])
     corrected = correct(target, record["changes"], validate)
+    if target.type == "inspection":
+        from evledger_verify import master
+
+        # The corrected inspection must still follow its specification and equipment.
+        master.check_inspection(corrected, history, target.body.get("schema") == "inspection/1")
     check_authority("correction", None, meaning, roles, who)
     # Whoever may sign the corrected record may correct it; a QA approver may correct any
     # correctable record, and only a QA approver may change a verdict.
@@ -740,8 +795,12 @@ def _release(record: dict[str, Any], history: History, required_stages: Sequence
         raise Refused(
             "release", "conflict", f"release of lot {lot}: already released by {last.record_id}"
         )
+    from evledger_verify import master
+
     evidence = list(record.get("evidence") or ())
-    blockers = release_blockers(records, required_stages, evidence)
+    blockers = release_blockers(
+        records, required_stages, evidence, master.master_blockers(lot, records, history)
+    )
     cited = {e["record_id"] for e in evidence}
     for stage in required_stages:
         latest = next(
@@ -756,7 +815,7 @@ def _release(record: dict[str, Any], history: History, required_stages: Sequence
                     "the release relies on",
                 )
             )
-    integrity = [b for b in blockers if b.kind == "evidence"]
+    integrity = [b for b in blockers if b.kind in ("evidence", *master.NCR_ONLY)]
     concession = record.get("concession")
     if integrity or (blockers and concession is None):
         raise Refused(
@@ -764,7 +823,8 @@ def _release(record: dict[str, Any], history: History, required_stages: Sequence
             "conflict",
             f"release of lot {lot} refused: {len(blockers)} reason(s); "
             + (
-                "a concession overrides only quality blockers, not evidence integrity"
+                "a concession overrides only quality blockers, not evidence integrity nor "
+                "suspect measurements (an NCR must disposition them)"
                 if integrity and concession
                 else "a concession with a written rationale, signed by an authorized role, "
                 "can override quality blockers"
