@@ -18,7 +18,7 @@ from ledger.embedded import Anvil
 from ledger.models import Anchor
 from ledger.runtime import Runtime
 from tests.conftest import running_ledger
-from tests.helpers import fresh, inspection, register, sign, wait_for
+from tests.helpers import fresh, inspection, master_data, register, sign, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,8 +38,9 @@ def test_chain_outage_under_load_is_degraded_then_one_transaction_catches_up(
 ) -> None:
     client = TestClient(create_app(rt.ledger))
     inspector = register(client, rt, ("qa_inspector",))
+    master_data(client, rt)
     wait_for("healthy", lambda: client.get("/healthz").json()["status"] == "ok")
-    # Everything so far anchored (the signer's grant included): an anchor in flight when the
+    # Everything so far anchored (the signer's grant and master data included): an anchor in flight when the
     # chain stops is recovered from the contract afterwards, a second row, not the backlog's.
     wait_for("idle", lambda: client.get("/v1/status").json()["anchor_lag_records"] == 0)
     own_chain.stop()  # the chain goes away (its state is kept)

@@ -12,7 +12,7 @@ from tests.helpers import inspection, register, sign
 pytestmark = pytest.mark.integration
 
 
-def test_lot_records_form_one_chain(client, runtime) -> None:  # type: ignore[no-untyped-def]
+def test_lot_records_form_one_chain(client, runtime, specs) -> None:  # type: ignore[no-untyped-def]
     inspector = register(client, runtime)
     bodies = [sign(runtime, inspection(f"C-{i}", lot="LOT-C"), inspector) for i in range(12)]
     bodies.append(sign(runtime, inspection("OTHER-1", lot="LOT-D"), inspector))

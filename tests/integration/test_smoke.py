@@ -10,7 +10,7 @@ from tests.helpers import inspection, register, sign, wait_anchored
 pytestmark = pytest.mark.integration
 
 
-def test_submit_to_verified_receipt(client, runtime) -> None:  # type: ignore[no-untyped-def]
+def test_submit_to_verified_receipt(client, runtime, specs) -> None:  # type: ignore[no-untyped-def]
     inspector = register(client, runtime)
     record = inspection("INS-1")
     resp = client.post("/v1/records", json=sign(runtime, record, inspector))

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from ingest.client import SigningKey
 from ledger.runtime import Runtime
-from tests.helpers import bearer, fresh, inspection, register, sign
+from tests.helpers import bearer, fresh, inspection, master_data, register, sign
 
 pytestmark = pytest.mark.integration
 
@@ -18,6 +18,7 @@ SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
 
 def _lot_with_a_record(client: TestClient, runtime: Runtime) -> tuple[str, LocalAccount]:
+    master_data(client, runtime)
     inspector = register(client, runtime, ("qa_inspector",))
     lot = fresh("LOT-TOKEN")
     resp = client.post("/v1/records", json=sign(runtime, inspection(fresh("T"), lot), inspector))
