@@ -135,7 +135,7 @@ def approve_spec(
     the specification is logged, the change assessed, then approved by someone else."""
     cid = spec["change_id"]
     ref = {"spec_id": spec["spec_id"], "version": spec["version"]}
-    post(client, runtime, change(cid, "requested", specification=ref), author, "authored")
+    post(client, runtime, change(cid, "requested", specifications=[ref]), author, "authored")
     post(client, runtime, spec, author, "authored")
     post(client, runtime, change(cid, "assessed"), author, "reviewed")
     post(client, runtime, change(cid, "approved"), approver, "approved")

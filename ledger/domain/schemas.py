@@ -289,9 +289,9 @@ class Change(_Workflow):
     }
     reason: Reason | None = None
     description: Text | None = None
-    #: The specification version this change brings into force (named on ``requested``);
-    #: it becomes effective when the change is approved (see :class:`Specification`).
-    specification: SpecRef | None = None
+    #: The specification versions this change brings into force (named on ``requested``);
+    #: they take effect when the change is approved (see :class:`Specification`).
+    specifications: Annotated[list[SpecRef], Field(min_length=1, max_length=50)] | None = None
     #: On ``approved``: when the approved specification takes effect, if later than approval.
     effective_from: AwareDatetime | None = None
     impact: Text | None = None
@@ -302,8 +302,8 @@ class Change(_Workflow):
 
     @model_validator(mode="after")
     def _controls(self) -> Change:
-        if self.specification is not None and self.step != "requested":
-            raise ValueError("a change names the specification it brings into force on its "
+        if self.specifications is not None and self.step != "requested":
+            raise ValueError("a change names the specifications it brings into force on its "
                              "requested step only")
         if self.effective_from is not None and self.step != "approved":
             raise ValueError("change effective_from belongs to the approved step")

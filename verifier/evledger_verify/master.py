@@ -32,6 +32,7 @@ __all__ = [
     "SpecVersion",
     "calibration_status",
     "check_change_approval",
+    "check_equipment",
     "check_inspection",
     "check_specification",
     "in_force",
@@ -93,11 +94,16 @@ def spec_versions(spec_id: str, history: History) -> list[SpecVersion]:
     return out
 
 
+def _named(change: Sequence[Stored]) -> list[tuple[str, int]]:
+    """The specification versions a change names on its requested step."""
+    requested = next((c for c in change if c.body.get("step") == "requested"), None)
+    refs = (requested.body.get("specifications") if requested else None) or ()
+    return [(str(r["spec_id"]), int(r["version"])) for r in refs]
+
+
 def _names(change: Sequence[Stored], spec_id: str, version: int) -> bool:
     """Whether the change's requested step names this specification version."""
-    requested = next((c for c in change if c.body.get("step") == "requested"), None)
-    ref = (requested.body.get("specification") if requested else None) or {}
-    return ref.get("spec_id") == spec_id and ref.get("version") == version
+    return (spec_id, version) in _named(change)
 
 
 def in_force(versions: Iterable[SpecVersion], at: datetime) -> SpecVersion | None:
@@ -164,34 +170,30 @@ def check_change_approval(record: dict[str, Any], signer: str, history: History)
     """A change that brings a specification into force is approved only once that version is
     logged, and not by its author (four eyes, 21 CFR 820.40 / ISO 13485 4.2.4)."""
     change = history.subject(f"change:{record['change_id']}")
-    requested = next((c for c in change if c.body.get("step") == "requested"), None)
-    ref = (requested.body.get("specification") if requested else None) or None
-    if not ref:
-        return
-    spec_id, version = str(ref["spec_id"]), int(ref["version"])
-    found = next(
-        (
-            v
-            for v in spec_versions(spec_id, history)
-            if v.version == version and v.body["change_id"] == record["change_id"]
-        ),
-        None,
-    )
-    if found is None:
-        raise Refused(
-            "specification",
-            "conflict",
-            f"change {record['change_id']}: specification {spec_id} version {version} has not "
-            "been logged; approve it once its content is",
+    for spec_id, version in _named(change):
+        found = next(
+            (
+                v
+                for v in spec_versions(spec_id, history)
+                if v.version == version and v.body["change_id"] == record["change_id"]
+            ),
+            None,
         )
-    if found.record.signer.lower() == signer.lower():
-        raise Refused(
-            "specification",
-            "forbidden",
-            f"four eyes: specification {spec_id} version {version} was authored by "
-            f"{found.record.signer} ({history.name(found.record.signer)}); its approver must be "
-            "someone else",
-        )
+        if found is None:
+            raise Refused(
+                "specification",
+                "conflict",
+                f"change {record['change_id']}: specification {spec_id} version {version} has "
+                "not been logged; approve the change once the content it approves is",
+            )
+        if found.record.signer.lower() == signer.lower():
+            raise Refused(
+                "specification",
+                "forbidden",
+                f"four eyes: specification {spec_id} version {version} was authored by "
+                f"{found.record.signer} ({history.name(found.record.signer)}); its approver "
+                "must be someone else",
+            )
 
 
 def check_inspection(record: dict[str, Any], history: History, legacy: bool) -> None:
@@ -283,11 +285,6 @@ def _limits(c: dict[str, Any]) -> str:
 
 def _differences(record: dict[str, Any], spec: dict[str, Any]) -> list[str]:
     out = []
-    if record["sampling_plan"] != spec["sampling_plan"]:
-        out.append(
-            f"sampling plan {record['sampling_plan']!r}, the specification's is "
-            f"{spec['sampling_plan']!r}"
-        )
     if int(record["sample_size"]) < int(spec["sample_size"]):
         out.append(
             f"sample size {record['sample_size']} is below the specification's "
@@ -351,6 +348,27 @@ def calibration_status(
             f"({_iso(when(last.body['valid_until']))}, calibration {last.record_id})",
         )
     return unit, last, None
+
+
+def check_equipment(record: dict[str, Any], history: History) -> None:
+    """An instrument is registered once; a calibration is of a registered instrument."""
+    equipment_id = str(record["equipment_id"])
+    unit = next(
+        (r for r in history.subject(f"equipment:{equipment_id}") if r.type == "equipment"), None
+    )
+    if record["type"] == "equipment" and unit is not None:
+        raise Refused(
+            "equipment",
+            "conflict",
+            f"equipment {equipment_id}: already registered by record {unit.record_id}",
+        )
+    if record["type"] == "calibration" and unit is None:
+        raise Refused(
+            "equipment",
+            "conflict",
+            f"calibration {record['record_id']}: equipment {equipment_id} is not registered; "
+            "register it first (an equipment record)",
+        )
 
 
 def _usable(

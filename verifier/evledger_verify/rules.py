@@ -158,7 +158,7 @@ PROTECTED = {
     "scan": ("station", "operation", "gs1", "consignee", "supplier", "pallet"),
     "ncr": ("ncr_id", "step", "disposition", "capa_id", "refs"),
     "capa": ("capa_id", "step", "ncr_id", "effective", "no_adverse_effect"),
-    "change": ("change_id", "step", "specification", "effective_from"),
+    "change": ("change_id", "step", "specifications", "effective_from"),
     "alert": ("alert_id", "refs"),
 }
 #: Record types that are never corrected (a new record answers them instead).
@@ -648,6 +648,8 @@ def judge(
         master.check_specification(record, history)
     if rtype == "inspection":
         master.check_inspection(record, history, legacy)
+    if rtype in ("equipment", "calibration"):
+        master.check_equipment(record, history)
     if rtype == "alert":
         _alert(record, history)
     if rtype == "release":
