@@ -29,7 +29,9 @@ def audit(rt: Runtime, workers: int, batch: int) -> list[Finding]:
     return auditor.run()
 
 
-def test_workers_find_the_same_as_one_process(client, runtime: Runtime, database_url: str) -> None:  # type: ignore[no-untyped-def]
+def test_workers_find_the_same_as_one_process(  # type: ignore[no-untyped-def]
+    client, runtime: Runtime, database_url: str, specs
+) -> None:
     inspector = register(client, runtime, ("qa_inspector",), "Ivy Inspector")
     for i in range(12):
         record = inspection(f"P-{i}", lot=f"LOT-{i % 3}", value=3.0 + i / 1000)

@@ -40,8 +40,9 @@ def test_chain_outage_under_load_is_degraded_then_one_transaction_catches_up(
     inspector = register(client, rt, ("qa_inspector",))
     master_data(client, rt)
     wait_for("healthy", lambda: client.get("/healthz").json()["status"] == "ok")
-    # Everything so far anchored (the signer's grant and master data included): an anchor in flight when the
-    # chain stops is recovered from the contract afterwards, a second row, not the backlog's.
+    # Everything so far anchored (the signer's grant and the master data included): an anchor
+    # in flight when the chain stops is recovered from the contract afterwards, a second row,
+    # not the backlog's.
     wait_for("idle", lambda: client.get("/v1/status").json()["anchor_lag_records"] == 0)
     own_chain.stop()  # the chain goes away (its state is kept)
     accepted: list[str] = []

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger.runtime import Runtime
-from tests.helpers import inspection, register, sign, wait_anchored
+from tests.helpers import inspection, master_data, register, sign, wait_anchored
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +32,7 @@ CHANGES = {
 
 @pytest.fixture()
 def anchored(client, runtime: Runtime) -> Runtime:  # type: ignore[no-untyped-def]
+    master_data(client, runtime)
     inspector = register(client, runtime)
     assert client.post("/v1/records", json=sign(runtime, inspection("I-1"), inspector)).is_success
     wait_anchored(client, "I-1")

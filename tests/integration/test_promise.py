@@ -42,10 +42,11 @@ def accepted(api_url: str, runtime: Runtime, tmp_path: Path) -> dict[str, Any]:
     from fastapi.testclient import TestClient
 
     from api.app import create_app
-    from tests.helpers import register
+    from tests.helpers import master_data, register
 
     client = TestClient(create_app(runtime.ledger))
     inspector = register(client, runtime, ("qa_inspector",))
+    master_data(client, runtime)
     runtime.sealer.seal_once()
     body = sign(runtime, inspection(fresh("PROM")), inspector)
     resp = httpx.post(f"{api_url}/v1/records", json=body)

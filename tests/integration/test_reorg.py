@@ -22,7 +22,16 @@ from ledger.embedded import Anvil
 from ledger.models import Anchor, AnchorState
 from ledger.runtime import Runtime
 from tests.conftest import ledger_settings, running_ledger
-from tests.helpers import fresh, inspection, register, rpc, sign, wait_anchored, wait_for
+from tests.helpers import (
+    fresh,
+    inspection,
+    master_data,
+    register,
+    rpc,
+    sign,
+    wait_anchored,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +76,7 @@ def test_a_reorganized_anchor_is_orphaned_redone_and_receipts_follow(
 ) -> None:
     client = TestClient(create_app(rt.ledger))
     inspector = register(client, rt, ("qa_inspector",))
+    master_data(client, rt)
     ids = []
     for _ in range(depth):  # one anchor (one block) per record: depth blocks to reorganize
         rid = fresh("REORG")

@@ -18,7 +18,16 @@ from ledger.embedded import Anvil
 from ledger.models import AnchorSubmission
 from ledger.runtime import Runtime
 from tests.conftest import running_ledger
-from tests.helpers import fresh, inspection, register, rpc, sign, wait_anchored, wait_for
+from tests.helpers import (
+    fresh,
+    inspection,
+    master_data,
+    register,
+    rpc,
+    sign,
+    wait_anchored,
+    wait_for,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -35,6 +44,7 @@ def test_a_stuck_anchor_transaction_is_replaced(
 ) -> None:
     client = TestClient(create_app(rt.ledger))
     inspector = register(client, rt, ("qa_inspector",))
+    master_data(client, rt)
     wait_for_idle = time.monotonic() + 20
     while (st := client.get("/v1/status").json())["anchor_lag_records"] or st["pending_seal"]:
         assert time.monotonic() < wait_for_idle
