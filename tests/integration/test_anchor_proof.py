@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from ledger.anchor_proof import cut_anchor_proof
 from ledger.runtime import Runtime
-from tests.helpers import fresh, inspection, register, sign, wait_anchored
+from tests.helpers import fresh, inspection, master_data, register, sign, wait_anchored
 
 pytestmark = pytest.mark.integration
 
@@ -22,6 +22,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture()
 def anchored(runtime: Runtime) -> tuple[Runtime, dict[str, Any]]:
     client = TestClient(create_app(runtime.ledger))
+    master_data(client, runtime)
     inspector = register(client, runtime, ("qa_inspector",))
     rid = fresh("PROOF")
     assert client.post("/v1/records", json=sign(runtime, inspection(rid), inspector)).is_success
@@ -97,7 +98,8 @@ def test_an_anchor_among_many_transactions_in_its_block(
     with running_ledger(settings, database_url, own_chain) as rt:
         client = TestClient(create_app(rt.ledger))
         inspector = register(client, rt, ("qa_inspector",))
-        # Every record so far sealed and anchored (the grant included), so that the only
+        master_data(client, rt)
+        # Every record so far sealed and anchored (the grants included), so that the only
         # anchor transaction the paused chain holds is the one for the record below.
         wait_for("idle", lambda: (st := client.get("/v1/status").json())["pending_seal"] == 0
                  and st["anchor_lag_records"] == 0)

@@ -30,7 +30,9 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def inspector(module_client: TestClient, module_runtime: Runtime) -> LocalAccount:
+def inspector(
+    module_client: TestClient, module_runtime: Runtime, module_specs: Any
+) -> LocalAccount:
     return register(module_client, module_runtime, ("qa_inspector",))
 
 

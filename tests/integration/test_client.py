@@ -43,7 +43,7 @@ def _api(service: httpx.Client) -> tuple[Client, AnswerLost]:
 
 
 @pytest.fixture()
-def inspector(client: TestClient, runtime: Runtime) -> SigningKey:
+def inspector(client: TestClient, runtime: Runtime, specs: object) -> SigningKey:
     return SigningKey(bytes(register(client, runtime, ("qa_inspector",)).key))
 
 

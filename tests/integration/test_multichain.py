@@ -26,7 +26,7 @@ from ledger.errors import ConfigError
 from ledger.models import Anchor, LedgerMeta
 from ledger.runtime import Runtime
 from tests.conftest import running_ledger
-from tests.helpers import fresh, inspection, register, rpc, sign, wait_for
+from tests.helpers import fresh, inspection, master_data, register, rpc, sign, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -94,6 +94,7 @@ def test_each_checkpoint_is_anchored_on_both_chains_with_their_own_contract_and_
 ) -> None:
     client = TestClient(create_app(rt.ledger))
     inspector = register(client, rt, ("qa_inspector",))
+    master_data(client, rt)
     rid = fresh("TWO")
     assert client.post("/v1/records", json=sign(rt, inspection(rid), inspector)).status_code == 201
     r = anchored_on(client, rid, PRIMARY, SECOND)
@@ -150,6 +151,7 @@ def test_one_chain_dies_receipts_still_verify_on_the_other_and_it_catches_up(
 ) -> None:
     client = TestClient(create_app(rt.ledger))
     inspector = register(client, rt, ("qa_inspector",))
+    master_data(client, rt)
     before = fresh("BEFORE")
     assert client.post("/v1/records", json=sign(rt, inspection(before), inspector)).is_success
     anchored_on(client, before, PRIMARY, SECOND)

@@ -75,7 +75,7 @@ def test_bootstrap_admin_is_listed(client: TestClient, runtime: Runtime) -> None
     assert [(s["name"], s["roles"]) for s in others] == [("evledger audit", ["auditor"])]
 
 
-def test_grant_with_roles(client: TestClient, runtime: Runtime) -> None:
+def test_grant_with_roles(client: TestClient, runtime: Runtime, specs: Any) -> None:
     account: LocalAccount = Account.create()
     now = int(time.time())
     record = grant_record(account, ["qa_inspector", "qa_approver"], "Jane Doe")
@@ -149,7 +149,7 @@ def test_signer_address_with_trailing_newline_is_422(
     assert record_count(client) == before
 
 
-def test_revoke_is_judged_at_signing_time(client: TestClient, runtime: Runtime) -> None:
+def test_revoke_is_judged_at_signing_time(client: TestClient, runtime: Runtime, specs: Any) -> None:
     """A record signed before the revoke is accepted when it arrives after it; a record signed
     at or after the revoke is refused."""
     account: LocalAccount = Account.create()
@@ -172,7 +172,9 @@ def test_revoke_is_judged_at_signing_time(client: TestClient, runtime: Runtime) 
         assert client.get(f"/v1/records/{rid}/receipt").status_code == 404
 
 
-def test_signature_dated_before_the_grant_is_403(client: TestClient, runtime: Runtime) -> None:
+def test_signature_dated_before_the_grant_is_403(
+    client: TestClient, runtime: Runtime, specs: Any
+) -> None:
     account: LocalAccount = Account.create()
     t = int(time.time())
     assert post_as_admin(client, runtime, grant_record(account), t + 5).status_code == 201
@@ -187,7 +189,7 @@ def test_signature_dated_before_the_grant_is_403(client: TestClient, runtime: Ru
     assert submit_as(client, runtime, account, "INS-ON-TIME", t + 5).status_code == 201
 
 
-def test_regrant_after_revoke(client: TestClient, runtime: Runtime) -> None:
+def test_regrant_after_revoke(client: TestClient, runtime: Runtime, specs: Any) -> None:
     account: LocalAccount = Account.create()
     t = int(time.time())
     assert post_as_admin(client, runtime, grant_record(account), t).status_code == 201
@@ -231,7 +233,9 @@ def test_granted_admin_can_grant(client: TestClient, runtime: Runtime) -> None:
     assert signers(client)[account.address]["active"] is True
 
 
-def test_late_revoke_does_not_cancel_a_later_grant(client: TestClient, runtime: Runtime) -> None:
+def test_late_revoke_does_not_cancel_a_later_grant(
+    client: TestClient, runtime: Runtime, specs: Any
+) -> None:
     account: LocalAccount = Account.create()
     t = int(time.time())
     assert post_as_admin(client, runtime, grant_record(account), t).status_code == 201
@@ -248,7 +252,7 @@ def test_late_revoke_does_not_cancel_a_later_grant(client: TestClient, runtime: 
     assert resp.status_code == 201, resp.text
 
 
-def test_compromised_key_cannot_backdate(client: TestClient, runtime: Runtime) -> None:
+def test_compromised_key_cannot_backdate(client: TestClient, runtime: Runtime, specs: Any) -> None:
     """A plain revoke judges each signature at its signing time; a revoke that reports the
     key compromised refuses every later submission by it, backdated ones included."""
     account: LocalAccount = Account.create()
