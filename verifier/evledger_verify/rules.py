@@ -828,6 +828,9 @@ def _release(record: dict[str, Any], history: History, required_stages: Sequence
                 "a concession overrides only quality blockers, not evidence integrity nor "
                 "suspect measurements (an NCR must disposition them)"
                 if integrity and concession
+                else "evidence integrity and suspect measurements are never overridden (an NCR "
+                "must disposition a suspect measurement); a concession can override the rest"
+                if integrity
                 else "a concession with a written rationale, signed by an authorized role, "
                 "can override quality blockers"
             ),

@@ -1,0 +1,406 @@
+"""Quality master data under change control, through the HTTP API: approved specifications,
+calibrated equipment, approved suppliers (issue 12).
+
+Each rule is shown refused (or the lot blocked) by the service, naming the rule; then, with the
+same record slipped into the log behind the service's back by a database superuser, named by
+`evledger audit` (rule_broken) and by the offline bundle verifier."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from eth_account.signers.local import LocalAccount
+
+from tests.helpers import (
+    EQUIPMENT,
+    GTIN,
+    approve_spec,
+    bearer,
+    calibration,
+    change,
+    equipment,
+    inspection,
+    now_iso,
+    register,
+    spec_id,
+    specification,
+    supplier,
+    wait_anchored,
+)
+from tests.integration.test_domain_workflows import evidence, release, workflow
+from tests.integration.test_rules_replay import Plant, only_rule_broken
+
+pytestmark = pytest.mark.integration
+
+Specs = tuple[LocalAccount, LocalAccount]
+
+
+def post(p: Plant, record: dict[str, Any], who: LocalAccount, meaning: str) -> Any:
+    from tests.helpers import sign
+
+    return p.client.post("/v1/records", json=sign(p.runtime, record, who, meaning))
+
+
+def refused(p: Plant, record: dict[str, Any], who: LocalAccount, meaning: str,
+            status: int = 409) -> str:
+    """The refusal's detail and reasons (the service's answer, as one text)."""
+    resp = post(p, record, who, meaning)
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    return "\n".join([str(body["detail"]), *body.get("reasons", [])])
+
+
+def lot_view(p: Plant, lot: str) -> dict[str, Any]:
+    resp = p.client.get(f"/v1/lots/{lot}", headers=bearer(p.runtime, p.approver))
+    assert resp.status_code == 200, resp.text
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def count(p: Plant) -> int:
+    return int(p.client.get("/v1/status").json()["records"])
+
+
+def widened(record: dict[str, Any], lower: float, upper: float) -> dict[str, Any]:
+    out = dict(record)
+    out["characteristics"] = [{**c, "lower": lower, "upper": upper}
+                              for c in record["characteristics"]]
+    return out
+
+
+# -- specifications ---------------------------------------------------------------------------
+
+
+def test_an_inspection_with_wider_limits_than_its_specification_is_refused(
+    plant: Plant, specs: Specs
+) -> None:
+    """The value 3.08 fails the approved 2.95..3.05; written with limits 2.9..3.1 it would pass."""
+    before = count(plant)
+    bad = widened(inspection("W-1", lot="LOT-W", value=3.08), 2.9, 3.1)
+    bad["characteristics"][0]["verdict"] = bad["verdict"] = "pass"
+    detail = refused(plant, bad, plant.inspector, "authored")
+    assert "differs from specification SPEC-final version 1" in detail
+    assert "outer diameter: limits 2.9..3.1 mm, the specification's are 2.95..3.05 mm" in detail
+    assert count(plant) == before
+    # the same measurement with the specification's limits is a failure, and is accepted
+    assert post(plant, inspection("W-2", lot="LOT-W", value=3.08), plant.inspector,
+                "authored").status_code == 201
+    # every other difference is named too
+    other = inspection("W-3", lot="LOT-W")
+    other["characteristics"] = [{**other["characteristics"][0], "unit": "in", "critical": False},
+                                {"name": "wall", "unit": "mm", "value": 1.0, "verdict": "pass"}]
+    detail = refused(plant, other, plant.inspector, "authored")
+    assert "limits 2.95..3.05 in" in detail and "critical False" in detail
+    assert "wall: not in the specification" in detail
+    short = {**inspection("W-4", lot="LOT-W"), "sample_size": 5}
+    assert "sample size 5 is below the specification's 32" in refused(
+        plant, short, plant.inspector, "authored")
+
+
+def test_an_inspection_citing_a_superseded_version_is_refused(
+    plant: Plant, specs: Specs
+) -> None:
+    author, approver = specs
+    before_v2 = now_iso()
+    time.sleep(1.1)  # approval times are signing times, to the second
+    approve_spec(plant.client, plant.runtime, specification(version=2, limits=(2.96, 3.04)),
+                 author, approver)
+    detail = refused(plant, inspection("S-1", lot="LOT-S"), plant.inspector, "authored")
+    assert "specification SPEC-final version 1 is not in force" in detail
+    assert "superseded by version 2" in detail
+    # made while version 1 was in force, it is accepted; version 2 now, with its own limits
+    assert post(plant, inspection("S-2", lot="LOT-S", inspected_at=before_v2),
+                plant.inspector, "authored").status_code == 201
+    v2 = widened(inspection("S-3", lot="LOT-S", version=2), 2.96, 3.04)
+    assert post(plant, v2, plant.inspector, "authored").status_code == 201
+    # a version that does not exist, and a version not approved yet
+    assert "version 7 does not exist (latest: version 2)" in refused(
+        plant, inspection("S-4", lot="LOT-S", version=7), plant.inspector, "authored")
+    cid = "CHG-v3"
+    assert post(plant, change(cid, "requested", specifications=[
+        {"spec_id": spec_id("final"), "version": 3}]), author, "authored").status_code == 201
+    v3 = specification(version=3, change_id=cid, limits=(2.97, 3.03))
+    assert post(plant, v3, author, "authored").status_code == 201
+    detail = refused(plant, widened(inspection("S-5", lot="LOT-S", version=3), 2.97, 3.03),
+                     plant.inspector, "authored")
+    assert "version 3 is not approved yet; version 2 is in force" in detail
+
+
+def test_an_inspection_without_a_specification_is_refused_naming_it(
+    plant: Plant, specs: Specs
+) -> None:
+    old = inspection("N-1", lot="LOT-N")
+    old.update(schema="inspection/1", equipment=["LM-204"])
+    del old["specification"]
+    for c in old["characteristics"]:
+        del c["equipment"]
+    detail = refused(plant, old, plant.inspector, "authored")
+    assert f"product {GTIN} at stage final must cite the approved specification" in detail
+    missing = inspection("N-2", lot="LOT-N")
+    missing["specification"] = {"spec_id": "SPEC-none", "version": 1}
+    assert "specification SPEC-none version 1 does not exist" in refused(
+        plant, missing, plant.inspector, "authored")
+    other_stage = inspection("N-3", lot="LOT-N", stage="incoming")
+    other_stage["specification"] = {"spec_id": spec_id("final"), "version": 1}
+    assert "is for product" in refused(plant, other_stage, plant.inspector, "authored")
+
+
+def test_a_specification_approved_by_its_own_author_is_refused(
+    plant: Plant, specs: Specs
+) -> None:
+    both = register(plant.client, plant.runtime, ("qa_inspector", "qa_approver"), "Sam Both")
+    cid = "CHG-own"
+    spec = specification(stage="final", version=2, change_id=cid, limits=(2.96, 3.04))
+    ref = [{"spec_id": spec["spec_id"], "version": 2}]
+    assert post(plant, change(cid, "requested", specifications=ref), both,
+                "authored").status_code == 201
+    assert post(plant, spec, both, "authored").status_code == 201
+    assert post(plant, change(cid, "assessed"), both, "reviewed").status_code == 201
+    detail = refused(plant, change(cid, "approved"), both, "approved", status=403)
+    assert "four eyes: specification SPEC-final version 2 was authored by" in detail
+    assert "Sam Both" in detail
+    # version 1 stays in force
+    assert post(plant, inspection("O-1", lot="LOT-O"), plant.inspector,
+                "authored").status_code == 201
+    # someone else approves it
+    assert post(plant, change(cid, "approved"), plant.approver, "approved").status_code == 201
+
+
+def test_change_control_of_a_specification_is_enforced(plant: Plant, specs: Specs) -> None:
+    author, approver = specs
+    # a version must follow the last one; the change must exist and name it, not be approved
+    assert "the next version is 2" in refused(
+        plant, specification(version=3, change_id="CHG-x"), author, "authored")
+    assert "change CHG-missing does not exist" in refused(
+        plant, specification(version=2, change_id="CHG-missing"), author, "authored")
+    assert post(plant, change("CHG-y", "requested"), author, "authored").status_code == 201
+    assert "does not name it" in refused(
+        plant, specification(version=2, change_id="CHG-y"), author, "authored")
+    # approving a change before the specification it names is logged
+    ref = [{"spec_id": spec_id("final"), "version": 2}]
+    assert post(plant, change("CHG-z", "requested", specifications=ref), author,
+                "authored").status_code == 201
+    assert post(plant, change("CHG-z", "assessed"), author, "reviewed").status_code == 201
+    assert "has not been logged" in refused(plant, change("CHG-z", "approved"), approver,
+                                            "approved")
+    # a specification is never corrected: a new version answers it
+    fix = {"record_id": "FIX-1", "type": "correction", "schema": "correction/1",
+           "corrects": "SPEC-final-v1", "reason": "typo in the limit",
+           "changes": [{"path": "/title", "value": "x"}]}
+    assert "cannot be corrected" in refused(plant, fix, approver, "authored", status=422)
+    # only QA writes specifications
+    production = register(plant.client, plant.runtime, ("production",), "Pat Production")
+    assert "needs role qa_inspector or qa_approver" in refused(
+        plant, specification(version=2, change_id="CHG-z"), production, "authored", 403)
+    # a malformed specification is refused naming the field
+    bad = specification(version=2, change_id="CHG-z")
+    bad["characteristics"][0]["lower"] = 4.0
+    assert "lower limit 4.0 above upper" in refused(plant, bad, author, "authored", 422)
+
+
+def test_a_correction_cannot_widen_an_inspections_limits(plant: Plant, specs: Specs) -> None:
+    assert post(plant, inspection("C-1", lot="LOT-C", value=3.08), plant.inspector,
+                "authored").status_code == 201
+    fix = {"record_id": "C-FIX", "type": "correction", "schema": "correction/1",
+           "corrects": "C-1", "lot": "LOT-C", "reason": "limits were transcribed wrongly",
+           "changes": [{"path": "/characteristics/0/upper", "value": 3.1},
+                       {"path": "/characteristics/0/verdict", "value": "pass"},
+                       {"path": "/verdict", "value": "pass"}]}
+    assert "differs from specification SPEC-final" in refused(plant, fix, plant.approver,
+                                                              "authored")
+
+
+# -- equipment --------------------------------------------------------------------------------
+
+
+def test_equipment_out_of_calibration_is_refused(plant: Plant, specs: Specs) -> None:
+    author, _ = specs
+    for eid, cal in (
+        ("EQ-OLD", calibration("cal-old", "EQ-OLD", calibrated_at="2025-01-05T09:00:00Z",
+                               valid_until="2025-07-05T09:00:00Z")),
+        ("EQ-BAD", calibration("cal-bad", "EQ-BAD", result="fail",
+                               as_found="out_of_tolerance")),
+    ):
+        assert post(plant, equipment(eid), author, "authored").status_code == 201
+        assert post(plant, cal, author, "verified").status_code == 201
+
+    def using(rid: str, eid: str) -> dict[str, Any]:
+        record = inspection(rid, lot="LOT-Q")
+        record["characteristics"][0]["equipment"] = eid
+        return record
+
+    detail = refused(plant, using("Q-1", "EQ-OLD"), plant.inspector, "authored")
+    assert "equipment EQ-OLD is past its calibration date (2025-07-05T09:00:00Z" in detail
+    assert "failed calibration cal-bad" in refused(plant, using("Q-2", "EQ-BAD"),
+                                                   plant.inspector, "authored")
+    assert "equipment EQ-NONE is not registered" in refused(plant, using("Q-3", "EQ-NONE"),
+                                                            plant.inspector, "authored")
+    assert post(plant, equipment("EQ-SCALE", kind="balance"), author,
+                "authored").status_code == 201
+    assert "is a balance; the specification asks for a laser micrometer" in refused(
+        plant, using("Q-4", "EQ-SCALE"), plant.inspector, "authored")
+    nameless = inspection("Q-5", lot="LOT-Q")
+    del nameless["characteristics"][0]["equipment"]
+    assert "must be measured with a laser micrometer" in refused(plant, nameless,
+                                                                 plant.inspector, "authored")
+    # registered once; a calibration is of a registered instrument
+    again = {**equipment("EQ-OLD", kind="caliper"), "record_id": "equipment-EQ-OLD-2"}
+    assert "already registered by record equipment-EQ-OLD" in refused(plant, again, author,
+                                                                      "authored")
+    assert "is not registered" in refused(plant, calibration("cal-x", "EQ-NONE"), author,
+                                          "verified")
+    # a new calibration brings EQ-OLD back into use
+    assert post(plant, calibration("cal-old-2", "EQ-OLD", calibrated_at="2026-01-10T09:00:00Z"),
+                author, "verified").status_code == 201
+    assert post(plant, using("Q-6", "EQ-OLD"), plant.inspector, "authored").status_code == 201
+
+
+def test_an_out_of_tolerance_calibration_blocks_the_lots_it_touched(
+    plant: Plant, specs: Specs
+) -> None:
+    author, _ = specs
+    touched = {}
+    for lot in ("LOT-T1", "LOT-T2"):
+        touched[lot] = inspection(f"{lot}-I", lot=lot)
+        assert post(plant, touched[lot], plant.inspector, "authored").status_code == 201
+    assert lot_view(plant, "LOT-T1")["release_blockers"] == []
+    time.sleep(1.1)
+    # found out of tolerance, adjusted, valid again
+    oot = calibration("cal-oot", calibrated_at=now_iso(), as_found="out_of_tolerance")
+    assert post(plant, oot, author, "verified").status_code == 201
+    time.sleep(1.1)
+    after = inspection("LOT-T3-I", lot="LOT-T3")  # made after: not suspect
+    assert post(plant, after, plant.inspector, "authored").status_code == 201
+    for lot in ("LOT-T1", "LOT-T2"):
+        view = lot_view(plant, lot)
+        assert view["state"] == "quarantined"
+        assert [m["kind"] for m in view["master_data"]] == ["calibration_out_of_tolerance"]
+        assert f"inspection {lot}-I used equipment {EQUIPMENT}, found out of tolerance by " \
+               "calibration cal-oot" in view["release_blockers"][0]
+    assert lot_view(plant, "LOT-T3")["release_blockers"] == []
+    # a concession does not override it
+    concession = {"rationale": "measurements are believed good enough to ship",
+                  "deviations": ["micrometer out of tolerance"]}
+    detail = refused(plant, release("T1-R", "LOT-T1", evidence(touched["LOT-T1"]),
+                                    concession=concession), plant.approver, "released")
+    assert "found out of tolerance" in detail and "an NCR must disposition them" in detail
+    # an NCR dispositioning the suspect inspection clears it
+    for n, (step, who, meaning) in enumerate(
+        [("open", plant.inspector, "authored"), ("evaluated", plant.inspector, "reviewed"),
+         ("dispositioned", plant.approver, "approved")], 1):
+        extra = {"refs": ["LOT-T1-I"]} if step == "open" else {}
+        assert post(plant, workflow("ncr", f"T1-N{n}", "NCR-T1", step, lot="LOT-T1", **extra),
+                    who, meaning).status_code == 201
+    assert [m["kind"] for m in lot_view(plant, "LOT-T1")["master_data"]] == []
+    assert lot_view(plant, "LOT-T2")["master_data"][0]["kind"] == \
+        "calibration_out_of_tolerance"
+
+
+# -- suppliers --------------------------------------------------------------------------------
+
+
+def scans(p: Plant, supplier_id: str, material: str, lot: str, tag: str) -> tuple[str, ...]:
+    device = register(p.client, p.runtime, ("device",), f"Scanner {tag}")
+    t = now_iso()
+    made = []
+    for n, (op, fields) in enumerate((
+        ("receive", {"lot": material, "supplier": supplier_id, "gs1": {"gtin": GTIN,
+                                                                       "lot": material}}),
+        ("produce", {"lot": lot, "gs1": {"gtin": GTIN, "lot": lot}}),
+        ("consume", {"gs1": {"gtin": GTIN, "lot": material}}),
+    )):
+        rid = f"{tag}-scan-{n}"
+        record = {"record_id": rid, "type": "scan", "schema": "scan/1",
+                  "station": f"ST-{tag}", "operation": op, "scanned_at": t, **fields}
+        assert post(p, record, device, "recorded").status_code == 201
+        made.append(rid)
+    return tuple(made)
+
+
+def test_a_lot_made_from_a_disqualified_suppliers_material_is_blocked(
+    plant: Plant, specs: Specs
+) -> None:
+    assert post(plant, supplier("SUP-ACME-1", "ACME", "approved"), plant.approver,
+                "approved").status_code == 201
+    assert post(plant, supplier("SUP-BAD-1", "BadCo", "disqualified"), plant.approver,
+                "approved").status_code == 201
+    time.sleep(1.1)  # the statuses are in effect from their signing time
+    receive_ok, *_ = scans(plant, "ACME", "RM-OK", "LOT-GOOD", "A")
+    receive_bad, *_ = scans(plant, "BadCo", "RM-BAD", "LOT-BADCO", "B")
+    finals = {lot: inspection(f"{lot}-F", lot=lot) for lot in ("LOT-GOOD", "LOT-BADCO")}
+    for record in finals.values():
+        assert post(plant, record, plant.inspector, "authored").status_code == 201
+    assert lot_view(plant, "LOT-GOOD")["release_blockers"] == []
+    view = lot_view(plant, "LOT-BADCO")
+    assert view["state"] == "quarantined"
+    assert "material lot RM-BAD was received from supplier BadCo" in view["release_blockers"][0]
+    assert "disqualified (SUP-BAD-1)" in view["release_blockers"][0]
+    assert lot_view(plant, "RM-BAD")["state"] == "quarantined"  # the material lot itself
+    insp = finals["LOT-BADCO"]
+    detail = refused(plant, release("BAD-R", "LOT-BADCO", evidence(insp)), plant.approver,
+                     "released")
+    assert "received from supplier BadCo" in detail
+    # an NCR on the material lot dispositioning the receipt clears it
+    for n, (step, who, meaning) in enumerate(
+        [("open", plant.inspector, "authored"), ("evaluated", plant.inspector, "reviewed"),
+         ("dispositioned", plant.approver, "approved")], 1):
+        extra = {"refs": [receive_bad]} if step == "open" else {}
+        assert post(plant, workflow("ncr", f"BAD-N{n}", "NCR-RM-BAD", step, lot="RM-BAD",
+                                    **extra), who, meaning).status_code == 201
+    assert lot_view(plant, "LOT-BADCO")["release_blockers"] == []
+    assert post(plant, release("BAD-R2", "LOT-BADCO", evidence(insp)), plant.approver,
+                "released").status_code == 201
+    assert receive_ok  # the approved supplier's material never blocked anything
+
+
+def test_supplier_status_is_set_by_a_qa_approver_with_a_reason(
+    plant: Plant, specs: Specs
+) -> None:
+    assert "needs role qa_approver" in refused(
+        plant, supplier("SUP-X-1", "X"), plant.inspector, "approved", 403)
+    short = {**supplier("SUP-X-2", "X"), "reason": "ok"}
+    assert "reason" in refused(plant, short, plant.approver, "approved", 422)
+    bad = {**supplier("SUP-X-3", "X"), "status": "preferred"}
+    assert "status" in refused(plant, bad, plant.approver, "approved", 422)
+
+
+# -- behind the service's back ----------------------------------------------------------------
+
+
+def test_the_audit_names_each_master_data_rule_slipped_in(plant: Plant, specs: Specs) -> None:
+    author, approver = specs
+    wide = widened(inspection("X-1", lot="LOT-X", value=3.08), 2.9, 3.1)
+    wide["characteristics"][0]["verdict"] = wide["verdict"] = "pass"
+    assert "differs from specification" in plant.refused(wide, plant.inspector, "authored")
+    plant.slip_in(wide, plant.inspector, "authored")
+    only_rule_broken(plant.audit(), "X-1", "(specification)",
+                     "outer diameter: limits 2.9..3.1 mm")
+
+
+def test_the_audit_names_a_self_approved_specification(plant: Plant, specs: Specs) -> None:
+    both = register(plant.client, plant.runtime, ("qa_inspector", "qa_approver"), "Sam Both")
+    cid = "CHG-self"
+    ref = [{"spec_id": spec_id("final"), "version": 2}]
+    plant.submit(change(cid, "requested", specifications=ref), both, "authored")
+    plant.submit(specification(version=2, change_id=cid), both, "authored")
+    plant.submit(change(cid, "assessed"), both, "reviewed")
+    plant.slip_in(change(cid, "approved"), both, "approved")
+    only_rule_broken(plant.audit(), f"{cid}-approved", "(specification)", "four eyes")
+
+
+def test_the_audit_names_a_release_over_a_suspect_measurement(
+    plant: Plant, specs: Specs
+) -> None:
+    author, _ = specs
+    insp = inspection("Y-I", lot="LOT-Y")
+    plant.submit(insp, plant.inspector, "authored")
+    time.sleep(1.1)
+    plant.submit(calibration("cal-y", calibrated_at=now_iso(), as_found="out_of_tolerance"),
+                 author, "verified")
+    bad = release("Y-R", "LOT-Y", evidence(insp))
+    assert "found out of tolerance" in refused(plant, bad, plant.approver, "released")
+    plant.slip_in(bad, plant.approver, "released")
+    wait_anchored(plant.client, "Y-R")
+    only_rule_broken(plant.audit(), "Y-R", "(release)", "found out of tolerance")
