@@ -7,6 +7,7 @@ import subprocess
 import venv
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +21,10 @@ from tests.integration.test_rules_replay import Plant
 
 
 @pytest.fixture()
-def plant(client: TestClient, runtime: Runtime, database_url: str) -> Iterator[Plant]:
+def plant(
+    client: TestClient, runtime: Runtime, database_url: str, specs: Any
+) -> Iterator[Plant]:
+    """Two QA signers on a ledger that holds the master data their inspections cite."""
     inspector = register(client, runtime, ("qa_inspector",), "Ivy Inspector")
     approver = register(client, runtime, ("qa_approver",), "Quinn Approver")
     engine = sa.create_engine(database_url)
