@@ -274,6 +274,40 @@ def create_app(
         """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
         return ledger.lot(lot)
 
+    @app.get("/v1/specifications", responses=_ERRORS)
+    def specifications(ledger: LedgerDep, reader: ReaderDep) -> list[dict[str, Any]]:
+        """Every specification: product, stage, the version in force now, each version's
+        state (in force, superseded, awaiting approval, approved and not yet effective)."""
+        return ledger.master.specifications()
+
+    @app.get("/v1/specifications/{spec_id}", responses=_ERRORS)
+    def specification(spec_id: RecordId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
+        """A specification's versions: content, author, approval (the change and who
+        approved it), when each came into force and was superseded."""
+        return ledger.master.specification(spec_id)
+
+    @app.get("/v1/equipment", responses=_ERRORS)
+    def equipment_list(ledger: LedgerDep, reader: ReaderDep) -> list[dict[str, Any]]:
+        """Every instrument with its calibration status now."""
+        return ledger.master.equipment_list()
+
+    @app.get("/v1/equipment/{equipment_id}", responses=_ERRORS)
+    def equipment(equipment_id: RecordId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
+        """An instrument, its calibrations, and the inspections an out-of-tolerance
+        calibration made suspect (with their lots, and whether an NCR dispositioned them)."""
+        return ledger.master.equipment(equipment_id)
+
+    @app.get("/v1/suppliers", responses=_ERRORS)
+    def suppliers(ledger: LedgerDep, reader: ReaderDep) -> list[dict[str, Any]]:
+        """Every supplier with a status decision or a receipt: status now and performance
+        (lots received, rejected at incoming inspection, NCRs)."""
+        return ledger.master.suppliers()
+
+    @app.get("/v1/suppliers/{supplier_id}", responses=_ERRORS)
+    def supplier(supplier_id: SupplierId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
+        """A supplier's status history (who decided, when, why) and performance."""
+        return ledger.master.supplier(supplier_id)
+
     @app.get("/v1/lots/{lot}/evidence", responses=_ERRORS, response_class=Response)
     def lot_evidence(lot: LotId, ledger: LedgerDep, reader: ReaderDep) -> Response:
         """The lot's evidence bundle (``evledger-bundle/1``, a zip) for `evledger-verify

@@ -976,3 +976,7 @@ def demo(out_dir: str | None, api: str | None) -> None:
 
 def run() -> None:  # pragma: no cover - console entry
     sys.exit(main())
+
+
+# The master data commands (evledger spec|equipment|supplier) register themselves on `main`.
+from api import cli_master  # noqa: E402,F401

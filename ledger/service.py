@@ -25,6 +25,7 @@ from ledger.bundle import Exporter
 from ledger.config import Settings
 from ledger.identity import Identity
 from ledger.keys import ensure_log_key, log_public_key
+from ledger.master import MasterData
 from ledger.promises import Promiser
 from ledger.proofs import Proofs
 from ledger.reads import Reads
@@ -77,6 +78,8 @@ class Ledger:
         self.reads = Reads(engine, identity, required_stages, clock, extra_chains)
         self.proofs = Proofs(engine, identity.chain_id)
         self.exporter = Exporter(engine, identity, required_stages)
+        #: Specifications, equipment, suppliers (``/v1/specifications`` ...).
+        self.master = MasterData(engine, self.reads.registry, required_stages, clock)
         # The read and proof side, as the routes call it.
         self.reader = self.reads.reader
         self.record_view = self.reads.record_view

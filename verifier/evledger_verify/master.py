@@ -35,10 +35,14 @@ __all__ = [
     "check_equipment",
     "check_inspection",
     "check_specification",
+    "dispositioned",
+    "equipment_used",
     "in_force",
     "master_blockers",
     "spec_versions",
     "supplier_status",
+    "suspect_by",
+    "suspect_windows",
 ]
 
 #: Supplier statuses a receipt may come from without a release blocker.
@@ -330,9 +334,7 @@ def calibration_status(
     done = [r for r in records if r.type == "calibration" and when(r.body["calibrated_at"]) <= at]
     if not done:
         return unit, None, f"equipment {equipment_id} has no calibration before {_iso(at)}"
-    last = max(
-        enumerate(done), key=lambda pair: (when(pair[1].body["calibrated_at"]), pair[0])
-    )[1]
+    last = max(enumerate(done), key=lambda pair: (when(pair[1].body["calibrated_at"]), pair[0]))[1]
     if last.body["result"] != "pass":
         return (
             unit,
@@ -392,50 +394,65 @@ def _usable(
         raise Refused("equipment", "conflict", f"{what}: {why} at {_iso(at)}")
 
 
-def _equipment_used(body: dict[str, Any]) -> set[str]:
+def equipment_used(body: dict[str, Any]) -> set[str]:
     used = {str(e) for e in body.get("equipment") or ()}
     used.update(str(c["equipment"]) for c in body["characteristics"] if c.get("equipment"))
     return used
 
 
-def _suspect(
-    records: Sequence[Stored], history: History, dispositioned: set[str]
-) -> list[Blocker]:
+def suspect_windows(
+    equipment_id: str, history: History
+) -> list[tuple[Stored, datetime | None, datetime]]:
+    """For each calibration that found the instrument out of tolerance: (that calibration,
+    its previous good calibration's time or None, its own time). Inspections made with the
+    instrument after the first and up to the second are suspect."""
+    cals = sorted(
+        (c for c in history.subject(f"equipment:{equipment_id}") if c.type == "calibration"),
+        key=lambda c: when(c.body["calibrated_at"]),
+    )
+    out = []
+    for i, cal in enumerate(cals):
+        if cal.body["as_found"] != "out_of_tolerance":
+            continue
+        good = [c for c in cals[:i] if c.body["result"] == "pass"]
+        start = when(good[-1].body["calibrated_at"]) if good else None
+        out.append((cal, start, when(cal.body["calibrated_at"])))
+    return out
+
+
+def suspect_by(
+    body: dict[str, Any], windows: Sequence[tuple[Stored, datetime | None, datetime]]
+) -> Stored | None:
+    """The out-of-tolerance calibration that makes this inspection suspect, if any."""
+    at = when(body["inspected_at"])
+    return next(
+        (cal for cal, start, end in windows if (start is None or at > start) and at <= end), None
+    )
+
+
+def _suspect(records: Sequence[Stored], history: History, cleared: set[str]) -> list[Blocker]:
     """Inspections made with an instrument a later calibration found out of tolerance, from
     its previous good calibration up to that one, not yet dispositioned by an NCR."""
     blockers = []
-    calibrations: dict[str, list[Stored]] = {}
+    windows: dict[str, list[tuple[Stored, datetime | None, datetime]]] = {}
     for r in records:
-        if r.type != "inspection" or r.record_id in dispositioned:
+        if r.type != "inspection" or r.record_id in cleared:
             continue
-        at = when(r.body["inspected_at"])
-        for equipment_id in sorted(_equipment_used(r.body)):
-            if equipment_id not in calibrations:
-                calibrations[equipment_id] = sorted(
-                    (
-                        c
-                        for c in history.subject(f"equipment:{equipment_id}")
-                        if c.type == "calibration"
-                    ),
-                    key=lambda c: when(c.body["calibrated_at"]),
-                )
-            cals = calibrations[equipment_id]
-            for i, cal in enumerate(cals):
-                if cal.body["as_found"] != "out_of_tolerance":
-                    continue
-                end = when(cal.body["calibrated_at"])
-                good = [c for c in cals[:i] if c.body["result"] == "pass"]
-                start = when(good[-1].body["calibrated_at"]) if good else None
-                if (start is None or at > start) and at <= end:
-                    blockers.append(
-                        Blocker(
-                            "calibration_out_of_tolerance",
-                            f"inspection {r.record_id} used equipment {equipment_id}, found out "
-                            f"of tolerance by calibration {cal.record_id} on {_iso(end)}: an "
-                            f"NCR must disposition {r.record_id} (no concession overrides it)",
-                        )
+        for equipment_id in sorted(equipment_used(r.body)):
+            if equipment_id not in windows:
+                windows[equipment_id] = suspect_windows(equipment_id, history)
+            cal = suspect_by(r.body, windows[equipment_id])
+            if cal is not None:
+                blockers.append(
+                    Blocker(
+                        "calibration_out_of_tolerance",
+                        f"inspection {r.record_id} used equipment {equipment_id}, found out "
+                        f"of tolerance by calibration {cal.record_id} on "
+                        f"{_iso(when(cal.body['calibrated_at']))}: an NCR must disposition "
+                        f"{r.record_id} (no concession overrides it)",
                     )
-                    break
+                )
+                break
     return blockers
 
 
@@ -452,15 +469,15 @@ def supplier_status(supplier_id: str, at: datetime, history: History) -> Stored 
     return found[-1] if found else None
 
 
-def _suppliers(lot: str, history: History, dispositioned: set[str]) -> list[Blocker]:
+def _suppliers(lot: str, history: History, cleared: set[str]) -> list[Blocker]:
     blockers = []
     for record_id, material, supplier, at in history.receipts(lot):
-        if supplier is None or at is None or record_id in dispositioned:
+        if supplier is None or at is None or record_id in cleared:
             continue
         status = supplier_status(supplier, when(at), history)
         if status is not None and status.body["status"] in APPROVED_SUPPLIER:
             continue
-        if _dispositioned(history.lot(material)) & {record_id}:
+        if dispositioned(history.lot(material)) & {record_id}:
             continue
         why = (
             f"{status.body['status']} ({status.record_id})"
@@ -479,7 +496,7 @@ def _suppliers(lot: str, history: History, dispositioned: set[str]) -> list[Bloc
     return blockers
 
 
-def _dispositioned(records: Sequence[Stored]) -> set[str]:
+def dispositioned(records: Sequence[Stored]) -> set[str]:
     return {
         ref
         for n in ncr_summaries(records).values()
@@ -492,5 +509,5 @@ def master_blockers(lot: str, records: Sequence[Stored], history: History) -> li
     """Why master data keeps ``lot`` (its records, corrections applied) from release:
     inspections with equipment later found out of tolerance, material from suppliers that
     were not approved when it was received."""
-    dispositioned = _dispositioned(records)
-    return [*_suspect(records, history, dispositioned), *_suppliers(lot, history, dispositioned)]
+    cleared = dispositioned(records)
+    return [*_suspect(records, history, cleared), *_suppliers(lot, history, cleared)]
