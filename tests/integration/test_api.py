@@ -80,7 +80,7 @@ def revoke(client: TestClient, runtime: Runtime, account: LocalAccount, signed_a
 
 
 @pytest.fixture()
-def inspector(client: TestClient, runtime: Runtime) -> LocalAccount:
+def inspector(client: TestClient, runtime: Runtime, specs: Any) -> LocalAccount:
     return register(client, runtime)
 
 
@@ -421,7 +421,7 @@ def test_signature_binds_each_signed_field(
         body["record"] = {**body["record"], "record_id": "INS-2"}
     elif field == "type":  # another type is another schema: refused before the signature
         body["record"] = {**body["record"], "type": "ncr"}
-        assert_problem(client.post("/v1/records", json=body), 422, "schema 'inspection/1'")
+        assert_problem(client.post("/v1/records", json=body), 422, "schema 'inspection/2'")
         assert_not_stored(client, before, "INS-1")
         return
     elif field == "meaning":
