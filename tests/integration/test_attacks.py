@@ -49,7 +49,7 @@ class Ledger:
 
 
 @pytest.fixture()
-def ledger(client, runtime: Runtime, database_url: str) -> Iterator[Ledger]:  # type: ignore[no-untyped-def]
+def ledger(client, runtime: Runtime, database_url: str, specs) -> Iterator[Ledger]:  # type: ignore[no-untyped-def]
     inspector = register(client, runtime, ("qa_inspector",), "Ivy Inspector")
     for i in range(4):
         body = sign(runtime, inspection(f"A-{i}", lot="LOT-A", value=3.0 + i / 100), inspector)
