@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -23,7 +24,14 @@ from evledger_verify.records import checksum_address, load_record_file, record_h
 from evledger_verify.records import typed_data as make_typed_data
 
 from ingest.cli import EXIT_CANNOT_RUN, EXIT_REFUSED, CliError, Main, Refused, ingest, keys
-from ingest.client import Client, SignedSubmission, SigningKey, load_key, segment
+from ingest.client import (
+    Client,
+    RefusedError,
+    SignedSubmission,
+    SigningKey,
+    load_key,
+    segment,
+)
 from ledger.config import Settings
 from ledger.errors import ChainUnreachable, LedgerError
 from ledger.keys import load_account
@@ -349,7 +357,7 @@ def _signed_elsewhere(
 
 
 @main.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Sign with this key file.")
 @click.option("--signature", help="A signature made elsewhere over `evledger typed-data FILE`.")
 @click.option(
@@ -359,30 +367,83 @@ def _signed_elsewhere(
     help="The typed data that was signed (default: the one `typed-data` printed).",
 )
 @click.option("--meaning", default="authored", show_default=True)
+@click.option(
+    "--stamp",
+    "stamps",
+    multiple=True,
+    metavar="FIELD",
+    help="Set this top-level time field (e.g. inspected_at) to the current UTC time before "
+    "signing (repeatable).",
+)
 @api_option
 def submit(
-    file: str,
+    files: tuple[str, ...],
     key_path: str | None,
     signature: str | None,
     typed_path: str | None,
     meaning: str,
+    stamps: tuple[str, ...],
     api: str | None,
 ) -> None:
-    """Submit the record in FILE, signed with --key or with a --signature made elsewhere.
+    """Submit the record in each FILE, in order, signed with --key (or one FILE with a
+    --signature made elsewhere).
 
-    The record is signed once; if the answer is lost, the same signed submission is sent
-    again. When the ledger already holds FILE's record from the same signer with the same
-    meaning (a script run twice), the stored entry is printed with status duplicate."""
-    record = _read_record(file)
+    A record is signed once; if the answer is lost, the same signed submission is sent
+    again. When the ledger already holds a FILE's record from the same signer with the same
+    meaning (a script run twice), the stored entry is printed with status duplicate. A
+    release's evidence entries that give no record_hash are completed with the hash the
+    ledger holds for each record (read with --key's read token), and printed."""
     client = _client(api)
     if (key_path is None) == (signature is None):
         raise CliError("submit: give exactly one of --key KEYFILE or --signature SIG")
-    if key_path:
-        result = _sign_and_submit(client, record, key_path, meaning)
-    else:
-        signed = _signed_elsewhere(client, file, record, str(signature), typed_path)
-        result = client.submit(signed, same_record_ok=True)
-    click.echo(json.dumps(result, indent=2))
+    if signature is not None and (len(files) != 1 or stamps):
+        raise CliError("submit: a --signature made elsewhere signs one FILE as it is (no --stamp)")
+    for file in files:
+        record = _read_record(file)
+        for name in stamps:
+            if not _FIELD.fullmatch(name):
+                raise CliError(f"submit --stamp {name!r}: expected a top-level field name")
+            record[name] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        if key_path:
+            _complete_evidence(client, record, key_path, file)
+            result = _sign_and_submit(client, record, key_path, meaning)
+        else:
+            signed = _signed_elsewhere(client, file, record, str(signature), typed_path)
+            result = client.submit(signed, same_record_ok=True)
+        click.echo(json.dumps(result, indent=2))
+
+
+_FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
+
+
+def _complete_evidence(client: Client, record: dict[str, Any], key_path: str, file: str) -> None:
+    """Fill in the record hash of each evidence entry that has none, from the ledger."""
+    evidence = record.get("evidence")
+    if record.get("type") != "release" or not isinstance(evidence, list):
+        return
+    missing = [e for e in evidence if isinstance(e, dict) and "record_hash" not in e]
+    if not missing:
+        return
+    token = client.read_token(_load_key(key_path), 600)
+    absent = []
+    for e in missing:
+        rid = e.get("record_id")
+        if not isinstance(rid, str):
+            raise Refused(f"{file}: evidence entry {e!r}: expected a record_id")
+        try:
+            logged = client.get_json(f"/v1/records/{segment(rid)}", token)
+        except RefusedError as exc:
+            if exc.status != 404:
+                raise
+            absent.append(rid)
+            continue
+        e["record_hash"] = logged["record_hash"]
+        click.echo(f"evidence {rid}: record hash {e['record_hash']} (as logged)", err=True)
+    if absent:
+        raise Refused(
+            f"{file}: release evidence {', '.join(absent)}: not in the ledger; a release cites "
+            f"logged records (`evledger lot {record.get('lot')}` shows what blocks it)"
+        )
 
 
 @main.command()

@@ -182,15 +182,16 @@ def supplier_show(supplier_id: str, key_path: str, as_json: bool, api: str | Non
     if as_json:
         click.echo(json.dumps(s, indent=2))
         return
-    click.echo(f"supplier {s['supplier_id']}" + (f" ({s['name']})" if s["name"] else ""))
+    named = s["name"] and s["name"] != s["supplier_id"]
+    click.echo(f"supplier {s['supplier_id']}" + (f" ({s['name']})" if named else ""))
     click.echo(f"status: {s['status']}")
     for h in s["history"]:
         click.echo(f"  {h['status']:13} {_signature(h['signature'])}: {h['reason']}")
     p = s["performance"]
     click.echo(
-        f"performance: {p['lots_received']} lots received ({p['receipts']} receipts), "
-        f"{p['rejected_at_incoming_inspection']} rejected at incoming inspection, "
-        f"{p['ncrs']} NCRs"
+        f"performance: lots received {p['lots_received']} ({p['receipts']} receipts), "
+        f"rejected at incoming inspection {p['rejected_at_incoming_inspection']}, "
+        f"NCRs {p['ncrs']}"
     )
     for lot in p["lots"]:
         mark = " (rejected at incoming inspection)" if lot in p["rejected_lots"] else ""

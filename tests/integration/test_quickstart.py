@@ -238,15 +238,21 @@ def test_readme_qa_walkthrough(service: Service) -> None:
     (work / "docs").symlink_to(ROOT / "docs")
     done = service.run(readme_block("qa-walkthrough"), work)
     assert done.returncode == 0, done.stdout + done.stderr
-    refused = done.stderr
-    assert "refused (409)" in refused and "release of lot LOT-QA-1 refused" in refused, refused
-    for reason in ("critical characteristic failed: tip length in QA1-IPQC-001",
-                   "required inspection missing", "NCR NCR-QA1 is open"):
-        assert reason in refused, refused
     out = done.stdout
+    blocked = out[:out.index("state: released")]
+    for reason in ("blocks release: critical characteristic failed: tip length in QA1-IPQC-001",
+                   "blocks release: required inspection missing", "NCR NCR-QA1 is open"):
+        assert reason in blocked, out
     assert out.count("state: quarantined") == 1 and out.count("state: released") == 1, out
     assert "release: released by Quinn Approver, released," in out
     assert "Dana Inspector, authored" in out
+    # master data: in force through change control, instruments usable, the supplier's record
+    lines = out.splitlines()
+    assert any(x.startswith("SPEC-CATH5F-FQC ") and "v1 in force" in x for x in lines), out
+    assert any(x.startswith("LM-204 ") and "usable until 2031-11-02T08:00:00Z" in x
+               for x in lines), out
+    assert "status: approved" in out and "lots received 1 (1 receipts)" in out, out
+    assert "evidence QA1-FQC-001: record hash" in done.stderr
     view = json.loads(out[out.rindex('{\n  "record_id": "QA1-IQC-001"'):])
     assert view["changed_since_first_entry"] is True
     assert view["original"]["characteristics"][1]["value"] == 46.2
