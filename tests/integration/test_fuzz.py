@@ -41,7 +41,7 @@ from schemathesis.specs.openapi.checks import content_type_conformance
 
 from api.app import create_app
 from ledger.runtime import Runtime
-from tests.helpers import bearer, inspection, register, sign, wait_anchored
+from tests.helpers import bearer, inspection, master_data, register, sign, wait_anchored
 
 pytestmark = pytest.mark.integration
 
@@ -91,10 +91,12 @@ def fuzz_runtime(module_runtime: Runtime) -> Runtime:
 
 @pytest.fixture(scope="module")
 def seeded(fuzz_runtime: Runtime) -> Seeded:
-    """A registered inspector and two anchored inspections of one lot (one pass, one fail)."""
+    """A registered inspector, the master data inspections cite, and two anchored inspections
+    of one lot (one pass, one fail)."""
     rt = fuzz_runtime
     app = create_app(rt.ledger, rt.settings.max_body_bytes)
     with TestClient(app) as client:
+        master_data(client, rt)
         inspector = register(client, rt, name="Fuzz Inspector")
         stored = []
         for record_id, value in zip(RECORD_IDS, (3.01, 3.2), strict=True):
