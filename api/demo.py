@@ -1,4 +1,6 @@
-"""``evledger demo``: a realistic sample lot, from incoming inspection to release.
+"""``evledger demo``: a realistic sample lot, from incoming inspection to release, on the
+master data it relies on (approved specifications, calibrated instruments, an approved
+supplier).
 
 The lot is data: ``docs/examples/demo/catheter-lot.json`` (format ``evledger-demo-lot/1``)
 lists each record in order with the role that signs it and the meaning of the signature.
@@ -8,7 +10,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ from evledger_verify.records import record_hash
 from ingest.client import Client, SigningKey, new_key
 from ledger.embedded import repo_root
 
-__all__ = ["LOT_FILE", "run_demo", "sample_lot"]
+__all__ = ["LOT_FILE", "master_data", "run_demo", "sample_lot"]
 
 LOT_FILE = repo_root() / "docs" / "examples" / "demo" / "catheter-lot.json"
 _FORMAT = "evledger-demo-lot/1"
@@ -36,17 +38,43 @@ def _fill(value: Any, values: dict[str, str]) -> Any:
     return value
 
 
-def sample_lot(
-    lot: str, material_lot: str, path: Path = LOT_FILE
-) -> list[tuple[str, str, dict[str, Any]]]:
-    """(signing role, meaning, record) for each record of the sample lot, in order, with
-    ``{lot}``, ``{material_lot}`` and ``{now}`` filled in and the hash of each record a release
-    relies on added to its evidence."""
-    doc = json.loads(path.read_text())
+def _document(path: Path) -> dict[str, Any]:
+    doc: dict[str, Any] = json.loads(path.read_text())
     if doc.get("format") != _FORMAT:
         raise ValueError(f"{path}: format: expected {_FORMAT!r}, got {doc.get('format')!r}")
-    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    values = {"lot": lot, "material_lot": material_lot, "now": now}
+    return doc
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def master_data(tag: str, path: Path = LOT_FILE) -> list[tuple[str, str, dict[str, Any]]]:
+    """(signing role, meaning, record) for the master data the sample lot relies on: the
+    instruments and their calibrations (valid for a year), the specifications brought into
+    force by a change, the approved supplier; ids tagged with ``tag``."""
+    now = _now()
+    values = {"tag": tag, "now": _iso(now), "valid_until": _iso(now + timedelta(days=365))}
+    return [
+        (str(step["signer"]), str(step["meaning"]), _fill(step["record"], values))
+        for step in _document(path)["master_data"]
+    ]
+
+
+def sample_lot(
+    lot: str, material_lot: str, tag: str, path: Path = LOT_FILE
+) -> list[tuple[str, str, dict[str, Any]]]:
+    """(signing role, meaning, record) for each record of the sample lot, in order, with
+    ``{lot}``, ``{material_lot}``, ``{tag}`` (of its :func:`master_data`) and ``{now}`` filled
+    in and the hash of each record a release relies on added to its evidence. Call it after
+    the master data is approved: its inspections are made now, under the specifications then
+    in force."""
+    doc = _document(path)
+    values = {"lot": lot, "material_lot": material_lot, "tag": tag, "now": _iso(_now())}
     steps: list[tuple[str, str, dict[str, Any]]] = []
     hashes: dict[str, str] = {}
     for step in doc["steps"]:
@@ -87,7 +115,10 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
         }
         client.submit(admin.sign(grant_record, "approved", domain))
         click.echo(f"registered {name} ({grant}) {key.address}")
-    records = sample_lot(lot, f"RM-{tag}")
+    for role, meaning, record in master_data(tag):
+        client.submit(signers[role].sign(record, meaning, domain))
+        click.echo(f"master data {record['record_id']} ({record['type']}, {meaning})")
+    records = sample_lot(lot, f"RM-{tag}", tag)
     for role, meaning, record in records:
         client.submit(signers[role].sign(record, meaning, domain))
         (out / f"{record['record_id']}.record.json").write_text(json.dumps(record, indent=2) + "\n")

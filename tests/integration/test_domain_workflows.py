@@ -14,7 +14,7 @@ from eth_account.signers.local import LocalAccount
 from evledger_verify.records import record_hash
 from fastapi.testclient import TestClient
 
-from api.demo import sample_lot
+from api.demo import master_data, sample_lot
 from ledger.domain.lots import NEXT_STEPS
 from ledger.domain.schemas import Capa, Change, Ncr
 from ledger.runtime import Runtime
@@ -982,7 +982,7 @@ def test_rejected_lot_and_unknown_lot(qa: Qa) -> None:
 def test_demo_story_end_to_end(qa: Qa) -> None:
     lot, material = "L261122-DEMO", "RM-DEMO"
     people = {"inspector": "inspector", "approver": "approver"}
-    for role, meaning, record in sample_lot(lot, material):
+    for role, meaning, record in [*master_data("DEMO"), *sample_lot(lot, material, "DEMO")]:
         resp = qa.post(record, people[role], meaning)
         assert resp.status_code == 201, (record["record_id"], resp.text)
     status = qa.lot(lot)
