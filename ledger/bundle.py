@@ -8,7 +8,10 @@ Members, and nothing else:
 - ``records.jsonl``: one line per record, in log order: its leaf index, whether it is in the
   scope, the record and its log entry (signature included). Besides the records of the scope it
   holds what judging them needs: every signer-registry record, every record of the lots
-  involved (a lot's chain is complete), and the history of the workflows they belong to;
+  involved and of the lots they were made from (a lot's chain is complete) with the records
+  proving that genealogy, the history of the workflows they belong to, and the master data
+  they relied on (specifications and the changes that approved them, instruments and their
+  calibrations, supplier status decisions);
 - ``proofs.json``: the signed checkpoint, a multiproof of every record's leaf under it, and
   each chain's anchor with the consistency proof to the checkpoint and, when final, the block
   header and receipts-trie path that prove it offline;
@@ -31,13 +34,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from evledger_verify import master
 from evledger_verify.rules import POLICY_VERSION
 
-from ledger import tree
+from ledger import genealogy, tree
 from ledger.domain.lots import Stored, apply_corrections
 from ledger.errors import BadRequestError, NotFoundError, TooLargeError
 from ledger.identity import Identity
-from ledger.models import Anchor, Checkpoint, LogLeaf, Record
+from ledger.models import Anchor, Checkpoint, GenealogyLink, LogLeaf, Record
 from ledger.proofs import anchor_entries, chain_anchors
 from ledger.signers import load_registry
 from ledger.storage import LIVE_ANCHOR, DbNodeStore, to_stored
@@ -105,13 +109,18 @@ class Exporter:
                 f"evidence: {count} records in this scope, at most {MAX_BUNDLE_RECORDS} "
                 "per bundle: narrow the period"
             )
-        lots = set(
-            conn.execute(
+        lots = {
+            str(lot)
+            for lot in conn.execute(
                 sa.select(Record.lot)
                 .distinct()
                 .where(Record.seq.in_(scoped), Record.lot.isnot(None))
             ).scalars()
-        )
+        }
+        # The lots they were made from (the supplier rule reads how those were received), and
+        # the records proving the genealogy (a scan may name no ledger lot of its own).
+        lots |= set(genealogy.trace(conn, sorted(lots), "backward").nodes)
+        proving = sa.select(GenealogyLink.record_id).where(GenealogyLink.lot.in_(lots))
         subjects = set(
             conn.execute(
                 sa.select(Record.subject)
@@ -122,6 +131,7 @@ class Exporter:
                 )
             ).scalars()
         )
+        subjects |= self._master(conn, lots)
         capas = {
             f"capa:{body['capa_id']}"
             for (raw,) in conn.execute(
@@ -133,6 +143,7 @@ class Exporter:
             Record.record_type == "signer",
             Record.lot.in_(lots),
             Record.subject.in_(subjects | capas),
+            Record.record_id.in_(proving),
         )
         in_scope = Record.seq.in_(scoped)
         rows = conn.execute(
@@ -191,6 +202,39 @@ class Exporter:
             for name, data in members.items():
                 zf.writestr(name, data)
         return out.getvalue()
+
+    @staticmethod
+    def _master(conn: sa.Connection, lots: set[str]) -> set[str]:
+        """The master data the lots' records relied on, as subjects: the specifications their
+        inspections cite and the changes that brought them into force, the instruments they
+        used (with every calibration), the suppliers they were received from."""
+        out: set[str] = set()
+        for (raw,) in conn.execute(
+            sa.select(Record.body).where(Record.lot.in_(lots), Record.record_type == "inspection")
+        ):
+            body = json.loads(raw)
+            if isinstance(body.get("specification"), dict):
+                out.add(f"specification:{body['specification']['spec_id']}")
+            out.update(f"equipment:{e}" for e in master.equipment_used(body))
+            if body.get("supplier"):
+                out.add(f"supplier:{body['supplier']}")
+        specs = [s for s in out if s.startswith("specification:")]
+        if specs:
+            for (raw,) in conn.execute(sa.select(Record.body).where(Record.subject.in_(specs))):
+                out.add(f"change:{json.loads(raw)['change_id']}")
+        out.update(
+            f"supplier:{other}"
+            for other in conn.execute(
+                sa.select(GenealogyLink.other)
+                .distinct()
+                .where(
+                    GenealogyLink.kind == "receive",
+                    GenealogyLink.lot.in_(lots),
+                    GenealogyLink.other.isnot(None),
+                )
+            ).scalars()
+        )
+        return out
 
     # -- proofs ----------------------------------------------------------------------------
 

@@ -7,7 +7,11 @@ same record slipped into the log behind the service's back by a database superus
 
 from __future__ import annotations
 
+import io
+import json
 import time
+import zipfile
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,6 +33,7 @@ from tests.helpers import (
     supplier,
     wait_anchored,
 )
+from tests.integration.test_bundle import export, final_with_proof, verify
 from tests.integration.test_domain_workflows import evidence, release, workflow
 from tests.integration.test_rules_replay import Plant, only_rule_broken
 
@@ -404,3 +409,68 @@ def test_the_audit_names_a_release_over_a_suspect_measurement(
     plant.slip_in(bad, plant.approver, "released")
     wait_anchored(plant.client, "Y-R")
     only_rule_broken(plant.audit(), "Y-R", "(release)", "found out of tolerance")
+
+
+# -- evidence bundles -------------------------------------------------------------------------
+
+
+def bundle_of(p: Plant, lot: str, last: str, tmp_path: Path) -> tuple[int, dict[str, Any],
+                                                                      list[dict[str, Any]]]:
+    """The lot's bundle, once ``last`` is anchored for good, verified offline; its records."""
+    final_with_proof(p, last)
+    data = export(p, lot)
+    code, report = verify(tmp_path, data, p.runtime.ledger.identity.trust())
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        lines = [json.loads(x) for x in zf.read("records.jsonl").splitlines()]
+    return code, report, lines
+
+
+def test_a_lot_bundle_carries_the_master_data_it_relied_on(
+    plant: Plant, specs: Specs, tmp_path: Path
+) -> None:
+    assert post(plant, supplier("SUP-ACME-B", "ACME", "approved"), plant.approver,
+                "approved").status_code == 201
+    time.sleep(1.1)
+    receive, produce, consume = scans(plant, "ACME", "RM-B", "LOT-B", "K")
+    insp = inspection("LOT-B-F", lot="LOT-B")
+    assert post(plant, insp, plant.inspector, "authored").status_code == 201
+    assert post(plant, release("LOT-B-R", "LOT-B", evidence(insp)), plant.approver,
+                "released").status_code == 201
+    code, report, lines = bundle_of(plant, "LOT-B", "LOT-B-R", tmp_path)
+    assert code == 0, [c for c in report["checks"] if not c["ok"]]
+    held = {x["record"]["record_id"] for x in lines}
+    assert {"SPEC-final-v1", "CHG-SPEC-final-v1-requested", "CHG-SPEC-final-v1-approved",
+            f"equipment-{EQUIPMENT}", f"cal-{EQUIPMENT}-1", "SUP-ACME-B", receive, produce,
+            consume} <= held, held
+    assert "SPEC-in_process-v1" not in held  # only what the lot relied on
+    scoped = [x["record"]["record_id"] for x in lines if x["in_scope"]]
+    assert scoped == [produce, "LOT-B-F", "LOT-B-R"]
+
+
+def test_the_bundle_verifier_names_master_data_rules_broken_behind_the_services_back(
+    plant: Plant, specs: Specs, tmp_path: Path
+) -> None:
+    both = register(plant.client, plant.runtime, ("qa_inspector", "qa_approver"), "Sam Both")
+    cid = "CHG-self-b"
+    plant.submit(change(cid, "requested", specifications=[
+        {"spec_id": spec_id("final"), "version": 2}]), both, "authored")
+    plant.submit(specification(version=2, change_id=cid, limits=(2.9, 3.1)), both, "authored")
+    plant.submit(change(cid, "assessed"), both, "reviewed")
+    plant.slip_in(change(cid, "approved"), both, "approved")
+    # the service now takes version 2 (self-approved, with wider limits) as in force
+    loose = widened(inspection("V-1", lot="LOT-V", value=3.08, version=2), 2.9, 3.1)
+    loose["characteristics"][0]["verdict"] = loose["verdict"] = "pass"
+    plant.submit(loose, plant.inspector, "authored")
+    plant.submit(release("V-R", "LOT-V", evidence(loose)), plant.approver, "released")
+    code, report, _ = bundle_of(plant, "LOT-V", "V-R", tmp_path)
+    assert code == 1
+    rules = next(c for c in report["checks"] if c["check"] == "rules")
+    assert not rules["ok"]
+    assert f"{cid}-approved (specification): four eyes" in rules["detail"], rules["detail"]
+    assert "V-1 (specification)" in rules["detail"] and "not in force" in rules["detail"]
+    # and the release that relied on the inspection (it cites a record that is not history);
+    # the audit names the same three
+    assert "V-R (release)" in rules["detail"]
+    kinds = sorted((f.kind, f.record_id) for f in plant.audit())
+    assert kinds == [("rule_broken", f"{cid}-approved"), ("rule_broken", "V-1"),
+                     ("rule_broken", "V-R")], kinds

@@ -20,6 +20,7 @@ import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from evledger_verify import strictjson
@@ -74,6 +75,15 @@ class _Bundle:
     entries: list[tuple[int, bool, dict[str, Any], Entry]] = field(default_factory=list)
     #: Each entry's leaf hash, by leaf index (computed once: inclusion and lot chains use it).
     leaves: dict[int, bytes] = field(default_factory=dict)
+
+
+def _utc(ts: int) -> str:
+    """A signing time as UTC ISO 8601, as the service's stored records give it (the rules
+    compare it); past year 9999 (only a hostile bundle) as the end of 9999."""
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):
+        return "9999-12-31T23:59:59Z"
 
 
 def verify_bundle(
@@ -337,7 +347,7 @@ def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
             signer=entry.signer,
             printed_name=state.name_at(entry.signed_at) if state else None,
             meaning=entry.meaning,
-            signed_at=str(entry.signed_at),
+            signed_at=_utc(entry.signed_at),
             accepted_at=entry.accepted_at,
         )
         refused = judge.judge(stored, roles)
