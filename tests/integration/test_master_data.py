@@ -375,7 +375,6 @@ def test_supplier_status_is_set_by_a_qa_approver_with_a_reason(
 
 
 def test_the_audit_names_each_master_data_rule_slipped_in(plant: Plant, specs: Specs) -> None:
-    author, approver = specs
     wide = widened(inspection("X-1", lot="LOT-X", value=3.08), 2.9, 3.1)
     wide["characteristics"][0]["verdict"] = wide["verdict"] = "pass"
     assert "differs from specification" in plant.refused(wide, plant.inspector, "authored")
