@@ -27,7 +27,20 @@ from ledger.domain.authority import MATRIX, ROLES, allowed_roles
 from ledger.domain.lots import NEXT_STEPS, PROTECTED
 from ledger.domain.schemas import Capa, Change, Ncr
 from ledger.runtime import Runtime
-from tests.helpers import GTIN, admin, bearer, fresh, inspection, record_count, sign
+from tests.helpers import (
+    GTIN,
+    admin,
+    bearer,
+    calibration,
+    change,
+    equipment,
+    fresh,
+    inspection,
+    record_count,
+    sign,
+    specification,
+    supplier,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -73,8 +86,9 @@ def only(client: TestClient, runtime: Runtime) -> dict[str, LocalAccount]:
 
 
 @pytest.fixture(scope="module")
-def qa(client: TestClient, runtime: Runtime) -> LocalAccount:
-    """A signer holding both QA roles: builds the predecessor chains."""
+def qa(client: TestClient, runtime: Runtime, module_specs: Any) -> LocalAccount:
+    """A signer holding both QA roles: builds the predecessor chains (on a ledger holding the
+    master data the inspections cite)."""
     return grant(client, runtime, _QA_ALL, "QA Builder")
 
 
@@ -229,6 +243,22 @@ def record_for(
             "eventTimeZoneOffset": "+01:00", "action": "OBSERVE", "bizStep": "shipping",
             "quantityList": [{"epcClass": f"https://id.gs1.org/01/{GTIN}/10/{fresh('L')}"}],
         })
+    if rtype == "specification":  # a new one, named by a change that is requested, not approved
+        sid = fresh("SPEC-AUTH")
+        spec = {**specification(), "record_id": f"{sid}-v1", "spec_id": sid,
+                "change_id": f"CHG-{sid}"}
+        ref = {"spec_id": sid, "version": 1}
+        accept(client, runtime, change(spec["change_id"], "requested", specifications=[ref]),
+               qa, "authored")
+        return spec
+    if rtype == "equipment":
+        return equipment(fresh("EQ-AUTH"))
+    if rtype == "calibration":  # of a registered instrument
+        unit = equipment(fresh("EQ-AUTH"))
+        accept(client, runtime, unit, qa, "authored")
+        return calibration(fresh("CAL"), unit["equipment_id"])
+    if rtype == "supplier":
+        return supplier(fresh("SUP-REC"), fresh("SUP"))
     if rtype == "recall":
         lot = fresh("LOT-RECALL")
         with runtime.engine.connect() as conn:  # a lot nothing was made from, at log size 0
