@@ -40,6 +40,7 @@ __all__ = [
     "MAX_NODES",
     "Projector",
     "Trace",
+    "pending_links",
     "project",
     "projected_size",
     "recall_scope",
@@ -246,7 +247,7 @@ def stored_links(conn: sa.Connection) -> Iterable[tuple[int, int, Link]]:
         yield row.leaf_index, row.n, _link(row)
 
 
-def _pending_links(conn: sa.Connection) -> list[Link]:
+def pending_links(conn: sa.Connection) -> list[Link]:
     """The links of the records the projection has not read yet (waiting to be sealed, or
     sealed after its cursor), so rules judged now see the whole genealogy so far."""
     start = projected_size(conn)
@@ -260,7 +261,17 @@ def _pending_links(conn: sa.Connection) -> list[Link]:
     ).all()
     if not rows:
         return []
-    return [link for _, _, link in project(rows, _load_tracker(conn))]
+    # The context earlier links established matters only to a consumed lot received under
+    # another label or at a station producing a lot, a shipped pallet, or an EPCIS event:
+    # loading it reads every such link, so it is loaded only for those.
+    needs_context = any(
+        row.record_id.startswith("epcis-")
+        or b'"operation":"consume"' in bytes(row.body)
+        or b'"operation":"ship"' in bytes(row.body)
+        for row in rows
+    )
+    tracker = _load_tracker(conn) if needs_context else Tracker()
+    return [link for _, _, link in project(rows, tracker)]
 
 
 def receipts(
@@ -269,7 +280,7 @@ def receipts(
     """How ``lot`` and every lot it was made from were received: (record id, received lot,
     supplier, time), over the projection and the records it has not read yet (the rules'
     ``History.receipts``)."""
-    pending = _pending_links(conn)
+    pending = pending_links(conn)
     inputs: dict[str, set[str]] = defaultdict(set)
     for link in pending:
         if link.kind == "input" and link.other is not None:

@@ -15,6 +15,8 @@ from evledger_verify import master
 from evledger_verify.jcs import canonicalize
 from evledger_verify.rules import Stored, ncr_summaries
 
+from ledger import genealogy
+from ledger.domain.genealogy import Link
 from ledger.domain.rules import Rules
 from ledger.errors import NotFoundError
 from ledger.models import GenealogyLink, Record
@@ -230,16 +232,33 @@ class MasterData:
 
     # -- suppliers --------------------------------------------------------------------------
 
-    def _supplier(self, conn: sa.Connection, rules: Rules, supplier_id: str) -> dict[str, Any]:
+    def _supplier(
+        self,
+        conn: sa.Connection,
+        rules: Rules,
+        supplier_id: str,
+        pending: list[Link] | None = None,
+    ) -> dict[str, Any]:
+        """Status and performance; ``pending``: the links of records not projected yet."""
+        if pending is None:
+            pending = genealogy.pending_links(conn)
         decisions = [r for r in rules.subject(f"supplier:{supplier_id}") if r.type == "supplier"]
         now = self._now()
         current = master.supplier_status(supplier_id, now, rules)
-        received = conn.execute(
-            sa.select(_G.lot, _G.record_id, _G.at)
-            .where(_G.kind == "receive", _G.other == supplier_id)
-            .order_by(_G.leaf_index, _G.n)
-        ).all()
-        lots = sorted({str(r.lot) for r in received})
+        received = [
+            (str(r.lot), str(r.record_id))
+            for r in conn.execute(
+                sa.select(_G.lot, _G.record_id)
+                .where(_G.kind == "receive", _G.other == supplier_id)
+                .order_by(_G.leaf_index, _G.n)
+            )
+        ]
+        received += [
+            (link.lot, link.record_id)
+            for link in pending or ()
+            if link.kind == "receive" and link.other == supplier_id
+        ]
+        lots = sorted({lot for lot, _ in received})
         rejected: list[str] = []
         ncrs: list[str] = []
         for lot in lots:
@@ -287,7 +306,9 @@ class MasterData:
                     sa.select(_G.other).distinct().where(_G.kind == "receive", _G.other.isnot(None))
                 ).scalars()
             )
-            found = [self._supplier(conn, rules, s) for s in sorted(ids)]
+            pending = genealogy.pending_links(conn)
+            ids.update(x.other for x in pending if x.kind == "receive" and x.other is not None)
+            found = [self._supplier(conn, rules, s, pending) for s in sorted(ids)]
         return [
             {k: v for k, v in s.items() if k != "history"}
             | {
