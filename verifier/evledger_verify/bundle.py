@@ -56,7 +56,8 @@ CLAUSES = {
     "authority": "Part 11 §11.10(d) (limited access), §11.10(g) (authority checks), §11.100; "
     "Annex 11 §12.1",
     "rules": "Part 11 §11.10(f) (sequencing of steps); ISO 13485 §8.2.6, §8.3 (nonconforming "
-    "product), §8.5.2 (CAPA), §4.2.4; 21 CFR 820.80, 211.22",
+    "product), §8.5.2 (CAPA), §4.2.4 (controlled documents), §7.4 (purchasing), §7.6 "
+    "(monitoring and measuring equipment); 21 CFR 820.80, 211.22, 211.84, 211.160",
     "checkpoint": "Part 11 §11.10(c) (protection of records), §11.10(e) (audit trail); Annex 11 §9",
     "inclusion": "Part 11 §11.10(c), §11.10(e); ALCOA+ enduring, available",
     "lot chains": "ALCOA+ complete; ISO 13485 §7.5.8, §7.5.9 (identification, traceability); "

@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 #: The version of the policy below; a change to the matrix or the workflows is a new version.
-POLICY_VERSION = "evledger-policy/1"
+POLICY_VERSION = "evledger-policy/2"
 
 ROLES = ("admin", "qa_inspector", "qa_approver", "production", "device", "auditor", "system")
 #: Roles whose tokens may read record bodies and lot status.
