@@ -15,8 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
 
+from ledger.runtime import Runtime
 from tests.helpers import (
     EQUIPMENT,
     GTIN,
@@ -26,6 +29,7 @@ from tests.helpers import (
     change,
     equipment,
     inspection,
+    master_data,
     now_iso,
     register,
     spec_id,
@@ -473,3 +477,32 @@ def test_the_bundle_verifier_names_master_data_rules_broken_behind_the_services_
     kinds = sorted((f.kind, f.record_id) for f in plant.audit())
     assert kinds == [("rule_broken", f"{cid}-approved"), ("rule_broken", "V-1"),
                      ("rule_broken", "V-R")], kinds
+
+
+def test_legacy_inspections_before_the_first_specification_are_judged_by_their_time(
+    client: TestClient, runtime: Runtime, database_url: str
+) -> None:
+    """A ledger migrating to specifications: inspection/1 records logged before its first
+    specification are legacy; one logged after is named."""
+    inspector = register(client, runtime, ("qa_inspector",), "Ivy Inspector")
+    approver = register(client, runtime, ("qa_approver",), "Quinn Approver")
+    engine = sa.create_engine(database_url)
+    try:
+        p = Plant(runtime, client, engine, inspector, approver)
+
+        def legacy(rid: str) -> dict[str, Any]:
+            old = inspection(rid, lot="LOT-L")
+            old.update(schema="inspection/1", equipment=["LM-204"])
+            del old["specification"]
+            for c in old["characteristics"]:
+                del c["equipment"]
+            return old
+
+        assert "cites no specification" in p.refused(legacy("L-1"), inspector, "authored")
+        p.slip_in(legacy("L-1"), inspector, "authored")  # as logged before this release
+        assert p.audit() == []
+        master_data(client, runtime)
+        p.slip_in(legacy("L-2"), inspector, "authored")
+        only_rule_broken(p.audit(), "L-2", "(specification)", "cites no specification")
+    finally:
+        engine.dispose()
