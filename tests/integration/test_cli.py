@@ -8,6 +8,7 @@ import os
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -34,7 +35,7 @@ def records(api_url: str) -> int:
     return int(httpx.get(f"{api_url}/v1/status").json()["records"])
 
 
-def test_register_submit_receipt(cli: CliRunner, api_url: str) -> None:
+def test_register_submit_receipt(cli: CliRunner, api_url: str, specs: Any) -> None:
     addr = cli.invoke(main, ["keys", "new", "-o", "k.key"])
     assert addr.exit_code == 0, addr.output
     address = addr.output.strip()
@@ -147,7 +148,7 @@ def test_unreachable_service(
     assert "Traceback" not in r.output
 
 
-def test_scripts_can_run_twice(cli: CliRunner, api_url: str) -> None:
+def test_scripts_can_run_twice(cli: CliRunner, api_url: str, specs: Any) -> None:
     """keys new --if-missing keeps the key; the same record file submitted again by the same
     key and meaning answers the stored entry (exit 0); by another key it is refused."""
     first = cli.invoke(main, ["keys", "new", "-o", "k.key", "--if-missing"])
@@ -176,7 +177,9 @@ def test_scripts_can_run_twice(cli: CliRunner, api_url: str) -> None:
     assert r.exit_code == 1 and "refused (409) conflict" in r.output, r.output
 
 
-def test_revoke_compromised_refuses_backdated_signatures(cli: CliRunner, api_url: str) -> None:
+def test_revoke_compromised_refuses_backdated_signatures(
+    cli: CliRunner, api_url: str, specs: Any
+) -> None:
     """A plain revoke still accepts what was signed before it; --compromised refuses every
     later submission by the key, whatever signing time it claims."""
     from ingest.client import Client, RefusedError, SignedSubmission, load_key
