@@ -506,3 +506,61 @@ def test_legacy_inspections_before_the_first_specification_are_judged_by_their_t
         only_rule_broken(p.audit(), "L-2", "(specification)", "cites no specification")
     finally:
         engine.dispose()
+
+
+def _wide(p: Plant, specs: Specs) -> tuple[str, str]:
+    bad = widened(inspection("Z-1", lot="LOT-Z", value=3.08), 2.9, 3.1)
+    bad["characteristics"][0]["verdict"] = bad["verdict"] = "pass"
+    p.slip_in(bad, p.inspector, "authored")
+    return "Z-1", "outer diameter: limits 2.9..3.1 mm"
+
+
+def _superseded(p: Plant, specs: Specs) -> tuple[str, str]:
+    time.sleep(1.1)
+    approve_spec(p.client, p.runtime, specification(version=2, limits=(2.96, 3.04)), *specs)
+    p.slip_in(inspection("Z-1", lot="LOT-Z"), p.inspector, "authored")
+    return "Z-1", "superseded by version 2"
+
+
+def _expired(p: Plant, specs: Specs) -> tuple[str, str]:
+    p.submit(equipment("EQ-OLD"), specs[0], "authored")
+    p.submit(calibration("cal-old", "EQ-OLD", calibrated_at="2025-01-05T09:00:00Z",
+                         valid_until="2025-07-05T09:00:00Z"), specs[0], "verified")
+    bad = inspection("Z-1", lot="LOT-Z")
+    bad["characteristics"][0]["equipment"] = "EQ-OLD"
+    p.slip_in(bad, p.inspector, "authored")
+    return "Z-1", "past its calibration date"
+
+
+def _disqualified(p: Plant, specs: Specs) -> tuple[str, str]:
+    p.submit(supplier("SUP-Z", "ZCo", "disqualified"), p.approver, "approved")
+    time.sleep(1.1)
+    scans(p, "ZCo", "RM-Z", "LOT-Z", "Z")
+    insp = inspection("Z-F", lot="LOT-Z")
+    p.submit(insp, p.inspector, "authored")
+    p.slip_in(release("Z-R", "LOT-Z", evidence(insp)), p.approver, "released")
+    return "Z-R", "received from supplier ZCo"
+
+
+def _suspect(p: Plant, specs: Specs) -> tuple[str, str]:
+    insp = inspection("Z-F", lot="LOT-Z")
+    p.submit(insp, p.inspector, "authored")
+    time.sleep(1.1)
+    p.submit(calibration("cal-z", calibrated_at=now_iso(), as_found="out_of_tolerance"),
+             specs[0], "verified")
+    p.slip_in(release("Z-R", "LOT-Z", evidence(insp)), p.approver, "released")
+    return "Z-R", "found out of tolerance by calibration cal-z"
+
+
+@pytest.mark.parametrize("case", [_wide, _superseded, _expired, _disqualified, _suspect],
+                         ids=["wider-limits", "superseded-version", "equipment-past-calibration",
+                              "disqualified-supplier", "suspect-measurement"])
+def test_audit_and_bundle_verifier_name_each_rule_broken_behind_the_services_back(
+    plant: Plant, specs: Specs, tmp_path: Path, case: Any
+) -> None:
+    record_id, reason = case(plant, specs)
+    only_rule_broken(plant.audit(), record_id, reason)
+    code, report, _ = bundle_of(plant, "LOT-Z", record_id, tmp_path)
+    rules = next(c for c in report["checks"] if c["check"] == "rules")
+    assert code == 1 and not rules["ok"], report
+    assert f"{record_id} (" in rules["detail"] and reason in rules["detail"], rules["detail"]

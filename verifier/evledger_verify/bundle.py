@@ -353,7 +353,8 @@ def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
         )
         refused = judge.judge(stored, roles)
         if refused is not None:
-            broken.append(f"{entry.record_id} ({refused.kind}): {refused}")
+            reasons = "".join(f" [{r}]" for r in refused.reasons[:3])
+            broken.append(f"{entry.record_id} ({refused.kind}): {refused}{reasons}")
     if broken:
         raise VerificationError(
             f"{len(broken)} record(s) the service should have refused: " + "; ".join(broken[:5])
