@@ -31,7 +31,7 @@ from tests.helpers import (
     specification,
     supplier,
 )
-from tests.integration.test_domain_workflows import workflow
+from tests.integration.test_domain_workflows import release, workflow
 from tests.integration.test_master_data import post, scans
 from tests.integration.test_rules_replay import Plant
 
@@ -185,3 +185,55 @@ def test_the_commands_list_and_show_master_data(
     refused = cli.invoke(main, ["equipment", "list", "--key", stranger])
     assert refused.exit_code == 1 and "is not an active signer" in refused.output, refused.output
     assert httpx.get(f"{api_url}/v1/equipment").status_code == 401
+
+
+def test_submit_several_files_stamps_and_completes_evidence(
+    plant: Plant, specs: tuple[LocalAccount, LocalAccount], api_url: str, runtime: Runtime,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    cli = CliRunner(env={"EVLEDGER_API_URL": api_url, "EVLEDGER_HOME": str(runtime.settings.home)})
+    inspector = key_file(plant.inspector, tmp_path / "i.key")
+    approver = key_file(plant.approver, tmp_path / "a.key")
+    old = "2020-01-01T00:00:00Z"  # before the specification: only a stamp makes it valid
+    for n in (1, 2):
+        Path(f"i{n}.json").write_text(json.dumps(inspection(f"SUB-{n}", lot="LOT-SUB",
+                                                            inspected_at=old)))
+    unstamped = cli.invoke(main, ["submit", "i1.json", "--key", inspector])
+    assert unstamped.exit_code == 1 and "not in force at 2020-01-01" in unstamped.output
+    done = cli.invoke(main, ["submit", "i1.json", "i2.json", "--key", inspector,
+                             "--stamp", "inspected_at"])
+    assert done.exit_code == 0, done.output
+    assert done.output.count('"status": "accepted"') == 2
+    stored = get(plant, "/v1/records/SUB-2")["current"]
+    assert stored["inspected_at"] != old and stored["inspected_at"].endswith("Z")
+    # run again later: the stamp makes another record under the same id, refused as such
+    time.sleep(1.1)
+    again = cli.invoke(main, ["submit", "i1.json", "--key", inspector, "--stamp",
+                              "inspected_at"])
+    assert again.exit_code == 1 and "SUB-1" in again.output, again.output
+    # evidence without hashes: completed from the ledger, printed; a missing record is named
+    rel = release("SUB-R", "LOT-SUB", [{"record_id": "SUB-2"}, {"record_id": "SUB-9"}])
+    Path("r.json").write_text(json.dumps(rel))
+    missing = cli.invoke(main, ["submit", "r.json", "--key", approver, "--meaning",
+                                "released"])
+    assert missing.exit_code == 1, missing.output
+    assert "release evidence SUB-9: not in the ledger" in missing.output
+    rel["evidence"] = [{"record_id": "SUB-2"}]
+    Path("r.json").write_text(json.dumps(rel))
+    released = cli.invoke(main, ["submit", "r.json", "--key", approver, "--meaning",
+                                 "released"])
+    assert released.exit_code == 0, released.output
+    assert "evidence SUB-2: record hash" in released.output
+    # bad options: a malformed field name, --stamp or several files with --signature
+    for args, text in (
+        (["submit", "i1.json", "--key", inspector, "--stamp", "Bad-Field"],
+         "expected a top-level field name"),
+        (["submit", "i1.json", "i2.json", "--signature", "0x00"], "signs one FILE"),
+        (["submit", "i1.json", "--signature", "0x00", "--stamp", "inspected_at"],
+         "signs one FILE"),
+        (["submit", "nope.json", "--key", inspector], "does not exist"),
+    ):
+        bad = cli.invoke(main, args)
+        assert bad.exit_code == 2 if "exist" in text else bad.exit_code in (1, 2), bad.output
+        assert text in bad.output, (args, bad.output)
