@@ -75,7 +75,9 @@ class Artefacts:
 
 
 @pytest.fixture()
-def artefacts(client: TestClient, runtime: Runtime, anvil: Anvil, tmp_path: Path) -> Artefacts:
+def artefacts(
+    client: TestClient, runtime: Runtime, anvil: Anvil, tmp_path: Path, specs: Any
+) -> Artefacts:
     inspector = register(client, runtime)
     records = [inspection(f"INS-{i}", lot=f"LOT-{i}") for i in range(1, 5)]
     for record in records:
