@@ -19,7 +19,7 @@ from api.app import create_app
 from ledger.config import Settings
 from ledger.embedded import Anvil, free_port
 from tests.conftest import ledger_settings, running_ledger
-from tests.helpers import inspection, register, sign, wait_anchored
+from tests.helpers import inspection, master_data, register, sign, wait_anchored
 
 pytestmark = pytest.mark.integration
 
@@ -83,6 +83,7 @@ def test_the_service_runs_on_a_password_authenticated_postgres(
         assert oct(password_file.stat().st_mode & 0o777) == "0o600"
         assert rt.engine.url.username == "evledger_app"
         client = TestClient(create_app(rt.ledger))
+        master_data(client, rt)
         inspector = register(client, rt, ("qa_inspector",))
         body = sign(rt, inspection("EXT-PG-1"), inspector)
         assert client.post("/v1/records", json=body).status_code == 201
