@@ -38,12 +38,19 @@ from ingest.client import (
     load_key,
     new_key,
 )
-from tests.helpers import inspection
+from tests import helpers
 
 DOMAIN = Domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 SECRET = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 KEY = SigningKey(SECRET)
 ORIGIN = "evledger/1/0x5fbdb2315678afecb367f032d93f642f64180aa3"
+#: One inspection time for every record here: a record built twice is the same record.
+INSPECTED_AT = "2026-11-22T08:00:00Z"
+
+
+def inspection(record_id: str) -> dict[str, Any]:
+    """The helpers' inspection at :data:`INSPECTED_AT`."""
+    return helpers.inspection(record_id, inspected_at=INSPECTED_AT)
 
 
 # -- keys and signatures ---------------------------------------------------------------------
