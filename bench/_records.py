@@ -8,6 +8,12 @@ parallel lines; each lot gets material receipts and consumption scans, an incomi
 PLC process readings (always within their limits: an out-of-limit reading would block the
 lot's release), serialized "produce" scans, in-process inspections, a final inspection and
 shipment scans. Lines produce at the same time, so the stream interleaves the lines.
+
+Inspections are ``inspection/2``: each cites the approved specification of its product and stage
+and names the instrument that measured each characteristic. :func:`master_data` is what they
+rely on, to be logged first: every instrument registered and calibrated, and a specification
+per product and stage brought into force through change control (authored by a QA inspector,
+approved by a QA approver).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import json
 import random
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from evledger_verify.records import (
@@ -25,7 +31,15 @@ from evledger_verify.records import (
 
 from ingest.client import SigningKey
 
-__all__ = ["Item", "Signers", "build_pool", "gtin", "new_key", "signed_body"]
+__all__ = [
+    "Item",
+    "Signers",
+    "build_pool",
+    "gtin",
+    "master_data",
+    "new_key",
+    "signed_body",
+]
 
 
 def gtin(body13: str) -> str:
@@ -66,6 +80,21 @@ CHARACTERISTICS: dict[str, list[tuple[str, str, str, float | None, float | None,
         ("visual", "visual, 2x loupe", "result", None, None, False),
     ],
 }
+#: The instrument (equipment id, kind) each characteristic is measured with; ``{line}``: the
+#: line's own. A characteristic not listed (the visual check) needs no instrument.
+INSTRUMENTS: dict[str, tuple[str, str]] = {
+    "outer diameter": ("LM-204", "laser micrometer"),
+    "tensile strength": ("UTM-17", "universal testing machine"),
+    "tip length": ("VIS-{line}", "vision system"),
+    "wall thickness": ("LM-204", "laser micrometer"),
+    "leak test pressure": ("LT-9", "leak tester"),
+}
+SAMPLING_PLAN = {
+    "incoming": "ISO 2859-1, level II, AQL 0.65",
+    "in_process": "every 500 units",
+    "final": "ISO 2859-1, level II, AQL 0.25",
+}
+SAMPLE_SIZE = {"incoming": 32, "in_process": 5, "final": 80}
 
 
 def new_key(rng: random.Random) -> SigningKey:
@@ -87,11 +116,13 @@ def signed_body(
 @dataclass(frozen=True)
 class Signers:
     """The people and devices of the plant: QA inspectors, one scanner and one PLC gateway per
-    line. ``grants`` are (key, roles, printed name) for the registry."""
+    line, and a QA approver (who brings specifications into force). ``grants`` are (key,
+    roles, printed name) for the registry."""
 
     inspectors: list[SigningKey]
     scanners: list[SigningKey]
     plcs: list[SigningKey]
+    approvers: list[SigningKey] = field(default_factory=list)
 
     @classmethod
     def make(cls, lines: int, inspectors: int, rng: random.Random) -> Signers:
@@ -99,6 +130,7 @@ class Signers:
             [new_key(rng) for _ in range(inspectors)],
             [new_key(rng) for _ in range(lines)],
             [new_key(rng) for _ in range(lines)],
+            [new_key(rng)],
         )
 
     def grants(self) -> Iterator[tuple[SigningKey, tuple[str, ...], str]]:
@@ -108,6 +140,8 @@ class Signers:
             yield k, ("device",), f"Scanner station, line {i + 1}"
         for i, k in enumerate(self.plcs):
             yield k, ("device",), f"PLC gateway, line {i + 1}"
+        for i, k in enumerate(self.approvers):
+            yield k, ("qa_approver",), f"QA Approver {i + 1}"
 
 
 @dataclass(frozen=True)
@@ -121,9 +155,104 @@ class Item:
     body: bytes
 
 
-def _now_iso(rng: random.Random) -> str:
-    t = time.time() - rng.uniform(0, 60)
+def _iso(t: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
+def _now_iso(rng: random.Random, not_before: float = 0.0) -> str:
+    """A time in the last minute (records reach the ledger a little after they are made), but
+    not before ``not_before``."""
+    return _iso(max(time.time() - rng.uniform(0, 60), not_before))
+
+
+def _spec_id(product: tuple[str, str], stage: str) -> str:
+    return f"SPEC-{product[0]}-{stage}"
+
+
+def _instrument(name: str, line: int) -> tuple[str, str] | None:
+    found = INSTRUMENTS.get(name)
+    return None if found is None else (found[0].format(line=line), found[1])
+
+
+def _specification(product: tuple[str, str], stage: str) -> dict[str, Any]:
+    """Version 1 of the specification every ``stage`` inspection of ``product`` follows."""
+    sid = _spec_id(product, stage)
+    chars = []
+    for name, method, unit, lower, upper, critical in CHARACTERISTICS[stage]:
+        c: dict[str, Any] = {"name": name, "method": method, "unit": unit}
+        if lower is not None:
+            c["lower"] = lower
+        if upper is not None:
+            c["upper"] = upper
+        c["critical"] = critical
+        if name in INSTRUMENTS:
+            c["equipment_kind"] = INSTRUMENTS[name][1]
+        chars.append(c)
+    return {
+        "record_id": f"{sid}-v1",
+        "type": "specification",
+        "schema": "specification/1",
+        "spec_id": sid,
+        "version": 1,
+        "title": f"{product[1]}, {stage.replace('_', '-')} inspection",
+        "product": {"gtin": product[0], "name": product[1]},
+        "stage": stage,
+        "sampling_plan": SAMPLING_PLAN[stage],
+        "sample_size": SAMPLE_SIZE[stage],
+        "characteristics": chars,
+        "change_id": f"CHG-{sid}-v1",
+    }
+
+
+def _change(change_id: str, step: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "record_id": f"{change_id}-{step}",
+        "type": "change",
+        "schema": "change/1",
+        "change_id": change_id,
+        "step": step,
+        **fields,
+    }
+
+
+def master_data(signers: Signers, lines: int) -> list[tuple[SigningKey, dict[str, Any], str]]:
+    """What the inspections of :func:`build_pool` cite, in the order it must be logged, each
+    with its signer and meaning: every instrument registered and calibrated (valid for a
+    year), then per product and stage a specification brought into force through change
+    control: the change requested naming it, the specification, the change assessed (all by
+    the first QA inspector) and approved by the QA approver (someone else: four eyes)."""
+    author, approver = signers.inspectors[0], signers.approvers[0]
+    now = time.time()
+    units = sorted(
+        {(eid.format(line=line), kind) for eid, kind in INSTRUMENTS.values()
+         for line in range(1, lines + 1)}
+    )
+    out: list[tuple[SigningKey, dict[str, Any], str]] = []
+    for equipment_id, kind in units:
+        out.append((author, {
+            "record_id": f"equipment-{equipment_id}", "type": "equipment",
+            "schema": "equipment/1", "equipment_id": equipment_id, "kind": kind,
+        }, "authored"))
+        out.append((author, {
+            "record_id": f"calibration-{equipment_id}-1", "type": "calibration",
+            "schema": "calibration/1", "equipment_id": equipment_id,
+            "calibrated_at": _iso(now - 86_400), "result": "pass", "as_found": "in_tolerance",
+            "valid_until": _iso(now + 365 * 86_400),
+        }, "verified"))
+    for product in PRODUCTS:
+        for stage in CHARACTERISTICS:
+            spec = _specification(product, stage)
+            cid, ref = spec["change_id"], {"spec_id": spec["spec_id"], "version": 1}
+            out += [
+                (author, _change(cid, "requested", reason="specification release",
+                                 description=f"bring {spec['spec_id']} version 1 into force",
+                                 specifications=[ref]), "authored"),
+                (author, spec, "authored"),
+                (author, _change(cid, "assessed", impact="inspections follow version 1"),
+                 "reviewed"),
+                (approver, _change(cid, "approved", approval="approved for use"), "approved"),
+            ]
+    return out
 
 
 def _within(rng: random.Random, lower: float | None, upper: float | None) -> float:
@@ -134,8 +263,16 @@ def _within(rng: random.Random, lower: float | None, upper: float | None) -> flo
 
 
 def _inspection(
-    rid: str, lot: str, stage: str, product: tuple[str, str], line: int, rng: random.Random
+    rid: str,
+    lot: str,
+    stage: str,
+    product: tuple[str, str],
+    line: int,
+    rng: random.Random,
+    not_before: float,
 ) -> dict[str, Any]:
+    """An inspection following its specification (:func:`master_data`), made at or after
+    ``not_before`` (when that specification is in force)."""
     chars = []
     for name, method, unit, lower, upper, critical in CHARACTERISTICS[stage]:
         c: dict[str, Any] = {"name": name, "method": method, "unit": unit}
@@ -148,28 +285,23 @@ def _inspection(
                 c["upper"] = upper
             c["value"] = _within(rng, lower, upper)
         c.update(verdict="pass", critical=critical)
+        instrument = _instrument(name, line)
+        if instrument is not None:
+            c["equipment"] = instrument[0]
         chars.append(c)
     rec: dict[str, Any] = {
         "record_id": rid,
         "type": "inspection",
-        "schema": "inspection/1",
+        "schema": "inspection/2",
         "lot": lot,
         "stage": stage,
         "product": {"gtin": product[0], "name": product[1]},
+        "specification": {"spec_id": _spec_id(product, stage), "version": 1},
         "characteristics": chars,
         "verdict": "pass",
-        "sampling_plan": {
-            "incoming": "ISO 2859-1, level II, AQL 0.65",
-            "in_process": "every 500 units",
-            "final": "ISO 2859-1, level II, AQL 0.25",
-        }[stage],
-        "sample_size": {"incoming": 32, "in_process": 5, "final": 80}[stage],
-        "equipment": {
-            "incoming": ["LM-204", "UTM-17"],
-            "in_process": [f"VIS-{line}"],
-            "final": ["LM-204", "LT-9"],
-        }[stage],
-        "inspected_at": _now_iso(rng),
+        "sampling_plan": SAMPLING_PLAN[stage],
+        "sample_size": SAMPLE_SIZE[stage],
+        "inspected_at": _now_iso(rng, not_before),
     }
     if stage == "incoming":
         material = MATERIALS[0]
@@ -244,8 +376,10 @@ def build_pool(
     records: int, lots: int, lines: int, signers: Signers, domain: Domain, seed: int
 ) -> list[Item]:
     """``records`` signed submissions over ``lots`` lots on ``lines`` lines, interleaved in time
-    across the lines (each line runs its lots one after the other)."""
+    across the lines (each line runs its lots one after the other). Build it once the
+    :func:`master_data` is logged: no inspection is dated before the pool is built."""
     rng = random.Random(seed)
+    start = time.time()
     per_lot = [records // lots + (1 if j < records % lots else 0) for j in range(lots)]
     streams: list[list[Item]] = [[] for _ in range(lines)]
     for j in range(lots):
@@ -254,7 +388,7 @@ def build_pool(
         for n, kind in enumerate(_lot_plan(per_lot[j], rng)):
             rid = f"{lot}-{n:04d}-{kind}"
             if kind in ("incoming", "in_process", "final"):
-                rec = _inspection(rid, lot, kind, product, line, rng)
+                rec = _inspection(rid, lot, kind, product, line, rng, start)
                 key, meaning = (
                     signers.inspectors[rng.randrange(len(signers.inspectors))],
                     "authored",

@@ -155,7 +155,8 @@ def report(r: dict[str, Any]) -> str:
             else ""
         ),
         f"service: evledger up, EVLEDGER_API_WORKERS={workers}, started in "
-        f"{r.get('startup_s')} s; {r.get('signers_registered')} signers registered",
+        f"{r.get('startup_s')} s; {r.get('signers_registered')} signers registered, "
+        f"{r.get('master_data_records')} master data records logged",
         f"load average (1/5/15 min) at start {r['loadavg_start']}, at end "
         f"{r.get('loadavg_end')}; client and service share the cores, and so do other jobs "
         "on this machine: figures are noisy",

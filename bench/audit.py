@@ -3,7 +3,9 @@
     .venv/bin/python bench/audit.py --records 100000
     .venv/bin/python bench/audit.py --records 1000000 [--workers 2] [--keep /tmp/evl-1m]
 
-Starts a private PostgreSQL and Anvil and fills the ledger through the batch path
+Starts a private PostgreSQL and Anvil, logs the master data the inspections cite (the test
+helpers' instrument, calibrated, and an approved specification per stage, authored and approved
+by two QA keys) and fills the ledger through the batch path
 (`Ledger.submit_batch`, 1,000 items a call, in this process: real signatures, real rules) with
 inspection records over 200 lots, signed here (EIP-712 digest from `Ledger.digest`, secp256k1
 with coincurve) in worker processes while the main process submits. Then it seals, anchors
@@ -32,13 +34,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import coincurve
 from eth_account import Account
+from eth_account.signers.local import LocalAccount
 
 from ledger.audit import Auditor
 from ledger.config import Settings
 from ledger.embedded import Anvil, EmbeddedPostgres
 from ledger.runtime import Runtime
 from ledger.service import Submission
-from tests.helpers import admin, inspection, sign
+from tests.helpers import (
+    EQUIPMENT,
+    admin,
+    calibration,
+    change,
+    equipment,
+    inspection,
+    sign,
+    specification,
+)
 
 LOTS = 200
 INSPECTORS = 4
@@ -51,14 +63,14 @@ _SIGNING: tuple[Callable[[dict[str, Any], str, int], bytes], list[bytes], int] |
 
 
 def record(i: int) -> dict[str, Any]:
-    """Inspection number ``i``: 200 lots, three stages, one in 40 failed (critical or not)."""
+    """Inspection number ``i``: 200 lots, three stages, one in 40 failed; each follows its
+    stage's specification (:func:`log_master_data`)."""
     value = 3.07 if i % 40 == 7 else 2.96 + (i % 9) / 100
     return inspection(
         f"I-{i:07d}",
         lot=f"LOT-{i % LOTS:03d}",
         value=value,
         stage=STAGES[i % len(STAGES)],
-        critical=i % 5 != 0,
     )
 
 
@@ -75,29 +87,55 @@ def sign_range(bounds: tuple[int, int]) -> Signed:
     return out
 
 
+def _submit(rt: Runtime, record: dict[str, Any], account: LocalAccount, meaning: str) -> None:
+    b = sign(rt, record, account, meaning)
+    rt.ledger.submit(Submission(record, b["signature"], meaning, b["signed_at"]))
+
+
+def _grant(rt: Runtime, role: str, name: str) -> LocalAccount:
+    """A fresh key, granted ``role`` by the bootstrap admin."""
+    account: LocalAccount = Account.create()
+    grant = {
+        "record_id": f"signer-{account.address.lower()}",
+        "type": "signer",
+        "schema": "signer/1",
+        "action": "grant",
+        "address": account.address,
+        "name": name,
+        "roles": [role],
+    }
+    _submit(rt, grant, admin(rt), "approved")
+    return account
+
+
 def register_inspectors(rt: Runtime) -> list[bytes]:
     """Fresh inspector keys, granted qa_inspector by the bootstrap admin; their private keys."""
-    keys = []
-    for n in range(INSPECTORS):
-        account = Account.create()
-        grant = {
-            "record_id": f"signer-{account.address.lower()}",
-            "type": "signer",
-            "schema": "signer/1",
-            "action": "grant",
-            "address": account.address,
-            "name": f"Inspector {n + 1}",
-            "roles": ["qa_inspector"],
-        }
-        b = sign(rt, grant, admin(rt), "approved")
-        rt.ledger.submit(Submission(grant, b["signature"], "approved", b["signed_at"]))
-        keys.append(bytes(account.key))
-    return keys
+    return [bytes(_grant(rt, "qa_inspector", f"Inspector {n + 1}").key) for n in range(INSPECTORS)]
+
+
+def log_master_data(rt: Runtime) -> None:
+    """What the inspections cite, as the test helpers seed it (once per ledger): the instrument,
+    registered and calibrated, and per stage a specification brought into force through change
+    control, authored by one QA key and approved by another."""
+    if count(rt, "specification"):
+        return
+    author = _grant(rt, "qa_inspector", "Spec Author")
+    approver = _grant(rt, "qa_approver", "Spec Approver")
+    _submit(rt, equipment(), author, "authored")
+    _submit(rt, calibration(f"cal-{EQUIPMENT}-1"), author, "verified")
+    for stage in dict.fromkeys(STAGES):
+        spec = specification(stage)
+        cid, ref = spec["change_id"], {"spec_id": spec["spec_id"], "version": spec["version"]}
+        _submit(rt, change(cid, "requested", specifications=[ref]), author, "authored")
+        _submit(rt, spec, author, "authored")
+        _submit(rt, change(cid, "assessed"), author, "reviewed")
+        _submit(rt, change(cid, "approved"), approver, "approved")
 
 
 def fill(rt: Runtime, first: int, last: int, signers: int) -> float:
     """Submit inspections ``first`` .. ``last - 1``; returns the seconds it took."""
     global _SIGNING
+    log_master_data(rt)
     _SIGNING = (rt.ledger.digest, register_inspectors(rt), int(time.time()))
     ranges = [(lo, min(lo + BATCH, last)) for lo in range(first, last, BATCH)]
     t0 = time.perf_counter()
@@ -204,7 +242,10 @@ def run(rt: Runtime, args: argparse.Namespace, cores: int) -> None:
         findings = auditor.run()
         audits.append((time.perf_counter() - t0, load, os.getloadavg(), _cpu(cpu), findings))
     print(f"machine: {cores} cores (os.cpu_count()), Python {sys.version.split()[0]}")
-    print(f"records: {total} ({args.records} inspections over {LOTS} lots, plus signer records)")
+    print(
+        f"records: {total} ({args.records} inspections over {LOTS} lots, plus signer and "
+        "master data records)"
+    )
     if fill_s:
         filled = args.records - have
         print(

@@ -14,8 +14,10 @@ noisy when others work on it; the load average is printed and saved with the fig
 1. starts ``.venv/bin/evledger up`` as a user does, with ``EVLEDGER_HOME`` a private directory
    under /tmp and free ports for the API and the embedded Anvil; waits until ``/healthz``
    answers from that very process (its pid is in ``runtime.json``);
-2. registers QA inspectors (``qa_inspector``) and, per line, a scanner and a PLC gateway
-   (``device``) with admin-signed ``signer/1`` grants;
+2. registers QA inspectors (``qa_inspector``), a QA approver (``qa_approver``) and, per line,
+   a scanner and a PLC gateway (``device``) with admin-signed ``signer/1`` grants, then logs
+   the master data the inspections cite (instruments and their calibrations, a specification
+   per product and stage through change control; ``bench/_records.py``);
 3. measures the machine's per-core limits in the same run (SHA-256, secp256k1 recovery with
    coincurve and through eth-account, RFC 8785, PostgreSQL COPY into a temporary table);
 4. builds ``--records`` realistic records over ``--lots`` lots (inspections, scans, process
@@ -74,7 +76,7 @@ from bench._load import (  # noqa: E402
     wait_anchored,
 )
 from bench._profile import PySpy, py_spy_binary, summarize  # noqa: E402
-from bench._records import Item, Signers, build_pool, signed_body  # noqa: E402
+from bench._records import Item, Signers, build_pool, master_data, signed_body  # noqa: E402
 from bench._report import report  # noqa: E402
 from bench._service import Service, ServiceError  # noqa: E402
 from ingest.client import SigningKey, load_key  # noqa: E402
@@ -215,6 +217,20 @@ def register_signers(api: Http, admin: SigningKey, domain: Domain, signers: Sign
     return n
 
 
+def log_master_data(api: Http, domain: Domain, signers: Signers, lines: int) -> int:
+    """The master data the inspections cite, one ``POST /v1/records`` each; how many."""
+    n = 0
+    for key, record, meaning in master_data(signers, lines):
+        body = json.dumps(signed_body(key, domain, record, meaning)).encode()
+        status, answer = api.json("POST", "/v1/records", body)
+        if status != 201:
+            raise ServiceError(
+                f"master data {record['record_id']}: expected 201, got {status} {answer}"
+            )
+        n += 1
+    return n
+
+
 def split_pool(args: argparse.Namespace, pool: list[Item]) -> dict[str, Any]:
     """Which records each phase sends: closed loops and the open loop take what they need
     (bounded), the batch rounds share the rest equally. ``--profile`` adds a round of each."""
@@ -294,7 +310,9 @@ class Bench:
         signers = Signers.make(args.lines, args.inspectors, random.Random(args.seed))
         r["signers_registered"] = register_signers(api, admin, domain, signers)
         log(f"registered {r['signers_registered']} signers")
-        time.sleep(1.0)  # records are signed in a later second than the grants
+        r["master_data_records"] = log_master_data(api, domain, signers, args.lines)
+        log(f"logged {r['master_data_records']} master data records")
+        time.sleep(1.0)  # records are signed (and inspected) in a later second
 
         log("machine limits (one core each)")
         sample = build_pool(12, 1, 1, signers, domain, args.seed)  # has a final inspection

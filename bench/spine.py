@@ -3,8 +3,9 @@
     .venv/bin/python bench/spine.py [--records 50] [--seal-interval 0.5] [--anchor-interval 1.0]
 
 Starts a private PostgreSQL (pgserver) and Anvil, brings a ledger up in process with its
-sealer and anchorer threads, submits records one at a time through the HTTP API (FastAPI
-TestClient) and times each from POST to the receipt route answering "anchored".
+sealer and anchorer threads, logs the master data the inspections cite (the test helpers'),
+submits records one at a time through the HTTP API (FastAPI TestClient) and times each from
+POST to the receipt route answering "anchored".
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from api.app import create_app
 from ledger.config import Settings
 from ledger.embedded import Anvil, EmbeddedPostgres
 from ledger.runtime import Runtime
-from tests.helpers import inspection, register, sign
+from tests.helpers import inspection, master_data, register, sign
 
 
 def main() -> None:
@@ -44,6 +45,7 @@ def main() -> None:
         rt.start_workers()
         try:
             with TestClient(create_app(rt.ledger)) as client:
+                master_data(client, rt)
                 inspector = register(client, rt)
                 latencies = []
                 for i in range(args.records):
