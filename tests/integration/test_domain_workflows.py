@@ -18,7 +18,16 @@ from api.demo import master_data, sample_lot
 from ledger.domain.lots import NEXT_STEPS
 from ledger.domain.schemas import Capa, Change, Ncr
 from ledger.runtime import Runtime
-from tests.helpers import GTIN, admin, bearer, inspection, register, sign
+from tests.helpers import (
+    GTIN,
+    admin,
+    approve_spec,
+    bearer,
+    inspection,
+    register,
+    sign,
+    specification,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -1071,7 +1080,12 @@ def test_only_an_approver_can_clear_a_failed_critical_characteristic(qa: Qa, pat
         "Transcription error on the inspection sheet",
     )
     resp = qa.post(fix, "inspector", "authored")
-    assert resp.status_code in (403, 422), resp.text
+    if path == "/characteristics/0/critical":
+        # Its specification says critical: no correction may say otherwise (409), whoever signs.
+        assert resp.status_code == 409, resp.text
+        assert "critical False, the specification says True" in resp.json()["detail"], resp.text
+    else:
+        assert resp.status_code in (403, 422), resp.text
 
 
 def test_a_repeated_alert_id_is_not_cleared_by_an_old_ncr(qa: Qa) -> None:
@@ -1111,10 +1125,18 @@ def test_printed_name_is_the_name_at_signing(qa: Qa) -> None:
     assert qa.view(rec["record_id"])["signature"]["printed_name"] == NAMES["inspector"]
 
 
-def test_reinspection_must_cover_the_failed_characteristic(qa: Qa) -> None:
+def test_reinspection_must_cover_the_failed_characteristic(qa: Qa, specs: Any) -> None:
+    """A passing in-process inspection of another characteristic (under a specification of its
+    own) does not supersede the failed one."""
     lot = "LOT-SUPER"
+    wall = {**specification("in_process"), "record_id": "SPEC-wall-v1", "spec_id": "SPEC-wall",
+            "change_id": "CHG-SPEC-wall-v1"}
+    wall["characteristics"] = [{**wall["characteristics"][0], "name": "wall thickness",
+                                "lower": 0.2, "upper": 0.3}]
+    approve_spec(qa.client, qa.runtime, wall, *specs)
     failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
     other = inspection(f"{lot}-IPQC-2", lot, stage="in_process")
+    other["specification"] = {"spec_id": "SPEC-wall", "version": 1}
     other["characteristics"][0].update(name="wall thickness", lower=0.2, upper=0.3, value=0.25)
     final = inspection(f"{lot}-FQC-1", lot)
     for record in (failed, other, final):
