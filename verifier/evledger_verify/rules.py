@@ -688,11 +688,6 @@ def _correction(
         )
     apply_corrections([target, *history.subject(f"record:{record['corrects']}")])
     corrected = correct(target, record["changes"], validate)
-    if target.type == "inspection":
-        from evledger_verify import master
-
-        # The corrected inspection must still follow its specification and equipment.
-        master.check_inspection(corrected, history, target.body.get("schema") == "inspection/1")
     check_authority("correction", None, meaning, roles, who)
     # Whoever may sign the corrected record may correct it; a QA approver may correct any
     # correctable record, and only a QA approver may change a verdict.
@@ -711,6 +706,12 @@ def _correction(
                 "authority: a correction that changes verdicts, critical flags, limits or "
                 f"units needs role qa_approver; {who} has {', '.join(roles)}",
             )
+    if target.type == "inspection":
+        from evledger_verify import master
+
+        # The corrected inspection must still follow its specification and equipment (judged
+        # after authority, as everywhere: who may not make the change hears that first).
+        master.check_inspection(corrected, history, target.body.get("schema") == "inspection/1")
 
 
 def _transition(rtype: str, record: dict[str, Any], history: History) -> None:
