@@ -19,7 +19,18 @@ import httpx
 import pytest
 
 from ledger.embedded import free_port, repo_root
-from tests.helpers import inspection
+from tests.helpers import change
+
+
+def change_request(change_id: str) -> dict[str, Any]:
+    """A record that needs no other record first (an inspection cites a specification)."""
+    return change(change_id, "requested")
+
+
+def ncr_open(record_id: str, lot: str) -> dict[str, Any]:
+    """A lot's record that needs no other record first: an NCR opened on it."""
+    return {"record_id": record_id, "type": "ncr", "schema": "ncr/1", "ncr_id": f"NCR-{record_id}",
+            "lot": lot, "step": "open", "nature": "burr on the shaft tip"}
 
 pytestmark = pytest.mark.integration
 
@@ -140,17 +151,17 @@ def test_readme_quickstart_then_kill9_and_restart(service: Service) -> None:
         assert wallet.returncode == 0, (attempt, wallet.stdout + wallet.stderr)
         answer = json.loads(wallet.stdout[wallet.stdout.index("{"):])
         assert answer["status"] == ("accepted" if attempt == 1 else "duplicate"), answer
-        assert answer["record_id"] == "INS-2026-0002"
+        assert answer["record_id"] == "CHG-2026-0002-requested"
     receipt = json.loads((work / "receipt.json").read_text())
     status = httpx.get(f"{service.api}/v1/status").json()
 
     verify = (
-        "evledger-verify receipt receipt.json --record inspection.json --trust trust.json "
+        "evledger-verify receipt receipt.json --record record.json --trust trust.json "
         "--rpc \"$(evledger status --json | python -c "
         "'import json,sys; print(json.load(sys.stdin)[\"rpc_url\"])')\""
     )
     # A one-byte change to the record is caught and named.
-    tampered = (work / "inspection.json").read_text().replace("3.01", "3.02")
+    tampered = (work / "record.json").read_text().replace("PEBAX", "PEBAx")
     (work / "tampered.json").write_text(tampered)
     bad = service.run(
         "evledger-verify receipt receipt.json --record tampered.json --trust trust.json", work
@@ -164,10 +175,10 @@ def test_readme_quickstart_then_kill9_and_restart(service: Service) -> None:
     assert again.returncode == 0 and "VERIFIED" in again.stdout, again.stdout + again.stderr
 
     # New records continue the same log: the new tree is an extension of the old one.
-    (work / "second.json").write_text(json.dumps(inspection("INS-2026-0003", lot="L2026-001")))
+    (work / "second.json").write_text(json.dumps(change_request("CHG-2026-0003")))
     more = service.run(
         "evledger submit second.json --key inspector.key && "
-        "evledger receipt INS-2026-0003 -o second.receipt.json", work)
+        "evledger receipt CHG-2026-0003-requested -o second.receipt.json", work)
     assert more.returncode == 0, more.stdout + more.stderr
     second = json.loads((work / "second.receipt.json").read_text())
     assert second["leaf_index"] == status["records"]
@@ -191,8 +202,8 @@ def test_readme_outputs_are_git_ignored() -> None:
     for marker in ("quickstart", "wallet", "qa-walkthrough"):
         block = readme_block(marker)
         written |= set(re.findall(r"(?:-o|>) ([\w.-]+\.(?:json|key))\b", block))
-    assert {"inspector.key", "wallet.key", "approver.key", "inspection.json", "receipt.json",
-            "trust.json", "typed.json", "inspection2.json"} <= written, written
+    assert {"inspector.key", "wallet.key", "approver.key", "record.json", "receipt.json",
+            "trust.json", "typed.json", "record2.json"} <= written, written
     for name in sorted(written):
         ignored = subprocess.run(["git", "-C", str(ROOT), "check-ignore", "-q", "--no-index",
                                   name], check=False)
@@ -203,12 +214,12 @@ def test_wallet_signature_from_cast(service: Service) -> None:
     """A signature made by `cast wallet sign --data` over `evledger typed-data` is accepted."""
     work = service.home.parent
     key = "0x" + os.urandom(32).hex()
-    (work / "r.json").write_text(json.dumps(inspection("REV-1", lot="L9")))
-    (work / "o.json").write_text(json.dumps(inspection("REV-2", lot="L9")))
+    (work / "r.json").write_text(json.dumps(change_request("REV-1")))
+    (work / "o.json").write_text(json.dumps(change_request("REV-2")))
     script = f"""
     ADDR=$({CAST} wallet address --private-key {key})
     evledger signers add --address "$ADDR" --name "Wally Wallet" --role qa_approver
-    evledger typed-data r.json --meaning reviewed > typed.json
+    evledger typed-data r.json --meaning authored > typed.json
     SIG=$({CAST} wallet sign --data --from-file typed.json --private-key {key})
     evledger submit r.json --signature "$SIG"
     """
@@ -217,12 +228,12 @@ def test_wallet_signature_from_cast(service: Service) -> None:
     assert '"status": "accepted"' in done.stdout
     (work / "wally.key").write_text(key + "\n")
     (work / "wally.key").chmod(0o600)
-    shown = service.run("evledger record REV-1 --key wally.key", work)
+    shown = service.run("evledger record REV-1-requested --key wally.key", work)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     rec = json.loads(shown.stdout)
-    assert rec["signature"]["meaning"] == "reviewed"
+    assert rec["signature"]["meaning"] == "authored"
     assert rec["signature"]["printed_name"] == "Wally Wallet"
-    assert httpx.get(f"{service.api}/v1/records/REV-1").status_code == 401  # bodies need a token
+    assert httpx.get(f"{service.api}/v1/records/REV-1-requested").status_code == 401
     # The same signature over another record is refused.
     other = service.run(
         "evledger submit o.json --signature \"$(" + f"{CAST} wallet sign --data --from-file "
@@ -283,12 +294,12 @@ def test_api_worker_processes_share_one_ledger(tmp_path: Path) -> None:
                  "roles": ["qa_inspector"]}
         assert client.submit(admin_key.sign(grant, "approved", domain))["status"] == "accepted"
         batches = [
-            [inspector.sign(inspection(f"W-{t}-{i}", lot=f"LOT-W{i % 3}"), "authored", domain)
+            [inspector.sign(ncr_open(f"W-{t}-{i}", f"LOT-W{i % 3}"), "authored", domain)
              for i in range(30)]
             for t in range(3)
         ]
-        singles = [inspector.sign(inspection(f"W-S-{i}", lot=f"LOT-W{i % 3}"), "authored",
-                                  domain) for i in range(20)]
+        singles = [inspector.sign(ncr_open(f"W-S-{i}", f"LOT-W{i % 3}"), "authored", domain)
+                   for i in range(20)]
         errors: list[BaseException] = []
 
         def send(work: Any) -> None:
