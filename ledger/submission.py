@@ -384,6 +384,7 @@ class Submitter:
                         )
                     ):
                         self._flush(conn, pending, out)
+                        rules.forget()
                     if not bootstrap:
                         rules.check(c.model, c.sub.record, c.sub.meaning, c.signer, roles)
                 except LedgerError as exc:

@@ -27,12 +27,21 @@ __all__ = ["Rules"]
 class Rules:
     """The judge's :class:`~evledger_verify.rules.History`, read from the database."""
 
+    #: Subjects read again and again by a batch (the specification, its change, the
+    #: instrument every inspection of a batch cites): kept until :meth:`forget`.
+    CACHED = ("specification:", "change:", "equipment:", "supplier:")
+
     def __init__(
         self, conn: sa.Connection, registry: Registry, required_stages: Sequence[str]
     ) -> None:
         self.conn = conn
         self.registry = registry
         self.required_stages = required_stages
+        self._cache: dict[str, list[Stored]] = {}
+
+    def forget(self) -> None:
+        """Drop what was read: records were written since (the submission flushed)."""
+        self._cache.clear()
 
     def check(
         self, model: Any, record: dict[str, Any], meaning: str, signer: str, roles: Sequence[str]
@@ -47,7 +56,14 @@ class Rules:
     # -- History ---------------------------------------------------------------------------
 
     def subject(self, subject: str) -> list[Stored]:
-        return load_stored(self.conn, self.registry, Record.subject == subject)
+        if not subject.startswith(self.CACHED):
+            return load_stored(self.conn, self.registry, Record.subject == subject)
+        found = self._cache.get(subject)
+        if found is None:
+            found = self._cache[subject] = load_stored(
+                self.conn, self.registry, Record.subject == subject
+            )
+        return list(found)
 
     def lot(self, lot: str) -> list[Stored]:
         return load_lot(self.conn, self.registry, lot)

@@ -564,3 +564,42 @@ def test_audit_and_bundle_verifier_name_each_rule_broken_behind_the_services_bac
     rules = next(c for c in report["checks"] if c["check"] == "rules")
     assert code == 1 and not rules["ok"], report
     assert f"{record_id} (" in rules["detail"] and reason in rules["detail"], rules["detail"]
+
+
+def test_a_batch_judges_each_inspection_with_the_master_data_before_it(
+    plant: Plant, specs: Specs
+) -> None:
+    """In one batch: version 2 brought into force, then an inspection citing version 1 (now
+    superseded: refused) and one citing version 2 (accepted); then an out-of-tolerance
+    calibration, after which a release of the lot measured before it is refused."""
+    from tests.helpers import sign
+
+    author, approver = specs
+    cid = "CHG-batch"
+    time.sleep(1.1)
+    first = inspection("BT-0", lot="LOT-BT")
+    assert post(plant, first, plant.inspector, "authored").status_code == 201
+    time.sleep(1.1)
+    v2 = specification(version=2, change_id=cid, limits=(2.96, 3.04))
+    ref = [{"spec_id": v2["spec_id"], "version": 2}]
+    items = [
+        (change(cid, "requested", specifications=ref), author, "authored"),
+        (v2, author, "authored"),
+        (change(cid, "assessed"), author, "reviewed"),
+        (change(cid, "approved"), approver, "approved"),
+        (inspection("BT-1", lot="LOT-BT"), plant.inspector, "authored"),
+        (widened(inspection("BT-2", lot="LOT-BT", version=2), 2.96, 3.04), plant.inspector,
+         "authored"),
+        (calibration("cal-bt", calibrated_at=now_iso(), as_found="out_of_tolerance"), author,
+         "verified"),
+        (release("BT-R", "LOT-BT", evidence(first)), plant.approver, "released"),
+    ]
+    resp = plant.client.post("/v1/records/batch", json={"items": [
+        sign(plant.runtime, record, who, meaning) for record, who, meaning in items]})
+    assert resp.status_code == 200, resp.text
+    results = {r["record_id"]: r for r in resp.json()["results"]}
+    assert [results[r[0]["record_id"]].get("status") for r in items[:4]] == ["accepted"] * 4
+    assert "superseded by version 2" in results["BT-1"]["detail"], results["BT-1"]
+    assert results["BT-2"]["status"] == "accepted", results["BT-2"]
+    assert results["cal-bt"]["status"] == "accepted"
+    assert "found out of tolerance by calibration cal-bt" in str(results["BT-R"]), results["BT-R"]
