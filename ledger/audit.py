@@ -206,6 +206,11 @@ def _start_worker(domain: Domain) -> None:
     _worker_domain = domain
 
 
+def _seconds(iso: str) -> int:
+    """An acceptance time (UTC ISO 8601, as the audit reads it) in Unix seconds."""
+    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+
+
 def _check_rows(rows: list[Row]) -> list[Checked]:
     assert _worker_domain is not None, "worker not started with a domain"
     return [check_row(row, _worker_domain) for row in rows]
@@ -467,7 +472,24 @@ class Auditor:
         p.seq_of = {r[1]: r[0] for r in rows}
         for r in sorted(sound, key=lambda r: (r[8], r[0])):
             p.registry.apply(json.loads(bytes.fromhex(r[4])), r[8])
-            self._check_authority(p, r[0], r[1], "signer", r[6], r[8], not len(p.registry))
+            # At the signing time only: the registry is not complete yet.
+            self._check_authority(p, r[0], r[1], "signer", r[6], r[8], r[8], not len(p.registry))
+        # At the acceptance too, now that every registry change is applied.
+        for r in sound:
+            state = p.registry.get(r[6])
+            if (
+                state is not None
+                and state.roles_at(r[8]) is not None
+                and state.roles_judged(r[8], _seconds(r[12])) is None
+            ):
+                p.authority.append(
+                    Finding(
+                        "unauthorized_signer",
+                        r[1],
+                        f"{r[6]} was revoked after signing at {r[8]} and before the record "
+                        f"was accepted at {r[12]}",
+                    )
+                )
 
     def _chunks(
         self, conn: sa.Connection, pool: ProcessPoolExecutor | None
@@ -524,7 +546,9 @@ class Auditor:
                         p.damaged_lots.add(lot)
                 else:
                     if rtype != "signer":
-                        self._check_authority(p, seq, rid, rtype, row[6], row[8], False)
+                        self._check_authority(
+                            p, seq, rid, rtype, row[6], row[8], _seconds(row[12]), False
+                        )
                     if logged and parsed:
                         self._judge(judge, p, row)
                 if not logged and not row[15]:
@@ -565,7 +589,7 @@ class Auditor:
         (A signer who was not active is named by the authority check instead.)"""
         rid, rtype, signer, signed_at = row[1], row[2], row[6], row[8]
         state = p.registry.get(signer)
-        roles = state.roles_at(signed_at) if state is not None else None
+        roles = state.roles_judged(signed_at, _seconds(row[12])) if state is not None else None
         if roles is None:
             return
         stored = to_stored(
@@ -596,6 +620,7 @@ class Auditor:
         record_type: str,
         signer: str,
         signed_at: int,
+        accepted_at: int,
         bootstrap: bool,
     ) -> None:
         state = p.registry.get(signer)
@@ -607,6 +632,15 @@ class Auditor:
                     "unauthorized_signer",
                     record_id,
                     f"{signer} was not an active signer at {signed_at}",
+                )
+            )
+        elif state.roles_judged(signed_at, accepted_at) is None:
+            p.authority.append(
+                Finding(
+                    "unauthorized_signer",
+                    record_id,
+                    f"{signer} was revoked after signing at {signed_at} and before the "
+                    f"record was accepted at {accepted_at}",
                 )
             )
         elif state.compromised_by is not None and seq > p.seq_of.get(state.compromised_by, seq):

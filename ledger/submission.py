@@ -512,6 +512,14 @@ class Submitter:
                 f"signer {signer} ({state.name}): not an active signer at the signing time "
                 f"{c.sub.signed_at}" + (" (revoked)" if state.revoked else "")
             )
+        judged = state.roles_judged(c.sub.signed_at, now)
+        if judged is None:
+            raise AuthorizationError(
+                f"signer {signer} ({state.name}): no longer an active signer (revoked after "
+                f"the signing time {c.sub.signed_at}); a signature is judged at its acceptance "
+                "as well as at its signing time"
+            )
+        roles = judged
         if c.rtype == "signer" and "admin" in roles:
             _check_registry_change(registry, rec, c.sub.signed_at)
         return roles

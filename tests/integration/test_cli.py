@@ -180,8 +180,9 @@ def test_scripts_can_run_twice(cli: CliRunner, api_url: str, specs: Any) -> None
 def test_revoke_compromised_refuses_backdated_signatures(
     cli: CliRunner, api_url: str, specs: Any
 ) -> None:
-    """A plain revoke still accepts what was signed before it; --compromised refuses every
-    later submission by the key, whatever signing time it claims."""
+    """A person's signature made before a plain revoke is refused once it arrives after it
+    (authority is judged at the acceptance too); --compromised refuses every later submission
+    by the key, whatever signing time it claims, a device's included."""
     from ingest.client import Client, RefusedError, SignedSubmission, load_key
 
     api = Client(api_url)
@@ -204,7 +205,8 @@ def test_revoke_compromised_refuses_backdated_signatures(
     assert listed["plain"]["compromised"] is False and listed["plain"]["active"] is False
     shown = cli.invoke(main, ["signers", "list"]).output
     assert re.search(r"compromised +qa_inspector +stolen", shown), shown
-    assert api.submit(signed_before["plain"])["status"] == "accepted"
+    with pytest.raises(RefusedError, match="no longer an active signer"):
+        api.submit(signed_before["plain"])
     with pytest.raises(RefusedError, match="key reported compromised"):
         api.submit(signed_before["stolen"])
     Path("r.json").write_text(json.dumps(inspection("AFTER-1")))

@@ -19,7 +19,17 @@ from fastapi.testclient import TestClient
 
 from ledger.domain.authority import ROLES
 from ledger.runtime import Runtime
-from tests.helpers import DROP, admin, bearer, changed, inspection, record_count, register, sign
+from tests.helpers import (
+    DROP,
+    admin,
+    bearer,
+    changed,
+    inspection,
+    now_iso,
+    record_count,
+    register,
+    sign,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -149,22 +159,32 @@ def test_signer_address_with_trailing_newline_is_422(
     assert record_count(client) == before
 
 
-def test_revoke_is_judged_at_signing_time(client: TestClient, runtime: Runtime, specs: Any) -> None:
-    """A record signed before the revoke is accepted when it arrives after it; a record signed
-    at or after the revoke is refused."""
+def test_revoke_is_judged_at_signing_and_at_acceptance_time(
+    client: TestClient, runtime: Runtime, specs: Any
+) -> None:
+    """A record signed before the revoke that arrives after it is refused: authority is judged
+    at the acceptance as well as at the signing time (no backdating past a revocation); a
+    record signed at or after the revoke is refused too."""
     account: LocalAccount = Account.create()
     t = int(time.time())
     assert post_as_admin(client, runtime, grant_record(account), t).status_code == 201
-    signed_before = sign(runtime, inspection("INS-EARLY"), account, signed_at=t + 1)
+    signed_before = sign(runtime, inspection("INS-EARLY", inspected_at=now_iso()), account,
+                         signed_at=t + 1)
+    time.sleep(2.1)  # the revocation is signed in the past, and the record arrives after it
     assert post_as_admin(client, runtime, revoke_record(account, "revoke-1"), t + 2).status_code \
         == 201
+    time.sleep(1.1)
 
     entry = signers(client)[account.address]
     assert entry["active"] is False
     assert entry["intervals"] == [{"from": t, "until": t + 2, "roles": ["qa_inspector"]}]
 
+    before = record_count(client)
     late = client.post("/v1/records", json=signed_before)
-    assert late.status_code == 201, late.text
+    assert late.status_code == 403, late.text
+    assert "no longer an active signer" in late.json()["detail"]
+    assert "judged at its acceptance as well as at its signing time" in late.json()["detail"]
+    assert record_count(client) == before
     for rid, when in (("INS-AT", t + 2), ("INS-AFTER", t + 3)):
         resp = submit_as(client, runtime, account, rid, when)
         assert resp.status_code == 403, resp.text

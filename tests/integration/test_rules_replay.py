@@ -45,10 +45,14 @@ class Plant:
         assert resp.status_code in (403, 409), resp.text
         return str(resp.json()["detail"])
 
-    def slip_in(self, record: dict[str, Any], who: LocalAccount, meaning: str) -> None:
-        """As a careful superuser: the record signed by a registered key, its entry chained to
-        its lot's latest record, its subject set, queued for sealing; then sealed."""
-        signed = sign(self.runtime, record, who, meaning)
+    def slip_in(
+        self, record: dict[str, Any], who: LocalAccount, meaning: str,
+        signed_at: int | None = None,
+    ) -> None:
+        """As a careful superuser: the record signed by a registered key (at ``signed_at``,
+        default now), its entry chained to its lot's latest record, its subject set, queued
+        for sealing; then sealed."""
+        signed = sign(self.runtime, record, who, meaning, signed_at)
         rid, lot = str(record["record_id"]), record.get("lot")
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         with self.superuser.connect() as conn:

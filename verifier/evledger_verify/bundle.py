@@ -87,6 +87,15 @@ def _utc(ts: int) -> str:
         return "9999-12-31T23:59:59Z"
 
 
+def _seconds(iso: str) -> int:
+    """An acceptance time in Unix seconds; one that cannot be read (only a hostile bundle,
+    the records check names it) as the end of time: no authority then."""
+    try:
+        return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        return 2**63
+
+
 def verify_bundle(
     path: str,
     trust: Trust,
@@ -316,6 +325,11 @@ def _authority(b: _Bundle, registry: Registry) -> str:
             bad.append(
                 f"{entry.record_id}: {entry.signer} was not an active signer at {entry.signed_at}"
             )
+        elif state.roles_judged(entry.signed_at, _seconds(entry.accepted_at)) is None:
+            bad.append(
+                f"{entry.record_id}: {entry.signer} was revoked after signing at "
+                f"{entry.signed_at} and before the record was accepted at {entry.accepted_at}"
+            )
         elif state.compromised_by is not None and index > compromised_at.get(
             state.compromised_by, index
         ):
@@ -326,7 +340,10 @@ def _authority(b: _Bundle, registry: Registry) -> str:
         raise VerificationError(
             f"{len(bad)} record(s) signed without authority: " + "; ".join(bad[:5])
         )
-    return f"every signer was registered and active at the signing time ({len(registry)} signers)"
+    return (
+        "every signer was registered and active at the signing time and at the acceptance "
+        f"({len(registry)} signers)"
+    )
 
 
 def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
@@ -337,7 +354,11 @@ def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
         if n % 10_000 == 0:
             tick("rules", n, len(b.entries))
         state = registry.get(entry.signer)
-        roles = state.roles_at(entry.signed_at) if state is not None else None
+        roles = (
+            state.roles_judged(entry.signed_at, _seconds(entry.accepted_at))
+            if state is not None
+            else None
+        )
         if roles is None:
             continue  # named by the authority check
         stored = Stored(

@@ -62,6 +62,7 @@ class Judge:
             list
         )
         self._specifications = False
+        self._signers = False
         self.judged = 0
 
     def judge(self, record: Stored, roles: Sequence[str]) -> Refused | None:
@@ -78,6 +79,7 @@ class Judge:
                 self.required_stages,
                 self.validate,
                 legacy=not self._specifications,
+                bootstrap=record.type == "signer" and not self._signers,
             )
         except Refused as exc:
             return exc
@@ -98,6 +100,8 @@ class Judge:
         self._by_id[record.record_id] = record
         if record.type == "specification":
             self._specifications = True
+        if record.type == "signer":
+            self._signers = True
         try:
             links = list(self._linker(record.body))
         except (KeyError, TypeError, ValueError):

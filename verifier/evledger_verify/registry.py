@@ -3,8 +3,9 @@ for the service, the audit and the offline bundle verifier.
 
 A ``signer`` record grants or revokes: ``{"type": "signer", "action": "grant" | "revoke",
 "address": "0x...", "name": "Printed Name", "roles": [...]}``. Authority is judged as the
-registry stood at the signing time of the record being checked (21 CFR 11.10(g)): apply the
-signer records in signing-time order (log order breaks ties).
+registry stood at the signing time of the record being checked, and as it stands at its
+acceptance (21 CFR 11.10(g); :meth:`SignerState.roles_judged`): apply the signer records in
+signing-time order (log order breaks ties).
 """
 
 from __future__ import annotations
@@ -43,6 +44,20 @@ class SignerState:
             if start <= t and (end is None or t < end):
                 return roles
         return None
+
+    def roles_judged(self, signed_at: int, accepted_at: int) -> tuple[str, ...] | None:
+        """The roles a signature carries: those held at the signing time and still held at
+        its acceptance (a signer revoked or demoted in between signs nothing more with them:
+        no backdating past a revocation). A device's records keep their capture time (its
+        outbox may deliver them days later); a compromised key is refused elsewhere."""
+        at_signing = self.roles_at(signed_at)
+        if at_signing is None or "device" in at_signing:
+            return at_signing
+        now = self.roles_at(max(signed_at, accepted_at))
+        if now is None:
+            return None
+        kept = tuple(r for r in at_signing if r in now)
+        return kept or None
 
     @property
     def revoked(self) -> bool:

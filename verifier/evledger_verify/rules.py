@@ -625,13 +625,15 @@ def judge(
     required_stages: Sequence[str] = ("final",),
     validate: Callable[[dict[str, Any]], Any] | None = None,
     legacy: bool = False,
+    bootstrap: bool = False,
 ) -> None:
     """Raise :class:`Refused` when the record, signed by ``signer`` holding ``roles`` at the
     signing time with ``meaning``, breaks a rule given what came before it (``history``).
     Checks the record's content beyond its schema; the schema, the signature and the signer's
     registration are checked before. ``validate``: the record schemas, to re-check a corrected
     body (the service and the audit have them). ``legacy``: the record was logged before the
-    ledger had specifications (an ``inspection/1`` then cites none)."""
+    ledger had specifications (an ``inspection/1`` then cites none). ``bootstrap``: the
+    ledger's first signer record (its first admin grants itself; nobody else may)."""
     from evledger_verify import master  # it builds on the types above
 
     rtype = str(record["type"])
@@ -640,6 +642,18 @@ def judge(
         _correction(record, meaning, roles, who, history, validate)
         return
     check_authority(rtype, record.get("step"), meaning, roles, who)
+    if (
+        rtype == "signer"
+        and not bootstrap
+        and record.get("action") == "grant"
+        and str(record.get("address", "")).lower() == signer.lower()
+    ):
+        raise Refused(
+            "authority",
+            "forbidden",
+            f"authority: nobody grants themselves roles; {who} signed a grant to its own key "
+            "(another admin must sign it)",
+        )
     if rtype in NEXT_STEPS:
         _transition(rtype, record, history)
     if rtype == "change" and record.get("step") == "approved":
