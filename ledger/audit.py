@@ -43,6 +43,7 @@ from evledger_verify.errors import VerifyError
 from evledger_verify.judge import Judge
 from evledger_verify.merkle import leaf_hash, node_hash, tree_levels
 from evledger_verify.records import Domain, Entry, canonical_json, keccak256
+from evledger_verify.rules import unix_seconds
 
 from ledger import genealogy, tree
 from ledger.chain import Chain, load_artifact
@@ -204,11 +205,6 @@ _worker_domain: Domain | None = None
 def _start_worker(domain: Domain) -> None:
     global _worker_domain
     _worker_domain = domain
-
-
-def _seconds(iso: str) -> int:
-    """An acceptance time (UTC ISO 8601, as the audit reads it) in Unix seconds."""
-    return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
 
 
 def _check_rows(rows: list[Row]) -> list[Checked]:
@@ -472,24 +468,10 @@ class Auditor:
         p.seq_of = {r[1]: r[0] for r in rows}
         for r in sorted(sound, key=lambda r: (r[8], r[0])):
             p.registry.apply(json.loads(bytes.fromhex(r[4])), r[8])
-            # At the signing time only: the registry is not complete yet.
-            self._check_authority(p, r[0], r[1], "signer", r[6], r[8], r[8], not len(p.registry))
-        # At the acceptance too, now that every registry change is applied.
+        # Judged once every registry change is applied, as every other record is: at the
+        # signing time and at the acceptance.
         for r in sound:
-            state = p.registry.get(r[6])
-            if (
-                state is not None
-                and state.roles_at(r[8]) is not None
-                and state.roles_judged(r[8], _seconds(r[12])) is None
-            ):
-                p.authority.append(
-                    Finding(
-                        "unauthorized_signer",
-                        r[1],
-                        f"{r[6]} was revoked after signing at {r[8]} and before the record "
-                        f"was accepted at {r[12]}",
-                    )
-                )
+            self._check_authority(p, r[0], r[1], r[6], r[8], unix_seconds(r[12]))
 
     def _chunks(
         self, conn: sa.Connection, pool: ProcessPoolExecutor | None
@@ -546,9 +528,7 @@ class Auditor:
                         p.damaged_lots.add(lot)
                 else:
                     if rtype != "signer":
-                        self._check_authority(
-                            p, seq, rid, rtype, row[6], row[8], _seconds(row[12]), False
-                        )
+                        self._check_authority(p, seq, rid, row[6], row[8], unix_seconds(row[12]))
                     if logged and parsed:
                         self._judge(judge, p, row)
                 if not logged and not row[15]:
@@ -589,7 +569,7 @@ class Auditor:
         (A signer who was not active is named by the authority check instead.)"""
         rid, rtype, signer, signed_at = row[1], row[2], row[6], row[8]
         state = p.registry.get(signer)
-        roles = state.roles_judged(signed_at, _seconds(row[12])) if state is not None else None
+        roles = state.roles_judged(signed_at, unix_seconds(row[12])) if state is not None else None
         if roles is None:
             return
         stored = to_stored(
@@ -617,15 +597,11 @@ class Auditor:
         p: _Pass,
         seq: int,
         record_id: str,
-        record_type: str,
         signer: str,
         signed_at: int,
         accepted_at: int,
-        bootstrap: bool,
     ) -> None:
         state = p.registry.get(signer)
-        if bootstrap and record_type == "signer":
-            return
         if state is None or state.roles_at(signed_at) is None:
             p.authority.append(
                 Finding(
@@ -955,9 +931,7 @@ class Auditor:
             .where(LogLeaf.leaf_index < projected, Record.record_type.in_(GENEALOGY_TYPES))
             .order_by(LogLeaf.leaf_index)
         )
-        rebuilt = (
-            (row.leaf_index, n, link) for row, n, link in genealogy.project(rows, Tracker())
-        )
+        rebuilt = ((row.leaf_index, n, link) for row, n, link in genealogy.project(rows, Tracker()))
 
         found = 0
         for where, mine, theirs in _merge(rebuilt, genealogy.stored_links(conn)):

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from evledger_verify import master
 from evledger_verify.jcs import canonicalize
-from evledger_verify.rules import Stored, ncr_summaries
+from evledger_verify.rules import Stored, dispositioned, ncr_summaries
 
 from ledger import genealogy
 from ledger.domain.genealogy import Link
@@ -29,7 +29,7 @@ _G = GenealogyLink.__table__.c
 
 
 def _iso(t: datetime | None) -> str | None:
-    return None if t is None else t.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return None if t is None else master.iso(t)
 
 
 def _signature(r: Stored) -> dict[str, Any]:
@@ -79,8 +79,9 @@ class MasterData:
         current = master.in_force(versions, now)
         out = []
         for v in versions:
+            # Superseded by the higher versions that have taken effect (the one in force last).
             later = [
-                w
+                w.effective_from
                 for w in versions
                 if w.version > v.version and w.effective_from and w.effective_from <= now
             ]
@@ -88,10 +89,8 @@ class MasterData:
                 state = "awaiting approval"
             elif v.effective_from > now:
                 state = "approved, not yet effective"
-            elif later:
-                state = "superseded"
             else:
-                state = "in force"
+                state = "in force" if v is current else "superseded"
             out.append(
                 {
                     "version": v.version,
@@ -101,9 +100,7 @@ class MasterData:
                     "author": v.record.manifestation(),
                     "approval": None if v.approval is None else _signature(v.approval),
                     "effective_from": _iso(v.effective_from),
-                    "superseded_at": _iso(
-                        min((w.effective_from for w in later if w.effective_from), default=None)
-                    ),
+                    "superseded_at": _iso(min(later, default=None)),
                     "title": v.body["title"],
                     "sampling_plan": v.body["sampling_plan"],
                     "sample_size": v.body["sample_size"],
@@ -218,7 +215,7 @@ class MasterData:
                 continue
             lot = str(r.body["lot"])
             if lot not in cleared:
-                cleared[lot] = master.dispositioned(rules.lot(lot))
+                cleared[lot] = dispositioned(ncr_summaries(rules.lot(lot)))
             out.append(
                 {
                     "inspection": r.record_id,
@@ -255,7 +252,7 @@ class MasterData:
         ]
         received += [
             (link.lot, link.record_id)
-            for link in pending or ()
+            for link in pending
             if link.kind == "receive" and link.other == supplier_id
         ]
         lots = sorted({lot for lot, _ in received})

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg2
 import sqlalchemy as sa
+from evledger_verify.rules import utc_iso
 
 from ledger import tree
 from ledger.domain.lots import Stored, apply_corrections
@@ -83,10 +84,6 @@ STORED_COLUMNS = (
 )
 
 
-def _utc(ts: int) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-
-
 def to_stored(
     registry: Registry,
     record_id: str,
@@ -108,7 +105,7 @@ def to_stored(
         signer=signer,
         printed_name=state.name_at(signed_at) if state else None,
         meaning=meaning,
-        signed_at=_utc(signed_at),
+        signed_at=utc_iso(signed_at),
         accepted_at=accepted_at,
     )
 

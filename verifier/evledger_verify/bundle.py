@@ -20,7 +20,6 @@ import zipfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from evledger_verify import strictjson
@@ -32,7 +31,7 @@ from evledger_verify.receipt import ChainAnchor, Report, Trust, check_chain_anch
 from evledger_verify.records import Domain, Entry, record_hash
 from evledger_verify.registry import Registry
 from evledger_verify.rpc import anchor_checks
-from evledger_verify.rules import POLICY_VERSION, Stored
+from evledger_verify.rules import POLICY_VERSION, Stored, unix_seconds, utc_iso
 
 __all__ = ["BUNDLE_FORMAT", "CLAUSES", "verify_bundle"]
 
@@ -76,24 +75,6 @@ class _Bundle:
     entries: list[tuple[int, bool, dict[str, Any], Entry]] = field(default_factory=list)
     #: Each entry's leaf hash, by leaf index (computed once: inclusion and lot chains use it).
     leaves: dict[int, bytes] = field(default_factory=dict)
-
-
-def _utc(ts: int) -> str:
-    """A signing time as UTC ISO 8601, as the service's stored records give it (the rules
-    compare it); past year 9999 (only a hostile bundle) as the end of 9999."""
-    try:
-        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
-    except (ValueError, OverflowError, OSError):
-        return "9999-12-31T23:59:59Z"
-
-
-def _seconds(iso: str) -> int:
-    """An acceptance time in Unix seconds; one that cannot be read (only a hostile bundle,
-    the records check names it) as the end of time: no authority then."""
-    try:
-        return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
-    except (ValueError, TypeError, OverflowError, AttributeError):
-        return 2**63
 
 
 def verify_bundle(
@@ -325,7 +306,7 @@ def _authority(b: _Bundle, registry: Registry) -> str:
             bad.append(
                 f"{entry.record_id}: {entry.signer} was not an active signer at {entry.signed_at}"
             )
-        elif state.roles_judged(entry.signed_at, _seconds(entry.accepted_at)) is None:
+        elif state.roles_judged(entry.signed_at, unix_seconds(entry.accepted_at)) is None:
             bad.append(
                 f"{entry.record_id}: {entry.signer} was revoked after signing at "
                 f"{entry.signed_at} and before the record was accepted at {entry.accepted_at}"
@@ -355,7 +336,7 @@ def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
             tick("rules", n, len(b.entries))
         state = registry.get(entry.signer)
         roles = (
-            state.roles_judged(entry.signed_at, _seconds(entry.accepted_at))
+            state.roles_judged(entry.signed_at, unix_seconds(entry.accepted_at))
             if state is not None
             else None
         )
@@ -369,7 +350,7 @@ def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
             signer=entry.signer,
             printed_name=state.name_at(entry.signed_at) if state else None,
             meaning=entry.meaning,
-            signed_at=_utc(entry.signed_at),
+            signed_at=utc_iso(entry.signed_at),
             accepted_at=entry.accepted_at,
         )
         refused = judge.judge(stored, roles)

@@ -25,7 +25,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from evledger_verify.rules import Blocker, History, Refused, Stored, ncr_summaries
+from evledger_verify.rules import (
+    Blocker,
+    History,
+    Refused,
+    Stored,
+    dispositioned,
+    ncr_summaries,
+)
 
 __all__ = [
     "APPROVED_SUPPLIER",
@@ -38,6 +45,7 @@ __all__ = [
     "dispositioned",
     "equipment_used",
     "in_force",
+    "iso",
     "master_blockers",
     "spec_versions",
     "supplier_status",
@@ -57,7 +65,8 @@ def when(value: Any) -> datetime:
     return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
-def _iso(t: datetime) -> str:
+def iso(t: datetime) -> str:
+    """A time as the rules' messages and the master data views give it (UTC, ISO 8601)."""
     return t.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -242,14 +251,14 @@ def check_inspection(record: dict[str, Any], history: History, legacy: bool) -> 
     if current is None or current.version != version:
         if current is None:
             why = "no version of it is in force then" + (
-                f" (version {version} takes effect {_iso(cited.effective_from)})"
+                f" (version {version} takes effect {iso(cited.effective_from)})"
                 if cited.effective_from is not None
                 else f" (version {version} is not approved)"
             )
         elif current.version > version:
             why = (
                 f"version {version} is superseded by version {current.version}, in force "
-                f"since {_iso(current.effective_from or at)}"
+                f"since {iso(current.effective_from or at)}"
             )
         else:
             why = f"version {version} is not approved yet; version {current.version} is in force"
@@ -257,7 +266,7 @@ def check_inspection(record: dict[str, Any], history: History, legacy: bool) -> 
             "specification",
             "conflict",
             f"inspection {record['record_id']}: specification {spec_id} version {version} is "
-            f"not in force at {_iso(at)}: {why}",
+            f"not in force at {iso(at)}: {why}",
         )
     problems = _differences(record, spec)
     if problems:
@@ -333,21 +342,21 @@ def calibration_status(
         return None, None, f"equipment {equipment_id} is not registered"
     done = [r for r in records if r.type == "calibration" and when(r.body["calibrated_at"]) <= at]
     if not done:
-        return unit, None, f"equipment {equipment_id} has no calibration before {_iso(at)}"
+        return unit, None, f"equipment {equipment_id} has no calibration before {iso(at)}"
     last = max(enumerate(done), key=lambda pair: (when(pair[1].body["calibrated_at"]), pair[0]))[1]
     if last.body["result"] != "pass":
         return (
             unit,
             last,
             f"equipment {equipment_id} failed calibration {last.record_id} on "
-            f"{_iso(when(last.body['calibrated_at']))}",
+            f"{iso(when(last.body['calibrated_at']))}",
         )
     if when(last.body["valid_until"]) < at:
         return (
             unit,
             last,
             f"equipment {equipment_id} is past its calibration date "
-            f"({_iso(when(last.body['valid_until']))}, calibration {last.record_id})",
+            f"({iso(when(last.body['valid_until']))}, calibration {last.record_id})",
         )
     return unit, last, None
 
@@ -391,7 +400,7 @@ def _usable(
             f"for a {kind}",
         )
     if why is not None:
-        raise Refused("equipment", "conflict", f"{what}: {why} at {_iso(at)}")
+        raise Refused("equipment", "conflict", f"{what}: {why} at {iso(at)}")
 
 
 def equipment_used(body: dict[str, Any]) -> set[str]:
@@ -448,7 +457,7 @@ def _suspect(records: Sequence[Stored], history: History, cleared: set[str]) -> 
                         "calibration_out_of_tolerance",
                         f"inspection {r.record_id} used equipment {equipment_id}, found out "
                         f"of tolerance by calibration {cal.record_id} on "
-                        f"{_iso(when(cal.body['calibrated_at']))}: an NCR must disposition "
+                        f"{iso(when(cal.body['calibrated_at']))}: an NCR must disposition "
                         f"{r.record_id} (no concession overrides it)",
                     )
                 )
@@ -477,7 +486,7 @@ def _suppliers(lot: str, history: History, cleared: set[str]) -> list[Blocker]:
         status = supplier_status(supplier, when(at), history)
         if status is not None and status.body["status"] in APPROVED_SUPPLIER:
             continue
-        if dispositioned(history.lot(material)) & {record_id}:
+        if record_id in dispositioned(ncr_summaries(history.lot(material))):
             continue
         why = (
             f"{status.body['status']} ({status.record_id})"
@@ -496,18 +505,9 @@ def _suppliers(lot: str, history: History, cleared: set[str]) -> list[Blocker]:
     return blockers
 
 
-def dispositioned(records: Sequence[Stored]) -> set[str]:
-    return {
-        ref
-        for n in ncr_summaries(records).values()
-        if n["step"] in ("dispositioned", "closed")
-        for ref in n["refs"]
-    }
-
-
 def master_blockers(lot: str, records: Sequence[Stored], history: History) -> list[Blocker]:
     """Why master data keeps ``lot`` (its records, corrections applied) from release:
     inspections with equipment later found out of tolerance, material from suppliers that
     were not approved when it was received."""
-    cleared = dispositioned(records)
+    cleared = dispositioned(ncr_summaries(records))
     return [*_suspect(records, history, cleared), *_suppliers(lot, history, cleared)]

@@ -10,8 +10,8 @@ needs nothing of the server, and the policy they apply is versioned (:data:`POLI
 
 A rule that is broken raises :class:`Refused`, whose ``kind`` says which rule family
 (``authority``, ``workflow``, ``release``, ``correction``, ``alert``, ``recall``,
-``specification``, ``equipment``; master data is judged in :mod:`evledger_verify.master`) and whose
-``status`` how the service answers (forbidden, conflict, invalid, not found).
+``specification``, ``equipment``; master data is judged in :mod:`evledger_verify.master`) and
+whose ``status`` how the service answers (forbidden, conflict, invalid, not found).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 __all__ = [
@@ -40,10 +40,13 @@ __all__ = [
     "apply_corrections",
     "check_authority",
     "correct",
+    "dispositioned",
     "judge",
     "ncr_summaries",
     "release_blockers",
     "subject_of",
+    "unix_seconds",
+    "utc_iso",
     "workflow_step",
 ]
 
@@ -220,6 +223,24 @@ class Stored:
             "changed_since_first_entry": bool(self.history),
             "history": self.history,
         }
+
+
+def utc_iso(ts: int) -> str:
+    """A Unix time as :attr:`Stored.signed_at` holds it (UTC, ISO 8601), in the service, the
+    audit and the bundle verifier alike; past year 9999 (only a hostile bundle) as its end."""
+    try:
+        return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    except (ValueError, OverflowError, OSError):
+        return "9999-12-31T23:59:59Z"
+
+
+def unix_seconds(iso: str) -> int:
+    """A logged acceptance time (UTC, ISO 8601) in Unix seconds, as the signer registry takes
+    it; one that cannot be read (only a hostile bundle) as the end of time: no authority then."""
+    try:
+        return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+    except (ValueError, TypeError, OverflowError, AttributeError):
+        return 2**63
 
 
 class History(Protocol):
@@ -423,6 +444,14 @@ def ncr_summaries(records: Sequence[Stored]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def dispositioned(ncrs: dict[str, dict[str, Any]]) -> set[str]:
+    """What the NCRs (:func:`ncr_summaries`) have dispositioned: the records and alerts their
+    ``refs`` name, once an NCR is dispositioned or closed."""
+    return {
+        ref for n in ncrs.values() if n["step"] in ("dispositioned", "closed") for ref in n["refs"]
+    }
+
+
 @dataclass(frozen=True)
 class Blocker:
     """Why a lot cannot be released. ``kind``: critical_failure, inspection_missing,
@@ -448,9 +477,7 @@ def release_blockers(
     ``master``: what master data says (:func:`evledger_verify.master.master_blockers`)."""
     blockers: list[Blocker] = []
     ncrs = ncr_summaries(records)
-    dispositioned_refs = {
-        ref for n in ncrs.values() if n["step"] in ("dispositioned", "closed") for ref in n["refs"]
-    }
+    dispositioned_refs = dispositioned(ncrs)
     used_as_is = {
         ref
         for n in ncrs.values()
@@ -634,8 +661,6 @@ def judge(
     body (the service and the audit have them). ``legacy``: the record was logged before the
     ledger had specifications (an ``inspection/1`` then cites none). ``bootstrap``: the
     ledger's first signer record (its first admin grants itself; nobody else may)."""
-    from evledger_verify import master  # it builds on the types above
-
     rtype = str(record["type"])
     who = f"{signer} ({history.name(signer)})"
     if rtype == "correction":
@@ -721,8 +746,6 @@ def _correction(
                 f"units needs role qa_approver; {who} has {', '.join(roles)}",
             )
     if target.type == "inspection":
-        from evledger_verify import master
-
         # The corrected inspection must still follow its specification and equipment (judged
         # after authority, as everywhere: who may not make the change hears that first).
         master.check_inspection(corrected, history, target.body.get("schema") == "inspection/1")
@@ -812,8 +835,6 @@ def _release(record: dict[str, Any], history: History, required_stages: Sequence
         raise Refused(
             "release", "conflict", f"release of lot {lot}: already released by {last.record_id}"
         )
-    from evledger_verify import master
-
     evidence = list(record.get("evidence") or ())
     blockers = release_blockers(
         records, required_stages, evidence, master.master_blockers(lot, records, history)
@@ -870,3 +891,7 @@ def _recall(record: dict[str, Any], meaning: str, history: History) -> None:
             "conflict",
             f"recall id {record['recall_id']!r}: already used by record {used[0].record_id}",
         )
+
+
+# Master data rules build on the types above (and are called by :func:`judge`).
+from evledger_verify import master  # noqa: E402
