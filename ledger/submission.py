@@ -211,6 +211,13 @@ class _Pending:
     rows: list[dict[str, Any]] = field(default_factory=list)
     #: (item, accepted_at, leaf hash)
     items: list[tuple[_Checked, str, bytes]] = field(default_factory=list)
+    #: Whether ``rows`` hold master data (which an inspection or specification reads).
+    master: bool = False
+
+    def before(self, rtype: str) -> bool:
+        """Whether the rows must be written before a ``rtype`` record is judged: its rules
+        read what they hold."""
+        return bool(self.rows) and (rtype in _STATEFUL or (rtype in _READS_MASTER and self.master))
 
 
 class Submitter:
@@ -376,13 +383,7 @@ class Submitter:
                         out[c.index] = ItemResult(c.index, c.record_id, result=_idempotent(row, c))
                         continue
                     roles = self.authorize(registry, c, bootstrap)
-                    if pending.rows and (
-                        c.rtype in _STATEFUL
-                        or (
-                            c.rtype in _READS_MASTER
-                            and any(r["record_type"] in _MASTER for r in pending.rows)
-                        )
-                    ):
+                    if pending.before(c.rtype):
                         self._flush(conn, pending, out)
                         rules.forget()
                     if not bootstrap:
@@ -426,6 +427,7 @@ class Submitter:
                     }
                 )
                 pending.items.append((c, entry.accepted_at, leaf))
+                pending.master |= c.rtype in _MASTER
                 seen[c.record_id] = (c, entry.accepted_at, leaf)
                 if c.rtype == "signer":
                     # Later items are judged against the registry this record changes.
@@ -447,6 +449,7 @@ class Submitter:
             out[c.index] = ItemResult(c.index, c.record_id, result=result)
         pending.rows.clear()
         pending.items.clear()
+        pending.master = False
 
     @staticmethod
     def _existing(conn: sa.Connection, ids: list[str]) -> dict[str, Any]:
