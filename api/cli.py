@@ -195,6 +195,21 @@ def _load_key(path: str) -> SigningKey:
     return load_key(Path(path), "signing key")
 
 
+#: The key whose read token a reading command sends (record bodies, lot status, master data).
+read_key_option = click.option(
+    "--key",
+    "key_path",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="A key allowed to read (its read token is sent).",
+)
+
+
+def _read_token(client: Client, key_path: str) -> str:
+    """A read token vouched for by the key in ``key_path``, valid for the command's run."""
+    return client.read_token(_load_key(key_path), 600)
+
+
 def _sign_and_submit(
     client: Client, record: dict[str, Any], key_path: str, meaning: str
 ) -> dict[str, Any]:
@@ -398,12 +413,13 @@ def submit(
         raise CliError("submit: give exactly one of --key KEYFILE or --signature SIG")
     if signature is not None and (len(files) != 1 or stamps):
         raise CliError("submit: a --signature made elsewhere signs one FILE as it is (no --stamp)")
+    bad = [name for name in stamps if not _FIELD.fullmatch(name)]
+    if bad:
+        raise CliError(f"submit --stamp {bad[0]!r}: expected a top-level field name")
     for file in files:
         record = _read_record(file)
-        for name in stamps:
-            if not _FIELD.fullmatch(name):
-                raise CliError(f"submit --stamp {name!r}: expected a top-level field name")
-            record[name] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        record.update(dict.fromkeys(stamps, now))
         if key_path:
             _complete_evidence(client, record, key_path, file)
             result = _sign_and_submit(client, record, key_path, meaning)
@@ -424,7 +440,7 @@ def _complete_evidence(client: Client, record: dict[str, Any], key_path: str, fi
     missing = [e for e in evidence if isinstance(e, dict) and "record_hash" not in e]
     if not missing:
         return
-    token = client.read_token(_load_key(key_path), 600)
+    token = _read_token(client, key_path)
     absent = []
     for e in missing:
         rid = e.get("record_id")
@@ -484,12 +500,12 @@ def token(key_path: str, ttl: int, api: str | None) -> None:
 
 @main.command()
 @click.argument("record_id")
-@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@read_key_option
 @api_option
 def record(record_id: str, key_path: str, api: str | None) -> None:
     """Show a record now, as first entered, its history and who signed it, when, meaning."""
     client = _client(api)
-    token = client.read_token(_load_key(key_path), 600)
+    token = _read_token(client, key_path)
     click.echo(json.dumps(client.get_json(f"/v1/records/{segment(record_id)}", token), indent=2))
 
 
@@ -499,13 +515,13 @@ def _signature(sig: dict[str, Any]) -> str:
 
 @main.command()
 @click.argument("lot")
-@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@read_key_option
 @click.option("--json", "as_json", is_flag=True)
 @api_option
 def lot(lot: str, key_path: str, as_json: bool, api: str | None) -> None:
     """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
     client = _client(api)
-    st = client.get_json(f"/v1/lots/{segment(lot)}", client.read_token(_load_key(key_path), 600))
+    st = client.get_json(f"/v1/lots/{segment(lot)}", _read_token(client, key_path))
     if as_json:
         click.echo(json.dumps(st, indent=2))
         return
@@ -546,13 +562,7 @@ def lot(lot: str, key_path: str, as_json: bool, api: str | None) -> None:
     type=click.Path(dir_okay=False),
     help="Where to write the bundle (a zip).",
 )
-@click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="A key allowed to read (its read token is sent).",
-)
+@read_key_option
 @api_option
 def export(
     lot: str | None,
@@ -609,7 +619,7 @@ def export(
 @click.option("--supplier", default=None, help="Start from every lot received from a supplier.")
 @click.option("--depth", type=click.IntRange(1, 1000), default=None, help="Levels to follow.")
 @click.option("--as-of", "as_of", default=None, help="ISO 8601 time: the graph as known then.")
-@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@read_key_option
 @click.option("--json", "as_json", is_flag=True)
 @api_option
 def trace(
@@ -632,7 +642,7 @@ def trace(
     if supplier is not None and direction == "backward":
         raise CliError("trace: --supplier traces forward (every lot received from it)")
     client = _client(api)
-    token = client.read_token(_load_key(key_path), 600)
+    token = _read_token(client, key_path)
     params: dict[str, str | int] = {}
     if as_of is not None:
         params["as_of"] = as_of
@@ -830,7 +840,7 @@ def recall(
 
 @main.command("recall-check")
 @click.argument("scope_file", type=click.Path(exists=True, dir_okay=False))
-@click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@read_key_option
 @api_option
 def recall_check(scope_file: str, key_path: str, api: str | None) -> None:
     """Check a recall scope file (from `recall --json`): its hash, the signed recall record the
@@ -848,7 +858,7 @@ def recall_check(scope_file: str, key_path: str, api: str | None) -> None:
             f"recall-check: {scope_file}: expected `recall --json` output ({exc})"
         ) from None
     client = _client(api)
-    token = client.read_token(_load_key(key_path), 600)
+    token = _read_token(client, key_path)
     digest = scope_sha256(scope)
     logged = client.get_json(f"/v1/records/{segment(str(record['record_id']))}", token)
     again = client.get_json(

@@ -8,24 +8,23 @@ from typing import Any
 
 import click
 
-from api.cli import _client, _load_key, _signature, api_option, main
+from api.cli import _client, _read_token, _signature, api_option, main, read_key_option
 from ingest.client import segment
 
 __all__ = ["equipment", "spec", "supplier"]
 
-_KEY = click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="A key allowed to read (its read token is sent).",
-)
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the JSON the API answers.")
 
 
-def _get(api: str | None, key_path: str, path: str) -> Any:
+def _get(api: str | None, key_path: str, path: str, as_json: bool) -> Any:
+    """What the read route at ``path`` answers; printed as JSON (and None returned) with
+    ``--json``, for the command to print its own way otherwise."""
     client = _client(api)
-    return client.get_json(path, client.read_token(_load_key(key_path), 600))
+    found = client.get_json(path, _read_token(client, key_path))
+    if as_json:
+        click.echo(json.dumps(found, indent=2))
+        return None
+    return found
 
 
 def _limits(c: dict[str, Any]) -> str:
@@ -41,14 +40,13 @@ def spec() -> None:
 
 
 @spec.command("list")
-@_KEY
+@read_key_option
 @_JSON
 @api_option
 def spec_list(key_path: str, as_json: bool, api: str | None) -> None:
     """Every specification and the version in force now."""
-    specs = _get(api, key_path, "/v1/specifications")
-    if as_json:
-        click.echo(json.dumps(specs, indent=2))
+    specs = _get(api, key_path, "/v1/specifications", as_json)
+    if specs is None:
         return
     if not specs:
         click.echo("no specifications")
@@ -61,14 +59,13 @@ def spec_list(key_path: str, as_json: bool, api: str | None) -> None:
 
 @spec.command("show")
 @click.argument("spec_id")
-@_KEY
+@read_key_option
 @_JSON
 @api_option
 def spec_show(spec_id: str, key_path: str, as_json: bool, api: str | None) -> None:
     """A specification's versions: content, author, approval, effective dates."""
-    s = _get(api, key_path, f"/v1/specifications/{segment(spec_id)}")
-    if as_json:
-        click.echo(json.dumps(s, indent=2))
+    s = _get(api, key_path, f"/v1/specifications/{segment(spec_id)}", as_json)
+    if s is None:
         return
     click.echo(f"specification {s['spec_id']}: {s['title']}")
     click.echo(f"product {s['product']['gtin']}, stage {s['stage']}")
@@ -93,14 +90,13 @@ def equipment() -> None:
 
 
 @equipment.command("list")
-@_KEY
+@read_key_option
 @_JSON
 @api_option
 def equipment_list(key_path: str, as_json: bool, api: str | None) -> None:
     """Every instrument and whether it may be used now."""
-    units = _get(api, key_path, "/v1/equipment")
-    if as_json:
-        click.echo(json.dumps(units, indent=2))
+    units = _get(api, key_path, "/v1/equipment", as_json)
+    if units is None:
         return
     if not units:
         click.echo("no equipment")
@@ -115,15 +111,14 @@ def equipment_list(key_path: str, as_json: bool, api: str | None) -> None:
 
 @equipment.command("show")
 @click.argument("equipment_id")
-@_KEY
+@read_key_option
 @_JSON
 @api_option
 def equipment_show(equipment_id: str, key_path: str, as_json: bool, api: str | None) -> None:
     """An instrument, its calibrations, and the inspections an out-of-tolerance finding made
     suspect (the lots stay blocked until an NCR dispositions them)."""
-    e = _get(api, key_path, f"/v1/equipment/{segment(equipment_id)}")
-    if as_json:
-        click.echo(json.dumps(e, indent=2))
+    e = _get(api, key_path, f"/v1/equipment/{segment(equipment_id)}", as_json)
+    if e is None:
         return
     click.echo(f"equipment {e['equipment_id']}: {e['kind']}")
     click.echo(
@@ -152,14 +147,13 @@ def supplier() -> None:
 
 
 @supplier.command("list")
-@_KEY
+@read_key_option
 @_JSON
 @api_option
 def supplier_list(key_path: str, as_json: bool, api: str | None) -> None:
     """Every supplier with a status decision or a receipt."""
-    found = _get(api, key_path, "/v1/suppliers")
-    if as_json:
-        click.echo(json.dumps(found, indent=2))
+    found = _get(api, key_path, "/v1/suppliers", as_json)
+    if found is None:
         return
     if not found:
         click.echo("no suppliers")
@@ -173,14 +167,13 @@ def supplier_list(key_path: str, as_json: bool, api: str | None) -> None:
 
 @supplier.command("show")
 @click.argument("supplier_id")
-@_KEY
+@read_key_option
 @_JSON
 @api_option
 def supplier_show(supplier_id: str, key_path: str, as_json: bool, api: str | None) -> None:
     """A supplier's status history (who, when, why) and performance."""
-    s = _get(api, key_path, f"/v1/suppliers/{segment(supplier_id)}")
-    if as_json:
-        click.echo(json.dumps(s, indent=2))
+    s = _get(api, key_path, f"/v1/suppliers/{segment(supplier_id)}", as_json)
+    if s is None:
         return
     named = s["name"] and s["name"] != s["supplier_id"]
     click.echo(f"supplier {s['supplier_id']}" + (f" ({s['name']})" if named else ""))
