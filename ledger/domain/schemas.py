@@ -55,6 +55,19 @@ def _valid_gtin(value: str) -> str:
     return value
 
 
+def _ordered(name: str, lower: float | None, upper: float | None) -> None:
+    """Limits, when both are given, in order."""
+    if lower is not None and upper is not None and lower > upper:
+        raise ValueError(f"{name}: lower limit {lower} above upper {upper}")
+
+
+def _once(names: Sequence[str], what: str) -> None:
+    """Each characteristic name once."""
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"characteristic {what} twice: {', '.join(repeated)}")
+
+
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
 
 
@@ -90,8 +103,7 @@ class Characteristic(_Model):
 
     @model_validator(mode="after")
     def _consistent(self) -> Characteristic:
-        if self.lower is not None and self.upper is not None and self.lower > self.upper:
-            raise ValueError(f"{self.name}: lower limit {self.lower} above upper {self.upper}")
+        _ordered(self.name, self.lower, self.upper)
         if (self.lower is not None or self.upper is not None) and not isinstance(self.value, float):
             raise ValueError(f"{self.name}: a characteristic with limits needs a numeric value")
         if (
@@ -129,10 +141,6 @@ class _InspectionBase(_Record):
         failed = [c.name for c in self.characteristics if c.verdict == "fail"]
         if failed and self.verdict == "pass":
             raise ValueError(f"verdict pass but characteristics failed: {', '.join(failed)}")
-        names = [c.name for c in self.characteristics]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated and self.schema_ != "inspection/1":
-            raise ValueError(f"characteristic measured twice: {', '.join(repeated)}")
         return self
 
 
@@ -168,6 +176,11 @@ class InspectionV2(_InspectionBase):
     characteristics: Annotated[
         Sequence[MeasuredCharacteristic], Field(min_length=1, max_length=500)
     ]
+
+    @model_validator(mode="after")
+    def _measured_once(self) -> InspectionV2:
+        _once([c.name for c in self.characteristics], "measured")
+        return self
 
 
 class Evidence(_Model):
@@ -324,9 +337,8 @@ class SpecCharacteristic(_Model):
     equipment_kind: Short | None = None
 
     @model_validator(mode="after")
-    def _ordered(self) -> SpecCharacteristic:
-        if self.lower is not None and self.upper is not None and self.lower > self.upper:
-            raise ValueError(f"{self.name}: lower limit {self.lower} above upper {self.upper}")
+    def _limits(self) -> SpecCharacteristic:
+        _ordered(self.name, self.lower, self.upper)
         return self
 
 
@@ -352,10 +364,7 @@ class Specification(_Record):
 
     @model_validator(mode="after")
     def _unique(self) -> Specification:
-        names = [c.name for c in self.characteristics]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f"characteristic named twice: {', '.join(repeated)}")
+        _once([c.name for c in self.characteristics], "named")
         return self
 
 
@@ -522,8 +531,7 @@ class ProcessReading(_Record):
 
     @model_validator(mode="after")
     def _limits(self) -> ProcessReading:
-        if self.lower is not None and self.upper is not None and self.lower > self.upper:
-            raise ValueError(f"{self.tag}: lower limit {self.lower} above upper {self.upper}")
+        _ordered(self.tag, self.lower, self.upper)
         return self
 
 
