@@ -38,6 +38,7 @@ __all__ = [
     "GENEALOGY_TYPES",
     "MAX_DEPTH",
     "MAX_NODES",
+    "Pending",
     "Projector",
     "Trace",
     "pending_links",
@@ -247,7 +248,17 @@ def stored_links(conn: sa.Connection) -> Iterable[tuple[int, int, Link]]:
         yield row.leaf_index, row.n, _link(row)
 
 
-def pending_links(conn: sa.Connection) -> list[Link]:
+@dataclass(frozen=True)
+class Pending:
+    """The links of the records the projection had not read when looked at, and the leaf
+    index below which it had: a reader pairs them with projection rows below ``below`` only,
+    so a record the projector reads meanwhile is counted once, not twice."""
+
+    below: int
+    links: list[Link]
+
+
+def pending_links(conn: sa.Connection) -> Pending:
     """The links of the records the projection has not read yet (waiting to be sealed, or
     sealed after its cursor), so rules judged now see the whole genealogy so far."""
     start = projected_size(conn)
@@ -260,7 +271,7 @@ def pending_links(conn: sa.Connection) -> list[Link]:
         .order_by(Record.seq)
     ).all()
     if not rows:
-        return []
+        return Pending(start, [])
     # The context earlier links established matters only to a consumed lot received under
     # another label or at a station producing a lot, a shipped pallet, or an EPCIS event:
     # loading it reads every such link, so it is loaded only for those.
@@ -271,7 +282,7 @@ def pending_links(conn: sa.Connection) -> list[Link]:
         for row in rows
     )
     tracker = _load_tracker(conn) if needs_context else Tracker()
-    return [link for _, _, link in project(rows, tracker)]
+    return Pending(start, [link for _, _, link in project(rows, tracker)])
 
 
 def receipts(
@@ -282,13 +293,15 @@ def receipts(
     ``History.receipts``)."""
     pending = pending_links(conn)
     inputs: dict[str, set[str]] = defaultdict(set)
-    for link in pending:
+    for link in pending.links:
         if link.kind == "input" and link.other is not None:
             inputs[link.lot].add(link.other)
     seen, frontier = {lot}, [lot]
     while frontier and len(seen) < max_nodes:
         rows = conn.execute(
-            sa.select(_G.other).where(_G.kind == "input", _G.lot.in_(frontier))
+            sa.select(_G.other).where(
+                _G.kind == "input", _G.lot.in_(frontier), _G.leaf_index < pending.below
+            )
         ).scalars()
         found = {str(o) for o in rows if o is not None}
         found.update(m for f in frontier for m in inputs.get(f, ()))
@@ -298,13 +311,13 @@ def receipts(
         (row.record_id, row.lot, row.other, row.at)
         for row in conn.execute(
             sa.select(_G.record_id, _G.lot, _G.other, _G.at)
-            .where(_G.kind == "receive", _G.lot.in_(sorted(seen)))
+            .where(_G.kind == "receive", _G.lot.in_(sorted(seen)), _G.leaf_index < pending.below)
             .order_by(_G.leaf_index, _G.n)
         )
     ]
     out.extend(
         (link.record_id, link.lot, link.other, link.at)
-        for link in pending
+        for link in pending.links
         if link.kind == "receive" and link.lot in seen
     )
     return out

@@ -16,7 +16,6 @@ from evledger_verify.jcs import canonicalize
 from evledger_verify.rules import Stored, dispositioned, ncr_summaries
 
 from ledger import genealogy
-from ledger.domain.genealogy import Link
 from ledger.domain.rules import Rules
 from ledger.errors import NotFoundError
 from ledger.models import GenealogyLink, Record
@@ -234,7 +233,7 @@ class MasterData:
         conn: sa.Connection,
         rules: Rules,
         supplier_id: str,
-        pending: list[Link] | None = None,
+        pending: genealogy.Pending | None = None,
     ) -> dict[str, Any]:
         """Status and performance; ``pending``: the links of records not projected yet."""
         if pending is None:
@@ -246,13 +245,15 @@ class MasterData:
             (str(r.lot), str(r.record_id))
             for r in conn.execute(
                 sa.select(_G.lot, _G.record_id)
-                .where(_G.kind == "receive", _G.other == supplier_id)
+                .where(
+                    _G.kind == "receive", _G.other == supplier_id, _G.leaf_index < pending.below
+                )
                 .order_by(_G.leaf_index, _G.n)
             )
         ]
         received += [
             (link.lot, link.record_id)
-            for link in pending
+            for link in pending.links
             if link.kind == "receive" and link.other == supplier_id
         ]
         lots = sorted({lot for lot, _ in received})
@@ -297,14 +298,16 @@ class MasterData:
         with self.engine.connect() as conn:
             rules = self._rules(conn)
             ids = set(self._ids(conn, "supplier"))
+            pending = genealogy.pending_links(conn)
             ids.update(
                 str(s)
                 for s in conn.execute(
                     sa.select(_G.other).distinct().where(_G.kind == "receive", _G.other.isnot(None))
                 ).scalars()
             )
-            pending = genealogy.pending_links(conn)
-            ids.update(x.other for x in pending if x.kind == "receive" and x.other is not None)
+            ids.update(
+                x.other for x in pending.links if x.kind == "receive" and x.other is not None
+            )
             found = [self._supplier(conn, rules, s, pending) for s in sorted(ids)]
         return [
             {k: v for k, v in s.items() if k != "history"}

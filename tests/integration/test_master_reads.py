@@ -12,11 +12,13 @@ from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from api.cli import main
+from ledger import genealogy, locks
 from ledger.runtime import Runtime
 from tests.helpers import (
     EQUIPMENT,
@@ -128,6 +130,33 @@ def test_suppliers_show_status_history_and_performance(story: Plant) -> None:
     assert shown["history"][1]["signature"]["printed_name"] == "Quinn Approver"
     assert shown["performance"]["rejected_lots"] == ["RM-P2"]
     assert shown["performance"]["ncr_ids"] == ["NCR-P2"]
+
+
+def test_a_receipt_projected_while_it_is_read_counts_once(plant: Plant) -> None:
+    """Defect (CI, 2026-11-30): the supplier view read the records the projection had not
+    reached, then the projection; a record the projector read in between was counted twice
+    (4 receipts of 2). The projection is held back with its own lock until the records are
+    sealed, looked at, then released and caught up before the view reads it."""
+    p = plant
+    assert post(p, supplier("SUP-R-1", "Resin Co", "approved"), p.approver,
+                "approved").status_code == 201
+    time.sleep(1.1)
+    ledger = p.runtime.ledger
+    with p.superuser.begin() as hold:
+        hold.execute(sa.select(sa.func.pg_advisory_xact_lock(locks.GENEALOGY)))
+        scans(p, "Resin Co", "RM-R1", "LOT-R1", "R1")
+        deadline = time.monotonic() + 30
+        while ledger.status()["pending_seal"]:
+            assert time.monotonic() < deadline, "not sealed"
+            time.sleep(0.05)
+        with ledger.engine.connect() as conn:
+            seen = genealogy.pending_links(conn)
+    assert [x.kind for x in seen.links if x.other == "Resin Co"] == ["receive"]
+    p.runtime.projector.catch_up()
+    master = ledger.master
+    with ledger.engine.connect() as conn:
+        found = master._supplier(conn, master._rules(conn), "Resin Co", seen)
+    assert found["performance"]["receipts"] == 1 and found["performance"]["lots"] == ["RM-R1"]
 
 
 def test_master_data_routes_refuse_bad_input_clearly(story: Plant) -> None:
