@@ -33,7 +33,7 @@ from ingest.client import (
     segment,
 )
 from ledger.config import Settings
-from ledger.errors import ChainUnreachable, LedgerError
+from ledger.errors import ChainUnreachable, ConfigError, LedgerError
 from ledger.keys import load_account
 
 if TYPE_CHECKING:
@@ -967,7 +967,19 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
     def progress(stage: str, done: int, total: int) -> None:
         click.echo(f"  {stage}: {done}/{total}", err=True)
 
-    auditor = Auditor(engine, identity, vkey, chain, progress=progress, extra_chains=extra_chains)
+    try:
+        policy = settings.policy()
+    except ConfigError as exc:
+        raise CliError(f"audit: {exc}") from exc
+    auditor = Auditor(
+        engine,
+        identity,
+        vkey,
+        chain,
+        progress=progress,
+        extra_chains=extra_chains,
+        policy=policy,
+    )
     while True:
         started = time.monotonic()
         try:

@@ -42,6 +42,7 @@ from evledger_verify.checkpoint import NoteVerifier, verify_checkpoint
 from evledger_verify.errors import VerifyError
 from evledger_verify.judge import Judge
 from evledger_verify.merkle import leaf_hash, node_hash, tree_levels
+from evledger_verify.policy import Policy
 from evledger_verify.records import Domain, Entry, canonical_json, keccak256
 from evledger_verify.rules import unix_seconds
 
@@ -293,7 +294,8 @@ class Auditor:
     #: The other chains the log is anchored on, by chain id (attached to the ledger's
     #: contract there).
     extra_chains: dict[int, Chain] = field(default_factory=dict)
-    required_stages: tuple[str, ...] = ("final",)
+    #: What the records are judged with (the service's policy).
+    policy: Policy = field(default_factory=Policy)
     #: Records per chunk read from the database and handed to a worker.
     batch: int = 5000
     _: KW_ONLY
@@ -503,9 +505,10 @@ class Auditor:
         last = None
         size, leaves, lost, heads = p.size, p.leaves, p.lost, p.heads
         judge = Judge(
-            self.required_stages,
+            self.policy,
             validate=parse_record,
             names=p.registry.name_of,
+            persons=p.registry.person_of,
             linker=Tracker().add,
         )
         for rows, checked in self._chunks(conn, pool):
@@ -979,9 +982,9 @@ class Auditor:
                     )
                 )
         for n, (lot, members) in enumerate(sorted(by_lot.items()), 1):
-            shown = _status(members, served, lot, self.required_stages)
+            shown = _status(members, served, lot, self.policy.required_stages)
             sound = [r for r in members if r[0] not in p.unsound]
-            rebuilt = _status(sound, served, lot, self.required_stages)
+            rebuilt = _status(sound, served, lot, self.policy.required_stages)
             for key in ("state", "release_blockers", "open_ncrs", "open_alerts"):
                 if shown.get(key) != rebuilt.get(key):
                     self._find(

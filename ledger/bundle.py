@@ -35,6 +35,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from evledger_verify import master
+from evledger_verify.policy import DEFAULT_POLICY, Policy
 from evledger_verify.rules import POLICY_VERSION
 
 from ledger import genealogy, tree
@@ -55,11 +56,11 @@ MAX_BUNDLE_RECORDS = 200_000
 
 class Exporter:
     def __init__(
-        self, engine: sa.Engine, identity: Identity, required_stages: Sequence[str] = ("final",)
+        self, engine: sa.Engine, identity: Identity, policy: Policy = DEFAULT_POLICY
     ) -> None:
         self.engine = engine
         self.identity = identity
-        self.required_stages = tuple(required_stages)
+        self.policy = policy
 
     def lot(self, lot: str) -> bytes:
         with self.engine.connect() as conn:
@@ -186,7 +187,9 @@ class Exporter:
             "chain_id": self.identity.chain_id,
             "contract": self.identity.contract,
             "policy": POLICY_VERSION,
-            "required_stages": list(self.required_stages),
+            "required_stages": list(self.policy.required_stages),
+            # What the records were judged with: the verifier re-judges them the same way.
+            "policy_settings": self.policy.to_json(),
             "tree_size": proofs["tree_size"],
             "records": len(rows),
             "in_scope": count,

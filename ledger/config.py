@@ -7,6 +7,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from evledger_verify.policy import Policy, PolicyError
+
 from ledger.errors import ConfigError
 
 __all__ = ["Settings", "find_home"]
@@ -114,6 +116,7 @@ class Settings:
     api_workers: int
     max_batch_bytes: int
     max_clock_skew: int
+    #: Seconds a person's signature may be old on arrival (the policy's; a rule).
     max_signature_age: int
     max_device_backlog: int
     #: Seconds within which an accepted record is promised to be in a signed checkpoint.
@@ -126,6 +129,20 @@ class Settings:
     finality: str = "auto"
     #: (chain id, RPC URL) of each chain anchored on besides the primary one (ETH_RPC_URL).
     extra_chains: tuple[tuple[int, str], ...] = ()
+    #: A policy file (TOML; evledger_verify.policy.Policy): the duties table, required stages,
+    #: time limits. The environment's signature age and clock skew apply on top of it.
+    policy_file: Path | None = None
+
+    def policy(self) -> Policy:
+        """What the rules judge with: the policy file's settings (the defaults without one),
+        with ``EVLEDGER_MAX_SIGNATURE_AGE`` and ``EVLEDGER_MAX_CLOCK_SKEW``."""
+        base = Policy(max_signature_age=self.max_signature_age, max_clock_skew=self.max_clock_skew)
+        if self.policy_file is None:
+            return base
+        try:
+            return Policy.load(self.policy_file, base)
+        except PolicyError as exc:
+            raise ConfigError(str(exc)) from None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -149,7 +166,8 @@ class Settings:
                 "EVLEDGER_MAX_BATCH_BYTES", 8 * 1024 * 1024, 1024, 256 * 1024 * 1024
             ),
             max_clock_skew=_int("EVLEDGER_MAX_CLOCK_SKEW", 300, 0, 86400),
-            max_signature_age=_int("EVLEDGER_MAX_SIGNATURE_AGE", 7 * 86400, 60, 10 * 365 * 86400),
+            # Minutes, not days: a person signs when submitting (Part 11 §11.50, §11.10(e)).
+            max_signature_age=_int("EVLEDGER_MAX_SIGNATURE_AGE", 900, 60, 86400),
             # Devices sign at capture and keep records in their outbox through outages.
             max_device_backlog=_int(
                 "EVLEDGER_MAX_DEVICE_BACKLOG", 30 * 86400, 60, 10 * 365 * 86400
@@ -162,6 +180,11 @@ class Settings:
             ),
             finality=_choice("EVLEDGER_FINALITY", "auto", ("auto", "tag", "confirmations")),
             extra_chains=_chains("EVLEDGER_EXTRA_CHAINS"),
+            policy_file=(
+                Path(os.environ["EVLEDGER_POLICY"]).resolve()
+                if os.environ.get("EVLEDGER_POLICY")
+                else None
+            ),
         )
 
     @property

@@ -188,7 +188,7 @@ def prepare_capture(submitter: Submitter, document: Any, *, max_events: int) -> 
             )
         }
         registry = submitter.registry.get(conn)
-        rules = Rules(conn, registry, submitter.required_stages)
+        rules = Rules(conn, registry, submitter.policy)
         for c in checked:
             row = held.get(c.record_id)
             if row is not None:

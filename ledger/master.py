@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from evledger_verify import master
 from evledger_verify.jcs import canonicalize
+from evledger_verify.policy import Policy
 from evledger_verify.rules import Stored, dispositioned, ncr_summaries
 
 from ledger import genealogy
@@ -43,19 +44,19 @@ class MasterData:
         self,
         engine: sa.Engine,
         registry: RegistryCache,
-        required_stages: tuple[str, ...],
+        policy: Policy,
         clock: Callable[[], float],
     ) -> None:
         self.engine = engine
         self.registry = registry
-        self.required_stages = required_stages
+        self.policy = policy
         self.clock = clock
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
     def _rules(self, conn: sa.Connection) -> Rules:
-        return Rules(conn, self.registry.get(conn), self.required_stages)
+        return Rules(conn, self.registry.get(conn), self.policy)
 
     def _ids(self, conn: sa.Connection, rtype: str) -> list[str]:
         """The ids of the master data entities with a ``rtype`` record (from their subjects)."""

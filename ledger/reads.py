@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from evledger_verify.policy import Policy
 
 from ledger import genealogy, health
 from ledger.domain.epcis import event_hash_of
@@ -42,14 +43,14 @@ class Reads:
         self,
         engine: sa.Engine,
         identity: Identity,
-        required_stages: tuple[str, ...],
+        policy: Policy,
         clock: Callable[[], float],
         extra_chains: tuple[int, ...] = (),
     ) -> None:
         self.engine = engine
         self.identity = identity
         self.extra_chains = extra_chains
-        self.required_stages = required_stages
+        self.policy = policy
         self.clock = clock
         self.registry = RegistryCache()
 
@@ -95,8 +96,8 @@ class Reads:
                 raise NotFoundError(f"lot {lot!r}: no records")
             capa_ids = {f"capa:{r.body['capa_id']}" for r in records if r.body.get("capa_id")}
             capas = load_stored(conn, registry, Record.subject.in_(capa_ids)) if capa_ids else []
-            flags = Rules(conn, registry, self.required_stages).master_blockers(lot, records)
-        return lot_status(lot, records, self.required_stages, capas, flags)
+            flags = Rules(conn, registry, self.policy).master_blockers(lot, records)
+        return lot_status(lot, records, self.policy.required_stages, capas, flags)
 
     # -- genealogy --------------------------------------------------------------------------
 

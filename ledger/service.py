@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eth_account.signers.local import LocalAccount
 from evledger_verify.checkpoint import verifier_key_string
+from evledger_verify.policy import DEFAULT_POLICY, Policy
 
 from ledger.bundle import Exporter
 from ledger.config import Settings
@@ -47,10 +48,8 @@ class Ledger:
         engine: sa.Engine,
         identity: Identity,
         *,
-        max_clock_skew: int = 300,
-        max_signature_age: int = 7 * 86400,
+        policy: Policy = DEFAULT_POLICY,
         max_device_backlog: int = 30 * 86400,
-        required_stages: tuple[str, ...] = ("final",),
         clock: Callable[[], float] = time.time,
         log_key: Ed25519PrivateKey | None = None,
         promise_delay: int = 300,
@@ -67,19 +66,18 @@ class Ledger:
         self.submitter = Submitter(
             engine,
             identity,
-            max_clock_skew=max_clock_skew,
-            max_signature_age=max_signature_age,
+            policy=policy,
             max_device_backlog=max_device_backlog,
-            required_stages=required_stages,
             clock=clock,
             promiser=promiser,
         )
         self._group = GroupCommit(self.submitter)
-        self.reads = Reads(engine, identity, required_stages, clock, extra_chains)
+        self.policy = policy
+        self.reads = Reads(engine, identity, policy, clock, extra_chains)
         self.proofs = Proofs(engine, identity.chain_id)
-        self.exporter = Exporter(engine, identity, required_stages)
+        self.exporter = Exporter(engine, identity, policy)
         #: Specifications, equipment, suppliers (``/v1/specifications`` ...).
-        self.master = MasterData(engine, self.reads.registry, required_stages, clock)
+        self.master = MasterData(engine, self.reads.registry, policy, clock)
         # The read and proof side, as the routes call it.
         self.reader = self.reads.reader
         self.record_view = self.reads.record_view
@@ -107,8 +105,7 @@ class Ledger:
         return cls(
             engine,
             identity,
-            max_clock_skew=settings.max_clock_skew,
-            max_signature_age=settings.max_signature_age,
+            policy=settings.policy(),
             max_device_backlog=settings.max_device_backlog,
             log_key=log_key,
             promise_delay=settings.promise_delay,

@@ -33,6 +33,7 @@ from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
 from evledger_verify.errors import FormatError, SignatureInvalidError
 from evledger_verify.merkle import leaf_hash
+from evledger_verify.policy import DEFAULT_POLICY, Policy
 from evledger_verify.records import (
     Entry,
     RecordHash,
@@ -226,10 +227,8 @@ class Submitter:
         engine: sa.Engine,
         identity: Identity,
         *,
-        max_clock_skew: int = 300,
-        max_signature_age: int = 7 * 86400,
+        policy: Policy = DEFAULT_POLICY,
         max_device_backlog: int = 30 * 86400,
-        required_stages: tuple[str, ...] = ("final",),
         clock: Callable[[], float] = time.time,
         promiser: Callable[[SubmitResult], str] | None = None,
     ) -> None:
@@ -237,12 +236,12 @@ class Submitter:
         self.identity = identity
         #: Signs each accepted (or duplicate) result's acceptance promise (ledger.promises).
         self.promiser = promiser
-        self.max_clock_skew = max_clock_skew
-        self.max_signature_age = max_signature_age
+        #: What the rules judge with (required stages, duties, signature age, clock skew).
+        self.policy = policy
+        self.max_clock_skew = policy.max_clock_skew
         #: How old a device's signature may be: a scanner or PLC signs at capture and keeps the
         #: record in its outbox through an outage; the capture time must survive it.
-        self.max_device_backlog = max(max_device_backlog, max_signature_age)
-        self.required_stages = required_stages
+        self.max_device_backlog = max(max_device_backlog, policy.max_signature_age)
         self.clock = clock
         self.registry = RegistryCache()
 
@@ -367,7 +366,7 @@ class Submitter:
             registry = self.registry.get(conn, key_row)
             existing = self._existing(conn, [c.record_id for c in items])
             heads = self._lot_heads(conn, lots)
-            rules = Rules(conn, registry, self.required_stages)
+            rules = Rules(conn, registry, self.policy)
             pending = _Pending()
             seen: dict[str, tuple[_Checked, str, bytes]] = {}  # accepted earlier in this batch
             for c in items:
@@ -387,7 +386,14 @@ class Submitter:
                         self._flush(conn, pending, out)
                         rules.forget()
                     if not bootstrap:
-                        rules.check(c.model, c.sub.record, c.sub.meaning, c.signer, roles)
+                        rules.check(
+                            c.model,
+                            c.sub.record,
+                            c.sub.meaning,
+                            c.signer,
+                            roles,
+                            (c.sub.signed_at, int(self.clock())),
+                        )
                 except LedgerError as exc:
                     out[c.index] = ItemResult(c.index, c.record_id, error=exc)
                     continue
@@ -433,7 +439,7 @@ class Submitter:
                     # Later items are judged against the registry this record changes.
                     self._flush(conn, pending, out)
                     registry = load_registry(conn)
-                    rules = Rules(conn, registry, self.required_stages)
+                    rules = Rules(conn, registry, self.policy)
             self._flush(conn, pending, out)
         return out
 
@@ -505,11 +511,10 @@ class Submitter:
                 f"signer {signer} ({state.name}): key reported compromised by "
                 f"{state.compromised_by}; no signature by it is accepted any more"
             )
-        # Only a device's signature may be older than a person's may be (its backlog).
+        # How old a person's signature may be is a rule (evledger_verify.rules, "time"), judged
+        # with the others; only a device's may be as old as its backlog (checked above).
         now = int(self.clock())
         roles = state.roles_at(c.sub.signed_at)
-        if "device" not in (roles or ()) and c.sub.signed_at < now - self.max_signature_age:
-            raise _too_old(c.sub.signed_at, now, self.max_signature_age, "a person's signature")
         if roles is None:
             raise AuthorizationError(
                 f"signer {signer} ({state.name}): not an active signer at the signing time "

@@ -11,6 +11,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from evledger_verify import master, rules
+from evledger_verify.policy import Policy
 
 from ledger import genealogy
 from ledger.domain.lots import Stored
@@ -31,12 +32,10 @@ class Rules:
     #: instrument every inspection of a batch cites): kept until :meth:`forget`.
     CACHED = ("specification:", "change:", "equipment:", "supplier:")
 
-    def __init__(
-        self, conn: sa.Connection, registry: Registry, required_stages: Sequence[str]
-    ) -> None:
+    def __init__(self, conn: sa.Connection, registry: Registry, policy: Policy) -> None:
         self.conn = conn
         self.registry = registry
-        self.required_stages = required_stages
+        self.policy = policy
         self._cache: dict[str, list[Stored]] = {}
 
     def forget(self) -> None:
@@ -44,10 +43,29 @@ class Rules:
         self._cache.clear()
 
     def check(
-        self, model: Any, record: dict[str, Any], meaning: str, signer: str, roles: Sequence[str]
+        self,
+        model: Any,
+        record: dict[str, Any],
+        meaning: str,
+        signer: str,
+        roles: Sequence[str],
+        times: tuple[int, int] | None = None,
     ) -> None:
+        """Judge ``record``; ``times``: its signing and acceptance time (Unix seconds), for
+        the time rules."""
+        signed_at, accepted_at = times or (None, None)
         try:
-            rules.judge(record, meaning, signer, roles, self, self.required_stages, parse_record)
+            rules.judge(
+                record,
+                meaning,
+                signer,
+                roles,
+                self,
+                self.policy,
+                parse_record,
+                signed_at=signed_at,
+                accepted_at=accepted_at,
+            )
         except rules.Refused as exc:
             raise as_error(exc) from None
         if isinstance(model, Recall):
@@ -73,6 +91,10 @@ class Rules:
 
     def name(self, signer: str) -> str:
         return self.registry.name_of(signer)
+
+    def person(self, signer: str) -> str | None:
+        state = self.registry.get(signer)
+        return state.person if state is not None else None
 
     def receipts(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
         return genealogy.receipts(self.conn, lot)

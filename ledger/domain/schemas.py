@@ -69,6 +69,7 @@ def _once(names: Sequence[str], what: str) -> None:
 
 
 _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}\Z")
+_PERSON = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}\Z")
 
 
 class _Model(BaseModel):
@@ -589,6 +590,8 @@ class Signer(_Record):
     name: Any = None
     roles: Any = None
     compromised: Any = None
+    #: The person the key belongs to (an employee id, say); one person may hold several keys.
+    person: Any = None
 
     @model_validator(mode="after")
     def _rules(self) -> Signer:
@@ -600,6 +603,15 @@ class Signer(_Record):
             self.action != "revoke" or not isinstance(self.compromised, bool)
         ):
             raise ValueError("signer record compromised: expected true or false on a revoke")
+        if self.person is not None and (
+            self.action != "grant"
+            or not isinstance(self.person, str)
+            or not _PERSON.match(self.person)
+        ):
+            raise ValueError(
+                "signer record person: expected, on a grant, the person's id (1-100 letters, "
+                f"digits and . _ : @ -), got {self.person!r}"
+            )
         if self.action == "grant":
             if not isinstance(self.name, str) or not 1 <= len(self.name.strip()) <= 200:
                 raise ValueError("signer record name: expected the signer's printed name")

@@ -85,11 +85,21 @@ def only(client: TestClient, runtime: Runtime) -> dict[str, LocalAccount]:
     return {role: grant(client, runtime, (role,), f"Only {role}") for role in ROLES}
 
 
+#: A second QA person, who signs the predecessor steps the segregation of duties keeps from
+#: the first builder (an NCR's disposition, a CAPA's effectiveness check, a change's approval).
+_OTHER_BUILDER: dict[int, LocalAccount] = {}
+
+
 @pytest.fixture(scope="module")
 def qa(client: TestClient, runtime: Runtime, module_specs: Any) -> LocalAccount:
     """A signer holding both QA roles: builds the predecessor chains (on a ledger holding the
     master data the inspections cite)."""
+    _OTHER_BUILDER[id(runtime)] = grant(client, runtime, _QA_ALL, "QA Checker")
     return grant(client, runtime, _QA_ALL, "QA Builder")
+
+
+_SECOND_OF_A_DUTY = {("ncr", "dispositioned"), ("capa", "effectiveness_check"),
+                     ("change", "approved")}
 
 
 def post(
@@ -178,7 +188,9 @@ def prepare(
     """A fresh entity walked up to just before ``step``; returns the record for ``step``."""
     entity, lot = fresh(f"{rtype.upper()}"), fresh("LOT-AUTH")
     for s in predecessors(rtype, step):
-        accept(client, runtime, workflow_record(rtype, entity, s, lot), qa, first_meaning(rtype, s))
+        who = _OTHER_BUILDER[id(runtime)] if (rtype, s) in _SECOND_OF_A_DUTY else qa
+        accept(client, runtime, workflow_record(rtype, entity, s, lot), who,
+               first_meaning(rtype, s))
     return workflow_record(rtype, entity, step, lot)
 
 
@@ -403,7 +415,8 @@ def signed_target(
     record = record_for(client, runtime, qa, rtype, step)
     meaning = first_meaning(rtype, step)
     recorder = only["auditor"] if rtype == "alert" else only["device"]
-    signer = recorder if meaning == "recorded" else qa
+    builder = _OTHER_BUILDER[id(runtime)] if (rtype, step) in _SECOND_OF_A_DUTY else qa
+    signer = recorder if meaning == "recorded" else builder
     accept(client, runtime, record, signer, meaning)
     if rtype in _ENTITY_KEY:
         field, old = next(

@@ -27,6 +27,7 @@ from evledger_verify.checkpoint import verify_checkpoint
 from evledger_verify.errors import CannotCheckError, FormatError, VerificationError
 from evledger_verify.judge import Judge
 from evledger_verify.merkle import root_from_multiproof
+from evledger_verify.policy import Policy, PolicyError
 from evledger_verify.receipt import ChainAnchor, Report, Trust, check_chain_anchor
 from evledger_verify.records import Domain, Entry, record_hash
 from evledger_verify.registry import Registry
@@ -72,6 +73,8 @@ class _Bundle:
     manifest: dict[str, Any]
     lines: list[bytes]
     proofs: dict[str, Any]
+    #: What the records were judged with (the manifest's policy settings).
+    policy: Policy
     entries: list[tuple[int, bool, dict[str, Any], Entry]] = field(default_factory=list)
     #: Each entry's leaf hash, by leaf index (computed once: inclusion and lot chains use it).
     leaves: dict[int, bytes] = field(default_factory=dict)
@@ -165,6 +168,7 @@ def _read(path: str) -> _Bundle:
         ("tree_size", int),
         ("required_stages", list),
         ("policy", str),
+        ("policy_settings", dict),
         ("scope", dict),
     ):
         if not isinstance(manifest.get(key), typ) or isinstance(manifest.get(key), bool):
@@ -192,7 +196,13 @@ def _read(path: str) -> _Bundle:
     proofs = _json(data["proofs.json"], "proofs.json")
     if not isinstance(proofs, dict):
         raise FormatError("proofs.json: expected a JSON object")
-    return _Bundle(manifest, lines, proofs)
+    try:
+        policy = Policy.from_json(manifest["policy_settings"])
+    except PolicyError as exc:
+        raise FormatError(f"bundle manifest policy_settings: {exc}") from None
+    if list(policy.required_stages) != manifest["required_stages"]:
+        raise FormatError("bundle manifest: required_stages differ from policy_settings'")
+    return _Bundle(manifest, lines, proofs, policy)
 
 
 def _member(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
@@ -328,8 +338,7 @@ def _authority(b: _Bundle, registry: Registry) -> str:
 
 
 def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
-    required = [str(s) for s in b.manifest["required_stages"]]
-    judge = Judge(required, names=registry.name_of)
+    judge = Judge(b.policy, names=registry.name_of, persons=registry.person_of)
     broken = []
     for n, (_, _, record, entry) in enumerate(b.entries, 1):
         if n % 10_000 == 0:
@@ -363,7 +372,9 @@ def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
         )
     return (
         f"{judge.judged} records re-judged under {POLICY_VERSION} (required stages "
-        f"{', '.join(required)}): none breaks a rule"
+        f"{', '.join(b.policy.required_stages)}; duties "
+        f"{', '.join(d.name for d in b.policy.duties) or 'none'}; a person's signature at most "
+        f"{b.policy.max_signature_age} s old): none breaks a rule"
     )
 
 

@@ -24,12 +24,14 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from evledger_verify.genealogy import Link, Tracker
+from evledger_verify.policy import DEFAULT_POLICY, Policy
 from evledger_verify.rules import (
     Refused,
     Stored,
     apply_corrections,
     judge,
     subject_of,
+    unix_seconds,
 )
 
 __all__ = ["Judge"]
@@ -41,15 +43,17 @@ class Judge:
 
     def __init__(
         self,
-        required_stages: Sequence[str] = ("final",),
+        policy: Policy = DEFAULT_POLICY,
         *,
         validate: Callable[[dict[str, Any]], Any] | None = None,
         names: Callable[[str], str] | None = None,
+        persons: Callable[[str], str | None] | None = None,
         linker: Callable[[dict[str, Any]], Iterable[Link]] | None = None,
     ) -> None:
-        self.required_stages = tuple(required_stages)
+        self.policy = policy
         self.validate = validate
         self._names = names or (lambda signer: "unregistered")
+        self._persons = persons or (lambda signer: f"key:{signer.lower()}")
         self._by_id: dict[str, Stored] = {}
         self._position: dict[str, int] = {}
         self._subjects: dict[str, list[Stored]] = defaultdict(list)
@@ -76,10 +80,12 @@ class Judge:
                 record.signer,
                 roles,
                 self,
-                self.required_stages,
+                self.policy,
                 self.validate,
                 legacy=not self._specifications,
                 bootstrap=record.type == "signer" and not self._signers,
+                signed_at=unix_seconds(record.signed_at),
+                accepted_at=unix_seconds(record.accepted_at),
             )
         except Refused as exc:
             return exc
@@ -142,6 +148,9 @@ class Judge:
 
     def name(self, signer: str) -> str:
         return self._names(signer)
+
+    def person(self, signer: str) -> str | None:
+        return self._persons(signer)
 
     def receipts(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
         seen, frontier = {lot}, [lot]

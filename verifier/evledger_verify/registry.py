@@ -2,10 +2,12 @@
 for the service, the audit and the offline bundle verifier.
 
 A ``signer`` record grants or revokes: ``{"type": "signer", "action": "grant" | "revoke",
-"address": "0x...", "name": "Printed Name", "roles": [...]}``. Authority is judged as the
-registry stood at the signing time of the record being checked, and as it stands at its
-acceptance (21 CFR 11.10(g); :meth:`SignerState.roles_judged`): apply the signer records in
-signing-time order (log order breaks ties).
+"address": "0x...", "name": "Printed Name", "roles": [...], "person": "E-1042"}``. A key
+belongs to one person for good (its first grant's ``person``; the key itself when none is
+named), and one person may hold several keys: the segregation of duties compares persons.
+Authority is judged as the registry stood at the signing time of the record being checked,
+and as it stands at its acceptance (21 CFR 11.10(g); :meth:`SignerState.roles_judged`): apply
+the signer records in signing-time order (log order breaks ties).
 """
 
 from __future__ import annotations
@@ -29,6 +31,14 @@ class SignerState:
     #: Set by a revoke with "compromised": true: from then on no signature by this key is
     #: accepted, whatever signing time it claims (no backdating with a stolen key).
     compromised_by: str | None = None
+    #: The person the key belongs to, as its first grant named it (None: the key is the
+    #: person); fixed for good (a grant naming another person is refused by the rules).
+    person_id: str | None = None
+
+    @property
+    def person(self) -> str:
+        """Who signs with this key, as the segregation of duties compares signers."""
+        return self.person_id or f"key:{self.address.lower()}"
 
     def name_at(self, t: int) -> str:
         """The printed name as registered at time ``t`` (21 CFR 11.50)."""
@@ -70,6 +80,7 @@ class SignerState:
             "roles": list(self.roles),
             "active": not self.revoked,
             "compromised": self.compromised_by is not None,
+            "person": self.person,
             "intervals": [{"from": s, "until": e, "roles": list(r)} for s, e, r in self.intervals],
         }
 
@@ -83,7 +94,13 @@ class Registry:
         state = self.signers.get(key)
         if record["action"] == "grant":
             if state is None:
-                state = self.signers[key] = SignerState(str(record["address"]), "", ())
+                person = record.get("person")
+                state = self.signers[key] = SignerState(
+                    str(record["address"]),
+                    "",
+                    (),
+                    person_id=person if isinstance(person, str) else None,
+                )
             self._close(state, signed_at)
             state.name = str(record["name"])
             state.names.append((signed_at, state.name))
@@ -102,6 +119,11 @@ class Registry:
 
     def get(self, address: str) -> SignerState | None:
         return self.signers.get(address.lower())
+
+    def person_of(self, address: str) -> str:
+        """The person a key belongs to (the key itself when no grant named one)."""
+        state = self.get(address)
+        return state.person if state else f"key:{address.lower()}"
 
     def name_of(self, address: str) -> str:
         """The signer's current printed name, for messages ("unregistered" if unknown)."""

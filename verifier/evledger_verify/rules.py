@@ -9,8 +9,9 @@ an evidence bundle. They live in the verifier's distribution so that the auditor
 needs nothing of the server, and the policy they apply is versioned (:data:`POLICY_VERSION`).
 
 A rule that is broken raises :class:`Refused`, whose ``kind`` says which rule family
-(``authority``, ``workflow``, ``release``, ``correction``, ``alert``, ``recall``,
-``specification``, ``equipment``; master data is judged in :mod:`evledger_verify.master`) and
+(``authority``, ``duties``, ``time``, ``workflow``, ``release``, ``correction``, ``alert``,
+``recall``, ``specification``, ``equipment``; master data is judged in
+:mod:`evledger_verify.master`) and
 whose ``status`` how the service answers (forbidden, conflict, invalid, not found).
 """
 
@@ -21,6 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from evledger_verify.policy import DEFAULT_POLICY, Policy
 
 __all__ = [
     "ENTITY_KEY",
@@ -51,7 +54,7 @@ __all__ = [
 ]
 
 #: The version of the policy below; a change to the matrix or the workflows is a new version.
-POLICY_VERSION = "evledger-policy/2"
+POLICY_VERSION = "evledger-policy/3"
 
 ROLES = ("admin", "qa_inspector", "qa_approver", "production", "device", "auditor", "system")
 #: Roles whose tokens may read record bodies and lot status.
@@ -262,6 +265,11 @@ class History(Protocol):
 
     def name(self, signer: str) -> str:
         """The signer's printed name, for messages."""
+        ...
+
+    def person(self, signer: str) -> str | None:
+        """The person a key belongs to (:attr:`evledger_verify.registry.SignerState.person`),
+        or None for a key not registered yet."""
         ...
 
     def receipts(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
@@ -649,38 +657,35 @@ def judge(
     signer: str,
     roles: Sequence[str],
     history: History,
-    required_stages: Sequence[str] = ("final",),
+    policy: Policy = DEFAULT_POLICY,
     validate: Callable[[dict[str, Any]], Any] | None = None,
     legacy: bool = False,
     bootstrap: bool = False,
+    *,
+    signed_at: int | None = None,
+    accepted_at: int | None = None,
 ) -> None:
     """Raise :class:`Refused` when the record, signed by ``signer`` holding ``roles`` at the
-    signing time with ``meaning``, breaks a rule given what came before it (``history``).
-    Checks the record's content beyond its schema; the schema, the signature and the signer's
-    registration are checked before. ``validate``: the record schemas, to re-check a corrected
-    body (the service and the audit have them). ``legacy``: the record was logged before the
-    ledger had specifications (an ``inspection/1`` then cites none). ``bootstrap``: the
-    ledger's first signer record (its first admin grants itself; nobody else may)."""
+    signing time with ``meaning``, breaks a rule given what came before it (``history``) under
+    ``policy``. Checks the record's content beyond its schema; the schema, the signature and
+    the signer's registration are checked before. ``validate``: the record schemas, to re-check
+    a corrected body (the service and the audit have them). ``legacy``: the record was logged
+    before the ledger had specifications (an ``inspection/1`` then cites none). ``bootstrap``:
+    the ledger's first signer record (its first admin grants itself; nobody else may).
+    ``signed_at`` and ``accepted_at`` (Unix seconds): when given, the time rules apply."""
     rtype = str(record["type"])
     who = f"{signer} ({history.name(signer)})"
+    if signed_at is not None and accepted_at is not None:
+        _times(record, roles, signed_at, accepted_at, policy)
     if rtype == "correction":
         _correction(record, meaning, roles, who, history, validate)
         return
     check_authority(rtype, record.get("step"), meaning, roles, who)
-    if (
-        rtype == "signer"
-        and not bootstrap
-        and record.get("action") == "grant"
-        and str(record.get("address", "")).lower() == signer.lower()
-    ):
-        raise Refused(
-            "authority",
-            "forbidden",
-            f"authority: nobody grants themselves roles; {who} signed a grant to its own key "
-            "(another admin must sign it)",
-        )
+    if rtype == "signer" and not bootstrap:
+        _signer(record, signer, who, history)
+    _duties(record, meaning, signer, who, history, policy)
     if rtype in NEXT_STEPS:
-        _transition(rtype, record, history)
+        _transition(rtype, record, history, signed_at)
     if rtype == "change" and record.get("step") == "approved":
         master.check_change_approval(record, signer, history)
     if rtype == "specification":
@@ -692,9 +697,123 @@ def judge(
     if rtype == "alert":
         _alert(record, history)
     if rtype == "release":
-        _release(record, history, required_stages)
+        _release(record, history, policy.required_stages)
     if rtype == "recall":
         _recall(record, meaning, history)
+
+
+def _times(
+    record: dict[str, Any], roles: Sequence[str], signed_at: int, accepted_at: int, policy: Policy
+) -> None:
+    """A signature is not from the future, a person's is at most minutes old on arrival (a
+    device keeps its capture time: its outbox delivers late), and an inspection is signed after
+    it was made, within a bounded lag (21 CFR 11.10(e), 11.50; Annex 11 §9)."""
+    if signed_at > accepted_at + policy.max_clock_skew:
+        raise Refused(
+            "time",
+            "invalid",
+            f"time: signed at {utc_iso(signed_at)}, after its acceptance at "
+            f"{utc_iso(accepted_at)} (+{policy.max_clock_skew} s clock skew allowed)",
+        )
+    if "device" not in roles and accepted_at - signed_at > policy.max_signature_age:
+        raise Refused(
+            "time",
+            "invalid",
+            f"time: a person's signature is at most {policy.max_signature_age} s old on "
+            f"arrival; signed at {utc_iso(signed_at)}, accepted at {utc_iso(accepted_at)} "
+            "(sign again: a signature states when it was made)",
+        )
+    made = {"inspection": "inspected_at", "calibration": "calibrated_at"}.get(
+        str(record.get("type"))
+    )
+    if made is None or not isinstance(record.get(made), str):
+        return
+    at = unix_seconds(str(record[made]))
+    # inspected_at may carry a fraction of the second signed_at drops.
+    if at > signed_at + 1:
+        raise Refused(
+            "time",
+            "invalid",
+            f"time: {made} {record[made]} is after the signing time {utc_iso(signed_at)}; "
+            "a record is signed after what it records",
+        )
+    if record["type"] == "inspection" and signed_at - at > policy.max_inspection_lag:
+        raise Refused(
+            "time",
+            "invalid",
+            f"time: inspected_at {record[made]} is more than {policy.max_inspection_lag} s "
+            f"before the signing time {utc_iso(signed_at)}; an inspection is signed when it "
+            "is made (contemporaneous records, 21 CFR 211.100(b))",
+        )
+
+
+def _signer(record: dict[str, Any], signer: str, who: str, history: History) -> None:
+    """Nobody grants themselves roles, through this key or another of their own; a key belongs
+    to one person for good."""
+    if record.get("action") != "grant":
+        return
+    address = str(record.get("address", ""))
+    known = history.person(address)
+    named = record.get("person")
+    if known is not None and named is not None and named != known:
+        raise Refused(
+            "authority",
+            "conflict",
+            f"authority: key {address} belongs to "
+            + (f"person {known}" if not known.startswith("key:") else "no named person")
+            + f" since its first grant; a grant cannot make it {named}'s (register a new key "
+            "for that person)",
+        )
+    target = known or (str(named) if named is not None else f"key:{address.lower()}")
+    if address.lower() == signer.lower() or target == history.person(signer):
+        raise Refused(
+            "authority",
+            "forbidden",
+            f"authority: nobody grants themselves roles; {who} signed a grant to "
+            + ("its own key" if address.lower() == signer.lower() else f"{target}'s key {address}")
+            + " (another admin, another person, must sign it)",
+        )
+
+
+def _duties(
+    record: dict[str, Any],
+    meaning: str,
+    signer: str,
+    who: str,
+    history: History,
+    policy: Policy,
+) -> None:
+    """The segregation of duties (:data:`evledger_verify.policy.DUTIES`): the person who
+    signs ``record`` gave none of the signatures it is incompatible with, on the same lot or
+    workflow entity."""
+    rtype, step = str(record["type"]), record.get("step")
+    for duty in policy.duties:
+        if not duty.matches(duty.second, rtype, step, meaning):
+            continue
+        if duty.scope == "lot":
+            if not isinstance(record.get("lot"), str):
+                continue
+            earlier = history.lot(str(record["lot"]))
+            where = f"lot {record['lot']}"
+        else:
+            if rtype not in ENTITY_KEY:
+                continue
+            entity = str(record[ENTITY_KEY[rtype]])
+            earlier = history.subject(f"{rtype}:{entity}")
+            where = f"{rtype} {entity}"
+        person = history.person(signer)
+        for r in earlier:
+            if not duty.matches(duty.first, r.type, r.body.get("step"), r.meaning):
+                continue
+            if history.person(r.signer) == person:
+                step_of = f" {r.body['step']}" if r.body.get("step") else ""
+                raise Refused(
+                    "duties",
+                    "forbidden",
+                    f"segregation of duties ({duty.name}): {duty.text}; {who} signed "
+                    f"{r.record_id} ({r.type}{step_of}, {r.meaning}) on {where}"
+                    + ("" if r.signer.lower() == signer.lower() else " with another key"),
+                )
 
 
 def _correction(
@@ -751,10 +870,20 @@ def _correction(
         master.check_inspection(corrected, history, target.body.get("schema") == "inspection/1")
 
 
-def _transition(rtype: str, record: dict[str, Any], history: History) -> None:
+def _transition(
+    rtype: str, record: dict[str, Any], history: History, signed_at: int | None = None
+) -> None:
     entity = str(record[ENTITY_KEY[rtype]])
     before = history.subject(f"{rtype}:{entity}")
     current = workflow_step(before, rtype, entity)
+    if signed_at is not None and before and signed_at < unix_seconds(before[-1].signed_at):
+        raise Refused(
+            "time",
+            "conflict",
+            f"{rtype} {entity}: step {record['step']} signed at {utc_iso(signed_at)}, before "
+            f"the step it follows ({before[-1].body.get('step')}, {before[-1].record_id}, "
+            f"signed at {before[-1].signed_at}); workflow steps never go back in time",
+        )
     allowed = NEXT_STEPS[rtype][current]
     step = str(record["step"])
     if step not in allowed:
