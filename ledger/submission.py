@@ -43,9 +43,11 @@ from evledger_verify.records import (
     record_hash,
     recover_signer,
 )
+from evledger_verify.rules import Refused, check_times
 
 from ledger import locks
 from ledger.domain.lots import subject_of
+from ledger.domain.refusals import as_error
 from ledger.domain.rules import Rules
 from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN, parse_record
 from ledger.errors import (
@@ -512,9 +514,14 @@ class Submitter:
                 f"{state.compromised_by}; no signature by it is accepted any more"
             )
         # How old a person's signature may be is a rule (evledger_verify.rules, "time"), judged
-        # with the others; only a device's may be as old as its backlog (checked above).
+        # with the others, and first: a stale signature is refused as such, whoever made it.
+        # Only a device's may be as old as its backlog (checked above).
         now = int(self.clock())
         roles = state.roles_at(c.sub.signed_at)
+        try:
+            check_times(c.sub.record, roles or (), c.sub.signed_at, now, self.policy)
+        except Refused as exc:
+            raise as_error(exc) from None
         if roles is None:
             raise AuthorizationError(
                 f"signer {signer} ({state.name}): not an active signer at the signing time "

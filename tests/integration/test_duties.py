@@ -5,7 +5,9 @@ the offline bundle verifier when slipped into the log."""
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,8 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
-from tests.helpers import admin, inspection, now_iso, register, sign
-from tests.integration.test_domain_workflows import evidence, release
+from tests.helpers import admin, bearer, change, inspection, now_iso, register, sign
+from tests.integration.test_domain_workflows import evidence, release, workflow
 from tests.integration.test_master_data import bundle_of
 from tests.integration.test_rules_replay import Plant, only_rule_broken
 
@@ -76,3 +78,151 @@ def test_a_record_signed_before_a_revocation_is_refused_after_it(
     assert code == 1 and not authority["ok"], report
     assert "LV-R" in authority["detail"] and "revoked after signing" in authority["detail"]
 
+
+
+# -- segregation of duties by person ---------------------------------------------------------
+
+
+def person_key(p: Plant, roles: list[str], name: str, person: str) -> LocalAccount:
+    """A new key of ``person`` (one person may hold several), granted by the admin."""
+    key: LocalAccount = Account.create()
+    p.submit({**grant(key, roles, f"grant-{key.address}"), "name": name, "person": person},
+             admin(p.runtime), "approved")
+    return key
+
+
+def test_one_person_cannot_give_both_signatures_of_a_duty_even_with_two_keys(
+    plant: Plant, tmp_path: Path
+) -> None:
+    """The default incompatibility table, over HTTP: each pair refused (403, naming the duty)
+    when one person signs both sides with two keys, accepted with another person; slipped in
+    by a superuser, named by the audit and by the bundle verifier."""
+    p = plant
+    ann_a = person_key(p, ["qa_inspector", "qa_approver"], "Ann Able", "E-100")
+    ann_b = person_key(p, ["qa_inspector", "qa_approver"], "Ann Able", "E-100")
+    ben = person_key(p, ["qa_inspector", "qa_approver"], "Ben Baker", "E-200")
+    # inspector / releaser of a lot
+    insp = inspection("SD-I", lot="LOT-SD", inspected_at=now_iso())
+    p.submit(insp, ann_a, "authored")
+    rel = release("SD-R", "LOT-SD", evidence(insp))
+    detail = p.refused(rel, ann_b, "released")
+    assert "segregation of duties (inspector_releaser)" in detail and "with another key" in detail
+    # NCR opener / dispositioner; CAPA implementer / checker; change requester / approver
+    p.submit(workflow("ncr", "SD-N1", "NCR-SD", "open", lot="LOT-SD", refs=["SD-I"]), ann_a,
+             "authored")
+    p.submit(workflow("ncr", "SD-N2", "NCR-SD", "evaluated", lot="LOT-SD"), ben, "reviewed")
+    assert "(ncr_opener_dispositioner)" in p.refused(
+        workflow("ncr", "SD-N3", "NCR-SD", "dispositioned", lot="LOT-SD"), ann_b, "approved")
+    p.submit(workflow("ncr", "SD-N3", "NCR-SD", "dispositioned", lot="LOT-SD"), ben, "approved")
+    for n, step in enumerate(("open", "investigation", "action_plan", "implementation"), 1):
+        p.submit(workflow("capa", f"SD-C{n}", "CAPA-SD", step, lot="LOT-SD"), ann_a, "authored")
+    assert "(capa_implementer_checker)" in p.refused(
+        workflow("capa", "SD-C5", "CAPA-SD", "effectiveness_check", lot="LOT-SD"), ann_b,
+        "verified")
+    p.submit(change("SD-CH", "requested"), ann_a, "authored")
+    p.submit(change("SD-CH", "assessed"), ben, "reviewed")
+    assert "(change_requester_approver)" in p.refused(
+        change("SD-CH", "approved"), ann_b, "approved")
+    p.submit(change("SD-CH", "approved"), ben, "approved")
+    # another person releases
+    p.submit(workflow("ncr", "SD-N4", "NCR-SD", "closed", lot="LOT-SD"), ben, "approved")
+    # slipped in: the same person releases; the audit and the bundle verifier name it
+    p.slip_in(rel, ann_b, "released")
+    only_rule_broken(p.audit(), "SD-R", "(duties)", "inspector_releaser")
+    code, report, _ = bundle_of(p, "LOT-SD", "SD-R", tmp_path)
+    rules = next(c for c in report["checks"] if c["check"] == "rules")
+    assert code == 1 and not rules["ok"] and "SD-R (duties)" in rules["detail"], report
+
+
+def test_a_key_belongs_to_one_person_and_nobody_grants_their_own_other_key(plant: Plant) -> None:
+    p = plant
+    key = person_key(p, ["qa_inspector"], "Cy Clerk", "E-300")
+    regrant = {**grant(key, ["qa_inspector", "qa_approver"], "SD-G1"), "name": "Cy Clerk",
+               "person": "E-301"}
+    assert "belongs to person E-300" in p.refused(regrant, admin(p.runtime), "approved")
+    # an admin who is E-400 grants roles to another key of E-400: refused
+    boss = person_key(p, ["admin"], "Dee Boss", "E-400")
+    other: LocalAccount = Account.create()
+    mine = {**grant(other, ["qa_approver"], "SD-G2"), "name": "Dee Boss", "person": "E-400"}
+    detail = p.refused(mine, boss, "approved")
+    assert "nobody grants themselves roles" in detail and "E-400's key" in detail
+    # malformed person ids are refused by the schema (422), nothing stored
+    for bad in ("", " E-1", "x" * 101, 42, "E 1"):
+        body = sign(p.runtime, {**grant(Account.create(), ["qa_inspector"], "SD-G3"),
+                                "person": bad}, admin(p.runtime), "approved")
+        resp = p.client.post("/v1/records", json=body)
+        assert resp.status_code == 422 and "person" in resp.text, (bad, resp.text)
+    assert p.client.get("/v1/records/SD-G3", headers=bearer(p.runtime, p.approver)
+                        ).status_code == 404
+
+
+# -- time ------------------------------------------------------------------------------------
+
+
+def test_times_are_in_order_and_a_persons_signature_is_fresh(plant: Plant) -> None:
+    """A person's signature at most 15 minutes old on arrival; inspected_at not after the
+    signing nor more than 7 days before it; a workflow step never signed before the step it
+    follows. Refused over HTTP (422 / 409, naming the rule); slipped in, named by the audit."""
+    p = plant
+    now = int(time.time())
+    stale = sign(p.runtime, inspection("TM-1", lot="LOT-TM", inspected_at=now_iso()),
+                 p.inspector, "authored", now - 1200)
+    resp = p.client.post("/v1/records", json=stale)
+    assert resp.status_code == 422 and "at most 900 s old on arrival" in resp.text, resp.text
+    later = datetime.fromtimestamp(now + 120, UTC).isoformat().replace("+00:00", "Z")
+    resp = p.client.post("/v1/records", json=sign(
+        p.runtime, inspection("TM-2", lot="LOT-TM", inspected_at=later), p.inspector,
+        "authored"))
+    assert resp.status_code == 422 and "is after the signing time" in resp.text, resp.text
+    old = datetime.fromtimestamp(now - 8 * 86400, UTC).isoformat().replace("+00:00", "Z")
+    resp = p.client.post("/v1/records", json=sign(
+        p.runtime, inspection("TM-3", lot="LOT-TM", inspected_at=old), p.inspector, "authored"))
+    assert resp.status_code == 422 and "contemporaneous" in resp.text, resp.text
+    time.sleep(2.1)  # the signer was registered more than a second before what follows
+    opened = int(time.time())
+    assert p.client.post("/v1/records", json=sign(
+        p.runtime, workflow("ncr", "TM-N1", "NCR-TM", "open", lot="LOT-TM"), p.inspector,
+        "authored", opened)).status_code == 201
+    back = sign(p.runtime, workflow("ncr", "TM-N2", "NCR-TM", "evaluated", lot="LOT-TM"),
+                p.inspector, "reviewed", opened - 1)
+    resp = p.client.post("/v1/records", json=back)
+    assert resp.status_code == 409 and "never go back in time" in resp.text, resp.text
+    assert p.client.get("/v1/lots/LOT-TM", headers=bearer(p.runtime, p.approver)).json()[
+        "open_ncrs"][0]["step"] == "open"
+    # slipped in by a superuser: the audit names an inspection signed before it was made
+    p.slip_in(inspection("TM-4", lot="LOT-TM2", inspected_at=later), p.inspector, "authored")
+    only_rule_broken(p.audit(), "TM-4", "(time)", "is after the signing time")
+
+
+def test_a_policy_file_sets_the_duties_and_bad_ones_are_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from evledger_verify.policy import DUTIES, Policy, PolicyError
+
+    from ledger.config import Settings
+    from ledger.errors import ConfigError
+
+    path = tmp_path / "policy.toml"
+    path.write_text('max_signature_age = 300\n[[duties]]\nname = "ncr_opener_closer"\n'
+                    'first = "ncr/open/*"\nsecond = "ncr/closed/*"\nscope = "entity"\n')
+    monkeypatch.setenv("EVLEDGER_POLICY", str(path))
+    monkeypatch.setenv("EVLEDGER_HOME", str(tmp_path))
+    policy = Settings.from_env().policy()
+    assert [d.name for d in policy.duties] == ["ncr_opener_closer"]
+    assert policy.max_signature_age == 300 and Policy().duties == DUTIES
+    assert Policy.from_json(policy.to_json()) == policy
+    for text, message in (
+        ("duties = 3\n", "expected a list of duty tables"),
+        ('[[duties]]\nname = "x"\nfirst = "ncr/open"\nsecond = "ncr/closed/*"\n'
+         'scope = "entity"\n', "type/step/meaning"),
+        ('[[duties]]\nname = "x"\nfirst = "ncr/open/*"\nsecond = "ncr/closed/*"\n'
+         'scope = "plant"\n', "expected lot or entity"),
+        ("max_signature_age = 10\n", "from 60 to 86400"),
+        ("surprise = 1\n", "unknown field(s) surprise"),
+        ("not toml [", "policy file"),
+    ):
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=re.escape(message)):
+            Settings.from_env().policy()
+    with pytest.raises(PolicyError):
+        Policy.from_json([])

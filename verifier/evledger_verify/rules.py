@@ -42,6 +42,7 @@ __all__ = [
     "apply_change",
     "apply_corrections",
     "check_authority",
+    "check_times",
     "correct",
     "dispositioned",
     "judge",
@@ -676,7 +677,7 @@ def judge(
     rtype = str(record["type"])
     who = f"{signer} ({history.name(signer)})"
     if signed_at is not None and accepted_at is not None:
-        _times(record, roles, signed_at, accepted_at, policy)
+        check_times(record, roles, signed_at, accepted_at, policy)
     if rtype == "correction":
         _correction(record, meaning, roles, who, history, validate)
         return
@@ -702,7 +703,7 @@ def judge(
         _recall(record, meaning, history)
 
 
-def _times(
+def check_times(
     record: dict[str, Any], roles: Sequence[str], signed_at: int, accepted_at: int, policy: Policy
 ) -> None:
     """A signature is not from the future, a person's is at most minutes old on arrival (a
