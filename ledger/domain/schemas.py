@@ -167,16 +167,26 @@ class MeasuredCharacteristic(Characteristic):
     equipment: Id | None = None
 
 
+class Retest(_Model):
+    """What a retest answers: the inspection whose result failed, and the OOS investigation
+    (an NCR citing it) whose finding of an assignable cause invalidated that result."""
+
+    of: Id
+    ncr_id: Id
+
+
 class InspectionV2(_InspectionBase):
     """An inspection that cites the approved specification in force at ``inspected_at``; its
     characteristics (names, methods, units, limits, critical flags) must be the
-    specification's, each naming the equipment that measured it."""
+    specification's, each naming the equipment that measured it. A retest names the failed
+    inspection and the investigation that allows it (``retest``)."""
 
     schema_: Literal["inspection/2"] = Field(alias="schema")
     specification: SpecRef
     characteristics: Annotated[
         Sequence[MeasuredCharacteristic], Field(min_length=1, max_length=500)
     ]
+    retest: Retest | None = None
 
     @model_validator(mode="after")
     def _measured_once(self) -> InspectionV2:
@@ -229,8 +239,27 @@ class _Workflow(_Record):
         return self
 
 
+class NcrConcession(_Model):
+    """A bounded concession (deviation permit): use as is, for these characteristics only, up
+    to this quantity, until this time."""
+
+    characteristics: Annotated[list[Short], Field(min_length=1, max_length=100)]
+    quantity: Annotated[int, Field(ge=1, le=10_000_000_000)]
+    unit: Annotated[str, Field(min_length=1, max_length=32)]
+    valid_until: AwareDatetime
+
+    @model_validator(mode="after")
+    def _named_once(self) -> NcrConcession:
+        _once(self.characteristics, "conceded")
+        return self
+
+
 class Ncr(_Workflow):
-    """Nonconformance, one record per step: open -> evaluated -> dispositioned -> closed."""
+    """Nonconformance, one record per step: open -> evaluated -> dispositioned -> closed.
+
+    The evaluation of a failed result is its OOS investigation: ``assignable_cause`` says
+    whether it found one (a laboratory error, say) that invalidates the result, which alone
+    allows a retest. A ``use_as_is`` disposition is a concession and says what it covers."""
 
     type: Literal["ncr"]
     schema_: Literal["ncr/1"] = Field(alias="schema")
@@ -251,6 +280,19 @@ class Ncr(_Workflow):
     rationale: Text | None = None
     capa_id: Id | None = None
     summary: Text | None = None
+    assignable_cause: bool | None = None
+    concession: NcrConcession | None = None
+
+    @model_validator(mode="after")
+    def _finding_and_concession(self) -> Ncr:
+        if self.assignable_cause is not None and self.step != "evaluated":
+            raise ValueError("ncr assignable_cause: the evaluated step's finding only")
+        if (self.concession is not None) != (self.disposition == "use_as_is"):
+            raise ValueError(
+                "ncr concession: a use_as_is disposition states its concession "
+                "(characteristics, quantity, unit, valid_until); no other step carries one"
+            )
+        return self
 
 
 class Capa(_Workflow):
@@ -579,6 +621,18 @@ class Recall(_Record):
         return self
 
 
+class Review(_Record):
+    """A co-signature: a second person's signed concurrence with a logged record, bound to
+    its hash (a concession on a critical characteristic, a correction of a verdict)."""
+
+    type: Literal["review"]
+    schema_: Literal["review/1"] = Field(alias="schema")
+    reviews: Id
+    record_hash: Hash
+    lot: Lot | None = None
+    statement: Text
+
+
 class Signer(_Record):
     """A registry change: grant (printed name, roles) or revoke (optionally: compromised)."""
 
@@ -723,6 +777,7 @@ SCHEMAS: dict[str, type[_Record]] = {
     "alert/1": Alert,
     "recall/1": Recall,
     "signer/1": Signer,
+    "review/1": Review,
     "correction/1": Correction,
     "epcis_event/1": EpcisEvent,
 }

@@ -271,6 +271,14 @@ def record_for(
         return calibration(fresh("CAL"), unit["equipment_id"])
     if rtype == "supplier":
         return supplier(fresh("SUP-REC"), fresh("SUP"))
+    if rtype == "review":  # a second person's co-signature of a logged inspection
+        target = inspection(fresh("INS"), fresh("LOT-AUTH"))
+        accept(client, runtime, target, qa, "authored")
+        return {
+            "record_id": fresh("REV"), "type": "review", "schema": "review/1",
+            "reviews": target["record_id"], "record_hash": record_hash(target).hex(),
+            "lot": target["lot"], "statement": "Second approver concurs",
+        }
     if rtype == "recall":
         lot = fresh("LOT-RECALL")
         with runtime.engine.connect() as conn:  # a lot nothing was made from, at log size 0

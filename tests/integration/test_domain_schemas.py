@@ -200,6 +200,19 @@ def _specification() -> dict[str, Any]:
 
 
 #: schema -> (make a valid record, signing role, meaning)
+#: The record each example review co-signs (logged first by _preconditions).
+_REVIEWED: dict[str, dict[str, Any]] = {}
+
+
+def _review() -> dict[str, Any]:
+    target = inspection(fresh("INS"), fresh("LOT-S"))
+    rid = fresh("REV")
+    _REVIEWED[rid] = target
+    return {"record_id": rid, "type": "review", "schema": "review/1",
+            "reviews": target["record_id"], "record_hash": record_hash(target).hex(),
+            "lot": target["lot"], "statement": "Second approver concurs"}
+
+
 VALID: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {
     "inspection/2": (lambda: inspection(fresh("INS"), fresh("LOT-S")), "qa_inspector",
                      "authored"),
@@ -217,6 +230,7 @@ VALID: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {
     "process_reading/1": (_reading, "device", "recorded"),
     "alert/1": (_alert, "qa_inspector", "authored"),
     "signer/1": (_signer, "admin", "approved"),
+    "review/1": (_review, "qa_approver", "approved"),
     "recall/1": (_recall, "qa_inspector", "authored"),
     "epcis_event/1": (_epcis_event, "system", "recorded"),
     "correction/1": (lambda: {}, "qa_inspector", "authored"),  # built in the test
@@ -247,6 +261,10 @@ def _preconditions(
     if record["type"] == "calibration":
         unit = equipment(record["equipment_id"])
         resp = post(client, runtime, unit, signers["qa_inspector"], "authored")
+        assert resp.status_code == 201, resp.text
+    if record["type"] == "review":
+        target = _REVIEWED[record["record_id"]]
+        resp = post(client, runtime, target, signers["qa_inspector"], "authored")
         assert resp.status_code == 201, resp.text
 
 

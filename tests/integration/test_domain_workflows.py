@@ -5,7 +5,8 @@ status and the demo story. Every refusal is checked to store nothing."""
 from __future__ import annotations
 
 import itertools
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -100,7 +101,8 @@ CONCESSION = {
     "(report RD-2026-114); customer agreement CA-17 on file",
     "deviations": ["outer diameter 3.12 mm against 3.05 mm upper limit (in-process)"],
 }
-NAMES = {"inspector": "Dana Inspector", "approver": "Quinn Approver", "device": "PLC gateway 3"}
+NAMES = {"inspector": "Dana Inspector", "approver": "Quinn Approver", "device": "PLC gateway 3",
+         "approver2": "Mo Reviewer"}
 
 
 # -- records ----------------------------------------------------------------------------------
@@ -205,6 +207,7 @@ class Qa:
         self.people: dict[str, LocalAccount] = {
             "inspector": register(client, runtime, ("qa_inspector",), NAMES["inspector"]),
             "approver": register(client, runtime, ("qa_approver",), NAMES["approver"]),
+            "approver2": register(client, runtime, ("qa_approver",), NAMES["approver2"]),
             "device": register(client, runtime, ("device",), NAMES["device"]),
         }
         self.read = bearer(runtime, self.people["approver"])
@@ -300,9 +303,8 @@ def test_failed_critical_characteristic_blocks_release(qa: Qa) -> None:
     failed = inspection(f"{lot}-FQC-1", lot, value=3.12, stage="final")
     qa.ok(failed)
     body = qa.release_refused(lot, evidence(failed))
-    assert has(
-        body["reasons"], "critical characteristic failed", "outer diameter", failed["record_id"]
-    )
+    assert has(body["reasons"], "outer diameter failed in", failed["record_id"], "critical",
+               "an OOS investigation must decide it")
     assert qa.lot(lot)["release"] is None
 
 
@@ -366,7 +368,7 @@ def test_every_blocker_is_listed_then_each_is_cleared_the_intended_way(qa: Qa) -
     bad = evidence(incoming, failed, other)
     bad[0] = {**bad[0], "record_hash": "00" * 32}
     reasons = qa.release_refused(lot, bad)["reasons"]
-    assert has(reasons, "critical characteristic failed", "outer diameter", failed["record_id"])
+    assert has(reasons, "outer diameter failed in", failed["record_id"])
     assert has(reasons, "required inspection missing")
     assert has(reasons, f"NCR {ncr} is open")
     assert has(reasons, "alert ALM-1 is open")
@@ -375,16 +377,25 @@ def test_every_blocker_is_listed_then_each_is_cleared_the_intended_way(qa: Qa) -
     assert len(reasons) == 6, reasons
     assert qa.lot(lot)["state"] == "quarantined"
 
-    # A passing re-inspection of the same stage supersedes the failed one.
+    # A passing re-inspection of the same stage does not supersede the failure (no testing
+    # into compliance): a retest counts only after the investigation (the NCR citing the
+    # failure) finds an assignable cause that invalidates it.
     recheck = inspection(f"{lot}-IPQC-2", lot, value=3.02, stage="in_process")
     qa.ok(recheck)
-    good = evidence(incoming, failed, recheck)
+    reasons = qa.release_refused(lot, evidence(incoming, failed, recheck))["reasons"]
+    assert has(reasons, "outer diameter failed in", failed["record_id"]), reasons
+    retest = {**inspection(f"{lot}-IPQC-3", lot, value=3.01, stage="in_process"),
+              "retest": {"of": failed["record_id"], "ncr_id": ncr}}
+    body = qa.refused(retest, "inspector", "authored", 409)
+    assert "has not found an assignable cause" in body["detail"], body
+    qa.step("ncr", ncr, "evaluated", lot=lot, assignable_cause=True)
+    qa.ok(retest)
+    good = evidence(incoming, failed, retest)
     reasons = qa.release_refused(lot, good)["reasons"]
-    assert not has(reasons, "critical characteristic failed"), reasons
+    assert not has(reasons, "outer diameter failed"), reasons
     assert len(reasons) == 3, reasons
 
     # The NCR dispositions the alert; the NCR itself blocks until it is closed.
-    qa.step("ncr", ncr, "evaluated", lot=lot)
     reasons = qa.release_refused(lot, good)["reasons"]
     assert has(reasons, "alert ALM-1 is open"), reasons
     qa.step("ncr", ncr, "dispositioned", lot=lot)
@@ -405,46 +416,142 @@ def test_every_blocker_is_listed_then_each_is_cleared_the_intended_way(qa: Qa) -
 
     again = qa.refused(release(f"{lot}-REL-2", lot, evidence(final)), "approver", "released", 409)
     assert "already released" in again["detail"] and f"{lot}-REL" in again["detail"], again
-    again = qa.refused(
-        release(f"{lot}-REL-3", lot, evidence(final), concession=CONCESSION),
-        "approver",
-        "released",
-        409,
-    )
-    assert "already released" in again["detail"], again
 
 
-def test_closed_use_as_is_ncr_covers_a_failed_critical_inspection(qa: Qa) -> None:
-    for lot, disposition in (("LOT-UAI", "use_as_is"), ("LOT-RWK", "rework")):
-        failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
-        final = inspection(f"{lot}-FQC-1", lot)
-        qa.ok(failed)
-        qa.ok(final)
-        ncr = f"NCR-{lot}"
-        qa.step("ncr", ncr, "open", lot=lot, refs=[failed["record_id"]])
-        qa.step("ncr", ncr, "evaluated", lot=lot)
-        qa.step(
-            "ncr",
-            ncr,
-            "dispositioned",
-            lot=lot,
-            disposition=disposition,
-            rationale="Deviation assessed by R&D as without effect on fit, form or function",
-        )
-        reasons = qa.release_refused(lot, evidence(failed, final))["reasons"]
-        assert has(reasons, "critical characteristic failed", failed["record_id"]), reasons
-        assert has(reasons, f"NCR {ncr} is open"), reasons
-        qa.step("ncr", ncr, "closed", lot=lot)
-        if disposition == "use_as_is":
-            qa.ok(release(f"{lot}-REL", lot, evidence(failed, final)), "approver", "released")
-            status = qa.lot(lot)
-            assert status["state"] == "released" and status["release_blockers"] == []
-            failures = {i["record_id"]: i["critical_failures"] for i in status["inspections"]}
-            assert failures[failed["record_id"]] == ["outer diameter"]
-        else:  # a rework disposition needs the re-inspection, not just the closed NCR
-            reasons = qa.release_refused(lot, evidence(failed, final))["reasons"]
-            assert len(reasons) == 1, reasons
-            assert has(reasons, "critical characteristic failed", failed["record_id"])
+def concession(*names: str, days: float = 30, quantity: int = 4800) -> dict[str, Any]:
+    until = datetime.now(UTC) + timedelta(days=days)
+    return {"characteristics": list(names), "quantity": quantity, "unit": "EA",
+            "valid_until": until.isoformat().replace("+00:00", "Z")}
+
+
+def failed_lot(qa: Qa, lot: str) -> tuple[dict[str, Any], dict[str, Any], str]:
+    """A lot whose in-process inspection failed the critical outer diameter, its final passed,
+    and an NCR citing the failure evaluated (no assignable cause)."""
+    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
+    final = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(failed)
+    qa.ok(final)
+    ncr = f"NCR-{lot}"
+    qa.step("ncr", ncr, "open", lot=lot, refs=[failed["record_id"]])
+    qa.step("ncr", ncr, "evaluated", lot=lot, assignable_cause=False)
+    return failed, final, ncr
+
+
+def disposition(qa: Qa, ncr: str, lot: str, kind: str, **fields: Any) -> dict[str, Any]:
+    return workflow("ncr", f"{ncr}-D-{next(qa._n)}", ncr, "dispositioned", lot=lot,
+                    disposition=kind, rationale="Assessed by the material review board",
+                    **fields)
+
+
+def test_a_concession_is_bounded_per_characteristic_and_needs_two_approvers_if_critical(
+    qa: Qa,
+) -> None:
+    """use_as_is is a concession: it names the failed characteristics it covers, a quantity
+    and a time limit; on a critical characteristic a second QA approver (another person)
+    co-signs it before the lot can be released."""
+    lot = "LOT-UAI"
+    failed, final, ncr = failed_lot(qa, lot)
+    # no concession stated: the schema refuses it; another characteristic: refused
+    qa.refused(disposition(qa, ncr, lot, "use_as_is"), "approver", "approved", 422)
+    body = qa.refused(disposition(qa, ncr, lot, "use_as_is", concession=concession("wall")),
+                      "approver", "approved", 409)
+    assert "names wall, not a failed characteristic" in body["detail"], body
+    past = {**concession("outer diameter"), "valid_until": "2020-01-01T00:00:00Z"}
+    body = qa.refused(disposition(qa, ncr, lot, "use_as_is", concession=past), "approver",
+                      "approved", 409)
+    assert "not after its signing" in body["detail"], body
+    granted = disposition(qa, ncr, lot, "use_as_is", concession=concession("outer diameter"))
+    qa.ok(granted, "approver", "approved")
+    qa.step("ncr", ncr, "closed", lot=lot)
+    reasons = qa.release_refused(lot, evidence(failed, final))["reasons"]
+    assert len(reasons) == 1 and has(reasons, "needs a second QA approver", granted["record_id"])
+    review = {"record_id": f"{lot}-REV", "type": "review", "schema": "review/1",
+              "reviews": granted["record_id"], "record_hash": record_hash(granted).hex(),
+              "lot": lot, "statement": "MRB concurs: no effect on fit, form or function"}
+    body = qa.refused(review, "approver", "approved", 403)
+    assert "a review is a second person's signature" in body["detail"], body
+    qa.refused({**review, "record_hash": "00" * 32}, "approver2", "approved", 409)
+    qa.ok(review, "approver2", "approved")
+    qa.ok(release(f"{lot}-REL", lot, evidence(failed, final)), "approver2", "released")
+    status = qa.lot(lot)
+    assert status["state"] == "released" and status["release_blockers"] == []
+    failures = {i["record_id"]: i["critical_failures"] for i in status["inspections"]}
+    assert failures[failed["record_id"]] == ["outer diameter"]
+
+
+def test_an_expired_concession_no_longer_covers_the_failure(qa: Qa) -> None:
+    lot = "LOT-UAI-X"
+    _, _, ncr = failed_lot(qa, lot)
+    short = disposition(qa, ncr, lot, "use_as_is",
+                        concession=concession("outer diameter", days=2 / 86400))
+    qa.ok(short, "approver", "approved")
+    time.sleep(2.5)
+    reasons = qa.lot(lot)["release_blockers"]
+    assert has(reasons, "concession expired at"), reasons
+
+
+def test_rework_closes_after_a_passing_reinspection_and_scrap_never_releases(qa: Qa) -> None:
+    lot = "LOT-RWK"
+    failed, final, ncr = failed_lot(qa, lot)
+    qa.ok(disposition(qa, ncr, lot, "rework"), "approver", "approved")
+    body = qa.try_step("ncr", ncr, "closed", lot=lot)
+    assert "a rework closes after its re-inspection" in body["detail"], body
+    reasons = qa.release_refused(lot, evidence(failed, final))["reasons"]
+    assert has(reasons, "reworked under NCR", "not re-inspected"), reasons
+    again = inspection(f"{lot}-IPQC-2", lot, value=3.01, stage="in_process")
+    qa.ok(again)
+    qa.step("ncr", ncr, "closed", lot=lot)
+    qa.ok(release(f"{lot}-REL", lot, evidence(failed, again, final)), "approver", "released")
+    assert qa.lot(lot)["state"] == "released"
+
+    lot = "LOT-SCRAP"
+    failed, final, ncr = failed_lot(qa, lot)
+    qa.ok(disposition(qa, ncr, lot, "scrap"), "approver", "approved")
+    qa.step("ncr", ncr, "closed", lot=lot)
+    reasons = qa.release_refused(lot, evidence(failed, final))["reasons"]
+    assert reasons == [f"lot dispositioned scrap by NCR {ncr}: never released"], reasons
+
+
+def test_a_retest_needs_the_investigations_finding_and_measures_at_least_as_strictly(
+    qa: Qa,
+) -> None:
+    lot = "LOT-RTST"
+    failed = {**inspection(f"{lot}-FQC-1", lot, value=3.12), "sample_size": 50}
+    qa.ok(failed)
+    ncr = f"NCR-{lot}"
+    qa.step("ncr", ncr, "open", lot=lot, refs=[failed["record_id"]])
+
+    def retest(n: int, **fields: Any) -> dict[str, Any]:
+        return {**inspection(f"{lot}-FQC-R{n}", lot, value=3.0), "sample_size": 50,
+                "retest": {"of": failed["record_id"], "ncr_id": ncr}, **fields}
+
+    assert "has not found an assignable cause" in qa.refused(
+        retest(1), "inspector", "authored", 409)["detail"]
+    qa.step("ncr", ncr, "evaluated", lot=lot, assignable_cause=True)
+    for record, fragment in (
+        (retest(2, sample_size=40), "fewer than the original's 50"),
+        ({**retest(3), "retest": {"of": "nope", "ncr_id": ncr}}, "nope is no inspection"),
+        ({**retest(4), "retest": {"of": failed["record_id"], "ncr_id": "NCR-OTHER"}},
+         "does not investigate"),
+    ):
+        assert fragment in qa.refused(record, "inspector", "authored", 409)["detail"], fragment
+    accepted = retest(5)
+    qa.ok(accepted)
+    body = qa.refused(retest(6), "inspector", "authored", 409)
+    assert "already retested" in body["detail"], body
+    # the retest supersedes the failure: only the open NCR blocks
+    reasons = qa.release_refused(lot, evidence(accepted))["reasons"]
+    assert reasons == [f"NCR {ncr} is open (step evaluated)"], reasons
+
+
+def test_a_release_carries_no_concession(qa: Qa) -> None:
+    """Before issue 13 a 20-character rationale on the release cleared every blocker."""
+    lot = "LOT-CONC"
+    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
+    qa.ok(failed)
+    body = qa.refused(release(f"{lot}-REL", lot, evidence(failed), concession=CONCESSION),
+                      "approver", "released", 409)
+    assert "a release carries no concession" in body["detail"], body
 
 
 def test_rejected_and_quarantined_are_never_gated(qa: Qa) -> None:
@@ -466,54 +573,6 @@ def test_rejected_and_quarantined_are_never_gated(qa: Qa) -> None:
     assert status["release"]["record_id"] == f"{lot}-REJ"
     # A later "released" is gated as ever.
     assert len(qa.release_refused(lot, evidence(failed))["reasons"]) == 4
-
-
-def test_concession_overrides_quality_blockers_and_is_shown(qa: Qa) -> None:
-    lot = "LOT-CONC"
-    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
-    qa.ok(failed)
-    qa.step("ncr", f"NCR-{lot}", "open", lot=lot, refs=[failed["record_id"]])
-    before = qa.lot(lot)["release_blockers"]
-    assert len(before) == 3, before
-
-    short = {**CONCESSION, "rationale": "customer said ok"}
-    qa.refused(
-        release(f"{lot}-REL-0", lot, evidence(failed), concession=short),
-        "approver",
-        "released",
-        422,
-    )
-    rel = release(f"{lot}-REL", lot, evidence(failed), concession=CONCESSION)
-    qa.ok(rel, "approver", "released")
-
-    status = qa.lot(lot)
-    assert status["state"] == "released"
-    assert status["release"]["record_id"] == rel["record_id"]
-    assert status["release"]["concession"] == CONCESSION
-    assert status["release"]["signature"]["meaning"] == "released"
-    assert status["release"]["signature"]["printed_name"] == NAMES["approver"]
-    # The overridden blockers stay visible next to the concession.
-    assert status["release_blockers"] == before
-    view = qa.view(rel["record_id"])
-    assert view["current"]["concession"] == CONCESSION
-    assert view["current"]["decision"] == "released"
-
-
-def test_concession_does_not_override_evidence_integrity(qa: Qa) -> None:
-    lot = "LOT-CONC-HASH"
-    failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
-    final = inspection(f"{lot}-FQC-1", lot)
-    qa.ok(failed)
-    qa.ok(final)
-    wrong = evidence(failed, final)
-    wrong[1] = {**wrong[1], "record_hash": record_hash(inspection("X", lot)).hex()}
-    body = qa.release_refused(lot, wrong, concession=CONCESSION)
-    assert has(body["reasons"], f"evidence {final['record_id']}", "hash differs"), body
-    assert has(body["reasons"], "critical characteristic failed"), body
-    assert "not evidence integrity" in body["detail"], body
-    # Also when integrity is the only problem.
-    body = qa.release_refused(lot, [wrong[1]], concession=CONCESSION)
-    assert len(body["reasons"]) == 2, body  # the critical failure and the hash
 
 
 def test_release_needs_a_qa_approver_signing_released(qa: Qa) -> None:
@@ -756,7 +815,7 @@ def test_correction_of_a_failed_critical_measurement_unblocks_release(qa: Qa) ->
     qa.ok(failed)
     rid = failed["record_id"]
     reasons = qa.release_refused(lot, evidence(failed))["reasons"]
-    assert has(reasons, "critical characteristic failed", rid)
+    assert has(reasons, "outer diameter failed in", rid)
     # Schema consistency holds for the corrected record: an out-of-spec pass is refused.
     inconsistent = correction(
         f"{lot}-CORR-0",
@@ -774,8 +833,15 @@ def test_correction_of_a_failed_critical_measurement_unblocks_release(qa: Qa) ->
     body = qa.refused(fix, "inspector", "authored", 403)
     assert "qa_approver" in body["detail"], body
     qa.ok(fix, "approver", "authored")
+    # A verdict changed by one approver counts once a second approver co-signs it.
+    assert qa.lot(lot)["release_blockers"] == [
+        f"correction {lot}-CORR-1 changed /characteristics/0/verdict, /verdict of {rid}: a "
+        f"second QA approver must co-sign it (a review of {lot}-CORR-1)"]
+    qa.ok({"record_id": f"{lot}-REV", "type": "review", "schema": "review/1",
+           "reviews": fix["record_id"], "record_hash": record_hash(fix).hex(), "lot": lot,
+           "statement": "Printout checked: 3.02 mm"}, "approver2", "approved")
     assert qa.lot(lot)["release_blockers"] == []
-    qa.ok(release(f"{lot}-REL", lot, evidence(failed)), "approver", "released")
+    qa.ok(release(f"{lot}-REL", lot, evidence(failed)), "approver2", "released")
     assert qa.lot(lot)["state"] == "released"
 
 
@@ -897,6 +963,7 @@ def test_lot_status_follows_the_lot(qa: Qa) -> None:
     ]
     step("ncr", ncr, "evaluated", lot=lot)
     step("ncr", ncr, "dispositioned", lot=lot, capa_id=capa_via_ncr)
+    ok(inspection(f"{lot}-IPQC-RW", lot, stage="in_process"))  # the rework re-inspected
     qa.step("capa", capa_via_ncr, "open", ncr_id=ncr)  # no lot: linked through the NCR
     step("capa", capa_on_lot, "open", lot=lot)
     status = qa.lot(lot)
@@ -924,6 +991,7 @@ def test_lot_status_follows_the_lot(qa: Qa) -> None:
         lot=lot,
         disposition="use_as_is",
         rationale="Temperature excursion of 6 minutes; validated window allows 10 minutes",
+        concession=concession("die temperature"),
     )
     status = qa.lot(lot)
     assert status["open_alerts"] == [] and status["state"] == "quarantined"  # NCR still open
@@ -936,7 +1004,7 @@ def test_lot_status_follows_the_lot(qa: Qa) -> None:
     status = qa.lot(lot)
     assert status["state"] == "in_process" and status["release_blockers"] == []
     assert status["open_capas"] == [{"capa_id": capa_via_ncr, "step": "investigation"}]
-    assert [i["verdict"] for i in status["inspections"]] == ["fail", "pass", "pass"]
+    assert [i["verdict"] for i in status["inspections"]] == ["fail", "pass", "pass", "pass"]
 
     rel = release(f"{lot}-REL", lot, evidence(failed, recheck, final))
     ok(rel, "approver", "released")

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from evledger_verify.records import record_hash
 
 from tests.helpers import admin, bearer, change, inspection, now_iso, register, sign
 from tests.integration.test_domain_workflows import evidence, release, workflow
@@ -226,3 +227,46 @@ def test_a_policy_file_sets_the_duties_and_bad_ones_are_refused(
             Settings.from_env().policy()
     with pytest.raises(PolicyError):
         Policy.from_json([])
+
+
+# -- failed results, slipped in --------------------------------------------------------------
+
+
+def test_testing_into_compliance_and_a_self_review_slipped_in_are_named(
+    plant: Plant, tmp_path: Path
+) -> None:
+    """A retest without the investigation's finding of an assignable cause, a review by the
+    person who signed the reviewed record, and a release with a concession on it: each
+    refused by the service; logged by a superuser anyway, each named by the audit (once, as
+    the rule it breaks) and by the bundle verifier."""
+    p = plant
+    failed = inspection("OS-I1", lot="LOT-OS", value=3.2, inspected_at=now_iso())
+    p.submit(failed, p.inspector, "authored")
+    p.submit(workflow("ncr", "OS-N1", "NCR-OS", "open", lot="LOT-OS", refs=["OS-I1"]),
+             p.inspector, "authored")
+    retest = {**inspection("OS-I2", lot="LOT-OS", inspected_at=now_iso()),
+              "retest": {"of": "OS-I1", "ncr_id": "NCR-OS"}}
+    assert "has not found an assignable cause" in p.refused(retest, p.inspector, "authored")
+    review = {"record_id": "OS-REV", "type": "review", "schema": "review/1",
+              "reviews": "OS-I1", "record_hash": record_hash(failed).hex(), "lot": "LOT-OS",
+              "statement": "Looks right to me"}
+    other = register(p.client, p.runtime, ("qa_approver", "qa_inspector"), "Val Self")
+    mine = inspection("OS-I3", lot="LOT-OS2", inspected_at=now_iso())
+    p.submit(mine, other, "authored")
+    own = {**review, "record_id": "OS-REV2", "reviews": "OS-I3", "lot": "LOT-OS2",
+           "record_hash": record_hash(mine).hex()}
+    assert "a review is a second person's signature" in p.refused(own, other, "approved")
+    conceded = {**release("OS-R", "LOT-OS2", []), "concession": {
+        "rationale": "Customer agreed to take the lot as it is", "deviations": ["none"]}}
+    assert "a release carries no concession" in p.refused(conceded, p.approver, "released")
+    p.slip_in(retest, p.inspector, "authored")
+    p.slip_in(own, other, "approved")
+    p.slip_in(conceded, p.approver, "released")
+    found = {f.record_id: f.detail for f in p.audit()}
+    assert set(found) == {"OS-I2", "OS-REV2", "OS-R"}, found
+    assert "(oos)" in found["OS-I2"] and "(duties)" in found["OS-REV2"]
+    assert "a release carries no concession" in found["OS-R"]
+    code, report, _ = bundle_of(p, "LOT-OS", "OS-I2", tmp_path)
+    rules = next(c for c in report["checks"] if c["check"] == "rules")
+    assert code == 1 and "OS-I2 (oos)" in rules["detail"], report
+

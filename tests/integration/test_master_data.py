@@ -163,7 +163,7 @@ def test_a_specification_approved_by_its_own_author_is_refused(
     cid = "CHG-own"
     spec = specification(stage="final", version=2, change_id=cid, limits=(2.96, 3.04))
     ref = [{"spec_id": spec["spec_id"], "version": 2}]
-    assert post(plant, change(cid, "requested", specifications=ref), both,
+    assert post(plant, change(cid, "requested", specifications=ref), plant.inspector,
                 "authored").status_code == 201
     assert post(plant, spec, both, "authored").status_code == 201
     assert post(plant, change(cid, "assessed"), both, "reviewed").status_code == 201
@@ -289,12 +289,10 @@ def test_an_out_of_tolerance_calibration_blocks_the_lots_it_touched(
         assert f"inspection {lot}-I used equipment {EQUIPMENT}, found out of tolerance by " \
                "calibration cal-oot" in view["release_blockers"][0]
     assert lot_view(plant, "LOT-T3")["release_blockers"] == []
-    # a concession does not override it
-    concession = {"rationale": "measurements are believed good enough to ship",
-                  "deviations": ["micrometer out of tolerance"]}
-    detail = refused(plant, release("T1-R", "LOT-T1", evidence(touched["LOT-T1"]),
-                                    concession=concession), plant.approver, "released")
-    assert "found out of tolerance" in detail and "an NCR must disposition them" in detail
+    # the release is refused, naming it
+    detail = refused(plant, release("T1-R", "LOT-T1", evidence(touched["LOT-T1"])),
+                     plant.approver, "released")
+    assert "1 reason(s)" in detail and "found out of tolerance" in detail
     # an NCR dispositioning the suspect inspection clears it
     for n, (step, who, meaning) in enumerate(
         [("open", plant.inspector, "authored"), ("evaluated", plant.inspector, "reviewed"),
@@ -391,7 +389,7 @@ def test_the_audit_names_a_self_approved_specification(plant: Plant, specs: Spec
     both = register(plant.client, plant.runtime, ("qa_inspector", "qa_approver"), "Sam Both")
     cid = "CHG-self"
     ref = [{"spec_id": spec_id("final"), "version": 2}]
-    plant.submit(change(cid, "requested", specifications=ref), both, "authored")
+    plant.submit(change(cid, "requested", specifications=ref), plant.inspector, "authored")
     plant.submit(specification(version=2, change_id=cid), both, "authored")
     plant.submit(change(cid, "assessed"), both, "reviewed")
     plant.slip_in(change(cid, "approved"), both, "approved")
@@ -456,7 +454,7 @@ def test_the_bundle_verifier_names_master_data_rules_broken_behind_the_services_
     both = register(plant.client, plant.runtime, ("qa_inspector", "qa_approver"), "Sam Both")
     cid = "CHG-self-b"
     plant.submit(change(cid, "requested", specifications=[
-        {"spec_id": spec_id("final"), "version": 2}]), both, "authored")
+        {"spec_id": spec_id("final"), "version": 2}]), plant.inspector, "authored")
     plant.submit(specification(version=2, change_id=cid, limits=(2.9, 3.1)), both, "authored")
     plant.submit(change(cid, "assessed"), both, "reviewed")
     plant.slip_in(change(cid, "approved"), both, "approved")

@@ -55,8 +55,6 @@ __all__ = [
 
 #: Supplier statuses a receipt may come from without a release blocker.
 APPROVED_SUPPLIER = ("approved", "conditional")
-#: Blocker kinds that no concession overrides: only an NCR disposition clears them.
-NCR_ONLY = ("calibration_out_of_tolerance",)
 
 
 def when(value: Any) -> datetime:
@@ -458,7 +456,7 @@ def _suspect(records: Sequence[Stored], history: History, cleared: set[str]) -> 
                         f"inspection {r.record_id} used equipment {equipment_id}, found out "
                         f"of tolerance by calibration {cal.record_id} on "
                         f"{iso(when(cal.body['calibrated_at']))}: an NCR must disposition "
-                        f"{r.record_id} (no concession overrides it)",
+                        f"{r.record_id}",
                     )
                 )
                 break
@@ -499,7 +497,7 @@ def _suppliers(lot: str, history: History, cleared: set[str]) -> list[Blocker]:
                 "supplier_not_approved",
                 f"material lot {material} was received from supplier {supplier} on {at} while "
                 f"the supplier was {why} (record {record_id}{into}): an NCR dispositioning "
-                f"{record_id}, or a concession, clears it",
+                f"{record_id} clears it",
             )
         )
     return blockers

@@ -132,6 +132,10 @@ class Policy:
     max_inspection_lag: int = 7 * 86400
     #: Seconds a signing time may be ahead of the ledger's clock at acceptance.
     max_clock_skew: int = 300
+    #: ``bounded``: an NCR may concede a failed characteristic (use as is) within a quantity
+    #: and a time limit, critical ones with two approvers; ``none``: a specification failure
+    #: admits no concession (pharmaceutical GMP, 21 CFR 211.165(f)).
+    concessions: Literal["bounded", "none"] = "bounded"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -140,6 +144,7 @@ class Policy:
             "max_signature_age": self.max_signature_age,
             "max_inspection_lag": self.max_inspection_lag,
             "max_clock_skew": self.max_clock_skew,
+            "concessions": self.concessions,
         }
 
     @classmethod
@@ -169,6 +174,12 @@ class Policy:
             if len({d.name for d in duties}) != len(duties):
                 raise PolicyError("policy duties: a duty name appears twice")
             changes["duties"] = duties
+        if "concessions" in raw:
+            if raw["concessions"] not in ("bounded", "none"):
+                raise PolicyError(
+                    f"policy concessions: expected bounded or none, got {raw['concessions']!r}"
+                )
+            changes["concessions"] = raw["concessions"]
         for key, low, high in (
             ("max_signature_age", 60, 86400),
             ("max_inspection_lag", 0, 366 * 86400),

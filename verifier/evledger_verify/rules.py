@@ -106,6 +106,9 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("equipment", "*"): {"authored": _QA},
     ("calibration", "*"): {"verified": _QA},
     ("supplier", "*"): {"approved": ("qa_approver",)},
+    # A second QA approver's co-signature of a logged record (a concession on a critical
+    # characteristic, a correction of a verdict): by another person than its signer.
+    ("review", "*"): {"approved": ("qa_approver",)},
 }
 
 #: Which step may follow which (None: the entity does not exist yet).
@@ -161,9 +164,17 @@ MASTER_KEY = {
 #: computed earlier stays reproducible from the log).
 PROTECTED = {
     "*": ("record_id", "type", "schema", "lot"),
-    "inspection": ("stage", "material_lot", "supplier", "specification"),
+    "inspection": ("stage", "material_lot", "supplier", "specification", "retest"),
     "scan": ("station", "operation", "gs1", "consignee", "supplier", "pallet"),
-    "ncr": ("ncr_id", "step", "disposition", "capa_id", "refs"),
+    "ncr": (
+        "ncr_id",
+        "step",
+        "disposition",
+        "capa_id",
+        "refs",
+        "assignable_cause",
+        "concession",
+    ),
     "capa": ("capa_id", "step", "ncr_id", "effective", "no_adverse_effect"),
     "change": ("change_id", "step", "specifications", "effective_from"),
     "alert": ("alert_id", "refs"),
@@ -174,6 +185,7 @@ UNCORRECTABLE = (
     "correction",
     "release",
     "recall",
+    "review",
     # Master data changes by a new version or a new record, never by a correction.
     "specification",
     "equipment",
@@ -326,6 +338,8 @@ def subject_of(record: dict[str, Any]) -> str | None:
         return f"{kind}:{record[key]}"
     if rtype == "correction":
         return f"record:{record['corrects']}"
+    if rtype == "review":
+        return f"record:{record['reviews']}"
     return None
 
 
@@ -447,9 +461,11 @@ def ncr_summaries(records: Sequence[Stored]) -> dict[str, dict[str, Any]]:
             n = out.setdefault(str(r.body["ncr_id"]), {"ncr_id": r.body["ncr_id"], "refs": []})
             n["step"] = r.body["step"]
             n["refs"] = sorted({*n["refs"], *r.body.get("refs", [])})
-            for key in ("nature", "disposition", "capa_id"):
+            for key in ("nature", "disposition", "capa_id", "concession"):
                 if r.body.get(key) is not None:
                     n[key] = r.body[key]
+            if r.body["step"] == "dispositioned":
+                n["dispositioned_by"] = r.record_id
     return out
 
 
@@ -463,10 +479,11 @@ def dispositioned(ncrs: dict[str, dict[str, Any]]) -> set[str]:
 
 @dataclass(frozen=True)
 class Blocker:
-    """Why a lot cannot be released. ``kind``: critical_failure, inspection_missing,
-    inspection_not_passed, open_ncr, open_excursion, open_alert, supplier_not_approved,
-    calibration_out_of_tolerance (only an NCR disposition clears it), evidence (the release's
-    own citations are wrong: no concession overrides that)."""
+    """Why a lot cannot be released. ``kind``: failed_result, concession_expired,
+    concession_unreviewed, rework_not_reinspected, disposition_final, correction_unreviewed
+    (:mod:`evledger_verify.oos`), inspection_missing, inspection_not_passed, open_ncr,
+    open_excursion, open_alert, supplier_not_approved, calibration_out_of_tolerance, evidence
+    (the release's own citations are wrong). Nothing overrides a blocker on the release."""
 
     kind: str
     text: str
@@ -480,46 +497,24 @@ def release_blockers(
     required_stages: Sequence[str],
     evidence: Sequence[dict[str, Any]],
     master: Sequence[Blocker] = (),
+    at: datetime | None = None,
 ) -> list[Blocker]:
     """Why a lot cannot be released now (empty when it can). ``records`` are the lot's records
     with corrections applied; ``evidence`` is the release's list of relied-on records;
-    ``master``: what master data says (:func:`evledger_verify.master.master_blockers`)."""
+    ``master``: what master data says (:func:`evledger_verify.master.master_blockers`);
+    ``at``: the time judged at (a concession may have expired; default now)."""
     blockers: list[Blocker] = []
     ncrs = ncr_summaries(records)
     dispositioned_refs = dispositioned(ncrs)
-    used_as_is = {
-        ref
-        for n in ncrs.values()
-        if n["step"] == "closed" and n.get("disposition") == "use_as_is"
-        for ref in n["refs"]
-    }
     inspections = [r for r in records if r.type == "inspection"]
     latest: dict[str, Stored] = {}
     for r in inspections:
         latest[str(r.body["stage"])] = r
-    # A failure is superseded only when a later inspection of the same stage re-measured that
-    # very characteristic and it passed: walk backwards, collecting what later ones passed.
-    passed_later: dict[str, set[str]] = {}
-    failures: list[Blocker] = []
-    for r in reversed(inspections):
-        stage = str(r.body["stage"])
-        remeasured = passed_later.setdefault(stage, set())
-        failed = [
-            c["name"]
-            for c in r.body["characteristics"]
-            if c.get("critical") and c["verdict"] == "fail" and c["name"] not in remeasured
-        ]
-        if failed and r.record_id not in used_as_is:
-            failures.append(
-                Blocker(
-                    "critical_failure",
-                    f"critical characteristic failed: {', '.join(failed)} in {r.record_id} "
-                    f"({stage}); re-inspect it, correct it, or (outside required stages) close "
-                    "an NCR with disposition use_as_is",
-                )
-            )
-        remeasured.update(c["name"] for c in r.body["characteristics"] if c["verdict"] == "pass")
-    blockers.extend(reversed(failures))
+    # Every failed result is answered by its investigation: a retest it allowed, or a
+    # disposition (evledger_verify.oos).
+    failures, conceded = oos.failure_blockers(records, at or datetime.now(UTC))
+    blockers.extend(failures)
+    blockers.extend(oos.correction_blockers(records))
     for stage in required_stages:
         last = latest.get(stage)
         if last is None:
@@ -529,7 +524,11 @@ def release_blockers(
                     f"required inspection missing: no {stage} inspection on the lot",
                 )
             )
-        elif last.body["verdict"] != "pass":
+        elif last.body["verdict"] != "pass" and not (
+            # failed only where a valid concession covers it
+            (failed := [c["name"] for c in last.body["characteristics"] if c["verdict"] == "fail"])
+            and all((last.record_id, name) in conceded for name in failed)
+        ):
             blockers.append(
                 Blocker(
                     "inspection_not_passed",
@@ -693,12 +692,17 @@ def judge(
         master.check_specification(record, history)
     if rtype == "inspection":
         master.check_inspection(record, history, legacy)
+        oos.check_retest(record, history)
+    if rtype == "ncr" and record.get("step") == "dispositioned":
+        oos.check_disposition(record, history, policy, signed_at)
+    if rtype == "review":
+        oos.check_review(record, signer, history)
     if rtype in ("equipment", "calibration"):
         master.check_equipment(record, history)
     if rtype == "alert":
         _alert(record, history)
     if rtype == "release":
-        _release(record, history, policy.required_stages)
+        _release(record, history, policy.required_stages, signed_at)
     if rtype == "recall":
         _recall(record, meaning, history)
 
@@ -908,6 +912,8 @@ def _transition(
                 "not effective or with an adverse effect; go back to investigation or cancel",
                 ["allowed next steps: investigation, cancelled"],
             )
+    if rtype == "ncr" and step == "closed":
+        oos.check_rework_closure(entity, before, str(record["lot"]), history)
     if rtype == "ncr" and record.get("refs"):
         lot_records = history.lot(str(record["lot"]))
         known = {r.record_id for r in lot_records} | {
@@ -955,8 +961,21 @@ def _alert(record: dict[str, Any], history: History) -> None:
         )
 
 
-def _release(record: dict[str, Any], history: History, required_stages: Sequence[str]) -> None:
+def _release(
+    record: dict[str, Any],
+    history: History,
+    required_stages: Sequence[str],
+    signed_at: int | None = None,
+) -> None:
     lot = str(record["lot"])
+    if record.get("concession") is not None:
+        raise Refused(
+            "release",
+            "conflict",
+            f"release of lot {lot}: a release carries no concession; a concession is granted "
+            "through an NCR (disposition use_as_is), per characteristic, bounded in quantity "
+            "and time, by two approvers on a critical characteristic",
+        )
     if record["decision"] != "released":
         return
     records = history.lot(lot)
@@ -967,7 +986,11 @@ def _release(record: dict[str, Any], history: History, required_stages: Sequence
         )
     evidence = list(record.get("evidence") or ())
     blockers = release_blockers(
-        records, required_stages, evidence, master.master_blockers(lot, records, history)
+        records,
+        required_stages,
+        evidence,
+        master.master_blockers(lot, records, history),
+        datetime.fromtimestamp(signed_at, UTC) if signed_at is not None else None,
     )
     cited = {e["record_id"] for e in evidence}
     for stage in required_stages:
@@ -983,23 +1006,13 @@ def _release(record: dict[str, Any], history: History, required_stages: Sequence
                     "the release relies on",
                 )
             )
-    integrity = [b for b in blockers if b.kind in ("evidence", *master.NCR_ONLY)]
-    concession = record.get("concession")
-    if integrity or (blockers and concession is None):
+    if blockers:
         raise Refused(
             "release",
             "conflict",
-            f"release of lot {lot} refused: {len(blockers)} reason(s); "
-            + (
-                "a concession overrides only quality blockers, not evidence integrity nor "
-                "suspect measurements (an NCR must disposition them)"
-                if integrity and concession
-                else "evidence integrity and suspect measurements are never overridden (an NCR "
-                "must disposition a suspect measurement); a concession can override the rest"
-                if integrity
-                else "a concession with a written rationale, signed by an authorized role, "
-                "can override quality blockers"
-            ),
+            f"release of lot {lot} refused: {len(blockers)} reason(s); nothing overrides them "
+            "on the release (failed results are answered by their investigation: a retest it "
+            "allowed or an NCR disposition)",
             [b.text for b in blockers],
         )
 
@@ -1023,5 +1036,5 @@ def _recall(record: dict[str, Any], meaning: str, history: History) -> None:
         )
 
 
-# Master data rules build on the types above (and are called by :func:`judge`).
-from evledger_verify import master  # noqa: E402
+# Master data and failed-result rules build on the types above (and are called by :func:`judge`).
+from evledger_verify import master, oos  # noqa: E402
