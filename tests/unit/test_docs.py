@@ -28,3 +28,13 @@ def test_authority_table_in_docs_matches_the_matrix() -> None:
         for meaning, roles in rule.items()
     }
     assert documented == enforced
+
+
+def test_duties_table_in_docs_matches_the_default_policy() -> None:
+    from evledger_verify.policy import DUTIES
+
+    text = (DOCS / "quality.md").read_text()
+    documented = set(re.findall(r"^\| (\w+) \| ([\w/*]+) \| ([\w/*]+) \| (lot|entity) \|$", text,
+                                re.M))
+    enforced = {(d.name, "/".join(d.first), "/".join(d.second), d.scope) for d in DUTIES}
+    assert documented == enforced
