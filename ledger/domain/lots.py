@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from evledger_verify import rules
+from evledger_verify.life import lot_life
 from evledger_verify.rules import (
     NEXT_STEPS,
     PROTECTED,
@@ -61,12 +62,8 @@ def lot_status(
     blockers = release_blockers(records, required_stages, [], master)
     open_alerts = [b.text for b in blockers if b.kind in ("open_alert", "open_excursion")]
     open_ncrs = [n for n in ncrs.values() if n["step"] != "closed"]
-    if release is not None:
-        state = str(release.body["decision"])
-    elif open_ncrs or open_alerts or master:
-        state = "quarantined"
-    else:
-        state = "in_process"
+    life = lot_life(records)
+    state = life.state(bool(open_ncrs or open_alerts or master))
     capa_steps: dict[str, str] = {}
     for c in capas:
         capa_steps[str(c.body["capa_id"])] = str(c.body["step"])
@@ -109,6 +106,13 @@ def lot_status(
             "signature": release.manifestation(),
         },
         "release_blockers": [b.text for b in blockers],
+        # After release: what holds the lot now, and the field actions taken on it.
+        "holds": life.view(),
+        "field_actions": [
+            {"record_id": r.record_id, "kind": r.body["kind"], "signature": r.manifestation()}
+            for r in life.field_actions
+        ],
+        "reopened_by": life.reopened_by,
         "changed_since_first_entry": [r.record_id for r in records if r.history],
         "timeline": [
             {

@@ -633,6 +633,60 @@ class Review(_Record):
     statement: Text
 
 
+class Complaint(_Record):
+    """A complaint received about a lot (21 CFR 820.198; ISO 13485 §8.2.2); on a released lot
+    it puts the lot on hold until a hold record lifts it, citing its resolution."""
+
+    type: Literal["complaint"]
+    schema_: Literal["complaint/1"] = Field(alias="schema")
+    complaint_id: Id
+    lot: Lot
+    received_at: AwareDatetime
+    source: Short
+    description: Text
+    #: Whether it may be reportable to a regulator (an MDR / vigilance assessment follows).
+    reportable: bool | None = None
+
+
+class Hold(_Record):
+    """A hold placed on a lot, or lifted: a lift names the holds it resolves (the records that
+    put them: an NCR's open step, an alert, a complaint, a correction, a placed hold) and the
+    records that resolve them."""
+
+    type: Literal["hold"]
+    schema_: Literal["hold/1"] = Field(alias="schema")
+    hold_id: Id
+    lot: Lot
+    action: Literal["placed", "lifted"]
+    reason: Text
+    resolves: Annotated[list[Id], Field(max_length=100)] = []
+    resolution: Annotated[list[Id], Field(max_length=100)] = []
+
+    @model_validator(mode="after")
+    def _lift_cites(self) -> Hold:
+        lifting = self.action == "lifted"
+        if lifting != bool(self.resolves) or lifting != bool(self.resolution):
+            raise ValueError(
+                "hold: a lift names the holds it resolves (resolves) and the records that "
+                "resolve them (resolution); a placed hold names neither"
+            )
+        return self
+
+
+class FieldAction(_Record):
+    """A field action on a lot (21 CFR 806: recall, correction or removal); the lot is
+    recalled from then on, never released again. ``recall_id``: the recall record whose scope
+    it acts on."""
+
+    type: Literal["field_action"]
+    schema_: Literal["field_action/1"] = Field(alias="schema")
+    field_action_id: Id
+    lot: Lot
+    kind: Literal["recall", "correction", "removal"]
+    reason: Text
+    recall_id: Id | None = None
+
+
 class Signer(_Record):
     """A registry change: grant (printed name, roles) or revoke (optionally: compromised)."""
 
@@ -778,6 +832,9 @@ SCHEMAS: dict[str, type[_Record]] = {
     "recall/1": Recall,
     "signer/1": Signer,
     "review/1": Review,
+    "complaint/1": Complaint,
+    "hold/1": Hold,
+    "field_action/1": FieldAction,
     "correction/1": Correction,
     "epcis_event/1": EpcisEvent,
 }

@@ -271,6 +271,21 @@ def record_for(
         return calibration(fresh("CAL"), unit["equipment_id"])
     if rtype == "supplier":
         return supplier(fresh("SUP-REC"), fresh("SUP"))
+    if rtype in ("complaint", "hold", "field_action"):  # on a lot the ledger knows
+        target = inspection(fresh("INS"), fresh("LOT-AUTH"))
+        accept(client, runtime, target, qa, "authored")
+        lot, rid = target["lot"], fresh(rtype.upper())
+        return {
+            "complaint": {"record_id": rid, "type": "complaint", "schema": "complaint/1",
+                          "complaint_id": fresh("CMP"), "lot": lot, "received_at": now,
+                          "source": "Hospital North", "description": "Kinked catheter tip"},
+            "hold": {"record_id": rid, "type": "hold", "schema": "hold/1",
+                     "hold_id": fresh("HOLD"), "lot": lot, "action": "placed",
+                     "reason": "Complaint trend under review"},
+            "field_action": {"record_id": rid, "type": "field_action",
+                             "schema": "field_action/1", "field_action_id": fresh("FA"),
+                             "lot": lot, "kind": "removal", "reason": "Sterility in doubt"},
+        }[rtype]
     if rtype == "review":  # a second person's co-signature of a logged inspection
         target = inspection(fresh("INS"), fresh("LOT-AUTH"))
         accept(client, runtime, target, qa, "authored")

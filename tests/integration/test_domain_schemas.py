@@ -213,6 +213,16 @@ def _review() -> dict[str, Any]:
             "lot": target["lot"], "statement": "Second approver concurs"}
 
 
+def _after(rtype: str, **fields: Any) -> Callable[[], dict[str, Any]]:
+    """A record about a lot the ledger knows (_preconditions logs an inspection of it)."""
+    def make() -> dict[str, Any]:
+        rid = fresh(rtype.upper())
+        _REVIEWED[rid] = inspection(fresh("INS"), fresh("LOT-S"))
+        return {"record_id": rid, "type": rtype, "schema": f"{rtype}/1",
+                "lot": _REVIEWED[rid]["lot"], **fields}
+    return make
+
+
 VALID: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {
     "inspection/2": (lambda: inspection(fresh("INS"), fresh("LOT-S")), "qa_inspector",
                      "authored"),
@@ -231,6 +241,13 @@ VALID: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {
     "alert/1": (_alert, "qa_inspector", "authored"),
     "signer/1": (_signer, "admin", "approved"),
     "review/1": (_review, "qa_approver", "approved"),
+    "complaint/1": (_after("complaint", complaint_id="CMP-1", received_at="2026-11-30T08:00:00Z",
+                           source="Hospital North", description="Kinked tip"),
+                    "qa_inspector", "authored"),
+    "hold/1": (_after("hold", hold_id="HOLD-1", action="placed", reason="Complaint trend"),
+               "qa_inspector", "authored"),
+    "field_action/1": (_after("field_action", field_action_id="FA-1", kind="removal",
+                              reason="Sterility in doubt"), "qa_approver", "approved"),
     "recall/1": (_recall, "qa_inspector", "authored"),
     "epcis_event/1": (_epcis_event, "system", "recorded"),
     "correction/1": (lambda: {}, "qa_inspector", "authored"),  # built in the test
@@ -262,7 +279,7 @@ def _preconditions(
         unit = equipment(record["equipment_id"])
         resp = post(client, runtime, unit, signers["qa_inspector"], "authored")
         assert resp.status_code == 201, resp.text
-    if record["type"] == "review":
+    if record["type"] in ("review", "complaint", "hold", "field_action"):
         target = _REVIEWED[record["record_id"]]
         resp = post(client, runtime, target, signers["qa_inspector"], "authored")
         assert resp.status_code == 201, resp.text

@@ -571,8 +571,9 @@ def test_rejected_and_quarantined_are_never_gated(qa: Qa) -> None:
     status = qa.lot(lot)
     assert status["state"] == "rejected"
     assert status["release"]["record_id"] == f"{lot}-REJ"
-    # A later "released" is gated as ever.
-    assert len(qa.release_refused(lot, evidence(failed))["reasons"]) == 4
+    # Rejected is final: a later "released" is refused until a rework NCR reopens the lot.
+    body = qa.refused(release(f"{lot}-REL", lot, evidence(failed)), "approver", "released", 409)
+    assert "rejected is final" in body["detail"], body
 
 
 def test_release_needs_a_qa_approver_signing_released(qa: Qa) -> None:

@@ -109,6 +109,11 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     # A second QA approver's co-signature of a logged record (a concession on a critical
     # characteristic, a correction of a verdict): by another person than its signer.
     ("review", "*"): {"approved": ("qa_approver",)},
+    # After release (evledger_verify.life): complaints are logged by QA or production; QA
+    # places a hold, only a QA approver lifts it; a field action is a QA approver's decision.
+    ("complaint", "*"): {"authored": (*_QA, "production")},
+    ("hold", "*"): {"authored": _QA, "approved": ("qa_approver",)},
+    ("field_action", "*"): {"approved": ("qa_approver",)},
 }
 
 #: Which step may follow which (None: the entity does not exist yet).
@@ -186,6 +191,8 @@ UNCORRECTABLE = (
     "release",
     "recall",
     "review",
+    "hold",
+    "field_action",
     # Master data changes by a new version or a new record, never by a correction.
     "specification",
     "equipment",
@@ -697,6 +704,10 @@ def judge(
         oos.check_disposition(record, history, policy, signed_at)
     if rtype == "review":
         oos.check_review(record, signer, history)
+    if rtype == "hold":
+        life.check_hold(record, meaning, history)
+    if rtype in ("complaint", "field_action"):
+        life.check_known_lot(record, history)
     if rtype in ("equipment", "calibration"):
         master.check_equipment(record, history)
     if rtype == "alert":
@@ -979,6 +990,7 @@ def _release(
     if record["decision"] != "released":
         return
     records = history.lot(lot)
+    life.check_release(record, records)
     last = next((r for r in reversed(records) if r.type == "release"), None)
     if last is not None and last.body["decision"] == "released":
         raise Refused(
@@ -1037,4 +1049,4 @@ def _recall(record: dict[str, Any], meaning: str, history: History) -> None:
 
 
 # Master data and failed-result rules build on the types above (and are called by :func:`judge`).
-from evledger_verify import master, oos  # noqa: E402
+from evledger_verify import life, master, oos  # noqa: E402

@@ -1,0 +1,144 @@
+"""Issue 13, lot life after release, over HTTP: a complaint, an NCR, an alert, a correction of
+relied-on evidence or a placed hold puts a released lot on hold; a QA approver lifts it citing
+the records that resolve it; a rejected lot is released only after a rework NCR reopens it; a
+field action recalls a lot for good. Slipped in by a superuser, the audit names what the
+service refuses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.helpers import inspection, now_iso
+from tests.integration.test_domain_workflows import (
+    Qa,
+    correction,
+    evidence,
+    qa,
+    release,
+)
+from tests.integration.test_rules_replay import Plant, only_rule_broken
+
+pytestmark = pytest.mark.integration
+__all__ = ["qa"]  # the fixture, shared with the workflow tests
+
+
+def complaint(rid: str, lot: str) -> dict[str, Any]:
+    return {"record_id": rid, "type": "complaint", "schema": "complaint/1",
+            "complaint_id": f"CMP-{rid}", "lot": lot, "received_at": now_iso(),
+            "source": "Hospital North", "description": "Catheter tip kinked on insertion",
+            "reportable": False}
+
+
+def hold(rid: str, lot: str, action: str, resolves: list[str] | None = None,
+         resolution: list[str] | None = None) -> dict[str, Any]:
+    record: dict[str, Any] = {"record_id": rid, "type": "hold", "schema": "hold/1",
+                              "hold_id": f"H-{rid}", "lot": lot, "action": action,
+                              "reason": "Complaint investigation"}
+    if action == "lifted":
+        record |= {"resolves": resolves or [], "resolution": resolution or []}
+    return record
+
+
+def released_lot(qa: Qa, lot: str) -> dict[str, Any]:
+    final = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(final)
+    qa.ok(release(f"{lot}-REL", lot, evidence(final)), "approver", "released")
+    assert qa.lot(lot)["state"] == "released"
+    return final
+
+
+def test_a_complaint_after_release_holds_the_lot_until_a_lift_cites_its_resolution(
+    qa: Qa,
+) -> None:
+    lot = "LOT-CMP"
+    final = released_lot(qa, lot)
+    qa.ok(complaint("CMP-1", lot), "inspector", "authored")
+    status = qa.lot(lot)
+    assert status["state"] == "on_hold", status
+    assert [(h["record_id"], h["type"]) for h in status["holds"]] == [("CMP-1", "complaint")]
+    assert "complaint CMP-CMP-1 from Hospital North" in status["holds"][0]["why"]
+    # the retained samples are re-inspected; only a QA approver lifts the hold, citing it
+    retained = {**inspection(f"{lot}-RET-1", lot), "notes": "retained samples, complaint CMP-1"}
+    qa.ok(retained)
+    lift = hold("H-1", lot, "lifted", ["CMP-1"], [retained["record_id"]])
+    assert qa.refused(lift, "inspector", "authored", 403)
+    body = qa.refused({**lift, "resolves": ["NOPE"]}, "approver", "approved", 409)
+    assert "NOPE put no hold on lot LOT-CMP now (holds in force: CMP-1)" in body["detail"]
+    body = qa.refused({**lift, "resolution": ["NOPE"]}, "approver", "approved", 409)
+    assert "resolution NOPE names no record" in body["detail"]
+    qa.refused({**lift, "resolves": []}, "approver", "approved", 422)
+    qa.ok(lift, "approver", "approved")
+    assert qa.lot(lot)["state"] == "released" and qa.lot(lot)["holds"] == []
+    # a correction of relied-on evidence holds it again; so does a placed hold
+    fix = correction(f"{lot}-CORR", final["record_id"], lot,
+                     [{"path": "/sampling_plan", "value": "ISO 2859-1 II AQL 0.65 (normal)"}],
+                     "The plan printed on the traveller names the severity")
+    qa.ok(fix, "inspector", "authored")
+    qa.ok(hold("H-2", lot, "placed"), "inspector", "authored")
+    assert [h["type"] for h in qa.lot(lot)["holds"]] == ["correction", "hold"]
+
+
+def test_an_ncr_after_release_holds_the_lot_until_it_is_closed(qa: Qa) -> None:
+    lot = "LOT-NCRH"
+    released_lot(qa, lot)
+    opened = qa.step("ncr", f"NCR-{lot}", "open", lot=lot)
+    assert qa.lot(lot)["state"] == "on_hold"
+    lift = hold("H-3", lot, "lifted", [opened["record_id"]], [opened["record_id"]])
+    body = qa.refused(lift, "approver", "approved", 409)
+    assert "is not closed (step open)" in body["detail"], body
+    qa.step("ncr", f"NCR-{lot}", "evaluated", lot=lot)
+    qa.step("ncr", f"NCR-{lot}", "dispositioned", lot=lot, disposition="use_as_is",
+            concession={"characteristics": ["label"], "quantity": 10, "unit": "EA",
+                        "valid_until": "2099-01-01T00:00:00Z"})
+    closed = qa.step("ncr", f"NCR-{lot}", "closed", lot=lot)
+    qa.ok({**lift, "resolution": [closed["record_id"]]}, "approver", "approved")
+    assert qa.lot(lot)["state"] == "released"
+
+
+def test_rejected_is_final_until_a_rework_ncr_reopens_the_lot(qa: Qa) -> None:
+    lot = "LOT-REJF"
+    failed = inspection(f"{lot}-FQC-1", lot, value=3.2)
+    qa.ok(failed)
+    qa.ok(release(f"{lot}-REJ", lot, evidence(failed), "rejected"), "approver", "released")
+    again = inspection(f"{lot}-FQC-2", lot)
+    qa.ok(again)
+    body = qa.refused(release(f"{lot}-REL-1", lot, evidence(again)), "approver", "released", 409)
+    assert "rejected is final unless an NCR dispositioned rework reopens the lot" in body["detail"]
+    ncr = f"NCR-{lot}"
+    qa.step("ncr", ncr, "open", lot=lot, refs=[failed["record_id"]])
+    qa.step("ncr", ncr, "evaluated", lot=lot)
+    disposed = qa.step("ncr", ncr, "dispositioned", lot=lot)  # rework
+    status = qa.lot(lot)
+    assert status["state"] == "quarantined" and status["reopened_by"] == disposed["record_id"]
+    reworked = inspection(f"{lot}-FQC-3", lot)
+    qa.ok(reworked)
+    qa.step("ncr", ncr, "closed", lot=lot)
+    qa.ok(release(f"{lot}-REL", lot, evidence(reworked)), "approver", "released")
+    assert qa.lot(lot)["state"] == "released"
+
+
+def test_a_field_action_recalls_the_lot_for_good(qa: Qa) -> None:
+    lot = "LOT-FA"
+    released_lot(qa, lot)
+    action = {"record_id": f"{lot}-FA", "type": "field_action", "schema": "field_action/1",
+              "field_action_id": "FA-1", "lot": lot, "kind": "recall",
+              "reason": "Sterile barrier breach found in retained samples"}
+    assert qa.refused(action, "inspector", "authored", 403)
+    qa.refused({**action, "lot": "LOT-NOWHERE"}, "approver", "approved", 404)
+    qa.ok(action, "approver", "approved")
+    status = qa.lot(lot)
+    assert status["state"] == "recalled"
+    assert status["field_actions"][0]["kind"] == "recall"
+
+
+def test_a_release_of_a_rejected_lot_slipped_in_is_named(plant: Plant) -> None:
+    p = plant
+    failed = inspection("RJ-I1", lot="LOT-RJ-S", value=3.2, inspected_at=now_iso())
+    p.submit(failed, p.inspector, "authored")
+    p.submit(release("RJ-R1", "LOT-RJ-S", evidence(failed), "rejected"), p.approver, "released")
+    good = inspection("RJ-I2", lot="LOT-RJ-S", inspected_at=now_iso())
+    p.submit(good, p.inspector, "authored")
+    p.slip_in(release("RJ-R2", "LOT-RJ-S", evidence(good)), p.approver, "released")
+    only_rule_broken(p.audit(), "RJ-R2", "(release)", "rejected is final")

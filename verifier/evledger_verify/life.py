@@ -1,0 +1,187 @@
+"""A lot's life after its release decision: holds, complaints, field actions, and the state the
+log gives it (21 CFR 820.198 complaints, 806 corrections and removals, 211.198; ISO 13485
+§8.2.2, §8.3.3: nonconforming product detected after delivery).
+
+Part of the one rule definition (:mod:`evledger_verify.rules` calls in here). States:
+
+- ``in_process``: no release decision and nothing blocking;
+- ``quarantined``: a ``quarantined`` decision, or no decision and something blocks release;
+- ``released``: released, and nothing since puts it on hold;
+- ``on_hold``: released, then an NCR opened, an alert raised, a complaint received, a
+  correction of a record the release relied on, or a ``hold`` placed on it; each stays until a
+  ``hold`` record lifts it, citing the records that resolve it (an NCR trigger: its NCR
+  closed);
+- ``rejected``: final, unless an NCR dispositioned ``rework`` afterwards reopens the lot;
+- ``recalled``: a ``field_action`` (recall, correction or removal) was taken on it; final.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from evledger_verify.rules import History, Refused, Stored, ncr_summaries
+
+__all__ = ["Life", "check_hold", "check_known_lot", "check_release", "lot_life"]
+
+
+@dataclass
+class Life:
+    """What the log says about a lot's release decision and what happened after it."""
+
+    #: The last release decision in force (None: none, or a rejection reopened by rework).
+    decision: str | None = None
+    #: The release record behind ``decision``.
+    release: Stored | None = None
+    #: What puts the released lot on hold now, by record id, in log order.
+    holds: dict[str, Stored] = field(default_factory=dict)
+    #: The field actions taken (the lot is recalled).
+    field_actions: list[Stored] = field(default_factory=list)
+    #: The rework NCR step that reopened a rejected lot, if one did.
+    reopened_by: str | None = None
+
+    def state(self, blocked: bool) -> str:
+        """The lot's state; ``blocked``: something keeps it from release."""
+        if self.field_actions:
+            return "recalled"
+        if self.decision == "released":
+            return "on_hold" if self.holds else "released"
+        if self.decision in ("rejected", "quarantined"):
+            return self.decision
+        return "quarantined" if blocked else "in_process"
+
+    def view(self) -> list[dict[str, Any]]:
+        """The active holds, as the lot status shows them."""
+        return [
+            {"record_id": r.record_id, "type": r.type, "why": _why(r)} for r in self.holds.values()
+        ]
+
+
+def _why(r: Stored) -> str:
+    b = r.body
+    if r.type == "ncr":
+        return f"NCR {b['ncr_id']} opened after release: {str(b.get('nature', ''))[:120]}"
+    if r.type == "alert":
+        return f"alert {b['alert_id']} after release: {str(b.get('description', ''))[:120]}"
+    if r.type == "complaint":
+        return f"complaint {b['complaint_id']} from {b['source']}: {str(b['description'])[:120]}"
+    if r.type == "correction":
+        return f"correction {r.record_id} of {b['corrects']}, which the release relied on"
+    return f"hold {b['hold_id']} placed: {str(b.get('reason', ''))[:120]}"
+
+
+def lot_life(records: Sequence[Stored]) -> Life:
+    """Replay the lot's records (in log order) into its :class:`Life`."""
+    life = Life()
+    relied_on: set[str] = set()
+    for r in records:
+        b = r.body
+        if r.type == "release":
+            life.decision, life.release = str(b["decision"]), r
+            life.reopened_by = None
+            if life.decision == "released":
+                relied_on = {str(e["record_id"]) for e in b.get("evidence", ())}
+                life.holds.clear()
+        elif r.type == "field_action":
+            life.field_actions.append(r)
+        elif r.type == "hold" and b.get("action") == "lifted":
+            for resolved in b.get("resolves", ()):
+                life.holds.pop(str(resolved), None)
+        elif (
+            r.type == "ncr"
+            and b.get("step") == "dispositioned"
+            and b.get("disposition") == "rework"
+            and life.decision == "rejected"
+        ):
+            life.decision, life.reopened_by = None, r.record_id
+        elif life.decision == "released" and (
+            (r.type == "ncr" and b.get("step") == "open")
+            or r.type in ("alert", "complaint")
+            or (r.type == "correction" and str(b.get("corrects")) in relied_on)
+            or (r.type == "hold" and b.get("action") == "placed")
+        ):
+            life.holds[r.record_id] = r
+    return life
+
+
+# -- rules ------------------------------------------------------------------------------------
+
+
+def check_release(record: dict[str, Any], records: Sequence[Stored]) -> None:
+    """A rejected lot is released only after a rework NCR reopened it; a recalled one never."""
+    if record["decision"] != "released":
+        return
+    life = lot_life(records)
+    lot = record["lot"]
+    if life.field_actions:
+        raise Refused(
+            "release",
+            "conflict",
+            f"release of lot {lot}: recalled by field action "
+            f"{life.field_actions[-1].body['field_action_id']}; a recalled lot is never "
+            "released again",
+        )
+    if life.decision == "rejected" and life.release is not None:
+        raise Refused(
+            "release",
+            "conflict",
+            f"release of lot {lot}: rejected by {life.release.record_id}; rejected is final "
+            "unless an NCR dispositioned rework reopens the lot",
+        )
+
+
+def check_hold(record: dict[str, Any], meaning: str, history: History) -> None:
+    """A hold is lifted by a QA approver, naming holds in force and the records of the lot
+    that resolve them; a hold an NCR opened is resolved by that NCR closed."""
+    if record["action"] != "lifted":
+        return
+    lot, hold = str(record["lot"]), record["hold_id"]
+    if meaning != "approved":
+        raise Refused(
+            "authority",
+            "forbidden",
+            f"hold {hold}: lifting a hold is a QA approver's decision (meaning approved), got "
+            f"{meaning!r}",
+        )
+    records = history.lot(lot)
+    life = lot_life(records)
+    unknown = [str(t) for t in record["resolves"] if str(t) not in life.holds]
+    if unknown:
+        active = ", ".join(life.holds) or "none"
+        raise Refused(
+            "hold",
+            "conflict",
+            f"hold {hold}: {', '.join(unknown)} put no hold on lot {lot} now (holds in force: "
+            f"{active})",
+        )
+    ids = {r.record_id for r in records}
+    missing = [str(x) for x in record["resolution"] if str(x) not in ids]
+    if missing:
+        raise Refused(
+            "hold",
+            "conflict",
+            f"hold {hold}: resolution {', '.join(missing)} names no record of lot {lot}",
+        )
+    ncrs = ncr_summaries(records)
+    for t in record["resolves"]:
+        trigger = life.holds[str(t)]
+        if trigger.type == "ncr":
+            n = ncrs[str(trigger.body["ncr_id"])]
+            if n["step"] != "closed":
+                raise Refused(
+                    "hold",
+                    "conflict",
+                    f"hold {hold}: NCR {n['ncr_id']} (which put the hold) is not closed (step "
+                    f"{n['step']}); a hold lifts once its NCR is closed",
+                )
+
+
+def check_known_lot(record: dict[str, Any], history: History) -> None:
+    """A complaint or a field action names a lot the ledger knows."""
+    if not history.lot(str(record["lot"])):
+        raise Refused(
+            str(record["type"]),
+            "not_found",
+            f"{record['type']} {record['record_id']}: lot {record['lot']!r} has no records",
+        )
