@@ -83,7 +83,21 @@ _LOT = re.compile(LOT_PATTERN.removesuffix("$"))
 _UNSERVABLE_LOTS = (".", "..")
 #: Record types whose rules read the ledger's state (history of an entity, the lot's records):
 #: pending inserts are written before they are judged, so they see earlier items of the batch.
-_STATEFUL = frozenset({"ncr", "capa", "change", "alert", "release", "correction", "recall"})
+_STATEFUL = frozenset(
+    {
+        "ncr",
+        "capa",
+        "change",
+        "alert",
+        "release",
+        "correction",
+        "recall",
+        "review",
+        "complaint",
+        "hold",
+        "field_action",
+    }
+)
 #: Records whose rules read master data, and the master data they read: an inspection after a
 #: calibration in the same batch is judged with it.
 _READS_MASTER = frozenset({"inspection", "specification"})
@@ -217,10 +231,15 @@ class _Pending:
     #: Whether ``rows`` hold master data (which an inspection or specification reads).
     master: bool = False
 
-    def before(self, rtype: str) -> bool:
-        """Whether the rows must be written before a ``rtype`` record is judged: its rules
-        read what they hold."""
-        return bool(self.rows) and (rtype in _STATEFUL or (rtype in _READS_MASTER and self.master))
+    def before(self, rtype: str, record: Mapping[str, Any]) -> bool:
+        """Whether the rows must be written before ``record`` (of type ``rtype``) is judged:
+        its rules read what they hold. An inspection reads its lot only as a retest, and the
+        earlier inspections of its product stream only under a sampling plan."""
+        return bool(self.rows) and (
+            rtype in _STATEFUL
+            or (rtype in _READS_MASTER and self.master)
+            or (rtype == "inspection" and ("retest" in record or "sampling" in record))
+        )
 
 
 class Submitter:
@@ -384,7 +403,7 @@ class Submitter:
                         out[c.index] = ItemResult(c.index, c.record_id, result=_idempotent(row, c))
                         continue
                     roles = self.authorize(registry, c, bootstrap)
-                    if pending.before(c.rtype):
+                    if pending.before(c.rtype, c.sub.record):
                         self._flush(conn, pending, out)
                         rules.forget()
                     if not bootstrap:

@@ -101,6 +101,9 @@ class Characteristic(_Model):
     value: float | str
     verdict: Literal["pass", "fail"]
     critical: bool = False
+    #: Attribute sampling: nonconforming items found in the sample. The verdict is then the
+    #: plan's (Ac / Re), and ``value`` the worst one measured, which may be out of limits.
+    nonconforming: Annotated[int, Field(ge=0, le=10_000_000)] | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> Characteristic:
@@ -108,7 +111,8 @@ class Characteristic(_Model):
         if (self.lower is not None or self.upper is not None) and not isinstance(self.value, float):
             raise ValueError(f"{self.name}: a characteristic with limits needs a numeric value")
         if (
-            isinstance(self.value, float)
+            self.nonconforming is None
+            and isinstance(self.value, float)
             and self.verdict == "pass"
             and (
                 (self.lower is not None and self.value < self.lower)
@@ -167,6 +171,26 @@ class MeasuredCharacteristic(Characteristic):
     equipment: Id | None = None
 
 
+class SamplingPlan(_Model):
+    """A structured attribute sampling plan: the standard and edition, inspection level and AQL
+    (as the specification states them), the severity the switching rules give now, and the lot
+    size the sample is drawn from. Sample size and Ac / Re follow from the tables."""
+
+    standard: Literal["ISO 2859-1:1999", "ANSI/ASQ Z1.4-2003"]
+    level: Literal["S-1", "S-2", "S-3", "S-4", "I", "II", "III"]
+    aql: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", max_length=8)]
+    severity: Literal["normal", "tightened", "reduced"]
+    lot_size: Annotated[int, Field(ge=2, le=10_000_000_000)]
+
+
+class SpecSampling(_Model):
+    """What a specification fixes of the sampling: standard, level and AQL."""
+
+    standard: Literal["ISO 2859-1:1999", "ANSI/ASQ Z1.4-2003"]
+    level: Literal["S-1", "S-2", "S-3", "S-4", "I", "II", "III"]
+    aql: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", max_length=8)]
+
+
 class Retest(_Model):
     """What a retest answers: the inspection whose result failed, and the OOS investigation
     (an NCR citing it) whose finding of an assignable cause invalidated that result."""
@@ -187,6 +211,19 @@ class InspectionV2(_InspectionBase):
         Sequence[MeasuredCharacteristic], Field(min_length=1, max_length=500)
     ]
     retest: Retest | None = None
+    sampling: SamplingPlan | None = None
+
+    @model_validator(mode="after")
+    def _counted(self) -> InspectionV2:
+        counted = [c.nonconforming is not None for c in self.characteristics]
+        if self.sampling is not None and not all(counted):
+            raise ValueError(
+                "an inspection under a sampling plan counts nonconforming items for every "
+                "characteristic (nonconforming)"
+            )
+        if self.sampling is None and any(counted):
+            raise ValueError("nonconforming counts are judged by a sampling plan (sampling)")
+        return self
 
     @model_validator(mode="after")
     def _measured_once(self) -> InspectionV2:
@@ -404,6 +441,8 @@ class Specification(_Record):
     sample_size: Annotated[int, Field(ge=1, le=10_000_000)]
     characteristics: Annotated[list[SpecCharacteristic], Field(min_length=1, max_length=500)]
     change_id: Id
+    #: The attribute sampling its inspections follow (their plan derives from it).
+    sampling: SpecSampling | None = None
 
     @model_validator(mode="after")
     def _unique(self) -> Specification:

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from evledger_verify import acceptance
 from evledger_verify.rules import (
     Blocker,
     History,
@@ -288,6 +289,7 @@ def check_inspection(record: dict[str, Any], history: History, legacy: bool) -> 
                 )
             continue
         _usable(str(c["equipment"]), kind, at, history, str(record["record_id"]), c["name"])
+    acceptance.check_sampling(record, history, spec)
 
 
 def _limits(c: dict[str, Any]) -> str:

@@ -48,6 +48,7 @@ __all__ = [
     "judge",
     "ncr_summaries",
     "release_blockers",
+    "stream_of",
     "subject_of",
     "unix_seconds",
     "utc_iso",
@@ -169,7 +170,14 @@ MASTER_KEY = {
 #: computed earlier stays reproducible from the log).
 PROTECTED = {
     "*": ("record_id", "type", "schema", "lot"),
-    "inspection": ("stage", "material_lot", "supplier", "specification", "retest"),
+    "inspection": (
+        "stage",
+        "material_lot",
+        "supplier",
+        "specification",
+        "retest",
+        "sampling",
+    ),
     "scan": ("station", "operation", "gs1", "consignee", "supplier", "pallet"),
     "ncr": (
         "ncr_id",
@@ -347,7 +355,15 @@ def subject_of(record: dict[str, Any]) -> str | None:
         return f"record:{record['corrects']}"
     if rtype == "review":
         return f"record:{record['reviews']}"
+    if rtype == "inspection" and record.get("sampling") is not None:
+        return stream_of(record)
     return None
+
+
+def stream_of(body: dict[str, Any]) -> str:
+    """The product stream an inspection under a sampling plan belongs to (its product, stage
+    and supplier), along which the switching rules of ISO 2859-1 run."""
+    return f"stream:{body['product']['gtin']}:{body['stage']}:{body.get('supplier') or '-'}"
 
 
 def _pointer(path: str) -> list[str]:
