@@ -15,6 +15,19 @@ the chain's ``finalized`` block (chains with a finality gadget) or ``confirmatio
 chains such as Anvil, whose ``finalized`` tag is only its head minus 64; and chains without the
 tag) is recorded ``final``.
 
+A final anchor can still be lost: a reorganization deeper than the finality rule, or a node that
+restarted from an older or torn state. Anvil's periodic state dump (``--state-interval``) is not
+one snapshot: it reads the blocks, then the accounts, so a block mined in between has its effects
+in the dump (the contract holds the root, the anchorer's nonce moved on) without the block or its
+transaction; after a kill -9 the node restarts from that dump. Each round therefore first checks
+the newest final anchors against the chain, newest first, until one whose block the chain still
+holds: each one lost is recorded ``orphaned`` (a warning, and the ``final`` state it had stays on
+record) and the round anchors again what it covered, so no live row names a transaction the chain
+does not have. When the contract kept the root of a lost transaction, or the chain has the very
+block again that an orphaned row names (rows and states are recorded once), that size has no
+live row and cannot be anchored again (the contract refuses a size twice): the next checkpoint
+is anchored on top of it.
+
 More than one chain: one Anchorer per chain, each with its own key, contract and lock, all
 anchoring the same log; an ``anchors`` row names its chain. A chain added later
 (``EVLEDGER_EXTRA_CHAINS``) gets its contract deployed by its anchorer's first round that
@@ -36,12 +49,13 @@ from typing import Any
 import sqlalchemy as sa
 from evledger_verify.errors import VerificationError
 from evledger_verify.records import checksum_address
-from web3.exceptions import Web3Exception
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from web3.exceptions import BlockNotFound, Web3Exception
 
 from ledger import locks, tree
 from ledger.anchor_proof import cut_anchor_proof
 from ledger.chain import AnchorResult, Chain
-from ledger.errors import ChainError, LedgerError
+from ledger.errors import ChainError, ChainUnreachable, LedgerError
 from ledger.identity import ChainTarget, Identity, chain_meta_key
 from ledger.models import (
     Anchor,
@@ -93,6 +107,9 @@ class Anchorer:
         self._identity_checked = False
         #: Anchors whose offline proof could not be cut (not tried again until a restart).
         self._unprovable: set[str] = set()
+        #: (size, root) the contract holds with no anchor that can be recorded (see
+        #: :meth:`_record_if_missing`): said once, not searched for each round.
+        self._unrecordable: tuple[int, bytes] | None = None
         #: Rounds that failed (chain or database errors).
         self.failures = 0
         #: Where each round's outcome goes (ledger.health.Reporter); a no-op by default.
@@ -135,6 +152,7 @@ class Anchorer:
         if checked_now:
             self._check_identity()
         chain_size, chain_root = self.chain.latest()
+        self._recheck_final(conn)
         self._prove(conn)
         self._follow(conn, chain_size)
         latest = conn.execute(
@@ -152,16 +170,19 @@ class Anchorer:
                     f"the log has {'no checkpoint' if ours is None else bytes(ours).hex()} there: "
                     "the log and the chain disagree; run `evledger audit`"
                 )
-            self._record_if_missing(conn, chain_size)
+            self._record_if_missing(conn, chain_size, chain_root)
         if latest is None or latest.tree_size <= chain_size:
             return None
         proof = tree.consistency_proof(DbNodeStore(conn), chain_size, latest.tree_size)
         size = latest.tree_size
 
         def sent(tx_hash: str, nonce: int, max_fee: int, replaces: str | None) -> None:
+            # A node that went back to an older state can be sent the very transaction it lost
+            # (same nonce, checkpoint and fees, so the same hash): it is on record already.
             with self.engine.begin() as c:
                 c.execute(
-                    sa.insert(AnchorSubmission).values(
+                    pg_insert(AnchorSubmission)
+                    .values(
                         chain_id=self.chain_id,
                         tx_hash=tx_hash,
                         tree_size=size,
@@ -170,11 +191,14 @@ class Anchorer:
                         replaces=replaces,
                         sent_at=datetime.now(UTC),
                     )
+                    .on_conflict_do_nothing()
                 )
 
         if not checked_now:  # never send to a node that is not (any more) the chain
             self._check_identity()
         result = self.chain.anchor(size, bytes(latest.root_hash), proof, sent)
+        if self._recorded_orphaned(conn, result):
+            return None
         self._insert(conn, result)
         log.info(
             "anchored tree size %d on chain %d in tx %s",
@@ -223,18 +247,71 @@ class Anchorer:
         log.info("chain %d: deployed the anchor contract at %s", self.chain_id, target.contract)
         return target
 
+    def _recheck_final(self, conn: sa.Connection) -> None:
+        """Record ``orphaned`` the final anchors the chain lost (see the module docstring).
+
+        Newest first, until one whose block the chain still holds at its height: the anchors
+        below it were included, in order, in that block's ancestors. Held means the canonical
+        block at the recorded height has the recorded hash (which commits to the transaction);
+        the receipt is asked for only when it does not, to say where the transaction is now.
+        In steady state this is one query and one block header per round."""
+        below: int | None = None
+        page = 10  # most rounds read one
+        while True:
+            query = sa.select(
+                Anchor.tree_size, Anchor.tx_hash, Anchor.block_hash, Anchor.block_number
+            ).where(Anchor.chain_id == self.chain_id, anchor_state("final"), LIVE_ANCHOR)
+            if below is not None:
+                query = query.where(Anchor.tree_size < below)
+            rows = conn.execute(query.order_by(Anchor.tree_size.desc()).limit(page)).all()
+            for r in rows:
+                if self._block_hash_at(r.block_number) == r.block_hash:
+                    conn.commit()
+                    return
+                where = self.chain.inclusion(r.tx_hash)
+                if where is not None and where[1] == r.block_hash:
+                    conn.commit()  # the chain moved meanwhile; it holds this one
+                    return
+                now = "no block" if where is None else f"block {where[0]} {where[1]}"
+                detail = (
+                    f"final, then lost by the chain: block {r.block_number} {r.block_hash} is "
+                    f"no longer canonical and the transaction is now in {now} (a reorganization "
+                    "deeper than the finality rule, or a node restarted from an older state)"
+                )
+                log.warning(
+                    "%s: the final anchor of size %d (tx %s) was lost by chain %d: %s; "
+                    "recorded orphaned, anchoring again",
+                    self.name,
+                    r.tree_size,
+                    r.tx_hash,
+                    self.chain_id,
+                    detail,
+                )
+                self._state(conn, r, "orphaned", detail)
+            conn.commit()
+            if len(rows) < page:
+                return
+            below, page = rows[-1].tree_size, 100
+
+    def _block_hash_at(self, number: int) -> str | None:
+        """The hash of the canonical block at height ``number``, None when the chain has none."""
+        try:
+            block = self.chain.w3.eth.get_block(number)
+        except BlockNotFound:
+            return None
+        except OSError as exc:
+            raise ChainUnreachable(f"block {number}: {exc.__class__.__name__}: {exc}") from exc
+        except (Web3Exception, ValueError) as exc:
+            raise ChainError(f"block {number}: {exc.__class__.__name__}: {exc}") from exc
+        return block["hash"].to_0x_hex()
+
     def _follow(self, conn: sa.Connection, chain_size: int) -> None:
-        """Record which included anchors became final, and which a reorganization orphaned.
-        Anchors above the contract's latest size are looked at even when final: a node that
-        restarted from an older state (a dev chain killed with -9) lost them too.
+        """Record which included anchors became final, and which a reorganization orphaned
+        (final ones the chain lost afterwards: :meth:`_recheck_final`).
         ``chain_size``: the contract's latest anchored size, read once per round."""
         rows = conn.execute(
             sa.select(Anchor.tree_size, Anchor.tx_hash, Anchor.block_hash, Anchor.block_number)
-            .where(
-                Anchor.chain_id == self.chain_id,
-                LIVE_ANCHOR,
-                sa.or_(~anchor_state("final"), Anchor.tree_size > chain_size),
-            )
+            .where(Anchor.chain_id == self.chain_id, LIVE_ANCHOR, ~anchor_state("final"))
             .order_by(Anchor.tree_size)
             .limit(100)
         ).all()
@@ -331,22 +408,68 @@ class Anchorer:
             )
         )
 
-    def _record_if_missing(self, conn: sa.Connection, size: int) -> None:
+    def _record_if_missing(self, conn: sa.Connection, size: int, root: bytes) -> None:
+        """The contract's latest anchor (already checked to be the log's root at ``size``) has
+        no live row: a crash between sending and recording; record it from its event. Two
+        cases leave nothing to record, and the size cannot be anchored again (the contract
+        holds it): the next checkpoint is anchored on top of it. The chain has no ``Anchored``
+        event for it: the node kept the state of a transaction it lost (a state dump ahead of
+        its blocks). Or the event is in the very block of an anchor recorded orphaned: the
+        chain holds that block again (see :meth:`_recorded_orphaned`)."""
         have = conn.execute(
             sa.select(Anchor.tree_size).where(
                 Anchor.tree_size == size, Anchor.chain_id == self.chain_id, LIVE_ANCHOR
             )
         ).first()
-        if have is not None:
+        if have is not None or self._unrecordable == (size, root):
             return
         assert self.target is not None  # the round attached first
         found = self.chain.find_anchor(size, self.target.deploy_block)
         if found is None:
-            raise ChainError(f"anchor: contract holds size {size} but no Anchored event found")
+            self._unrecordable = (size, root)
+            log.warning(
+                "%s: the contract on chain %d holds the log's root at size %d but the chain has "
+                "no transaction that anchored it (the node kept the state of a block it lost); "
+                "the next checkpoint is anchored on top of it",
+                self.name,
+                self.chain_id,
+                size,
+            )
+            return
+        if self._recorded_orphaned(conn, found):
+            self._unrecordable = (size, root)
+            return
         log.info(
             "recovered anchor of size %d on chain %d from tx %s", size, self.chain_id, found.tx_hash
         )
         self._insert(conn, found)
+
+    def _recorded_orphaned(self, conn: sa.Connection, r: AnchorResult) -> bool:
+        """Whether ``r`` is an anchor on record already (then orphaned: live ones are looked
+        up before): the chain holds again the very block it had lost, the same transaction in
+        an identical block (a reorganization that went back; or the lost transaction sent again,
+        byte for byte, into a block identical to the lost one by a node restarted from the
+        state before it within the same second). A row is recorded once and its ``orphaned``
+        state stays, so the checkpoint has no live anchor until the next one is anchored."""
+        known = conn.execute(
+            sa.select(Anchor.tree_size).where(
+                Anchor.tree_size == r.tree_size,
+                Anchor.tx_hash == r.tx_hash,
+                Anchor.block_hash == r.block_hash,
+            )
+        ).first()
+        if known is None:
+            return False
+        log.warning(
+            "%s: chain %d holds again the anchor of size %d recorded orphaned (tx %s, block %s); "
+            "it is not recorded twice: the next checkpoint is anchored on top of it",
+            self.name,
+            self.chain_id,
+            r.tree_size,
+            r.tx_hash,
+            r.block_hash,
+        )
+        return True
 
     def _insert(self, conn: sa.Connection, r: AnchorResult) -> None:
         assert self.target is not None  # the round attached first

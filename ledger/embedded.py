@@ -14,11 +14,16 @@ Nothing started here may outlive its starter:
   dropped before a start, so a clean stop after an earlier kill -9 really stops the server.
 - A port that is already taken is never mistaken for our chain: it is checked before Anvil
   starts, and readiness counts only while our process is alive.
+- Anvil rewrites its state file in place once a second: a kill -9 in the middle of a write
+  leaves a torn file Anvil refuses to start from. Each start keeps a copy of the state file it
+  starts from; a torn one is put aside and the chain starts from that copy, an older state
+  (the anchorer records the anchors it lost orphaned and anchors again).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import platform
 import re
@@ -32,6 +37,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from ledger.errors import ConfigError
+
+log = logging.getLogger("evledger.embedded")
 
 __all__ = [
     "Anvil",
@@ -174,6 +181,36 @@ class Anvil:
     def pid_file(self) -> Path | None:
         return None if self.state_dir is None else self.state_dir / "anvil.pid"
 
+    @property
+    def state_file(self) -> Path | None:
+        return None if self.state_dir is None else self.state_dir / "anvil-state.json"
+
+    def _check_state(self) -> None:
+        """Before a start: keep a copy of a state file that parses; put a torn one (a kill -9
+        while Anvil wrote it) aside and start from the copy the last start kept."""
+        state = self.state_file
+        if state is None or not state.exists():
+            return
+        kept = state.with_name("anvil-state.last-start.json")
+        try:
+            json.loads(state.read_bytes())
+        except ValueError:
+            torn = state.with_name(f"anvil-state.torn-{time.strftime('%Y%m%dT%H%M%S')}.json")
+            state.rename(torn)
+            if not kept.exists():
+                raise ConfigError(
+                    f"anvil: its state file is torn (killed while writing it), kept as {torn}, "
+                    "and no earlier copy exists: the chain cannot be restored"
+                ) from None
+            os.replace(_copy(kept, state), state)
+            log.warning(
+                "anvil: its state file was torn (killed while writing it; kept as %s); starting "
+                "from the state of its last start: the blocks since are lost",
+                torn,
+            )
+            return
+        os.replace(_copy(state, kept), kept)
+
     def _stop_leftover(self) -> None:
         """Stop an Anvil a killed run left on our state file (two writers corrupt it)."""
         if self.pid_file is None or not self.pid_file.exists():
@@ -182,7 +219,7 @@ class Anvil:
             pid = int(self.pid_file.read_text().strip())
         except ValueError:
             pid = 0
-        state = str(self.state_dir / "anvil-state.json") if self.state_dir else ""
+        state = str(self.state_file) if self.state_file else ""
         if pid > 0 and pid_alive(pid) and state and state in cmdline(pid):
             stop_pid(pid)
         self.pid_file.unlink(missing_ok=True)
@@ -190,6 +227,7 @@ class Anvil:
     def start(self, timeout: float = 30.0) -> Anvil:
         binary = find_anvil_binary()
         self._stop_leftover()
+        self._check_state()
         port = self.port or free_port()
         if not port_is_free(port):
             raise ConfigError(
@@ -214,7 +252,7 @@ class Anvil:
             self.state_dir.mkdir(parents=True, exist_ok=True)
             args += [
                 "--state",
-                str(self.state_dir / "anvil-state.json"),
+                str(self.state_file),
                 "--state-interval",
                 "1",
                 "--preserve-historical-states",
@@ -270,6 +308,17 @@ class Anvil:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _copy(source: Path, beside: Path) -> Path:
+    """A complete copy of ``source`` in a temporary file next to ``beside`` (to rename)."""
+    tmp = beside.with_name(beside.name + ".tmp")
+    with open(source, "rb") as src, open(tmp, "wb") as dst:
+        while chunk := src.read(1 << 20):
+            dst.write(chunk)
+        dst.flush()
+        os.fsync(dst.fileno())
+    return tmp
 
 
 def _rpc_ready(url: str) -> bool:

@@ -41,6 +41,7 @@ __all__ = [
     "Pending",
     "Projector",
     "Trace",
+    "floor",
     "pending_links",
     "project",
     "projected_size",
@@ -319,6 +320,27 @@ def receipts(
         (link.record_id, link.lot, link.other, link.at)
         for link in pending.links
         if link.kind == "receive" and link.lot in seen
+    )
+    return out
+
+
+def floor(conn: sa.Connection, lot: str) -> list[tuple[str, str, str | None, str | None]]:
+    """What the shop floor did with ``lot``: its ``ship`` links and the ``input`` links of
+    the material that went into it, as (record id, kind, other, time), over the projection and
+    the records it has not read yet (the rules' ``History.floor``)."""
+    pending = pending_links(conn)
+    out = [
+        (row.record_id, row.kind, row.other, row.at)
+        for row in conn.execute(
+            sa.select(_G.record_id, _G.kind, _G.other, _G.at)
+            .where(_G.lot == lot, _G.kind.in_(("ship", "input")), _G.leaf_index < pending.below)
+            .order_by(_G.leaf_index, _G.n)
+        )
+    ]
+    out.extend(
+        (link.record_id, link.kind, link.other, link.at)
+        for link in pending.links
+        if link.lot == lot and link.kind in ("ship", "input")
     )
     return out
 

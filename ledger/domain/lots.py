@@ -60,7 +60,9 @@ def lot_status(
     releases = [r for r in records if r.type == "release"]
     release = releases[-1] if releases else None
     blockers = release_blockers(records, required_stages, [], master)
-    open_alerts = [b.text for b in blockers if b.kind in ("open_alert", "open_excursion")]
+    open_alerts = [
+        b.text for b in blockers if b.kind in ("open_alert", "open_excursion", "floor_alert")
+    ]
     open_ncrs = [n for n in ncrs.values() if n["step"] != "closed"]
     life = lot_life(records)
     state = life.state(bool(open_ncrs or open_alerts or master))
@@ -96,7 +98,9 @@ def lot_status(
             if v not in ("closed", "cancelled")
         ],
         "open_alerts": open_alerts,
-        "master_data": [{"kind": b.kind, "text": b.text} for b in master],
+        "master_data": [
+            {"kind": b.kind, "text": b.text} for b in master if b.kind != "floor_alert"
+        ],
         "release": None
         if release is None
         else {

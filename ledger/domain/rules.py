@@ -99,6 +99,9 @@ class Rules:
     def receipts(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
         return genealogy.receipts(self.conn, lot)
 
+    def floor(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
+        return genealogy.floor(self.conn, lot)
+
     def master_blockers(self, lot: str, records: Sequence[Stored]) -> list[rules.Blocker]:
         """What master data says about ``lot`` now (for its status)."""
         return master.master_blockers(lot, records, self)

@@ -6,17 +6,19 @@ service refuses."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
 
-from tests.helpers import inspection, now_iso
+from tests.helpers import GTIN, bearer, inspection, now_iso, register, sign
 from tests.integration.test_domain_workflows import (
     Qa,
     correction,
     evidence,
     qa,
     release,
+    workflow,
 )
 from tests.integration.test_rules_replay import Plant, only_rule_broken
 
@@ -142,3 +144,49 @@ def test_a_release_of_a_rejected_lot_slipped_in_is_named(plant: Plant) -> None:
     p.submit(good, p.inspector, "authored")
     p.slip_in(release("RJ-R2", "LOT-RJ-S", evidence(good)), p.approver, "released")
     only_rule_broken(p.audit(), "RJ-R2", "(release)", "rejected is final")
+
+
+# -- status on the floor ---------------------------------------------------------------------
+
+
+def scan(device: Any, p: Plant, rid: str, op: str, gs1_lot: str, **fields: Any) -> None:
+    record = {"record_id": rid, "type": "scan", "schema": "scan/1", "station": "ST-FLOOR",
+              "operation": op, "gs1": {"gtin": GTIN, "lot": gs1_lot}, "scanned_at": now_iso(),
+              **fields}
+    assert p.client.post("/v1/records", json=sign(p.runtime, record, device, "recorded")
+                         ).status_code == 201
+
+
+def test_shipping_an_unreleased_lot_is_logged_and_raises_a_critical_alert(plant: Plant) -> None:
+    """A quarantined lot scanned as shipped: the scan is stored (it happened) and the lot
+    carries a critical alert that only an NCR dispositioning the scan clears; a rejected
+    material lot consumed into a product lot puts the alert on the product lot."""
+    p = plant
+    device = register(p.client, p.runtime, ("device",), "Dock scanner")
+    final = inspection("FL-I1", lot="LOT-FL", value=3.2, inspected_at=now_iso())
+    p.submit(final, p.inspector, "authored")
+    scan(device, p, "FL-S1", "ship", "LOT-FL", lot="LOT-FL", consignee="Hospital North",
+         quantity=100, unit="EA")
+    lot = p.client.get("/v1/lots/LOT-FL", headers=bearer(p.runtime, p.approver)).json()
+    assert lot["state"] == "quarantined"
+    assert any("critical alert: lot LOT-FL was shipped to Hospital North while not released "
+               "(in process; scan FL-S1" in a for a in lot["open_alerts"]), lot["open_alerts"]
+    p.submit(workflow("ncr", "FL-N1", "NCR-FL", "open", lot="LOT-FL", refs=["FL-S1"]),
+             p.inspector, "authored")
+    p.submit(workflow("ncr", "FL-N2", "NCR-FL", "evaluated", lot="LOT-FL"), p.inspector,
+             "reviewed")
+    p.submit(workflow("ncr", "FL-N3", "NCR-FL", "dispositioned", lot="LOT-FL",
+                      disposition="return"), p.approver, "approved")
+    lot = p.client.get("/v1/lots/LOT-FL", headers=bearer(p.runtime, p.approver)).json()
+    assert not any("critical alert" in a for a in lot["open_alerts"]), lot["open_alerts"]
+    # a rejected material lot consumed into a product lot
+    material = inspection("FL-I2", lot="RM-FL", stage="incoming", value=3.2,
+                          inspected_at=now_iso())
+    p.submit(material, p.inspector, "authored")
+    p.submit(release("FL-R2", "RM-FL", evidence(material), "rejected"), p.approver, "released")
+    time.sleep(1.1)  # the scan comes after the rejection
+    scan(device, p, "FL-S2", "produce", "LOT-FL2", lot="LOT-FL2")
+    scan(device, p, "FL-S3", "consume", "RM-FL")
+    lot = p.client.get("/v1/lots/LOT-FL2", headers=bearer(p.runtime, p.approver)).json()
+    assert any("material lot RM-FL was consumed into lot LOT-FL2 while rejected (scan FL-S3"
+               in a for a in lot["open_alerts"]), lot

@@ -65,6 +65,10 @@ class Judge:
         self._received: dict[str, list[tuple[str, str, str | None, str | None]]] = defaultdict(
             list
         )
+        #: lot -> its ship links and the input links into it (History.floor).
+        self._floor: dict[str, list[tuple[str, str, str | None, str | None]]] = defaultdict(
+            list
+        )
         self._specifications = False
         self._signers = False
         self.judged = 0
@@ -117,6 +121,8 @@ class Judge:
                 self._inputs[link.lot].add(link.other)
             elif link.kind == "receive":
                 self._received[link.lot].append((link.record_id, link.lot, link.other, link.at))
+            if link.kind in ("ship", "input"):
+                self._floor[link.lot].append((link.record_id, link.kind, link.other, link.at))
         subject = subject_of(record.body)
         if subject is not None:
             self._subjects[subject].append(record)
@@ -151,6 +157,9 @@ class Judge:
 
     def person(self, signer: str) -> str | None:
         return self._persons(signer)
+
+    def floor(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
+        return list(self._floor.get(lot, ()))
 
     def receipts(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
         seen, frontier = {lot}, [lot]

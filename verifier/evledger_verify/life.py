@@ -19,11 +19,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-from evledger_verify.rules import History, Refused, Stored, ncr_summaries
+from evledger_verify import oos
+from evledger_verify.rules import Blocker, History, Refused, Stored, ncr_summaries
 
-__all__ = ["Life", "check_hold", "check_known_lot", "check_release", "lot_life"]
+__all__ = [
+    "Life",
+    "check_hold",
+    "check_known_lot",
+    "check_release",
+    "floor_blockers",
+    "lot_life",
+]
 
 
 @dataclass
@@ -185,3 +194,65 @@ def check_known_lot(record: dict[str, Any], history: History) -> None:
             "not_found",
             f"{record['type']} {record['record_id']}: lot {record['lot']!r} has no records",
         )
+
+
+# -- status on the floor ----------------------------------------------------------------------
+
+
+def _before(records: Sequence[Stored], at: datetime) -> list[Stored]:
+    return [r for r in records if _when(r.signed_at) <= at]
+
+
+def _when(value: Any) -> datetime:
+    t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def floor_blockers(
+    lot: str, records: Sequence[Stored], history: History, cleared: set[str]
+) -> list[Blocker]:
+    """Critical alerts the shop floor raised on ``lot`` (ISO 13485 §8.3.1; 21 CFR 820.86,
+    211.142): it was shipped while not released, or material was consumed into it while that
+    material lot was rejected, quarantined, on hold, recalled, or with an unanswered failed
+    result. The scan is logged (it happened); each stays a release blocker until an NCR whose
+    ``refs`` name the scan record is dispositioned (``cleared``)."""
+    out = []
+    for record_id, kind, other, at in history.floor(lot):
+        if record_id in cleared or at is None:
+            continue
+        try:
+            t = _when(at)
+        except ValueError:
+            continue
+        if kind == "ship":
+            state = lot_life(_before(records, t)).state(False)
+            if state != "released":
+                out.append(
+                    Blocker(
+                        "floor_alert",
+                        f"critical alert: lot {lot} was shipped to {other} while not released "
+                        f"({state.replace('_', ' ')}; scan {record_id}, {at}): an NCR "
+                        f"dispositioning {record_id} clears it",
+                    )
+                )
+        elif other is not None:
+            material = _before(history.lot(other), t)
+            state = lot_life(material).state(False)
+            failed, _ = oos.failure_blockers(material, t)
+            why = (
+                state
+                if state in ("rejected", "quarantined", "on_hold", "recalled")
+                else "with an unanswered failed result"
+                if failed
+                else None
+            )
+            if why is not None:
+                out.append(
+                    Blocker(
+                        "floor_alert",
+                        f"critical alert: material lot {other} was consumed into lot {lot} while "
+                        f"{why} (scan {record_id}, {at}): an NCR dispositioning {record_id} "
+                        "clears it",
+                    )
+                )
+    return out

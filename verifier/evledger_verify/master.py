@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from evledger_verify import acceptance
+from evledger_verify import acceptance, life
 from evledger_verify.rules import (
     Blocker,
     History,
@@ -506,8 +506,13 @@ def _suppliers(lot: str, history: History, cleared: set[str]) -> list[Blocker]:
 
 
 def master_blockers(lot: str, records: Sequence[Stored], history: History) -> list[Blocker]:
-    """Why master data keeps ``lot`` (its records, corrections applied) from release:
-    inspections with equipment later found out of tolerance, material from suppliers that
-    were not approved when it was received."""
+    """Why the lot's wider history keeps ``lot`` (its records, corrections applied) from
+    release: inspections with equipment later found out of tolerance, material from suppliers
+    that were not approved when it was received, and the shop floor's critical alerts (a lot
+    shipped unreleased, material consumed while not acceptable: :func:`life.floor_blockers`)."""
     cleared = dispositioned(ncr_summaries(records))
-    return [*_suspect(records, history, cleared), *_suppliers(lot, history, cleared)]
+    return [
+        *_suspect(records, history, cleared),
+        *_suppliers(lot, history, cleared),
+        *life.floor_blockers(lot, records, history, cleared),
+    ]

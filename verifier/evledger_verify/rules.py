@@ -305,6 +305,11 @@ class History(Protocol):
         received: (record id, received lot, supplier, time), from the lot genealogy."""
         ...
 
+    def floor(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
+        """What the floor did with ``lot``: its shipments and the material consumed into it,
+        (record id, ``ship`` or ``input``, consignee or material lot, time), in log order."""
+        ...
+
 
 # -- authority ------------------------------------------------------------------------------
 
@@ -943,9 +948,12 @@ def _transition(
         oos.check_rework_closure(entity, before, str(record["lot"]), history)
     if rtype == "ncr" and record.get("refs"):
         lot_records = history.lot(str(record["lot"]))
-        known = {r.record_id for r in lot_records} | {
-            str(r.body["alert_id"]) for r in lot_records if r.type == "alert"
-        }
+        known = (
+            {r.record_id for r in lot_records}
+            | {str(r.body["alert_id"]) for r in lot_records if r.type == "alert"}
+            # the scans that shipped the lot or consumed material into it (floor alerts)
+            | {rid for rid, _, _, _ in history.floor(str(record["lot"]))}
+        )
         unknown = [ref for ref in record["refs"] if ref not in known]
         if unknown:
             raise Refused(
