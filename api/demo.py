@@ -69,12 +69,19 @@ def sample_lot(
     lot: str, material_lot: str, tag: str, path: Path = LOT_FILE
 ) -> list[tuple[str, str, dict[str, Any]]]:
     """(signing role, meaning, record) for each record of the sample lot, in order, with
-    ``{lot}``, ``{material_lot}``, ``{tag}`` (of its :func:`master_data`) and ``{now}`` filled
-    in and the hash of each record a release relies on added to its evidence. Call it after
-    the master data is approved: its inspections are made now, under the specifications then
-    in force."""
+    ``{lot}``, ``{material_lot}``, ``{tag}`` (of its :func:`master_data`), ``{now}`` and
+    ``{due}`` (a CAPA's due date, 60 days on) filled in, and the hash of each record a release
+    relies on added to its evidence. Call it after the master data is approved: its
+    inspections are made now, under the specifications then in force."""
     doc = _document(path)
-    values = {"lot": lot, "material_lot": material_lot, "tag": tag, "now": _iso(_now())}
+    now = _now()
+    values = {
+        "lot": lot,
+        "material_lot": material_lot,
+        "tag": tag,
+        "now": _iso(now),
+        "due": _iso(now + timedelta(days=60)),
+    }
     steps: list[tuple[str, str, dict[str, Any]]] = []
     hashes: dict[str, str] = {}
     for step in doc["steps"]:

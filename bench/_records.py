@@ -248,8 +248,9 @@ def master_data(signers: Signers, lines: int) -> list[tuple[SigningKey, dict[str
                                  description=f"bring {spec['spec_id']} version 1 into force",
                                  specifications=[ref]), "authored"),
                 (author, spec, "authored"),
-                (author, _change(cid, "assessed", impact="inspections follow version 1"),
-                 "reviewed"),
+                (author, _change(cid, "assessed", impact="inspections follow version 1",
+                                 assessment={"risk": "low", "validation": False,
+                                             "training": True}), "reviewed"),
                 (approver, _change(cid, "approved", approval="approved for use"), "approved"),
             ]
     return out

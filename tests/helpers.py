@@ -110,7 +110,8 @@ def change(change_id: str, step: str, **fields: Any) -> dict[str, Any]:
     """A change record at ``step`` with placeholder text for the step's own fields."""
     text = {
         "requested": {"reason": "specification release", "description": "bring it into force"},
-        "assessed": {"impact": "inspections follow the new version"},
+        "assessed": {"impact": "inspections follow the new version",
+                     "assessment": {"risk": "low", "validation": False, "training": True}},
         "approved": {"approval": "approved for use"},
         "implemented": {"implementation": "inspectors trained"},
         "verified": {"verification": "first inspections checked"},

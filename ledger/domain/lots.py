@@ -6,6 +6,7 @@ time. The rules it rests on (corrections, workflow steps, release gating) are de
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from evledger_verify import rules
@@ -67,8 +68,12 @@ def lot_status(
     life = lot_life(records)
     state = life.state(bool(open_ncrs or open_alerts or master))
     capa_steps: dict[str, str] = {}
+    capa_due: dict[str, str] = {}
     for c in capas:
         capa_steps[str(c.body["capa_id"])] = str(c.body["step"])
+        if c.body.get("due_by"):
+            capa_due[str(c.body["capa_id"])] = str(c.body["due_by"])
+    now = datetime.now(UTC)
     product = next((r.body["product"] for r in records if "product" in r.body), None)
     return {
         "lot": lot,
@@ -94,6 +99,14 @@ def lot_status(
         "open_ncrs": open_ncrs,
         "open_capas": [
             {"capa_id": k, "step": v}
+            | (
+                {
+                    "due_by": capa_due[k],
+                    "overdue": datetime.fromisoformat(capa_due[k].replace("Z", "+00:00")) < now,
+                }
+                if k in capa_due
+                else {}
+            )
             for k, v in capa_steps.items()
             if v not in ("closed", "cancelled")
         ],

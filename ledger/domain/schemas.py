@@ -348,9 +348,9 @@ class Capa(_Workflow):
     STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "open": ("problem",),
         "investigation": ("root_cause",),
-        "action_plan": ("actions",),
+        "action_plan": ("actions", "due_by", "check_after_days"),
         "implementation": ("implemented",),
-        "effectiveness_check": ("effective", "no_adverse_effect", "result"),
+        "effectiveness_check": ("effective", "no_adverse_effect", "result", "data"),
         "closed": ("summary",),
         "cancelled": ("reason",),
     }
@@ -359,26 +359,52 @@ class Capa(_Workflow):
     problem: Text | None = None
     root_cause: Text | None = None
     actions: Annotated[list[Text], Field(max_length=100)] | None = None
+    #: When the actions are due (an open CAPA past it is overdue), and how long after the
+    #: implementation the effectiveness check is planned (days).
+    due_by: AwareDatetime | None = None
+    check_after_days: Annotated[int, Field(ge=0, le=3660)] | None = None
     implemented: Text | None = None
     effective: bool | None = None
     no_adverse_effect: bool | None = None
     result: Text | None = None
+    #: The records the effectiveness check rests on (inspections, readings since the action).
+    data: Annotated[list[Id], Field(min_length=1, max_length=1000)] | None = None
     summary: Text | None = None
     reason: Reason | None = None
+
+
+class ImpactAssessment(_Model):
+    """A change's structured impact assessment (ISO 13485 §7.3.9, 21 CFR 820.70(b))."""
+
+    risk: Literal["low", "medium", "high"]
+    validation: bool
+    training: bool
+    documents: Annotated[list[Short], Field(max_length=50)] = []
 
 
 class Change(_Workflow):
     type: Literal["change"]
     schema_: Literal["change/1"] = Field(alias="schema")
     change_id: Id
-    step: Literal["requested", "assessed", "approved", "implemented", "verified", "closed"]
+    step: Literal[
+        "requested",
+        "assessed",
+        "approved",
+        "implemented",
+        "verified",
+        "closed",
+        "rejected",
+        "withdrawn",
+    ]
     STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
         "requested": ("reason", "description"),
-        "assessed": ("impact",),
+        "assessed": ("impact", "assessment"),
         "approved": ("approval",),
         "implemented": ("implementation",),
         "verified": ("verification",),
         "closed": ("summary",),
+        "rejected": ("rejection",),
+        "withdrawn": ("withdrawal",),
     }
     reason: Reason | None = None
     description: Text | None = None
@@ -388,7 +414,10 @@ class Change(_Workflow):
     #: On ``approved``: when the approved specification takes effect, if later than approval.
     effective_from: AwareDatetime | None = None
     impact: Text | None = None
+    assessment: ImpactAssessment | None = None
     approval: Text | None = None
+    rejection: Text | None = None
+    withdrawal: Text | None = None
     implementation: Text | None = None
     verification: Text | None = None
     summary: Text | None = None

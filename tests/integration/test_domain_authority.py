@@ -99,7 +99,7 @@ def qa(client: TestClient, runtime: Runtime, module_specs: Any) -> LocalAccount:
 
 
 _SECOND_OF_A_DUTY = {("ncr", "dispositioned"), ("capa", "effectiveness_check"),
-                     ("change", "approved")}
+                     ("capa", "cancelled"), ("change", "approved")}
 
 
 def post(
@@ -133,7 +133,8 @@ _STEP_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
     "capa": {
         "open": {"problem": "Worn forming dies produce long tips"},
         "investigation": {"root_cause": "Die service interval not tracked"},
-        "action_plan": {"actions": ["Cycle counter per die"]},
+        "action_plan": {"actions": ["Cycle counter per die"], "due_by": "2099-01-31T00:00:00Z",
+                        "check_after_days": 0},
         "implementation": {"implemented": "Counter live on press 3"},
         "effectiveness_check": {
             "effective": True, "no_adverse_effect": True, "result": "No long tips in 3 months",
@@ -143,21 +144,29 @@ _STEP_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "change": {
         "requested": {"reason": "Die wear undetected", "description": "Add a cycle counter"},
-        "assessed": {"impact": "PLC program and register map change"},
+        "assessed": {"impact": "PLC program and register map change",
+                     "assessment": {"risk": "low", "validation": True, "training": False}},
         "approved": {"approval": "Approved by the change board"},
         "implemented": {"implementation": "PLC program v2.3 deployed"},
         "verified": {"verification": "Counter reads correctly on 3 dies"},
         "closed": {"summary": "Done"},
+        "rejected": {"rejection": "Risk not acceptable without a validation plan"},
+        "withdrawn": {"withdrawal": "Superseded by another change"},
     },
 }
 _ENTITY_KEY = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id"}
 
 
-def workflow_record(rtype: str, entity: str, step: str, lot: str) -> dict[str, Any]:
+def workflow_record(
+    rtype: str, entity: str, step: str, lot: str, previous: str | None = None
+) -> dict[str, Any]:
+    """A step's record; an effectiveness check cites ``previous`` (a logged record) as data."""
     record: dict[str, Any] = {
         "record_id": fresh(f"{rtype}-{step}"), "type": rtype, "schema": f"{rtype}/1",
         _ENTITY_KEY[rtype]: entity, "step": step, **_STEP_FIELDS[rtype][step],
     }
+    if (rtype, step) == ("capa", "effectiveness_check"):
+        record["data"] = [previous or "none-logged"]
     if rtype != "change":
         record["lot"] = lot
     return record
@@ -166,9 +175,11 @@ def workflow_record(rtype: str, entity: str, step: str, lot: str) -> dict[str, A
 def predecessors(rtype: str, step: str) -> list[str]:
     """The steps to walk before ``step`` can be submitted, each allowed after the previous."""
     order = {"ncr": tuple(Ncr.STEP_FIELDS), "capa": tuple(Capa.STEP_FIELDS)[:6],
-             "change": tuple(Change.STEP_FIELDS)}[rtype]
+             "change": tuple(Change.STEP_FIELDS)[:6]}[rtype]
     if rtype == "capa" and step == "cancelled":
         path = ["open"]
+    elif rtype == "change" and step in ("rejected", "withdrawn"):
+        path = ["requested", "assessed"]
     else:
         path = list(order[: order.index(step)])
     current: str | None = None
@@ -187,11 +198,13 @@ def prepare(
 ) -> dict[str, Any]:
     """A fresh entity walked up to just before ``step``; returns the record for ``step``."""
     entity, lot = fresh(f"{rtype.upper()}"), fresh("LOT-AUTH")
+    last = None
     for s in predecessors(rtype, step):
         who = _OTHER_BUILDER[id(runtime)] if (rtype, s) in _SECOND_OF_A_DUTY else qa
-        accept(client, runtime, workflow_record(rtype, entity, s, lot), who,
-               first_meaning(rtype, s))
-    return workflow_record(rtype, entity, step, lot)
+        record = workflow_record(rtype, entity, s, lot, last)
+        accept(client, runtime, record, who, first_meaning(rtype, s))
+        last = record["record_id"]
+    return workflow_record(rtype, entity, step, lot, last)
 
 
 def release_record(lot: str, decision: str) -> dict[str, Any]:

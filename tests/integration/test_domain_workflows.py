@@ -54,12 +54,14 @@ STEP_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
     "capa": {
         "open": {"problem": "Puller speed drift produces oversize tubing"},
         "investigation": {"root_cause": "Speed set-point not re-loaded after a PLC restart"},
-        "action_plan": {"actions": ["Reload the recipe on restart", "Alarm on speed drift"]},
+        "action_plan": {"actions": ["Reload the recipe on restart", "Alarm on speed drift"],
+                        "due_by": "2099-01-31T00:00:00Z", "check_after_days": 0},
         "implementation": {"implemented": "PLC program v4.2 released under CR-88"},
         "effectiveness_check": {
             "effective": True,
             "no_adverse_effect": True,
             "result": "No diameter deviation in 30 production days",
+            "data": ["DATA-1"],  # step() cites the CAPA's previous step instead
         },
         "closed": {"summary": "Actions effective; CAPA closed by QA"},
         "cancelled": {"reason": "Duplicate of an existing CAPA on the same root cause"},
@@ -69,11 +71,15 @@ STEP_FIELDS: dict[str, dict[str, dict[str, Any]]] = {
             "reason": "Supplier discontinues resin grade A",
             "description": "Qualify resin grade B for catheter tubing",
         },
-        "assessed": {"impact": "Biocompatibility and tensile strength must be re-verified"},
+        "assessed": {"impact": "Biocompatibility and tensile strength must be re-verified",
+                     "assessment": {"risk": "high", "validation": True, "training": True,
+                                    "documents": ["BOM-77", "WI-12"]}},
         "approved": {"approval": "Approved by the change control board, meeting 2026-47"},
         "implemented": {"implementation": "BOM and work instructions updated"},
         "verified": {"verification": "Three validation lots passed all characteristics"},
         "closed": {"summary": "Change effective from lot L261201"},
+        "rejected": {"rejection": "No validation plan for the new resin grade"},
+        "withdrawn": {"withdrawal": "The supplier kept resin grade A"},
     },
 }
 #: Who signs each workflow step, with which meaning (authority MATRIX).
@@ -95,6 +101,8 @@ SIGNED_BY: dict[tuple[str, str], tuple[str, str]] = {
     ("change", "implemented"): ("inspector", "authored"),
     ("change", "verified"): ("inspector", "verified"),
     ("change", "closed"): ("approver", "approved"),
+    ("change", "rejected"): ("approver", "approved"),
+    ("change", "withdrawn"): ("inspector", "authored"),
 }
 CONCESSION = {
     "rationale": "Diameter deviation of 0.07 mm assessed by R&D as without clinical effect "
@@ -212,6 +220,8 @@ class Qa:
         }
         self.read = bearer(runtime, self.people["approver"])
         self._n = itertools.count(1)
+        #: Each workflow entity's latest step submitted through step().
+        self._last: dict[str, str] = {}
 
     def post(
         self, record: dict[str, Any], who: str, meaning: str, signed_at: int | None = None
@@ -252,10 +262,14 @@ class Qa:
         return body
 
     def step(self, rtype: str, entity: str, step: str, **fields: Any) -> dict[str, Any]:
-        """Submit one workflow step signed by the role the matrix names; expects 201."""
+        """Submit one workflow step signed by the role the matrix names; expects 201. An
+        effectiveness check cites, by default, the entity's previous step as its data."""
+        if (rtype, step) == ("capa", "effectiveness_check"):
+            fields.setdefault("data", [self._last[entity]])
         record = workflow(rtype, f"{entity}-{step}-{next(self._n)}", entity, step, **fields)
         who, meaning = SIGNED_BY[(rtype, step)]
         self.ok(record, who, meaning)
+        self._last[entity] = record["record_id"]
         return record
 
     def try_step(self, rtype: str, entity: str, step: str, **fields: Any) -> dict[str, Any]:
@@ -632,7 +646,10 @@ def test_capa_workflow_with_an_ineffective_action(qa: Qa) -> None:
         qa.step("capa", "CAPA-W1", step, **extra)
         open_capas = qa.lot(lot)["open_capas"]
         expected = [] if step == "closed" else [{"capa_id": "CAPA-W1", "step": step}]
-        assert open_capas == expected, (step, open_capas)
+        assert [{k: c[k] for k in ("capa_id", "step")} for c in open_capas] == expected
+        if i >= 2 and step != "closed":  # the action plan set the due date
+            assert open_capas[0]["due_by"] == "2099-01-31T00:00:00Z"
+            assert open_capas[0]["overdue"] is False
     assert "allowed: none (finished)" in qa.try_step("capa", "CAPA-W1", "open")["detail"]
 
 
@@ -654,11 +671,28 @@ def test_capa_cancelled_from_any_open_step(qa: Qa, steps_before: tuple[str, ...]
 
 
 def test_change_workflow(qa: Qa) -> None:
-    for step in STEPS["change"]:
+    for step in STEPS["change"][:6]:
         record = qa.step("change", "CR-88", step)
         assert qa.view(record["record_id"])["current"]["step"] == step
+        if step == "assessed":
+            assert record["assessment"]["risk"] == "high"
     detail = qa.try_step("change", "CR-88", "requested")["detail"]
     assert "cannot go from closed to requested" in detail and "none (finished)" in detail
+
+
+def test_a_change_can_be_rejected_or_withdrawn_and_then_ends(qa: Qa) -> None:
+    """Before issue 13 a change could only be approved."""
+    for entity, path in (("CR-REJ", ["requested", "assessed", "rejected"]),
+                         ("CR-WD", ["requested", "withdrawn"])):
+        for step in path:
+            qa.step("change", entity, step)
+        detail = qa.try_step("change", entity, "approved")["detail"]
+        assert f"cannot go from {path[-1]} to approved" in detail, detail
+    # an inspector cannot reject (a QA approver's decision)
+    qa.step("change", "CR-REJ2", "requested")
+    qa.step("change", "CR-REJ2", "assessed")
+    record = workflow("change", "CR-REJ2-x", "CR-REJ2", "rejected")
+    assert "qa_approver" in qa.refused(record, "inspector", "approved", 403)["detail"]
 
 
 def _path_to(rtype: str, state: str | None) -> list[str]:
@@ -710,7 +744,7 @@ def test_the_invalid_transition_table_covers_every_kind() -> None:
     kinds = {kind for *_, kind in INVALID}
     assert kinds == {"first-not-first", "after-terminal", "repeat", "back", "skip"}
     assert ("capa", "effectiveness_check", "investigation") not in {c[:3] for c in INVALID}
-    assert len(INVALID) == 16 + 44 + 36
+    assert len(INVALID) == 16 + 44 + 63
 
 
 @pytest.mark.parametrize(
@@ -1075,7 +1109,8 @@ def test_demo_story_end_to_end(qa: Qa) -> None:
     assert status["release"]["decision"] == "released"
     assert status["release"]["concession"] is None
     assert status["changed_since_first_entry"] == [f"{lot}-IQC-001"]
-    assert status["open_capas"] == [{"capa_id": f"CAPA-{lot}", "step": "action_plan"}]
+    assert [(c["capa_id"], c["step"], c["overdue"]) for c in status["open_capas"]] == [
+        (f"CAPA-{lot}", "action_plan", False)]
     corrected = qa.view(f"{lot}-IQC-001")
     assert corrected["current"]["characteristics"][1]["value"] == 47.1
     assert corrected["original"]["characteristics"][1]["value"] == 46.2
@@ -1249,3 +1284,37 @@ def test_out_of_limit_reading_blocks_release_until_an_ncr_dispositions_it(qa: Qa
     # Devices may no longer sign alerts (DESIGN: scans and readings only).
     alarm = alert(f"{lot}-ALERT-D", "ALM-D", lot)
     assert qa.post(alarm, "device", "recorded").status_code == 403
+
+
+def test_capa_content_links_resolve_and_effectiveness_waits_for_its_interval(qa: Qa) -> None:
+    """Before issue 13 linked ids need not exist, the effectiveness check could follow the
+    implementation at once on no data, and the CAPA's own author could cancel it."""
+    lot = "LOT-CAPC"
+    body = qa.try_step("capa", "CAPA-C1", "open", ncr_id="NCR-NOWHERE")
+    assert "ncr_id NCR-NOWHERE names no NCR" in body["detail"], body
+    for step, extra in (("open", {}), ("investigation", {}),
+                        ("action_plan", {"check_after_days": 30,
+                                         "due_by": "2020-01-01T00:00:00Z"}),
+                        ("implementation", {})):
+        qa.step("capa", "CAPA-C1", step, lot=lot, **extra)
+    overdue = qa.lot(lot)["open_capas"][0]
+    assert overdue["overdue"] is True and overdue["due_by"] == "2020-01-01T00:00:00Z"
+    body = qa.try_step("capa", "CAPA-C1", "effectiveness_check", data=["NOT-LOGGED"])
+    assert "cites NOT-LOGGED, not logged records" in body["detail"], body
+    body = qa.try_step("capa", "CAPA-C1", "effectiveness_check", data=[qa._last["CAPA-C1"]])
+    assert "planned 30 day(s) after the implementation" in body["detail"], body
+    # the person who opened a CAPA does not cancel it
+    qa.ok(workflow("capa", "CAPA-C3-o", "CAPA-C3", "open", lot=lot), "approver", "authored")
+    cancel = workflow("capa", "CAPA-C3-x", "CAPA-C3", "cancelled")
+    body = qa.refused(cancel, "approver", "approved", 403)
+    assert "(capa_owner_canceller)" in body["detail"], body
+    qa.ok(cancel, "approver2", "approved")
+    # an NCR naming a CAPA closes once the CAPA exists
+    ncr = "NCR-CAPC"
+    qa.step("ncr", ncr, "open", lot=lot)
+    qa.step("ncr", ncr, "evaluated", lot=lot)
+    qa.step("ncr", ncr, "dispositioned", lot=lot, disposition="scrap", capa_id="CAPA-C2")
+    body = qa.try_step("ncr", ncr, "closed", lot=lot)
+    assert "its CAPA CAPA-C2 was never opened" in body["detail"], body
+    qa.step("capa", "CAPA-C2", "open", ncr_id=ncr)
+    qa.step("ncr", ncr, "closed", lot=lot)

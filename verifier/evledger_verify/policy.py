@@ -110,6 +110,13 @@ DUTIES: tuple[Duty, ...] = (
         "the person who implemented a CAPA's action does not check its effectiveness",
     ),
     Duty(
+        "capa_owner_canceller",
+        ("capa", "open", "*"),
+        ("capa", "cancelled", "*"),
+        "entity",
+        "the person who opened a CAPA does not cancel it",
+    ),
+    Duty(
         "change_requester_approver",
         ("change", "requested", "*"),
         ("change", "approved", "*"),

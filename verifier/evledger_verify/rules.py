@@ -90,6 +90,8 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("change", "implemented"): {"authored": (*_QA, "production")},
     ("change", "verified"): {"verified": _QA},
     ("change", "closed"): {"approved": ("qa_approver",)},
+    ("change", "rejected"): {"approved": ("qa_approver",)},
+    ("change", "withdrawn"): {"authored": (*_QA, "production")},
     ("scan", "*"): {"recorded": ("device",)},
     ("process_reading", "*"): {"recorded": ("device",)},
     # An MES or WMS that captures EPCIS events (it reads no record bodies: not in READ_ROLES).
@@ -139,12 +141,14 @@ NEXT_STEPS: dict[str, dict[str | None, tuple[str, ...]]] = {
     },
     "change": {
         None: ("requested",),
-        "requested": ("assessed",),
-        "assessed": ("approved",),
+        "requested": ("assessed", "withdrawn"),
+        "assessed": ("approved", "rejected", "withdrawn"),
         "approved": ("implemented",),
         "implemented": ("verified",),
         "verified": ("closed",),
         "closed": (),
+        "rejected": (),
+        "withdrawn": (),
     },
 }
 
@@ -188,7 +192,16 @@ PROTECTED = {
         "assignable_cause",
         "concession",
     ),
-    "capa": ("capa_id", "step", "ncr_id", "effective", "no_adverse_effect"),
+    "capa": (
+        "capa_id",
+        "step",
+        "ncr_id",
+        "effective",
+        "no_adverse_effect",
+        "due_by",
+        "check_after_days",
+        "data",
+    ),
     "change": ("change_id", "step", "specifications", "effective_from"),
     "alert": ("alert_id", "refs"),
 }
@@ -946,6 +959,9 @@ def _transition(
             )
     if rtype == "ncr" and step == "closed":
         oos.check_rework_closure(entity, before, str(record["lot"]), history)
+        _linked_capa(entity, before, history)
+    if rtype == "capa":
+        _capa_content(entity, record, before, history, signed_at)
     if rtype == "ncr" and record.get("refs"):
         lot_records = history.lot(str(record["lot"]))
         known = (
@@ -968,6 +984,60 @@ def _transition(
             raise Refused(
                 "workflow", "conflict", f"ncr {entity}: belongs to lot {first.get('lot')}"
             )
+
+
+def _linked_capa(entity: str, before: Sequence[Stored], history: History) -> None:
+    """An NCR that named a CAPA closes only once that CAPA exists."""
+    capa_id = next((s.body["capa_id"] for s in before if s.body.get("capa_id")), None)
+    if capa_id is not None and not history.subject(f"capa:{capa_id}"):
+        raise Refused(
+            "workflow",
+            "conflict",
+            f"ncr {entity}: its CAPA {capa_id} was never opened; open it before closing the NCR",
+        )
+
+
+def _capa_content(
+    entity: str,
+    record: dict[str, Any],
+    before: Sequence[Stored],
+    history: History,
+    signed_at: int | None,
+) -> None:
+    """A CAPA's links resolve, and its effectiveness is checked on data, after the interval
+    its action plan set (21 CFR 820.100(a)(4); ISO 13485 §8.5.2 f)."""
+    step = record["step"]
+    if step == "open" and record.get("ncr_id") and not history.subject(f"ncr:{record['ncr_id']}"):
+        raise Refused(
+            "workflow",
+            "conflict",
+            f"capa {entity}: ncr_id {record['ncr_id']} names no NCR",
+        )
+    if step != "effectiveness_check":
+        return
+    missing = sorted(set(map(str, record["data"])) - {r.record_id for r in history.records(
+        [str(d) for d in record["data"]])})
+    if missing:
+        raise Refused(
+            "workflow",
+            "conflict",
+            f"capa {entity}: the effectiveness check cites {', '.join(missing)}, not logged "
+            "records; it rests on data the ledger holds",
+        )
+    plan = next((s for s in reversed(before) if s.body.get("step") == "action_plan"), None)
+    done = next((s for s in reversed(before) if s.body.get("step") == "implementation"), None)
+    if plan is None or done is None or signed_at is None:
+        return
+    days = int(plan.body.get("check_after_days") or 0)
+    due = unix_seconds(done.signed_at) + days * 86400
+    if signed_at < due:
+        raise Refused(
+            "workflow",
+            "conflict",
+            f"capa {entity}: the effectiveness check is planned {days} day(s) after the "
+            f"implementation ({done.record_id}), from {utc_iso(due)}; checked at once it shows "
+            "nothing",
+        )
 
 
 def _alert(record: dict[str, Any], history: History) -> None:
