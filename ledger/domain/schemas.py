@@ -701,6 +701,26 @@ class Review(_Record):
     statement: Text
 
 
+class Training(_Record):
+    """A person's training or qualification for a task (21 CFR 211.25, 820.25; ISO 13485
+    §6.2), recorded by QA; a policy may require a valid one for a signature."""
+
+    type: Literal["training"]
+    schema_: Literal["training/1"] = Field(alias="schema")
+    person: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,99}$")]
+    task: Short
+    result: Literal["qualified", "not_qualified"]
+    completed_at: AwareDatetime
+    valid_until: AwareDatetime | None = None
+    evidence: Text
+
+    @model_validator(mode="after")
+    def _window(self) -> Training:
+        if self.valid_until is not None and self.valid_until <= self.completed_at:
+            raise ValueError("training valid_until: expected after completed_at")
+        return self
+
+
 class Complaint(_Record):
     """A complaint received about a lot (21 CFR 820.198; ISO 13485 §8.2.2); on a released lot
     it puts the lot on hold until a hold record lifts it, citing its resolution."""
@@ -901,6 +921,7 @@ SCHEMAS: dict[str, type[_Record]] = {
     "signer/1": Signer,
     "review/1": Review,
     "complaint/1": Complaint,
+    "training/1": Training,
     "hold/1": Hold,
     "field_action/1": FieldAction,
     "correction/1": Correction,

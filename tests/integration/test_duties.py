@@ -270,3 +270,50 @@ def test_testing_into_compliance_and_a_self_review_slipped_in_are_named(
     rules = next(c for c in report["checks"] if c["check"] == "rules")
     assert code == 1 and "OS-I2 (oos)" in rules["detail"], report
 
+
+
+# -- qualified signers -----------------------------------------------------------------------
+
+
+def test_signers_need_their_training_and_a_qp_releases_where_the_policy_says(
+    plant: Plant,
+) -> None:
+    """Under a policy that requires training for inspections and a Qualified Person for
+    release: an untrained inspector is refused (403, naming the task), a training record by
+    QA makes the next inspection acceptable, an approver without the QP role cannot release;
+    slipped in, the audit (judging under the same policy) names the untrained inspection."""
+    from dataclasses import replace
+
+    from evledger_verify.policy import Qualification
+
+    from ledger.audit import Auditor
+
+    p = plant
+    policy = replace(p.runtime.ledger.submitter.policy, qualified_person_release=True,
+                     qualifications=(Qualification("inspection", ("inspection", "*",
+                                                                  "authored")),))
+    p.runtime.ledger.submitter.policy = policy
+    first = inspection("QL-I1", lot="LOT-QL", inspected_at=now_iso())
+    detail = p.refused(first, p.inspector, "authored")
+    assert "needs a valid training record for task 'inspection'" in detail, detail
+    person = f"key:{p.inspector.address.lower()}"
+    training = {"record_id": "QL-T1", "type": "training", "schema": "training/1",
+                "person": person, "task": "inspection", "result": "qualified",
+                "completed_at": "2026-01-10T09:00:00Z", "valid_until": "2099-01-01T00:00:00Z",
+                "evidence": "Course QA-101, assessment passed"}
+    failed = {**training, "record_id": "QL-T0", "result": "not_qualified"}
+    p.submit(failed, p.approver, "verified")
+    assert "needs a valid training record" in p.refused(first, p.inspector, "authored")
+    p.submit(training, p.approver, "verified")
+    p.submit(first, p.inspector, "authored")
+    rel = release("QL-R", "LOT-QL", evidence(first))
+    assert "Qualified Person" in p.refused(rel, p.approver, "released")
+    qp = register(p.client, p.runtime, ("qualified_person",), "Quentin QP")
+    p.submit(rel, qp, "released")
+    untrained = register(p.client, p.runtime, ("qa_inspector",), "Una Trained")
+    p.slip_in(inspection("QL-I2", lot="LOT-QL2", inspected_at=now_iso()), untrained,
+              "authored")
+    rt = p.runtime
+    ident = rt.ledger.identity
+    findings = Auditor(rt.engine, ident, ident.log_public_key, rt.chain, policy=policy).run()
+    only_rule_broken(findings, "QL-I2", "(qualification)", "task 'inspection'")

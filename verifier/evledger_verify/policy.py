@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
-__all__ = ["DEFAULT_POLICY", "DUTIES", "Duty", "Policy", "PolicyError"]
+__all__ = ["DEFAULT_POLICY", "DUTIES", "Duty", "Policy", "PolicyError", "Qualification"]
 
 
 class PolicyError(ValueError):
@@ -127,6 +127,29 @@ DUTIES: tuple[Duty, ...] = (
 
 
 @dataclass(frozen=True)
+class Qualification:
+    """A signature that needs a valid training record for ``task``: a record type, its step
+    or ``*``, and the meaning or ``*``."""
+
+    task: str
+    signature: tuple[str, str, str]
+
+    def matches(self, rtype: str, step: str | None, meaning: str) -> bool:
+        t, s, m = self.signature
+        return t == rtype and s in ("*", step or "*") and m in ("*", meaning)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"task": self.task, "signature": "/".join(self.signature)}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Qualification:
+        if not isinstance(raw, Mapping) or not isinstance(raw.get("task"), str) or not raw["task"]:
+            raise PolicyError(f"qualification: expected a table with a task, got {raw!r}")
+        return cls(str(raw["task"]), _signature(f"qualification {raw['task']}",
+                                                 raw.get("signature")))
+
+
+@dataclass(frozen=True)
 class Policy:
     """The configuration the rules judge with (see the module docstring)."""
 
@@ -143,6 +166,11 @@ class Policy:
     #: and a time limit, critical ones with two approvers; ``none``: a specification failure
     #: admits no concession (pharmaceutical GMP, 21 CFR 211.165(f)).
     concessions: Literal["bounded", "none"] = "bounded"
+    #: Signatures that need a valid training record of the signer's person, by task (none by
+    #: default: a ledger lists them as it records its people's training).
+    qualifications: tuple[Qualification, ...] = ()
+    #: Whether a release must be a Qualified Person's (EU GMP Annex 16).
+    qualified_person_release: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -152,6 +180,8 @@ class Policy:
             "max_inspection_lag": self.max_inspection_lag,
             "max_clock_skew": self.max_clock_skew,
             "concessions": self.concessions,
+            "qualifications": [q.to_json() for q in self.qualifications],
+            "qualified_person_release": self.qualified_person_release,
         }
 
     @classmethod
@@ -181,6 +211,16 @@ class Policy:
             if len({d.name for d in duties}) != len(duties):
                 raise PolicyError("policy duties: a duty name appears twice")
             changes["duties"] = duties
+        if "qualifications" in raw:
+            if not isinstance(raw["qualifications"], list):
+                raise PolicyError("policy qualifications: expected a list of tables")
+            changes["qualifications"] = tuple(
+                Qualification.from_json(q) for q in raw["qualifications"]
+            )
+        if "qualified_person_release" in raw:
+            if not isinstance(raw["qualified_person_release"], bool):
+                raise PolicyError("policy qualified_person_release: expected true or false")
+            changes["qualified_person_release"] = raw["qualified_person_release"]
         if "concessions" in raw:
             if raw["concessions"] not in ("bounded", "none"):
                 raise PolicyError(

@@ -58,9 +58,18 @@ __all__ = [
 #: The version of the policy below; a change to the matrix or the workflows is a new version.
 POLICY_VERSION = "evledger-policy/3"
 
-ROLES = ("admin", "qa_inspector", "qa_approver", "production", "device", "auditor", "system")
+ROLES = (
+    "admin",
+    "qa_inspector",
+    "qa_approver",
+    "qualified_person",
+    "production",
+    "device",
+    "auditor",
+    "system",
+)
 #: Roles whose tokens may read record bodies and lot status.
-READ_ROLES = ("admin", "qa_inspector", "qa_approver", "production", "auditor")
+READ_ROLES = ("admin", "qa_inspector", "qa_approver", "qualified_person", "production", "auditor")
 
 _QA = ("qa_inspector", "qa_approver")
 
@@ -72,7 +81,9 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
         "reviewed": ("qa_approver",),
         "verified": ("qa_approver",),
     },
-    ("release", "*"): {"released": ("qa_approver",)},
+    # A Qualified Person certifies batches for release (EU GMP Annex 16); a policy may require
+    # it (Policy.qualified_person_release).
+    ("release", "*"): {"released": ("qa_approver", "qualified_person")},
     ("ncr", "open"): {"authored": (*_QA, "production")},
     ("ncr", "evaluated"): {"reviewed": _QA},
     ("ncr", "dispositioned"): {"approved": ("qa_approver",)},
@@ -112,6 +123,8 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     # A second QA approver's co-signature of a logged record (a concession on a critical
     # characteristic, a correction of a verdict): by another person than its signer.
     ("review", "*"): {"approved": ("qa_approver",)},
+    # Who is trained for what (21 CFR 211.25, 820.25; ISO 13485 §6.2): recorded by QA.
+    ("training", "*"): {"verified": _QA},
     # After release (evledger_verify.life): complaints are logged by QA or production; QA
     # places a hold, only a QA approver lifts it; a field action is a QA approver's decision.
     ("complaint", "*"): {"authored": (*_QA, "production")},
@@ -214,6 +227,7 @@ UNCORRECTABLE = (
     "review",
     "hold",
     "field_action",
+    "training",
     # Master data changes by a new version or a new record, never by a correction.
     "specification",
     "equipment",
@@ -375,6 +389,8 @@ def subject_of(record: dict[str, Any]) -> str | None:
         return f"record:{record['reviews']}"
     if rtype == "inspection" and record.get("sampling") is not None:
         return stream_of(record)
+    if rtype == "training":
+        return f"training:{record['person']}"
     return None
 
 
@@ -722,6 +738,7 @@ def judge(
         _correction(record, meaning, roles, who, history, validate)
         return
     check_authority(rtype, record.get("step"), meaning, roles, who)
+    _qualified(record, meaning, signer, roles, who, history, policy, signed_at)
     if rtype == "signer" and not bootstrap:
         _signer(record, signer, who, history)
     _duties(record, meaning, signer, who, history, policy)
@@ -823,6 +840,61 @@ def _signer(record: dict[str, Any], signer: str, who: str, history: History) -> 
             + ("its own key" if address.lower() == signer.lower() else f"{target}'s key {address}")
             + " (another admin, another person, must sign it)",
         )
+
+
+def _qualified(
+    record: dict[str, Any],
+    meaning: str,
+    signer: str,
+    roles: Sequence[str],
+    who: str,
+    history: History,
+    policy: Policy,
+    signed_at: int | None,
+) -> None:
+    """The signer's person holds a valid training record for each task the policy requires
+    of this signature, and a release is a Qualified Person's where the policy says so."""
+    rtype, step = str(record["type"]), record.get("step")
+    if (
+        policy.qualified_person_release
+        and rtype == "release"
+        and record.get("decision") == "released"
+        and "qualified_person" not in roles
+    ):
+        raise Refused(
+            "qualification",
+            "forbidden",
+            f"qualification: this ledger's policy has a Qualified Person certify each release "
+            f"(EU GMP Annex 16); {who} does not hold the qualified_person role",
+        )
+    tasks = [q.task for q in policy.qualifications if q.matches(rtype, step, meaning)]
+    if not tasks or "device" in roles:
+        return
+    person = history.person(signer)
+    if person is None:
+        return
+    trained = history.subject(f"training:{person}")
+
+    def holds(t: Stored, task: str) -> bool:
+        if t.type != "training" or t.body.get("task") != task:
+            return False
+        if t.body.get("result") != "qualified" or signed_at is None:
+            return t.body.get("result") == "qualified"
+        until = t.body.get("valid_until")
+        return unix_seconds(str(t.body["completed_at"])) <= signed_at and (
+            not until or unix_seconds(str(until)) > signed_at
+        )
+
+    for task in tasks:
+        valid = [t for t in trained if holds(t, task)]
+        if not valid:
+            what = rtype + (f" step {step}" if step else "")
+            raise Refused(
+                "qualification",
+                "forbidden",
+                f"qualification: signing {what} ({meaning}) needs a valid training record for "
+                f"task {task!r}; {who} (person {person}) has none at the signing time",
+            )
 
 
 def _duties(
