@@ -406,8 +406,8 @@ def submit(
     A record is signed once; if the answer is lost, the same signed submission is sent
     again. When the ledger already holds a FILE's record from the same signer with the same
     meaning (a script run twice), the stored entry is printed with status duplicate. A
-    release's evidence entries that give no record_hash are completed with the hash the
-    ledger holds for each record (read with --key's read token), and printed."""
+    release's evidence entries that give no record_hash, and a review's, are completed with
+    the hash the ledger holds for each record (read with --key's read token), and printed."""
     client = _client(api)
     if (key_path is None) == (signature is None):
         raise CliError("submit: give exactly one of --key KEYFILE or --signature SIG")
@@ -433,7 +433,21 @@ _FIELD = re.compile(r"[a-z][a-z0-9_]{0,63}")
 
 
 def _complete_evidence(client: Client, record: dict[str, Any], key_path: str, file: str) -> None:
-    """Fill in the record hash of each evidence entry that has none, from the ledger."""
+    """Fill in the record hash of each evidence entry that has none, and of the record a
+    review co-signs, from the ledger."""
+    if record.get("type") == "review" and "record_hash" not in record:
+        rid = record.get("reviews")
+        if not isinstance(rid, str):
+            raise Refused(f"{file}: a review names the record it co-signs (reviews)")
+        try:
+            logged = client.get_json(f"/v1/records/{segment(rid)}", _read_token(client, key_path))
+        except RefusedError as exc:
+            if exc.status != 404:
+                raise
+            raise Refused(f"{file}: review of {rid}: not in the ledger") from None
+        record["record_hash"] = logged["record_hash"]
+        click.echo(f"reviews {rid}: record hash {record['record_hash']} (as logged)", err=True)
+        return
     evidence = record.get("evidence")
     if record.get("type") != "release" or not isinstance(evidence, list):
         return
@@ -533,8 +547,17 @@ def lot(lot: str, key_path: str, as_json: bool, api: str | None) -> None:
         click.echo(f"release: {rel['decision']} by {_signature(rel['signature'])}")
         if rel.get("concession"):
             click.echo(f"  CONCESSION: {rel['concession']['rationale']}")
+    for h in st.get("holds", ()):
+        click.echo(f"on hold: {h['why']} ({h['record_id']})")
+    for f in st.get("field_actions", ()):
+        click.echo(f"field action: {f['kind']} by {_signature(f['signature'])} ({f['record_id']})")
     for b in st["release_blockers"]:
         click.echo(f"blocks release: {b}")
+    for c in st.get("open_capas", ()):
+        due = ""
+        if c.get("due_by"):
+            due = f", due {c['due_by']}" + (" OVERDUE" if c.get("overdue") else "")
+        click.echo(f"open CAPA: {c['capa_id']} ({c['step']}{due})")
     click.echo("inspections:")
     for i in st["inspections"]:
         flag = " (changed since first entry)" if i["changed_since_first_entry"] else ""

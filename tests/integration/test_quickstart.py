@@ -243,7 +243,8 @@ def test_wallet_signature_from_cast(service: Service) -> None:
 
 def test_readme_qa_walkthrough(service: Service) -> None:
     """The README's QA section, as written: quarantine, a refused release with its reasons,
-    the NCR / CAPA / rework / correction path, then the release and the lot's status."""
+    the NCR (its OOS investigation) / CAPA / rework / correction path, a concession two
+    approvers sign, the release and the lot's status, a complaint's hold and its lift."""
     work = service.home.parent
     (work / ".venv").symlink_to(ROOT / ".venv")
     (work / "docs").symlink_to(ROOT / "docs")
@@ -251,10 +252,15 @@ def test_readme_qa_walkthrough(service: Service) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     blocked = out[:out.index("state: released")]
-    for reason in ("blocks release: critical characteristic failed: tip length in QA1-IPQC-001",
+    for reason in ("blocks release: tip length failed in QA1-IPQC-001 (in_process, critical)",
                    "blocks release: required inspection missing", "NCR NCR-QA1 is open"):
         assert reason in blocked, out
-    assert out.count("state: quarantined") == 1 and out.count("state: released") == 1, out
+    assert out.count("state: quarantined") == 1 and out.count("state: released") == 2, out
+    # after release: the complaint holds the lot; the lift, citing the retained samples, ends it
+    held = out[out.index("state: on_hold"):]
+    assert "on hold: complaint CMP-2026-0042 from Hospital North" in held, out
+    assert held.index("state: released") > held.index("on hold:"), out
+    assert "reviews QA1-NCR2-3: record hash" in done.stderr
     assert "release: released by Quinn Approver, released," in out
     assert "Dana Inspector, authored" in out
     # master data: in force through change control, instruments usable, the supplier's record
@@ -264,7 +270,7 @@ def test_readme_qa_walkthrough(service: Service) -> None:
                for x in lines), out
     assert "status: approved" in out and "lots received 1 (1 receipts)" in out, out
     assert "evidence QA1-FQC-001: record hash" in done.stderr
-    view = json.loads(out[out.rindex('{\n  "record_id": "QA1-IQC-001"'):])
+    view, _ = json.JSONDecoder().raw_decode(out[out.rindex('{\n  "record_id": "QA1-IQC-001"'):])
     assert view["changed_since_first_entry"] is True
     assert view["original"]["characteristics"][1]["value"] == 46.2
     assert view["current"]["characteristics"][1]["value"] == 47.1
