@@ -33,16 +33,17 @@ def lot_history(p: Plant, lot: str, prefix: str) -> None:
     p.submit(workflow("ncr", f"{prefix}-N1", f"NCR-{prefix}", "open", lot=lot,
                       refs=[first["record_id"]]), p.inspector, "authored")
     for n, (step, who, meaning) in enumerate(
-        [("evaluated", p.inspector, "reviewed"), ("dispositioned", p.approver, "approved"),
-         ("closed", p.approver, "approved")], 2):
+        [("evaluated", p.inspector, "reviewed"), ("dispositioned", p.approver, "approved")], 2):
         p.submit(workflow("ncr", f"{prefix}-N{n}", f"NCR-{prefix}", step, lot=lot), who,
                  meaning)
     p.submit(correction(f"{prefix}-C1", first["record_id"], lot,
                         [{"path": "/sample_size", "value": 40}],
                         "Sample size transcribed wrongly from the traveler"), p.inspector,
              "authored")
-    second = inspection(f"{prefix}-I2", lot=lot)
+    second = inspection(f"{prefix}-I2", lot=lot)  # the rework re-inspected
     p.submit(second, p.inspector, "authored")
+    p.submit(workflow("ncr", f"{prefix}-N4", f"NCR-{prefix}", "closed", lot=lot), p.approver,
+             "approved")
     p.submit(release(f"{prefix}-R", lot, evidence(second)), p.approver, "released")
 
 
@@ -99,7 +100,7 @@ def test_a_lot_bundle_verifies_offline_with_every_check_and_clause(
         lines = [json.loads(x) for x in zf.read("records.jsonl").splitlines()]
         report_html = zf.read("report.html").decode()
     scoped = [x["record"]["record_id"] for x in lines if x["in_scope"]]
-    assert scoped == ["E-I1", "E-N1", "E-N2", "E-N3", "E-N4", "E-C1", "E-I2", "E-R"]
+    assert scoped == ["E-I1", "E-N1", "E-N2", "E-N3", "E-C1", "E-I2", "E-N4", "E-R"]
     assert not any(x["record"].get("lot") == "LOT-F" for x in lines)
     assert manifest["in_scope"] == 8 and manifest["scope"] == {"lot": "LOT-E"}
     assert "Quinn Approver" in report_html and "released" in report_html

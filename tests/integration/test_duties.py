@@ -317,3 +317,21 @@ def test_signers_need_their_training_and_a_qp_releases_where_the_policy_says(
     ident = rt.ledger.identity
     findings = Auditor(rt.engine, ident, ident.log_public_key, rt.chain, policy=policy).run()
     only_rule_broken(findings, "QL-I2", "(qualification)", "task 'inspection'")
+
+
+def test_a_release_names_the_lots_product_and_production_cannot_correct_qa_fields(
+    plant: Plant,
+) -> None:
+    p = plant
+    final = inspection("SM-I1", lot="LOT-SM", inspected_at=now_iso())
+    p.submit(final, p.inspector, "authored")
+    other = {**release("SM-R", "LOT-SM", evidence(final)), "product": {"gtin": "09506000134369"}}
+    detail = p.refused(other, p.approver, "released")
+    assert "product 09506000134369, but the lot's inspections are of 09506000134352" in detail
+    line = register(p.client, p.runtime, ("production",), "Pat Production")
+    fix = {"record_id": "SM-C1", "type": "correction", "schema": "correction/1",
+           "corrects": "SM-I1", "lot": "LOT-SM", "reason": "Counted again on the line",
+           "changes": [{"path": "/sample_size", "value": 40}]}
+    detail = p.refused(fix, line, "authored")
+    assert "correcting /sample_size of an inspection needs a QA role" in detail, detail
+    p.submit(fix, p.inspector, "authored")

@@ -979,6 +979,19 @@ def _correction(
             roles,
             f"{who}, correcting {target.record_id}",
         )
+        qa_only = [
+            c["path"]
+            for c in record["changes"]
+            if target.type == "inspection"
+            and str(c["path"]).split("/")[1] in ("product", "sample_size", "inspected_at")
+        ]
+        if qa_only and "qa_inspector" not in roles:
+            raise Refused(
+                "authority",
+                "forbidden",
+                f"authority: correcting {', '.join(qa_only)} of an inspection needs a QA role; "
+                f"{who} has {', '.join(roles)}",
+            )
         if _gating(target.body) != _gating(corrected):
             raise Refused(
                 "authority",
@@ -1157,6 +1170,16 @@ def _release(
         return
     records = history.lot(lot)
     life.check_release(record, records)
+    products = {
+        str(r.body["product"].get("gtin")) for r in records if r.type == "inspection"
+    } - {str(record["product"].get("gtin"))}
+    if products:
+        raise Refused(
+            "release",
+            "conflict",
+            f"release of lot {lot}: product {record['product'].get('gtin')}, but the lot's "
+            f"inspections are of {', '.join(sorted(products))}",
+        )
     last = next((r for r in reversed(records) if r.type == "release"), None)
     if last is not None and last.body["decision"] == "released":
         raise Refused(
