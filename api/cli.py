@@ -232,18 +232,33 @@ def signers() -> None:
     "roles",
     multiple=True,
     required=True,
-    help="Role to grant (repeatable): admin, qa_inspector, qa_approver, production, "
-    "device (scanners, PLCs), auditor, system (an MES or WMS capturing EPCIS events).",
+    help="Role to grant (repeatable): admin, qa_inspector, qa_approver, qualified_person, "
+    "production, device (scanners, PLCs), auditor, system (an MES or WMS capturing EPCIS "
+    "events).",
+)
+@click.option(
+    "--person",
+    default=None,
+    help="The person who holds the key (an employee id); one person may hold several keys, "
+    "and the segregation of duties compares persons. A key keeps its first grant's person.",
 )
 @click.option(
     "--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)"
 )
 @api_option
 def signers_add(
-    address: str, name: str, roles: tuple[str, ...], key_path: str | None, api: str | None
+    address: str,
+    name: str,
+    roles: tuple[str, ...],
+    person: str | None,
+    key_path: str | None,
+    api: str | None,
 ) -> None:
     """Register a signer, or change its roles."""
-    record_id = _registry_change(api, key_path, address, "grant", name=name, roles=list(roles))
+    extra = {"person": person} if person is not None else {}
+    record_id = _registry_change(
+        api, key_path, address, "grant", name=name, roles=list(roles), **extra
+    )
     click.echo(f"granted {', '.join(roles)} to {address} ({name}) in record {record_id}")
 
 

@@ -42,10 +42,11 @@ def test_register_submit_receipt(cli: CliRunner, api_url: str, specs: Any) -> No
     assert re.fullmatch(r"0x[0-9a-fA-F]{40}", address)
     assert oct(Path("k.key").stat().st_mode & 0o777) == "0o600"
     r = cli.invoke(main, ["signers", "add", "--address", address, "--name", "Kim",
-                          "--role", "qa_inspector"])
+                          "--role", "qa_inspector", "--person", "E-1042"])
     assert r.exit_code == 0, r.output
     listed = cli.invoke(main, ["signers", "list", "--json"])
-    assert any(s["address"] == address and s["name"] == "Kim" for s in json.loads(listed.output))
+    assert any(s["address"] == address and s["name"] == "Kim" and s["person"] == "E-1042"
+               for s in json.loads(listed.output))
     Path("r.json").write_text(json.dumps(inspection("C-1")))
     r = cli.invoke(main, ["submit", "r.json", "--key", "k.key"])
     assert r.exit_code == 0 and '"accepted"' in r.output, r.output
@@ -87,6 +88,8 @@ def test_register_submit_receipt(cli: CliRunner, api_url: str, specs: Any) -> No
          1, "--address"),
         (["signers", "add", "--address", "0x" + "ab" * 20, "--name", "X", "--role", "wizard"],
          {}, 1, "roles"),
+        (["signers", "add", "--address", "0x" + "ab" * 20, "--name", "X", "--role",
+          "qa_inspector", "--person", "E 1"], {}, 1, "person"),
         (["keys", "new", "-o", "k.key"], {}, 2, "already exists"),
         (["receipt", "NOPE"], {}, 1, "not found"),
         (["submit", "big.json", "--key", "k.key"], {"big.json": " " * 300_000}, 1,
