@@ -1318,3 +1318,21 @@ def test_capa_content_links_resolve_and_effectiveness_waits_for_its_interval(qa:
     assert "its CAPA CAPA-C2 was never opened" in body["detail"], body
     qa.step("capa", "CAPA-C2", "open", ncr_id=ncr)
     qa.step("ncr", ncr, "closed", lot=lot)
+
+
+def test_a_no_concession_policy_admits_no_use_as_is_on_a_specification_failure(
+    qa: Qa,
+) -> None:
+    """The pharmaceutical profile (concessions = "none"): a failed result is reworked, scrapped
+    or returned, never used as is."""
+    from dataclasses import replace
+
+    submitter = qa.runtime.ledger.submitter
+    submitter.policy = replace(submitter.policy, concessions="none")
+    lot = "LOT-PHARMA"
+    _, _, ncr = failed_lot(qa, lot)
+    body = qa.refused(disposition(qa, ncr, lot, "use_as_is",
+                                  concession=concession("outer diameter")),
+                      "approver", "approved", 409)
+    assert "admits no concession on a specification failure (outer diameter)" in body["detail"]
+    qa.ok(disposition(qa, ncr, lot, "scrap"), "approver", "approved")
