@@ -1336,3 +1336,15 @@ def test_a_no_concession_policy_admits_no_use_as_is_on_a_specification_failure(
                       "approver", "approved", 409)
     assert "admits no concession on a specification failure (outer diameter)" in body["detail"]
     qa.ok(disposition(qa, ncr, lot, "scrap"), "approver", "approved")
+
+
+def test_only_a_performed_inspection_fulfils_a_required_stage(qa: Qa) -> None:
+    """Before issue 13 release gating ignored the meaning an inspection was signed with."""
+    lot = "LOT-MEANING"
+    final = inspection(f"{lot}-FQC-1", lot)
+    qa.ok(final, "approver", "verified")
+    reasons = qa.release_refused(lot, evidence(final))["reasons"]
+    assert reasons == ["required inspection missing: no final inspection on the lot"], reasons
+    performed = inspection(f"{lot}-FQC-2", lot)
+    qa.ok(performed)
+    qa.ok(release(f"{lot}-REL", lot, evidence(final, performed)), "approver2", "released")

@@ -566,7 +566,10 @@ def release_blockers(
     inspections = [r for r in records if r.type == "inspection"]
     latest: dict[str, Stored] = {}
     for r in inspections:
-        latest[str(r.body["stage"])] = r
+        # Only an inspection signed as performed ("authored") fulfils a required stage; one
+        # signed "reviewed" or "verified" attests another's work (its failures still count).
+        if r.meaning == "authored":
+            latest[str(r.body["stage"])] = r
     # Every failed result is answered by its investigation: a retest it allowed, or a
     # disposition (evledger_verify.oos).
     failures, conceded = oos.failure_blockers(records, at or datetime.now(UTC))
