@@ -90,6 +90,8 @@ def sample_lot(
             record["evidence"] = [
                 {**e, "record_hash": hashes[e["record_id"]]} for e in record["evidence"]
             ]
+        if record["type"] == "review":
+            record["record_hash"] = hashes[record["reviews"]]
         hashes[record["record_id"]] = record_hash(record).hex()
         steps.append((str(step["signer"]), str(step["meaning"]), record))
     return steps
@@ -105,6 +107,7 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
     people = {
         "inspector": ("Dana Inspector", "qa_inspector"),
         "approver": ("Quinn Approver", "qa_approver"),
+        "reviewer": ("Mo Reviewer", "qa_approver"),
     }
     signers: dict[str, SigningKey] = {}
     key_paths: dict[str, Path] = {}

@@ -1093,7 +1093,7 @@ def test_rejected_lot_and_unknown_lot(qa: Qa) -> None:
 
 def test_demo_story_end_to_end(qa: Qa) -> None:
     lot, material = "L261122-DEMO", "RM-DEMO"
-    people = {"inspector": "inspector", "approver": "approver"}
+    people = {"inspector": "inspector", "approver": "approver", "reviewer": "approver2"}
     for role, meaning, record in master_data("DEMO"):
         resp = qa.post(record, people[role], meaning)
         assert resp.status_code == 201, (record["record_id"], resp.text)
