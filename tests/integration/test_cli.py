@@ -302,8 +302,9 @@ def test_demo_writes_verifiable_records_and_receipts(cli: CliRunner, tmp_path: P
     receipts = sorted(out.glob("*.receipt.json"))
     types = {json.loads(p.with_name(p.name.replace(".receipt.", ".record.")).read_text())["type"]
              for p in receipts}
-    assert len(receipts) == 13, receipts
-    assert types == {"inspection", "ncr", "capa", "correction", "release"}
+    assert len(receipts) == 21, receipts
+    assert types == {"inspection", "ncr", "capa", "correction", "release", "review",
+                     "complaint", "hold"}
     for receipt in receipts:
         record = receipt.with_name(receipt.name.replace(".receipt.", ".record."))
         command = f"evledger-verify receipt {receipt} --record {record} --trust {out}/trust.json"
