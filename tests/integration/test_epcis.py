@@ -424,7 +424,7 @@ CASES: dict[str, tuple[Any, int, str, str]] = {
         lambda f: f.sign(a_document(), int(time.time()) - 8 * 86400),
         422,
         "invalid_record",
-        "eventList[0]: signed_at: signature older than 604800 s",
+        "eventList[0]: time: a signature (a person's or a system's",
     ),
 }
 

@@ -224,12 +224,13 @@ def test_submit_several_files_stamps_and_completes_evidence(
     cli = CliRunner(env={"EVLEDGER_API_URL": api_url, "EVLEDGER_HOME": str(runtime.settings.home)})
     inspector = key_file(plant.inspector, tmp_path / "i.key")
     approver = key_file(plant.approver, tmp_path / "a.key")
-    old = "2020-01-01T00:00:00Z"  # before the specification: only a stamp makes it valid
+    old = "2020-01-01T00:00:00Z"  # years before the signing: only a stamp makes it valid
     for n in (1, 2):
         Path(f"i{n}.json").write_text(json.dumps(inspection(f"SUB-{n}", lot="LOT-SUB",
                                                             inspected_at=old)))
     unstamped = cli.invoke(main, ["submit", "i1.json", "--key", inspector])
-    assert unstamped.exit_code == 1 and "not in force at 2020-01-01" in unstamped.output
+    assert unstamped.exit_code == 1 and "is more than 604800 s before the signing time" \
+        in unstamped.output
     done = cli.invoke(main, ["submit", "i1.json", "i2.json", "--key", inspector,
                              "--stamp", "inspected_at"])
     assert done.exit_code == 0, done.output

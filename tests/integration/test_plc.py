@@ -266,6 +266,7 @@ def test_an_out_of_limit_excursion_blocks_release_until_one_ncr_dispositions_it(
     one open alert for the excursion, and one NCR naming any of its readings clears it."""
     device = register(client, runtime, ("device",), name="Line 1 PLC gateway")
     qa = register(client, runtime, ("qa_approver",), name="QA Approver")
+    mrb = register(client, runtime, ("qa_approver",), name="Second Approver")
     plc.holding[0:2] = regs(21.5, DT.FLOAT32)
     plc.holding[2] = 72  # 7.2 bar, upper limit 5.0
     plc.start()
@@ -318,12 +319,17 @@ def test_an_out_of_limit_excursion_blocks_release_until_one_ncr_dispositions_it(
     steps: list[tuple[str, str, dict[str, Any]]] = [
         ("open", "authored", {"refs": [second], "nature": "Melt pressure over 5.0 bar"}),
         ("evaluated", "reviewed", {"evaluation": "Short spike", "investigation": "Filter"}),
-        ("dispositioned", "approved", {"disposition": "use_as_is", "rationale": "Within"}),
+        ("dispositioned", "approved", {
+            "disposition": "use_as_is", "rationale": "Within",
+            "concession": {"characteristics": ["pressure"], "quantity": 1, "unit": "lot",
+                           "valid_until": "2099-01-01T00:00:00Z"}}),
         ("closed", "approved", {"summary": "Filter changed, pressure back in limits"}),
     ]
     for i, (step, meaning, fields) in enumerate(steps):
         record = {**ncr, "record_id": f"NCR-PLC-1-{i}", "step": step, **fields}
-        r = client.post("/v1/records", json=sign(runtime, record, qa, meaning))
+        # the person who opened the NCR does not disposition it
+        who = mrb if step == "dispositioned" else qa
+        r = client.post("/v1/records", json=sign(runtime, record, who, meaning))
         assert r.status_code == 201, r.text
         if step == "open":
             assert expected in status()["release_blockers"]

@@ -9,6 +9,7 @@ seconds, which the ledger accepts (signatures may be dated up to its clock skew,
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -63,7 +64,8 @@ def post_as_admin(
 def submit_as(
     client: TestClient, runtime: Runtime, account: LocalAccount, record_id: str, signed_at: int
 ) -> httpx.Response:
-    body = sign(runtime, inspection(record_id), account, signed_at=signed_at)
+    made = datetime.fromtimestamp(signed_at, UTC).isoformat().replace("+00:00", "Z")
+    body = sign(runtime, inspection(record_id, inspected_at=made), account, signed_at=signed_at)
     resp: httpx.Response = client.post("/v1/records", json=body)
     return resp
 
