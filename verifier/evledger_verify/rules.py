@@ -790,7 +790,8 @@ def check_times(
             "time",
             "invalid",
             f"time: a signature (a person's or a system's; only a device keeps its capture "
-            f"time) is at most {policy.max_signature_age} s old on arrival; signed at {utc_iso(signed_at)}, accepted at {utc_iso(accepted_at)} "
+            f"time) is at most {policy.max_signature_age} s old on arrival; signed at "
+            f"{utc_iso(signed_at)}, accepted at {utc_iso(accepted_at)} "
             "(sign again: a signature states when it was made)",
         )
     made = {"inspection": "inspected_at", "calibration": "calibrated_at"}.get(
