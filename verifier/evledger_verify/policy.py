@@ -72,8 +72,14 @@ class Duty:
     def matches(
         self, which: tuple[str, str, str], rtype: str, step: str | None, meaning: str
     ) -> bool:
-        t, s, m = which
-        return t == rtype and s in ("*", step or "*") and m in ("*", meaning)
+        return _matches(which, rtype, step, meaning)
+
+
+def _matches(which: tuple[str, str, str], rtype: str, step: str | None, meaning: str) -> bool:
+    """Whether a signature of ``rtype`` at ``step`` with ``meaning`` is ``which`` (type,
+    step or ``*``, meaning or ``*``)."""
+    t, s, m = which
+    return t == rtype and s in ("*", step or "*") and m in ("*", meaning)
 
 
 def _signature(name: str, raw: Any) -> tuple[str, str, str]:
@@ -135,8 +141,7 @@ class Qualification:
     signature: tuple[str, str, str]
 
     def matches(self, rtype: str, step: str | None, meaning: str) -> bool:
-        t, s, m = self.signature
-        return t == rtype and s in ("*", step or "*") and m in ("*", meaning)
+        return _matches(self.signature, rtype, step, meaning)
 
     def to_json(self) -> dict[str, Any]:
         return {"task": self.task, "signature": "/".join(self.signature)}

@@ -1104,8 +1104,8 @@ def _capa_content(
         )
     if step != "effectiveness_check":
         return
-    missing = sorted(set(map(str, record["data"])) - {r.record_id for r in history.records(
-        [str(d) for d in record["data"]])})
+    cited = [str(d) for d in record["data"]]
+    missing = sorted(set(cited) - {r.record_id for r in history.records(cited)})
     if missing:
         raise Refused(
             "workflow",
