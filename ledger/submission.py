@@ -99,9 +99,11 @@ _STATEFUL = frozenset(
     }
 )
 #: Records whose rules read master data, and the master data they read: an inspection after a
-#: calibration in the same batch is judged with it.
+#: calibration (or its inspector's training record) in the same batch is judged with it.
 _READS_MASTER = frozenset({"inspection", "specification"})
-_MASTER = frozenset({"specification", "equipment", "calibration", "supplier", "change"})
+_MASTER = frozenset(
+    {"specification", "equipment", "calibration", "supplier", "change", "training"}
+)
 _RETRIES = 3
 _log = logging.getLogger("evledger.submission")
 
