@@ -299,6 +299,12 @@ def record_for(
                              "schema": "field_action/1", "field_action_id": fresh("FA"),
                              "lot": lot, "kind": "removal", "reason": "Sterility in doubt"},
         }[rtype]
+    if rtype == "training":
+        return {
+            "record_id": fresh("TRN"), "type": "training", "schema": "training/1",
+            "person": fresh("E"), "task": "final inspection", "result": "qualified",
+            "completed_at": now, "evidence": "Course QA-101, assessment passed",
+        }
     if rtype == "review":  # a second person's co-signature of a logged inspection
         target = inspection(fresh("INS"), fresh("LOT-AUTH"))
         accept(client, runtime, target, qa, "authored")
@@ -414,7 +420,9 @@ def test_release_decision_released(
         assert record_count(client) == before
 
 
-@pytest.mark.parametrize("role", [r for r in ROLES if r != "qa_approver"])
+@pytest.mark.parametrize(
+    "role", [r for r in ROLES if r not in allowed_roles("release", None, "released")]
+)
 def test_authority_is_judged_before_release_gating(
     client: TestClient, runtime: Runtime, only: dict[str, LocalAccount], role: str
 ) -> None:
