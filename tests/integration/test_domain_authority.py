@@ -258,7 +258,7 @@ def record_for(
             "record_id": fresh("CORR"), "type": "correction", "schema": "correction/1",
             "corrects": target["record_id"], "lot": target["lot"],
             "reason": "Transcription error: the sampling record says 50",
-            "changes": [{"path": "/sample_size", "value": 50}],
+            "changes": [{"path": "/sampling_plan", "value": "ISO 2859-1 II AQL 0.65, normal"}],
         }
     if rtype == "epcis_event":
         from evledger_verify.epcis import epcis_record
@@ -473,9 +473,12 @@ def signed_target(
         )
         change = {"path": f"/{field}", "value": new}
     else:
-        field = {"inspection": "sample_size", "scan": "scanned_at", "process_reading": "value",
-                 "alert": "description"}[rtype]
-        new = {"sample_size": 50, "scanned_at": "2026-11-30T06:00:00Z", "value": 183.0,
+        # (an inspection's sample size, product and time are QA's to correct: the sampling
+        # plan's wording is anyone's who may author the inspection)
+        field = {"inspection": "sampling_plan", "scan": "scanned_at",
+                 "process_reading": "value", "alert": "description"}[rtype]
+        new = {"sampling_plan": "ISO 2859-1 II AQL 0.65, normal",
+               "scanned_at": "2026-11-30T06:00:00Z", "value": 183.0,
                "description": "Die temperature at the upper limit"}[field]
         change = {"path": f"/{field}", "value": new}
     return record, meaning, change
