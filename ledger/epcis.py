@@ -205,7 +205,7 @@ def prepare_capture(submitter: Submitter, document: Any, *, max_events: int) -> 
                 # The submission's own authorization (one definition of who may sign), run
                 # early so that one refused event stores nothing of the document.
                 roles = submitter.authorize(registry, c, False)
-                rules.check(c.model, c.sub.record, c.sub.meaning, c.signer, roles)
+                rules.check(c.model, c.sub.record, c.sub.meaning, c.signer, roles, c.sub.signed_at)
             except LedgerError as exc:
                 raise _at(c.index, exc) from None
     for c in checked:

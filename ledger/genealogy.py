@@ -287,12 +287,13 @@ def pending_links(conn: sa.Connection) -> Pending:
 
 
 def receipts(
-    conn: sa.Connection, lot: str, max_nodes: int = MAX_NODES
+    conn: sa.Connection, lot: str, pending: Pending | None = None, max_nodes: int = MAX_NODES
 ) -> list[tuple[str, str, str | None, str | None]]:
     """How ``lot`` and every lot it was made from were received: (record id, received lot,
-    supplier, time), over the projection and the records it has not read yet (the rules'
-    ``History.receipts``)."""
-    pending = pending_links(conn)
+    supplier, time), over the projection and the records it has not read yet (``pending``,
+    read now when not given; the rules' ``History.receipts``)."""
+    if pending is None:
+        pending = pending_links(conn)
     inputs: dict[str, set[str]] = defaultdict(set)
     for link in pending.links:
         if link.kind == "input" and link.other is not None:
@@ -324,11 +325,15 @@ def receipts(
     return out
 
 
-def floor(conn: sa.Connection, lot: str) -> list[tuple[str, str, str | None, str | None]]:
+def floor(
+    conn: sa.Connection, lot: str, pending: Pending | None = None
+) -> list[tuple[str, str, str | None, str | None]]:
     """What the shop floor did with ``lot``: its ``ship`` links and the ``input`` links of
     the material that went into it, as (record id, kind, other, time), over the projection and
-    the records it has not read yet (the rules' ``History.floor``)."""
-    pending = pending_links(conn)
+    the records it has not read yet (``pending``, read now when not given; the rules'
+    ``History.floor``)."""
+    if pending is None:
+        pending = pending_links(conn)
     out = [
         (row.record_id, row.kind, row.other, row.at)
         for row in conn.execute(

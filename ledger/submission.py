@@ -415,7 +415,7 @@ class Submitter:
                             c.sub.meaning,
                             c.signer,
                             roles,
-                            (c.sub.signed_at, int(self.clock())),
+                            c.sub.signed_at,
                         )
                 except LedgerError as exc:
                     out[c.index] = ItemResult(c.index, c.record_id, error=exc)

@@ -102,7 +102,7 @@ def lot_status(
             | (
                 {
                     "due_by": capa_due[k],
-                    "overdue": datetime.fromisoformat(capa_due[k].replace("Z", "+00:00")) < now,
+                    "overdue": rules.when(capa_due[k]) < now,
                 }
                 if k in capa_due
                 else {}

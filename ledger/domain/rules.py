@@ -37,10 +37,16 @@ class Rules:
         self.registry = registry
         self.policy = policy
         self._cache: dict[str, list[Stored]] = {}
+        #: The lots read, and the genealogy links not projected yet: one record's rules read
+        #: them several times (a release: its duties, its gating, its receipts and shipments).
+        self._lots: dict[str, list[Stored]] = {}
+        self._pending: genealogy.Pending | None = None
 
     def forget(self) -> None:
         """Drop what was read: records were written since (the submission flushed)."""
         self._cache.clear()
+        self._lots.clear()
+        self._pending = None
 
     def check(
         self,
@@ -49,11 +55,11 @@ class Rules:
         meaning: str,
         signer: str,
         roles: Sequence[str],
-        times: tuple[int, int] | None = None,
+        signed_at: int | None = None,
     ) -> None:
-        """Judge ``record``; ``times``: its signing and acceptance time (Unix seconds), for
-        the time rules."""
-        signed_at, accepted_at = times or (None, None)
+        """Judge ``record`` signed at ``signed_at`` (Unix seconds). The time rules themselves
+        (:func:`~evledger_verify.rules.check_times`) were judged when the signer was
+        authorized (no acceptance time goes to the judge: they are not judged twice)."""
         try:
             rules.judge(
                 record,
@@ -64,7 +70,6 @@ class Rules:
                 self.policy,
                 parse_record,
                 signed_at=signed_at,
-                accepted_at=accepted_at,
             )
         except rules.Refused as exc:
             raise as_error(exc) from None
@@ -84,7 +89,10 @@ class Rules:
         return list(found)
 
     def lot(self, lot: str) -> list[Stored]:
-        return load_lot(self.conn, self.registry, lot)
+        found = self._lots.get(lot)
+        if found is None:
+            found = self._lots[lot] = load_lot(self.conn, self.registry, lot)
+        return list(found)
 
     def records(self, record_ids: Sequence[str]) -> list[Stored]:
         return load_stored(self.conn, self.registry, Record.record_id.in_(list(record_ids)))
@@ -93,14 +101,18 @@ class Rules:
         return self.registry.name_of(signer)
 
     def person(self, signer: str) -> str | None:
-        state = self.registry.get(signer)
-        return state.person if state is not None else None
+        return self.registry.person_of(signer)
+
+    def _links(self) -> genealogy.Pending:
+        if self._pending is None:
+            self._pending = genealogy.pending_links(self.conn)
+        return self._pending
 
     def receipts(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
-        return genealogy.receipts(self.conn, lot)
+        return genealogy.receipts(self.conn, lot, self._links())
 
     def floor(self, lot: str) -> list[tuple[str, str, str | None, str | None]]:
-        return genealogy.floor(self.conn, lot)
+        return genealogy.floor(self.conn, lot, self._links())
 
     def master_blockers(self, lot: str, records: Sequence[Stored]) -> list[rules.Blocker]:
         """What master data says about ``lot`` now (for its status)."""

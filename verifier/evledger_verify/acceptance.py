@@ -85,14 +85,14 @@ def check_sampling(record: dict[str, Any], history: History, spec: dict[str, Any
                 f"inspection {rid}: {c['name']}: {c['nonconforming']} nonconforming under "
                 f"{what} is {computed}, not {c['verdict']}; the verdict is computed, not typed",
             )
+    if record.get("retest"):
+        return  # a resubmitted lot is not a new lot for the switching rules
     earlier = []
     for r in history.subject(stream_of(record)):
         if r.record_id == rid:  # a correction re-judges the record against what preceded it
             break
         if r.type == "inspection" and r.body.get("sampling") and not r.body.get("retest"):
             earlier.append(r.body)
-    if record.get("retest"):
-        return  # a resubmitted lot is not a new lot for the switching rules
     try:
         state = sampling.Switching.replay(_lot(b) for b in earlier)
     except ValueError:

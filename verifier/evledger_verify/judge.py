@@ -53,7 +53,7 @@ class Judge:
         self.policy = policy
         self.validate = validate
         self._names = names or (lambda signer: "unregistered")
-        self._persons = persons or (lambda signer: f"key:{signer.lower()}")
+        self._persons = persons or (lambda signer: None)
         self._by_id: dict[str, Stored] = {}
         self._position: dict[str, int] = {}
         self._subjects: dict[str, list[Stored]] = defaultdict(list)

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from evledger_verify import oos
-from evledger_verify.rules import Blocker, History, Refused, Stored, ncr_summaries
+from evledger_verify.rules import Blocker, History, Refused, Stored, ncr_summaries, when
 
 __all__ = [
     "Life",
@@ -200,12 +200,7 @@ def check_known_lot(record: dict[str, Any], history: History) -> None:
 
 
 def _before(records: Sequence[Stored], at: datetime) -> list[Stored]:
-    return [r for r in records if _when(r.signed_at) <= at]
-
-
-def _when(value: Any) -> datetime:
-    t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+    return [r for r in records if when(r.signed_at) <= at]
 
 
 def floor_blockers(
@@ -221,7 +216,7 @@ def floor_blockers(
         if record_id in cleared or at is None:
             continue
         try:
-            t = _when(at)
+            t = when(at)
         except ValueError:
             continue
         if kind == "ship":

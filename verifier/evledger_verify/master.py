@@ -33,6 +33,7 @@ from evledger_verify.rules import (
     Stored,
     dispositioned,
     ncr_summaries,
+    when,
 )
 
 __all__ = [
@@ -56,12 +57,6 @@ __all__ = [
 
 #: Supplier statuses a receipt may come from without a release blocker.
 APPROVED_SUPPLIER = ("approved", "conditional")
-
-
-def when(value: Any) -> datetime:
-    """An ISO 8601 time as an aware datetime (UTC when the text has no offset)."""
-    t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
 
 
 def iso(t: datetime) -> str:

@@ -30,13 +30,16 @@ from typing import Any
 
 from evledger_verify.policy import Policy
 from evledger_verify.rules import (
+    GATING_FIELDS,
     Blocker,
     History,
     Refused,
     Stored,
+    latest_step,
     ncr_summaries,
     unix_seconds,
     utc_iso,
+    when,
 )
 
 __all__ = [
@@ -52,8 +55,6 @@ __all__ = [
 
 #: Dispositions after which the lot is never released.
 FINAL_DISPOSITIONS = ("scrap", "return")
-#: What a correction of an inspection may change only with a second approver's review.
-_GATING_FIELDS = ("verdict", "critical", "lower", "upper", "unit", "name")
 
 
 def _failed(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -100,7 +101,7 @@ def check_retest(record: dict[str, Any], history: History) -> None:
             f"retest {rid}: NCR {ncr_id} does not investigate {of} (its refs do not name it); "
             "a failed result is investigated before any retest",
         )
-    finding = next((s for s in reversed(steps) if s.body.get("step") == "evaluated"), None)
+    finding = latest_step(steps, "evaluated")
     if finding is None or finding.body.get("assignable_cause") is not True:
         raise Refused(
             "oos",
@@ -170,17 +171,9 @@ def check_disposition(
         return
     ncr_id, lot = str(record["ncr_id"]), str(record["lot"])
     refs = _refs(_ncr_steps(history, ncr_id))
-    failed = {
-        c["name"]
-        for r in history.lot(lot)
-        if r.type == "inspection" and r.record_id in refs
-        for c in _failed(r.body)
-    }
-    tags = {
-        str(r.body.get("tag"))
-        for r in history.lot(lot)
-        if r.type == "process_reading" and r.record_id in refs
-    }
+    cited = [r for r in history.lot(lot) if r.record_id in refs]
+    failed = {c["name"] for r in cited if r.type == "inspection" for c in _failed(r.body)}
+    tags = {str(r.body.get("tag")) for r in cited if r.type == "process_reading"}
     concession = record["concession"]
     if failed and policy.concessions == "none":
         raise Refused(
@@ -213,7 +206,7 @@ def check_rework_closure(
 ) -> None:
     """An NCR dispositioned ``rework`` closes only after a passing re-inspection, of each stage
     its failed inspections were at, logged after the disposition."""
-    disposed = next((s for s in reversed(before) if s.body.get("step") == "dispositioned"), None)
+    disposed = latest_step(before, "dispositioned")
     if disposed is None or disposed.body.get("disposition") != "rework":
         return
     records = history.lot(lot)
@@ -351,9 +344,7 @@ def failure_blockers(
                             f"{what}: NCR {n['ncr_id']}'s concession does not cover it",
                         )
                     )
-                elif at is not None and at >= datetime.fromisoformat(
-                    str(concession["valid_until"]).replace("Z", "+00:00")
-                ):
+                elif at is not None and at >= when(concession["valid_until"]):
                     blockers.append(
                         Blocker(
                             "concession_expired",
@@ -398,7 +389,7 @@ def gating_paths(changes: Sequence[dict[str, Any]]) -> list[str]:
     for change in changes:
         parts = str(change["path"]).split("/")[1:]
         if parts[:1] == ["verdict"] or (
-            len(parts) >= 3 and parts[0] == "characteristics" and parts[2] in _GATING_FIELDS
+            len(parts) >= 3 and parts[0] == "characteristics" and parts[2] in GATING_FIELDS
         ):
             out.append(str(change["path"]))
     return out

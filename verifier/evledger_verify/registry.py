@@ -120,10 +120,11 @@ class Registry:
     def get(self, address: str) -> SignerState | None:
         return self.signers.get(address.lower())
 
-    def person_of(self, address: str) -> str:
-        """The person a key belongs to (the key itself when no grant named one)."""
+    def person_of(self, address: str) -> str | None:
+        """The person a key belongs to (the key itself when no grant named one); None for a key
+        never granted (as :meth:`evledger_verify.rules.History.person` says)."""
         state = self.get(address)
-        return state.person if state else f"key:{address.lower()}"
+        return state.person if state else None
 
     def name_of(self, address: str) -> str:
         """The signer's current printed name, for messages ("unregistered" if unknown)."""

@@ -46,12 +46,14 @@ __all__ = [
     "correct",
     "dispositioned",
     "judge",
+    "latest_step",
     "ncr_summaries",
     "release_blockers",
     "stream_of",
     "subject_of",
     "unix_seconds",
     "utc_iso",
+    "when",
     "workflow_step",
 ]
 
@@ -290,6 +292,17 @@ def utc_iso(ts: int) -> str:
         return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
     except (ValueError, OverflowError, OSError):
         return "9999-12-31T23:59:59Z"
+
+
+def when(value: Any) -> datetime:
+    """A record's ISO 8601 time as an aware datetime (UTC when the text has no offset)."""
+    t = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+
+def latest_step(records: Iterable[Stored], step: str) -> Stored | None:
+    """The last of a workflow entity's ``records`` (in log order) at ``step``."""
+    return next((r for r in reversed(list(records)) if r.body.get("step") == step), None)
 
 
 def unix_seconds(iso: str) -> int:
@@ -584,11 +597,7 @@ def release_blockers(
                     f"required inspection missing: no {stage} inspection on the lot",
                 )
             )
-        elif last.body["verdict"] != "pass" and not (
-            # failed only where a valid concession covers it
-            (failed := [c["name"] for c in last.body["characteristics"] if c["verdict"] == "fail"])
-            and all((last.record_id, name) in conceded for name in failed)
-        ):
+        elif last.body["verdict"] != "pass" and not _all_conceded(last, conceded):
             blockers.append(
                 Blocker(
                     "inspection_not_passed",
@@ -623,6 +632,12 @@ def release_blockers(
                 )
             )
     return blockers
+
+
+def _all_conceded(inspection: Stored, conceded: set[tuple[str, str]]) -> bool:
+    """Whether the inspection failed only where a valid concession covers it."""
+    failed = [c["name"] for c in inspection.body["characteristics"] if c["verdict"] == "fail"]
+    return bool(failed) and all((inspection.record_id, name) in conceded for name in failed)
 
 
 def _out_of_limits(body: dict[str, Any]) -> bool:
@@ -690,22 +705,18 @@ def _open_excursions(records: Sequence[Stored], dispositioned_refs: set[str]) ->
 # -- the judge ------------------------------------------------------------------------------
 
 
-#: The fields of an inspection release gating reads: a correction changing them needs an
-#: approver.
+#: The fields of an inspection's characteristics that release gating reads (with the overall
+#: verdict): a correction changing them needs an approver, and a second one's review.
+GATING_FIELDS = ("name", "verdict", "critical", "lower", "upper", "unit")
+
+
 def _gating(body: dict[str, Any]) -> Any:
     if body.get("type") != "inspection":
         return None
     return (
         body.get("verdict"),
         [
-            (
-                c.get("name"),
-                c.get("verdict"),
-                c.get("critical", False),
-                c.get("lower"),
-                c.get("upper"),
-                c.get("unit"),
-            )
+            tuple(c.get(f, False if f == "critical" else None) for f in GATING_FIELDS)
             for c in body.get("characteristics", [])
         ],
     )
@@ -877,21 +888,13 @@ def _qualified(
     person = history.person(signer)
     if person is None:
         return
-    trained = history.subject(f"training:{person}")
-
-    def holds(t: Stored, task: str) -> bool:
-        if t.type != "training" or t.body.get("task") != task:
-            return False
-        if t.body.get("result") != "qualified" or signed_at is None:
-            return t.body.get("result") == "qualified"
-        until = t.body.get("valid_until")
-        return unix_seconds(str(t.body["completed_at"])) <= signed_at and (
-            not until or unix_seconds(str(until)) > signed_at
-        )
-
+    qualified = {
+        str(t.body["task"])
+        for t in history.subject(f"training:{person}")
+        if _trained_at(t, signed_at)
+    }
     for task in tasks:
-        valid = [t for t in trained if holds(t, task)]
-        if not valid:
+        if task not in qualified:
             what = rtype + (f" step {step}" if step else "")
             raise Refused(
                 "qualification",
@@ -899,6 +902,19 @@ def _qualified(
                 f"qualification: signing {what} ({meaning}) needs a valid training record for "
                 f"task {task!r}; {who} (person {person}) has none at the signing time",
             )
+
+
+def _trained_at(t: Stored, signed_at: int | None) -> bool:
+    """A qualifying training record, valid at the signing time (at any time when it is not
+    known)."""
+    if t.type != "training" or t.body.get("result") != "qualified":
+        return False
+    if signed_at is None:
+        return True
+    until = t.body.get("valid_until")
+    return unix_seconds(str(t.body["completed_at"])) <= signed_at and (
+        not until or unix_seconds(str(until)) > signed_at
+    )
 
 
 def _duties(
@@ -913,6 +929,9 @@ def _duties(
     signs ``record`` gave none of the signatures it is incompatible with, on the same lot or
     workflow entity."""
     rtype, step = str(record["type"]), record.get("step")
+    person = history.person(signer)
+    if person is None:
+        return  # an unregistered key is refused before (the bootstrap grant excepted)
     for duty in policy.duties:
         if not duty.matches(duty.second, rtype, step, meaning):
             continue
@@ -927,7 +946,6 @@ def _duties(
             entity = str(record[ENTITY_KEY[rtype]])
             earlier = history.subject(f"{rtype}:{entity}")
             where = f"{rtype} {entity}"
-        person = history.person(signer)
         for r in earlier:
             if not duty.matches(duty.first, r.type, r.body.get("step"), r.meaning):
                 continue
@@ -1034,10 +1052,8 @@ def _transition(
             [f"allowed next steps: {', '.join(allowed) or 'none'}"],
         )
     if rtype == "capa" and step == "closed":
-        check = next(
-            (r.body for r in reversed(before) if r.body.get("step") == "effectiveness_check"),
-            {},
-        )
+        found = latest_step(before, "effectiveness_check")
+        check = found.body if found is not None else {}
         if not (check.get("effective") and check.get("no_adverse_effect")):
             raise Refused(
                 "workflow",
@@ -1113,8 +1129,7 @@ def _capa_content(
             f"capa {entity}: the effectiveness check cites {', '.join(missing)}, not logged "
             "records; it rests on data the ledger holds",
         )
-    plan = next((s for s in reversed(before) if s.body.get("step") == "action_plan"), None)
-    done = next((s for s in reversed(before) if s.body.get("step") == "implementation"), None)
+    plan, done = latest_step(before, "action_plan"), latest_step(before, "implementation")
     if plan is None or done is None or signed_at is None:
         return
     days = int(plan.body.get("check_after_days") or 0)
