@@ -930,7 +930,8 @@ def recall_check(scope_file: str, key_path: str, api: str | None) -> None:
     type=float,
     default=None,
     metavar="SECONDS",
-    help="Run again every SECONDS; on findings, log a signed alert record.",
+    help="Run again every SECONDS; new findings are logged as signed alert records, one on each "
+    "lot they touch (it blocks the lot until an NCR dispositions it) and one naming them all.",
 )
 @click.option(
     "--trust",
@@ -1018,6 +1019,7 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
         extra_chains=extra_chains,
         policy=policy,
     )
+    alerted: set[str] = set()
     while True:
         started = time.monotonic()
         try:
@@ -1054,11 +1056,15 @@ def audit(every: float | None, trust_path: str | None, as_json: bool) -> None:
             if unchecked:
                 sys.exit(EXIT_CANNOT_RUN)
             return
-        if findings:  # what could not be checked is never an alert of damage
+        # What could not be checked is never an alert of damage; a finding already alerted
+        # by an earlier round is not alerted again (its alert stays open until an NCR).
+        fresh = [f for f in findings if str(f) not in alerted]
+        if fresh:
             try:
                 account = load_account(settings.keys_dir / "audit.key", "audit key")
-                rid = raise_alert(Submitter(engine, identity), account, findings)
-                click.echo(f"audit: raised alert record {rid}", err=True)
+                ids = raise_alert(Submitter(engine, identity), account, fresh)
+                alerted.update(str(f) for f in fresh)
+                click.echo(f"audit: raised alert record(s) {', '.join(ids)}", err=True)
             except LedgerError as exc:
                 click.echo(f"audit: could not raise the alert record: {exc}", err=True)
         time.sleep(every)

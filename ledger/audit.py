@@ -233,22 +233,78 @@ def _status(
         return {"state": f"unreadable: {exc.__class__.__name__}"}
 
 
-def raise_alert(submitter: Submitter, account: LocalAccount, findings: list[Finding]) -> str:
-    """Log an ``alert`` record naming the findings, signed by the audit key; returns its id."""
+#: How many lots one round of ``audit --every`` raises an alert on; findings beyond it go to
+#: the round's lot-less alert (which counts them all).
+MAX_ALERTED_LOTS = 50
+
+
+def _lots_of(conn: sa.Connection, record_ids: set[str]) -> dict[str, set[str]]:
+    """The lots each record is in, as its row says and as its logged entry says (a superuser
+    may have changed one of them: the alert goes on both)."""
+    out: dict[str, set[str]] = defaultdict(set)
+    rows = conn.execute(
+        sa.select(Record.record_id, Record.lot, Record.entry).where(
+            Record.record_id.in_(sorted(record_ids))
+        )
+    )
+    for rid, lot, entry in rows:
+        if lot:
+            out[rid].add(lot)
+        try:
+            logged = json.loads(entry).get("lot")
+        except (ValueError, AttributeError):
+            logged = None
+        if isinstance(logged, str) and logged:
+            out[rid].add(logged)
+    return out
+
+
+def raise_alert(
+    submitter: Submitter, account: LocalAccount, findings: list[Finding]
+) -> list[str]:
+    """Log the findings as ``alert`` records signed by the audit key; returns their ids.
+
+    Each lot a finding's record is in gets its own alert naming it (``lot``), so the damage
+    blocks that lot's release, or puts a released lot on hold, until an NCR dispositions the
+    alert (21 CFR 820.100; ISO 13485 §8.3); one lot-less alert carries every finding."""
+    ids = {f.record_id for f in findings if f.record_id}
+    with submitter.engine.connect() as conn:
+        lots_of = _lots_of(conn, ids) if ids else {}
+    by_lot: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        for lot in sorted(lots_of.get(f.record_id or "", ())):
+            by_lot[lot].append(f)
     now = int(time.time())
-    alert_id = f"{AUDIT_ALERT_PREFIX}{now}-{secrets.token_hex(4)}"
-    record = {
-        "record_id": alert_id,
-        "type": "alert",
-        "schema": "alert/1",
-        "alert_id": alert_id,
-        "source": "audit",
-        "severity": "critical",
-        "description": f"evledger audit found {len(findings)} sign(s) of damage to evidence",
-        "details": {"count": len(findings), "findings": [f.to_json() for f in findings[:100]]},
-    }
-    submitter.submit_signed(record, account, "recorded")
-    return str(record["record_id"])
+    raised = []
+    groups: list[tuple[str | None, list[Finding]]] = [
+        *sorted(by_lot.items())[:MAX_ALERTED_LOTS],
+        (None, findings),
+    ]
+    for lot, found in groups:
+        alert_id = f"{AUDIT_ALERT_PREFIX}{now}-{secrets.token_hex(4)}"
+        where = f" in lot {lot}" if lot is not None else ""
+        record: dict[str, Any] = {
+            "record_id": alert_id,
+            "type": "alert",
+            "schema": "alert/1",
+            "alert_id": alert_id,
+            "source": "audit",
+            "severity": "critical",
+            "description": (
+                f"evledger audit found {len(found)} sign(s) of damage to evidence{where}"
+            ),
+            "details": {"count": len(found), "findings": [f.to_json() for f in found[:100]]},
+        }
+        if lot is not None:
+            record["lot"] = lot
+        try:
+            submitter.submit_signed(record, account, "recorded")
+        except LedgerError:
+            if lot is None:
+                raise
+            continue  # a lot name a superuser wrote may be no lot at all: the last alert has it
+        raised.append(alert_id)
+    return raised
 
 
 @dataclass

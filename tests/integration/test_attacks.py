@@ -16,7 +16,7 @@ from evledger_verify.records import canonical_json
 
 from ledger.audit import Auditor, Finding
 from ledger.runtime import Runtime
-from tests.helpers import admin, inspection, register, sign, wait_anchored
+from tests.helpers import admin, bearer, inspection, register, sign, wait_anchored
 
 pytestmark = pytest.mark.integration
 
@@ -344,7 +344,13 @@ def test_audit_command_exit_codes_and_alerts(
     finally:
         proc.kill()
         proc.wait()
-    assert ledger.runtime.ledger.status()["audit_alerts"] == 1
+    # One alert on each lot the damaged record is in (the log's LOT-A and the row's LOT-B),
+    # which blocks the lot until an NCR dispositions it, and one naming every finding.
+    assert ledger.runtime.ledger.status()["audit_alerts"] == 3
+    for lot in ("LOT-A", "LOT-B"):
+        blockers = client.get(f"/v1/lots/{lot}", headers=bearer(ledger.runtime, admin(
+            ledger.runtime))).json()["release_blockers"]
+        assert any("evledger audit found" in b and f"in lot {lot}" in b for b in blockers), blockers
     nowhere = runner.invoke(main, ["audit"], env={"DATABASE_URL": "", "ETH_RPC_URL": "",
                                                   "EVLEDGER_HOME": "/nonexistent"})
     assert nowhere.exit_code == 2 and "no database or chain" in nowhere.output
