@@ -272,8 +272,8 @@ def raise_alert(
         lots_of = _lots_of(conn, ids) if ids else {}
     by_lot: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
-        for lot in sorted(lots_of.get(f.record_id or "", ())):
-            by_lot[lot].append(f)
+        for name in sorted(lots_of.get(f.record_id or "", ())):
+            by_lot[name].append(f)
     now = int(time.time())
     raised = []
     groups: list[tuple[str | None, list[Finding]]] = [
