@@ -116,7 +116,7 @@ class Rules:
 
     def master_blockers(self, lot: str, records: Sequence[Stored]) -> list[rules.Blocker]:
         """What master data says about ``lot`` now (for its status)."""
-        return master.master_blockers(lot, records, self)
+        return master.master_blockers(lot, records, self, self.policy)
 
     # -- what needs the genealogy ----------------------------------------------------------
 

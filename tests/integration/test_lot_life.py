@@ -190,3 +190,53 @@ def test_shipping_an_unreleased_lot_is_logged_and_raises_a_critical_alert(plant:
     lot = p.client.get("/v1/lots/LOT-FL2", headers=bearer(p.runtime, p.approver)).json()
     assert any("material lot RM-FL was consumed into lot LOT-FL2 while rejected (scan FL-S3"
                in a for a in lot["open_alerts"]), lot
+
+
+def test_material_consumed_before_it_is_verified_raises_a_critical_alert(plant: Plant) -> None:
+    """Received is not accepted (ISO 13485 §7.4.3, 21 CFR 820.80(b)): material consumed before
+    a passing inspection or a release of it raises the floor alert on the lot it went into,
+    and a release of that lot slipped in is named by the audit; consumed after its incoming
+    inspection it raises nothing. A ledger whose policy says ``material_acceptance =
+    "unless_refused"`` alerts only on material that is refused."""
+    from dataclasses import replace
+
+    from ledger.audit import Auditor
+
+    p = plant
+    device = register(p.client, p.runtime, ("device",), "Line scanner")
+    scan(device, p, "MV-S1", "receive", "RM-MV", lot="RM-MV", supplier="Polymer AG")
+    scan(device, p, "MV-S2", "produce", "LOT-MV", lot="LOT-MV")
+    scan(device, p, "MV-S3", "consume", "RM-MV")
+    final = inspection("MV-I1", lot="LOT-MV", inspected_at=now_iso())
+    p.submit(final, p.inspector, "authored")
+    view = p.client.get("/v1/lots/LOT-MV", headers=bearer(p.runtime, p.approver)).json()
+    expected = ("critical alert: material lot RM-MV was consumed into lot LOT-MV while not "
+                "verified (no passing inspection and no release of it) (scan MV-S3")
+    assert view["state"] == "quarantined" and any(
+        expected in b for b in view["release_blockers"]), view
+    rel = release("MV-R", "LOT-MV", evidence(final))
+    resp = p.client.post("/v1/records", json=sign(p.runtime, rel, p.approver, "released"))
+    assert resp.status_code == 409 and any(expected in r for r in resp.json()["reasons"]), \
+        resp.text
+    # verified first (a passing incoming inspection of the material lot), then consumed
+    time.sleep(1.1)  # times are in whole seconds: the inspection comes after the first scan
+    p.submit(inspection("MV-I2", lot="RM-MV", stage="incoming", inspected_at=now_iso()),
+             p.inspector, "authored")
+    time.sleep(1.1)  # the scan comes after the inspection
+    scan(device, p, "MV-S4", "produce", "LOT-MV2", lot="LOT-MV2")
+    scan(device, p, "MV-S5", "consume", "RM-MV")
+    view = p.client.get("/v1/lots/LOT-MV2", headers=bearer(p.runtime, p.approver)).json()
+    assert not any("critical alert" in b for b in view["release_blockers"]), view
+    # slipped in, the release is named by the audit
+    p.slip_in(rel, p.approver, "released")
+    only_rule_broken(p.audit(), "MV-R", "(release)", "while not verified")
+    # under the lenient profile, received material is usable unless refused
+    lenient = replace(p.runtime.ledger.policy, material_acceptance="unless_refused")
+    p.runtime.ledger.reads.policy = lenient
+    view = p.client.get("/v1/lots/LOT-MV", headers=bearer(p.runtime, p.approver)).json()
+    assert not any("critical alert" in b for b in view["release_blockers"]), view
+    rt, ident = p.runtime, p.runtime.ledger.identity
+    found = Auditor(rt.engine, ident, ident.log_public_key, rt.chain, policy=lenient).run()
+    # the release still lacks an approved supplier, but nothing says the material is unverified
+    assert [f.record_id for f in found] == ["MV-R"], found
+    assert "not verified" not in found[0].detail and "not an approved supplier" in found[0].detail

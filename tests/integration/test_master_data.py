@@ -308,9 +308,13 @@ def test_an_out_of_tolerance_calibration_blocks_the_lots_it_touched(
 # -- suppliers --------------------------------------------------------------------------------
 
 
-def scans(p: Plant, supplier_id: str, material: str, lot: str, tag: str) -> tuple[str, ...]:
+def scans(
+    p: Plant, supplier_id: str, material: str, lot: str, tag: str, verify: bool = True
+) -> tuple[str, ...]:
+    """``material`` received from ``supplier_id``, verified by a passing incoming inspection
+    (unless ``verify`` is false: consuming it then raises a floor alert on ``lot``), and
+    consumed into ``lot``; returns the scans' ids (receive, produce, consume)."""
     device = register(p.client, p.runtime, ("device",), f"Scanner {tag}")
-    t = now_iso()
     made = []
     for n, (op, fields) in enumerate((
         ("receive", {"lot": material, "supplier": supplier_id, "gs1": {"gtin": GTIN,
@@ -319,8 +323,11 @@ def scans(p: Plant, supplier_id: str, material: str, lot: str, tag: str) -> tupl
         ("consume", {"gs1": {"gtin": GTIN, "lot": material}}),
     )):
         rid = f"{tag}-scan-{n}"
+        if op == "consume" and verify:
+            incoming = inspection(f"{material}-IN", lot=material, stage="incoming")
+            assert post(p, incoming, p.inspector, "authored").status_code == 201
         record = {"record_id": rid, "type": "scan", "schema": "scan/1",
-                  "station": f"ST-{tag}", "operation": op, "scanned_at": t, **fields}
+                  "station": f"ST-{tag}", "operation": op, "scanned_at": now_iso(), **fields}
         assert post(p, record, device, "recorded").status_code == 201
         made.append(rid)
     return tuple(made)

@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from evledger_verify import oos
+from evledger_verify.policy import DEFAULT_POLICY, Policy
 from evledger_verify.rules import Blocker, History, Refused, Stored, ncr_summaries, when
 
 __all__ = [
@@ -203,14 +204,41 @@ def _before(records: Sequence[Stored], at: datetime) -> list[Stored]:
     return [r for r in records if when(r.signed_at) <= at]
 
 
+def _verified(records: Sequence[Stored], material: str | None = None) -> bool:
+    """Material is verified for use by a release decision, or by a passing inspection signed
+    as performed (incoming for purchased material; in-process or final for a sub-assembly):
+    among the material lot's own ``records``, or, given ``material``, an incoming inspection
+    among the consuming lot's records that names it (``material_lot``)."""
+    return any(
+        (
+            material is None
+            and r.type == "release"
+            and r.body.get("decision") == "released"
+        )
+        or (
+            r.type == "inspection"
+            and r.meaning == "authored"
+            and r.body.get("verdict") == "pass"
+            and (material is None or r.body.get("material_lot") == material)
+        )
+        for r in records
+    )
+
+
 def floor_blockers(
-    lot: str, records: Sequence[Stored], history: History, cleared: set[str]
+    lot: str,
+    records: Sequence[Stored],
+    history: History,
+    cleared: set[str],
+    policy: Policy = DEFAULT_POLICY,
 ) -> list[Blocker]:
     """Critical alerts the shop floor raised on ``lot`` (ISO 13485 §8.3.1; 21 CFR 820.86,
     211.142): it was shipped while not released, or material was consumed into it while that
-    material lot was rejected, quarantined, on hold, recalled, or with an unanswered failed
-    result. The scan is logged (it happened); each stays a release blocker until an NCR whose
-    ``refs`` name the scan record is dispositioned (``cleared``)."""
+    material lot was rejected, quarantined, on hold, recalled, with an unanswered failed
+    result, or (policy ``material_acceptance = "verified"``, the default) not yet verified: no
+    passing inspection signed as performed and no release of it. The scan is logged (it
+    happened); each stays a release blocker until an NCR whose ``refs`` name the scan record is
+    dispositioned (``cleared``)."""
     out = []
     for record_id, kind, other, at in history.floor(lot):
         if record_id in cleared or at is None:
@@ -235,10 +263,14 @@ def floor_blockers(
             state = lot_life(material).state(False)
             failed, _ = oos.failure_blockers(material, t)
             why = (
-                state
+                state.replace("_", " ")
                 if state in ("rejected", "quarantined", "on_hold", "recalled")
                 else "with an unanswered failed result"
                 if failed
+                else "not verified (no passing inspection and no release of it)"
+                if policy.material_acceptance == "verified"
+                and not _verified(material)
+                and not _verified(_before(records, t), other)
                 else None
             )
             if why is not None:

@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from evledger_verify import acceptance, life
+from evledger_verify.policy import DEFAULT_POLICY, Policy
 from evledger_verify.rules import (
     Blocker,
     History,
@@ -500,7 +501,9 @@ def _suppliers(lot: str, history: History, cleared: set[str]) -> list[Blocker]:
     return blockers
 
 
-def master_blockers(lot: str, records: Sequence[Stored], history: History) -> list[Blocker]:
+def master_blockers(
+    lot: str, records: Sequence[Stored], history: History, policy: Policy = DEFAULT_POLICY
+) -> list[Blocker]:
     """Why the lot's wider history keeps ``lot`` (its records, corrections applied) from
     release: inspections with equipment later found out of tolerance, material from suppliers
     that were not approved when it was received, and the shop floor's critical alerts (a lot
@@ -509,5 +512,5 @@ def master_blockers(lot: str, records: Sequence[Stored], history: History) -> li
     return [
         *_suspect(records, history, cleared),
         *_suppliers(lot, history, cleared),
-        *life.floor_blockers(lot, records, history, cleared),
+        *life.floor_blockers(lot, records, history, cleared, policy),
     ]

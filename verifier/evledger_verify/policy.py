@@ -176,6 +176,10 @@ class Policy:
     qualifications: tuple[Qualification, ...] = ()
     #: Whether a release must be a Qualified Person's (EU GMP Annex 16).
     qualified_person_release: bool = False
+    #: ``verified``: material may be consumed once verified (a passing inspection signed as
+    #: performed, or a release decision; ISO 13485 §7.4.3, 21 CFR 820.80(b), 211.84);
+    #: ``unless_refused``: unless it is rejected, quarantined, on hold, recalled or failed.
+    material_acceptance: Literal["verified", "unless_refused"] = "verified"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -187,6 +191,7 @@ class Policy:
             "concessions": self.concessions,
             "qualifications": [q.to_json() for q in self.qualifications],
             "qualified_person_release": self.qualified_person_release,
+            "material_acceptance": self.material_acceptance,
         }
 
     @classmethod
@@ -232,6 +237,13 @@ class Policy:
                     f"policy concessions: expected bounded or none, got {raw['concessions']!r}"
                 )
             changes["concessions"] = raw["concessions"]
+        if "material_acceptance" in raw:
+            if raw["material_acceptance"] not in ("verified", "unless_refused"):
+                raise PolicyError(
+                    "policy material_acceptance: expected verified or unless_refused, got "
+                    f"{raw['material_acceptance']!r}"
+                )
+            changes["material_acceptance"] = raw["material_acceptance"]
         for key, low, high in (
             ("max_signature_age", 60, 86400),
             ("max_inspection_lag", 0, 366 * 86400),

@@ -778,7 +778,7 @@ def judge(
     if rtype == "alert":
         _alert(record, history)
     if rtype == "release":
-        _release(record, history, policy.required_stages, signed_at)
+        _release(record, history, policy, signed_at)
     if rtype == "recall":
         _recall(record, meaning, history)
 
@@ -1173,10 +1173,11 @@ def _alert(record: dict[str, Any], history: History) -> None:
 def _release(
     record: dict[str, Any],
     history: History,
-    required_stages: Sequence[str],
+    policy: Policy,
     signed_at: int | None = None,
 ) -> None:
     lot = str(record["lot"])
+    required_stages = policy.required_stages
     if record.get("concession") is not None:
         raise Refused(
             "release",
@@ -1209,7 +1210,7 @@ def _release(
         records,
         required_stages,
         evidence,
-        master.master_blockers(lot, records, history),
+        master.master_blockers(lot, records, history, policy),
         datetime.fromtimestamp(signed_at, UTC) if signed_at is not None else None,
     )
     cited = {e["record_id"] for e in evidence}
