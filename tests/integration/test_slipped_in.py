@@ -268,7 +268,7 @@ def test_a_concession_covers_its_characteristics_for_a_while_and_never_a_missing
     characteristics its concession names); a concession never stands in for a missing final
     inspection; on a critical characteristic it needs a second approver; it covers nothing
     once expired; a concession naming what did not fail, or expired when granted, or stated on
-    the release, is refused."""
+    the release, is refused; nor does anything clear an open NCR."""
     p = plant
     mo = register(p.client, p.runtime, ("qa_approver",), "Mo Reviewer")
     # a concession for 3 s (test_domain_workflows shows the lot blocked once it expired)
@@ -351,6 +351,7 @@ def test_a_concession_covers_its_characteristics_for_a_while_and_never_a_missing
         (workflow("ncr", "CD-D2", "NCR-CD", "dispositioned", lot="LOT-CD",
                   disposition="use_as_is", concession=past), "approved"),
         (release("CD-R", "LOT-CD", evidence(cd_fail), concession=CONCESSION), "released"),
+        (release("CD-R2", "LOT-CD", evidence(cd_fail)), "released"),
     ]
     for record, meaning in slipped:
         p.slip_in(record, p.approver, meaning)
@@ -367,8 +368,9 @@ def test_a_concession_covers_its_characteristics_for_a_while_and_never_a_missing
         "CD-D1": ("(concession)", "names wall thickness, not a failed characteristic"),
         "CD-D2": ("(concession)", "valid until 2020-01-01T00:00:00Z, not after its signing"),
         "CD-R": ("(release)", "a release carries no concession"),
+        "CD-R2": ("(release)", "NCR NCR-CD is open (step evaluated)"),
     })
-    named_by_bundle(p, "LOT-CX", "CD-R", tmp_path, {"CX-R": ("release", expired)})
+    named_by_bundle(p, "LOT-CX", "CD-R2", tmp_path, {"CX-R": ("release", expired)})
     named_by_bundle(p, "LOT-CC", "CD-R", tmp_path, {"CC-R": ("release", covers)})
     named_by_bundle(p, "LOT-CM", "CD-R", tmp_path, {"CM-R": ("release", missing)})
     named_by_bundle(p, "LOT-CU", "CD-R", tmp_path, {"CU-R": ("release", unreviewed)})
@@ -376,6 +378,7 @@ def test_a_concession_covers_its_characteristics_for_a_while_and_never_a_missing
         "CD-D1": ("concession", "names wall thickness"),
         "CD-D2": ("concession", "not after its signing"),
         "CD-R": ("release", "a release carries no concession"),
+        "CD-R2": ("release", "NCR NCR-CD is open (step evaluated)"),
     })
 
 
