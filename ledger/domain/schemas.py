@@ -181,6 +181,10 @@ class SamplingPlan(_Model):
     aql: Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?$", max_length=8)]
     severity: Literal["normal", "tightened", "reduced"]
     lot_size: Annotated[int, Field(ge=2, le=10_000_000_000)]
+    #: After the stream's inspection was discontinued (ISO 2859-1 9.4; Z1.4 8.4): the CAPA
+    #: whose corrective action has been taken (step implementation or later). Inspection
+    #: resumes, tightened.
+    resumes: Id | None = None
 
 
 class SpecSampling(_Model):

@@ -78,3 +78,40 @@ def test_switching_rules_follow_the_product_stream(sampled: Plant) -> None:
     p.slip_in(lot_inspection("SW-5", 0, sample=20, severity="tightened"), p.inspector,
               "authored")
     only_rule_broken(p.audit(), "SW-5", "(sampling)", "undersampled")
+
+
+def test_a_discontinued_stream_resumes_tightened_once_its_capa_acted(sampled: Plant) -> None:
+    """Five lots not accepted under tightened inspection discontinue the stream (ISO 2859-1
+    9.4): the next inspection is refused, and one that names a CAPA whose corrective action
+    has not been taken yet too; once it is implemented, inspection resumes, tightened."""
+    from tests.integration.test_domain_workflows import workflow
+
+    p = sampled
+    for n in range(2):  # normal: 2 of 5 rejected -> tightened
+        p.submit(lot_inspection(f"DS-N{n}", 3), p.inspector, "authored")
+    for n in range(5):  # tightened (K: 125, Ac 1, Re 2): 5 not accepted -> discontinued
+        rec = lot_inspection(f"DS-T{n}", 2, severity="tightened")
+        rec["characteristics"][0]["verdict"] = rec["verdict"] = "fail"
+        p.submit(rec, p.inspector, "authored")
+    detail = p.refused(lot_inspection("DS-X", 0, severity="tightened"), p.inspector, "authored")
+    assert "is discontinued (5 lots not accepted under tightened inspection" in detail, detail
+    resuming = lot_inspection("DS-X", 0, severity="tightened")
+    resuming["sampling"]["resumes"] = "CAPA-DS"
+    assert "no such CAPA" in p.refused(resuming, p.inspector, "authored")
+    for n, step in enumerate(("open", "investigation", "action_plan"), 1):
+        p.submit(workflow("capa", f"DS-C{n}", "CAPA-DS", step, lot="LOT-DS-T4"), p.inspector,
+                 "authored")
+    assert "has not been taken (it is at step action_plan)" in p.refused(
+        resuming, p.inspector, "authored")
+    p.submit(workflow("capa", "DS-C4", "CAPA-DS", "implementation", lot="LOT-DS-T4"),
+             p.inspector, "authored")
+    normal = {**resuming, "sampling": {**resuming["sampling"], "severity": "normal"}}
+    assert "under tightened inspection" in p.refused(normal, p.inspector, "authored")
+    p.submit(resuming, p.inspector, "authored")
+    # resumed: tightened continues without naming the CAPA again (which is refused now)
+    again = lot_inspection("DS-Y", 0, severity="tightened")
+    assert "is not discontinued (it is tightened)" in p.refused(
+        {**again, "sampling": {**again["sampling"], "resumes": "CAPA-DS"}}, p.inspector,
+        "authored")
+    p.submit(again, p.inspector, "authored")
+    assert p.audit() == []  # the audit replays the stream the same way

@@ -266,7 +266,7 @@ def test_z14_reduced_plan_between_ac_and_re_accepts_and_reinstates_normal() -> N
     assert [verdict(iso, found) for found in (0, 1, 2)] == ["accept", "accept", "reject"]
 
 
-# --- Switching rules (ISO 2859-1:1999 clause 9) -------------------------------------------------
+# --- Switching rules (ISO 2859-1:1999 clause 9; ANSI/ASQ Z1.4-2003 clause 8) -------------------
 
 NORMAL = plan(3000, "II", "0.65", "normal")  # K: n = 125, Ac 2, Re 3; at 0.40: Ac 1
 NORMAL_AC0 = plan(3000, "II", "0.10", "normal")  # K: n = 125, Ac 0, Re 1
@@ -322,7 +322,7 @@ def test_switching_score_with_ac_2_or_more_adds_3_only_if_accepted_one_aql_step_
     # At AQL 0.40 the K plan accepts 1: a lot with 1 gains 3; one with 2 (accepted) resets.
     assert Switching.replay(lots(NORMAL, [1, 0, 1])).score == 9
     assert Switching.replay(lots(NORMAL, [1, 0, 1, 2])) == Switching(
-        state="normal", score=0, recent=(True, True, True, True)
+        state="normal", score=0, recent=(True, True, True, True), run=4
     )
     assert Switching.replay(lots(NORMAL, [0] * 9)).score == 27
     assert Switching.replay(lots(NORMAL, [0] * 10)).state == "reduced"
@@ -335,6 +335,25 @@ def test_reduced_needs_steady_production_and_the_authoritys_approval() -> None:
     unapproved = Switching.replay([*history, Lot(NORMAL_AC0, 0, reduced_approved=False)])
     assert (unapproved.state, unapproved.score) == ("normal", 30)
     assert unapproved.after(Lot(NORMAL_AC0, 0)).state == "reduced"
+
+
+NORMAL_Z14 = plan(3000, "II", "0.65", "normal", edition=Z14)  # K: n = 125, Ac 2, Re 3
+
+
+def test_z14_goes_reduced_after_10_lots_accepted_on_normal_not_on_the_score() -> None:
+    # ANSI/ASQ Z1.4-2003 8.3.3: the preceding 10 lots on normal inspection all accepted (the
+    # limit numbers of 8.3.3b dropped by agreement, 8.5). Two found in each: ISO's score
+    # stays 0 (not accepted at the next tighter AQL), yet Z1.4 switches after the tenth lot.
+    assert Switching.replay(lots(NORMAL_Z14, [2] * 9)) == Switching(
+        state="normal", recent=(True,) * 5, run=9
+    )
+    assert Switching.replay(lots(NORMAL_Z14, [2] * 10)).state == "reduced"
+    assert Switching.replay(lots(NORMAL, [2] * 10)).state == "normal"  # ISO: score 0
+    # a lot not accepted restarts the run; so does a period of tightened inspection
+    assert Switching.replay(lots(NORMAL_Z14, [0] * 9 + [3] + [0] * 9)).run == 9
+    assert Switching.replay(lots(NORMAL_Z14, [0] * 9 + [3] + [0] * 10)).state == "reduced"
+    unsteady = Lot(NORMAL_Z14, 0, production_steady=False)
+    assert Switching.replay([*lots(NORMAL_Z14, [0] * 9), unsteady]).state == "normal"
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,11 @@ from typing import Any
 from evledger_verify import sampling
 from evledger_verify.rules import History, Refused, stream_of
 
-__all__ = ["check_sampling", "plan_of"]
+#: The CAPA steps at which its corrective action has been taken: a discontinued inspection may
+#: resume (ISO 2859-1 9.4: "until the supplier has taken action to improve the quality").
+_ACTION_TAKEN = frozenset({"implementation", "effectiveness_check", "closed"})
+
+__all__ = ["check_sampling", "plan_of", "replay"]
 
 
 def plan_of(body: dict[str, Any]) -> sampling.Plan:
@@ -34,6 +38,31 @@ def _lot(body: dict[str, Any]) -> sampling.Lot:
     """The lot as the switching rules count it: by its worst characteristic."""
     worst = max(int(c["nonconforming"]) for c in body["characteristics"])
     return sampling.Lot(plan_of(body), worst)
+
+
+def replay(lots: list[dict[str, Any]]) -> sampling.Switching:
+    """The switching state after a stream's original inspections (bodies, in log order); a
+    lot that ``resumes`` a discontinued inspection restarts it tightened (9.4)."""
+    state = sampling.Switching()
+    for body in lots:
+        if state.state == "discontinued" and body["sampling"].get("resumes") is not None:
+            state = state.resumed()
+        state = state.after(_lot(body))
+    return state
+
+
+def _check_resumes(rid: str, capa_id: str, history: History) -> None:
+    """A discontinued inspection resumes on a CAPA whose corrective action has been taken."""
+    steps = [r for r in history.subject(f"capa:{capa_id}") if r.type == "capa"]
+    step = steps[-1].body.get("step") if steps else None
+    if step not in _ACTION_TAKEN:
+        now = f"it is at step {step}" if step else "no such CAPA"
+        raise Refused(
+            "sampling",
+            "conflict",
+            f"inspection {rid}: sampling.resumes names CAPA {capa_id}, whose corrective action "
+            f"has not been taken ({now}); inspection resumes once it is implemented",
+        )
 
 
 def check_sampling(record: dict[str, Any], history: History, spec: dict[str, Any] | None) -> None:
@@ -94,16 +123,28 @@ def check_sampling(record: dict[str, Any], history: History, spec: dict[str, Any
         if r.type == "inspection" and r.body.get("sampling") and not r.body.get("retest"):
             earlier.append(r.body)
     try:
-        state = sampling.Switching.replay(_lot(b) for b in earlier)
+        state = replay(earlier)
     except ValueError:
         return  # an earlier lot broke the switching rules: named where it was judged
+    stream = stream_of(record).removeprefix("stream:")
+    resumes = s.get("resumes")
     if state.state == "discontinued":
+        if resumes is None:
+            raise Refused(
+                "sampling",
+                "conflict",
+                f"inspection {rid}: inspection of {stream} is discontinued (5 lots not "
+                "accepted under tightened inspection, ISO 2859-1 9.4) until the supplier's "
+                "corrective action is taken: resume it with sampling.resumes naming that CAPA",
+            )
+        _check_resumes(rid, str(resumes), history)
+        state = state.resumed()
+    elif resumes is not None:
         raise Refused(
             "sampling",
             "conflict",
-            f"inspection {rid}: inspection of {stream_of(record).removeprefix('stream:')} is "
-            "discontinued (5 lots not accepted under tightened inspection, ISO 2859-1 9.4) "
-            "until the supplier's corrective action is accepted",
+            f"inspection {rid}: sampling.resumes names CAPA {resumes}, but inspection of "
+            f"{stream} is not discontinued (it is {state.state})",
         )
     if s["severity"] != state.state:
         raise Refused(

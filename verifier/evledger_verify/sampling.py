@@ -27,10 +27,13 @@ foreword), while Z1.4 keeps plans such as n = 20, Ac 0, Re 2, under which a lot 
 Ac but fewer than Re nonconforming is accepted and normal inspection is reinstated (the third
 :data:`Verdict`). They differ in one cell of the tightened table as well (code letter A at AQL
 10: ISO has n = 2, Ac 0, Re 1; Z1.4 an arrow down to D). Pass ``edition`` to choose; ISO is the
-default. :class:`Switching` implements the switching rules of ISO 2859-1:1999. Z1.4-2003 has the
-same rules except for the switch from normal to reduced inspection, which it bases on 10 lots
-accepted in a row (and, optionally, its limit numbers) rather than on the switching score; that
-rule is not implemented here.
+default. :class:`Switching` implements the switching rules of both editions. They are the same
+except for the switch from normal to reduced inspection: ISO 2859-1:1999 bases it on the
+switching score, Z1.4-2003 (8.3.3) on the preceding 10 lots on normal inspection all accepted
+and the total nonconforming in their samples within the limit numbers of its Table VIII. The
+limit numbers are not implemented: Z1.4 8.5 lets the supplier and the customer drop them by
+agreement, which choosing the Z1.4 edition here stands for (use the ISO edition, whose score
+replaced them, where they must apply).
 
 100 per cent inspection. Where the sample size that the table (after its arrows) gives equals or
 exceeds the lot size, the standard says to carry out 100 per cent inspection. :func:`plan` then
@@ -550,7 +553,8 @@ class Switching:
       authority approving (9.3.3). The score starts at 0 with each period of normal inspection
       and, after each lot: with Ac 2 or more, gains 3 if the lot would have been accepted at the
       next tighter AQL, else returns to 0; with Ac 0 or 1, gains 2 if the lot is accepted, else
-      returns to 0 (9.3.3.2, single sampling);
+      returns to 0 (9.3.3.2, single sampling). Under ANSI/ASQ Z1.4-2003 instead: the preceding
+      10 lots on normal inspection all accepted (8.3.3 a, c, d; b dropped as 8.5 allows);
     - reduced to normal: a lot not accepted, a Z1.4 lot accepted with normal reinstated, or
       production no longer steady or reduced inspection no longer approved (9.3.4);
     - discontinued: 5 lots not accepted, in total, during one period of tightened inspection
@@ -567,6 +571,8 @@ class Switching:
     score: int = 0
     #: Normal inspection: whether each of the last (up to 5) lots was accepted, oldest first.
     recent: tuple[bool, ...] = ()
+    #: Normal inspection: lots accepted in a row in this period (ANSI/ASQ Z1.4-2003 8.3.3).
+    run: int = 0
     #: Tightened inspection: lots accepted in a row, and lots not accepted in this period.
     accepted_in_a_row: int = 0
     not_accepted: int = 0
@@ -601,9 +607,11 @@ class Switching:
             else:
                 gain = 2 if accepted else 0
             score = self.score + gain if gain else 0
-            if score >= 30 and lot.production_steady and lot.reduced_approved:
+            run = self.run + 1 if accepted else 0
+            earned = run >= 10 if lot.plan.edition == "ANSI/ASQ Z1.4-2003" else score >= 30
+            if earned and lot.production_steady and lot.reduced_approved:
                 return Switching(state="reduced")
-            return Switching(state="normal", score=score, recent=recent)
+            return Switching(state="normal", score=score, recent=recent, run=run)
         if self.state == "tightened":
             if accepted:
                 if self.accepted_in_a_row + 1 >= 5:
