@@ -11,6 +11,7 @@ import re
 from collections.abc import Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
+from evledger_verify import content
 from evledger_verify.epcis import EPCISFormatError, epcis_record
 from pydantic import (
     AwareDatetime,
@@ -108,21 +109,7 @@ class Characteristic(_Model):
     @model_validator(mode="after")
     def _consistent(self) -> Characteristic:
         _ordered(self.name, self.lower, self.upper)
-        if (self.lower is not None or self.upper is not None) and not isinstance(self.value, float):
-            raise ValueError(f"{self.name}: a characteristic with limits needs a numeric value")
-        if (
-            self.nonconforming is None
-            and isinstance(self.value, float)
-            and self.verdict == "pass"
-            and (
-                (self.lower is not None and self.value < self.lower)
-                or (self.upper is not None and self.value > self.upper)
-            )
-        ):
-            raise ValueError(
-                f"{self.name}: value {self.value} {self.unit} is outside "
-                f"[{self.lower}, {self.upper}] and cannot carry a pass verdict"
-            )
+        content.check_characteristic(self.__dict__)
         return self
 
 
@@ -143,9 +130,14 @@ class _InspectionBase(_Record):
 
     @model_validator(mode="after")
     def _verdict(self) -> _InspectionBase:
-        failed = [c.name for c in self.characteristics if c.verdict == "fail"]
-        if failed and self.verdict == "pass":
-            raise ValueError(f"verdict pass but characteristics failed: {', '.join(failed)}")
+        content.check_inspection(
+            {
+                "schema": self.schema_,
+                "verdict": self.verdict,
+                "sampling": getattr(self, "sampling", None),
+                "characteristics": [c.__dict__ for c in self.characteristics],
+            }
+        )
         return self
 
 
@@ -218,18 +210,6 @@ class InspectionV2(_InspectionBase):
     sampling: SamplingPlan | None = None
 
     @model_validator(mode="after")
-    def _counted(self) -> InspectionV2:
-        counted = [c.nonconforming is not None for c in self.characteristics]
-        if self.sampling is not None and not all(counted):
-            raise ValueError(
-                "an inspection under a sampling plan counts nonconforming items for every "
-                "characteristic (nonconforming)"
-            )
-        if self.sampling is None and any(counted):
-            raise ValueError("nonconforming counts are judged by a sampling plan (sampling)")
-        return self
-
-    @model_validator(mode="after")
     def _measured_once(self) -> InspectionV2:
         _once([c.name for c in self.characteristics], "measured")
         return self
@@ -260,23 +240,11 @@ class _Workflow(_Record):
     """A workflow record: one step per record; each step needs its own fields and may not
     carry another step's (a field is set by the step, and the role, that owns it)."""
 
-    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {}
     step: str
 
     @model_validator(mode="after")
     def _step_fields(self) -> _Workflow:
-        own = self.STEP_FIELDS[self.step]
-        missing = [f for f in own if getattr(self, f) is None]
-        if missing:
-            raise ValueError(f"{self.type} step {self.step} needs {', '.join(missing)}")
-        foreign = [
-            f"{f} (step {s})"
-            for s, fields in self.STEP_FIELDS.items()
-            for f in fields
-            if s != self.step and f not in own and getattr(self, f) is not None
-        ]
-        if foreign:
-            raise ValueError(f"{self.type} step {self.step} cannot carry {', '.join(foreign)}")
+        content.check_step_fields(self.type, self.step, self.__dict__)
         return self
 
 
@@ -307,12 +275,7 @@ class Ncr(_Workflow):
     ncr_id: Id
     lot: Lot
     step: Literal["open", "evaluated", "dispositioned", "closed"]
-    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "open": ("nature",),
-        "evaluated": ("evaluation", "investigation"),
-        "dispositioned": ("disposition", "rationale"),
-        "closed": ("summary",),
-    }
+    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = content.STEP_FIELDS["ncr"]
     nature: Text | None = None
     refs: Annotated[list[Id], Field(max_length=100)] = []  # inspection records, alert ids
     evaluation: Text | None = None
@@ -326,13 +289,7 @@ class Ncr(_Workflow):
 
     @model_validator(mode="after")
     def _finding_and_concession(self) -> Ncr:
-        if self.assignable_cause is not None and self.step != "evaluated":
-            raise ValueError("ncr assignable_cause: the evaluated step's finding only")
-        if (self.concession is not None) != (self.disposition == "use_as_is"):
-            raise ValueError(
-                "ncr concession: a use_as_is disposition states its concession "
-                "(characteristics, quantity, unit, valid_until); no other step carries one"
-            )
+        content.check_ncr(self.__dict__)
         return self
 
 
@@ -349,15 +306,7 @@ class Capa(_Workflow):
         "closed",
         "cancelled",
     ]
-    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "open": ("problem",),
-        "investigation": ("root_cause",),
-        "action_plan": ("actions", "due_by", "check_after_days"),
-        "implementation": ("implemented",),
-        "effectiveness_check": ("effective", "no_adverse_effect", "result", "data"),
-        "closed": ("summary",),
-        "cancelled": ("reason",),
-    }
+    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = content.STEP_FIELDS["capa"]
     lot: Lot | None = None
     ncr_id: Id | None = None
     problem: Text | None = None
@@ -400,16 +349,7 @@ class Change(_Workflow):
         "rejected",
         "withdrawn",
     ]
-    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = {
-        "requested": ("reason", "description"),
-        "assessed": ("impact", "assessment"),
-        "approved": ("approval",),
-        "implemented": ("implementation",),
-        "verified": ("verification",),
-        "closed": ("summary",),
-        "rejected": ("rejection",),
-        "withdrawn": ("withdrawal",),
-    }
+    STEP_FIELDS: ClassVar[dict[str, tuple[str, ...]]] = content.STEP_FIELDS["change"]
     reason: Reason | None = None
     description: Text | None = None
     #: The specification versions this change brings into force (named on ``requested``);

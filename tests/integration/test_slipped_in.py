@@ -734,14 +734,11 @@ def test_a_release_of_another_product_and_production_correcting_qa_fields_are_na
 # -- defects: rules the service enforces that the audit or the bundle verifier do not ------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: rules that live only in the record schemas (ledger/domain/schemas.py) are not "
-    "re-judged for logged records: the audit validates a body only when a correction changes "
-    "it (Judge validate=parse_record, used in rules._correction) and the bundle verifier has "
-    "no schemas; a pass typed over an out-of-limit value, an action plan without due_by, a "
-    "use_as_is concession without quantity are named by neither, and a correction into an "
-    "out-of-limit pass is named by the audit only"))
 def test_schema_rules_slipped_in_are_named(plant: Plant, tmp_path: Path) -> None:
+    """Content rules the schemas state (a pass over an out-of-limit value, an action plan
+    without due_by, a use_as_is concession without quantity, a correction into an
+    out-of-limit pass): 422 from the service; slipped in, named by the audit and the bundle
+    verifier, which judge them by the same definition (evledger_verify.content)."""
     p = plant
     lot = "LOT-SC"
     typed = inspection("SC-I1", lot, value=3.12)

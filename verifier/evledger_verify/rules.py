@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from evledger_verify import content
+from evledger_verify.content import ContentError
 from evledger_verify.policy import DEFAULT_POLICY, Policy
 
 __all__ = [
@@ -490,6 +492,15 @@ def apply_corrections(records: Sequence[Stored]) -> list[Stored]:
     return list(records)
 
 
+def _content(body: dict[str, Any], prefix: str) -> None:
+    """The content rules (:mod:`evledger_verify.content`), named as the schema's."""
+    try:
+        content.check(body)
+    except ContentError as exc:
+        rule = "correction" if prefix else "schema"
+        raise Refused(rule, "invalid", f"{prefix}{exc}") from None
+
+
 def correct(
     target: Stored,
     changes: Iterable[dict[str, Any]],
@@ -507,6 +518,7 @@ def correct(
             raise Refused(
                 "correction", "invalid", f"correction: the corrected record would be invalid: {exc}"
             ) from exc
+    _content(body, "correction: the corrected record would be invalid: ")  # without schemas
     return body
 
 
@@ -746,6 +758,7 @@ def judge(
     ``signed_at`` and ``accepted_at`` (Unix seconds): when given, the time rules apply."""
     rtype = str(record["type"])
     who = f"{signer} ({history.name(signer)})"
+    _content(record, "")
     if signed_at is not None and accepted_at is not None:
         check_times(record, roles, signed_at, accepted_at, policy)
     if rtype == "correction":
