@@ -8,7 +8,10 @@ anchor per chain the log is anchored on: that chain's final anchor covering the 
 has one, else its newest; an anchor of another tree size comes with the RFC 9162 consistency
 proof between the two sizes, so each chain's anchor proves the record on its own. ``anchor``
 (the anchor at the receipt's own size, the primary chain's when it has one) is kept for
-verifiers that know one chain only.
+verifiers that know one chain only. ``signer`` is the signer registry record in force for the
+record's key when it was logged (the grant, with its own logged entry and inclusion proof in
+the same tree), so a verifier shows the printed name and roles it proved, not claimed, and a
+receipt reveals no other signer.
 """
 
 from __future__ import annotations
@@ -69,6 +72,7 @@ class Proofs:
             nodes = DbNodeStore(conn)
             proof = tree.inclusion_proof(nodes, idx, size)
             anchors = anchor_entries(nodes, chosen, size, self.primary_chain_id)
+            signer = _signer_proof(conn, nodes, base["entry"].get("signer"), idx, size)
         at_size = [a for a in chosen if a.tree_size == size]
         at_size.sort(key=lambda a: a.chain_id != self.primary_chain_id)
         return {
@@ -81,6 +85,7 @@ class Proofs:
             "checkpoint": cp.note,
             "anchor": _anchor_json(at_size[0]) if at_size else None,
             "anchors": anchors,
+            **({"signer": signer} if signer is not None else {}),
         }
 
     def checkpoint(self, tree_size: int | None = None) -> dict[str, Any]:
@@ -131,6 +136,34 @@ class Proofs:
                 raise NotFoundError(f"consistency proof: the log has no tree of size {second}")
             proof = tree.consistency_proof(DbNodeStore(conn), first, second)
         return {"first": first, "second": second, "proof": [p.hex() for p in proof]}
+
+
+def _signer_proof(
+    conn: sa.Connection, nodes: tree.NodeStore, address: Any, below: int, size: int
+) -> dict[str, Any] | None:
+    """The last signer record for ``address`` logged before leaf ``below``, with its entry
+    and its inclusion proof in the tree of ``size`` (None: no such record, e.g. a receipt of
+    the ledger's very first grant, which is its own)."""
+    if not isinstance(address, str):
+        return None
+    rows = conn.execute(
+        sa.select(Record.body, Record.entry, LogLeaf.leaf_index)
+        .join(LogLeaf, LogLeaf.seq == Record.seq)
+        .where(Record.record_type == "signer", LogLeaf.leaf_index < below)
+        .order_by(Record.seq.desc())  # log order (ix_records_record_type_seq)
+    )
+    for body, entry, leaf_index in rows:
+        record = json.loads(body)
+        if str(record.get("address", "")).lower() == address.lower():
+            return {
+                "record": record,
+                "entry": json.loads(entry),
+                "leaf_index": int(leaf_index),
+                "inclusion_proof": [
+                    p.hex() for p in tree.inclusion_proof(nodes, int(leaf_index), size)
+                ],
+            }
+    return None
 
 
 def _anchor_json(a: Any) -> dict[str, Any]:

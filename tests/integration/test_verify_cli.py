@@ -32,8 +32,8 @@ pytestmark = pytest.mark.integration
 Capsys = pytest.CaptureFixture[str]
 
 ANCHOR = "anchor (chain 31337)"  # the session Anvil's chain
-OFFLINE_CHECKS = ["format", "record", "leaf", "signature", "inclusion", "checkpoint", ANCHOR,
-                  "anchors required"]
+OFFLINE_CHECKS = ["format", "record", "leaf", "signature", "inclusion", "signer", "checkpoint",
+                  ANCHOR, "anchors required"]
 CHAIN_CHECKS = ["chain id (chain 31337)", "chain root (chain 31337)",
                 "anchor transaction (chain 31337)"]
 CLI = Path(sys.executable).parent / "evledger-verify"
@@ -228,6 +228,39 @@ def test_record_of_another_id(capsys: Capsys, artefacts: Artefacts) -> None:
     assert_failed(code, out, "record", "record hash: expected")
 
 
+def test_the_signer_is_shown_as_the_log_proves_it(capsys: Capsys, artefacts: Artefacts) -> None:
+    """The receipt carries the signer's registry record with its own inclusion proof: the
+    printed name, roles, meaning and UTC time are proven, not claimed; a changed name, a
+    grant moved to another leaf or one for another key fails the signer check only; a
+    receipt without the section (older ledgers) says the signer is known by address only."""
+    code, out, _ = verify(capsys, artefacts)
+    assert code == EXIT_OK, out
+    line = next(x for x in out.splitlines() if x.startswith("ok   signer: "))
+    assert "Test Signer (roles qa_inspector)" in line and "signed as 'authored' at 20" in line
+    assert "Z: granted by record signer-" in line, line
+
+    def rename(r: dict[str, Any]) -> None:
+        r["signer"]["record"]["name"] = "Someone Else"
+
+    def move(r: dict[str, Any]) -> None:
+        r["signer"]["leaf_index"] -= 1
+
+    def other_key(r: dict[str, Any]) -> None:
+        r["entry"]["signer"], r["signer"]["record"]["address"] = (
+            r["entry"]["signer"], "0x" + "11" * 20)
+
+    for change, why in ((rename, "does not hash to its logged entry"),
+                        (move, "inclusion proof: expected root")):
+        code, out, _ = verify(capsys, artefacts, artefacts.mutated(change, "signer.json"))
+        assert_failed(code, out, "signer", why)
+        assert [k for k, v in check_lines(out).items() if v == "FAIL"] == ["signer"], out
+    code, out, _ = verify(capsys, artefacts, artefacts.mutated(other_key, "other.json"))
+    assert code == 1 and check_lines(out)["signer"] == "FAIL", out
+    code, out, _ = verify(capsys, artefacts,
+                          artefacts.mutated(lambda r: r.pop("signer"), "none.json"))
+    assert code == EXIT_OK and "the signer is known by address only" in out, out
+
+
 def test_swapped_proof(capsys: Capsys, artefacts: Artefacts) -> None:
     def swap(r: dict[str, Any]) -> None:
         p = r["inclusion_proof"]
@@ -353,6 +386,8 @@ def fabricated_log(a: Artefacts, tree_size: int) -> tuple[dict[str, Any], dict[s
     index = a.receipt["leaf_index"]
     entries = [b"fake-%d" % i for i in range(tree_size)]
     entries[index] = entry
+    grant = a.receipt["signer"]  # the forger carries the signer's grant into the fake log too
+    entries[grant["leaf_index"]] = Entry.from_json(grant["entry"]).canonical()
     root = ref.mth(entries)
     receipt = copy.deepcopy(a.receipt)
     receipt.update(
@@ -361,6 +396,8 @@ def fabricated_log(a: Artefacts, tree_size: int) -> tuple[dict[str, Any], dict[s
         inclusion_proof=[p.hex() for p in ref.inclusion_path(index, entries)],
         checkpoint=sign_note(format_checkpoint_body(origin, tree_size, root), origin, key),
     )
+    receipt["signer"]["inclusion_proof"] = [
+        p.hex() for p in ref.inclusion_path(grant["leaf_index"], entries)]
     for anchor in receipt.get("anchors", []):  # the forger makes the anchors agree as well
         anchor.update(tree_size=tree_size, root_hash=root.hex(), consistency_proof=[])
     public = key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)

@@ -19,6 +19,7 @@ import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from evledger_verify import strictjson
@@ -373,6 +374,35 @@ class ChainAnchor:
 
 
 @dataclass(frozen=True)
+class SignerProof:
+    """The signer registry record in force for the receipt's signer when its record was
+    logged: the grant's body, its logged entry, and its inclusion in the receipt's tree."""
+
+    record: dict[str, Any]
+    entry: Entry
+    leaf_index: int
+    inclusion_proof: tuple[bytes, ...]
+
+    @classmethod
+    def from_json(cls, value: Any) -> SignerProof:
+        what = "receipt signer"
+        if not isinstance(value, dict):
+            raise FormatError(f"{what}: expected a JSON object")
+        proof = _require(value, "inclusion_proof", list, what)
+        if len(proof) > MAX_PROOF_LENGTH:
+            raise FormatError(f"{what} inclusion_proof: more than {MAX_PROOF_LENGTH} hashes")
+        return cls(
+            record=_require(value, "record", dict, what),
+            entry=Entry.from_json(_require(value, "entry", dict, what)),
+            leaf_index=_require(value, "leaf_index", int, what),
+            inclusion_proof=tuple(
+                _hex32(p if isinstance(p, str) else "", f"{what} inclusion_proof[{i}]")
+                for i, p in enumerate(proof)
+            ),
+        )
+
+
+@dataclass(frozen=True)
 class Receipt:
     record_id: str
     record_hash: bytes
@@ -387,6 +417,8 @@ class Receipt:
     anchor: Anchor | None
     #: One anchor per chain; from ``anchor`` alone in receipts without the key.
     anchors: tuple[ChainAnchor, ...]
+    #: The signer's registry record, proven in the same tree (None in older receipts).
+    signer: SignerProof | None = None
 
     @classmethod
     def from_json(cls, value: Any) -> Receipt:
@@ -419,6 +451,7 @@ class Receipt:
             checkpoint=_require(value, "checkpoint", str, what),
             anchor=anchor,
             anchors=_chain_anchors(value, anchor, tree_size, root_hash),
+            signer=None if value.get("signer") is None else SignerProof.from_json(value["signer"]),
         )
 
 
@@ -703,6 +736,9 @@ def verify_receipt(
         verify_inclusion(r.leaf_hash, r.leaf_index, r.tree_size, r.inclusion_proof, r.root_hash)
         return f"leaf {r.leaf_index} is in the tree of size {r.tree_size}"
 
+    def check_signer() -> str:
+        return verify_signer(r, trust.domain)
+
     def check_checkpoint() -> str:
         cp = verify_checkpoint(r.checkpoint, trust.log_key, trust.log_origin)
         if (cp.tree_size, cp.root_hash) != (r.tree_size, r.root_hash):
@@ -716,6 +752,7 @@ def verify_receipt(
     report.run("leaf", check_leaf)
     report.run("signature", check_signature)
     report.run("inclusion", check_inclusion)
+    report.run("signer", check_signer)
     report.run("checkpoint", check_checkpoint)
     tally = AnchorTally(trust, require_final, anchored=bool(r.anchors))
     contracts = trust.contracts
@@ -729,6 +766,54 @@ def verify_receipt(
         on_chain(r, tally, report)
     tally.settle(report)
     return report, r
+
+
+def verify_signer(r: Receipt, domain: Domain) -> str:
+    """Who signed, as the log proves it: the receipt's signer registry record hashes to its
+    logged entry, that entry is signed and included in the receipt's own tree before the
+    record, and it grants the key that signed the record; returns the signature manifestation
+    (printed name, roles, meaning, UTC time). Whether a later record revoked the key before
+    the signing is judged by the audit and the bundle verifier (the whole registry), not here;
+    the service refuses a revoked key's records."""
+    s = r.signer
+    if s is None:
+        return (
+            "the receipt carries no signer record: the signer is known by address only "
+            f"({r.entry.signer})"
+        )
+    if record_hash(s.record).hex() != s.entry.record_hash:
+        raise VerificationError("signer record: does not hash to its logged entry's record hash")
+    if s.entry.record_type != "signer" or s.record.get("type") != "signer":
+        raise VerificationError(
+            f"signer record: expected a signer record, got {s.entry.record_type!r}"
+        )
+    if str(s.record.get("address", "")).lower() != r.entry.signer.lower():
+        raise VerificationError(
+            f"signer record: it registers {s.record.get('address')!r}, the record was signed by "
+            f"{r.entry.signer}"
+        )
+    if s.record.get("action") != "grant":
+        raise VerificationError(
+            f"signer record: the key's registry record in force is a {s.record.get('action')!r}, "
+            "not a grant"
+        )
+    if s.leaf_index >= r.leaf_index:
+        raise VerificationError(
+            f"signer record: logged at leaf {s.leaf_index}, not before the record (leaf "
+            f"{r.leaf_index})"
+        )
+    s.entry.verify_signature(domain)
+    verify_inclusion(
+        s.entry.leaf_hash(), s.leaf_index, r.tree_size, s.inclusion_proof, r.root_hash
+    )
+    roles = s.record.get("roles")
+    shown = ", ".join(str(x) for x in roles) if isinstance(roles, list) else "none"
+    when = datetime.fromtimestamp(r.entry.signed_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"{s.record.get('name')!s} (roles {shown}), key {r.entry.signer}, signed as "
+        f"{r.entry.meaning!r} at {when}: granted by record {s.record.get('record_id')!s} at leaf "
+        f"{s.leaf_index}, in the same tree"
+    )
 
 
 def _check_anchor(r: Receipt, ca: ChainAnchor, trust: Trust) -> str:
