@@ -13,15 +13,18 @@ STAMP  := $(VENV)/.installed
 
 setup: $(STAMP) node_modules/.installed $(VENV)/.chromium
 
-# Debian's chromium for the page tests (Playwright drives it; it cannot download browsers here).
+# Debian's chromium for the page tests (Playwright drives it; it cannot download browsers here),
+# poppler-utils (pdftoppm, pdftotext) and zbar-tools (zbarimg) for the certificate tests.
+DEBS := chromium poppler-utils zbar-tools
 $(VENV)/.chromium: $(STAMP)
-	@command -v chromium >/dev/null || { \
-	  echo "installing chromium with apt (for the page tests)"; \
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && \
+	  command -v zbarimg >/dev/null || { \
+	  echo "installing $(DEBS) with apt (for the page and certificate tests)"; \
 	  SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-	  $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null 2>&1 || \
+	  $$SUDO apt-get install -y --no-install-recommends $(DEBS) >/dev/null 2>&1 || \
 	  { $$SUDO apt-get update >/dev/null && \
-	    $$SUDO apt-get install -y --no-install-recommends chromium >/dev/null; }; }
-	@command -v chromium >/dev/null
+	    $$SUDO apt-get install -y --no-install-recommends $(DEBS) >/dev/null; }; }
+	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && command -v zbarimg >/dev/null
 	@touch $@
 
 $(STAMP): pyproject.toml verifier/pyproject.toml ingest/pyproject.toml

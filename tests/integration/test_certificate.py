@@ -1,0 +1,178 @@
+"""Issue 14, the certificate of conformance: a released lot's PDF states the lot, product,
+release (who, meaning, UTC time), inspections and concessions, and its QR code holds the lot's
+GS1 Digital Link URI with the release receipt in the fragment. Rendered to PNG (pdftoppm), the
+QR code is decoded (zbarimg) and the receipt it carries verifies offline against the pinned
+trust; an altered one does not. A lot that is not released gets no certificate, and the answer
+says why."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import shutil
+import subprocess
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from evledger_verify.receipt import Trust, verify_receipt
+from evledger_verify.records import record_hash
+
+from ledger.certificate import (
+    FRAGMENT_PREFIX,
+    compact,
+    issue,
+    read_fragment,
+    receipt_fragment,
+    render,
+)
+from ledger.errors import ConflictError
+from tests.helpers import inspection, wait_anchored
+from tests.integration.test_domain_workflows import (
+    Qa,
+    concession,
+    disposition,
+    evidence,
+    failed_lot,
+    qa,
+    release,
+)
+from tests.integration.test_lot_life import released_lot
+
+pytestmark = pytest.mark.integration
+__all__ = ["qa"]
+
+BASE = "https://ledger.example.com"
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def tools() -> None:
+    for tool in ("pdftoppm", "zbarimg", "pdftotext"):
+        assert shutil.which(tool), f"{tool} missing: make setup installs poppler-utils, zbar-tools"
+
+
+def png_of(pdf: bytes, tmp: Path, name: str) -> Path:
+    (tmp / f"{name}.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(tmp / f"{name}.pdf"),
+                    str(tmp / name)], check=True)
+    return tmp / f"{name}.png"
+
+
+def text_of(pdf: bytes, tmp: Path) -> str:
+    path = tmp / "text.pdf"
+    path.write_bytes(pdf)
+    return subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
+def decoded_qr(png: Path) -> str:
+    out = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def trust_of(qa: Qa) -> Trust:
+    return Trust.from_json(qa.client.get("/v1/trust").json())
+
+
+def test_a_released_lots_certificate_carries_a_receipt_that_verifies_from_its_qr_code(
+    qa: Qa, tmp_path: Path
+) -> None:
+    tools()
+    lot = "LOT-COC"
+    released_lot(qa, lot)
+    rel = qa.lot(lot)["release"]
+    wait_anchored(qa.client, rel["record_id"])
+    cert = issue(qa.runtime.ledger, lot, BASE)
+    pdf = render(cert)
+    assert render(cert) == pdf  # deterministic bytes (no creation time in the PDF)
+    png = png_of(pdf, tmp_path, "coc")
+    shutil.copy(png, DOCS_IMG / "certificate.png")
+    text = text_of(pdf, tmp_path)
+    for expected in ("Certificate of conformance", lot, "GTIN 09506000134352",
+                     "Released by", "Quinn Approver, released", f"{lot}-FQC-1",
+                     "Dana Inspector, authored", "None: every characteristic met"):
+        assert expected in text, text
+    uri = decoded_qr(png)
+    assert uri == cert.uri and uri.startswith(f"{BASE}/01/09506000134352/10/{lot}#z=")
+    receipt = read_fragment(uri.split("#", 1)[1])
+    report, parsed = verify_receipt(receipt, trust_of(qa))
+    assert report.ok, report.to_json()
+    assert parsed is not None and parsed.record_id == rel["record_id"]
+    signer = next(c for c in report.to_json()["checks"] if c["check"] == "signer")
+    assert "Quinn Approver (roles qa_approver)" in signer["detail"], signer
+    # the QR code carries the ledger's receipt (its anchors may have moved on since: final)
+    served = qa.client.get(f"/v1/records/{rel['record_id']}/receipt").json()
+    assert (served["entry"], served["signer"]["record"]) == (
+        receipt["entry"], receipt["signer"]["record"])
+
+
+def test_an_altered_receipt_in_the_qr_code_does_not_verify(qa: Qa) -> None:
+    lot = "LOT-COC-X"
+    released_lot(qa, lot)
+    rel = qa.lot(lot)["release"]
+    wait_anchored(qa.client, rel["record_id"])
+    receipt = qa.client.get(f"/v1/records/{rel['record_id']}/receipt").json()
+
+    def altered(change: Any) -> dict[str, Any]:
+        small = copy.deepcopy(compact(receipt))
+        change(small)
+        raw = json.dumps(small, separators=(",", ":")).encode()
+        packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+        data = base64.urlsafe_b64encode(packer.compress(raw) + packer.flush()).decode()
+        return read_fragment(FRAGMENT_PREFIX + data.rstrip("="))
+
+    def decision(small: dict[str, Any]) -> None:  # another record hash in the entry
+        small["entry"]["record_hash"] = "%064x" % (int(small["entry"]["record_hash"], 16) ^ 1)
+
+    def proof(small: dict[str, Any]) -> None:
+        small["inclusion_proof"][0] = "00" * 32
+
+    def name(small: dict[str, Any]) -> None:
+        small["signer"]["record"]["name"] = "Someone Trusted"
+
+    for change, check in ((decision, "signature"), (proof, "inclusion"), (name, "signer")):
+        report, _ = verify_receipt(altered(change), trust_of(qa))
+        failed = [c["check"] for c in report.to_json()["checks"] if not c["ok"]]
+        assert not report.ok and check in failed, (check, failed)
+    assert read_fragment(receipt_fragment(receipt))["record_hash"] == receipt["record_hash"]
+
+
+def test_only_a_released_lot_gets_a_certificate(qa: Qa) -> None:
+    quarantined = "LOT-COC-Q"
+    failed, _, _ = failed_lot(qa, quarantined)
+    with pytest.raises(ConflictError) as exc:
+        issue(qa.runtime.ledger, quarantined, BASE)
+    assert "the lot is quarantined, not released" in str(exc.value)
+    assert any("outer diameter failed" in r for r in exc.value.reasons), exc.value.reasons
+    rejected = "LOT-COC-R"
+    final = inspection(f"{rejected}-FQC-1", rejected, value=3.2)
+    qa.ok(final)
+    qa.ok(release(f"{rejected}-REL", rejected, evidence(final), "rejected"), "approver",
+          "released")
+    with pytest.raises(ConflictError) as exc:
+        issue(qa.runtime.ledger, rejected, BASE)
+    assert "the lot is rejected" in str(exc.value)
+    assert exc.value.reasons[0].startswith(f"release decision rejected ({rejected}-REL)")
+    del failed
+
+
+def test_a_concession_is_stated_with_its_bounds_and_rationale(qa: Qa, tmp_path: Path) -> None:
+    lot = "LOT-COC-C"
+    failed, final, ncr = failed_lot(qa, lot)
+    granted = disposition(qa, ncr, lot, "use_as_is", concession=concession("outer diameter"))
+    qa.ok(granted, "approver", "approved")
+    qa.step("ncr", ncr, "closed", lot=lot)
+    review = {"record_id": f"{lot}-REV", "type": "review", "schema": "review/1",
+              "reviews": granted["record_id"], "record_hash": record_hash(granted).hex(),
+              "lot": lot, "statement": "MRB concurs: no effect on fit, form or function"}
+    qa.ok(review, "approver2", "approved")
+    qa.ok(release(f"{lot}-REL", lot, evidence(failed, final)), "approver2", "released")
+    wait_anchored(qa.client, f"{lot}-REL")
+    cert = issue(qa.runtime.ledger, lot, BASE)
+    assert [c["ncr_id"] for c in cert.concessions] == [ncr]
+    text = text_of(render(cert), tmp_path)
+    assert f"NCR {ncr}: used as is for outer diameter, up to 4800" in text, text
+    assert "Rationale:" in text and "Quinn Approver, approved" in text, text
