@@ -44,6 +44,7 @@ from evledger_verify.judge import Judge
 from evledger_verify.merkle import leaf_hash, node_hash, tree_levels
 from evledger_verify.policy import Policy
 from evledger_verify.records import Domain, Entry, canonical_json, keccak256
+from evledger_verify.registry import Replay
 from evledger_verify.rules import unix_seconds
 
 from ledger import genealogy, tree
@@ -319,7 +320,9 @@ class _Pass:
     #: records that follow them in their lots give them (keyed by that hash, in hex).
     missing: list[tuple[int, bytes | None]] = field(default_factory=list)
     lost: dict[str, str | None] = field(default_factory=dict)
-    #: The registry as the log says it is, and the seq of each signer record.
+    #: The registry as the log says it is (signer records the rules refuse withdrawn from it
+    #: as they are judged: :class:`evledger_verify.registry.Replay`), and the seq of each
+    #: signer record.
     registry: Registry = field(default_factory=Registry)
     seq_of: dict[str, int] = field(default_factory=dict)
     authority: list[Finding] = field(default_factory=list)
@@ -405,6 +408,11 @@ class Auditor:
             self._anchors(conn, levels, heads)
             self._lots(p)
             served = load_registry(conn)
+            # The signer records the audit names (their signer had no authority, or a rule
+            # refused them) are withdrawn from the rebuilt registry; they are named as such,
+            # not again as a registry that differs.
+            for record_id in p.registry.withdrawn:
+                served.withdraw(record_id)
             self._projection(p.registry, served)
             self._lot_projections(conn, p, served)
             self._genealogy(conn)
@@ -519,17 +527,15 @@ class Auditor:
 
     def _signers(self, conn: sa.Connection, p: _Pass) -> None:
         """The registry as the log says it is: only signer records that passed every check,
-        in signing-time order; and whether each signer record's own signer had authority."""
+        in signing-time order. Whether each signer record's own signer had authority, and
+        whether the rules accept it, is judged in log order with every other record (those
+        that fail are withdrawn from the registry then)."""
         rows = [tuple(r) for r in conn.exec_driver_sql(_SIGNERS_SQL)]
         domain = self.identity.domain
         sound = [r for r in rows if not check_row(r, domain)[3]]
         p.seq_of = {r[1]: r[0] for r in rows}
         for r in sorted(sound, key=lambda r: (r[8], r[0])):
             p.registry.apply(json.loads(bytes.fromhex(r[4])), r[8])
-        # Judged once every registry change is applied, as every other record is: at the
-        # signing time and at the acceptance.
-        for r in sound:
-            self._check_authority(p, r[0], r[1], r[6], r[8], unix_seconds(r[12]))
 
     def _chunks(
         self, conn: sa.Connection, pool: ProcessPoolExecutor | None
@@ -567,6 +573,7 @@ class Auditor:
             persons=p.registry.person_of,
             linker=Tracker().add,
         )
+        replay = Replay(p.registry, judge, p.seq_of)
         for rows, checked in self._chunks(conn, pool):
             for row, (parsed, lot_in_log, lot_prev, found) in zip(rows, checked, strict=True):
                 seq, rid, rtype, lot = row[0], row[1], row[2], row[3]
@@ -586,10 +593,12 @@ class Auditor:
                     if lot is not None:
                         p.damaged_lots.add(lot)
                 else:
-                    if rtype != "signer":
-                        self._check_authority(p, seq, rid, row[6], row[8], unix_seconds(row[12]))
+                    accepted_at = unix_seconds(row[12])
+                    problem = replay.authority(rid, rtype, row[6], row[8], accepted_at, seq)
+                    if problem is not None:
+                        p.authority.append(Finding("unauthorized_signer", rid, problem))
                     if logged and parsed:
-                        self._judge(judge, p, row)
+                        self._judge(replay, p, row, accepted_at)
                 if not logged and not row[15]:
                     p.unlogged.append(
                         Finding(
@@ -622,15 +631,14 @@ class Auditor:
             done += len(rows)
             self._tick("records", done, total)
 
-    def _judge(self, judge: Judge, p: _Pass, row: Row) -> None:
+    def _judge(self, replay: Replay, p: _Pass, row: Row, accepted_at: int) -> None:
         """Re-judge a sound logged record by the rules the service judged it with, against
         the records before it in the log: name it when the service should have refused it.
         (A signer who was not active is named by the authority check instead.)"""
         rid, rtype, signer, signed_at = row[1], row[2], row[6], row[8]
         state = p.registry.get(signer)
-        roles = state.roles_judged(signed_at, unix_seconds(row[12])) if state is not None else None
-        if roles is None:
-            return
+        if state is None or state.roles_judged(signed_at, accepted_at) is None:
+            return  # named by the authority check; the body need not be read
         stored = to_stored(
             p.registry,
             rid,
@@ -642,50 +650,13 @@ class Auditor:
             signed_at,
             row[12],
         )
-        refused = judge.judge(stored, roles)
+        refused = replay.rules(stored, signed_at, accepted_at)
         if refused is not None:
             reasons = "".join(f"; {r}" for r in refused.reasons[:5])
             self._find(
                 "rule_broken",
                 rid,
                 f"the service would have refused it ({refused.kind}): {refused}{reasons}",
-            )
-
-    def _check_authority(
-        self,
-        p: _Pass,
-        seq: int,
-        record_id: str,
-        signer: str,
-        signed_at: int,
-        accepted_at: int,
-    ) -> None:
-        state = p.registry.get(signer)
-        if state is None or state.roles_at(signed_at) is None:
-            p.authority.append(
-                Finding(
-                    "unauthorized_signer",
-                    record_id,
-                    f"{signer} was not an active signer at {signed_at}",
-                )
-            )
-        elif state.roles_judged(signed_at, accepted_at) is None:
-            p.authority.append(
-                Finding(
-                    "unauthorized_signer",
-                    record_id,
-                    f"{signer} was revoked after signing at {signed_at} and before the "
-                    f"record was accepted at {accepted_at}",
-                )
-            )
-        elif state.compromised_by is not None and seq > p.seq_of.get(state.compromised_by, seq):
-            p.authority.append(
-                Finding(
-                    "unauthorized_signer",
-                    record_id,
-                    f"accepted after {signer}'s key was reported compromised "
-                    f"({state.compromised_by})",
-                )
             )
 
     # -- log and tree ----------------------------------------------------------------------

@@ -778,11 +778,6 @@ def test_schema_rules_slipped_in_are_named(plant: Plant, tmp_path: Path) -> None
     assert all(f"{rid} (" in detail for rid in ids), detail
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: roles granted by a grant the rules refuse (an admin granting roles to a key of "
-    "their own person) still authorize that key: its later records are named neither by the "
-    "audit (authority is judged from the signer registry of every logged grant) nor by the "
-    "bundle verifier's authority check; only the grant itself is named"))
 def test_a_key_empowered_only_by_a_self_grant_signs_nothing(plant: Plant, tmp_path: Path) -> None:
     p = plant
     boss = person_key(p, ["admin"], "Dee Boss", "E-400")

@@ -30,7 +30,7 @@ from evledger_verify.merkle import root_from_multiproof
 from evledger_verify.policy import Policy, PolicyError
 from evledger_verify.receipt import ChainAnchor, Report, Trust, check_chain_anchor
 from evledger_verify.records import Domain, Entry, record_hash
-from evledger_verify.registry import Registry
+from evledger_verify.registry import Registry, Replay
 from evledger_verify.rpc import anchor_checks
 from evledger_verify.rules import POLICY_VERSION, Stored, unix_seconds, utc_iso
 
@@ -107,9 +107,9 @@ def verify_bundle(
     report.run(
         "signatures", lambda: _signatures(b, trust.domain, workers, tick), CLAUSES["signatures"]
     )
-    registry = Registry()
-    report.run("authority", lambda: _authority(b, registry), CLAUSES["authority"])
-    report.run("rules", lambda: _rules(b, registry, tick), CLAUSES["rules"])
+    replayed = _replay(b, tick)
+    report.run("authority", lambda: _authority(replayed), CLAUSES["authority"])
+    report.run("rules", lambda: _rules(b, replayed), CLAUSES["rules"])
     report.run("checkpoint", lambda: _checkpoint(b, trust), CLAUSES["checkpoint"])
     report.run("inclusion", lambda: _inclusion(b), CLAUSES["inclusion"])
     report.run("lot chains", lambda: _lot_chains(b), CLAUSES["lot chains"])
@@ -302,55 +302,40 @@ def _signatures(b: _Bundle, domain: Domain, workers: int | None, tick: Progress)
     return f"{len(entries)} EIP-712 signatures verify, each by the signer its entry names"
 
 
-def _authority(b: _Bundle, registry: Registry) -> str:
+@dataclass
+class _Replayed:
+    """Authority and rules, judged together record by record in log order
+    (:class:`evledger_verify.registry.Replay`): a signer record refused by either is
+    withdrawn from the registry before the records after it are judged."""
+
+    registry: Registry
+    judge: Judge
+    #: "record id: why", for the records signed without authority and those a rule refuses.
+    unauthorized: list[str] = field(default_factory=list)
+    broken: list[str] = field(default_factory=list)
+
+
+def _replay(b: _Bundle, tick: Progress) -> _Replayed:
+    registry = Registry()
     signers = sorted(
         (e for e in b.entries if e[3].record_type == "signer"), key=lambda e: (e[3].signed_at, e[0])
     )
     for _, _, record, entry in signers:
         registry.apply(record, entry.signed_at)
-    compromised_at = {e.record_id: i for i, _, _, e in b.entries if e.record_type == "signer"}
-    bad = []
-    for index, _, _, entry in b.entries:
-        state = registry.get(entry.signer)
-        if state is None or state.roles_at(entry.signed_at) is None:
-            bad.append(
-                f"{entry.record_id}: {entry.signer} was not an active signer at {entry.signed_at}"
-            )
-        elif state.roles_judged(entry.signed_at, unix_seconds(entry.accepted_at)) is None:
-            bad.append(
-                f"{entry.record_id}: {entry.signer} was revoked after signing at "
-                f"{entry.signed_at} and before the record was accepted at {entry.accepted_at}"
-            )
-        elif state.compromised_by is not None and index > compromised_at.get(
-            state.compromised_by, index
-        ):
-            bad.append(
-                f"{entry.record_id}: logged after {entry.signer}'s key was reported compromised"
-            )
-    if bad:
-        raise VerificationError(
-            f"{len(bad)} record(s) signed without authority: " + "; ".join(bad[:5])
-        )
-    return (
-        "every signer was registered and active at the signing time and at the acceptance "
-        f"({len(registry)} signers)"
-    )
-
-
-def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
+    positions = {e.record_id: i for i, _, _, e in signers}
     judge = Judge(b.policy, names=registry.name_of, persons=registry.person_of)
-    broken = []
-    for n, (_, _, record, entry) in enumerate(b.entries, 1):
+    replay = Replay(registry, judge, positions)
+    done = _Replayed(registry, judge)
+    for n, (index, _, record, entry) in enumerate(b.entries, 1):
         if n % 10_000 == 0:
             tick("rules", n, len(b.entries))
-        state = registry.get(entry.signer)
-        roles = (
-            state.roles_judged(entry.signed_at, unix_seconds(entry.accepted_at))
-            if state is not None
-            else None
+        accepted_at = unix_seconds(entry.accepted_at)
+        problem = replay.authority(
+            entry.record_id, entry.record_type, entry.signer, entry.signed_at, accepted_at, index
         )
-        if roles is None:
-            continue  # named by the authority check
+        if problem is not None:
+            done.unauthorized.append(f"{entry.record_id}: {problem}")
+        state = registry.get(entry.signer)
         stored = Stored(
             record_id=entry.record_id,
             type=entry.record_type,
@@ -362,16 +347,32 @@ def _rules(b: _Bundle, registry: Registry, tick: Progress) -> str:
             signed_at=utc_iso(entry.signed_at),
             accepted_at=entry.accepted_at,
         )
-        refused = judge.judge(stored, roles)
+        refused = replay.rules(stored, entry.signed_at, accepted_at)
         if refused is not None:
             reasons = "".join(f" [{r}]" for r in refused.reasons[:3])
-            broken.append(f"{entry.record_id} ({refused.kind}): {refused}{reasons}")
-    if broken:
+            done.broken.append(f"{entry.record_id} ({refused.kind}): {refused}{reasons}")
+    return done
+
+
+def _authority(r: _Replayed) -> str:
+    if r.unauthorized:
         raise VerificationError(
-            f"{len(broken)} record(s) the service should have refused: " + "; ".join(broken[:5])
+            f"{len(r.unauthorized)} record(s) signed without authority: "
+            + "; ".join(r.unauthorized[:5])
         )
     return (
-        f"{judge.judged} records re-judged under {POLICY_VERSION} (required stages "
+        "every signer was registered and active at the signing time and at the acceptance "
+        f"({len(r.registry)} signers)"
+    )
+
+
+def _rules(b: _Bundle, r: _Replayed) -> str:
+    if r.broken:
+        raise VerificationError(
+            f"{len(r.broken)} record(s) the service should have refused: " + "; ".join(r.broken[:5])
+        )
+    return (
+        f"{r.judge.judged} records re-judged under {POLICY_VERSION} (required stages "
         f"{', '.join(b.policy.required_stages)}; duties "
         f"{', '.join(d.name for d in b.policy.duties) or 'none'}; a person's signature at most "
         f"{b.policy.max_signature_age} s old): none breaks a rule"
