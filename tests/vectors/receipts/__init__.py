@@ -1,0 +1,1 @@
+"""Receipt vectors shared by the Python verifier and the page's (tests/js/)."""
