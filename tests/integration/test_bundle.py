@@ -10,6 +10,7 @@ import io
 import json
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -161,6 +162,112 @@ def test_export_command_and_period_scope(
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# -- what the records read beyond the lot ---------------------------------------------------------
+
+
+def test_a_lot_bundle_carries_what_its_records_read_of_other_lots(
+    plant: Plant, specs: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """A CAPA on the lot opened for another lot's NCR, and a correction naming another
+    instrument: the bundle carries, as context, the other lot from its first record up to that
+    NCR (with its release, and what that release was judged by: the material lot it was made
+    from, the supplier, the scans proving it) and the instrument's records; nothing of the
+    other lot logged after the NCR. It verifies offline."""
+    from tests.helpers import calibration, equipment, supplier
+    from tests.integration.test_master_data import bundle_of, scans
+
+    p, (author, _) = plant, specs
+    p.submit(supplier("SUP-ACME-O", "ACME", "approved"), p.approver, "approved")
+    time.sleep(1.1)  # the status is in effect from its signing time
+    receive, produce, consume = scans(p, "ACME", "RM-O", "LOT-O", "O")
+    final = inspection("O-F", lot="LOT-O")
+    p.submit(final, p.inspector, "authored")
+    p.submit(release("O-R", "LOT-O", evidence(final)), p.approver, "released")
+    p.submit(workflow("ncr", "O-N1", "NCR-O", "open", lot="LOT-O", refs=["O-F"]),
+             p.inspector, "authored")
+    p.submit(inspection("O-LATE", lot="LOT-O"), p.inspector, "authored")
+    p.submit(equipment("EQ-O2"), author, "authored")
+    p.submit(calibration("cal-EQ-O2", "EQ-O2"), author, "verified")
+    lot = "LOT-K"
+    p.submit(inspection("K-F", lot=lot), p.inspector, "authored")
+    p.submit(correction("K-C", "K-F", lot, [{"path": "/characteristics/0/equipment",
+                                             "value": "EQ-O2"}],
+                        "Instrument id transcribed wrongly from the traveler"),
+             p.inspector, "authored")
+    p.submit(workflow("capa", "K-CAPA-1", "CAPA-K", "open", lot=lot, ncr_id="NCR-O"),
+             p.inspector, "authored")
+    assert p.audit() == []
+    code, report, lines = bundle_of(p, lot, "K-CAPA-1", tmp_path)
+    assert code == 0, [c for c in report["checks"] if not c["ok"]]
+    held = {x["record"]["record_id"]: x["in_scope"] for x in lines}
+    assert [rid for rid, scoped in held.items() if scoped] == ["K-F", "K-C", "K-CAPA-1"]
+    assert {"O-F", "O-R", "O-N1", "RM-O-IN", receive, produce, consume, "SUP-ACME-O",
+            "equipment-EQ-O2", "cal-EQ-O2"} <= set(held), held
+    assert "O-LATE" not in held
+
+
+def test_a_lot_bundle_carries_the_sampling_stream_before_it(
+    plant: Plant, specs: tuple[Any, Any], tmp_path: Path
+) -> None:
+    """The switching rules read the lots inspected before in the product's stream: the
+    bundle carries each of them from its first record (so its chain verifies) up to that
+    inspection, and none inspected after."""
+    from tests.helpers import approve_spec, specification
+    from tests.integration.test_master_data import bundle_of
+    from tests.integration.test_sampling_plans import PLAN, lot_inspection
+
+    p, (author, approver) = plant, specs
+    approve_spec(p.client, p.runtime, {**specification("incoming", version=2), "sampling": PLAN,
+                                       "sample_size": 2}, author, approver)
+    time.sleep(1.1)  # in force from the second after its approval
+    p.submit(inspection("SA-0", lot="LOT-SA"), p.inspector, "authored")
+    for rid in ("SA", "SB", "SC"):
+        p.submit(lot_inspection(rid, 0), p.inspector, "authored")
+    p.submit(inspection("SA-1", lot="LOT-SA"), p.inspector, "authored")
+    code, report, lines = bundle_of(p, "LOT-SB", "SA-1", tmp_path)
+    assert code == 0, [c for c in report["checks"] if not c["ok"]]
+    held = {x["record"]["record_id"] for x in lines}
+    assert {"SA-0", "SA", "SB"} <= held, held
+    assert not held & {"SC", "SA-1"}, held
+
+
+def test_a_consume_scan_a_lot_bundle_carries_goes_into_the_lot_it_went_into(
+    plant: Plant, tmp_path: Path
+) -> None:
+    """A consume scan that names no lot went into the lot its station was producing. An
+    effectiveness check on the lot cites such a scan of another lot (the lot's material, after
+    a failed result, consumed at the same station into the next lot): the bundle carries the
+    station's produce scan before it, so the verifier does not take it for a consumption into
+    this lot, and the release for one over a failed result."""
+    from tests.helpers import register
+    from tests.integration.test_lot_life import scan
+    from tests.integration.test_master_data import bundle_of
+
+    p, lot = plant, "LOT-PA"
+    device = register(p.client, p.runtime, ("device",), "Line scanner")
+    scan(device, p, "SX-P1", "produce", lot, lot=lot)
+    p.submit(inspection("MM-IN", lot="LOT-MM", stage="incoming"), p.inspector, "authored")
+    scan(device, p, "SX-C1", "consume", "LOT-MM")
+    final = inspection("PA-F", lot=lot)
+    p.submit(final, p.inspector, "authored")
+    time.sleep(1.1)  # the failure comes after the first consumption, to the second
+    scan(device, p, "SX-P2", "produce", "LOT-PZ", lot="LOT-PZ")
+    p.submit(inspection("MM-IN2", lot="LOT-MM", stage="incoming", value=3.2), p.inspector,
+             "authored")
+    scan(device, p, "SX-C2", "consume", "LOT-MM")  # into LOT-PZ (a floor alert there)
+    for n, step in enumerate(("open", "investigation", "action_plan", "implementation"), 1):
+        p.submit(workflow("capa", f"PA-CAPA-{n}", "CAPA-PA", step, lot=lot), p.inspector,
+                 "authored")
+    p.submit(workflow("capa", "PA-CAPA-5", "CAPA-PA", "effectiveness_check", lot=lot,
+                      data=["SX-C2"]), p.approver, "verified")
+    p.submit(release("PA-R", lot, evidence(final)), p.approver, "released")
+    assert p.audit() == []
+    code, report, lines = bundle_of(p, lot, "PA-R", tmp_path)
+    assert code == 0, [c for c in report["checks"] if not c["ok"]]
+    held = {x["record"]["record_id"] for x in lines}
+    assert {"SX-P1", "SX-C1", "MM-IN", "MM-IN2", "SX-C2", "SX-P2"} <= held, held
 
 
 # -- tampering ----------------------------------------------------------------------------------

@@ -793,12 +793,6 @@ def test_a_key_empowered_only_by_a_self_grant_signs_nothing(plant: Plant, tmp_pa
     assert any("SG-I1" in c["detail"] for c in report["checks"] if not c["ok"]), report
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "DEFECT: a lot bundle leaves out records the rules read to judge its records, so the bundle "
-    "verifier names records the service rightly accepted: the training records of the lot's "
-    "inspectors (under a qualification policy), the NCR of another lot a CAPA on the lot was "
-    "opened for (then every later step of that CAPA too), and records of another lot an "
-    "effectiveness check cites as its data (ledger/bundle.py: Exporter._bundle context)"))
 def test_a_lot_bundle_carries_what_its_records_were_judged_by(
     plant: Plant, tmp_path: Path
 ) -> None:
