@@ -681,7 +681,7 @@ def test_unqualified_signatures_slipped_in_are_named(plant: Plant, tmp_path: Pat
     release (test_duties refuses both over HTTP and has the audit name the untrained
     inspection): the untrained inspection and a release by a QA approver without the QP role,
     named by the audit and by the bundle verifier, which judges under the policy the bundle
-    states. (A period bundle: a lot bundle lacks the training records, see the defect below.)"""
+    states (here a period bundle; a lot bundle carries the training records too)."""
     p = plant
     start = now_iso()
     policy = qualification_policy(p)
@@ -791,6 +791,16 @@ def test_a_key_empowered_only_by_a_self_grant_signs_nothing(plant: Plant, tmp_pa
     code, report, _ = bundle_of(p, "LOT-SG", "SG-I1", tmp_path)
     assert code == 1, report
     assert any("SG-I1" in c["detail"] for c in report["checks"] if not c["ok"]), report
+    # and what that key grants in turn is no authority either; revoking it afterwards (the
+    # remedy an admin takes on the finding) adds nothing
+    third: LocalAccount = Account.create()
+    p.slip_in(grant(third, ["qa_inspector"], "SG-G2"), own, "approved")
+    p.slip_in(inspection("SG-I2", "LOT-SG2", inspected_at=now_iso()), third, "authored")
+    p.submit({"record_id": "SG-R1", "type": "signer", "schema": "signer/1", "action": "revoke",
+              "address": own.address}, admin(p.runtime), "approved")
+    found = {f.record_id: f.kind for f in p.audit()}
+    assert found == {"SG-G1": "rule_broken", "SG-I1": "unauthorized_signer",
+                     "SG-G2": "unauthorized_signer", "SG-I2": "unauthorized_signer"}, found
 
 
 def test_a_lot_bundle_carries_what_its_records_were_judged_by(
