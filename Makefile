@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
         bench-ingest bench-devices bench-audit bench-audit-1m bench-trace bench-verify fault-soak \
         clean
 
-setup: $(STAMP) node_modules/.installed $(VENV)/.chromium
+setup: $(STAMP) node_modules/.installed $(VENV)/.chromium web/dist/verify.html
 
 # Debian's chromium for the page tests (Playwright drives it; it cannot download browsers here),
 # poppler-utils (pdftoppm, pdftotext) and zbar-tools (zbarimg) for the certificate tests.
@@ -36,6 +36,12 @@ $(STAMP): pyproject.toml verifier/pyproject.toml ingest/pyproject.toml
 node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
+
+# The verification page (/verify), one self-contained file built reproducibly with esbuild;
+# it prints the file's SHA-256, also written to web/dist/verify.html.sha256 (web/verify/README.md).
+web/dist/verify.html: web/verify/build.mjs web/verify/index.html web/verify/style.css \
+                      $(wildcard web/verify/src/*.js) node_modules/.installed
+	node web/verify/build.mjs
 
 run: setup
 	$(BIN)/evledger up

@@ -1,0 +1,547 @@
+// The verification page: inputs (file, drop, paste, URL fragment, QR code), the trust file
+// (pinned in this browser, or the one the server publishes, labelled as such), and the
+// results, one step per check with what it means. All checking is verify.js's.
+
+import jsQR from "jsqr";
+import {
+  CannotCheckError,
+  loadTrust,
+  parseFragment,
+  verifyReceiptInput,
+} from "./verify.js";
+
+const PIN_KEY = "evledger-verify.trust";
+const $ = (id) => document.getElementById(id);
+const utf8 = (text) => new TextEncoder().encode(text);
+const lenient = new TextDecoder("utf-8");
+
+// -- what each check means, in plain words -----------------------------------------------------
+
+const STEPS = {
+  format: ["The receipt is well formed", "The receipt is an evledger receipt in the strict, expected format."],
+  record: ["The record matches the receipt", "The record you gave, in its RFC 8785 canonical form, hashes (SHA-256) to the value in the receipt: not one character differs from what was logged."],
+  leaf: ["The log entry is this record's", "The entry the log holds names this record's hash, and hashes to the leaf the receipt proves."],
+  signature: ["The signature is valid", "The record was signed (EIP-712) by the key the entry names, for this very ledger (its chain and contract)."],
+  inclusion: ["The record is in the log", "The RFC 9162 inclusion proof places the entry in the log's Merkle tree: it cannot be removed or changed without changing the tree's root."],
+  signer: ["The signer is who the log says", "The signer's registry record, logged in the same tree, gave this key its printed name and roles: the name is proven, not claimed."],
+  checkpoint: ["The log is signed by the trusted key", "The tree's size and root are signed with the log's Ed25519 key from your trust file, not with a key the receipt brings along."],
+  "anchors required": ["The anchoring requirement is met", "The anchors that hold cover what the trust file requires, so the log could not have been rewritten since without it showing on the blockchain."],
+};
+
+function describe(name) {
+  if (STEPS[name]) return STEPS[name];
+  let m = name.match(/^anchor \(chain (\d+)\)$/);
+  if (m) return [`Anchored on chain ${m[1]}`, "The ledger's contract on this chain holds the log's root, for a tree that contains the record; with a proof, down to the block header."];
+  m = name.match(/^chain id \(chain (.+)\)$/);
+  if (m) return [`The node is on chain ${m[1]}`, "The node you chose says which chain it follows; it must be one the trust file names."];
+  m = name.match(/^chain root \(chain (\d+)\)$/);
+  if (m) return [`Chain ${m[1]} holds the root today`, "Asked now, the ledger's contract on this chain returns the same root for this tree size."];
+  m = name.match(/^anchor transaction \(chain (\d+)\)$/);
+  if (m) return [`The anchor transaction is on chain ${m[1]}`, "The transaction named in the receipt succeeded, in a block that is still on the chain, and logged this root."];
+  return [name, ""];
+}
+
+// -- inputs ----------------------------------------------------------------------------------
+
+/** The inputs' bytes as read from a file, a drop, the link or a QR code (null: use the text). */
+const raw = { receipt: null, record: null, trust: null };
+/** The trust in use, where it came from ("pinned", "published" or null), the published one. */
+const state = { trust: null, trustSource: null, published: null, publishedText: null };
+
+function setStatus(id, text, kind = "") {
+  const el = $(id);
+  el.textContent = text;
+  el.className = "status" + (kind ? " " + kind : "");
+}
+
+function loadInto(which, bytes, how) {
+  raw[which] = bytes;
+  $(`${which}-text`).value = lenient.decode(bytes);
+  setStatus(`${which}-status`, `${how} (${bytes.length.toLocaleString("en")} bytes).`, "loaded");
+  showRemove();
+}
+
+function showRemove() {
+  $("record-clear").hidden = inputBytes("record") === null;
+}
+
+async function readFile(file) {
+  return new Uint8Array(await file.arrayBuffer());
+}
+
+function wireInput(which, onLoaded) {
+  const text = $(`${which}-text`);
+  text.addEventListener("input", () => {
+    raw[which] = null;
+    setStatus(`${which}-status`, "");
+    showRemove();
+  });
+  $(`${which}-file`).addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    if (!file) return;
+    loadInto(which, await readFile(file), `Loaded ${file.name}`);
+    e.target.value = "";
+    onLoaded?.();
+  });
+  const zone = $(`${which}-drop`);
+  zone.addEventListener("dragover", (e) => {
+    e.preventDefault();
+    zone.classList.add("over");
+  });
+  zone.addEventListener("dragleave", () => zone.classList.remove("over"));
+  zone.addEventListener("drop", async (e) => {
+    e.preventDefault();
+    zone.classList.remove("over");
+    const file = e.dataTransfer.files[0];
+    if (file) loadInto(which, await readFile(file), `Loaded ${file.name}`);
+    else if (e.dataTransfer.getData("text")) {
+      loadInto(which, utf8(e.dataTransfer.getData("text")), "Dropped text");
+    } else return;
+    onLoaded?.();
+  });
+}
+
+/** The bytes of an input: the file as read, or the text as typed or pasted; null if empty. */
+function inputBytes(which) {
+  if (raw[which] !== null) return raw[which];
+  const text = $(`${which}-text`).value;
+  return text.trim() ? utf8(text) : null;
+}
+
+// -- trust -----------------------------------------------------------------------------------
+
+function pinnedText() {
+  try {
+    return localStorage.getItem(PIN_KEY);
+  } catch {
+    return null; // storage blocked: nothing pinned
+  }
+}
+
+function trustSummary(trust) {
+  const dl = document.createElement("dl");
+  const rows = [
+    ["Log", trust.logOrigin],
+    ["Log key", `Ed25519, key id ${trust.logKey.toString().split("+")[1]}`],
+    ["Chain", String(trust.chainId)],
+    ["Contract", trust.contract],
+  ];
+  const chains = [...trust.contracts.keys()];
+  if (chains.length > 1) rows.push(["Chains", `${chains.join(", ")} (require: ${trust.requireText})`]);
+  for (const [k, v] of rows) {
+    const dt = document.createElement("dt");
+    dt.textContent = k;
+    const dd = document.createElement("dd");
+    dd.textContent = v;
+    dl.append(dt, dd);
+  }
+  return dl;
+}
+
+function para(text, cls) {
+  const p = document.createElement("p");
+  p.textContent = text;
+  if (cls) p.className = cls;
+  return p;
+}
+
+function button(text, onClick, cls = "button quiet") {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = cls;
+  b.textContent = text;
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+function showTrust() {
+  const box = $("trust-now");
+  box.replaceChildren();
+  const row = document.createElement("div");
+  row.className = "row";
+  if (state.trustSource === "pinned") {
+    box.className = "trust-now pinned";
+    box.append(para("Pinned trust file, remembered in this browser:"), trustSummary(state.trust));
+    if (state.published && state.published.logKey.toString() !== state.trust.logKey.toString()) {
+      box.append(para("Note: the server you reached publishes a different log key. Your pinned file is the one used.", "status error"));
+    }
+    row.append(button("Forget this trust file", () => {
+      try { localStorage.removeItem(PIN_KEY); } catch { /* storage blocked */ }
+      chooseTrust();
+      rerun();
+    }));
+  } else if (state.trustSource === "published") {
+    box.className = "trust-now published";
+    box.append(
+      para(`Published by the server you reached (${location.host}), not pinned. Whoever runs that server could publish another one: pin a trust file you got from the manufacturer to be independent of it.`),
+      trustSummary(state.trust),
+    );
+    row.append(button("Pin this one", () => pin(state.publishedText)));
+  } else {
+    box.className = "trust-now none";
+    box.append(para("No trust file yet. Without one the page checks the record, the log entry and the inclusion proof, but cannot tell whose log it is or who signed. Pin one below."));
+    $("trust-edit").open = true;
+  }
+  if (row.childElementCount) box.append(row);
+}
+
+function chooseTrust() {
+  const text = pinnedText();
+  if (text) {
+    try {
+      state.trust = loadTrust(text);
+      state.trustSource = "pinned";
+      showTrust();
+      return;
+    } catch (err) {
+      setStatus("trust-status", `The pinned trust file cannot be used: ${err.message}`, "error");
+    }
+  }
+  if (state.published) {
+    state.trust = state.published;
+    state.trustSource = "published";
+  } else {
+    state.trust = null;
+    state.trustSource = null;
+  }
+  showTrust();
+}
+
+async function fetchPublished() {
+  if (!/^https?:$/.test(location.protocol)) return;
+  try {
+    const resp = await fetch("/v1/trust", { cache: "no-store", credentials: "omit" });
+    if (!resp.ok) return;
+    const text = await resp.text();
+    state.published = loadTrust(text);
+    state.publishedText = text;
+  } catch {
+    // no published trust file (opened from another server, or offline)
+  }
+}
+
+function pin(text) {
+  try {
+    loadTrust(text);
+  } catch (err) {
+    setStatus("trust-status", `Not a usable trust file: ${err.message}`, "error");
+    $("trust-edit").open = true;
+    $("trust-text").focus();
+    return false;
+  }
+  try {
+    localStorage.setItem(PIN_KEY, text);
+  } catch {
+    setStatus("trust-status", "This browser does not let the page remember it; it is used until you leave.", "error");
+    state.trust = loadTrust(text);
+    state.trustSource = "pinned";
+    showTrust();
+    rerun();
+    return true;
+  }
+  setStatus("trust-status", "Pinned.", "loaded");
+  $("trust-text").value = "";
+  raw.trust = null;
+  $("trust-edit").open = false;
+  chooseTrust();
+  rerun();
+  return true;
+}
+
+// -- results ---------------------------------------------------------------------------------
+
+const ICONS = { ok: "✓", fail: "✗", unchecked: "?", "not-given": "–" };
+const STATES = { ok: "Verified", fail: "Not verified", unchecked: "Could not check", "not-given": "Not given" };
+
+function stepStatus(check) {
+  if (check.unchecked) return "unchecked";
+  if (check.name === "record" && check.ok && check.detail.startsWith("no record supplied")) return "not-given";
+  return check.ok ? "ok" : "fail";
+}
+
+function icon(status) {
+  const s = document.createElement("span");
+  s.className = "icon";
+  s.setAttribute("aria-hidden", "true");
+  s.textContent = ICONS[status];
+  return s;
+}
+
+function renderStep(check) {
+  const status = stepStatus(check);
+  const [title, meaning] = describe(check.name);
+  const li = document.createElement("li");
+  li.className = "step";
+  li.dataset.check = check.name;
+  li.dataset.status = status;
+  const head = document.createElement("div");
+  head.className = "step-head";
+  const body = document.createElement("div");
+  const h = document.createElement("p");
+  h.className = "step-title";
+  const stateWord = document.createElement("span");
+  stateWord.className = "step-state";
+  stateWord.textContent = `${STATES[status]}: `;
+  h.append(stateWord, status === "not-given" ? "no record given, only its hash is proven" : title);
+  body.append(h);
+  if (meaning && status !== "not-given") body.append(para(meaning, "step-meaning"));
+  const details = document.createElement("details");
+  if (status === "fail" || status === "unchecked") details.open = true;
+  const summary = document.createElement("summary");
+  summary.textContent = "What was checked";
+  const pre = document.createElement("p");
+  pre.className = "step-detail";
+  pre.textContent = check.detail;
+  details.append(summary, pre);
+  body.append(details);
+  head.append(icon(status), body);
+  li.append(head);
+  return li;
+}
+
+function renderWho(report) {
+  const who = $("who");
+  who.replaceChildren();
+  const signerCheck = report?.checks.find((c) => c.name === "signer");
+  if (!signerCheck) {
+    who.hidden = true;
+    return;
+  }
+  who.hidden = false;
+  if (signerCheck.ok && report.signer) {
+    const s = report.signer;
+    const label = para("Signed by", "label");
+    const name = para(s.name, "name");
+    const dl = document.createElement("dl");
+    const rows = [
+      ["Meaning", s.meaning],
+      ["When", s.time.replace("T", " ").replace("Z", " UTC")],
+      ["Roles", s.roles.join(", ") || "none"],
+      ["Key", s.address],
+    ];
+    for (const [k, v] of rows) {
+      const dt = document.createElement("dt");
+      dt.textContent = k;
+      const dd = document.createElement("dd");
+      dd.textContent = v;
+      dl.append(dt, dd);
+    }
+    who.append(label, name, dl, para(`Proven by the signer registry record ${s.grantRecordId}, logged at leaf ${s.grantLeafIndex} of the same tree.`, "hint"));
+  } else if (signerCheck.ok) {
+    const entry = report.checks.find((c) => c.name === "signature");
+    who.append(para("The signer's printed name cannot be shown: this receipt carries no signer registry record, so the signer is known by key only."));
+    if (entry?.ok) who.append(para(entry.detail.replace(/^signed by /, "Key: "), "hint"));
+  } else if (signerCheck.unchecked) {
+    who.append(para("Who signed cannot be checked without a trust file."));
+  } else {
+    who.append(para("The signer's name could not be proven: see the failed check below.", "status error"));
+  }
+}
+
+function render(out) {
+  const results = $("results");
+  results.hidden = false;
+  $("placeholder").hidden = true;
+  results.className = "results " + (out.exit === 0 ? "v-ok" : out.exit === 1 ? "v-fail" : "v-unknown");
+  const status = out.exit === 0 ? "ok" : out.exit === 1 ? "fail" : "unchecked";
+  const verdict = $("verdict");
+  const word = out.exit === 0 ? "Verified" : out.exit === 1 ? "Not verified" : "Could not check";
+  verdict.replaceChildren(icon(status), word);
+  const checks = out.report?.checks ?? [];
+  const failed = checks.filter((c) => !c.ok && !c.unchecked);
+  let why;
+  if (out.exit === 0) {
+    why = `${capitalize(out.report.subject)}: every check passed.`;
+  } else if (out.exit === 1) {
+    why = `${failed.length} check${failed.length === 1 ? "" : "s"} failed: ${failed.map((c) => describe(c.name)[0].toLowerCase()).join("; ")}.`;
+  } else {
+    why = out.error ? capitalize(out.error) : "The checks could not be completed.";
+  }
+  $("verdict-why").textContent = why;
+  renderWho(out.report);
+  $("steps").replaceChildren(...checks.map(renderStep));
+  document.querySelector(".steps-h").hidden = checks.length === 0;
+  $("live").textContent = `${word}. ${why}`;
+  verdict.scrollIntoView({ block: "start" });
+  verdict.focus({ preventScroll: true });
+}
+
+function capitalize(text) {
+  return text.charAt(0).toUpperCase() + text.slice(1);
+}
+
+// -- running ---------------------------------------------------------------------------------
+
+let running = false;
+
+async function run() {
+  if (running) return;
+  const receipt = inputBytes("receipt");
+  if (receipt === null) {
+    setStatus("receipt-status", "Give a receipt first: choose the file, drop it here, or paste it.", "error");
+    $("receipt-text").focus();
+    return;
+  }
+  running = true;
+  const go = $("verify");
+  go.disabled = true;
+  go.textContent = "Verifying…";
+  $("live").textContent = "Verifying…";
+  try {
+    const rpc = $("rpc").value.trim();
+    const out = await verifyReceiptInput({
+      receipt,
+      record: inputBytes("record"),
+      trust: state.trust,
+      rpc: rpc ? [rpc] : [],
+    });
+    render(out);
+  } finally {
+    running = false;
+    go.disabled = false;
+    go.textContent = "Verify";
+  }
+}
+
+function rerun() {
+  if (!$("results").hidden && inputBytes("receipt") !== null) run();
+}
+
+// -- the QR code -----------------------------------------------------------------------------
+
+let camera = null;
+
+async function handleScanned(text) {
+  let hash = null;
+  try {
+    hash = new URL(text).hash;
+  } catch {
+    // not a URL
+  }
+  if (hash) {
+    const got = await parseFragment(hash);
+    if (got.receipt) {
+      loadInto("receipt", got.receipt, "Read from the QR code");
+      if (got.record) loadInto("record", got.record, "Read from the QR code");
+      return true;
+    }
+  }
+  if (text.trim().startsWith("{")) {
+    loadInto("receipt", utf8(text), "Read from the QR code");
+    return true;
+  }
+  return false;
+}
+
+async function startCamera() {
+  const dialog = $("camera");
+  const status = $("camera-status");
+  if (!navigator.mediaDevices?.getUserMedia) {
+    setStatus("receipt-status", "This browser cannot use a camera here (a camera needs a secure page: https, or a saved file).", "error");
+    return;
+  }
+  dialog.showModal();
+  status.textContent = "Starting the camera…";
+  const video = $("camera-video");
+  try {
+    const stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" }, audio: false });
+    camera = { stream, timer: null };
+    video.srcObject = stream;
+    await video.play();
+  } catch (err) {
+    status.textContent = `The camera could not be started: ${err.message}`;
+    return;
+  }
+  status.textContent = "Point the camera at the QR code.";
+  const canvas = document.createElement("canvas");
+  const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  const tick = async () => {
+    if (!camera) return;
+    if (video.readyState >= 2 && video.videoWidth) {
+      const scale = Math.min(1, 800 / Math.max(video.videoWidth, video.videoHeight));
+      canvas.width = Math.round(video.videoWidth * scale);
+      canvas.height = Math.round(video.videoHeight * scale);
+      ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+      const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
+      const code = jsQR(img.data, img.width, img.height, { inversionAttempts: "attemptBoth" });
+      if (code?.data) {
+        try {
+          if (await handleScanned(code.data)) {
+            dialog.close();
+            run();
+            return;
+          }
+          status.textContent = "This QR code holds no receipt. Try the certificate's code.";
+        } catch (err) {
+          status.textContent = err.message;
+        }
+      }
+    }
+    camera.timer = setTimeout(tick, 200);
+  };
+  tick();
+}
+
+function stopCamera() {
+  if (!camera) return;
+  clearTimeout(camera.timer);
+  for (const track of camera.stream.getTracks()) track.stop();
+  $("camera-video").srcObject = null;
+  camera = null;
+}
+
+// -- start -----------------------------------------------------------------------------------
+
+async function fromFragment() {
+  if (!location.hash || location.hash === "#") return false;
+  try {
+    const got = await parseFragment(location.hash);
+    if (!got.receipt) return false;
+    loadInto("receipt", got.receipt, "Loaded from the link");
+    if (got.record) loadInto("record", got.record, "Loaded from the link");
+    return true;
+  } catch (err) {
+    const message = err instanceof CannotCheckError ? err.message : String(err);
+    setStatus("receipt-status", `The link's receipt cannot be read: ${message}`, "error");
+    return false;
+  }
+}
+
+async function start() {
+  wireInput("receipt");
+  wireInput("record");
+  wireInput("trust", () => pin(lenient.decode(raw.trust)));
+  $("record-clear").addEventListener("click", () => {
+    raw.record = null;
+    $("record-text").value = "";
+    setStatus("record-status", "Record removed.");
+    showRemove();
+    $("record-text").focus();
+  });
+  $("trust-pin").addEventListener("click", () => {
+    const text = raw.trust !== null ? lenient.decode(raw.trust) : $("trust-text").value;
+    if (!text.trim()) {
+      setStatus("trust-status", "Paste or choose a trust file first.", "error");
+      $("trust-text").focus();
+      return;
+    }
+    pin(text);
+  });
+  $("inputs").addEventListener("submit", (e) => {
+    e.preventDefault();
+    run();
+  });
+  $("scan").addEventListener("click", startCamera);
+  $("camera-close").addEventListener("click", () => $("camera").close());
+  $("camera").addEventListener("close", stopCamera);
+  window.addEventListener("hashchange", async () => {
+    if (await fromFragment()) run();
+  });
+  showRemove();
+  const linked = await fromFragment();
+  await fetchPublished();
+  chooseTrust();
+  if (linked) run();
+}
+
+start();
