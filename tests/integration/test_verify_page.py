@@ -1,0 +1,272 @@
+"""The verification page (web/dist/verify.html) in real Chromium, opened from ``file://`` with
+the network off, on a real receipt from a running ledger anchored on Anvil: every step
+verified, the same checks and verdicts as ``evledger-verify``; a record changed by one byte
+fails at the record step, a receipt under another log key at the checkpoint step, an altered
+proof at inclusion. Screenshots at 390x844 and 1280x800 go to the test's folder and to
+docs/img/verify-*.png."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import copy
+import io
+import json
+import shutil
+import subprocess
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from evledger_verify.checkpoint import sign_note
+from evledger_verify.cli import main
+
+from ledger.embedded import repo_root
+from tests.helpers import inspection, wait_for
+from tests.integration.test_rules_replay import Plant
+
+pytestmark = pytest.mark.integration
+
+ROOT = repo_root()
+PAGE = ROOT / "web" / "dist" / "verify.html"
+DOCS_IMG = ROOT / "docs" / "img"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode().rstrip("=")
+
+
+def deflate(data: bytes) -> bytes:
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return c.compress(data) + c.flush()
+
+
+def cli_checks(tmp: Path, receipt: dict[str, Any], record: str, trust: dict[str, Any]
+               ) -> list[tuple[str, bool]]:
+    """What ``evledger-verify receipt --json`` says of the same files: [(check, ok)]."""
+    (tmp / "r.json").write_text(json.dumps(receipt))
+    (tmp / "d.json").write_text(record)
+    (tmp / "t.json").write_text(json.dumps(trust))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["receipt", str(tmp / "r.json"), "--record", str(tmp / "d.json"), "--trust",
+              str(tmp / "t.json"), "--json"])
+    return [(c["check"], c["ok"]) for c in json.loads(out.getvalue())["checks"]]
+
+
+@pytest.fixture()
+def anchored(plant: Plant) -> tuple[dict[str, Any], str, dict[str, Any]]:
+    """A real receipt (final, its anchor proven down to the block header, carrying the
+    signer's grant), its record's text and the ledger's trust file."""
+    record = inspection("WEB-1", lot="LOT-WEB")
+    plant.submit(record, plant.inspector, "authored")
+
+    def final() -> dict[str, Any] | None:
+        resp = plant.client.get("/v1/records/WEB-1/receipt")
+        body: dict[str, Any] = resp.json()
+        return body if resp.status_code == 200 and (body.get("anchor") or {}).get("proof") \
+            else None
+
+    receipt = wait_for("WEB-1 anchored and final, with its proof", final, timeout=60)
+    receipt.pop("status", None)
+    assert receipt.get("signer"), "the receipt carries the signer's grant"
+    assert len(receipt["inclusion_proof"]) >= 1
+    return receipt, json.dumps(record, indent=1), plant.runtime.ledger.identity.trust()
+
+
+@pytest.fixture(scope="module")
+def built_page() -> Path:
+    """The page as built from the current sources (make setup does the same)."""
+    node = shutil.which("node")
+    assert node, "node is needed to build the page"
+    done = subprocess.run([node, "web/verify/build.mjs"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return PAGE
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Page:
+    """One browser context with the network off: every request that is not file: is aborted
+    (and recorded); console errors and page errors are recorded."""
+
+    def __init__(self, browser: Any, width: int, height: int) -> None:
+        self.context = browser.new_context(viewport={"width": width, "height": height})
+        self.blocked: list[str] = []
+        self.errors: list[str] = []
+
+        def route(r: Any) -> None:
+            if r.request.url.startswith("file:"):
+                r.continue_()
+            else:
+                self.blocked.append(r.request.url)
+                r.abort()
+
+        self.context.route("**/*", route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def open(self, fragment: str = "") -> None:
+        self.page.goto(PAGE.as_uri() + fragment)
+
+    def pin(self, trust: dict[str, Any]) -> None:
+        p = self.page
+        if not p.locator("#trust-edit").evaluate("d => d.open"):
+            p.click("#trust-edit summary")
+        p.fill("#trust-text", json.dumps(trust, indent=1))
+        p.click("#trust-pin")
+        assert "Pinned trust file" in p.inner_text("#trust-now")
+
+    def verify(self, receipt: dict[str, Any] | str, record: str | None) -> None:
+        p = self.page
+        text = receipt if isinstance(receipt, str) else json.dumps(receipt, indent=1)
+        p.set_input_files("#receipt-file", files=[{
+            "name": "receipt.json", "mimeType": "application/json", "buffer": text.encode()}])
+        if record is not None:
+            p.fill("#record-text", record)
+        p.click("#verify")
+        self.wait()
+
+    def wait(self) -> None:
+        self.page.wait_for_selector("#results:not([hidden])")
+        self.page.wait_for_function("!document.getElementById('verify').disabled")
+
+    def steps(self) -> list[tuple[str, str]]:
+        return [(s.get_attribute("data-check"), s.get_attribute("data-status"))
+                for s in self.page.query_selector_all("#steps .step")]
+
+    def verdict(self) -> str:
+        return str(self.page.inner_text("#verdict")).replace("✓", "").replace("✗", "").replace(
+            "?", "").strip()
+
+    def close(self) -> None:
+        self.context.close()
+
+
+def test_a_real_receipt_verifies_step_by_step_offline_in_chromium(
+    anchored: tuple[dict[str, Any], str, dict[str, Any]], built_page: Path, browser: Any,
+    tmp_path: Path,
+) -> None:
+    receipt, record, trust = anchored
+    expected = cli_checks(tmp_path, receipt, record, trust)
+    assert all(ok for _, ok in expected), expected
+    fragment = "#rz=" + b64url(deflate(json.dumps(receipt).encode())) + "&dz=" + b64url(
+        deflate(record.encode()))
+    shots = []
+    for width, height in ((390, 844), (1280, 800)):
+        v = Page(browser, width, height)
+        try:
+            v.open()
+            v.pin(trust)
+            v.open(fragment)  # the link: the page reads the fragment and verifies at once
+            v.wait()
+            p = v.page
+            assert v.verdict() == "Verified", p.inner_text("#results")
+            assert v.steps() == [(name, "ok") for name, _ in expected]
+            assert "every check passed" in p.inner_text("#verdict-why")
+            who = p.inner_text("#who")
+            assert "Ivy Inspector" in who and "authored" in who and "qa_inspector" in who
+            assert " UTC" in who
+            anchor = p.inner_text("[data-check='anchor (chain 31337)']")
+            assert "Anchored on chain 31337" in anchor
+            assert p.locator("[data-check='anchor (chain 31337)'] .step-detail").text_content(
+            ).count("proven offline down to the block header") == 1
+            # Accessible: the result is announced, focus is on the verdict, nothing overflows.
+            assert "Verified" in p.inner_text("#live")
+            assert p.evaluate("document.activeElement.id") == "verdict"
+            assert p.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            shot = tmp_path / f"verify-{width}.png"
+            p.screenshot(path=str(shot))
+            shots.append(shot)
+            assert v.blocked == [], f"the page reached for the network: {v.blocked}"
+            assert v.errors == [], v.errors
+        finally:
+            v.close()
+    DOCS_IMG.mkdir(parents=True, exist_ok=True)
+    for shot in shots:
+        assert shot.stat().st_size > 20_000
+        shutil.copyfile(shot, DOCS_IMG / shot.name)
+
+
+def resigned_under_another_key(receipt: dict[str, Any], origin: str) -> dict[str, Any]:
+    r = copy.deepcopy(receipt)
+    body = r["checkpoint"][: r["checkpoint"].index("\n\n") + 1]
+    r["checkpoint"] = sign_note(body, origin, Ed25519PrivateKey.generate())
+    return r
+
+
+def altered_proof(receipt: dict[str, Any]) -> dict[str, Any]:
+    r = copy.deepcopy(receipt)
+    first = r["inclusion_proof"][0]
+    r["inclusion_proof"][0] = format(int(first[0], 16) ^ 1, "x") + first[1:]
+    return r
+
+
+def test_tampering_fails_at_the_step_it_breaks(
+    anchored: tuple[dict[str, Any], str, dict[str, Any]], built_page: Path, browser: Any,
+    tmp_path: Path,
+) -> None:
+    receipt, record, trust = anchored
+    assert record.count("3.01") == 1
+    cases = {
+        "record": (receipt, record.replace("3.01", "3.02")),
+        "checkpoint": (resigned_under_another_key(receipt, trust["log_origin"]), record),
+        "inclusion": (altered_proof(receipt), record),
+    }
+    v = Page(browser, 1280, 800)
+    try:
+        v.open()
+        v.pin(trust)
+        for step, (bad_receipt, bad_record) in cases.items():
+            v.verify(bad_receipt, bad_record)
+            assert v.verdict() == "Not verified", (step, v.page.inner_text("#results"))
+            failed = [name for name, status in v.steps() if status == "fail"]
+            assert failed == [step], (step, v.steps())
+            # The same verdicts as the Python reference on the same files.
+            expected = cli_checks(tmp_path, bad_receipt, bad_record, trust)
+            assert [(n, s == "ok") for n, s in v.steps()] == expected
+            detail = v.page.inner_text(f"[data-check='{step}'] .step-detail")
+            assert detail, "the failed step says what did not match"
+            if step == "record":
+                assert f"record hash: expected {receipt['record_hash']}" in detail
+                v.page.screenshot(path=str(tmp_path / "verify-failed.png"))
+            if step == "checkpoint":
+                assert "expected a signature by the trusted log key" in detail
+            if step == "inclusion":
+                assert "inclusion proof: expected root" in detail
+        assert v.blocked == [] and v.errors == [], (v.blocked, v.errors)
+    finally:
+        v.close()
+
+
+def test_without_a_trust_file_the_page_could_not_check(
+    anchored: tuple[dict[str, Any], str, dict[str, Any]], built_page: Path, browser: Any,
+) -> None:
+    receipt, record, _ = anchored
+    v = Page(browser, 390, 844)
+    try:
+        v.open()
+        assert "No trust file yet" in v.page.inner_text("#trust-now")
+        v.verify(receipt, record)
+        assert v.verdict() == "Could not check"
+        statuses = dict(v.steps())
+        assert statuses["record"] == statuses["inclusion"] == "ok"
+        assert statuses["checkpoint"] == statuses["signature"] == "unchecked"
+    finally:
+        v.close()
