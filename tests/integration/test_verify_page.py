@@ -270,3 +270,49 @@ def test_without_a_trust_file_the_page_could_not_check(
         assert statuses["checkpoint"] == statuses["signature"] == "unchecked"
     finally:
         v.close()
+
+
+def test_the_anchor_is_confirmed_through_the_node_the_visitor_names(
+    anchored: tuple[dict[str, Any], str, dict[str, Any]], built_page: Path, browser: Any,
+    anvil: Any,
+) -> None:
+    """With a node URL typed in, the page asks that node (and nothing else) for the chain id,
+    the contract's root and the anchor transaction; a node that cannot be reached makes the
+    result "could not check", never "verified"."""
+    receipt, record, trust = anchored
+    v = Page(browser, 1280, 800)
+    allowed = anvil.rpc_url.rstrip("/")
+    v.context.unroute("**/*")
+    reached: list[str] = []
+
+    def route(r: Any) -> None:
+        url = r.request.url
+        if url.startswith("file:"):
+            r.continue_()
+        elif url.rstrip("/") == allowed:
+            reached.append(r.request.method)
+            r.continue_()
+        else:
+            v.blocked.append(url)
+            r.abort()
+
+    v.context.route("**/*", route)
+    try:
+        v.open()
+        v.pin(trust)
+        v.page.fill("#rpc", anvil.rpc_url)
+        v.verify(receipt, record)
+        steps = dict(v.steps())
+        assert v.verdict() == "Verified", v.page.inner_text("#results")
+        for name in ("chain id (chain 31337)", "chain root (chain 31337)",
+                     "anchor transaction (chain 31337)"):
+            assert steps[name] == "ok", steps
+        assert "confirmed on chain" in v.page.text_content(  # in a closed <details>
+            "[data-check='anchors required'] .step-detail")
+        assert reached and v.blocked == [], (reached, v.blocked)
+        v.page.fill("#rpc", "http://127.0.0.1:1")
+        v.verify(receipt, record)
+        assert v.verdict() == "Could not check"
+        assert "unreachable" in v.page.inner_text("#verdict-why")
+    finally:
+        v.close()

@@ -25,7 +25,7 @@ export class RpcClient {
       throw new CannotCheckError(`rpc: expected an http(s) URL, got '${url}'`);
     }
     this.url = url;
-    this.fetch = fetch;
+    this.fetch = (...args) => fetch(...args); // unbound: window.fetch needs its own `this`
     this.timeoutMs = timeoutMs;
     this.id = 0;
   }
