@@ -316,3 +316,92 @@ def test_the_anchor_is_confirmed_through_the_node_the_visitor_names(
         assert "unreachable" in v.page.inner_text("#verdict-why")
     finally:
         v.close()
+
+
+def test_every_shared_vector_gives_the_same_verdicts_in_chromium(
+    browser: Any, tmp_path: Path
+) -> None:
+    """tests/vectors/receipts/receipts.json run by the page's verifier inside Chromium (its
+    own WebCrypto-free code, DecompressionStream, TextDecoder), as tests/js/ runs it in Node:
+    the exit code and every check's verdict as evledger-verify gave them."""
+    node = shutil.which("node")
+    assert node
+    bundle = tmp_path / "verify-lib.js"
+    done = subprocess.run(
+        [node, "web/verify/build.mjs", "--library", str(bundle)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    vectors = json.loads((ROOT / "tests/vectors/receipts/receipts.json").read_text())["vectors"]
+    page = browser.new_page()
+    try:
+        page.route("**/*", lambda r: r.abort())
+        page.set_content("<!doctype html><title>vectors</title>")
+        page.add_script_tag(content=bundle.read_text())
+        results = page.evaluate(
+            """async (vectors) => {
+                const bytes = (f) => f === undefined ? null : "text" in f
+                    ? new TextEncoder().encode(f.text)
+                    : "base64" in f ? Uint8Array.from(atob(f.base64), (c) => c.charCodeAt(0))
+                    : new TextEncoder().encode(
+                        f.repeat.prefix + f.repeat.fill.repeat(f.repeat.count) + f.repeat.suffix);
+                const out = [];
+                for (const v of vectors) {
+                    const r = await EvVerify.verifyReceiptInput({
+                        receipt: bytes(v.receipt), trust: bytes(v.trust), record: bytes(v.record),
+                        requireFinal: Boolean(v.options && v.options.require_final)});
+                    out.push([v.name, r.exit, (r.report ? r.report.checks : []).map(
+                        (c) => [c.name, c.ok])]);
+                }
+                return out;
+            }""",
+            vectors,
+        )
+    finally:
+        page.close()
+    assert len(results) == len(vectors)
+    for v, (name, code, checks) in zip(vectors, results, strict=True):
+        want = [[c["check"], c["ok"]] for c in v["expected"]["checks"]]
+        assert code == v["expected"]["exit"], (name, code)
+        if want:
+            assert checks == want, name
+
+
+def test_the_page_works_from_the_keyboard(
+    anchored: tuple[dict[str, Any], str, dict[str, Any]], built_page: Path, browser: Any,
+) -> None:
+    """Tab reaches every control in reading order, each with a label; the receipt pasted and
+    Verify pressed from the keyboard gives the result, focus on the verdict."""
+    receipt, record, trust = anchored
+    v = Page(browser, 390, 844)
+    try:
+        v.open()
+        p = v.page
+        order = []
+        for _ in range(14):
+            p.keyboard.press("Tab")
+            order.append(p.evaluate("document.activeElement.id || document.activeElement"
+                                    ".tagName.toLowerCase()"))
+        expected = ["receipt-file", "scan", "receipt-text", "record-file", "record-text",
+                    "summary", "trust-file", "trust-text", "trust-pin", "rpc", "verify"]
+        assert [x for x in order if x in expected] == expected, order
+        assert order[0] == "a", "the first stop is the skip link"
+        for control in ("receipt-file", "receipt-text", "record-file", "record-text",
+                        "trust-file", "trust-text", "rpc"):
+            assert p.evaluate(f"document.getElementById('{control}').labels.length") == 1
+        p.focus("#trust-text")
+        p.keyboard.insert_text(json.dumps(trust))
+        p.keyboard.press("Tab")
+        p.keyboard.press("Enter")  # Pin this trust file
+        assert "Pinned trust file" in p.inner_text("#trust-now")
+        p.focus("#receipt-text")
+        p.keyboard.insert_text(json.dumps(receipt))
+        p.focus("#record-text")
+        p.keyboard.insert_text(record)
+        p.focus("#rpc")
+        p.keyboard.press("Enter")  # submits the form
+        v.wait()
+        assert v.verdict() == "Verified"
+        assert p.evaluate("document.activeElement.id") == "verdict"
+        assert p.get_attribute("#live", "aria-live") == "polite"
+    finally:
+        v.close()

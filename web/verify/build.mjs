@@ -2,6 +2,8 @@
 //
 //   node web/verify/build.mjs            # writes web/dist/verify.html and verify.html.sha256
 //   node web/verify/build.mjs --check    # exit 1 unless a fresh build equals the files on disk
+//   node web/verify/build.mjs --library OUT.js   # src/verify.js alone as a script defining
+//                                                # the global EvVerify (for tests in a browser)
 //
 // esbuild (pinned in package-lock.json) bundles src/ui.js with the audited libraries into one
 // script; the script and style.css are inlined into index.html, with a Content-Security-Policy
@@ -63,6 +65,21 @@ async function build() {
   replace('<link rel="stylesheet" href="style.css">', `<style>${style}</style>`);
   replace('<script type="module" src="src/ui.js"></script>', `<script>${script}</script>`);
   return { html: Buffer.from(html, "utf8"), ms: performance.now() - started };
+}
+
+const library = process.argv.indexOf("--library");
+if (library >= 0) {
+  await esbuild.build({
+    entryPoints: [join(HERE, "src", "verify.js")],
+    bundle: true,
+    format: "iife",
+    globalName: "EvVerify",
+    platform: "browser",
+    outfile: process.argv[library + 1],
+    absWorkingDir: ROOT,
+    logLevel: "warning",
+  });
+  process.exit(0);
 }
 
 const { html, ms } = await build();
