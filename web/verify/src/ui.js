@@ -7,6 +7,7 @@ import {
   CannotCheckError,
   loadTrust,
   parseFragment,
+  utcTime,
   verifyReceiptInput,
 } from "./verify.js";
 
@@ -17,28 +18,73 @@ const lenient = new TextDecoder("utf-8");
 
 // -- what each check means, in plain words -----------------------------------------------------
 
+// Each check: [title when it holds, what that means, title when it fails, what that means].
 const STEPS = {
-  format: ["The receipt is well formed", "The receipt is an evledger receipt in the strict, expected format."],
-  record: ["The record matches the receipt", "The record you gave, in its RFC 8785 canonical form, hashes (SHA-256) to the value in the receipt: not one character differs from what was logged."],
-  leaf: ["The log entry is this record's", "The entry the log holds names this record's hash, and hashes to the leaf the receipt proves."],
-  signature: ["The signature is valid", "The record was signed (EIP-712) by the key the entry names, for this very ledger (its chain and contract)."],
-  inclusion: ["The record is in the log", "The RFC 9162 inclusion proof places the entry in the log's Merkle tree: it cannot be removed or changed without changing the tree's root."],
-  signer: ["The signer is who the log says", "The signer's registry record, logged in the same tree, gave this key its printed name and roles: the name is proven, not claimed."],
-  checkpoint: ["The log is signed by the trusted key", "The tree's size and root are signed with the log's Ed25519 key from your trust file, not with a key the receipt brings along."],
-  "anchors required": ["The anchoring requirement is met", "The anchors that hold cover what the trust file requires, so the log could not have been rewritten since without it showing on the blockchain."],
+  format: [
+    "The receipt is well formed", "The receipt is an evledger receipt in the strict, expected format.",
+    "The receipt is not well formed", "This is not a receipt the page can read as it is: it is damaged, altered, or of another kind.",
+  ],
+  record: [
+    "The record matches the receipt", "The record you gave, in its RFC 8785 canonical form, hashes (SHA-256) to the value in the receipt: not one character differs from what was logged.",
+    "The record does not match the receipt", "The record you gave is not the record this receipt was issued for: at least one character differs, or it is another record.",
+  ],
+  leaf: [
+    "The log entry is this record's", "The entry the log holds names this record's hash, and hashes to the leaf the receipt proves.",
+    "The log entry is not this record's", "The entry in the receipt does not belong to this record, or it was changed after it was logged.",
+  ],
+  signature: [
+    "The signature is valid", "The record was signed (EIP-712) by the key the entry names, for this very ledger (its chain and contract).",
+    "The signature is not valid", "The signature was not made by the key the entry names over this record for this ledger: it was altered, or made for another ledger.",
+  ],
+  inclusion: [
+    "The record is in the log", "The RFC 9162 inclusion proof places the entry in the log's Merkle tree: it cannot be removed or changed without changing the tree's root.",
+    "The record is not shown to be in the log", "The inclusion proof does not lead from this entry to the tree's root: the receipt was altered.",
+  ],
+  signer: [
+    "The signer is who the log says", "The signer's registry record, logged in the same tree, gave this key its printed name and roles: the name is proven, not claimed.",
+    "The signer is not proven", "The signer's registry record in the receipt does not prove who signed: do not rely on the name it shows.",
+  ],
+  checkpoint: [
+    "The log is signed by the trusted key", "The tree's size and root are signed with the log's Ed25519 key from your trust file, not with a key the receipt brings along.",
+    "The log is not signed by the trusted key", "The tree's size and root are not signed by the log key of your trust file: the receipt comes from another log, or was forged.",
+  ],
+  "anchors required": [
+    "The anchoring requirement is met", "The anchors that hold cover what the trust file requires, so the log could not have been rewritten since without it showing on the blockchain.",
+    "The anchoring requirement is not met", "The receipt does not show the log anchored on the chains your trust file requires (not yet anchored, or an anchor failed).",
+  ],
 };
 
 function describe(name) {
   if (STEPS[name]) return STEPS[name];
   let m = name.match(/^anchor \(chain (\d+)\)$/);
-  if (m) return [`Anchored on chain ${m[1]}`, "The ledger's contract on this chain holds the log's root, for a tree that contains the record; with a proof, down to the block header."];
+  if (m) {
+    return [
+      `Anchored on chain ${m[1]}`, "The ledger's contract on this chain holds the log's root, for a tree that contains the record; with a proof, down to the block header.",
+      `The anchor on chain ${m[1]} does not hold`, "This anchor does not hold for this log: another contract, a tree without the record, or a proof that does not match.",
+    ];
+  }
   m = name.match(/^chain id \(chain (.+)\)$/);
-  if (m) return [`The node is on chain ${m[1]}`, "The node you chose says which chain it follows; it must be one the trust file names."];
+  if (m) {
+    return [
+      `The node is on chain ${m[1]}`, "The node you chose says which chain it follows; it must be one the trust file names.",
+      `The node is on chain ${m[1]}, not a trusted one`, "The node you chose follows a chain the trust file does not name.",
+    ];
+  }
   m = name.match(/^chain root \(chain (\d+)\)$/);
-  if (m) return [`Chain ${m[1]} holds the root today`, "Asked now, the ledger's contract on this chain returns the same root for this tree size."];
+  if (m) {
+    return [
+      `Chain ${m[1]} holds the root today`, "Asked now, the ledger's contract on this chain returns the same root for this tree size.",
+      `Chain ${m[1]} does not hold the root`, "Asked now, the ledger's contract on this chain does not hold this root for this tree size.",
+    ];
+  }
   m = name.match(/^anchor transaction \(chain (\d+)\)$/);
-  if (m) return [`The anchor transaction is on chain ${m[1]}`, "The transaction named in the receipt succeeded, in a block that is still on the chain, and logged this root."];
-  return [name, ""];
+  if (m) {
+    return [
+      `The anchor transaction is on chain ${m[1]}`, "The transaction named in the receipt succeeded, in a block that is still on the chain, and logged this root.",
+      `The anchor transaction is not confirmed on chain ${m[1]}`, "The transaction named in the receipt is missing, failed, is in another block, or logged something else.",
+    ];
+  }
+  return [name, "", name, ""];
 }
 
 // -- inputs ----------------------------------------------------------------------------------
@@ -269,7 +315,9 @@ function icon(status) {
 
 function renderStep(check) {
   const status = stepStatus(check);
-  const [title, meaning] = describe(check.name);
+  const [okTitle, okMeaning, failTitle, failMeaning] = describe(check.name);
+  const title = status === "fail" ? failTitle : okTitle;
+  const meaning = status === "fail" ? failMeaning : okMeaning;
   const li = document.createElement("li");
   li.className = "step";
   li.dataset.check = check.name;
@@ -299,7 +347,7 @@ function renderStep(check) {
   return li;
 }
 
-function renderWho(report) {
+function renderWho(report, receipt) {
   const who = $("who");
   who.replaceChildren();
   const signerCheck = report?.checks.find((c) => c.name === "signer");
@@ -328,9 +376,17 @@ function renderWho(report) {
     }
     who.append(label, name, dl, para(`Proven by the signer registry record ${s.grantRecordId}, logged at leaf ${s.grantLeafIndex} of the same tree.`, "hint"));
   } else if (signerCheck.ok) {
-    const entry = report.checks.find((c) => c.name === "signature");
     who.append(para("The signer's printed name cannot be shown: this receipt carries no signer registry record, so the signer is known by key only."));
-    if (entry?.ok) who.append(para(entry.detail.replace(/^signed by /, "Key: "), "hint"));
+    if (receipt !== null) {
+      const e = receipt.entry;
+      let when = `unix time ${e.signed_at}`;
+      try {
+        when = utcTime(e.signed_at).replace("T", " ").replace("Z", " UTC");
+      } catch {
+        // a time out of range stays as the number
+      }
+      who.append(para(`Key ${e.signer}, signed as ${e.meaning}, at ${when}.`, "hint"));
+    }
   } else if (signerCheck.unchecked) {
     who.append(para("Who signed cannot be checked without a trust file."));
   } else {
@@ -353,12 +409,12 @@ function render(out) {
   if (out.exit === 0) {
     why = `${capitalize(out.report.subject)}: every check passed.`;
   } else if (out.exit === 1) {
-    why = `${failed.length} check${failed.length === 1 ? "" : "s"} failed: ${failed.map((c) => describe(c.name)[0].toLowerCase()).join("; ")}.`;
+    why = `${failed.map((c) => describe(c.name)[2]).join(". ")}.`;
   } else {
     why = out.error ? capitalize(out.error) : "The checks could not be completed.";
   }
   $("verdict-why").textContent = why;
-  renderWho(out.report);
+  renderWho(out.report, out.receipt);
   $("steps").replaceChildren(...checks.map(renderStep));
   document.querySelector(".steps-h").hidden = checks.length === 0;
   $("live").textContent = `${word}. ${why}`;
