@@ -5,12 +5,13 @@ from __future__ import annotations
 import collections
 import logging
 import re
+from pathlib import Path as FilePath
 from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Path, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, PlainTextResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -23,29 +24,70 @@ from pydantic import AfterValidator, AwareDatetime, TypeAdapter, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.guard import RequestGuard, problem
+from api import pages
+from api.guard import RequestGuard
+from api.openapi import customize
+from api.pagination import DEFAULT_LIMIT, Cursor, Limit, link_next, page
 from api.paths import EncodedSlashes, unquote_segment
+from api.problems import bearer_challenge, problem, responses
 from api.schemas import (
     BatchRequest,
     BatchResponse,
     CheckpointOut,
     ConsistencyProof,
-    Problem,
     SubmitRequest,
     SubmitResponse,
+)
+from api.views import (
+    EpcisDocument,
+    EquipmentDetail,
+    EquipmentSummary,
+    HealthReport,
+    LotStatus,
+    RecallScopeAnswer,
+    Receipt,
+    RecordView,
+    SignerEntry,
+    SpecificationDetail,
+    SpecificationSummary,
+    StatusReport,
+    SupplierDetail,
+    SupplierSummary,
+    SupplierTrace,
+    TraceView,
+    TrustFile,
 )
 from ledger import epcis
 from ledger.domain.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
 from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN
-from ledger.errors import LedgerError, SignatureError, TooLargeError
+from ledger.embedded import repo_root
+from ledger.errors import AuthorizationError, LedgerError, SignatureError, TooLargeError
 from ledger.genealogy import MAX_DEPTH
 from ledger.service import Ledger, Submission
 
 __all__ = ["create_app"]
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    s: {"model": Problem} for s in (400, 401, 403, 404, 409, 413, 422, 503)
-}
+#: Problem answers of every route: bad query or path (422), the ledger's 503s.
+_ERRORS = responses(422, 503)
+#: ... of the routes that need a read token.
+_READ_ERRORS = responses(401, 403, 404, 422, 503)
+#: ... of the routes that take a body (the request guard: 400, 408, 413, 422).
+_POST_ERRORS = responses(400, 401, 403, 404, 408, 409, 413, 422, 503)
+
+#: The tags that group the routes in the API docs, in order.
+TAGS = [
+    {"name": "records", "description": "Submit signed records; read them (read token)"},
+    {"name": "proofs", "description": "Receipts, checkpoints, consistency proofs: public"},
+    {"name": "lots", "description": "Lot status, genealogy, recall scope, evidence (read token)"},
+    {"name": "master data", "description": "Specifications, equipment, suppliers (read token)"},
+    {"name": "epcis", "description": "GS1 EPCIS 2.0 documents"},
+    {"name": "ledger", "description": "Identity (trust file), signer registry, counters"},
+    {"name": "operations", "description": "Health and metrics"},
+]
+
+#: Where the pages' files are: the verification page built by `make setup`, Swagger UI's.
+DEFAULT_WEB_DIST = repo_root() / "web" / "dist"
+DEFAULT_SWAGGER_DIST = repo_root() / "node_modules" / "swagger-ui-dist"
 
 
 async def get_ledger(request: Request) -> Ledger:
@@ -85,16 +127,36 @@ log = logging.getLogger("evledger.api")
 _bearer = HTTPBearer(auto_error=False, description="A read token from `evledger token`")
 
 
+class TokenRefused(LedgerError):
+    """A read token missing or refused: the ledger's error (its status, code and message),
+    answered with the Bearer challenge ``challenge`` (RFC 6750 error code, or None when no
+    token was sent)."""
+
+    def __init__(
+        self,
+        cause: LedgerError,
+        challenge: Literal["invalid_token", "insufficient_scope"] | None,
+    ) -> None:
+        super().__init__(str(cause), reasons=cause.reasons)
+        self.status, self.code, self.challenge = cause.status, cause.code, challenge
+
+
 def get_reader(
     ledger: LedgerDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> tuple[str, tuple[str, ...]]:
     if credentials is None:
-        raise SignatureError(
-            "authorization: record bodies need a read token: "
+        missing = SignatureError(
+            "authorization: expected a read token: "
             "Authorization: Bearer $(evledger token --key KEYFILE)"
         )
-    return ledger.reader(credentials.credentials)
+        raise TokenRefused(missing, None)
+    try:
+        return ledger.reader(credentials.credentials)
+    except AuthorizationError as exc:
+        raise TokenRefused(exc, "insufficient_scope") from None
+    except SignatureError as exc:
+        raise TokenRefused(exc, "invalid_token") from None
 
 
 ReaderDep = Annotated[tuple[str, tuple[str, ...]], Depends(get_reader)]
@@ -138,12 +200,24 @@ def create_app(
     max_batch_items: int = 1000,
     max_batch_bytes: int = 8 * 1024 * 1024,
     body_timeout: float = 10.0,
+    web_dist: FilePath | None = None,
+    swagger_dist: FilePath | None = None,
 ) -> FastAPI:
+    """The API over ``ledger``. ``web_dist``: the folder of the built verification page
+    (``verify.html``; default ``web/dist`` of the checkout); ``swagger_dist``: Swagger UI's
+    files (default ``node_modules/swagger-ui-dist``)."""
     app = FastAPI(
         title="evledger",
         version="0.1.0",
-        description="Blockchain-anchored evidence ledger for manufacturing quality records.",
+        description=_DESCRIPTION,
+        openapi_tags=TAGS,
+        docs_url=None,
+        redoc_url=None,
     )
+    customize(app)
+    verify_page = pages.StaticPage((web_dist or DEFAULT_WEB_DIST) / "verify.html")
+    assets = swagger_dist or DEFAULT_SWAGGER_DIST
+    docs_html, docs_csp = pages.docs_page(app.openapi_url or "/openapi.json", "evledger API")
     registry = CollectorRegistry()
     submitted = Counter(
         "evledger_records_submitted", "Submissions by outcome", ["outcome"], registry=registry
@@ -195,19 +269,24 @@ def create_app(
     async def ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
         if request.method == "POST":
             submitted.labels(exc.code).inc()
-        body: dict[str, Any] = {"error": exc.code, "detail": str(exc)}
-        if exc.reasons:
-            body["reasons"] = exc.reasons
-        return JSONResponse(body, status_code=exc.status if exc.status < 500 else 503)
+        status = exc.status if exc.status < 500 else 503
+        challenge = exc.challenge if isinstance(exc, TokenRefused) else None
+        headers = None
+        if status == 401 or challenge is not None:
+            # A 401 always names its scheme (RFC 9110 11.6.1); a record's bad signature too.
+            headers = {"WWW-Authenticate": bearer_challenge(challenge)}
+        return problem(status, exc.code, str(exc), headers, reasons=exc.reasons)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        return JSONResponse(
-            {"error": code, "detail": str(exc.detail)},
-            status_code=exc.status_code,
-            headers=exc.headers,
-        )
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"path {request.url.path!r}: no such route (see /docs)"
+        elif exc.status_code == 405 and detail == "Method Not Allowed":
+            allowed = (exc.headers or {}).get("allow", (exc.headers or {}).get("Allow", ""))
+            detail = f"method {request.method}: expected one of {allowed or 'none'} here"
+        return problem(exc.status_code, code, detail, exc.headers)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -221,8 +300,28 @@ def create_app(
             submitted.labels("invalid_request").inc()
         return problem(422, "invalid_request", _validation_detail(list(exc.errors())))
 
-    @app.post("/v1/records", response_model=SubmitResponse, responses=_ERRORS, status_code=201)
+    @app.post(
+        "/v1/records",
+        response_model=SubmitResponse,
+        status_code=201,
+        tags=["records"],
+        summary="Submit a signed record",
+        responses={
+            200: {
+                "model": SubmitResponse,
+                "description": "Duplicate: the ledger already holds this very submission "
+                "(same record, signer and meaning); nothing new is stored",
+                "content": {"application/json": {"example": _DUPLICATE_EXAMPLE}},
+            },
+            201: {"description": "Accepted: stored, and promised to be sealed in time"},
+            **_POST_ERRORS,
+        },
+    )
     async def submit(body: SubmitRequest, ledger: LedgerDep) -> JSONResponse:
+        """A record signed as EIP-712 typed data (`evledger typed-data` prints what a wallet
+        signs). Checked: the signature, the signer's authority at the signing time, the
+        record's schema, the workflow and release rules. Idempotent on `record_id`: the same
+        signed submission again answers 200 `duplicate`; other content under a used id, 409."""
         # Async: the group-commit thread does the work; no worker thread waits for it.
         result = await ledger.submit_async(
             Submission(body.record, body.signature, body.meaning, body.signed_at, body.signer)
@@ -230,7 +329,13 @@ def create_app(
         submitted.labels("duplicate" if result.duplicate else "accepted").inc()
         return JSONResponse(result.to_json(), status_code=200 if result.duplicate else 201)
 
-    @app.post("/v1/records/batch", response_model=BatchResponse, responses=_ERRORS)
+    @app.post(
+        "/v1/records/batch",
+        response_model=BatchResponse,
+        responses=_POST_ERRORS,
+        tags=["records"],
+        summary="Submit many signed records",
+    )
     def submit_batch(body: BatchRequest, ledger: LedgerDep) -> JSONResponse:
         """Many signed submissions in one request, each judged exactly as `POST /v1/records`
         judges one and answered on its own (`http_status` is what that route would answer).
@@ -263,59 +368,131 @@ def create_app(
             results[pos] = {**result.to_json(), "index": pos}
         return batch_answer(results)
 
-    @app.get("/v1/records/{record_id}", responses=_ERRORS)
+    read: dict[str, Any] = {"responses": _READ_ERRORS, "response_model_exclude_unset": True}
+
+    @app.get("/v1/records/{record_id}", response_model=RecordView, tags=["records"], **read)
     def record(record_id: RecordId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
         """The record now, as first entered, its history and signature manifestation.
         Needs a read token (`evledger token`)."""
         return ledger.record_view(record_id)
 
-    @app.get("/v1/lots/{lot}", responses=_ERRORS)
+    @app.get("/v1/lots/{lot}", response_model=LotStatus, tags=["lots"], **read)
     def lot(lot: LotId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
         """Lot status: state, inspections, open NCR / CAPA / alerts, release, timeline."""
         return ledger.lot(lot)
 
-    @app.get("/v1/specifications", responses=_ERRORS)
-    def specifications(ledger: LedgerDep, reader: ReaderDep) -> list[dict[str, Any]]:
-        """Every specification: product, stage, the version in force now, each version's
-        state (in force, superseded, awaiting approval, approved and not yet effective)."""
-        return ledger.master.specifications()
+    listed: dict[str, Any] = {**read, "responses": _READ_ERRORS}
 
-    @app.get("/v1/specifications/{spec_id}", responses=_ERRORS)
+    @app.get(
+        "/v1/specifications",
+        response_model=list[SpecificationSummary],
+        tags=["master data"],
+        **listed,
+    )
+    def specifications(
+        request: Request,
+        response: Response,
+        ledger: LedgerDep,
+        reader: ReaderDep,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> list[dict[str, Any]]:
+        """Every specification: product, stage, the version in force now, each version's
+        state (in force, superseded, awaiting approval, approved and not yet effective).
+        Paginated by `spec_id` (see the `Link` header)."""
+        items, after = page(ledger.master.specifications(), _key("spec_id"), limit, cursor)
+        link_next(request, response, limit, after)
+        return items
+
+    @app.get(
+        "/v1/specifications/{spec_id}",
+        response_model=SpecificationDetail,
+        tags=["master data"],
+        **read,
+    )
     def specification(spec_id: RecordId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
         """A specification's versions: content, author, approval (the change and who
         approved it), when each came into force and was superseded."""
         return ledger.master.specification(spec_id)
 
-    @app.get("/v1/equipment", responses=_ERRORS)
-    def equipment_list(ledger: LedgerDep, reader: ReaderDep) -> list[dict[str, Any]]:
-        """Every instrument with its calibration status now."""
-        return ledger.master.equipment_list()
+    @app.get(
+        "/v1/equipment",
+        response_model=list[EquipmentSummary],
+        tags=["master data"],
+        **listed,
+    )
+    def equipment_list(
+        request: Request,
+        response: Response,
+        ledger: LedgerDep,
+        reader: ReaderDep,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> list[dict[str, Any]]:
+        """Every instrument with its calibration status now. Paginated by `equipment_id`."""
+        items, after = page(ledger.master.equipment_list(), _key("equipment_id"), limit, cursor)
+        link_next(request, response, limit, after)
+        return items
 
-    @app.get("/v1/equipment/{equipment_id}", responses=_ERRORS)
+    @app.get(
+        "/v1/equipment/{equipment_id}",
+        response_model=EquipmentDetail,
+        tags=["master data"],
+        **read,
+    )
     def equipment(equipment_id: RecordId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
         """An instrument, its calibrations, and the inspections an out-of-tolerance
         calibration made suspect (with their lots, and whether an NCR dispositioned them)."""
         return ledger.master.equipment(equipment_id)
 
-    @app.get("/v1/suppliers", responses=_ERRORS)
-    def suppliers(ledger: LedgerDep, reader: ReaderDep) -> list[dict[str, Any]]:
+    @app.get(
+        "/v1/suppliers",
+        response_model=list[SupplierSummary],
+        tags=["master data"],
+        **listed,
+    )
+    def suppliers(
+        request: Request,
+        response: Response,
+        ledger: LedgerDep,
+        reader: ReaderDep,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> list[dict[str, Any]]:
         """Every supplier with a status decision or a receipt: status now and performance
-        (lots received, rejected at incoming inspection, NCRs)."""
-        return ledger.master.suppliers()
+        (lots received, rejected at incoming inspection, NCRs). Paginated by `supplier_id`."""
+        items, after = page(ledger.master.suppliers(), _key("supplier_id"), limit, cursor)
+        link_next(request, response, limit, after)
+        return items
 
-    @app.get("/v1/suppliers/{supplier_id}", responses=_ERRORS)
+    @app.get(
+        "/v1/suppliers/{supplier_id}",
+        response_model=SupplierDetail,
+        tags=["master data"],
+        **read,
+    )
     def supplier(supplier_id: SupplierId, ledger: LedgerDep, reader: ReaderDep) -> dict[str, Any]:
         """A supplier's status history (who decided, when, why) and performance."""
         return ledger.master.supplier(supplier_id)
 
-    @app.get("/v1/lots/{lot}/evidence", responses=_ERRORS, response_class=Response)
+    @app.get(
+        "/v1/lots/{lot}/evidence",
+        response_class=Response,
+        tags=["lots"],
+        responses={200: _ZIP, **_READ_ERRORS},
+    )
     def lot_evidence(lot: LotId, ledger: LedgerDep, reader: ReaderDep) -> Response:
         """The lot's evidence bundle (``evledger-bundle/1``, a zip) for `evledger-verify
         bundle`: every anchored record of the lot with what judging it needs, the proofs and a
         report."""
         return _zip(ledger.exporter.lot(lot), f"evidence-{lot}")
 
-    @app.get("/v1/evidence", responses=_ERRORS, response_class=Response)
+    @app.get(
+        "/v1/evidence",
+        response_class=Response,
+        tags=["lots"],
+        responses={200: _ZIP, **_READ_ERRORS},
+    )
     def period_evidence(
         ledger: LedgerDep,
         reader: ReaderDep,
@@ -325,7 +502,7 @@ def create_app(
         """The evidence bundle of the records accepted from ``from`` (inclusive) to ``to``."""
         return _zip(ledger.exporter.period(start, end), "evidence-period")
 
-    @app.get("/v1/lots/{lot}/trace", responses=_ERRORS)
+    @app.get("/v1/lots/{lot}/trace", response_model=TraceView, tags=["lots"], **read)
     def trace(
         lot: LotId,
         ledger: LedgerDep,
@@ -339,7 +516,7 @@ def create_app(
         the records that prove it. ``as_of`` traces the graph as the ledger knew it then."""
         return ledger.trace(lot, direction, depth, as_of)
 
-    @app.get("/v1/lots/{lot}/recall", responses=_ERRORS)
+    @app.get("/v1/lots/{lot}/recall", response_model=RecallScopeAnswer, tags=["lots"], **read)
     def lot_recall(
         lot: LotId,
         ledger: LedgerDep,
@@ -351,7 +528,12 @@ def create_app(
         genealogy has read), and its SHA-256, which a ``recall/1`` record signs."""
         return ledger.recall_scope(lot=lot, tree_size=tree_size)
 
-    @app.get("/v1/suppliers/{supplier}/trace", responses=_ERRORS)
+    @app.get(
+        "/v1/suppliers/{supplier}/trace",
+        response_model=SupplierTrace,
+        tags=["master data"],
+        **read,
+    )
     def supplier_trace(
         supplier: SupplierId,
         ledger: LedgerDep,
@@ -361,7 +543,12 @@ def create_app(
         """Every lot received from a supplier, forward to what was made from them and shipped."""
         return ledger.supplier_trace(supplier, as_of)
 
-    @app.get("/v1/suppliers/{supplier}/recall", responses=_ERRORS)
+    @app.get(
+        "/v1/suppliers/{supplier}/recall",
+        response_model=RecallScopeAnswer,
+        tags=["master data"],
+        **read,
+    )
     def supplier_recall(
         supplier: SupplierId,
         ledger: LedgerDep,
@@ -373,13 +560,12 @@ def create_app(
 
     @app.get(
         "/v1/lots/{lot}/epcis",
-        response_class=JSONResponse,
+        response_class=EpcisResponse,
+        response_model=EpcisDocument,
+        tags=["epcis"],
         responses={
-            **_ERRORS,
-            200: {
-                "content": {EPCIS_MEDIA_TYPE: {}},
-                "description": "A GS1 EPCIS 2.0 EPCISDocument (JSON-LD)",
-            },
+            **_READ_ERRORS,
+            200: {"description": "A GS1 EPCIS 2.0 EPCISDocument (JSON-LD)"},
         },
     )
     def lot_epcis(lot: LotId, ledger: LedgerDep, reader: ReaderDep) -> JSONResponse:
@@ -388,9 +574,14 @@ def create_app(
         captured earlier, each with its CBV 2.0 Event Hash ID as ``eventID``."""
         with ledger.engine.connect() as conn:
             document = epcis.lot_document(conn, lot)
-        return JSONResponse(document, media_type=EPCIS_MEDIA_TYPE)
+        return EpcisResponse(document)
 
-    @app.post("/v1/epcis/capture", response_model=BatchResponse, responses=_ERRORS)
+    @app.post(
+        "/v1/epcis/capture",
+        response_model=BatchResponse,
+        responses=_POST_ERRORS,
+        tags=["epcis"],
+    )
     def epcis_capture(
         ledger: LedgerDep,
         document: Annotated[
@@ -410,46 +601,108 @@ def create_app(
         results = capture.results(ledger.submit_batch(capture.submissions))
         return batch_answer(results)
 
-    @app.get("/v1/records/{record_id}/receipt", responses=_ERRORS)
+    @app.get(
+        "/v1/records/{record_id}/receipt",
+        response_model=Receipt,
+        tags=["proofs"],
+        responses={
+            200: {"description": "Anchored: the complete receipt"},
+            202: {
+                "model": Receipt,
+                "description": "Accepted, not anchored yet: `status` pending (not sealed) or "
+                "sealed, with the acceptance promise; ask again later",
+            },
+            **responses(404, 422, 503),
+        },
+    )
     def receipt(record_id: RecordId, ledger: LedgerDep) -> JSONResponse:
+        """A record's proof-of-integrity receipt: public (it holds the record's hash, never
+        its body); check it offline with `evledger-verify receipt` or the page `/verify`."""
         r = ledger.receipt(record_id)
         return JSONResponse(r, status_code=200 if r["status"] == "anchored" else 202)
 
-    @app.get("/v1/checkpoints/latest", response_model=CheckpointOut, responses=_ERRORS)
+    public: dict[str, Any] = {
+        "responses": responses(404, 422, 503),
+        "response_model_exclude_unset": True,
+    }
+
+    @app.get("/v1/checkpoints/latest", response_model=CheckpointOut, tags=["proofs"], **public)
     def latest_checkpoint(ledger: LedgerDep) -> dict[str, Any]:
+        """The newest signed checkpoint (C2SP signed note) and where it is anchored."""
         return ledger.checkpoint()
 
-    @app.get("/v1/checkpoints/{tree_size}", response_model=CheckpointOut, responses=_ERRORS)
+    @app.get("/v1/checkpoints/{tree_size}", response_model=CheckpointOut, tags=["proofs"], **public)
     def checkpoint(
         tree_size: Annotated[int, Path(ge=1, lt=2**63)], ledger: LedgerDep
     ) -> dict[str, Any]:
+        """The signed checkpoint of a tree size."""
         return ledger.checkpoint(tree_size)
 
-    @app.get("/v1/proofs/consistency", response_model=ConsistencyProof, responses=_ERRORS)
+    @app.get(
+        "/v1/proofs/consistency",
+        response_model=ConsistencyProof,
+        tags=["proofs"],
+        responses=responses(400, 404, 422, 503),
+        response_model_exclude_unset=True,
+    )
     def consistency(
         ledger: LedgerDep,
         first: Annotated[int, Query(ge=1, lt=2**63)],
         second: Annotated[int, Query(ge=1, lt=2**63)],
     ) -> dict[str, Any]:
+        """The RFC 9162 consistency proof from tree size `first` to `second`."""
         return ledger.consistency(first, second)
 
-    @app.get("/v1/trust")
+    @app.get(
+        "/v1/trust",
+        response_model=TrustFile,
+        tags=["ledger"],
+        responses=_ERRORS,
+        response_model_exclude_unset=True,
+    )
     def trust(ledger: LedgerDep) -> dict[str, Any]:
+        """The ledger's trust file (`evledger-trust/1`): what receipts are checked against.
+        Pin it after comparing it with a copy you got another way; do not trust it blindly."""
         return ledger.trust()
 
-    @app.get("/v1/signers")
-    def signers(ledger: LedgerDep) -> list[dict[str, Any]]:
-        return ledger.signers()
+    @app.get("/v1/signers", response_model=list[SignerEntry], tags=["ledger"], **listed)
+    def signers(
+        request: Request,
+        response: Response,
+        ledger: LedgerDep,
+        reader: ReaderDep,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Cursor = None,
+    ) -> list[dict[str, Any]]:
+        """The signer registry: each key's printed name, roles, state and role history.
+        Needs a read token (it names people). Paginated by address."""
+        items, after = page(ledger.signers(), _address, limit, cursor)
+        link_next(request, response, limit, after)
+        return items
 
-    @app.get("/v1/status")
+    @app.get(
+        "/v1/status",
+        response_model=StatusReport,
+        tags=["ledger"],
+        responses=_ERRORS,
+        response_model_exclude_unset=True,
+    )
     def status(ledger: LedgerDep) -> dict[str, Any]:
+        """Counters: records, the seal queue, checkpoints, anchoring per chain."""
         return {
             **ledger.status(),
             "chain_id": ledger.identity.chain_id,
             "contract": ledger.identity.contract,
         }
 
-    @app.get("/healthz")
+    @app.get(
+        "/healthz",
+        response_model=HealthReport,
+        tags=["operations"],
+        responses={
+            503: {"model": HealthReport, "description": "down: the database does not answer"}
+        },
+    )
     def healthz(ledger: LedgerDep) -> JSONResponse:
         """ok, or degraded with the reasons (200: records are still accepted and sealed);
         503 when the database does not answer."""
@@ -463,7 +716,13 @@ def create_app(
     @app.get(
         "/metrics",
         response_class=PlainTextResponse,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus"}},
+        responses={
+            200: {
+                "content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}},
+                "description": "Prometheus text exposition format",
+            }
+        },
+        tags=["operations"],
     )
     def metrics(ledger: LedgerDep) -> Response:
         status = ledger.status()
@@ -474,6 +733,51 @@ def create_app(
             gauges[key].set(value or 0)
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
+    # -- pages ------------------------------------------------------------------------------
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    def landing(ledger: LedgerDep) -> HTMLResponse:
+        return HTMLResponse(
+            pages.landing_page(ledger.trust()),
+            headers={**pages.PAGE_HEADERS, "Content-Security-Policy": pages.LANDING_CSP},
+        )
+
+    @app.get("/verify", include_in_schema=False, response_class=HTMLResponse)
+    def verify() -> Response:
+        loaded = verify_page.load()
+        if loaded is None:
+            return problem(503, "not_built", "the verification page is not built: run make setup")
+        data, sources = loaded
+        return Response(
+            data,
+            media_type="text/html; charset=utf-8",
+            headers={**pages.PAGE_HEADERS, "Content-Security-Policy": pages.verify_csp(sources)},
+        )
+
+    @app.get("/docs", include_in_schema=False, response_class=HTMLResponse)
+    def docs() -> Response:
+        return Response(
+            docs_html,
+            media_type="text/html; charset=utf-8",
+            headers={**pages.PAGE_HEADERS, "Content-Security-Policy": docs_csp},
+        )
+
+    @app.get("/docs/assets/{name}", include_in_schema=False)
+    def docs_asset(name: str) -> Response:
+        media_type = pages.DOCS_ASSETS.get(name)
+        if media_type is None:
+            return problem(404, "not_found", f"docs asset {name!r}: no such file")
+        path = assets / name
+        if not path.is_file():
+            return problem(
+                503, "not_built", "the API docs' assets are not installed: run make setup"
+            )
+        return FileResponse(
+            path,
+            media_type=media_type,
+            headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        )
+
     app.add_middleware(
         RequestGuard,
         limit=max_body_bytes,
@@ -482,6 +786,47 @@ def create_app(
     )
     app.add_middleware(EncodedSlashes)
     return app
+
+
+class EpcisResponse(JSONResponse):
+    media_type = EPCIS_MEDIA_TYPE
+
+
+def _key(name: str) -> Any:
+    """The sort key of a list route's items: the member ``name``."""
+    return lambda item: str(item[name])
+
+
+def _address(signer: dict[str, Any]) -> str:
+    return str(signer["address"]).lower()
+
+
+_ZIP = {
+    "description": "An evidence bundle (`evledger-bundle/1`, a zip) for `evledger-verify bundle`",
+    "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
+}
+
+_DUPLICATE_EXAMPLE = {
+    "record_id": "CHG-2026-0001-requested",
+    "record_hash": "a320b801eadcdd5a494fe3099a995256ff0922c9a5177612e50a5556da557354",
+    "leaf_hash": "81f9f1c3dc91dcc5ed7742627e8afad14d4f4ec80ac995c18c6dab7a0e7c63ba",
+    "signer": "0x5adBE3d008A985F8d4878e958e6A84e60D577B1e",
+    "accepted_at": "2026-11-30T14:14:18.710520Z",
+    "status": "duplicate",
+    "receipt_url": "/v1/records/CHG-2026-0001-requested/receipt",
+}
+
+_DESCRIPTION = """Blockchain-anchored evidence ledger for manufacturing quality records.
+
+Errors are RFC 9457 problem details (`application/problem+json`): `type`
+(`https://evledger.dev/problems/<error>`), `title`, `status`, `detail`, the `error` code and,
+when there are several, `reasons`. A 401 carries `WWW-Authenticate: Bearer realm="evledger"`.
+
+Routes marked with a lock need a read token: `Authorization: Bearer $(evledger token --key
+KEYFILE)`. Receipts, checkpoints and proofs are public.
+
+Lists are paginated with `limit` (default 100, at most 1000) and `cursor`: the body is a JSON
+array; when more items follow, the `Link` header names the next page (`rel="next"`)."""
 
 
 def _zip(data: bytes, name: str) -> Response:

@@ -303,10 +303,18 @@ def signers_revoke(address: str, compromised: bool, key_path: str | None, api: s
 
 @signers.command("list")
 @click.option("--json", "as_json", is_flag=True)
+@click.option(
+    "--key",
+    "key_path",
+    default=None,
+    help="A key allowed to read, whose read token is sent (the registry names people); "
+    "default .evledger/keys/admin.key",
+)
 @api_option
-def signers_list(as_json: bool, api: str | None) -> None:
-    """List registered signers with their roles and state."""
-    rows = _client(api).get_json("/v1/signers")
+def signers_list(as_json: bool, key_path: str | None, api: str | None) -> None:
+    """List registered signers with their roles and state (every page)."""
+    client = _client(api)
+    rows = client.get_pages("/v1/signers", _read_token(client, key_path or _default_admin_key()))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

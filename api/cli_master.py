@@ -16,11 +16,12 @@ __all__ = ["equipment", "spec", "supplier"]
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print the JSON the API answers.")
 
 
-def _get(api: str | None, key_path: str, path: str, as_json: bool) -> Any:
-    """What the read route at ``path`` answers; printed as JSON (and None returned) with
-    ``--json``, for the command to print its own way otherwise."""
+def _get(api: str | None, key_path: str, path: str, as_json: bool, listing: bool = False) -> Any:
+    """What the read route at ``path`` answers (every page of a ``listing``); printed as JSON
+    (and None returned) with ``--json``, for the command to print its own way otherwise."""
     client = _client(api)
-    found = client.get_json(path, _read_token(client, key_path))
+    token = _read_token(client, key_path)
+    found = client.get_pages(path, token) if listing else client.get_json(path, token)
     if as_json:
         click.echo(json.dumps(found, indent=2))
         return None
@@ -45,7 +46,7 @@ def spec() -> None:
 @api_option
 def spec_list(key_path: str, as_json: bool, api: str | None) -> None:
     """Every specification and the version in force now."""
-    specs = _get(api, key_path, "/v1/specifications", as_json)
+    specs = _get(api, key_path, "/v1/specifications", as_json, listing=True)
     if specs is None:
         return
     if not specs:
@@ -95,7 +96,7 @@ def equipment() -> None:
 @api_option
 def equipment_list(key_path: str, as_json: bool, api: str | None) -> None:
     """Every instrument and whether it may be used now."""
-    units = _get(api, key_path, "/v1/equipment", as_json)
+    units = _get(api, key_path, "/v1/equipment", as_json, listing=True)
     if units is None:
         return
     if not units:
@@ -152,7 +153,7 @@ def supplier() -> None:
 @api_option
 def supplier_list(key_path: str, as_json: bool, api: str | None) -> None:
     """Every supplier with a status decision or a receipt."""
-    found = _get(api, key_path, "/v1/suppliers", as_json)
+    found = _get(api, key_path, "/v1/suppliers", as_json, listing=True)
     if found is None:
         return
     if not found:

@@ -16,8 +16,9 @@ import anyio
 import anyio.to_thread
 from evledger_verify import strictjson
 from evledger_verify.errors import FormatError
-from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.problems import problem
 
 __all__ = [
     "MAX_JSON_CONTAINERS",
@@ -38,12 +39,6 @@ MAX_JSON_CONTAINERS = strictjson.MAX_CONTAINERS
 _INLINE_BYTES = 64 * 1024
 #: Methods whose bodies the guard reads and checks; other requests pass untouched.
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-def problem(
-    status: int, error: str, detail: str, headers: Mapping[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse({"error": error, "detail": detail}, status_code=status, headers=headers)
 
 
 class BodyError(ValueError):

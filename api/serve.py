@@ -32,6 +32,7 @@ def app_for(settings: Settings, ledger: Ledger) -> FastAPI:
         settings.max_body_bytes,
         max_batch_items=settings.max_batch_items,
         max_batch_bytes=settings.max_batch_bytes,
+        web_dist=settings.web_dist,
     )
 
 

@@ -451,6 +451,28 @@ class Client:
     ) -> Any:
         return _json(self.request("GET", path, token=token, params=params), f"GET {path}")
 
+    def get_pages(
+        self, path: str, token: str | None = None, params: Mapping[str, str | int] | None = None
+    ) -> list[Any]:
+        """Every item of a paginated list route (``limit`` / ``cursor``): the pages in
+        order, following each answer's ``Link: <...>; rel="next"`` to the last page."""
+        items: list[Any] = []
+        seen: set[str] = set()
+        url: str | None = path
+        while url is not None:
+            page = self.request("GET", url, token=token, params=params)
+            body = _json(page, f"GET {path}")
+            if not isinstance(body, list):
+                raise ServiceError(f"service: GET {path}: expected a JSON array")
+            items.extend(body)
+            seen.add(url)
+            url, params = page.links.get("next", {}).get("url"), None  # it holds the query
+            if url is not None and url.startswith(self.base_url):
+                url = url[len(self.base_url) :]
+            if url is not None and (not url.startswith("/") or url in seen):
+                raise ServiceError(f"service: GET {path}: a next page at {url!r}")
+        return items
+
     # The ledger's identity.
 
     def trust(self) -> dict[str, Any]:

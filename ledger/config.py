@@ -132,6 +132,9 @@ class Settings:
     #: A policy file (TOML; evledger_verify.policy.Policy): the duties table, required stages,
     #: time limits. The environment's signature age and clock skew apply on top of it.
     policy_file: Path | None = None
+    #: The folder of the built verification page (``verify.html``) that ``/verify`` serves;
+    #: None: ``web/dist`` of the checkout (``make setup`` builds it there).
+    web_dist: Path | None = None
 
     def policy(self) -> Policy:
         """What the rules judge with: the policy file's settings (the defaults without one),
@@ -183,6 +186,11 @@ class Settings:
             policy_file=(
                 Path(os.environ["EVLEDGER_POLICY"]).resolve()
                 if os.environ.get("EVLEDGER_POLICY")
+                else None
+            ),
+            web_dist=(
+                Path(os.environ["EVLEDGER_WEB_DIST"]).resolve()
+                if os.environ.get("EVLEDGER_WEB_DIST")
                 else None
             ),
         )

@@ -218,6 +218,19 @@ def bearer(runtime: Runtime, account: LocalAccount) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def signer_list(client: TestClient, runtime: Runtime) -> list[dict[str, Any]]:
+    """``GET /v1/signers`` (every page) with the bootstrap admin's read token."""
+    token = bearer(runtime, admin(runtime))
+    out: list[dict[str, Any]] = []
+    url: str | None = "/v1/signers"
+    while url is not None:
+        resp = client.get(url, headers=token)
+        assert resp.status_code == 200, resp.text
+        out.extend(resp.json())
+        url = resp.links.get("next", {}).get("url")
+    return out
+
+
 def wait_anchored(client: TestClient, record_id: str, timeout: float = 30.0) -> dict[str, Any]:
     """Poll the receipt route until the record is anchored; returns the receipt JSON."""
     deadline = time.monotonic() + timeout

@@ -35,6 +35,7 @@ from tests.helpers import (
     record_count,
     register,
     sign,
+    signer_list,
     wait_anchored,
 )
 
@@ -52,12 +53,17 @@ JSON_HEADERS = {"content-type": "application/json"}
 
 
 def assert_problem(resp: httpx.Response, status: int, *fragments: str) -> dict[str, Any]:
-    """A JSON problem {"error", "detail"} with ``status`` whose detail names each fragment."""
+    """An RFC 9457 problem (type, title, status, detail, and the error code) with ``status``
+    whose detail names each fragment."""
     assert resp.status_code == status, f"{resp.status_code}: {resp.text}"
-    assert resp.headers["content-type"].startswith("application/json"), resp.headers
+    assert resp.headers["content-type"] == "application/problem+json", resp.headers
     body: dict[str, Any] = resp.json()
-    assert set(body) == {"error", "detail"}, body
+    assert set(body) == {"type", "title", "status", "detail", "error"}, body
     assert isinstance(body["error"], str) and body["error"], body
+    assert body["type"] == f"https://evledger.dev/problems/{body['error']}", body
+    assert body["status"] == status and body["title"], body
+    if status == 401:
+        assert resp.headers["www-authenticate"].startswith('Bearer realm="evledger"'), resp.headers
     for fragment in fragments:
         assert fragment.lower() in body["detail"].lower(), (fragment, body)
     return body
@@ -492,7 +498,7 @@ def test_non_admin_cannot_grant_itself_admin(
     resp = client.post("/v1/records", json=sign(runtime, record, inspector, "approved"))
     assert_problem(resp, 403, "needs role admin", "qa_inspector")
     assert_not_stored(client, before, "self-promotion")
-    me = [s for s in client.get("/v1/signers").json() if s["address"] == inspector.address]
+    me = [s for s in signer_list(client, runtime) if s["address"] == inspector.address]
     assert me[0]["roles"] == ["qa_inspector"]
 
 
@@ -567,7 +573,7 @@ def test_replayed_grant_after_revoke_is_a_duplicate_not_a_regrant(
     assert replay.status_code == 200, replay.text
     assert replay.json()["status"] == "duplicate"
     assert record_count(client) == before
-    state = [s for s in client.get("/v1/signers").json() if s["address"] == account.address]
+    state = [s for s in signer_list(client, runtime) if s["address"] == account.address]
     assert state[0]["active"] is False
     resp = client.post(
         "/v1/records", json=sign(runtime, inspection("INS-1"), account, signed_at=now + 2)

@@ -132,7 +132,8 @@ def test_bad_input(cli: CliRunner, api_url: str, args: list[str], files: dict[st
 
 
 @pytest.mark.parametrize("args", [
-    ["status", "--json"], ["trust"], ["signers", "list"], ["receipt", "X-1", "--wait", "0"],
+    ["status", "--json"], ["trust"], ["signers", "list", "--key", "k.key"],
+    ["receipt", "X-1", "--wait", "0"],
     ["submit", "r.json", "--key", "k.key"], ["token", "--key", "k.key"],
     ["signers", "add", "--address", "0x" + "ab" * 20, "--name", "X", "--role", "qa_inspector",
      "--key", "k.key"],

@@ -1,7 +1,8 @@
 """Property-based fuzzing (schemathesis) of every operation in the OpenAPI description served by
 the real app over one real ledger (PostgreSQL + Anvil) seeded with real records: no request,
-however malformed, gets a server error; every refusal is a JSON problem {"error", "detail"};
-every response has a content type the description declares for it.
+however malformed, gets a server error; every refusal is an RFC 9457 problem (type, title,
+status, detail, and the "error" code); every response has a content type the description
+declares for it and a body its schema describes.
 
 Each operation gets schemathesis' coverage cases (boundary values, missing / wrong-typed
 parameters, unexpected methods) and, for string path parameters, a list of hostile segments
@@ -37,7 +38,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import content_type_conformance
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+)
 
 from api.app import create_app
 from ledger.runtime import Runtime
@@ -207,13 +211,17 @@ def api_schema(seeded: Seeded) -> Any:
 
 
 def problem_json(ctx: Any, response: Any, case: Any) -> None:
-    """Every 4xx (and 5xx) is a JSON object with a non-empty string "error" and "detail"."""
+    """Every 4xx (and 5xx) is an RFC 9457 problem (``application/problem+json``): ``type``
+    (``https://evledger.dev/problems/<error>``), ``title``, ``status`` (the response's),
+    ``detail`` and the non-empty ``error`` code; a 401 carries ``WWW-Authenticate``."""
     status = response.status_code
     if status < 400:
         return
     content_type = response.headers.get("content-type", [""])[0]
-    if not content_type.startswith("application/json"):
-        raise AssertionError(f"{status} is {content_type!r}, not JSON: {response.text[:300]!r}")
+    if content_type != "application/problem+json":
+        raise AssertionError(
+            f"{status} is {content_type!r}, not a problem: {response.text[:300]!r}"
+        )
     try:
         body = response.json()
     except ValueError as exc:
@@ -222,12 +230,26 @@ def problem_json(ctx: Any, response: Any, case: Any) -> None:
         ) from None
     if not (
         isinstance(body, dict)
-        and all(isinstance(body.get(key), str) and body[key] for key in ("error", "detail"))
+        and all(
+            isinstance(body.get(key), str) and body[key]
+            for key in ("type", "title", "error", "detail")
+        )
+        and body["type"] == f"https://evledger.dev/problems/{body['error']}"
+        and body.get("status") == status
     ):
-        raise AssertionError(f'{status} body is not a problem {{"error", "detail"}}: {body!r}')
+        raise AssertionError(f"{status} body is not an RFC 9457 problem: {body!r}")
+    if status == 401 and not response.headers.get("www-authenticate", [""])[0].startswith(
+        'Bearer realm="evledger"'
+    ):
+        raise AssertionError(f"401 without WWW-Authenticate: {dict(response.headers)!r}")
 
 
-CHECKS: list[Callable[..., Any]] = [not_a_server_error, content_type_conformance, problem_json]
+CHECKS: list[Callable[..., Any]] = [
+    not_a_server_error,
+    content_type_conformance,
+    response_schema_conformance,
+    problem_json,
+]
 
 
 # -- the fuzz run -----------------------------------------------------------------------------

@@ -91,8 +91,11 @@ def asgi_post(
 
 
 def assert_problem(status: int, body: Any, want: int, error: str, *fragments: str) -> None:
+    """An RFC 9457 problem (type, title, status, detail; the code in ``error``)."""
     assert status == want, (status, body)
-    assert set(body) == {"error", "detail"} and body["error"] == error, body
+    assert set(body) == {"type", "title", "status", "detail", "error"}, body
+    assert body["error"] == error and body["status"] == want, body
+    assert body["type"] == f"https://evledger.dev/problems/{error}", body
     for fragment in fragments:
         assert fragment in body["detail"], (fragment, body)
 
@@ -452,7 +455,14 @@ def assert_timed_out(sock: socket.socket, detail: str) -> None:
     status, headers, body = parse_response(read_until_closed(sock, within=TIMEOUT + 5))
     assert status == 408, body
     assert headers["connection"] == "close"
-    assert body == {"error": "request_timeout", "detail": detail}
+    assert headers["content-type"] == "application/problem+json"
+    assert body == {
+        "type": "https://evledger.dev/problems/request_timeout",
+        "title": "The request body was not received in time",
+        "status": 408,
+        "detail": detail,
+        "error": "request_timeout",
+    }
 
 
 @pytest.mark.integration

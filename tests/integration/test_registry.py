@@ -30,6 +30,7 @@ from tests.helpers import (
     record_count,
     register,
     sign,
+    signer_list,
 )
 
 pytestmark = pytest.mark.integration
@@ -70,14 +71,12 @@ def submit_as(
     return resp
 
 
-def signers(client: TestClient) -> dict[str, dict[str, Any]]:
-    resp = client.get("/v1/signers")
-    assert resp.status_code == 200, resp.text
-    return {s["address"]: s for s in resp.json()}
+def signers(client: TestClient, runtime: Runtime) -> dict[str, dict[str, Any]]:
+    return {s["address"]: s for s in signer_list(client, runtime)}
 
 
 def test_bootstrap_admin_is_listed(client: TestClient, runtime: Runtime) -> None:
-    listed = signers(client)
+    listed = signers(client, runtime)
     boot = listed[admin(runtime).address]
     assert boot["name"] == "Bootstrap administrator"
     assert boot["roles"] == ["admin"]
@@ -93,7 +92,7 @@ def test_grant_with_roles(client: TestClient, runtime: Runtime, specs: Any) -> N
     record = grant_record(account, ["qa_inspector", "qa_approver"], "Jane Doe")
     resp = post_as_admin(client, runtime, record, now)
     assert resp.status_code == 201, resp.text
-    entry = signers(client)[account.address]
+    entry = signers(client, runtime)[account.address]
     assert entry["name"] == "Jane Doe"
     assert entry["roles"] == ["qa_inspector", "qa_approver"]
     assert entry["active"] is True
@@ -137,7 +136,7 @@ def test_invalid_signer_record_is_422(client: TestClient, runtime: Runtime, case
     # The signature is over a valid grant: signer records are validated before any signature.
     signed = sign(runtime, grant_record(Account.create(), record_id="bad-grant"), admin(runtime),
                   "approved")
-    before, registry = record_count(client), signers(client)
+    before, registry = record_count(client), signers(client, runtime)
     resp = client.post("/v1/records", json={**signed, "record": record})
     assert resp.status_code == 422, resp.text
     body = resp.json()
@@ -145,7 +144,7 @@ def test_invalid_signer_record_is_422(client: TestClient, runtime: Runtime, case
     for fragment in fragments:
         assert fragment in body["detail"], (fragment, body)
     assert record_count(client) == before
-    assert signers(client) == registry
+    assert signers(client, runtime) == registry
     assert client.get("/v1/records/bad-grant/receipt").status_code == 404
 
 
@@ -177,7 +176,7 @@ def test_revoke_is_judged_at_signing_and_at_acceptance_time(
         == 201
     time.sleep(1.1)
 
-    entry = signers(client)[account.address]
+    entry = signers(client, runtime)[account.address]
     assert entry["active"] is False
     assert entry["intervals"] == [{"from": t, "until": t + 2, "roles": ["qa_inspector"]}]
 
@@ -222,7 +221,7 @@ def test_regrant_after_revoke(client: TestClient, runtime: Runtime, specs: Any) 
     roles = ["qa_inspector", "qa_approver"]
     regrant = grant_record(account, roles, "Jane Doe-Smith", record_id="regrant-1")
     assert post_as_admin(client, runtime, regrant, t + 3).status_code == 201
-    entry = signers(client)[account.address]
+    entry = signers(client, runtime)[account.address]
     assert entry["active"] is True
     assert entry["name"] == "Jane Doe-Smith"
     assert entry["roles"] == roles
@@ -243,7 +242,7 @@ def test_only_admins_change_the_registry(client: TestClient, runtime: Runtime) -
     resp = client.post("/v1/records", json=sign(runtime, record, approver, "approved"))
     assert resp.status_code == 403, resp.text
     assert "needs role admin" in resp.json()["detail"]
-    assert stranger.address not in signers(client)
+    assert stranger.address not in signers(client, runtime)
     assert record_count(client) == before
 
 
@@ -252,7 +251,7 @@ def test_granted_admin_can_grant(client: TestClient, runtime: Runtime) -> None:
     account: LocalAccount = Account.create()
     body = sign(runtime, grant_record(account), second_admin, "approved")
     assert client.post("/v1/records", json=body).status_code == 201
-    assert signers(client)[account.address]["active"] is True
+    assert signers(client, runtime)[account.address]["active"] is True
 
 
 def test_late_revoke_does_not_cancel_a_later_grant(
@@ -268,7 +267,7 @@ def test_late_revoke_does_not_cancel_a_later_grant(
     assert post_as_admin(client, runtime, change, t + 2).status_code == 201
     assert client.post("/v1/records", json=stale_revoke).status_code == 201
 
-    entry = signers(client)[account.address]
+    entry = signers(client, runtime)[account.address]
     assert entry["active"] is True, entry
     resp = submit_as(client, runtime, account, "INS-AFTER-CHANGE", t + 3)
     assert resp.status_code == 201, resp.text
@@ -286,6 +285,6 @@ def test_compromised_key_cannot_backdate(client: TestClient, runtime: Runtime, s
     resp = client.post("/v1/records", json=backdated)
     assert resp.status_code == 403, resp.text
     assert "reported compromised by revoke-stolen" in resp.json()["detail"]
-    assert signers(client)[account.address]["compromised"] is True
+    assert signers(client, runtime)[account.address]["compromised"] is True
     bad = {**grant_record(account), "record_id": "grant-compromised", "compromised": True}
     assert post_as_admin(client, runtime, bad, t).status_code == 422

@@ -486,3 +486,56 @@ def test_the_client_imports_nothing_of_the_server() -> None:
         check=True,
     )
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_a_problem_details_refusal_is_read_like_any_other() -> None:
+    """RFC 9457 answers (application/problem+json) keep `error` and `detail` as members."""
+    body = {
+        "type": "https://evledger.dev/problems/not_authorized",
+        "title": "Not authorized",
+        "status": 403,
+        "detail": "signer 0xab: not registered on this ledger",
+        "error": "not_authorized",
+    }
+    answer = httpx.Response(
+        403, content=json.dumps(body), headers={"content-type": "application/problem+json"}
+    )
+    fake = Fake(_answers(answer))
+    with pytest.raises(RefusedError) as info:
+        fake.client.submit(KEY.sign(inspection("P-1"), "authored", DOMAIN))
+    assert (info.value.status, info.value.error, info.value.detail) == (
+        403,
+        "not_authorized",
+        body["detail"],
+    )
+
+
+def test_get_pages_follows_the_next_links_to_the_last_page() -> None:
+    absolute = "http://ledger.test/v1/signers?limit=2&cursor=NA"  # the client's base URL
+    pages = {
+        None: ([{"n": 1}, {"n": 2}], '</v1/signers?limit=2&cursor=Mg>; rel="next"'),
+        "Mg": ([{"n": 3}, {"n": 4}], f'<{absolute}>; rel="next"'),
+        "NA": ([{"n": 5}], None),
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        items, link = pages[request.url.params.get("cursor")]
+        return httpx.Response(200, json=items, headers={"Link": link} if link else {})
+
+    fake = Fake(handler)
+    assert fake.client.get_pages("/v1/signers", "tok", {"limit": 2}) == [
+        {"n": n} for n in range(1, 6)
+    ]
+    assert [str(r.url) for r in fake.requests] == [
+        "http://ledger.test/v1/signers?limit=2",
+        "http://ledger.test/v1/signers?limit=2&cursor=Mg",
+        "http://ledger.test/v1/signers?limit=2&cursor=NA",
+    ]
+    assert all(r.headers["authorization"] == "Bearer tok" for r in fake.requests)
+
+
+def test_get_pages_refuses_a_next_link_elsewhere_or_in_a_loop() -> None:
+    for link in ('<https://elsewhere.test/x>; rel="next"', '</v1/signers>; rel="next"'):
+        fake = Fake(_answers(httpx.Response(200, json=[], headers={"Link": link})))
+        with pytest.raises(ServiceError, match="a next page at"):
+            fake.client.get_pages("/v1/signers")
