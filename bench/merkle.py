@@ -427,9 +427,8 @@ def pct(values: list[float], q: float) -> float:
 
 def bench_postgres(stack: ExitStack, levels: list[list[bytes]], count: int, rng: random.Random,
                    results: Results) -> None:
-    # Imported here: ledger.service pulls in the whole domain layer, which parts 1 and 3
-    # do not need.
-    from ledger.service import DbNodeStore
+    # Imported here: parts 1 and 3 need no database code.
+    from ledger.storage import DbNodeStore
 
     n = len(levels[0])
     root = levels[-1][0]

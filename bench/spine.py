@@ -35,8 +35,12 @@ def main() -> None:
     ap.add_argument("--seal-interval", type=float, default=0.5)
     ap.add_argument("--anchor-interval", type=float, default=1.0)
     args = ap.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="evledger-bench-", dir="/tmp"))
-    with EmbeddedPostgres(tmp / "pg", cleanup_mode="delete") as pg, Anvil() as anvil:
+    with (
+        tempfile.TemporaryDirectory(prefix="evledger-bench-", dir="/tmp") as name,
+        EmbeddedPostgres(Path(name) / "pg", cleanup_mode="delete") as pg,
+        Anvil() as anvil,
+    ):
+        tmp = Path(name)
         settings = dataclasses.replace(
             Settings.from_env(), home=tmp / "home", seal_interval=args.seal_interval,
             anchor_interval=args.anchor_interval,
