@@ -8,8 +8,11 @@ helpers' instrument, calibrated, and an approved specification per stage, author
 by two QA keys) and fills the ledger through the batch path
 (`Ledger.submit_batch`, 1,000 items a call, in this process: real signatures, real rules) with
 inspection records over 200 lots, signed here (EIP-712 digest from `Ledger.digest`, secp256k1
-with coincurve) in worker processes while the main process submits. Then it seals, anchors
-once and times `Auditor.run()`. Progress goes to stderr, figures to stdout; exit 1 if the audit
+with coincurve) in worker processes while the main process submits. Each range of 1,000 carries
+its own signing time, its inspections made up to a minute before it (never before their
+specification came into force): an inspection is signed after it was made, and a person's
+signature is at most 15 minutes old on arrival. Then it seals, anchors once and times
+`Auditor.run()`. Progress goes to stderr, figures to stdout; exit 1 if the audit
 finds anything. With `--keep DIR` the ledger stays in DIR, and a later run with the same DIR
 reuses it (filling only what is missing), so the audit can be timed again without refilling.
 """
@@ -27,6 +30,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -57,34 +61,40 @@ INSPECTORS = 4
 BATCH = 1000  # items per submit_batch call (the service's limit)
 STAGES = ("incoming", "in_process", "in_process", "final", "final")
 
-Signed = list[tuple[dict[str, Any], str]]
-#: What the signing workers need, set before they fork: (digest function, keys, signed_at).
+#: A signed range: its signing time, and each record with its signature.
+Signed = tuple[int, list[tuple[dict[str, Any], str]]]
+#: What the signing workers need, set before they fork: (digest function, keys, the time by
+#: which the specifications were in force).
 _SIGNING: tuple[Callable[[dict[str, Any], str, int], bytes], list[bytes], int] | None = None
 
 
-def record(i: int) -> dict[str, Any]:
+def record(i: int, signed_at: int, in_force: int) -> dict[str, Any]:
     """Inspection number ``i``: 200 lots, three stages, one in 40 failed; each follows its
-    stage's specification (:func:`log_master_data`)."""
+    stage's specification (:func:`log_master_data`), in force by ``in_force``. It was made up
+    to a minute before ``signed_at``, its signing time, and not before ``in_force``."""
     value = 3.07 if i % 40 == 7 else 2.96 + (i % 9) / 100
+    made = datetime.fromtimestamp(max(signed_at - i % 60, in_force), UTC)
     return inspection(
         f"I-{i:07d}",
         lot=f"LOT-{i % LOTS:03d}",
         value=value,
         stage=STAGES[i % len(STAGES)],
+        inspected_at=made.strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
 
 
 def sign_range(bounds: tuple[int, int]) -> Signed:
-    """Records ``bounds[0]`` .. ``bounds[1] - 1``, each signed by one of the inspectors."""
+    """Records ``bounds[0]`` .. ``bounds[1] - 1``, signed now, each by one of the inspectors."""
     assert _SIGNING is not None
-    digest, secrets, signed_at = _SIGNING
+    digest, secrets, in_force = _SIGNING
+    signed_at = int(time.time())
     keys = [coincurve.PrivateKey(k) for k in secrets]
-    out: Signed = []
+    out = []
     for i in range(*bounds):
-        rec = record(i)
+        rec = record(i, signed_at, in_force)
         sig = keys[i % len(keys)].sign_recoverable(digest(rec, "authored", signed_at), hasher=None)
         out.append((rec, "0x" + (sig[:64] + bytes([sig[64] + 27])).hex()))
-    return out
+    return signed_at, out
 
 
 def _submit(rt: Runtime, record: dict[str, Any], account: LocalAccount, meaning: str) -> None:
@@ -136,14 +146,15 @@ def fill(rt: Runtime, first: int, last: int, signers: int) -> float:
     """Submit inspections ``first`` .. ``last - 1``; returns the seconds it took."""
     global _SIGNING
     log_master_data(rt)
+    # The specifications came into force at their approval's signing time, no later than now.
     _SIGNING = (rt.ledger.digest, register_inspectors(rt), int(time.time()))
     ranges = [(lo, min(lo + BATCH, last)) for lo in range(first, last, BATCH)]
     t0 = time.perf_counter()
     done = 0
     ctx = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(signers, mp_context=ctx) as pool:
-        for signed in _ahead(pool, ranges, 4 * signers):
-            subs = [Submission(rec, sig, "authored", _SIGNING[2]) for rec, sig in signed]
+        for signed_at, signed in _ahead(pool, ranges, 4 * signers):
+            subs = [Submission(rec, sig, "authored", signed_at) for rec, sig in signed]
             for item in rt.ledger.submit_batch(subs):
                 if item.error is not None or item.result is None or item.result.duplicate:
                     raise SystemExit(f"fill: item {item.record_id} not accepted: {item.error}")

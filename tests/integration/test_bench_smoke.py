@@ -1,15 +1,21 @@
 """The benchmarks' quick runs, as a user runs them: `bench/ingest.py --quick` and
 `bench/trace.py --quick` each start a real `evledger up`, drive it over HTTP, stop it, and print
-their table (about 30 s each)."""
+their table (about 30 s each); the verify, audit and merkle benchmarks run small (a few seconds
+each). The audit benchmark's fill, which the verify benchmark shares, is also checked against
+the time rules at any moment of a long fill, which a small run cannot reach."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
+from evledger_verify.policy import Policy
+from evledger_verify.rules import check_times
 
 from ledger.embedded import repo_root
 
@@ -98,3 +104,58 @@ def test_verify_bench_small_runs_and_every_verification_passes(tmp_path: Path) -
     for row in ("receipt (CLI process", "bundle of 300 records", "limits per core", "profile of"):
         assert row in done.stdout, done.stdout
     assert json.loads(figures.read_text())["bundle_300_s"] > 0
+
+
+def test_audit_bench_small_fills_and_the_audit_finds_nothing() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "audit.py"), "--records", "2000"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    assert "records: 2022 (2000 inspections over 200 lots" in done.stdout, done.stdout
+    assert "findings: 0" in done.stdout, done.stdout
+
+
+def test_audit_bench_signs_each_range_when_it_signs_it() -> None:
+    """The fill once signed every range with the time it began and dated each inspection when
+    it was generated: two seconds in, the rules refused them (``inspected_at ... is after the
+    signing time``), so `make bench-audit` and `make bench-verify` stopped while filling. A
+    range signed two minutes into a fill must be as acceptable as the first."""
+    from bench import audit
+
+    def digest(record: dict[str, Any], meaning: str, signed_at: int) -> bytes:
+        return bytes(32)
+
+    began = int(time.time()) - 120
+    saved = audit._SIGNING
+    audit._SIGNING = (digest, [bytes(31) + b"\x01"], began)
+    try:
+        signed_at, signed = audit.sign_range((0, 120))
+    finally:
+        audit._SIGNING = saved
+    assert began + 120 <= signed_at <= time.time()
+    assert len(signed) == 120
+    for record, _ in signed:
+        check_times(record, ("qa_inspector",), signed_at, signed_at + 5, Policy())
+        assert record["inspected_at"] >= time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(began))
+
+
+def test_merkle_bench_quick_runs_and_every_target_is_measured() -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "merkle.py"), "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=170,
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    for row in (
+        "### PostgreSQL: proofs from `tree_nodes` at 20,000 leaves",
+        "| inclusion (random leaf) | 100 |",
+        "| 16,383 -> 20,000 | costliest proof",
+        "| steady-state gas per anchor <= 80,000",
+    ):
+        assert row in done.stdout, f"{row!r} missing from the report:\n{done.stdout}"
