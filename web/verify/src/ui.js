@@ -511,12 +511,17 @@ async function startCamera() {
   status.textContent = "Point the camera at the QR code.";
   const canvas = document.createElement("canvas");
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
+  // Dense codes (a receipt is a large QR code) decode at full size; smaller frames are quicker
+  // on slow phones: alternate between the two, sampled without smoothing (which blurs modules).
+  let turn = 0;
   const tick = async () => {
     if (!camera) return;
     if (video.readyState >= 2 && video.videoWidth) {
-      const scale = Math.min(1, 800 / Math.max(video.videoWidth, video.videoHeight));
+      const cap = turn++ % 2 === 0 ? 1280 : 640;
+      const scale = Math.min(1, cap / Math.max(video.videoWidth, video.videoHeight));
       canvas.width = Math.round(video.videoWidth * scale);
       canvas.height = Math.round(video.videoHeight * scale);
+      ctx.imageSmoothingEnabled = false;
       ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
       const img = ctx.getImageData(0, 0, canvas.width, canvas.height);
       const code = jsQR(img.data, img.width, img.height, { inversionAttempts: "attemptBoth" });
