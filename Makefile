@@ -40,7 +40,7 @@ node_modules/.installed: package.json package-lock.json
 # The verification page (/verify), one self-contained file built reproducibly with esbuild;
 # it prints the file's SHA-256, also written to web/dist/verify.html.sha256 (web/verify/README.md).
 web/dist/verify.html: web/verify/build.mjs web/verify/index.html web/verify/style.css \
-                      $(wildcard web/verify/src/*.js) node_modules/.installed
+                      web/verify/package.json $(wildcard web/verify/src/*.js) node_modules/.installed
 	node web/verify/build.mjs
 
 run: setup

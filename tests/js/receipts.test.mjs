@@ -69,10 +69,8 @@ for (const v of DATA.vectors) {
       );
     }
     if (want.error !== null) {
-      const py = want.error.replace("receipt.json is ", "");
-      assert.ok(out.error !== null, "an error is given");
-      const m = py.match(/^([a-z ]+: )/);
-      assert.ok(out.error.startsWith(m ? m[1] : py), `error:\n  js: ${out.error}\n  py: ${want.error}`);
+      // The CLI names the file it read; the page reads bytes, not files.
+      assert.equal(out.error, want.error.replace("receipt.json is ", ""));
     }
     assert.equal(out.verified, v.name.startsWith("valid/"));
   });

@@ -10,7 +10,7 @@
 // checkpoint, [signer], anchor (chain N)..., [chain id / chain root / anchor transaction with
 // nodes], anchors required. tests/js/ runs both over the same vectors.
 
-import { CannotCheckError, FormatError, VerificationError, VerifyError } from "./errors.js";
+import { CannotCheckError, FormatError, VerificationError, VerifyError, pyType } from "./errors.js";
 import { MAX_RECORD_BYTES } from "./records.js";
 import { MAX_RECEIPT_BYTES, Trust, verifyReceipt } from "./receipt.js";
 import { RpcClient, onChainChecks } from "./rpc.js";
@@ -62,9 +62,8 @@ export function loadRecord(input) {
     if (err instanceof FormatError) throw new CannotCheckError(`record: ${err.message}`);
     throw err;
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
-    const type = Array.isArray(value) ? "list" : value === null ? "NoneType" : typeof value;
-    throw new CannotCheckError(`record: expected a JSON object, got ${type}`);
+  if (pyType(value) !== "dict") {
+    throw new CannotCheckError(`record: expected a JSON object, got ${pyType(value)}`);
   }
   return value;
 }
