@@ -25,8 +25,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import segno
-from evledger_verify.checkpoint import parse_checkpoint
-from evledger_verify.records import Entry
 from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -48,12 +46,10 @@ if TYPE_CHECKING:
     from ledger.service import Ledger
 
 __all__ = [
-    "FRAGMENT_BY_ID",
     "FRAGMENT_PREFIX",
     "Certificate",
     "build",
-    "compact",
-    "expand",
+    "for_qr",
     "issue",
     "lot_link",
     "read_fragment",
@@ -61,75 +57,44 @@ __all__ = [
     "render",
 ]
 
-#: The fragment's scheme: ``z=`` then the receipt in its compact form (:func:`compact`) as
-#: JSON, compressed with raw DEFLATE (RFC 1951), in base64url without padding (RFC 4648 §5).
-#: The page reads it with the browser's DecompressionStream("deflate-raw") and expands it
-#: (:func:`expand`). Where even that does not fit a QR code (a very large log: two inclusion
-#: proofs of 20 hashes and more), the fragment is ``id=`` and the record id: the page then
-#: fetches the receipt from the ledger it reached and still verifies it on the device,
-#: against the log key the visitor pinned.
-FRAGMENT_PREFIX = "z="
-FRAGMENT_BY_ID = "id="
-#: What the compact form leaves out: what the rest of the receipt gives (the record id and
-#: hash are the entry's, the leaf hash is the entry's hash, tree size and root are the signed
-#: checkpoint's, ``anchor`` is the first of ``anchors``), the service's status word, and each
-#: anchor's offline block proof (hundreds of bytes of header and trie nodes; the page may
-#: confirm the anchor on chain instead).
-_DERIVED = ("status", "receipt_url", "record_id", "record_hash", "leaf_hash", "tree_size",
-            "root_hash", "anchor")
+#: The fragment's scheme, as the verification page reads it (web/verify/README.md, "The URL
+#: fragment"): ``rz=`` then the receipt JSON compressed with raw DEFLATE (RFC 1951), in
+#: base64url without padding (RFC 4648 §5). The page inflates it with the browser's
+#: DecompressionStream("deflate-raw").
+FRAGMENT_PREFIX = "rz="
+#: What the QR code's receipt leaves out: the service's status word, and each anchor's
+#: offline block proof (header and receipts-trie nodes, about a third of a receipt; the page
+#: shows the anchor as a claim it can confirm with a node the visitor names).
+_LEFT_OUT = ("status", "receipt_url")
 
 
-def compact(receipt: dict[str, Any]) -> dict[str, Any]:
-    """The receipt without what :func:`expand` recomputes, and without anchor block proofs."""
-    out = {k: v for k, v in receipt.items() if k not in _DERIVED}
+def for_qr(receipt: dict[str, Any], signer: bool = True) -> dict[str, Any]:
+    """The receipt as the QR code carries it (see :data:`_LEFT_OUT`); without the signer's
+    grant when ``signer`` is false (then the page names the signer by address only)."""
+    out = {k: v for k, v in receipt.items() if k not in _LEFT_OUT and (signer or k != "signer")}
+    if isinstance(out.get("anchor"), dict):
+        out["anchor"] = {k: v for k, v in out["anchor"].items() if k != "proof"}
     if isinstance(out.get("anchors"), list):
         out["anchors"] = [{k: v for k, v in a.items() if k != "proof"} for a in out["anchors"]]
     return out
 
 
-def expand(small: dict[str, Any]) -> dict[str, Any]:
-    """A full receipt from its compact form (the inverse of :func:`compact`, less the block
-    proofs). What it recomputes is re-checked by the verifier anyway: the leaf hash against
-    the entry, the tree size and root against the signed checkpoint."""
-    entry = Entry.from_json(small["entry"])
-    cp = parse_checkpoint(small["checkpoint"])
-    size, root = cp.tree_size, cp.root_hash
-    anchors = list(small.get("anchors") or ())
-    at_size = [a for a in anchors if a.get("tree_size") == size]
-    return {
-        **small,
-        "record_id": entry.record_id,
-        "record_hash": entry.record_hash,
-        "leaf_hash": entry.leaf_hash().hex(),
-        "tree_size": size,
-        "root_hash": root.hex(),
-        "anchor": (
-            {k: at_size[0][k] for k in ANCHOR_KEYS if k in at_size[0]} if at_size else None
-        ),
-    }
-
-
-#: The members of a receipt's ``anchor`` (its ``anchors`` entries add size, root and proof).
-ANCHOR_KEYS = ("chain_id", "contract", "tx_hash", "block_number", "block_hash", "log_index",
-               "state")
-
-
 def receipt_fragment(receipt: dict[str, Any]) -> str:
     """The URI fragment (without ``#``) that carries ``receipt`` to the verification page."""
-    raw = json.dumps(compact(receipt), separators=(",", ":"), sort_keys=True).encode()
+    raw = json.dumps(receipt, separators=(",", ":")).encode()
     packer = zlib.compressobj(9, zlib.DEFLATED, -15)
     packed = packer.compress(raw) + packer.flush()
     return FRAGMENT_PREFIX + base64.urlsafe_b64encode(packed).rstrip(b"=").decode("ascii")
 
 
 def read_fragment(fragment: str) -> dict[str, Any]:
-    """The full receipt a ``z=`` fragment carries (what the page does, for tests and tools)."""
+    """The receipt an ``rz=`` fragment carries (what the page does, for tests and tools)."""
     if not fragment.startswith(FRAGMENT_PREFIX):
         raise ValueError(f"fragment: expected {FRAGMENT_PREFIX!r}, got {fragment[:8]!r}")
     data = fragment.removeprefix(FRAGMENT_PREFIX)
     packed = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
-    small = json.loads(zlib.decompress(packed, -15))
-    return expand(small)
+    value: dict[str, Any] = json.loads(zlib.decompress(packed, -15))
+    return value
 
 
 def lot_link(base_url: str, gtin: str, lot: str) -> str:
@@ -211,9 +176,15 @@ def build(status: dict[str, Any], views: dict[str, dict[str, Any]], receipt: dic
                     "signature": view.get("signature"),
                 }
             )
-    uri = f"{lot_link(base_url, gtin, lot)}#{receipt_fragment(receipt)}"
-    if qr_code(uri) is None:  # too large for a QR code: the page fetches it by id
-        uri = f"{lot_link(base_url, gtin, lot)}#{FRAGMENT_BY_ID}{receipt['record_id']}"
+    link = lot_link(base_url, gtin, lot)
+    uri = f"{link}#{receipt_fragment(for_qr(receipt))}"
+    if qr_code(uri) is None:  # a very large log: two long inclusion proofs; keep the record's
+        uri = f"{link}#{receipt_fragment(for_qr(receipt, signer=False))}"
+        if qr_code(uri) is None:
+            raise ConflictError(
+                f"certificate of lot {lot}: its release receipt does not fit a QR code "
+                f"({len(uri)} characters)"
+            )
     return Certificate(
         lot=lot,
         gtin=gtin,

@@ -99,6 +99,59 @@ class Reads:
             flags = Rules(conn, registry, self.policy).master_blockers(lot, records)
         return lot_status(lot, records, self.policy.required_stages, capas, flags)
 
+    def public_lot(self, gtin: str, lot: str) -> dict[str, Any]:
+        """The lot's public face, behind its GS1 Digital Link ``/01/{gtin}/10/{lot}``: what
+        its receipts already make public (each record's id, type, hash, signer address,
+        meaning, times and place in the log) and the newest anchored checkpoint, never a
+        record body. Not found when the lot has no records of that GTIN."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(Record.body, Record.entry, LogLeaf.leaf_index)
+                .outerjoin(LogLeaf, LogLeaf.seq == Record.seq)
+                .where(Record.lot == lot)
+                .order_by(Record.seq)
+            ).all()
+            latest = conn.execute(
+                sa.select(Anchor.tree_size, Anchor.chain_id, Anchor.tx_hash)
+                .where(LIVE_ANCHOR)
+                .order_by(Anchor.tree_size.desc())
+                .limit(1)
+            ).first()
+        products = {
+            str((json.loads(body).get("product") or {}).get("gtin"))
+            for body, _, _ in rows
+            if isinstance(json.loads(body).get("product"), dict)
+        }
+        if not rows or gtin not in products:
+            raise NotFoundError(f"lot {lot!r} of GTIN {gtin}: not known to this ledger")
+        records = []
+        for _, entry_raw, leaf in rows:
+            entry = json.loads(entry_raw)
+            records.append(
+                {
+                    "record_id": entry["record_id"],
+                    "type": entry["record_type"],
+                    "record_hash": entry["record_hash"],
+                    "signer": entry["signer"],
+                    "meaning": entry["meaning"],
+                    "signed_at": datetime.fromtimestamp(int(entry["signed_at"]), UTC)
+                    .isoformat()
+                    .replace("+00:00", "Z"),
+                    "accepted_at": entry["accepted_at"],
+                    "leaf_index": leaf,
+                    "receipt_url": f"/v1/records/{entry['record_id']}/receipt",
+                }
+            )
+        return {
+            "gtin": gtin,
+            "lot": lot,
+            "records": records,
+            "anchored": None
+            if latest is None
+            else {"tree_size": latest.tree_size, "chain_id": latest.chain_id,
+                  "tx_hash": latest.tx_hash},
+        }
+
     # -- genealogy --------------------------------------------------------------------------
 
     def trace(

@@ -82,6 +82,7 @@ class Ledger:
         self.reader = self.reads.reader
         self.record_view = self.reads.record_view
         self.lot = self.reads.lot
+        self.public_lot = self.reads.public_lot
         self.signers = self.reads.signers
         self.trust = self.reads.trust
         self.trace = self.reads.trace
