@@ -44,6 +44,7 @@ from api.views import (
     EquipmentSummary,
     HealthReport,
     LotStatus,
+    PublicLot,
     RecallScopeAnswer,
     Receipt,
     RecordView,
@@ -57,7 +58,7 @@ from api.views import (
     TraceView,
     TrustFile,
 )
-from ledger import epcis
+from ledger import certificate, epcis
 from ledger.domain.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
 from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN
 from ledger.embedded import repo_root
@@ -71,6 +72,10 @@ __all__ = ["create_app"]
 _ERRORS = responses(422, 503)
 #: ... of the routes that need a read token.
 _READ_ERRORS = responses(401, 403, 404, 422, 503)
+_PDF: dict[str, Any] = {
+    "description": "A certificate of conformance (PDF)",
+    "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+}
 #: ... of the routes that take a body (the request guard: 400, 408, 413, 422).
 _POST_ERRORS = responses(400, 401, 403, 404, 408, 409, 413, 422, 503)
 
@@ -202,10 +207,12 @@ def create_app(
     body_timeout: float = 10.0,
     web_dist: FilePath | None = None,
     swagger_dist: FilePath | None = None,
+    public_url: str | None = None,
 ) -> FastAPI:
     """The API over ``ledger``. ``web_dist``: the folder of the built verification page
     (``verify.html``; default ``web/dist`` of the checkout); ``swagger_dist``: Swagger UI's
-    files (default ``node_modules/swagger-ui-dist``)."""
+    files (default ``node_modules/swagger-ui-dist``); ``public_url``: the address
+    certificates print in their QR codes (default: the one a request came in on)."""
     app = FastAPI(
         title="evledger",
         version="0.1.0",
@@ -501,6 +508,56 @@ def create_app(
     ) -> Response:
         """The evidence bundle of the records accepted from ``from`` (inclusive) to ``to``."""
         return _zip(ledger.exporter.period(start, end), "evidence-period")
+
+    @app.get(
+        "/v1/lots/{lot}/certificate",
+        response_class=Response,
+        tags=["lots"],
+        responses={200: _PDF, **_READ_ERRORS, **responses(409)},
+    )
+    def lot_certificate(
+        lot: LotId, request: Request, ledger: LedgerDep, reader: ReaderDep
+    ) -> Response:
+        """The lot's certificate of conformance (PDF): lot, product, the release and who made
+        it, inspections and concessions, and a QR code with the lot's GS1 Digital Link on this
+        ledger carrying the release receipt, which the customer's browser verifies. A lot that
+        is not released gets none: 409 with the reasons."""
+        cert = certificate.issue(ledger, lot, public_url or str(request.base_url))
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", lot)
+        return Response(
+            certificate.render(cert),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="coc-{name}.pdf"'},
+        )
+
+    @app.get(
+        "/01/{gtin}/10/{lot}",
+        tags=["lots"],
+        response_model=PublicLot,
+        responses={
+            200: {
+                "description": "The lot's public face: the verification page (HTML), or what "
+                "its receipts make public (JSON, with Accept: application/json)",
+                "content": {"text/html": {"schema": {"type": "string"}}},
+            },
+            **responses(404, 422),
+        },
+    )
+    def digital_link(
+        gtin: Annotated[str, PathParam(pattern=r"^[0-9]{8}$|^[0-9]{12,14}$")],
+        lot: LotId,
+        request: Request,
+        ledger: LedgerDep,
+    ) -> Any:
+        """A lot's GS1 Digital Link on this ledger, as a certificate's QR code names it:
+        browsers get the verification page, which verifies the receipt in the link's fragment
+        on the visitor's device; `Accept: application/json` gets the lot's public face (its
+        records' ids, types, hashes, signer addresses, meanings and times, and the newest
+        anchor), never a record body."""
+        public = ledger.public_lot(gtin, lot)
+        if "text/html" in request.headers.get("accept", ""):
+            return verify()
+        return public
 
     @app.get("/v1/lots/{lot}/trace", response_model=TraceView, tags=["lots"], **read)
     def trace(

@@ -659,6 +659,48 @@ def export(
 
 
 @main.command()
+@click.option("--lot", required=True, help="The released lot.")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the certificate (a PDF).",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(0, 600),
+    default=30.0,
+    show_default=True,
+    help="Seconds to wait for a release just made to reach the log.",
+)
+@read_key_option
+@api_option
+def certificate(lot: str, output: str, wait: float, key_path: str, api: str | None) -> None:
+    """Write the certificate of conformance of a released --lot (PDF): lot, product, the
+    release and who made it, inspections and concessions, and a QR code that opens the
+    ledger's verification page with the release receipt, verified in the customer's browser.
+    A lot that is not released gets none (exit 1, with the reasons)."""
+    from ingest.client import RefusedError
+
+    client = _client(api)
+    key = _load_key(key_path)
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            resp = client.request(
+                "GET", f"/v1/lots/{segment(lot)}/certificate", token=client.read_token(key, 600)
+            )
+            break
+        except RefusedError as exc:
+            if "not in the log yet" not in exc.detail or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.5)
+    Path(output).write_bytes(resp.content)
+    click.echo(f"wrote {output}: the certificate of conformance of lot {lot}")
+
+
+@main.command()
 @click.argument("lot", required=False)
 @click.option("--backward", "direction", flag_value="backward", help="What the lot was made from.")
 @click.option("--forward", "direction", flag_value="forward", help="What was made from it.")

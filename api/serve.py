@@ -33,6 +33,7 @@ def app_for(settings: Settings, ledger: Ledger) -> FastAPI:
         max_batch_items=settings.max_batch_items,
         max_batch_bytes=settings.max_batch_bytes,
         web_dist=settings.web_dist,
+        public_url=settings.public_url,
     )
 
 

@@ -22,6 +22,8 @@ __all__ = [
     "EquipmentSummary",
     "HealthReport",
     "LotStatus",
+    "PublicLot",
+    "PublicRecord",
     "RecallScopeAnswer",
     "Receipt",
     "RecordView",
@@ -235,6 +237,27 @@ class TimelineEntry(_Out):
     signature: Signature
     accepted_at: str
     changed_since_first_entry: bool
+
+
+class PublicRecord(_Out):
+    record_id: str
+    type: str
+    record_hash: str
+    signer: str
+    meaning: str
+    signed_at: str
+    accepted_at: str
+    leaf_index: int | None = Field(description="Its place in the log; null until sealed")
+    receipt_url: str
+
+
+class PublicLot(_Out):
+    """A lot's public face behind its GS1 Digital Link: what its receipts make public."""
+
+    gtin: str
+    lot: str
+    records: list[PublicRecord]
+    anchored: Any = Field(description="The newest anchor: {tree_size, chain_id, tx_hash}")
 
 
 class LotStatus(_Out):

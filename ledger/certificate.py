@@ -316,17 +316,17 @@ def render(cert: Certificate) -> bytes:
             [p("<b>Released by</b>"), p(esc(_who(release_sig)) + " (UTC)")],
             [p("<b>Release record</b>"), p(esc(cert.release.get("record_id")))],
         ],
-        colWidths=[38 * mm, None],
+        colWidths=[30 * mm, None],
     )
     facts.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    qr = _Qr(cert.uri, 58 * mm)
+    qr = _Qr(cert.uri, 72 * mm)  # a version-38 code: about 0.4 mm a module
     head = Table(
         [[[p("<font size=18><b>Certificate of conformance</b></font>"), Spacer(1, 6),
            p(f"Issued from the evidence ledger <font face='Courier'>{esc(cert.origin)}</font>",
              small), Spacer(1, 8), facts],
           [qr, p("Scan to verify this release on your own device: the page checks the "
                  "receipt in the code against the ledger's log key, with no server.", small)]]],
-        colWidths=[None, 62 * mm],
+        colWidths=[None, 76 * mm],
     )
     head.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP")]))
     story: list[Flowable] = [head, Spacer(1, 6)]

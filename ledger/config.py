@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,6 +64,22 @@ def _float(name: str, default: float, low: float, high: float) -> float:
     if not low <= value <= high:
         raise ConfigError(f"{name}: expected {low}..{high}, got {value}")
     return value
+
+
+def _public_url(raw: str | None) -> str | None:
+    """``EVLEDGER_PUBLIC_URL``: an http(s) address without query or fragment."""
+    if not raw or not raw.strip():
+        return None
+    url = raw.strip().rstrip("/")
+    parsed = urllib.parse.urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.query or (
+        parsed.fragment
+    ):
+        raise ConfigError(
+            "EVLEDGER_PUBLIC_URL: expected the address customers reach the ledger at, "
+            f"http(s)://host[:port][/path] without query or fragment, got {raw!r}"
+        )
+    return url
 
 
 def _chains(name: str) -> tuple[tuple[int, str], ...]:
@@ -135,6 +152,10 @@ class Settings:
     #: The folder of the built verification page (``verify.html``) that ``/verify`` serves;
     #: None: ``web/dist`` of the checkout (``make setup`` builds it there).
     web_dist: Path | None = None
+    #: The address customers reach this ledger at (``https://ledger.example.com``), which
+    #: certificates of conformance print in their QR codes; None: the address a request
+    #: came in on.
+    public_url: str | None = None
 
     def policy(self) -> Policy:
         """What the rules judge with: the policy file's settings (the defaults without one),
@@ -193,6 +214,7 @@ class Settings:
                 if os.environ.get("EVLEDGER_WEB_DIST")
                 else None
             ),
+            public_url=_public_url(os.environ.get("EVLEDGER_PUBLIC_URL")),
         )
 
     @property

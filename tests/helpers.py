@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -265,3 +266,14 @@ def rpc(url: str, method: str, *params: Any) -> Any:
                                    "params": list(params)}, timeout=10).json()
     assert "error" not in answer, answer
     return answer["result"]
+
+
+def keep_screenshot(shot: Path) -> None:
+    """Copy a page or PDF rendering to ``$EVLEDGER_SCREENSHOTS`` (``docs/img`` refreshes the
+    README's), so a test run leaves the tree clean unless asked to."""
+    import shutil
+
+    keep = os.environ.get("EVLEDGER_SCREENSHOTS")
+    if keep:
+        Path(keep).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, Path(keep) / shot.name)

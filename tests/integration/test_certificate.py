@@ -8,6 +8,7 @@ says why."""
 from __future__ import annotations
 
 import copy
+import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -17,9 +18,9 @@ import pytest
 from evledger_verify.receipt import Trust, verify_receipt
 from evledger_verify.records import record_hash
 
-from ledger.certificate import for_qr, issue, read_fragment, receipt_fragment, render
+from ledger.certificate import build, for_qr, issue, read_fragment, receipt_fragment, render
 from ledger.errors import ConflictError
-from tests.helpers import inspection, wait_anchored
+from tests.helpers import inspection, keep_screenshot, wait_anchored
 from tests.integration.test_domain_workflows import (
     Qa,
     concession,
@@ -35,7 +36,6 @@ pytestmark = pytest.mark.integration
 __all__ = ["qa"]
 
 BASE = "https://ledger.example.com"
-DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 
 
 def tools() -> None:
@@ -45,7 +45,7 @@ def tools() -> None:
 
 def png_of(pdf: bytes, tmp: Path, name: str) -> Path:
     (tmp / f"{name}.pdf").write_bytes(pdf)
-    subprocess.run(["pdftoppm", "-png", "-r", "150", "-singlefile", str(tmp / f"{name}.pdf"),
+    subprocess.run(["pdftoppm", "-png", "-r", "300", "-singlefile", str(tmp / f"{name}.pdf"),
                     str(tmp / name)], check=True)
     return tmp / f"{name}.png"
 
@@ -79,7 +79,9 @@ def test_a_released_lots_certificate_carries_a_receipt_that_verifies_from_its_qr
     pdf = render(cert)
     assert render(cert) == pdf  # deterministic bytes (no creation time in the PDF)
     png = png_of(pdf, tmp_path, "coc")
-    shutil.copy(png, DOCS_IMG / "certificate.png")
+    subprocess.run(["pdftoppm", "-png", "-r", "100", "-singlefile", str(tmp_path / "coc.pdf"),
+                    str(tmp_path / "certificate")], check=True)
+    keep_screenshot(tmp_path / "certificate.png")
     text = text_of(pdf, tmp_path)
     for expected in ("Certificate of conformance", lot, "GTIN 09506000134352",
                      "Released by", "Quinn Approver, released", f"{lot}-FQC-1",
@@ -163,3 +165,120 @@ def test_a_concession_is_stated_with_its_bounds_and_rationale(qa: Qa, tmp_path: 
     text = text_of(render(cert), tmp_path)
     assert f"NCR {ncr}: used as is for outer diameter, up to 4800" in text, text
     assert "Rationale:" in text and "Quinn Approver, approved" in text, text
+
+
+# -- over HTTP, the CLI, and in a real browser --------------------------------------------------
+
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+
+
+def test_the_certificate_route_the_cli_and_the_digital_link(
+    qa: Qa, api_url: str, tmp_path: Path
+) -> None:
+    """GET /v1/lots/{lot}/certificate needs a read token and answers a PDF for a released lot,
+    a 409 problem with the reasons for another; `evledger certificate` writes the same; the
+    Digital Link path answers the lot's public face (no record body) or 404."""
+    import httpx
+    from click.testing import CliRunner
+
+    from api.cli import main
+
+    lot = "LOT-COC-H"
+    released_lot(qa, lot)
+    wait_anchored(qa.client, f"{lot}-REL")
+    path = f"/v1/lots/{lot}/certificate"
+    assert qa.client.get(path).status_code == 401
+    resp = qa.client.get(path, headers=qa.read)
+    assert resp.status_code == 200 and resp.headers["content-type"] == "application/pdf"
+    assert resp.content.startswith(b"%PDF-") and f'coc-{lot}.pdf' in resp.headers[
+        "content-disposition"]
+    failed, _, _ = failed_lot(qa, "LOT-COC-HQ")
+    refused = qa.client.get("/v1/lots/LOT-COC-HQ/certificate", headers=qa.read)
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "not released" in refused.json()["detail"] and refused.json()["reasons"]
+    assert qa.client.get("/v1/lots/NO-SUCH-LOT/certificate", headers=qa.read).status_code == 404
+    # the CLI, against the live service
+    key = tmp_path / "approver.key"
+    key.write_text(qa.people["approver"].key.hex())
+    key.chmod(0o600)
+    out = tmp_path / "coc.pdf"
+    done = CliRunner().invoke(main, ["certificate", "--lot", lot, "-o", str(out), "--key",
+                                     str(key), "--api", api_url])
+    assert done.exit_code == 0, done.output
+    assert out.read_bytes().startswith(b"%PDF-") and "certificate of conformance" in done.output
+    done = CliRunner().invoke(main, ["certificate", "--lot", "LOT-COC-HQ", "-o",
+                                     str(tmp_path / "no.pdf"), "--key", str(key), "--api",
+                                     api_url])
+    assert done.exit_code == 1 and "not released" in done.output, done.output
+    assert not (tmp_path / "no.pdf").exists()
+    # the Digital Link: public face as JSON, the page for a browser, 404 for another GTIN
+    link = f"{api_url}/01/09506000134352/10/{lot}"
+    face = httpx.get(link, headers={"Accept": "application/json"}).json()
+    assert face["lot"] == lot and {r["type"] for r in face["records"]} >= {"inspection", "release"}
+    assert all("current" not in r and "body" not in r for r in face["records"])
+    html = httpx.get(link, headers={"Accept": "text/html"})
+    assert html.status_code == 200 and "<html" in html.text.lower()
+    assert httpx.get(f"{api_url}/01/09506000134359/10/{lot}").status_code == 404
+    del failed
+
+
+def test_scanning_the_certificate_opens_the_page_and_verifies_in_chromium(
+    qa: Qa, api_url: str, tmp_path: Path
+) -> None:
+    """The end-to-end test of the issue: the PDF rendered to PNG, its QR code decoded, the URL
+    opened in Chromium: "Verified", with the release's signer shown. The same with a
+    certificate whose receipt was altered: not verified."""
+    import httpx
+    from playwright.sync_api import sync_playwright
+
+    tools()
+    lot = "LOT-COC-B"
+    released_lot(qa, lot)
+    wait_anchored(qa.client, f"{lot}-REL")
+    pdf = httpx.get(f"{api_url}/v1/lots/{lot}/certificate", headers=qa.read).content
+    good = decoded_qr(png_of(pdf, tmp_path, "good"))
+    assert good.startswith(f"{api_url}/01/09506000134352/10/{lot}#rz=")
+    status = qa.runtime.ledger.lot(lot)
+    receipt = qa.runtime.ledger.receipt(f"{lot}-REL")
+    receipt["entry"]["meaning"] = "authored"  # what the release was signed as, changed
+    forged = build(status, {}, receipt, qa.runtime.ledger.identity.log_origin, api_url)
+    bad = decoded_qr(png_of(render(forged), tmp_path, "bad"))
+    trust = qa.client.get("/v1/trust").json()
+    origin = api_url.rstrip("/")
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+        try:
+            context = browser.new_context(viewport={"width": 390, "height": 844})
+            outside: list[str] = []
+
+            def route(r: Any) -> None:  # nothing but the ledger the link names
+                if r.request.url.startswith(origin):
+                    r.continue_()
+                else:
+                    outside.append(r.request.url)
+                    r.abort()
+
+            context.route("**/*", route)
+            page = context.new_page()
+            page.goto(f"{origin}/verify")
+            if not page.locator("#trust-edit").evaluate("d => d.open"):
+                page.click("#trust-edit summary")
+            page.fill("#trust-text", json.dumps(trust))
+            page.click("#trust-pin")
+            results = {}
+            for name, url in (("good", good), ("bad", bad)):
+                page.goto("about:blank")
+                page.goto(url)
+                page.wait_for_selector("#results:not([hidden])")
+                page.wait_for_function("!document.getElementById('verify').disabled")
+                results[name] = page.inner_text("#verdict")
+                if name == "good":
+                    assert "Quinn Approver" in page.inner_text("#who")
+                    page.screenshot(path=str(tmp_path / "certificate-scanned.png"))
+                    keep_screenshot(tmp_path / "certificate-scanned.png")
+            assert "Verified" in results["good"] and "Not verified" not in results["good"]
+            assert "Not verified" in results["bad"], results
+            assert outside == [], outside
+        finally:
+            browser.close()

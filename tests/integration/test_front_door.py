@@ -495,7 +495,8 @@ def test_openapi_types_every_answer_and_the_record_body(client: TestClient) -> N
     for ref in mapping.values():
         assert ref.removeprefix("#/components/schemas/") in schemas, ref
     assert schemas["Problem"]["required"] == ["type", "title", "status", "detail", "error"]
-    binary = {"/v1/lots/{lot}/evidence", "/v1/evidence", "/metrics"}
+    binary = {"/v1/lots/{lot}/evidence", "/v1/evidence", "/metrics", "/v1/lots/{lot}/certificate",
+              "/01/{gtin}/10/{lot}"}  # zip, text, PDF; the Digital Link: HTML or JSON
     for path, operations in spec["paths"].items():
         for method, op in operations.items():
             where = f"{method.upper()} {path}"

@@ -25,14 +25,13 @@ from evledger_verify.checkpoint import sign_note
 from evledger_verify.cli import main
 
 from ledger.embedded import repo_root
-from tests.helpers import inspection, wait_for
+from tests.helpers import inspection, keep_screenshot, wait_for
 from tests.integration.test_rules_replay import Plant
 
 pytestmark = pytest.mark.integration
 
 ROOT = repo_root()
 PAGE = ROOT / "web" / "dist" / "verify.html"
-DOCS_IMG = ROOT / "docs" / "img"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
@@ -203,10 +202,9 @@ def test_a_real_receipt_verifies_step_by_step_offline_in_chromium(
             assert v.errors == [], v.errors
         finally:
             v.close()
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
     for shot in shots:
         assert shot.stat().st_size > 20_000
-        shutil.copyfile(shot, DOCS_IMG / shot.name)
+        keep_screenshot(shot)
 
 
 def resigned_under_another_key(receipt: dict[str, Any], origin: str) -> dict[str, Any]:
