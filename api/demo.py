@@ -17,7 +17,7 @@ from typing import Any
 import click
 from evledger_verify.records import record_hash
 
-from ingest.client import Client, SigningKey, new_key
+from ingest.client import Client, RefusedError, SigningKey, new_key, segment
 from ledger.embedded import repo_root
 
 __all__ = ["LOT_FILE", "master_data", "run_demo", "sample_lot"]
@@ -143,7 +143,22 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
             raise click.ClickException(f"demo: {rid} not anchored after 120 s")
         body.pop("status", None)
         (out / f"{rid}.receipt.json").write_text(json.dumps(body, indent=2) + "\n")
+    certificate = out / f"certificate-{lot}.pdf"
+    try:
+        pdf = client.request(
+            "GET",
+            f"/v1/lots/{segment(lot)}/certificate",
+            token=client.read_token(signers["approver"], 600),
+        ).content
+        certificate.write_bytes(pdf)
+    except RefusedError as exc:  # the demo lot is released; say so if it ever is not
+        click.echo(f"no certificate of conformance: {exc.detail}")
     click.echo(f"\nlot {lot}: {len(records)} records anchored; files in {out}")
+    if certificate.exists():
+        click.echo(
+            f"its certificate of conformance: {certificate} (scan its QR code, or open the "
+            "link it holds, to verify the release in a browser)"
+        )
     click.echo(f"see the lot as QA does:\n  evledger lot {lot} --key {key_paths['approver']}")
     click.echo("verify with:")
     for _, _, record in records:

@@ -313,3 +313,5 @@ def test_demo_writes_verifiable_records_and_receipts(cli: CliRunner, tmp_path: P
         assert verify(command.split()[1:]) == 0
     release = json.loads(next(out.glob("*-REL.record.json")).read_text())
     assert release["decision"] == "released" and len(release["evidence"]) == 4
+    (pdf,) = out.glob("certificate-*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF-") and f"{pdf}" in r.output
