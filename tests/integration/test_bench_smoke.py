@@ -24,17 +24,18 @@ pytestmark = pytest.mark.integration
 ROOT = repo_root()
 
 
+def bench(name: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """``bench/NAME.py ARGS`` as a user runs it, which must succeed."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py"), *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=170)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return done
+
+
 @pytest.mark.timeout(180)
 def test_ingest_bench_quick_runs_and_prints_the_table(tmp_path: Path) -> None:
     figures = tmp_path / "ingest.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "ingest.py"), "--quick", "--json", str(figures)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    done = bench("ingest", "--quick", "--json", str(figures))
     for row in (
         "figure",
         "batch, best",
@@ -59,14 +60,7 @@ def test_ingest_bench_quick_runs_and_prints_the_table(tmp_path: Path) -> None:
 @pytest.mark.timeout(180)
 def test_trace_bench_quick_runs_and_every_answer_has_the_generated_size(tmp_path: Path) -> None:
     figures = tmp_path / "trace.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "trace.py"), "--quick", "--json", str(figures)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    done = bench("trace", "--quick", "--json", str(figures))
     for row in (
         "load: POST /v1/records/batch",
         "last acceptance -> all projected",
@@ -92,29 +86,15 @@ def test_trace_bench_quick_runs_and_every_answer_has_the_generated_size(tmp_path
 
 def test_verify_bench_small_runs_and_every_verification_passes(tmp_path: Path) -> None:
     figures = tmp_path / "verify.json"
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "verify.py"), "--sizes", "300",
-         "--receipt-runs", "2", "--bundle-runs", "1", "--json", str(figures)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    done = bench("verify", "--sizes", "300",
+         "--receipt-runs", "2", "--bundle-runs", "1", "--json", str(figures))
     for row in ("receipt (CLI process", "bundle of 300 records", "limits per core", "profile of"):
         assert row in done.stdout, done.stdout
     assert json.loads(figures.read_text())["bundle_300_s"] > 0
 
 
 def test_audit_bench_small_fills_and_the_audit_finds_nothing() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "audit.py"), "--records", "2000"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    done = bench("audit", "--records", "2000")
     assert "records: 2022 (2000 inspections over 200 lots" in done.stdout, done.stdout
     assert "findings: 0" in done.stdout, done.stdout
 
@@ -144,14 +124,7 @@ def test_audit_bench_signs_each_range_when_it_signs_it() -> None:
 
 
 def test_merkle_bench_quick_runs_and_every_target_is_measured() -> None:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "merkle.py"), "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=170,
-    )
-    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    done = bench("merkle", "--quick")
     for row in (
         "### PostgreSQL: proofs from `tree_nodes` at 20,000 leaves",
         "| inclusion (random leaf) | 100 |",
