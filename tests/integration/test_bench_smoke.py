@@ -86,8 +86,8 @@ def test_trace_bench_quick_runs_and_every_answer_has_the_generated_size(tmp_path
 
 def test_verify_bench_small_runs_and_every_verification_passes(tmp_path: Path) -> None:
     figures = tmp_path / "verify.json"
-    done = bench("verify", "--sizes", "300",
-         "--receipt-runs", "2", "--bundle-runs", "1", "--json", str(figures))
+    done = bench("verify", "--sizes", "300", "--receipt-runs", "2", "--bundle-runs", "1",
+                 "--json", str(figures))
     for row in ("receipt (CLI process", "bundle of 300 records", "limits per core", "profile of"):
         assert row in done.stdout, done.stdout
     assert json.loads(figures.read_text())["bundle_300_s"] > 0
