@@ -106,7 +106,7 @@ class Reads:
         record body. Not found when the lot has no records of that GTIN."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                sa.select(Record.body, Record.entry, LogLeaf.leaf_index)
+                sa.select(Record.record_type, Record.body, Record.entry, LogLeaf.leaf_index)
                 .outerjoin(LogLeaf, LogLeaf.seq == Record.seq)
                 .where(Record.lot == lot)
                 .order_by(Record.seq)
@@ -117,15 +117,18 @@ class Reads:
                 .order_by(Anchor.tree_size.desc())
                 .limit(1)
             ).first()
+        # The product a lot is of: what its inspections and releases state (scans and
+        # readings, the bulk of a lot, are not parsed for it).
         products = {
-            str((json.loads(body).get("product") or {}).get("gtin"))
-            for body, _, _ in rows
-            if isinstance(json.loads(body).get("product"), dict)
+            str(product.get("gtin"))
+            for rtype, body, _, _ in rows
+            if rtype in ("inspection", "release")
+            and isinstance(product := json.loads(body).get("product"), dict)
         }
-        if not rows or gtin not in products:
+        if gtin not in products:
             raise NotFoundError(f"lot {lot!r} of GTIN {gtin}: not known to this ledger")
         records = []
-        for _, entry_raw, leaf in rows:
+        for _, _, entry_raw, leaf in rows:
             entry = json.loads(entry_raw)
             records.append(
                 {
