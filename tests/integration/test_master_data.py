@@ -177,6 +177,38 @@ def test_a_specification_approved_by_its_own_author_is_refused(
     assert post(plant, change(cid, "approved"), plant.approver, "approved").status_code == 201
 
 
+def test_four_eyes_compare_persons_not_keys(plant: Plant, specs: Specs, tmp_path: Path) -> None:
+    """The author of a specification version cannot approve it with another key of their own
+    (403 naming it); slipped in by a superuser, the audit and the bundle verifier name it."""
+    from tests.integration.test_duties import person_key
+
+    p = plant
+    ann_a = person_key(p, ["qa_inspector"], "Ann Able", "E-100")
+    ann_b = person_key(p, ["qa_approver"], "Ann Able", "E-100")
+    cid = "CHG-twokeys"
+    spec = specification(stage="final", version=2, change_id=cid, limits=(2.90, 3.10))
+    ref = [{"spec_id": spec["spec_id"], "version": 2}]
+    assert post(p, change(cid, "requested", specifications=ref), p.inspector,
+                "authored").status_code == 201
+    assert post(p, spec, ann_a, "authored").status_code == 201
+    assert post(p, change(cid, "assessed"), p.inspector, "reviewed").status_code == 201
+    detail = refused(p, change(cid, "approved"), ann_b, "approved", status=403)
+    assert "four eyes: specification SPEC-final version 2 was authored by" in detail
+    assert "the same person as" in detail, detail
+    p.slip_in(change(cid, "approved"), ann_b, "approved")
+    # the service now takes version 2 (wider limits, approved by its author) as in force
+    loose = widened(inspection("TK-1", lot="LOT-TK", value=3.08, version=2), 2.9, 3.1)
+    loose["characteristics"][0]["verdict"] = loose["verdict"] = "pass"
+    p.submit(loose, p.inspector, "authored")
+    code, report, _ = bundle_of(p, "LOT-TK", "TK-1", tmp_path)  # once TK-1 is anchored
+    rules = next(c for c in report["checks"] if c["check"] == "rules")
+    assert code == 1 and f"{cid}-approved (specification): four eyes" in rules["detail"], rules
+    found = {f.record_id: f.detail for f in p.audit()}
+    assert set(found) == {f"{cid}-approved", "TK-1"}, found
+    assert "four eyes" in found[f"{cid}-approved"] and "the same person" in found[
+        f"{cid}-approved"]
+
+
 def test_change_control_of_a_specification_is_enforced(plant: Plant, specs: Specs) -> None:
     author, approver = specs
     # a version must follow the last one; the change must exist and name it, not be approved

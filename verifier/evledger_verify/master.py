@@ -176,8 +176,10 @@ def check_specification(record: dict[str, Any], history: History) -> None:
 
 def check_change_approval(record: dict[str, Any], signer: str, history: History) -> None:
     """A change that brings a specification into force is approved only once that version is
-    logged, and not by its author (four eyes, 21 CFR 820.40 / ISO 13485 4.2.4)."""
+    logged, and not by its author, with any of their keys (four eyes by person, 21 CFR 820.40
+    / ISO 13485 4.2.4)."""
     change = history.subject(f"change:{record['change_id']}")
+    me = history.person(signer) or signer.lower()
     for spec_id, version in _named(change):
         found = next(
             (
@@ -194,13 +196,16 @@ def check_change_approval(record: dict[str, Any], signer: str, history: History)
                 f"change {record['change_id']}: specification {spec_id} version {version} has "
                 "not been logged; approve the change once the content it approves is",
             )
-        if found.record.signer.lower() == signer.lower():
+        author = found.record.signer
+        if author.lower() == signer.lower() or (
+            history.person(author) or author.lower()
+        ) == me:
+            how = "" if author.lower() == signer.lower() else f", the same person as {signer}"
             raise Refused(
                 "specification",
                 "forbidden",
                 f"four eyes: specification {spec_id} version {version} was authored by "
-                f"{found.record.signer} ({history.name(found.record.signer)}); its approver "
-                "must be someone else",
+                f"{author} ({history.name(author)}{how}); its approver must be someone else",
             )
 
 
