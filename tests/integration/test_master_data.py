@@ -640,3 +640,36 @@ def test_a_batch_judges_each_inspection_with_the_master_data_before_it(
     assert results["BT-2"]["status"] == "accepted", results["BT-2"]
     assert results["cal-bt"]["status"] == "accepted"
     assert "found out of tolerance by calibration cal-bt" in str(results["BT-R"]), results["BT-R"]
+
+
+def test_a_version_approved_to_take_effect_later_is_not_in_force_before(
+    plant: Plant, specs: Specs
+) -> None:
+    """A change approved with a later `effective_from` leaves the version in force until
+    then (inspections citing the new one are refused, naming when it takes effect); a
+    specification none of whose versions is approved is in force nowhere."""
+    from datetime import UTC, datetime, timedelta
+
+    author, approver = specs
+    later = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    cid = "CHG-later"
+    spec = specification(stage="final", version=2, change_id=cid, limits=(2.96, 3.04))
+    ref = [{"spec_id": spec["spec_id"], "version": 2}]
+    plant.submit(change(cid, "requested", specifications=ref), author, "authored")
+    plant.submit(spec, author, "authored")
+    plant.submit(change(cid, "assessed"), author, "reviewed")
+    plant.submit(change(cid, "approved", effective_from=later), approver, "approved")
+    early = widened(inspection("EF-1", lot="LOT-EF", version=2), 2.96, 3.04)
+    detail = refused(plant, early, plant.inspector, "authored")
+    assert f"version 2 takes effect {later}; version 1 is in force" in detail, detail
+    plant.submit(inspection("EF-2", lot="LOT-EF"), plant.inspector, "authored")  # v1 still
+    # a specification whose only version awaits approval is in force nowhere
+    other = {**specification(stage="in_process", change_id="CHG-pending"),
+             "record_id": "SPEC-PENDING-v1", "spec_id": "SPEC-PENDING"}
+    plant.submit(change("CHG-pending", "requested", specifications=[
+        {"spec_id": "SPEC-PENDING", "version": 1}]), author, "authored")
+    plant.submit(other, author, "authored")
+    cites = inspection("EF-3", lot="LOT-EF", stage="in_process")
+    cites["specification"] = {"spec_id": "SPEC-PENDING", "version": 1}
+    detail = refused(plant, cites, plant.inspector, "authored")
+    assert "no version of it is in force then (version 1 is not approved)" in detail, detail

@@ -260,6 +260,11 @@ def check_inspection(record: dict[str, Any], history: History, legacy: bool) -> 
                 f"version {version} is superseded by version {current.version}, in force "
                 f"since {iso(current.effective_from or at)}"
             )
+        elif cited.effective_from is not None:
+            why = (
+                f"version {version} takes effect {iso(cited.effective_from)}; version "
+                f"{current.version} is in force"
+            )
         else:
             why = f"version {version} is not approved yet; version {current.version} is in force"
         raise Refused(
