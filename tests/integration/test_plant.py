@@ -10,12 +10,15 @@ and GS1 DataMatrix with AI 01, 10, 30 / 37 and SSCC labels (AI 00).
 
 Then, through HTTP: both products traced back to their materials and suppliers by the consume
 scans that prove each link, a material traced forward, the recall scope of a lot and of each
-supplier (lots, shipments with quantities and units, consignees); the projection rebuilt from
-the log equals the served one; and a scan edited in the database is named by the audit.
+supplier (lots, shipments with quantities and units, consignees); `evledger recall` on a
+material lot: its FSMA 204 spreadsheet, the signed recall record it logs and `evledger
+recall-check` confirming it; the projection rebuilt from the log equals the served one; and a
+scan edited in the database is named by the audit.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import os
@@ -33,10 +36,12 @@ from urllib.parse import quote
 import httpx
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from evledger_verify import jcs
 from evledger_verify.records import canonical_json
 from fastapi.testclient import TestClient
 
+from api.cli import RECALL_CSV_COLUMNS, main
 from ledger.audit import Auditor
 from ledger.domain.genealogy import Genealogy
 from ledger.domain.schemas import gtin_check_digit
@@ -162,6 +167,10 @@ class Plant:
         self.trust = work / "trust.json"
         self.trust.write_text(json.dumps(runtime.ledger.identity.trust()))
         qa = register(client, runtime, ("qa_approver",), name="QA Approver")
+        self.qa_address = qa.address
+        self.qa_key = work / "qa.key"
+        self.qa_key.write_text(bytes(qa.key).hex() + "\n")
+        self.qa_key.chmod(0o600)
         self.http = httpx.Client(base_url=api_url, headers=bearer(runtime, qa), timeout=10)
 
     def scanner(self, pty: Pty, station: str, operation: str, *extra: str) -> Scanner:
@@ -352,6 +361,64 @@ def check_forward_trace_and_recall_scopes_reach_every_consignee(plant: Plant) ->
     assert {s["consignee"] for s in steel["shipments"]} == {"Clinic East", "Hospital North"}
 
 
+def check_a_recall_writes_the_spreadsheet_and_logs_its_scope(plant: Plant) -> None:
+    """`evledger recall --lot RM-A` (in this process: the CLI over HTTP, as a user runs it):
+    the FSMA 204 rows of P-1's shipments, sorted; the signed recall/1 record naming RM-A and
+    the scope's hash; `evledger recall-check` confirms the saved scope against the log."""
+    cli = CliRunner(env={"EVLEDGER_API_URL": plant.api_url,
+                         "EVLEDGER_HOME": str(plant.runtime.settings.home)})  # fmt: skip
+    sheet = plant.work / "recall.csv"
+    r = cli.invoke(main, ["recall", "--lot", "RM-A", "--key", str(plant.qa_key), "--reason",
+                          "Resin lot RM-A contaminated", "--recall-id", "RC-PLANT",
+                          "--csv", str(sheet), "--json", "-"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    saved, end = json.JSONDecoder().raw_decode(r.stdout)
+    assert r.stdout[end:].lstrip().startswith("recall RC-PLANT: 2 lots, 2 shipments to 2 ")
+    scope, digest = saved["scope"], saved["scope_sha256"]
+    assert hashlib.sha256(jcs.canonicalize(scope)).hexdigest() == digest
+
+    with open(sheet, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert tuple(rows[0]) == RECALL_CSV_COLUMNS
+    keys = [(r["traceability_lot_code"], r["event"], r["event_date"]) for r in rows]
+    assert keys == sorted(keys)
+    assert [(r["traceability_lot_code"], r["event"]) for r in rows] == [
+        ("P-1", "shipping"), ("P-1", "shipping"), ("P-1", "transformation"), ("RM-A", "origin"),
+    ]  # fmt: skip
+    shipping = rows[:2]
+    assert sorted(
+        (r["location"], r["product_gtin"], r["quantity"], r["unit_of_measure"], r["reached_from"])
+        for r in shipping
+    ) == [
+        ("Clinic East", PRODUCT, "20", "EA", ""),
+        ("Hospital North", PRODUCT, "100", "EA", f"pallet {PALLET}"),  # shipped on the pallet
+    ]
+    served = {s["record_id"]: s for s in scope["shipments"]}
+    for row in shipping:
+        body = scan_of(plant, row["reference_records"], "SHIP", "ship")
+        assert row["event_date"] and row["event_date"] == served[row["reference_records"]]["date"]
+        assert row["product_description"] == (served[row["reference_records"]]["product"] or "")
+        assert body["consignee"] == row["location"]
+    [made] = [r for r in rows if r["event"] == "transformation"]
+    consumed = scan_of(plant, made["reference_records"], "MOLD-1", "consume")
+    assert consumed["gs1"]["lot"] == "SUP-A1"  # the label's lot, received as RM-A
+    assert rows[-1]["product_gtin"] == RESIN
+
+    view = plant.record("recall-RC-PLANT")
+    logged = view["current"]
+    assert logged == saved["record"]
+    assert (logged["schema"], logged["lot"], logged["scope_sha256"]) == ("recall/1", "RM-A", digest)
+    assert (logged["drill"], logged["lots"], logged["shipments"]) == (False, 2, 2)
+    assert view["signature"]["signer"].lower() == plant.qa_address.lower()
+    assert view["signature"]["meaning"] == "approved"
+
+    saved_file = plant.work / "recall.json"
+    saved_file.write_text(json.dumps(saved))
+    r = cli.invoke(main, ["recall-check", str(saved_file), "--key", str(plant.qa_key)])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("ok  ") == 3 and "FAIL" not in r.output, r.output
+
+
 def check_the_projection_rebuilt_from_the_log_equals_the_served_one(plant: Plant) -> None:
     rt = plant.runtime
     with rt.engine.connect() as conn:
@@ -417,6 +484,7 @@ def test_a_plant_built_through_real_scanners(
         plant.settle()
         check_backward_traces_reach_the_suppliers_through_the_consume_scans(plant)
         check_forward_trace_and_recall_scopes_reach_every_consignee(plant)
+        check_a_recall_writes_the_spreadsheet_and_logs_its_scope(plant)
         check_the_projection_rebuilt_from_the_log_equals_the_served_one(plant)
         check_an_edited_scan_is_named_by_the_audit(plant, database_url)  # last: it stops the ledger
     finally:
