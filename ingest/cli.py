@@ -22,7 +22,7 @@ from evledger_verify.records import Domain
 from prometheus_client import Gauge
 
 from ingest.client import Client, ClientError, SigningKey, UnreachableError, load_key, new_key
-from ingest.outbox import Outbox, OutboxFull
+from ingest.outbox import MAX_BYTES, MAX_RECORDS, Outbox, OutboxFull
 from ingest.promises import PromiseKeeper
 from ingest.runner import LOG, Runner, kv
 from ingest.scan import OPERATIONS, ScanConfig, check_station
@@ -150,6 +150,36 @@ _outbox_option = click.option(
     type=click.Path(dir_okay=False),
     help="The local outbox (SQLite); default evledger-outbox-<station>.sqlite here.",
 )
+#: The smallest ``--outbox-max-bytes``: a few dozen records (a scan is about 1 KiB).
+OUTBOX_MIN_BYTES = 64 * 1024
+
+
+def _outbox_caps(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--outbox-max-records`` and ``--outbox-max-bytes``: what the outbox may hold, pending
+    and refused, before capture stops (exit 2)."""
+    records = click.option(
+        "--outbox-max-records",
+        envvar="EVLEDGER_OUTBOX_MAX_RECORDS",
+        type=click.IntRange(1, 1_000_000_000),
+        metavar="N",
+        default=MAX_RECORDS,
+        show_default=True,
+        help="Capture stops (exit 2) rather than store more records than this in the outbox, "
+        "pending and refused ($EVLEDGER_OUTBOX_MAX_RECORDS).",
+    )
+    size = click.option(
+        "--outbox-max-bytes",
+        envvar="EVLEDGER_OUTBOX_MAX_BYTES",
+        type=click.IntRange(OUTBOX_MIN_BYTES, 2**40),
+        metavar="N",
+        default=MAX_BYTES,
+        show_default=True,
+        help="Capture stops (exit 2) rather than store more bytes of signed records than this "
+        "in the outbox ($EVLEDGER_OUTBOX_MAX_BYTES).",
+    )
+    return records(size(command))
+
+
 _metrics_option = click.option(
     "--metrics-port",
     type=click.IntRange(0, 65535),
@@ -206,20 +236,41 @@ def _serve(
     try:
         run(stop)
     except OutboxFull as exc:
-        raise CliError(f"{name}: capture stopped: {exc}") from exc
+        box = runner.outbox
+        todo = (
+            f"free space on the disk of {box.path}"
+            if exc.disk
+            else "raise the cap with --outbox-max-records / --outbox-max-bytes, or let the "
+            "outbox drain (is the ledger reachable? are refused items piling up?)"
+        ) + ", then start the ingester again; nothing read since the outbox filled up was captured"
+        LOG.critical(
+            kv("capture.stopped", ingester=name, outbox=box.path,
+               reason="disk_full" if exc.disk else "outbox_cap", max_records=box.max_records,
+               max_bytes=box.max_bytes, todo=todo)
+        )  # fmt: skip
+        raise CliError(f"{name}: capture stopped: {exc}. To go on: {todo}") from None
     finally:
         stopped = runner.stop()
         depth = runner.outbox.stats().depth
         LOG.info(kv("ingest.stopped", ingester=name, drained=stopped, outbox_depth=depth))
 
 
+#: The ingesters' log lines: time, level (CRITICAL when capture stops), logger, event.
+_LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
+
+
 def _setup(
-    station: str, key_path: str, api: str, trust_path: str | None, outbox_path: str | None
+    station: str,
+    key_path: str,
+    api: str,
+    trust_path: str | None,
+    outbox_path: str | None,
+    caps: tuple[int, int],
 ) -> tuple[SigningKey, Domain, Runner]:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.INFO, format=_LOG_FORMAT)
     key = load_key(Path(key_path), "device key")
     path = Path(outbox_path or f"evledger-outbox-{station}.sqlite")
-    outbox = Outbox(path)
+    outbox = Outbox(path, max_records=caps[0], max_bytes=caps[1])
     # The runner backs off between drains; the client itself retries once.
     client = Client(api, retries=1)
     trust = _trust(client, trust_path, path.with_suffix(".trust.json"))
@@ -279,6 +330,7 @@ def _setup(
 @_api_option
 @_trust_option
 @_outbox_option
+@_outbox_caps
 @_metrics_option
 def ingest_scanner(
     port: str,
@@ -296,6 +348,8 @@ def ingest_scanner(
     api: str,
     trust_path: str | None,
     outbox_path: str | None,
+    outbox_max_records: int,
+    outbox_max_bytes: int,
     metrics_port: int | None,
 ) -> None:
     """Read barcodes from a serial scanner; each good GS1 / UDI scan becomes a `scan` record
@@ -312,7 +366,9 @@ def ingest_scanner(
         check_station(operation, lot=lot, consignee=consignee, supplier=supplier, unit=unit)
     except ValueError as exc:
         raise click.UsageError(f"ingest scanner: {exc}") from exc
-    key, domain, runner = _setup(station, key_path, api, trust_path, outbox_path)
+    key, domain, runner = _setup(
+        station, key_path, api, trust_path, outbox_path, (outbox_max_records, outbox_max_bytes)
+    )
     try:
         scanner = ScannerIngester(
             port,
@@ -354,6 +410,7 @@ def ingest_scanner(
 @_api_option
 @_trust_option
 @_outbox_option
+@_outbox_caps
 @_metrics_option
 def ingest_plc(
     config_path: str,
@@ -361,6 +418,8 @@ def ingest_plc(
     api: str,
     trust_path: str | None,
     outbox_path: str | None,
+    outbox_max_records: int,
+    outbox_max_bytes: int,
     metrics_port: int | None,
 ) -> None:
     """Poll a Modbus TCP device by its register map; readings become `process_reading` records
@@ -373,7 +432,9 @@ def ingest_plc(
     except MapError as exc:
         raise Refused(str(exc)) from exc
     station = register_map.device.station
-    key, domain, runner = _setup(station, key_path, api, trust_path, outbox_path)
+    key, domain, runner = _setup(
+        station, key_path, api, trust_path, outbox_path, (outbox_max_records, outbox_max_bytes)
+    )
 
     def on_error(kind: str, message: str) -> None:
         runner.source_error(kind)

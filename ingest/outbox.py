@@ -63,6 +63,8 @@ from ingest.client import (
 
 __all__ = [
     "FORMAT",
+    "MAX_BYTES",
+    "MAX_RECORDS",
     "VERSION",
     "DrainResult",
     "Outbox",
@@ -78,6 +80,9 @@ __all__ = [
 FORMAT = "evledger-outbox"
 VERSION = 1
 GiB = 1024**3
+#: The default caps: everything the outbox holds, pending and refused.
+MAX_RECORDS = 1_000_000
+MAX_BYTES = GiB
 
 
 class OutboxError(ClientError):
@@ -85,7 +90,12 @@ class OutboxError(ClientError):
 
 
 class OutboxFull(OutboxError):
-    """The outbox is over its cap or the disk is full: stop capturing, nothing was stored."""
+    """The outbox is over its cap or the disk is full: stop capturing, nothing was stored.
+    ``disk`` says which: True for a full disk, False for a cap."""
+
+    def __init__(self, message: str, *, disk: bool) -> None:
+        super().__init__(message)
+        self.disk = disk
 
 
 class Sender(Protocol):
@@ -236,8 +246,8 @@ class Outbox:
         self,
         path: Path,
         *,
-        max_records: int = 1_000_000,
-        max_bytes: int = GiB,
+        max_records: int = MAX_RECORDS,
+        max_bytes: int = MAX_BYTES,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if max_records < 1 or max_bytes < 1:
@@ -323,7 +333,8 @@ class Outbox:
         if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
             return OutboxFull(
                 f"outbox {self.path}: {what}: the disk is full ({exc}); capture must stop "
-                "until space is freed"
+                "until space is freed",
+                disk=True,
             )
         return OutboxError(f"outbox {self.path}: {what}: {exc}")
 
@@ -390,7 +401,8 @@ class Outbox:
                             f"bytes, cap {self.max_records} records and {self.max_bytes} "
                             f"bytes; cannot add {signed.record_id} ({size} bytes). Capture "
                             "must stop until the outbox drains (is the service reachable? are "
-                            "refused items piling up?)"
+                            "refused items piling up?)",
+                            disk=False,
                         )
                     self._db.execute(
                         "INSERT INTO outbox (lot, record_id, captured_at, body) "

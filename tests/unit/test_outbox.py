@@ -102,7 +102,7 @@ def test_over_a_cap_put_raises_outbox_full_and_stores_nothing(tmp_path: Path, ca
         box.put(signed(f"r-{i}"), lot="LOT-1")
     with pytest.raises(OutboxFull, match=r"full: holds 3 records and \d+ bytes, cap") as info:
         box.put(signed("r-3"), lot="LOT-1")
-    assert "Capture must stop" in str(info.value)
+    assert "Capture must stop" in str(info.value) and not info.value.disk
     assert isinstance(info.value, ClientError) and info.value.exit_code == 2
     assert ids(box) == ["r-0", "r-1", "r-2"]
     box.close()
@@ -126,8 +126,9 @@ def test_a_full_disk_raises_outbox_full(box: Outbox) -> None:
     pages = box._db.execute("PRAGMA page_count").fetchone()[0]
     box._db.execute(f"PRAGMA max_page_count = {pages}")
     big = SignedSubmission({"record_id": "big", "blob": "x" * 100_000}, SIG, "recorded", 1, None)
-    with pytest.raises(OutboxFull, match="put big: the disk is full"):
+    with pytest.raises(OutboxFull, match="put big: the disk is full") as info:
         box.put(big, lot="LOT-1")
+    assert info.value.disk
     assert ids(box) == ["a"]
     assert box._db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
