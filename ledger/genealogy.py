@@ -28,6 +28,8 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from evledger_verify import jcs
+from evledger_verify.life import lot_life
+from evledger_verify.rules import Stored, apply_corrections, dispositioned, ncr_summaries, utc_iso
 
 from ledger import locks
 from ledger.domain.genealogy import Link, Tracker, links
@@ -465,16 +467,40 @@ def _in_log(size: int, as_of: datetime | None) -> list[Any]:
     return out
 
 
+#: The records of a lot that its state and open NCRs are read from (see :func:`lot_facts`);
+#: ``inspection`` for its product.
+_STATE_TYPES = (
+    "release", "hold", "field_action", "ncr", "alert", "complaint", "correction", "inspection",
+)  # fmt: skip
+_STATE_COLUMNS = (
+    Record.lot, Record.record_id, Record.record_type, Record.body, Record.record_hash,
+    Record.signer, Record.meaning, Record.signed_at, Record.accepted_at,
+)  # fmt: skip
+
+
 def lot_facts(
     conn: sa.Connection, lots: Sequence[str], tree_size: int, as_of: datetime | None = None
 ) -> dict[str, dict[str, Any]]:
-    """Per lot: ``state`` (released / rejected / quarantined by its last release decision,
-    else ``unreleased``), ``open_ncrs``, ``gtin``, ``product`` name, ``suppliers``,
-    ``stations``, ``pallets`` and ``shipments``, all from the log below ``tree_size``."""
+    """Per lot: ``state``, ``open_ncrs``, ``release_decision``, ``gtin``, ``product`` name,
+    ``suppliers``, ``stations``, ``pallets`` and ``shipments``, all from the log below
+    ``tree_size``.
+
+    ``state`` is the lot status's state (:func:`evledger_verify.life.lot_life`: in_process,
+    quarantined, released, on_hold, rejected, recalled), replayed from the lot's release,
+    hold, field_action, ncr, alert, complaint and correction records, with corrections applied.
+    What keeps an undecided lot from release (in_process or quarantined) is read from its open
+    NCRs and its alerts no NCR has dispositioned; left out, as too costly for a trace of
+    thousands of lots, are open excursions (its readings), floor alerts (scans of it shipped
+    unreleased or of material consumed while not acceptable) and master data flags (suppliers
+    not approved, instruments out of calibration): a lot quarantined only by those shows
+    ``in_process`` here, and ``GET /v1/lots/{lot}`` gives its full status.
+    ``release_decision`` is the last release decision, else ``unreleased``: the ``state`` of
+    a lot in a recall scope (``evledger-recall-scope/1``, whose hash recall records sign)."""
     facts: dict[str, dict[str, Any]] = {
         lot: {
-            "state": "unreleased",
+            "state": "in_process",
             "open_ncrs": [],
+            "release_decision": "unreleased",
             "gtin": None,
             "product": None,
             "suppliers": [],
@@ -511,31 +537,50 @@ def lot_facts(
                         "record_id": r.record_id,
                     }
                 )
-        ncrs: dict[tuple[str, str], str] = {}
+        records: dict[str, list[Stored]] = defaultdict(list)
         status = conn.execute(
-            sa.select(Record.lot, Record.record_type, Record.body)
+            sa.select(*_STATE_COLUMNS)
             .join(LogLeaf, LogLeaf.seq == Record.seq)
             .where(
                 Record.lot.in_(chunk),
-                Record.record_type.in_(("release", "ncr", "inspection")),
+                Record.record_type.in_(_STATE_TYPES),
                 *_in_log(tree_size, as_of),
             )
             .order_by(LogLeaf.leaf_index)
         ).all()
-        for lot, rtype, body in status:
-            record = json.loads(bytes(body))
-            f = facts[str(lot)]
+        for row in status:
+            record = json.loads(bytes(row.body))
+            f = facts[str(row.lot)]
             product = record.get("product")
             if isinstance(product, dict):
                 f["gtin"] = f["gtin"] or product.get("gtin")
                 f["product"] = f["product"] or product.get("name")
-            if rtype == "release":
-                f["state"] = record.get("decision", f["state"])
-            elif rtype == "ncr":
-                ncrs[(str(lot), str(record.get("ncr_id")))] = str(record.get("step"))
-        for (lot, ncr_id), step in ncrs.items():
-            if step != "closed":
-                facts[lot]["open_ncrs"].append(ncr_id)
+            if row.record_type == "release":
+                f["release_decision"] = record.get("decision", f["release_decision"])
+            if row.record_type != "inspection":
+                records[str(row.lot)].append(
+                    Stored(
+                        record_id=row.record_id,
+                        type=row.record_type,
+                        body=record,
+                        record_hash=bytes(row.record_hash).hex(),
+                        signer=row.signer,
+                        printed_name=None,
+                        meaning=row.meaning,
+                        signed_at=utc_iso(int(row.signed_at)),
+                        accepted_at=iso_utc(row.accepted_at),
+                    )
+                )
+        for lot, stored in records.items():
+            stored = apply_corrections(stored)
+            ncrs = ncr_summaries(stored)
+            open_ncrs = [str(n["ncr_id"]) for n in ncrs.values() if n["step"] != "closed"]
+            answered = dispositioned(ncrs)
+            open_alerts = any(
+                r.type == "alert" and r.body.get("alert_id") not in answered for r in stored
+            )
+            facts[lot]["open_ncrs"] = open_ncrs
+            facts[lot]["state"] = lot_life(stored).state(bool(open_ncrs or open_alerts))
     return facts
 
 
@@ -648,7 +693,8 @@ def recall_scope(
                 "depth": depth,
                 "gtin": f["gtin"],
                 "product": f["product"],
-                "state": f["state"],
+                # The scope format keeps the release decision (evledger-recall-scope/1).
+                "state": f["release_decision"],
                 "made_from": parents.get(name, []),
             }
         )

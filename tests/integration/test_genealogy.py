@@ -1,5 +1,6 @@
-"""Lot genealogy from signed scans: trace both ways, recall scope and the signed recall record,
-cycles, the projection rebuilt from the log, and every refusal of the routes."""
+"""Lot genealogy from signed scans: trace both ways, the lot status of each node, recall scope
+and the signed recall record, cycles, the projection rebuilt from the log, and every refusal of
+the routes."""
 
 from __future__ import annotations
 
@@ -18,9 +19,11 @@ from ledger.domain.schemas import gtin_check_digit
 from ledger.genealogy import stored_links
 from ledger.models import LogLeaf, Record
 from ledger.runtime import Runtime
-from tests.helpers import bearer, register, sign
+from tests.helpers import bearer, inspection, register, sign
+from tests.integration.test_domain_workflows import Qa, evidence, qa, release
 
 pytestmark = pytest.mark.integration
+__all__ = ["qa"]  # the fixture, shared with the workflow tests
 
 
 def gs1_number(body: str) -> str:
@@ -113,8 +116,55 @@ def test_backward_trace_reaches_the_suppliers_with_proving_records(plant: Plant)
     # The consumed barcode said SUP-A1: it was received as RM-A.
     assert nodes["RM-A"]["suppliers"] == [{"supplier": "Polymer GmbH",
                                            "record_id": "scan-DOCK-1-1"}]
-    assert nodes["RM-B"]["gtin"] == STEEL and nodes["P-1"]["state"] == "unreleased"
+    assert nodes["RM-B"]["gtin"] == STEEL and nodes["P-1"]["state"] == "in_process"
     assert t["truncated"] is None and t["cycles"] == []
+
+
+def test_trace_nodes_carry_the_lot_status_state_and_open_ncrs(plant: Plant, qa: Qa) -> None:
+    """Each node's state is the one GET /v1/lots/{lot} gives (the lot's life: release
+    decision, holds, field actions), its open NCRs beside it, as of the trace's time."""
+    before = datetime.now(UTC)
+    time.sleep(0.01)
+    # RM-A's supplier was not approved when it was received: an NCR citing the receipt
+    # dispositions that before RM-A is released.
+    for step in ("open", "evaluated", "dispositioned", "closed"):
+        qa.step("ncr", "NCR-RM-A", step, lot="RM-A", **({"refs": ["scan-DOCK-1-1"]}
+                                                         if step == "open" else {}))
+    final = inspection("RM-A-FQC-1", "RM-A")
+    qa.ok(final)
+    qa.ok(release("RM-A-REL", "RM-A", evidence(final)), "approver", "released")
+    failed = inspection("RM-C-FQC-1", "RM-C", value=3.2)
+    qa.ok(failed)
+    qa.ok(release("RM-C-REJ", "RM-C", evidence(failed), "rejected"), "approver", "released")
+    qa.ok(inspection("P-1-FQC-1", "P-1"))
+    qa.ok({"record_id": "P-1-FA", "type": "field_action", "schema": "field_action/1",
+           "field_action_id": "FA-P-1", "lot": "P-1", "kind": "recall",
+           "reason": "Resin lot RM-A contaminated"}, "approver", "approved")
+    qa.step("ncr", "NCR-P-2", "open", lot="P-2")  # undecided, an NCR open: quarantined
+    plant.settle()
+
+    def states(view: dict[str, Any]) -> dict[str, tuple[str, list[str]]]:
+        return {n["lot"]: (n["state"], n["open_ncrs"]) for n in view["nodes"]}
+
+    def polymer(**params: Any) -> dict[str, Any]:
+        return states(plant.get(f"/v1/suppliers/{quote('Polymer GmbH')}/trace", **params))
+
+    assert polymer() == {
+        "RM-A": ("released", []),
+        "RM-C": ("rejected", []),
+        "P-1": ("recalled", []),
+        "P-2": ("quarantined", ["NCR-P-2"]),
+    }
+    # A hold placed on the released lot: on hold.
+    qa.ok({"record_id": "RM-A-HOLD", "type": "hold", "schema": "hold/1", "hold_id": "H-RM-A",
+           "lot": "RM-A", "action": "placed", "reason": "Supplier notice 77"})
+    plant.settle()
+    now = polymer()
+    assert now["RM-A"] == ("on_hold", [])
+    for lot, (state, ncrs) in now.items():
+        status = qa.lot(lot)
+        assert (status["state"], [n["ncr_id"] for n in status["open_ncrs"]]) == (state, ncrs)
+    assert polymer(as_of=before.isoformat()) == {lot: ("in_process", []) for lot in now}
 
 
 def test_forward_trace_and_recall_reach_every_consignee(plant: Plant) -> None:

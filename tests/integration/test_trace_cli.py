@@ -51,7 +51,7 @@ def test_trace_both_ways_as_text_and_json(cli: CliRunner) -> None:
     r = cli.invoke(main, ["trace", "P-1", "--backward", "--key", "qa.key"])
     assert r.exit_code == 0, r.output
     assert r.output.splitlines()[0].startswith("backward trace of P-1 (log size ")
-    assert "  RM-A 09506000134307 [unreleased]" in r.output
+    assert "  RM-A 09506000134307 [in_process]" in r.output
     assert "made into P-1 via scan-MOLD-1-5" in r.output
     assert "received from Polymer GmbH (scan-DOCK-1-1)" in r.output
     r = cli.invoke(main, ["trace", "RM-A", "--forward", "--key", "qa.key", "--json"])
