@@ -673,3 +673,34 @@ def test_a_version_approved_to_take_effect_later_is_not_in_force_before(
     cites["specification"] = {"spec_id": "SPEC-PENDING", "version": 1}
     detail = refused(plant, cites, plant.inspector, "authored")
     assert "no version of it is in force then (version 1 is not approved)" in detail, detail
+
+
+def test_an_ncr_may_cite_a_receipt_whose_lot_is_only_in_its_barcode(
+    plant: Plant, specs: Specs
+) -> None:
+    """The supplier blocker on a lot says an NCR dispositioning the receive scan of its
+    material clears it; a receive scan may name the material lot only in its GS1 data, and an
+    NCR on the lot the material went into may still cite it."""
+    assert post(plant, supplier("SUP-BAD-2", "BadCo", "disqualified"), plant.approver,
+                "approved").status_code == 201
+    time.sleep(1.1)  # in effect from its signing time
+    device = register(plant.client, plant.runtime, ("device",), "Dock scanner")
+    for n, (op, fields) in enumerate((
+        ("receive", {"supplier": "BadCo", "gs1": {"gtin": GTIN, "lot": "RM-BC"}}),
+        ("produce", {"lot": "LOT-BC", "gs1": {"gtin": GTIN, "lot": "LOT-BC"}}),
+        ("consume", {"gs1": {"gtin": GTIN, "lot": "RM-BC"}}),
+    ), 1):
+        scan = {"record_id": f"BC-scan-{n}", "type": "scan", "schema": "scan/1",
+                "station": "ST-BC", "operation": op, "scanned_at": now_iso(), **fields}
+        assert post(plant, scan, device, "recorded").status_code == 201
+    view = lot_view(plant, "LOT-BC")
+    assert any("an NCR dispositioning BC-scan-1 clears it" in b
+               for b in view["release_blockers"]), view
+    for n, (step, who, meaning) in enumerate(
+        [("open", plant.inspector, "authored"), ("evaluated", plant.inspector, "reviewed"),
+         ("dispositioned", plant.approver, "approved")], 1):
+        extra = {"refs": ["BC-scan-1", "BC-scan-3"]} if step == "open" else {}
+        assert post(plant, workflow("ncr", f"BC-N{n}", "NCR-BC", step, lot="LOT-BC",
+                                    **extra), who, meaning).status_code == 201
+    blockers = lot_view(plant, "LOT-BC")["release_blockers"]
+    assert not any("BC-scan" in b for b in blockers), blockers  # both answered by the NCR

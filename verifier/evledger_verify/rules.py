@@ -1087,6 +1087,9 @@ def _transition(
             | {str(r.body["alert_id"]) for r in lot_records if r.type == "alert"}
             # the scans that shipped the lot or consumed material into it (floor alerts)
             | {rid for rid, _, _, _ in history.floor(str(record["lot"]))}
+            # the receipts of it and of what went into it (a supplier's status blocker names
+            # them; a receive scan may name its lot only in its barcode)
+            | {rid for rid, _, _, _ in history.receipts(str(record["lot"]))}
         )
         unknown = [ref for ref in record["refs"] if ref not in known]
         if unknown:
