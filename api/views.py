@@ -290,7 +290,10 @@ class TraceNode(_Out):
     depth: int
     gtin: str | None
     product: str | None
-    state: str
+    state: str = Field(
+        description="in_process, quarantined, released, on_hold, rejected or recalled (as the "
+        "lot status, less excursions, floor alerts and master-data flags)"
+    )
     open_ncrs: list[Any]
     suppliers: list[dict[str, Any]]
     shipments: list[dict[str, Any]]
