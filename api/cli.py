@@ -794,9 +794,13 @@ RECALL_CSV_COLUMNS = (
 )
 
 
-def recall_rows(scope: dict[str, Any]) -> list[dict[str, str]]:
-    """The scope as spreadsheet rows, sorted by lot, event and date: the origin lots, each lot
-    reached (a transformation from the lots it was made from) and each shipment."""
+def recall_rows(
+    scope: dict[str, Any], receipts: dict[str, list[dict[str, Any]]] | None = None
+) -> list[dict[str, str]]:
+    """The scope as spreadsheet rows, sorted by lot, event and date: the origin lots (each
+    receipt of one, from ``receipts``: lot -> its trace node's ``suppliers``, as a
+    ``receiving`` row: supplier, date, quantity and the receive record), each lot reached (a
+    transformation from the lots it was made from) and each shipment."""
     rows: list[dict[str, str]] = []
     for lot in scope["lots"]:
         base = {
@@ -804,7 +808,21 @@ def recall_rows(scope: dict[str, Any]) -> list[dict[str, str]]:
             "product_gtin": lot["gtin"] or "",
             "product_description": lot["product"] or "",
         }
-        if not lot["made_from"]:
+        received = (receipts or {}).get(lot["lot"], [])
+        for r in received:
+            rows.append(
+                {
+                    **base,
+                    "event": "receiving",
+                    "quantity": "" if r.get("quantity") is None else f"{r['quantity']:g}",
+                    "unit_of_measure": r.get("unit") or "",
+                    "location": r.get("supplier") or "",
+                    "event_date": r.get("date") or "",
+                    "reference_records": r.get("record_id") or "",
+                    "reached_from": f"supplier {r.get('supplier')}" if r.get("supplier") else "",
+                }
+            )
+        if not lot["made_from"] and not received:
             rows.append({**base, "event": "origin", "reached_from": ""})
         for parent in lot["made_from"]:
             rows.append(
@@ -906,10 +924,22 @@ def recall(
     signed = key.sign(record, "authored" if drill else "approved", client.domain())
     result = client.submit(signed)
     if csv_path is not None:
+        # The origin lots' receipts (supplier, date, quantity, record) for their rows; they
+        # are not part of the signed scope, so they are read from each origin lot's trace.
+        token = client.read_token(key, 600)
+        receipts: dict[str, list[dict[str, Any]]] = {}
+        for origin in scope["origin_lots"][:1000]:
+            node = client.get_json(
+                f"/v1/lots/{segment(origin)}/trace", token,
+                {"direction": "backward", "depth": 1},
+            )["nodes"]
+            receipts[origin] = next(
+                (n.get("suppliers", []) for n in node if n["lot"] == origin), []
+            )
         with open(csv_path, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=RECALL_CSV_COLUMNS)
             writer.writeheader()
-            writer.writerows(recall_rows(scope))
+            writer.writerows(recall_rows(scope, receipts))
         click.echo(f"wrote {csv_path}", err=True)
     if json_path is not None:
         _write_json(json_path, {"scope": scope, "scope_sha256": digest, "record": record})

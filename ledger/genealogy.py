@@ -521,7 +521,15 @@ def lot_facts(
             f = facts[r.lot]
             f["gtin"] = f["gtin"] or r.gtin
             if r.kind == "receive":
-                f["suppliers"].append({"supplier": r.other, "record_id": r.record_id})
+                f["suppliers"].append(
+                    {
+                        "supplier": r.other,
+                        "record_id": r.record_id,
+                        "quantity": r.quantity,
+                        "unit": r.unit,
+                        "date": r.at,
+                    }
+                )
             elif r.kind == "produce":
                 f["stations"].append({"station": r.other, "record_id": r.record_id})
             elif r.kind == "pack":

@@ -114,8 +114,8 @@ def test_backward_trace_reaches_the_suppliers_with_proving_records(plant: Plant)
     ]
     nodes = {n["lot"]: n for n in t["nodes"]}
     # The consumed barcode said SUP-A1: it was received as RM-A.
-    assert nodes["RM-A"]["suppliers"] == [{"supplier": "Polymer GmbH",
-                                           "record_id": "scan-DOCK-1-1"}]
+    assert [(s["supplier"], s["record_id"], s["unit"]) for s in nodes["RM-A"]["suppliers"]] == [
+        ("Polymer GmbH", "scan-DOCK-1-1", "KGM")]
     assert nodes["RM-B"]["gtin"] == STEEL and nodes["P-1"]["state"] == "in_process"
     assert t["truncated"] is None and t["cycles"] == []
 

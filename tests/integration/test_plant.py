@@ -383,7 +383,8 @@ def check_a_recall_writes_the_spreadsheet_and_logs_its_scope(plant: Plant) -> No
     keys = [(r["traceability_lot_code"], r["event"], r["event_date"]) for r in rows]
     assert keys == sorted(keys)
     assert [(r["traceability_lot_code"], r["event"]) for r in rows] == [
-        ("P-1", "shipping"), ("P-1", "shipping"), ("P-1", "transformation"), ("RM-A", "origin"),
+        ("P-1", "shipping"), ("P-1", "shipping"), ("P-1", "transformation"),
+        ("RM-A", "receiving"),
     ]  # fmt: skip
     shipping = rows[:2]
     assert sorted(
@@ -403,6 +404,12 @@ def check_a_recall_writes_the_spreadsheet_and_logs_its_scope(plant: Plant) -> No
     consumed = scan_of(plant, made["reference_records"], "MOLD-1", "consume")
     assert consumed["gs1"]["lot"] == "SUP-A1"  # the label's lot, received as RM-A
     assert rows[-1]["product_gtin"] == RESIN
+    # the origin lot's receipt: from its supplier, when, how much, by which scan
+    received = rows[-1]
+    dock = scan_of(plant, received["reference_records"], "DOCK", "receive")
+    assert (received["location"], received["reached_from"]) == (
+        dock["supplier"], f"supplier {dock['supplier']}")
+    assert received["event_date"] and received["quantity"] and received["unit_of_measure"]
 
     view = plant.record("recall-RC-PLANT")
     logged = view["current"]
