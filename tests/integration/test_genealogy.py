@@ -331,3 +331,18 @@ def test_the_audit_names_a_tampered_genealogy(
     found = [f for f in _audit(plant.runtime) if f[0] == "genealogy_mismatch"]
     assert found, _audit(plant.runtime)
     assert any(detail in f[2] and f[1] == record_id for f in found), found
+
+
+def test_an_incoming_inspection_naming_its_material_lot_links_it(plant: Plant, qa: Qa) -> None:
+    """A record that names an input lot builds the graph too: an incoming inspection of lot
+    P-9 naming `material_lot` RM-9 makes RM-9 an input of P-9, proven by the inspection, in
+    the served trace, and forward in the recall scope."""
+    record = {**inspection("IQC-9", "P-9", stage="incoming"), "material_lot": "RM-9",
+              "supplier": "Polymer GmbH"}
+    qa.ok(record)
+    plant.settle()
+    t = plant.get("/v1/lots/P-9/trace", direction="backward")
+    assert [(e["from"], e["to"], e["record_ids"]) for e in t["edges"]] == [
+        ("RM-9", "P-9", ["IQC-9"])]
+    scope = plant.get("/v1/lots/RM-9/recall")["scope"]
+    assert {lot["lot"] for lot in scope["lots"]} == {"RM-9", "P-9"}
