@@ -492,12 +492,11 @@ def apply_corrections(records: Sequence[Stored]) -> list[Stored]:
     return list(records)
 
 
-def _content(body: dict[str, Any], prefix: str) -> None:
-    """The content rules (:mod:`evledger_verify.content`), named as the schema's."""
+def _content(body: dict[str, Any], rule: str = "schema", prefix: str = "") -> None:
+    """The content rules (:mod:`evledger_verify.content`), refused as ``rule``."""
     try:
         content.check(body)
     except ContentError as exc:
-        rule = "correction" if prefix else "schema"
         raise Refused(rule, "invalid", f"{prefix}{exc}") from None
 
 
@@ -518,7 +517,7 @@ def correct(
             raise Refused(
                 "correction", "invalid", f"correction: the corrected record would be invalid: {exc}"
             ) from exc
-    _content(body, "correction: the corrected record would be invalid: ")  # without schemas
+    _content(body, "correction", "correction: the corrected record would be invalid: ")
     return body
 
 
@@ -758,7 +757,7 @@ def judge(
     ``signed_at`` and ``accepted_at`` (Unix seconds): when given, the time rules apply."""
     rtype = str(record["type"])
     who = f"{signer} ({history.name(signer)})"
-    _content(record, "")
+    _content(record)
     if signed_at is not None and accepted_at is not None:
         check_times(record, roles, signed_at, accepted_at, policy)
     if rtype == "correction":
