@@ -259,6 +259,15 @@ class Exporter:
         return "\n".join(out)
 
 
+#: What ``_Context._links`` reads of a genealogy link (and the leaf it is read up to).
+_LINK_COLUMNS = (
+    GenealogyLink.record_id,
+    GenealogyLink.kind,
+    GenealogyLink.lot,
+    GenealogyLink.other,
+)
+
+
 class _Context:
     """The records a bundle carries: those of its scope, and what the rules read to judge
     each record carried (the verifier re-judges every record of the bundle, not only those in
@@ -329,13 +338,9 @@ class _Context:
         )
         self._links(
             self.conn.execute(
-                sa.select(
-                    GenealogyLink.record_id,
-                    GenealogyLink.kind,
-                    GenealogyLink.lot,
-                    GenealogyLink.other,
-                    sa.literal(self.anchored - 1).label("hi"),
-                ).where(GenealogyLink.lot.in_(self.full), GenealogyLink.leaf_index < self.anchored)
+                sa.select(*_LINK_COLUMNS, sa.literal(self.anchored - 1).label("hi")).where(
+                    GenealogyLink.lot.in_(self.full), GenealogyLink.leaf_index < self.anchored
+                )
             ).all()
         )
         for _ in range(MAX_CONTEXT_ROUNDS):
@@ -406,13 +411,7 @@ class _Context:
             # they were received, and the scans proving it (History.receipts, .floor).
             self._links(
                 self.conn.execute(
-                    sa.select(
-                        GenealogyLink.record_id,
-                        GenealogyLink.kind,
-                        GenealogyLink.lot,
-                        GenealogyLink.other,
-                        want.c.hi,
-                    )
+                    sa.select(*_LINK_COLUMNS, want.c.hi)
                     .join(want, GenealogyLink.lot == want.c.key)
                     .where(GenealogyLink.leaf_index <= want.c.hi)
                 ).all()
