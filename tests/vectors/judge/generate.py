@@ -1,0 +1,703 @@
+"""Write ``judge.json``: logs that both bundle verifiers re-judge, the Python reference
+(:func:`evledger_verify.bundle._replay`, ``_authority`` and ``_rules``) and the page's port
+(web/verify/src/judge/replay.js).
+
+    .venv/bin/python -m tests.vectors.judge.generate          # rewrite judge.json
+    .venv/bin/python -m tests.vectors.judge.generate --check  # exit 1 if it is stale
+
+Each scenario is a log as an evidence bundle carries it: the lines of ``records.jsonl``
+(``{"entry", "in_scope", "leaf_index", "record"}``, compact, keys sorted, as ledger/bundle.py
+writes them; each entry ``evledger-entry/1`` with the record's real hash, its lot chain and an
+EIP-712 signature by a fixed key) and the manifest's ``policy_settings`` as its JSON text
+(:meth:`Policy.to_json`, or a variant). The expected answer is what the reference says after
+parsing the lines exactly as a bundle's (``bundle._parse_records``): the ``unauthorized`` and
+``broken`` strings, how many records were judged and signers registered, and the verdict and
+detail of the ``authority`` and ``rules`` checks; for policy settings the verifier cannot use,
+the :class:`PolicyError` text instead. Nothing reads the clock or a random source: keys come
+from fixed seeds, times from a fixed start, so the file is the same on every run.
+
+The scenarios: clean lot lives first (``valid/...``: master data under change control, signers
+granted by the admin, inspections, an NCR and a CAPA through their steps, corrections, alerts,
+process readings with an excursion, sampling plans, supplier material, release, recall, holds),
+then one log per way a record breaks a rule or lacks authority (named after it), then policy
+variants and invalid policy settings. Records are valid under ledger/domain/schemas.py (checked
+here) unless the scenario is about invalid content (``content/...``).
+
+Coverage of the judge modules by this generator (``make`` nothing; the command):
+
+    .venv/bin/coverage run --include='verifier/evledger_verify/*' \\
+        -m tests.vectors.judge.generate --check
+    .venv/bin/coverage report --include='verifier/evledger_verify/{rules,content,policy,\\
+        judge,registry,genealogy,sampling,acceptance,oos,master,life}.py'
+
+COVERAGE (filled in below by the figures measured when the scenarios were last grown).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from eth_typing import Hash32
+from evledger_verify import bundle
+from evledger_verify.errors import VerificationError
+from evledger_verify.policy import Policy, PolicyError
+from evledger_verify.records import Domain, Entry, record_hash
+
+from ledger.domain.schemas import parse_record
+
+HERE = Path(__file__).resolve().parent
+OUTPUT = HERE / "judge.json"
+CHAIN_ID = 31337
+CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+DOMAIN = Domain(CHAIN_ID, CONTRACT)
+#: 2026-06-01T00:00:00Z: every log starts here, one record a minute unless told otherwise.
+T0 = 1_780_272_000
+GTIN = "09506000134352"
+OTHER_GTIN = "09506000134369"
+EQUIPMENT = "EQ-LM-1"
+LIMITS = (2.95, 3.05)
+SAMPLING = "ISO 2859-1 II AQL 0.65"
+
+Json = dict[str, Any]
+
+
+def iso(t: int) -> str:
+    """A Unix time as records state times (UTC, to the second)."""
+    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
+
+
+def accepted(t: int) -> str:
+    """A Unix time as an entry's ``accepted_at`` (microseconds, as the service writes it)."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_KEYS: dict[str, LocalAccount] = {}
+
+
+def key(name: str) -> LocalAccount:
+    """The fixed key of ``name`` (its seed: SHA-256 of the name)."""
+    if name not in _KEYS:
+        _KEYS[name] = Account.from_key(hashlib.sha256(f"judge vectors {name}".encode()).digest())
+    return _KEYS[name]
+
+
+def address(name: str) -> str:
+    return str(key(name).address)
+
+
+# -- records ---------------------------------------------------------------------------------
+
+
+def grant(
+    name: str,
+    roles: list[str],
+    printed: str | None = None,
+    person: str | None = None,
+    rid: str | None = None,
+) -> Json:
+    body: Json = {
+        "record_id": rid or f"signer-{name}",
+        "type": "signer",
+        "schema": "signer/1",
+        "action": "grant",
+        "address": address(name),
+        "name": printed or name.title(),
+        "roles": roles,
+    }
+    if person is not None:
+        body["person"] = person
+    return body
+
+
+def revoke(name: str, rid: str, compromised: bool | None = None) -> Json:
+    body: Json = {
+        "record_id": rid,
+        "type": "signer",
+        "schema": "signer/1",
+        "action": "revoke",
+        "address": address(name),
+    }
+    if compromised is not None:
+        body["compromised"] = compromised
+    return body
+
+
+def spec_id(stage: str) -> str:
+    return f"SPEC-{stage}"
+
+
+def specification(
+    stage: str = "final",
+    version: int = 1,
+    change_id: str | None = None,
+    limits: tuple[float, float] = LIMITS,
+    critical: bool = True,
+    gtin: str = GTIN,
+    **extra: Any,
+) -> Json:
+    sid = extra.pop("spec_id", spec_id(stage))
+    return {
+        "record_id": f"{sid}-v{version}",
+        "type": "specification",
+        "schema": "specification/1",
+        "spec_id": sid,
+        "version": version,
+        "title": f"Catheter shaft, {stage} inspection",
+        "product": {"gtin": gtin},
+        "stage": stage,
+        "sampling_plan": SAMPLING,
+        "sample_size": 32,
+        "change_id": change_id or f"CHG-{sid}-v{version}",
+        "characteristics": [
+            {
+                "name": "outer diameter",
+                "method": "laser micrometer",
+                "unit": "mm",
+                "lower": limits[0],
+                "upper": limits[1],
+                "critical": critical,
+                "equipment_kind": "laser micrometer",
+            }
+        ],
+        **extra,
+    }
+
+
+CHANGE_TEXT = {
+    "requested": {"reason": "specification release", "description": "bring it into force"},
+    "assessed": {
+        "impact": "inspections follow the new version",
+        "assessment": {"risk": "low", "validation": False, "training": True},
+    },
+    "approved": {"approval": "approved for use"},
+    "implemented": {"implementation": "inspectors trained"},
+    "verified": {"verification": "first inspections checked"},
+    "closed": {"summary": "done"},
+    "rejected": {"rejection": "no validation plan"},
+    "withdrawn": {"withdrawal": "no longer needed"},
+}
+
+
+def change(change_id: str, step: str, **fields: Any) -> Json:
+    return {
+        "record_id": f"{change_id}-{step}",
+        "type": "change",
+        "schema": "change/1",
+        "change_id": change_id,
+        "step": step,
+        **CHANGE_TEXT[step],
+        **fields,
+    }
+
+
+def inspection(
+    rid: str,
+    lot: str,
+    at: int,
+    value: float = 3.01,
+    stage: str = "final",
+    critical: bool = True,
+    version: int = 1,
+    **extra: Any,
+) -> Json:
+    verdict = "pass" if LIMITS[0] <= value <= LIMITS[1] else "fail"
+    return {
+        "record_id": rid,
+        "type": "inspection",
+        "schema": "inspection/2",
+        "lot": lot,
+        "stage": stage,
+        "product": {"gtin": GTIN},
+        "sampling_plan": SAMPLING,
+        "sample_size": 32,
+        "inspected_at": iso(at),
+        "verdict": verdict,
+        "specification": {"spec_id": spec_id(stage), "version": version},
+        "characteristics": [
+            {
+                "name": "outer diameter",
+                "method": "laser micrometer",
+                "unit": "mm",
+                "lower": LIMITS[0],
+                "upper": LIMITS[1],
+                "value": value,
+                "verdict": verdict,
+                "critical": critical,
+                "equipment": EQUIPMENT,
+            }
+        ],
+        **extra,
+    }
+
+
+def equipment(equipment_id: str = EQUIPMENT, kind: str = "laser micrometer") -> Json:
+    return {
+        "record_id": f"equipment-{equipment_id}",
+        "type": "equipment",
+        "schema": "equipment/1",
+        "equipment_id": equipment_id,
+        "kind": kind,
+    }
+
+
+def calibration(
+    rid: str,
+    equipment_id: str = EQUIPMENT,
+    result: str = "pass",
+    as_found: str = "in_tolerance",
+    calibrated_at: str = "2026-01-05T09:00:00Z",
+    valid_until: str | None = "2099-01-01T00:00:00Z",
+) -> Json:
+    return {
+        "record_id": rid,
+        "type": "calibration",
+        "schema": "calibration/1",
+        "equipment_id": equipment_id,
+        "calibrated_at": calibrated_at,
+        "result": result,
+        "as_found": as_found,
+        **({"valid_until": valid_until} if result == "pass" else {}),
+    }
+
+
+def supplier(rid: str, supplier_id: str, status: str = "approved") -> Json:
+    return {
+        "record_id": rid,
+        "type": "supplier",
+        "schema": "supplier/1",
+        "supplier_id": supplier_id,
+        "name": f"{supplier_id} Ltd",
+        "status": status,
+        "reason": f"qualification audit: {status}",
+    }
+
+
+STEP_FIELDS: dict[str, dict[str, Json]] = {
+    "ncr": {
+        "open": {"nature": "Outer diameter 3.12 mm above the 3.05 mm limit on 3 of 32 samples"},
+        "evaluated": {
+            "evaluation": "All units extruded on line 2 since 06:00 are affected",
+            "investigation": "Puller speed drifted after the 05:40 restart",
+        },
+        "dispositioned": {
+            "disposition": "rework",
+            "rationale": "Units can be re-drawn within limits; re-inspected after",
+        },
+        "closed": {"summary": "Rework done and re-inspected"},
+    },
+    "capa": {
+        "open": {"problem": "Puller speed drift produces oversize tubing"},
+        "investigation": {"root_cause": "Speed set-point not re-loaded after a PLC restart"},
+        "action_plan": {
+            "actions": ["Reload the recipe on restart"],
+            "due_by": "2099-01-31T00:00:00Z",
+            "check_after_days": 0,
+        },
+        "implementation": {"implemented": "PLC program v4.2 released under CR-88"},
+        "effectiveness_check": {
+            "effective": True,
+            "no_adverse_effect": True,
+            "result": "No diameter deviation in 30 production days",
+            "data": ["DATA-1"],
+        },
+        "closed": {"summary": "Actions effective; CAPA closed by QA"},
+        "cancelled": {"reason": "Duplicate of an existing CAPA"},
+    },
+}
+ENTITY = {"ncr": "ncr_id", "capa": "capa_id"}
+
+
+def workflow(rtype: str, rid: str, entity: str, step: str, **fields: Any) -> Json:
+    return {
+        "record_id": rid,
+        "type": rtype,
+        "schema": f"{rtype}/1",
+        ENTITY[rtype]: entity,
+        "step": step,
+        **STEP_FIELDS[rtype][step],
+        **fields,
+    }
+
+
+def evidence(*records: Json) -> list[dict[str, str]]:
+    return [{"record_id": r["record_id"], "record_hash": record_hash(r).hex()} for r in records]
+
+
+def release(
+    rid: str, lot: str, proof: list[dict[str, str]], decision: str = "released", **extra: Any
+) -> Json:
+    return {
+        "record_id": rid,
+        "type": "release",
+        "schema": "release/1",
+        "lot": lot,
+        "product": {"gtin": GTIN},
+        "decision": decision,
+        "evidence": proof,
+        "statement": "Device history record reviewed; lot conforms to its specification.",
+        **extra,
+    }
+
+
+def correction(
+    rid: str,
+    corrects: str,
+    lot: str | None,
+    changes: list[Json],
+    reason: str = "transcription error",
+) -> Json:
+    return {
+        "record_id": rid,
+        "type": "correction",
+        "schema": "correction/1",
+        "corrects": corrects,
+        "lot": lot,
+        "changes": changes,
+        "reason": reason,
+    }
+
+
+def alert(rid: str, alert_id: str, lot: str | None, refs: list[str] | None = None) -> Json:
+    body: Json = {
+        "record_id": rid,
+        "type": "alert",
+        "schema": "alert/1",
+        "alert_id": alert_id,
+        "source": "plc",
+        "severity": "critical",
+        "lot": lot,
+        "description": "Barrel zone 2 at 231.4 C, above the 225 C limit",
+        "details": {"tag": "TZ2", "value": 231.4, "upper": 225},
+    }
+    if refs is not None:
+        body["refs"] = refs
+    return body
+
+
+def reading(
+    rid: str, lot: str, at: int, value: float, tag: str = "TZ2", upper: float = 225.0
+) -> Json:
+    return {
+        "record_id": rid,
+        "type": "process_reading",
+        "schema": "process_reading/1",
+        "tag": tag,
+        "value": value,
+        "unit": "C",
+        "lower": 180.0,
+        "upper": upper,
+        "lot": lot,
+        "line": "L2",
+        "read_at": iso(at),
+    }
+
+
+# -- a log -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Log:
+    """A log being written: each record signed by a fixed key at the log's clock."""
+
+    name: str
+    description: str
+    settings: Any = field(default_factory=lambda: Policy().to_json())
+    #: A scenario about invalid content: its records are not schema-checked.
+    unchecked: bool = False
+    now: int = T0
+    lines: list[str] = field(default_factory=list)
+    heads: dict[str, str] = field(default_factory=dict)
+    leaf: int = 0
+
+    def add(
+        self,
+        record: Json,
+        who: str,
+        meaning: str,
+        *,
+        signed_at: int | None = None,
+        accepted_at: int | None = None,
+        step: int = 60,
+        in_scope: bool = True,
+        check: bool = True,
+    ) -> Json:
+        """Log ``record`` signed by ``who`` with ``meaning``: signed at the log's clock (or
+        ``signed_at``), accepted two seconds later (or at ``accepted_at``)."""
+        if check and not self.unchecked:
+            parse_record(record)
+        self.now += step
+        signed = self.now if signed_at is None else signed_at
+        taken = signed + 2 if accepted_at is None else accepted_at
+        lot = record.get("lot") if isinstance(record.get("lot"), str) else None
+        fields: Json = {
+            "record_id": record["record_id"],
+            "record_type": record["type"],
+            "record_hash": record_hash(record).hex(),
+            "lot": lot,
+            "lot_prev": self.heads.get(lot) if lot else None,
+            "signer": address(who),
+            "meaning": meaning,
+            "signed_at": signed,
+            "signature": "",
+            "salt": hashlib.sha256(f"{self.name} {self.leaf}".encode()).hexdigest(),
+            "accepted_at": accepted(taken),
+        }
+        digest = Entry(**fields).digest(DOMAIN)
+        fields["signature"] = key(who).unsafe_sign_hash(Hash32(digest)).signature.to_0x_hex()
+        entry = Entry(**fields)
+        if lot:
+            self.heads[lot] = entry.leaf_hash().hex()
+        self.lines.append(
+            json.dumps(
+                {
+                    "leaf_index": self.leaf,
+                    "in_scope": in_scope,
+                    "record": record,
+                    "entry": entry.to_json(),
+                },
+                separators=(",", ":"),
+                sort_keys=True,
+            )
+        )
+        self.leaf += 1
+        return record
+
+
+# -- the reference -----------------------------------------------------------------------------
+
+
+def verdict(check: Callable[[], str]) -> Json:
+    try:
+        return {"ok": True, "detail": check()}
+    except VerificationError as exc:
+        return {"ok": False, "detail": str(exc)}
+
+
+def reference(log: Log) -> Json:
+    """What bundle.py says of the log: parsed as records.jsonl, replayed, judged."""
+    text = json.dumps(log.settings, separators=(",", ":"), sort_keys=True)
+    try:
+        policy = Policy.from_json(json.loads(text))
+    except PolicyError as exc:
+        return {"policy_error": str(exc)}
+    b = bundle._Bundle({}, [line.encode() for line in log.lines], {}, policy)
+    bundle._parse_records(b, lambda stage, done, total: None)
+    replayed = bundle._replay(b, lambda stage, done, total: None)
+    return {
+        "unauthorized": replayed.unauthorized,
+        "broken": replayed.broken,
+        "judged": replayed.judge.judged,
+        "signers": len(replayed.registry),
+        "authority": verdict(lambda: bundle._authority(replayed)),
+        "rules": verdict(lambda: bundle._rules(b, replayed)),
+    }
+
+
+# -- the scenarios -----------------------------------------------------------------------------
+
+SCENARIOS: list[Callable[[], Log]] = []
+
+
+def scenario(fn: Callable[[], Log]) -> Callable[[], Log]:
+    SCENARIOS.append(fn)
+    return fn
+
+
+def team(log: Log, *extra: tuple[str, list[str]]) -> None:
+    """The admin grants itself (bootstrap), then the QA team and a PLC gateway."""
+    log.add(grant("admin", ["admin"], "Ada Admin", "E-1"), "admin", "approved")
+    for name, roles, printed, person in (
+        ("inspector", ["qa_inspector"], "Dana Inspector", "E-2"),
+        ("approver", ["qa_approver"], "Quinn Approver", "E-3"),
+        ("approver2", ["qa_approver"], "Mo Reviewer", "E-4"),
+        ("author", ["qa_inspector"], "Spec Author", "E-5"),
+        ("device", ["device"], "PLC gateway 3", None),
+    ):
+        log.add(grant(name, roles, printed, person), "admin", "approved")
+    for name, roles in extra:
+        log.add(grant(name, roles, name.title()), "admin", "approved")
+
+
+def master_data(log: Log, stages: tuple[str, ...] = ("final",)) -> None:
+    """The instrument, calibrated, and each stage's specification brought into force through
+    change control (requested naming it, logged, assessed, approved by someone else)."""
+    log.add(equipment(), "author", "authored")
+    log.add(calibration(f"cal-{EQUIPMENT}-1"), "author", "verified")
+    for stage in stages:
+        spec = specification(stage)
+        cid = spec["change_id"]
+        ref = {"spec_id": spec["spec_id"], "version": spec["version"]}
+        log.add(change(cid, "requested", specifications=[ref]), "author", "authored")
+        log.add(spec, "author", "authored")
+        log.add(change(cid, "assessed"), "author", "reviewed")
+        log.add(change(cid, "approved"), "approver", "approved")
+
+
+def base(name: str, description: str, stages: tuple[str, ...] = ("final",), **kw: Any) -> Log:
+    log = Log(name, description, **kw)
+    team(log)
+    master_data(log, stages)
+    return log
+
+
+@scenario
+def clean_release() -> Log:
+    log = base(
+        "valid/inspected-and-released",
+        "The team granted by the admin, master data under change control, a passing "
+        "final inspection and the QA approver's release citing it.",
+    )
+    i = log.add(inspection("I-1", "LOT-A", log.now + 30), "inspector", "authored")
+    log.add(release("R-1", "LOT-A", evidence(i)), "approver", "released")
+    return log
+
+
+@scenario
+def release_by_inspector() -> Log:
+    log = base(
+        "authority/release-signed-by-an-inspector",
+        "A release signed by a QA inspector: the matrix wants a QA approver.",
+    )
+    i = log.add(inspection("I-1", "LOT-A", log.now + 30), "inspector", "authored")
+    log.add(release("R-1", "LOT-A", evidence(i)), "inspector", "released")
+    return log
+
+
+@scenario
+def unregistered_signer() -> Log:
+    log = base(
+        "unauthorized/signed-by-an-unregistered-key",
+        "An inspection signed by a key no signer record ever granted.",
+    )
+    log.add(inspection("I-1", "LOT-A", log.now + 30), "stranger", "authored")
+    return log
+
+
+@scenario
+def release_without_inspection() -> Log:
+    log = base(
+        "release/no-final-inspection",
+        "A release of a lot with no final inspection (a required stage).",
+    )
+    log.add(release("R-1", "LOT-A", []), "approver", "released")
+    return log
+
+
+@scenario
+def stale_signature() -> Log:
+    log = base(
+        "time/signature-older-than-max-signature-age",
+        "A person's signature accepted 20 minutes after it was made (900 s allowed).",
+    )
+    log.add(
+        inspection("I-1", "LOT-A", log.now + 30),
+        "inspector",
+        "authored",
+        signed_at=log.now + 60,
+        accepted_at=log.now + 60 + 1200,
+    )
+    return log
+
+
+@scenario
+def ncr_skips_a_step() -> Log:
+    log = base(
+        "workflow/ncr-dispositioned-before-evaluated",
+        "An NCR opened on a failed inspection and dispositioned without its evaluation.",
+    )
+    i = log.add(inspection("I-1", "LOT-A", log.now + 30, value=3.12), "inspector", "authored")
+    log.add(
+        workflow("ncr", "N-1", "NCR-1", "open", lot="LOT-A", refs=[i["record_id"]]),
+        "inspector",
+        "authored",
+    )
+    log.add(workflow("ncr", "N-2", "NCR-1", "dispositioned", lot="LOT-A"), "approver", "approved")
+    return log
+
+
+@scenario
+def revoked_signer() -> Log:
+    log = base(
+        "unauthorized/signed-after-revocation",
+        "The inspector's key is revoked; an inspection it signs afterwards.",
+    )
+    log.add(revoke("inspector", "REV-1"), "admin", "approved")
+    log.add(inspection("I-1", "LOT-A", log.now + 30), "inspector", "authored")
+    return log
+
+
+@scenario
+def invalid_policy() -> Log:
+    return Log(
+        "policy-invalid/max-signature-age-too-small",
+        "policy_settings a verifier cannot use: max_signature_age below 60 s.",
+        settings={**Policy().to_json(), "max_signature_age": 30},
+    )
+
+
+# -- the file ----------------------------------------------------------------------------------
+
+
+def vectors() -> Json:
+    items = []
+    for make in SCENARIOS:
+        log = make()
+        expected = reference(log)
+        valid = log.name.startswith("valid/")
+        if "policy_error" not in expected and valid != (
+            not expected["unauthorized"] and not expected["broken"]
+        ):
+            raise AssertionError(
+                f"scenario {log.name} does not show what its name says: {expected}"
+            )
+        items.append(
+            {
+                "name": log.name,
+                "description": log.description,
+                "policy_settings": json.dumps(log.settings, separators=(",", ":"), sort_keys=True),
+                "records": log.lines,
+                "expected": expected,
+            }
+        )
+    names = [v["name"] for v in items]
+    assert len(names) == len(set(names)), "scenario names are unique"
+    return {
+        "description": "Logs as evidence bundles carry them (records.jsonl lines, and the "
+        "manifest's policy_settings as JSON text) with what the Python bundle verifier says when "
+        "it re-judges them (bundle._replay, _authority, _rules): the unauthorized and broken "
+        "strings, the records judged, the signers registered, the authority and rules checks' "
+        "verdict and detail; or, for policy settings it cannot use, the PolicyError text "
+        "(policy_error). web/verify/src/judge/replay.js must agree string for string.",
+        "generator": "tests/vectors/judge/generate.py",
+        "chain_id": CHAIN_ID,
+        "contract": CONTRACT,
+        "scenarios": items,
+    }
+
+
+def render() -> str:
+    return json.dumps(vectors(), indent=1, ensure_ascii=False) + "\n"
+
+
+def main_(argv: list[str]) -> int:
+    fresh = render()
+    if "--check" in argv:
+        if not OUTPUT.exists() or OUTPUT.read_text() != fresh:
+            print("stale vectors (run python -m tests.vectors.judge.generate): judge.json")
+            return 1
+        return 0
+    OUTPUT.write_text(fresh)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main_(sys.argv[1:]))
