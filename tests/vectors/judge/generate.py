@@ -401,6 +401,158 @@ def reading(
     }
 
 
+def scan(
+    rid: str,
+    operation: str,
+    at: int,
+    *,
+    station: str = "EXT-2",
+    lot: str | None = None,
+    gs1_lot: str | None = None,
+    gtin: str | None = GTIN,
+    **extra: Any,
+) -> Json:
+    gs1: Json = {"gtin": gtin} if gtin is not None else {}
+    if gs1_lot is not None:
+        gs1["lot"] = gs1_lot
+    body: Json = {
+        "record_id": rid,
+        "type": "scan",
+        "schema": "scan/1",
+        "station": station,
+        "operation": operation,
+        "gs1": gs1,
+        "scanned_at": iso(at),
+        **extra,
+    }
+    if lot is not None:
+        body["lot"] = lot
+    return body
+
+
+def ncr_concession(*names: str, valid_until: str = "2099-01-01T00:00:00Z") -> Json:
+    return {
+        "characteristics": list(names),
+        "quantity": 4800,
+        "unit": "pcs",
+        "valid_until": valid_until,
+    }
+
+
+def review(rid: str, target: Json, lot: str | None) -> Json:
+    return {
+        "record_id": rid,
+        "type": "review",
+        "schema": "review/1",
+        "reviews": target["record_id"],
+        "record_hash": record_hash(target).hex(),
+        "lot": lot,
+        "statement": "Second QA approver concurs (material review board).",
+    }
+
+
+def training(
+    rid: str,
+    person: str,
+    task: str,
+    completed: int,
+    valid_until: int | None = None,
+    result: str = "qualified",
+) -> Json:
+    body: Json = {
+        "record_id": rid,
+        "type": "training",
+        "schema": "training/1",
+        "person": person,
+        "task": task,
+        "result": result,
+        "completed_at": iso(completed),
+        "evidence": "course record TR-7, exam passed",
+    }
+    if valid_until is not None:
+        body["valid_until"] = iso(valid_until)
+    return body
+
+
+def complaint(rid: str, lot: str, at: int) -> Json:
+    return {
+        "record_id": rid,
+        "type": "complaint",
+        "schema": "complaint/1",
+        "complaint_id": f"CMP-{rid}",
+        "lot": lot,
+        "received_at": iso(at),
+        "source": "Hospital A",
+        "description": "Catheter kinks at insertion",
+        "reportable": False,
+    }
+
+
+def hold(
+    rid: str,
+    lot: str,
+    action: str = "placed",
+    resolves: list[str] | None = None,
+    resolution: list[str] | None = None,
+) -> Json:
+    return {
+        "record_id": rid,
+        "type": "hold",
+        "schema": "hold/1",
+        "hold_id": f"HOLD-{rid}",
+        "lot": lot,
+        "action": action,
+        "reason": "complaint under investigation",
+        "resolves": resolves or [],
+        "resolution": resolution or [],
+    }
+
+
+def field_action(rid: str, lot: str, recall_id: str | None = None) -> Json:
+    body: Json = {
+        "record_id": rid,
+        "type": "field_action",
+        "schema": "field_action/1",
+        "field_action_id": f"FA-{rid}",
+        "lot": lot,
+        "kind": "recall",
+        "reason": "kinking confirmed in returned units",
+    }
+    if recall_id is not None:
+        body["recall_id"] = recall_id
+    return body
+
+
+def recall(
+    rid: str,
+    recall_id: str,
+    at: int,
+    lot: str | None = "LOT-A",
+    drill: bool = False,
+    supplier_id: str | None = None,
+) -> Json:
+    body: Json = {
+        "record_id": rid,
+        "type": "recall",
+        "schema": "recall/1",
+        "recall_id": recall_id,
+        "drill": drill,
+        "reason": "kinking at insertion",
+        "tree_size": 40,
+        "scope_sha256": hashlib.sha256(rid.encode()).hexdigest(),
+        "lots": 1,
+        "shipments": 1,
+        "consignees": 1,
+        "computed_at": iso(at),
+        "elapsed_ms": 12.5,
+    }
+    if lot is not None:
+        body["lot"] = lot
+    if supplier_id is not None:
+        body["supplier"] = supplier_id
+    return body
+
+
 # -- a log -------------------------------------------------------------------------------------
 
 
@@ -562,6 +714,164 @@ def clean_release() -> Log:
 
 
 @scenario
+def full_life() -> Log:
+    log = base(
+        "valid/full-lot-life",
+        "A lot's whole life: change control through closure, supplier material received, "
+        "inspected and consumed, process readings with an excursion raised as an alert and "
+        "conceded by an NCR with its CAPA through every step, an in-process failure retested "
+        "after an assignable cause, a final verdict corrected by one approver and co-signed by "
+        "another, a note corrected by the inspector, release, shipment, a complaint and a hold "
+        "lifted, a field action and its recall, a drill, a training record, a rejected and a "
+        "withdrawn change.",
+        stages=("incoming", "in_process", "final"),
+    )
+    a = log.add
+    cid = "CHG-SPEC-final-v1"
+    for step in ("implemented", "verified"):
+        a(change(cid, step), "author", "authored" if step == "implemented" else "verified")
+    a(change(cid, "closed"), "approver", "approved")
+    a(supplier("SUP-1", "ACME"), "approver", "approved")
+    a(
+        scan(
+            "S-1",
+            "receive",
+            log.now + 30,
+            station="DOCK-1",
+            lot="MAT-1",
+            gs1_lot="SUP-LOT-9",
+            supplier="ACME",
+        ),
+        "device",
+        "recorded",
+    )
+    a(inspection("I-MAT", "MAT-1", log.now + 30, stage="incoming"), "inspector", "authored")
+    a(scan("S-2", "produce", log.now + 30, lot="LOT-A", gs1_lot="LOT-A"), "device", "recorded")
+    a(scan("S-3", "consume", log.now + 30, lot="LOT-A", gs1_lot="MAT-1"), "device", "recorded")
+    for n, value in enumerate((210.0, 231.4, 233.0, 212.0), 1):
+        a(reading(f"P-{n}", "LOT-A", log.now + 30, value), "device", "recorded")
+    a(alert("AL-1", "ALERT-1", "LOT-A", refs=["P-2"]), "inspector", "authored")
+    a(
+        workflow("ncr", "N1-1", "NCR-1", "open", lot="LOT-A", refs=["ALERT-1", "P-2"]),
+        "inspector",
+        "authored",
+    )
+    a(workflow("ncr", "N1-2", "NCR-1", "evaluated", lot="LOT-A"), "inspector", "reviewed")
+    a(
+        workflow(
+            "ncr",
+            "N1-3",
+            "NCR-1",
+            "dispositioned",
+            lot="LOT-A",
+            disposition="use_as_is",
+            rationale="Zone 2 excursion of 8 C assessed without effect on the shaft",
+            concession=ncr_concession("TZ2"),
+            capa_id="CAPA-1",
+        ),
+        "approver",
+        "approved",
+    )
+    for n, step in enumerate(("open", "investigation", "action_plan", "implementation"), 1):
+        extra = {"ncr_id": "NCR-1"} if step == "open" else {}
+        a(
+            workflow("capa", f"C1-{n}", "CAPA-1", step, lot="LOT-A", **extra),
+            "inspector",
+            "authored",
+        )
+    a(
+        workflow("capa", "C1-5", "CAPA-1", "effectiveness_check", lot="LOT-A", data=["P-4"]),
+        "approver",
+        "verified",
+    )
+    a(workflow("capa", "C1-6", "CAPA-1", "closed", lot="LOT-A"), "approver", "approved")
+    a(workflow("ncr", "N1-4", "NCR-1", "closed", lot="LOT-A"), "approver", "approved")
+    ip1 = a(
+        inspection("I-IP1", "LOT-A", log.now + 30, value=3.12, stage="in_process"),
+        "inspector",
+        "authored",
+    )
+    a(
+        workflow("ncr", "N2-1", "NCR-2", "open", lot="LOT-A", refs=[ip1["record_id"]]),
+        "inspector",
+        "authored",
+    )
+    a(
+        workflow("ncr", "N2-2", "NCR-2", "evaluated", lot="LOT-A", assignable_cause=True),
+        "inspector",
+        "reviewed",
+    )
+    a(
+        inspection(
+            "I-IP2",
+            "LOT-A",
+            log.now + 30,
+            value=3.0,
+            stage="in_process",
+            retest={"of": "I-IP1", "ncr_id": "NCR-2"},
+        ),
+        "inspector",
+        "authored",
+    )
+    a(workflow("ncr", "N2-3", "NCR-2", "dispositioned", lot="LOT-A"), "approver", "approved")
+    a(workflow("ncr", "N2-4", "NCR-2", "closed", lot="LOT-A"), "approver", "approved")
+    f1 = a(
+        inspection("I-F1", "LOT-A", log.now + 30, value=3.12, notes="first reading"),
+        "inspector",
+        "authored",
+    )
+    fix = [
+        {"path": "/characteristics/0/value", "value": 3.02},
+        {"path": "/characteristics/0/verdict", "value": "pass"},
+        {"path": "/verdict", "value": "pass"},
+    ]
+    c1 = a(
+        correction("CO-1", "I-F1", "LOT-A", fix, "value transcribed from the wrong sample"),
+        "approver",
+        "authored",
+    )
+    a(review("RV-1", c1, "LOT-A"), "approver2", "approved")
+    a(
+        correction("CO-2", "I-F1", "LOT-A", [{"path": "/notes", "value": "second reading"}]),
+        "inspector",
+        "authored",
+    )
+    a(release("R-1", "LOT-A", evidence(ip1, f1)), "approver", "released")
+    a(
+        scan("S-4", "ship", log.now + 30, lot="LOT-A", gs1_lot="LOT-A", consignee="Hospital A"),
+        "device",
+        "recorded",
+    )
+    cm = a(complaint("CM-1", "LOT-A", log.now + 30), "inspector", "authored")
+    h1 = a(hold("H-1", "LOT-A"), "inspector", "authored")
+    a(
+        hold(
+            "H-2",
+            "LOT-A",
+            "lifted",
+            resolves=[cm["record_id"], h1["record_id"]],
+            resolution=["C1-6"],
+        ),
+        "approver",
+        "approved",
+    )
+    a(recall("RC-1", "RECALL-1", log.now + 30), "approver", "approved")
+    a(field_action("FA-1", "LOT-A", "RECALL-1"), "approver", "approved")
+    a(
+        recall("RC-2", "DRILL-1", log.now + 30, lot=None, drill=True, supplier_id="ACME"),
+        "inspector",
+        "authored",
+    )
+    a(training("TR-1", "E-2", "final inspection", log.now - 86400), "approver", "verified")
+    a(change("CHG-9", "requested"), "inspector", "authored")
+    a(change("CHG-9", "assessed"), "inspector", "reviewed")
+    a(change("CHG-9", "rejected"), "approver", "approved")
+    a(change("CHG-10", "requested"), "inspector", "authored")
+    a(change("CHG-10", "withdrawn"), "inspector", "authored")
+    return log
+
+
+@scenario
 def release_by_inspector() -> Log:
     log = base(
         "authority/release-signed-by-an-inspector",
@@ -688,7 +998,18 @@ def render() -> str:
     return json.dumps(vectors(), indent=1, ensure_ascii=False) + "\n"
 
 
+def show(name: str) -> None:
+    """Print what the reference says of the scenarios whose name contains ``name``."""
+    for make in SCENARIOS:
+        log = make()
+        if name in log.name:
+            print(log.name, json.dumps(reference(log), indent=1))
+
+
 def main_(argv: list[str]) -> int:
+    if argv[:1] == ["--show"]:
+        show(argv[1])
+        return 0
     fresh = render()
     if "--check" in argv:
         if not OUTPUT.exists() or OUTPUT.read_text() != fresh:
