@@ -147,3 +147,45 @@ export function verifyConsistency(firstSize, secondSize, proof, firstRoot, secon
     );
   }
 }
+
+/**
+ * The root of the tree of ``treeSize`` from the leaf hashes at some indices (a Map of BigInt
+ * index -> hash) and the subtree hashes for the rest, in depth-first order (one per largest
+ * subtree holding none of the leaves), as evledger_verify.merkle.root_from_multiproof: the
+ * proof an evidence bundle carries for all its records at once.
+ */
+export function rootFromMultiproof(leaves, treeSize, proof) {
+  checkHashes("multiproof", proof);
+  treeSize = BigInt(treeSize);
+  const indices = [...leaves.keys()].map(BigInt).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  if (!indices.length || indices[0] < 0n || indices[indices.length - 1] >= treeSize) {
+    throw new ProofError(`multiproof: expected leaves within 0..${treeSize - 1n}`);
+  }
+  const byIndex = new Map([...leaves].map(([k, v]) => [BigInt(k), v]));
+  let next = 0;
+  // The first index at or after ``lo`` (indices are sorted): a binary search.
+  const firstFrom = (lo) => {
+    let a = 0;
+    let b = indices.length;
+    while (a < b) {
+      const mid = (a + b) >> 1;
+      if (indices[mid] < lo) a = mid + 1;
+      else b = mid;
+    }
+    return a;
+  };
+  const walk = (lo, hi) => {
+    const i = firstFrom(lo);
+    if (i === indices.length || indices[i] >= hi) {
+      if (next >= proof.length) throw new ProofError("multiproof: too short for these leaves and tree size");
+      return proof[next++];
+    }
+    if (hi - lo === 1n) return byIndex.get(lo);
+    let k = 1n;
+    while (k * 2n < hi - lo) k *= 2n;
+    return nodeHash(walk(lo, lo + k), walk(lo + k, hi));
+  };
+  const root = walk(0n, treeSize);
+  if (next < proof.length) throw new ProofError("multiproof: too long for these leaves and tree size");
+  return root;
+}

@@ -298,7 +298,7 @@ function sameAnchor(a, b) {
   );
 }
 
-function chainAnchorFromJson(value, what) {
+export function chainAnchorFromJson(value, what) {
   const anchor = anchorFromJson(value, what);
   const treeSize = field(value, "tree_size", "int", what);
   if (treeSize < 1n) throw new FormatError(`${what} tree_size: expected at least 1, got ${treeSize}`);
@@ -399,23 +399,23 @@ export class Report {
   }
 
   /** Run one check; a VerificationError becomes a failed check. */
-  async run(name, fn) {
+  async run(name, fn, clause = "") {
     let detail;
     try {
       detail = await fn();
     } catch (err) {
       if (err instanceof VerificationError) {
-        this.checks.push({ name, ok: false, detail: err.message });
+        this.checks.push({ name, ok: false, detail: err.message, clause });
         return false;
       }
       throw err;
     }
-    this.checks.push({ name, ok: true, detail });
+    this.checks.push({ name, ok: true, detail, clause });
     return true;
   }
 
-  fail(name, detail) {
-    this.checks.push({ name, ok: false, detail });
+  fail(name, detail, clause = "") {
+    this.checks.push({ name, ok: false, detail, clause });
   }
 
   toJson() {
@@ -423,7 +423,12 @@ export class Report {
       subject: this.subject,
       verified: this.ok,
       could_not_check: this.couldNotCheck,
-      checks: this.checks.map((c) => ({ check: c.name, ok: c.ok, detail: c.detail })),
+      checks: this.checks.map((c) => ({
+        check: c.name,
+        ok: c.ok,
+        detail: c.detail,
+        ...(c.clause ? { clause: c.clause } : {}),
+      })),
     };
   }
 }
