@@ -62,7 +62,8 @@ DOMAIN = Domain(CHAIN_ID, CONTRACT)
 #: 2026-06-01T00:00:00Z: every log starts here, one record a minute unless told otherwise.
 T0 = 1_780_272_000
 GTIN = "09506000134352"
-OTHER_GTIN = "09506000134369"
+OTHER_GTIN = "09506000134376"
+SSCC = "106141411234567897"
 EQUIPMENT = "EQ-LM-1"
 LIMITS = (2.95, 3.05)
 SAMPLING = "ISO 2859-1 II AQL 0.65"
@@ -410,11 +411,14 @@ def scan(
     lot: str | None = None,
     gs1_lot: str | None = None,
     gtin: str | None = GTIN,
+    gs1_sscc: str | None = None,
     **extra: Any,
 ) -> Json:
     gs1: Json = {"gtin": gtin} if gtin is not None else {}
     if gs1_lot is not None:
         gs1["lot"] = gs1_lot
+    if gs1_sscc is not None:
+        gs1["sscc"] = gs1_sscc
     body: Json = {
         "record_id": rid,
         "type": "scan",
@@ -1743,6 +1747,696 @@ def capa_cancelled_twice() -> Log:
         workflow("capa", "K-3", "CAPA-2", "investigation", lot="LOT-A"), "inspector", "authored"
     )
     return log
+
+
+# -- release gating ------------------------------------------------------------------------------
+
+
+def released(
+    log: Log,
+    *proof: Json,
+    rid: str = "R-1",
+    who: str = "approver",
+    lot: str = "LOT-A",
+    **extra: Any,
+) -> Json:
+    return log.add(release(rid, lot, evidence(*proof), **extra), who, "released")
+
+
+@scenario
+def release_concession() -> Log:
+    log = broken(
+        "release/release-carries-a-concession",
+        "A release that carries a concession of its own (granted only through an NCR).",
+    )
+    i = ready(log)
+    released(
+        log,
+        i,
+        concession={
+            "rationale": "Deviation assessed by R&D as without effect",
+            "deviations": ["outer diameter 3.06 mm"],
+        },
+    )
+    return log
+
+
+@scenario
+def release_other_product() -> Log:
+    log = broken(
+        "release/release-of-another-product",
+        "A release naming a product the lot's inspections are not of.",
+    )
+    i = ready(log)
+    released(log, i, product={"gtin": OTHER_GTIN})
+    return log
+
+
+@scenario
+def release_twice() -> Log:
+    log = broken("release/already-released", "A lot released twice.")
+    i = ready(log)
+    released(log, i)
+    released(log, i, rid="R-2", who="approver2")
+    return log
+
+
+@scenario
+def release_after_recall() -> Log:
+    log = broken(
+        "release/recalled-lot-released-again",
+        "A lot released, recalled by a field action, then released again.",
+    )
+    i = ready(log)
+    released(log, i)
+    log.add(field_action("FA-1", "LOT-A"), "approver", "approved")
+    released(log, i, rid="R-2", who="approver2")
+    return log
+
+
+@scenario
+def release_after_rejection() -> Log:
+    log = broken(
+        "release/rejected-lot-released",
+        "A lot rejected, then released with no rework NCR reopening it.",
+    )
+    i = ready(log)
+    released(log, i, rid="R-0", decision="rejected")
+    released(log, i)
+    return log
+
+
+@scenario
+def reopened_by_rework() -> Log:
+    log = base(
+        "valid/rejected-lot-reopened-by-rework",
+        "A failed lot rejected, an NCR dispositions rework, the re-inspection passes, "
+        "the NCR closes, and the lot is released.",
+    )
+    i = failed(log)
+    released(log, i, rid="R-0", decision="rejected")
+    ncr_through(log, "NCR-1", "LOT-A", ["I-1"], until="dispositioned")
+    again = ready(log, rid="I-2")
+    log.add(workflow("ncr", "NCR-1-4", "NCR-1", "closed", lot="LOT-A"), "approver", "approved")
+    released(log, i, again)
+    return log
+
+
+@scenario
+def failed_unanswered() -> Log:
+    log = broken(
+        "release/failed-result-unanswered",
+        "A failed final inspection, then a passing one, and a release: the failure "
+        "was never investigated.",
+    )
+    i = failed(log)
+    j = ready(log, rid="I-2")
+    released(log, i, j)
+    return log
+
+
+@scenario
+def open_ncr() -> Log:
+    log = broken("release/open-ncr", "A release while an NCR on the lot is open.")
+    i = ready(log)
+    log.add(
+        workflow("ncr", "N-1", "NCR-1", "open", lot="LOT-A", refs=["I-1"]), "inspector", "authored"
+    )
+    released(log, i)
+    return log
+
+
+@scenario
+def open_alert() -> Log:
+    log = broken("release/open-alert", "A release while an alert on the lot is open.")
+    i = ready(log)
+    log.add(alert("AL-1", "ALERT-1", "LOT-A", refs=["I-1"]), "inspector", "authored")
+    released(log, i)
+    return log
+
+
+@scenario
+def open_excursions() -> Log:
+    log = broken(
+        "release/open-excursions",
+        "A release while a single out-of-limit reading and a run of three are not "
+        "dispositioned (one NCR clears the first excursion of another tag).",
+    )
+    for n, (tag, value) in enumerate(
+        (
+            ("TZ1", 230.0),
+            ("TZ2", 210.0),
+            ("TZ2", 231.0),
+            ("TZ2", 229.5),
+            ("TZ2", 240.25),
+            ("TZ2", 212.0),
+            ("TZ3", 250.0),
+        ),
+        1,
+    ):
+        log.add(reading(f"P-{n}", "LOT-A", log.now + 30, value, tag=tag), "device", "recorded")
+    ncr_through(
+        log,
+        "NCR-1",
+        "LOT-A",
+        ["P-7"],
+        disposition="scrap",
+        rationale="Zone 3 overheated: the units are scrapped",
+    )
+    i = ready(log)
+    released(log, i)
+    return log
+
+
+@scenario
+def excursion_cleared() -> Log:
+    log = base(
+        "valid/excursion-cleared-through-its-alert",
+        "A run of out-of-limit readings; QA raises an alert naming one, an NCR "
+        "dispositions the alert (use as is, the tag conceded) and closes; release.",
+    )
+    for n, value in enumerate((231.0, 229.5, 212.0), 1):
+        log.add(reading(f"P-{n}", "LOT-A", log.now + 30, value), "device", "recorded")
+    log.add(alert("AL-1", "ALERT-1", "LOT-A", refs=["P-2"]), "approver2", "authored")
+    ncr_through(
+        log,
+        "NCR-1",
+        "LOT-A",
+        ["ALERT-1"],
+        disposition="use_as_is",
+        rationale="Zone 2 excursion assessed without effect on the shaft",
+        concession=ncr_concession("TZ2"),
+    )
+    i = ready(log)
+    released(log, i)
+    return log
+
+
+@scenario
+def evidence_other_lot() -> Log:
+    log = broken(
+        "release/evidence-not-a-record-of-the-lot",
+        "A release citing an inspection of another lot besides its own.",
+    )
+    b = ready(log, "LOT-B", "I-B")
+    i = ready(log)
+    released(log, b, i)
+    return log
+
+
+@scenario
+def evidence_hash() -> Log:
+    log = broken(
+        "release/evidence-hash-differs",
+        "A release citing its inspection with the hash of another record.",
+    )
+    i = ready(log)
+    log.add(
+        release("R-1", "LOT-A", [{"record_id": "I-1", "record_hash": record_hash({"x": 1}).hex()}]),
+        "approver",
+        "released",
+    )
+    del i
+    return log
+
+
+@scenario
+def evidence_not_latest() -> Log:
+    log = broken(
+        "release/evidence-omits-the-latest-inspection",
+        "Two passing final inspections; the release cites only the first.",
+    )
+    i = ready(log)
+    ready(log, rid="I-2")
+    released(log, i)
+    return log
+
+
+@scenario
+def correction_unreviewed() -> Log:
+    log = broken(
+        "release/corrected-verdict-not-co-signed",
+        "An approver corrects a failed verdict into a pass; no second approver "
+        "co-signs it before the release.",
+    )
+    i = failed(log)
+    log.add(
+        correction(
+            "CO-1",
+            "I-1",
+            "LOT-A",
+            [
+                {"path": "/characteristics/0/value", "value": 3.02},
+                {"path": "/characteristics/0/verdict", "value": "pass"},
+                {"path": "/verdict", "value": "pass"},
+            ],
+        ),
+        "approver",
+        "authored",
+    )
+    released(log, i, who="approver2")
+    return log
+
+
+def conceded(
+    log: Log, valid_until: str = "2099-01-01T00:00:00Z", review_it: bool = False, close: bool = True
+) -> Json:
+    """A failed critical final inspection conceded (use as is) by NCR-1; reviewed and closed
+    when told."""
+    i = failed(log)
+    ncr_through(
+        log,
+        "NCR-1",
+        "LOT-A",
+        ["I-1"],
+        until="dispositioned",
+        disposition="use_as_is",
+        rationale="Deviation of 0.07 mm assessed by R&D as without clinical effect",
+        concession=ncr_concession("outer diameter", valid_until=valid_until),
+    )
+    if review_it:
+        d = workflow(
+            "ncr",
+            "NCR-1-3",
+            "NCR-1",
+            "dispositioned",
+            lot="LOT-A",
+            disposition="use_as_is",
+            rationale="Deviation of 0.07 mm assessed by R&D as without clinical effect",
+            concession=ncr_concession("outer diameter", valid_until=valid_until),
+        )
+        log.add(review("RV-1", d, "LOT-A"), "approver2", "approved")
+    if close:
+        log.add(workflow("ncr", "NCR-1-4", "NCR-1", "closed", lot="LOT-A"), "approver", "approved")
+    return i
+
+
+@scenario
+def concession_ok() -> Log:
+    log = base(
+        "valid/critical-failure-conceded-and-co-signed",
+        "A critical failure conceded by an NCR (use as is), its disposition co-signed "
+        "by a second QA approver, the NCR closed, the lot released.",
+    )
+    i = conceded(log, review_it=True)
+    released(log, i)
+    return log
+
+
+@scenario
+def concession_unreviewed() -> Log:
+    log = broken(
+        "release/critical-concession-not-co-signed",
+        "A critical failure conceded by one approver only.",
+    )
+    i = conceded(log)
+    released(log, i)
+    return log
+
+
+@scenario
+def concession_expired() -> Log:
+    log = broken(
+        "release/concession-expired",
+        "A concession valid for an hour; the release comes two hours later.",
+    )
+    until = iso(log.now + 60 * 8 + 3600)
+    i = conceded(log, valid_until=until, review_it=True)
+    log.add(release("R-1", "LOT-A", evidence(i)), "approver", "released", step=7200)
+    return log
+
+
+@scenario
+def rework_not_reinspected() -> Log:
+    log = broken(
+        "release/reworked-not-reinspected",
+        "A failed lot dispositioned rework and released without re-inspection.",
+    )
+    i = failed(log)
+    ncr_through(log, "NCR-1", "LOT-A", ["I-1"], until="dispositioned")
+    released(log, i)
+    return log
+
+
+@scenario
+def scrapped() -> Log:
+    log = broken(
+        "release/scrapped-lot-released", "A lot dispositioned scrap by a closed NCR, then released."
+    )
+    i = failed(log)
+    ncr_through(
+        log, "NCR-1", "LOT-A", ["I-1"], disposition="scrap", rationale="Units cannot be re-drawn"
+    )
+    released(log, i)
+    return log
+
+
+@scenario
+def attested_only() -> Log:
+    log = broken(
+        "release/final-inspection-only-attested",
+        "The only final inspection was signed 'verified' by an approver (attesting "
+        "another's work): no inspection was signed as performed.",
+    )
+    i = log.add(inspection("I-1", "LOT-A", log.now + 30), "approver", "verified")
+    released(log, i, who="approver2")
+    return log
+
+
+@scenario
+def suspect_instrument() -> Log:
+    log = broken(
+        "release/instrument-found-out-of-tolerance",
+        "After the final inspection, the micrometer's next calibration finds it out "
+        "of tolerance (it is adjusted and passes): the inspection is suspect.",
+    )
+    i = ready(log)
+    log.add(
+        calibration("cal-2", as_found="out_of_tolerance", calibrated_at=iso(log.now + 30)),
+        "author",
+        "verified",
+    )
+    released(log, i)
+    return log
+
+
+@scenario
+def supplier_not_approved() -> Log:
+    log = broken(
+        "release/material-from-an-unapproved-supplier",
+        "An incoming inspection of material from supplier BADCO (disqualified) "
+        "consumed into the lot; released without an NCR.",
+        stages=("incoming", "final"),
+    )
+    log.add(supplier("SUP-1", "BADCO", "disqualified"), "approver", "approved")
+    m = log.add(
+        inspection(
+            "I-M", "LOT-A", log.now + 30, stage="incoming", material_lot="MAT-1", supplier="BADCO"
+        ),
+        "inspector",
+        "authored",
+    )
+    i = ready(log)
+    released(log, m, i)
+    return log
+
+
+@scenario
+def supplier_unknown() -> Log:
+    log = broken(
+        "release/material-from-a-supplier-never-approved",
+        "Material received by scan from supplier NOBODY, which has no supplier "
+        "record, inspected and consumed into the lot.",
+    )
+    log.add(
+        scan(
+            "S-1",
+            "receive",
+            log.now + 30,
+            station="DOCK-1",
+            lot="MAT-1",
+            gs1_lot="SUP-LOT-9",
+            supplier="NOBODY",
+        ),
+        "device",
+        "recorded",
+    )
+    ready(log, "MAT-1", "I-M")
+    log.add(
+        scan("S-2", "produce", log.now + 30, lot="LOT-A", gs1_lot="LOT-A"), "device", "recorded"
+    )
+    log.add(scan("S-3", "consume", log.now + 30, gs1_lot="SUP-LOT-9"), "device", "recorded")
+    i = ready(log)
+    released(log, i)
+    return log
+
+
+@scenario
+def shipped_unreleased() -> Log:
+    log = broken("release/shipped-before-release", "The lot is shipped, then released.")
+    i = ready(log)
+    log.add(
+        scan("S-1", "ship", log.now + 30, lot="LOT-A", gs1_lot="LOT-A", consignee="Hospital A"),
+        "device",
+        "recorded",
+    )
+    released(log, i)
+    return log
+
+
+@scenario
+def pallet_shipped_unreleased() -> Log:
+    log = broken(
+        "release/pallet-shipped-before-release",
+        "The lot is packed onto a pallet, the pallet shipped by its SSCC, then the lot "
+        "is released.",
+    )
+    i = ready(log)
+    log.add(
+        scan("S-1", "pack", log.now + 30, lot="LOT-A", gs1_lot="LOT-A", pallet=SSCC),
+        "device",
+        "recorded",
+    )
+    log.add(
+        scan(
+            "S-2",
+            "ship",
+            log.now + 30,
+            gtin=None,
+            station="DOCK-2",
+            consignee="Hospital A",
+            gs1_sscc=SSCC,
+        ),
+        "device",
+        "recorded",
+    )
+    released(log, i)
+    return log
+
+
+def consumed(log: Log, material: list[Json], settings: Json | None = None) -> Log:
+    for body, who, meaning in material:
+        log.add(body, who, meaning)
+    log.add(
+        scan("S-1", "consume", log.now + 30, lot="LOT-A", gs1_lot="MAT-1"), "device", "recorded"
+    )
+    i = ready(log)
+    released(log, i)
+    return log
+
+
+@scenario
+def material_unverified() -> Log:
+    log = broken(
+        "release/material-consumed-unverified",
+        "Material lot MAT-1, never inspected nor released, consumed into the lot.",
+    )
+    return consumed(log, [])
+
+
+@scenario
+def material_unless_refused() -> Log:
+    log = base(
+        "valid/policy-material-acceptance-unless-refused",
+        "The unverified material consumed under material_acceptance unless_refused.",
+        settings={**Policy().to_json(), "material_acceptance": "unless_refused"},
+    )
+    return consumed(log, [])
+
+
+@scenario
+def material_quarantined() -> Log:
+    log = broken(
+        "release/material-consumed-while-quarantined",
+        "Material lot MAT-1 quarantined by a release decision, then consumed, under "
+        "unless_refused.",
+        settings={**Policy().to_json(), "material_acceptance": "unless_refused"},
+    )
+    return consumed(
+        log, [(release("R-M", "MAT-1", [], decision="quarantined"), "approver", "released")]
+    )
+
+
+@scenario
+def material_failed() -> Log:
+    log = broken(
+        "release/material-consumed-with-a-failed-result",
+        "Material lot MAT-1 failed its inspection, nothing answered it, and it was consumed.",
+    )
+    return consumed(
+        log, [(inspection("I-M", "MAT-1", log.now + 30, value=3.12), "inspector", "authored")]
+    )
+
+
+@scenario
+def material_released() -> Log:
+    log = base(
+        "valid/material-released-then-consumed",
+        "Material lot MAT-1 inspected and released, then consumed into the lot.",
+    )
+    m = inspection("I-M", "MAT-1", log.now + 30)
+    return consumed(
+        log,
+        [
+            (m, "inspector", "authored"),
+            (release("R-M", "MAT-1", evidence(m)), "approver", "released"),
+        ],
+    )
+
+
+@scenario
+def qualified_person_required() -> Log:
+    log = broken(
+        "qualification/release-needs-a-qualified-person",
+        "Under qualified_person_release, a release by a QA approver.",
+        settings={**Policy().to_json(), "qualified_person_release": True},
+    )
+    i = ready(log)
+    released(log, i)
+    return log
+
+
+@scenario
+def qualified_person_release() -> Log:
+    log = base(
+        "valid/policy-qualified-person-release",
+        "Under qualified_person_release, a release by the Qualified Person.",
+        people=("qp",),
+        settings={**Policy().to_json(), "qualified_person_release": True},
+    )
+    i = ready(log)
+    released(log, i, who="qp")
+    return log
+
+
+QUALIFIED = {
+    **Policy().to_json(),
+    "qualifications": [{"task": "final inspection", "signature": "inspection/*/authored"}],
+}
+
+
+@scenario
+def untrained() -> Log:
+    log = broken(
+        "qualification/inspector-without-training",
+        "A policy asking a training record for final inspection; the inspector has none.",
+        settings=QUALIFIED,
+    )
+    ready(log)
+    return log
+
+
+@scenario
+def trained() -> Log:
+    log = base(
+        "valid/policy-qualification-with-training",
+        "The same policy; QA records the inspector's training first.",
+        settings=QUALIFIED,
+    )
+    log.add(training("TR-1", "E-2", "final inspection", log.now - 86400), "approver", "verified")
+    i = ready(log)
+    released(log, i)
+    return log
+
+
+@scenario
+def training_expired() -> Log:
+    log = broken(
+        "qualification/training-expired",
+        "The inspector's training expired an hour before the inspection.",
+        settings=QUALIFIED,
+    )
+    log.add(
+        training("TR-1", "E-2", "final inspection", log.now - 86400, log.now),
+        "approver",
+        "verified",
+    )
+    log.add(inspection("I-1", "LOT-A", log.now + 3500), "inspector", "authored", step=3600)
+    return log
+
+
+@scenario
+def stages_policy() -> Log:
+    log = broken(
+        "release/policy-requires-in-process",
+        "Required stages in_process and final; only a final inspection.",
+        stages=("in_process", "final"),
+        settings={**Policy().to_json(), "required_stages": ["in_process", "final"]},
+    )
+    i = ready(log)
+    released(log, i)
+    return log
+
+
+@scenario
+def no_stages_policy() -> Log:
+    log = base(
+        "valid/policy-requires-no-stage",
+        "Required stages none: a release citing no inspection.",
+        settings={**Policy().to_json(), "required_stages": []},
+    )
+    released(log)
+    return log
+
+
+@scenario
+def legacy() -> Log:
+    log = Log(
+        "valid/legacy-inspection-before-specifications",
+        "A ledger with no specification yet: an inspection/1 stating its own limits, released.",
+    )
+    team(log)
+    body = {
+        **inspection("I-1", "LOT-A", log.now + 30),
+        "schema": "inspection/1",
+        "equipment": ["laser micrometer LM-1"],
+    }
+    del body["specification"], body["characteristics"][0]["equipment"]
+    i = log.add(body, "inspector", "authored")
+    released(log, i)
+    return log
+
+
+def incoming_material(name: str, description: str, lag: int) -> Log:
+    log = base(name, description, stages=("incoming", "final"))
+    log.add(supplier("SUP-1", "ACME"), "approver", "approved")
+    m = log.add(
+        inspection(
+            "I-M",
+            "LOT-A",
+            log.now + 60 - lag,
+            stage="incoming",
+            material_lot="MAT-1",
+            supplier="ACME",
+        ),
+        "inspector",
+        "authored",
+    )
+    i = ready(log)
+    released(log, m, i)
+    return log
+
+
+@scenario
+def incoming_material_inspected() -> Log:
+    return incoming_material(
+        "valid/incoming-inspection-names-its-material-signed-at-once",
+        "Supplier ACME approved; an incoming inspection of the lot, signed the second it was "
+        "made, names material lot MAT-1 received from ACME; final inspection; release.",
+        0,
+    )
+
+
+@scenario
+def incoming_material_signed_later() -> Log:
+    return incoming_material(
+        "release/incoming-inspection-names-its-material-signed-30-s-later",
+        "The same, the incoming inspection signed 30 s after it was made: the reference "
+        "counts the input link it proves as a consumption at inspected_at, before the "
+        "inspection that verifies the material was signed (reported as questionable Python "
+        "behaviour; the vector records what it does).",
+        30,
+    )
 
 
 # -- the file ----------------------------------------------------------------------------------
