@@ -35,6 +35,11 @@ try {
   portError = err;
 }
 
+/** The scenario's records.jsonl lines: its prefix's (shared by many logs), then its own. */
+function linesOf(v) {
+  return [...(v.prefix === undefined ? [] : DATA.prefixes[v.prefix]), ...v.records];
+}
+
 function items(lines) {
   return lines.map((line) => {
     const item = loads(line);
@@ -83,7 +88,7 @@ for (const v of DATA.scenarios) {
     if ("policy_error" in want) {
       let message = null;
       try {
-        port.replay(items(v.records), settings);
+        port.replay(items(linesOf(v)), settings);
       } catch (err) {
         message = String(err?.message ?? err);
       }
@@ -93,7 +98,7 @@ for (const v of DATA.scenarios) {
       );
       return;
     }
-    const got = port.replay(items(v.records), settings);
+    const got = port.replay(items(linesOf(v)), settings);
     for (const key of ["unauthorized", "broken"]) {
       const diff = firstDifference(key, [...got[key]], want[key]);
       assert.equal(diff, null, `${where}: ${diff}`);

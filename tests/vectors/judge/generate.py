@@ -573,6 +573,9 @@ class Log:
     lines: list[str] = field(default_factory=list)
     heads: dict[str, str] = field(default_factory=dict)
     leaf: int = 0
+    #: The name and length of the opening every log built the same way shares
+    #: (:func:`base`), stored once in the vector file.
+    prefix: tuple[str, int] | None = None
 
     def add(
         self,
@@ -604,7 +607,7 @@ class Log:
             "meaning": meaning,
             "signed_at": signed,
             "signature": "",
-            "salt": hashlib.sha256(f"{self.name} {self.leaf}".encode()).hexdigest(),
+            "salt": hashlib.sha256(f"judge vectors salt {self.leaf}".encode()).hexdigest(),
             "accepted_at": accepted(taken),
         }
         digest = Entry(**fields).digest(DOMAIN)
@@ -720,6 +723,7 @@ def base(
     log = Log(name, description, **kw)
     team(log, *people)
     master_data(log, stages)
+    log.prefix = ("+".join(("team", *people, "specs", *stages)), len(log.lines))
     return log
 
 
@@ -2460,6 +2464,7 @@ def shows_its_name(name: str, expected: Json) -> bool:
 
 def vectors() -> Json:
     items = []
+    prefixes: dict[str, list[str]] = {}
     for make in SCENARIOS:
         log = make()
         expected = reference(log)
@@ -2467,15 +2472,18 @@ def vectors() -> Json:
             raise AssertionError(
                 f"scenario {log.name} does not show what its name says: {expected}"
             )
-        items.append(
-            {
-                "name": log.name,
-                "description": log.description,
-                "policy_settings": json.dumps(log.settings, separators=(",", ":"), sort_keys=True),
-                "records": log.lines,
-                "expected": expected,
-            }
-        )
+        item: Json = {
+            "name": log.name,
+            "description": log.description,
+            "policy_settings": json.dumps(log.settings, separators=(",", ":"), sort_keys=True),
+        }
+        records = log.lines
+        if log.prefix is not None:
+            name, n = log.prefix
+            assert prefixes.setdefault(name, records[:n]) == records[:n], name
+            item["prefix"] = name
+            records = records[n:]
+        items.append({**item, "records": records, "expected": expected})
     names = [v["name"] for v in items]
     assert len(names) == len(set(names)), "scenario names are unique"
     return {
@@ -2484,10 +2492,13 @@ def vectors() -> Json:
         "it re-judges them (bundle._replay, _authority, _rules): the unauthorized and broken "
         "strings, the records judged, the signers registered, the authority and rules checks' "
         "verdict and detail; or, for policy settings it cannot use, the PolicyError text "
-        "(policy_error). web/verify/src/judge/replay.js must agree string for string.",
+        "(policy_error). A scenario's log is the lines of prefixes[prefix], when it names one "
+        "(the signers and master data many logs share), then its records. "
+        "web/verify/src/judge/replay.js must agree string for string.",
         "generator": "tests/vectors/judge/generate.py",
         "chain_id": CHAIN_ID,
         "contract": CONTRACT,
+        "prefixes": prefixes,
         "scenarios": items,
     }
 
