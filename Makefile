@@ -11,7 +11,7 @@ STAMP  := $(VENV)/.installed
         bench-ingest bench-devices bench-audit bench-audit-1m bench-trace bench-verify fault-soak \
         clean
 
-setup: $(STAMP) node_modules/.installed $(VENV)/.chromium web/dist/verify.html
+setup: $(STAMP) node_modules/.installed $(VENV)/.chromium web/dist/verify.html web/dist/console.html
 
 # Debian's chromium for the page tests (Playwright drives it; it cannot download browsers here),
 # poppler-utils (pdftoppm, pdftotext) and zbar-tools (zbarimg) for the certificate tests.
@@ -42,6 +42,13 @@ node_modules/.installed: package.json package-lock.json
 web/dist/verify.html: web/verify/build.mjs web/verify/index.html web/verify/style.css \
                       web/verify/package.json $(wildcard web/verify/src/*.js) node_modules/.installed
 	node web/verify/build.mjs
+
+# The QA console (/app), built the same way from web/console (it imports web/verify/src's
+# records and bytes modules); its SHA-256 goes to web/dist/console.html.sha256.
+web/dist/console.html: web/console/build.mjs web/console/index.html web/console/style.css \
+                       web/console/package.json $(wildcard web/console/src/*.js) \
+                       web/verify/src/records.js web/verify/src/bytes.js node_modules/.installed
+	node web/console/build.mjs
 
 run: setup
 	$(BIN)/evledger up

@@ -835,6 +835,9 @@ def create_app(
             headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
         )
 
+    from api.console import console_router  # here: it uses this module's dependencies
+
+    app.include_router(console_router(web_dist or DEFAULT_WEB_DIST))
     app.add_middleware(
         RequestGuard,
         limit=max_body_bytes,

@@ -1,0 +1,447 @@
+"""What the QA console reads that no other route gives: the lots list with filters, the NCR
+and CAPA boards, and the dashboard's figures.
+
+Every query walks an index and is bounded, whatever the size of the ledger:
+
+- **Lots** are found with a skip scan of ``ix_records_lot_seq`` (``records (lot, seq)``): a
+  recursive query that asks the index for "the next lot after this one", one probe per lot,
+  so a page costs ``limit`` probes and never reads a whole table. Each lot's status is then
+  computed from its own records (one ``lot IN (...)`` read on the same index) by the same
+  function as ``GET /v1/lots/{lot}``. Filters are applied to those statuses; a page examines
+  at most :data:`SCAN_BUDGET` lots, so a selective filter may give a short page with a
+  ``next`` cursor (keep following it), never a slow one.
+- **Boards** walk ``ix_records_subject_seq`` (``records (subject, seq)``) the same way, over
+  the subjects ``ncr:...`` and ``capa:...``.
+- **The dashboard** reads the newest :data:`WINDOW` inspections, releases, NCR and CAPA steps
+  and alerts backwards along ``ix_records_record_type_seq`` (``records (record_type, seq)``);
+  its figures say which window they cover. Anchoring lag comes from the counters
+  ``/v1/status`` already keeps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from statistics import median
+from typing import Any
+
+import sqlalchemy as sa
+from evledger_verify.policy import Policy
+from evledger_verify.rules import NEXT_STEPS, Stored, apply_corrections
+
+from ledger.domain.lots import lot_status
+from ledger.domain.rules import Rules
+from ledger.models import Record
+from ledger.signers import RegistryCache
+from ledger.storage import load_stored
+
+__all__ = ["SCAN_BUDGET", "WINDOW", "ConsoleReads", "LotFilter"]
+
+#: The most lots (or board entities) one page examines, whatever the filters.
+SCAN_BUDGET = 500
+#: How many of the newest records of each type the dashboard reads.
+WINDOW = 5000
+
+_NEXT_LOT = sa.text(
+    """
+    WITH RECURSIVE walk(lot) AS (
+        (SELECT lot FROM records WHERE lot > :after ORDER BY lot LIMIT 1)
+        UNION ALL
+        SELECT (SELECT r.lot FROM records r WHERE r.lot > walk.lot ORDER BY r.lot LIMIT 1)
+        FROM walk WHERE walk.lot IS NOT NULL
+    )
+    SELECT lot FROM walk WHERE lot IS NOT NULL LIMIT :n
+    """
+)
+_NEXT_SUBJECT = sa.text(
+    """
+    WITH RECURSIVE walk(subject) AS (
+        (SELECT subject FROM records WHERE subject > :after AND subject < :upper
+         ORDER BY subject LIMIT 1)
+        UNION ALL
+        SELECT (SELECT r.subject FROM records r
+                WHERE r.subject > walk.subject AND r.subject < :upper
+                ORDER BY r.subject LIMIT 1)
+        FROM walk WHERE walk.subject IS NOT NULL
+    )
+    SELECT subject FROM walk WHERE subject IS NOT NULL LIMIT :n
+    """
+)
+#: The first process reading or alert of each lot that names a line (one index probe each).
+_LINES = sa.text(
+    """
+    SELECT l.lot, (
+        SELECT r.body FROM records r
+        WHERE r.lot = l.lot AND r.record_type IN ('process_reading', 'alert')
+        ORDER BY r.seq LIMIT 1
+    ) AS body
+    FROM unnest(CAST(:lots AS text[])) AS l(lot)
+    """
+)
+
+
+@dataclass(frozen=True)
+class LotFilter:
+    """What the lots list keeps; every member None keeps all."""
+
+    state: str | None = None
+    product: str | None = None
+    line: str | None = None
+    supplier: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    open: str | None = None  # "ncr", "capa" or "alert"
+
+    def keeps(self, row: dict[str, Any]) -> bool:
+        if self.state is not None and row["state"] != self.state:
+            return False
+        if self.product is not None:
+            product = row.get("product") or {}
+            texts = [str(product.get("gtin", "")), str(product.get("name", "")).casefold()]
+            if self.product not in texts[0] and self.product.casefold() not in texts[1]:
+                return False
+        if self.line is not None and self.line not in row["lines"]:
+            return False
+        if self.supplier is not None and self.supplier not in row["suppliers"]:
+            return False
+        first = _parse(row["first_at"])
+        if self.start is not None and first < self.start:
+            return False
+        if self.end is not None and first >= self.end:
+            return False
+        if self.open is not None and not row[f"open_{self.open}s"]:
+            return False
+        return True
+
+
+def _parse(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def _age_days(iso: str, now: datetime) -> float:
+    return round((now - _parse(iso)).total_seconds() / 86400, 2)
+
+
+class ConsoleReads:
+    def __init__(
+        self,
+        engine: sa.Engine,
+        registry: RegistryCache,
+        policy: Policy,
+        clock: Callable[[], float],
+    ) -> None:
+        self.engine = engine
+        self.registry = registry
+        self.policy = policy
+        self.clock = clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    # -- lots --------------------------------------------------------------------------------
+
+    def lots(
+        self, keep: LotFilter, after: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of lots (ordered by lot id) that ``keep`` keeps, and the lot to continue
+        after (None: no more lots)."""
+        out: list[dict[str, Any]] = []
+        cursor = after or ""
+        examined = 0
+        with self.engine.connect() as conn:
+            registry = self.registry.get(conn)
+            while len(out) < limit and examined < SCAN_BUDGET:
+                want = min(max(limit - len(out), 20), SCAN_BUDGET - examined)
+                lots = list(conn.execute(_NEXT_LOT, {"after": cursor, "n": want}).scalars())
+                if not lots:
+                    return out, None
+                examined += len(lots)
+                for row in self._lot_rows(conn, registry, lots):
+                    cursor = row["lot"]
+                    if keep.keeps(row):
+                        out.append(row)
+                        if len(out) == limit:
+                            break
+            more = conn.execute(_NEXT_LOT, {"after": cursor, "n": 1}).first() is not None
+        return out, cursor if more else None
+
+    def _lot_rows(
+        self, conn: sa.Connection, registry: Any, lots: Sequence[str]
+    ) -> list[dict[str, Any]]:
+        by_lot: dict[str, list[Stored]] = defaultdict(list)
+        for r in load_stored(conn, registry, Record.lot.in_(lots)):
+            by_lot[str(r.body.get("lot"))].append(r)
+        capa_ids = {
+            f"capa:{r.body['capa_id']}"
+            for records in by_lot.values()
+            for r in records
+            if r.body.get("capa_id")
+        }
+        capas = load_stored(conn, registry, Record.subject.in_(capa_ids)) if capa_ids else []
+        lines = {
+            lot: json.loads(bytes(body)).get("line")
+            for lot, body in conn.execute(_LINES, {"lots": list(lots)})
+            if body is not None
+        }
+        rules = Rules(conn, registry, self.policy)
+        rows = []
+        for lot in lots:
+            records = apply_corrections(by_lot.get(lot, []))
+            if not records:
+                continue
+            mine = {f"capa:{r.body['capa_id']}" for r in records if r.body.get("capa_id")}
+            status = lot_status(
+                lot,
+                records,
+                self.policy.required_stages,
+                [c for c in capas if f"capa:{c.body['capa_id']}" in mine],
+                rules.master_blockers(lot, records),
+            )
+            suppliers = sorted({str(r.body["supplier"]) for r in records if r.body.get("supplier")})
+            line = lines.get(lot)
+            rows.append(
+                {
+                    "lot": lot,
+                    "product": status["product"],
+                    "state": status["state"],
+                    "lines": [line] if line else [],
+                    "suppliers": suppliers,
+                    "first_at": records[0].accepted_at,
+                    "last_at": records[-1].accepted_at,
+                    "records": len(records),
+                    "open_ncrs": len(status["open_ncrs"]),
+                    "open_capas": len(status["open_capas"]),
+                    "open_alerts": len(status["open_alerts"]),
+                    "release_blockers": len(status["release_blockers"]),
+                    "release": (status["release"] or {}).get("decision"),
+                }
+            )
+        return rows
+
+    # -- boards ------------------------------------------------------------------------------
+
+    def board(
+        self, kind: str, step: str | None, include_closed: bool, after: str | None, limit: int
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of NCRs or CAPAs (``kind``), ordered by id: each with its step, age, lot,
+        the next allowed steps and who signed the last one; ``after`` is an entity id."""
+        prefix = f"{kind}:"
+        upper = f"{kind};"  # ';' follows ':' in every collation's ASCII order
+        done = {"closed", "cancelled"}
+        cursor = prefix + after if after is not None else prefix
+        now = self._now()
+        out: list[dict[str, Any]] = []
+        examined = 0
+        with self.engine.connect() as conn:
+            registry = self.registry.get(conn)
+            while len(out) < limit and examined < SCAN_BUDGET:
+                want = min(max(limit - len(out), 20), SCAN_BUDGET - examined)
+                args = {"after": cursor, "upper": upper, "n": want}
+                subjects = list(conn.execute(_NEXT_SUBJECT, args).scalars())
+                if not subjects:
+                    return out, None
+                examined += len(subjects)
+                by_subject: dict[str, list[Stored]] = defaultdict(list)
+                for r in load_stored(conn, registry, Record.subject.in_(subjects)):
+                    by_subject[f"{kind}:{r.body[f'{kind}_id']}"].append(r)
+                for subject in subjects:
+                    cursor = subject
+                    steps = [r for r in by_subject.get(subject, []) if r.type == kind]
+                    if not steps:
+                        continue
+                    item = _entity(kind, steps, now)
+                    if step is not None and item["step"] != step:
+                        continue
+                    if step is None and not include_closed and item["step"] in done:
+                        continue
+                    out.append(item)
+                    if len(out) == limit:
+                        break
+            more = conn.execute(_NEXT_SUBJECT, {"after": cursor, "upper": upper, "n": 1}).first()
+        return out, cursor.removeprefix(prefix) if more is not None else None
+
+    # -- the dashboard -----------------------------------------------------------------------
+
+    def _newest(self, conn: sa.Connection, registry: Any, rtype: str) -> list[Stored]:
+        seqs = (
+            sa.select(Record.seq)
+            .where(Record.record_type == rtype)
+            .order_by(Record.seq.desc())
+            .limit(WINDOW)
+            .scalar_subquery()
+        )
+        return load_stored(conn, registry, Record.seq.in_(seqs))
+
+    def dashboard(self, status: dict[str, Any]) -> dict[str, Any]:
+        """The dashboard's figures now; ``status``: the ledger's counters (anchoring lag)."""
+        now = self._now()
+        with self.engine.connect() as conn:
+            registry = self.registry.get(conn)
+            inspections = self._newest(conn, registry, "inspection")
+            releases = self._newest(conn, registry, "release")
+            ncr_steps = self._newest(conn, registry, "ncr")
+            capa_steps = self._newest(conn, registry, "capa")
+            alerts = self._newest(conn, registry, "alert")
+            lots = sorted({str(r.body["lot"]) for r in inspections if r.body.get("lot")})
+            lines = {
+                lot: json.loads(bytes(body)).get("line")
+                for lot, body in conn.execute(_LINES, {"lots": lots})
+                if body is not None
+            }
+            first_seen = (
+                dict(
+                    conn.execute(
+                        sa.select(Record.lot, sa.func.min(Record.accepted_at))
+                        .where(Record.lot.in_({str(r.body["lot"]) for r in releases}))
+                        .group_by(Record.lot)
+                    ).all()
+                )
+                if releases
+                else {}
+            )
+        # First-pass yield: of each lot and stage, the first inspection passed.
+        first: dict[tuple[str, str], Stored] = {}
+        for r in inspections:
+            first.setdefault((str(r.body["lot"]), str(r.body["stage"])), r)
+        groups: dict[str, dict[str, list[int]]] = {
+            "product": defaultdict(lambda: [0, 0]),
+            "line": defaultdict(lambda: [0, 0]),
+            "supplier": defaultdict(lambda: [0, 0]),
+        }
+        for (lot, _stage), r in first.items():
+            passed = int(r.body["verdict"] == "pass")
+            product = r.body.get("product") or {}
+            keys = {
+                "product": str(product.get("name") or product.get("gtin") or "?"),
+                "line": lines.get(lot) or "(no line)",
+                "supplier": str(r.body.get("supplier") or "(in-house)"),
+            }
+            for by, key in keys.items():
+                groups[by][key][0] += passed
+                groups[by][key][1] += 1
+        fpy = {
+            by: [
+                {"key": k, "passed": p, "inspected": n, "yield": round(p / n, 4)}
+                for k, (p, n) in sorted(counts.items())
+            ]
+            for by, counts in groups.items()
+        }
+        ncrs = _latest_per(ncr_steps, "ncr_id")
+        open_ncrs = [steps for steps in ncrs.values() if steps[-1].body["step"] != "closed"]
+        ages = [_age_days(steps[0].accepted_at, now) for steps in open_ncrs]
+        capas = _latest_per(capa_steps, "capa_id")
+        closed = [s for s in capas.values() if s[-1].body["step"] == "closed"]
+        on_time = 0
+        due_known = 0
+        for steps in closed:
+            due = next((r.body["due_by"] for r in reversed(steps) if r.body.get("due_by")), None)
+            if due is not None:
+                due_known += 1
+                on_time += int(_parse(steps[-1].accepted_at) <= _parse(str(due)))
+        overdue = 0
+        for steps in capas.values():
+            due = next((r.body["due_by"] for r in reversed(steps) if r.body.get("due_by")), None)
+            if steps[-1].body["step"] not in ("closed", "cancelled") and due is not None:
+                overdue += int(_parse(str(due)) < now)
+        cycle = []
+        for r in releases:
+            started = first_seen.get(r.body["lot"])
+            if started is not None and r.body.get("decision") == "released":
+                cycle.append((_parse(r.accepted_at) - started).total_seconds() / 3600)
+        referenced = {
+            ref for steps in ncrs.values() for s in steps for ref in s.body.get("refs", [])
+        }
+        open_alerts = [
+            {
+                "alert_id": a.body["alert_id"],
+                "lot": a.body.get("lot"),
+                "severity": a.body["severity"],
+                "description": a.body["description"],
+                "raised_at": a.accepted_at,
+            }
+            for a in alerts
+            if a.body["alert_id"] not in referenced and a.record_id not in referenced
+        ]
+        return {
+            "as_of": now.isoformat().replace("+00:00", "Z"),
+            "window": WINDOW,
+            "records": status.get("records"),
+            "first_pass_yield": fpy,
+            "ncr": {
+                "open": len(open_ncrs),
+                "median_age_days": round(median(ages), 2) if ages else None,
+                "oldest_age_days": max(ages) if ages else None,
+                "by_step": _count(s[-1].body["step"] for s in open_ncrs),
+            },
+            "capa": {
+                "open": sum(
+                    1 for s in capas.values() if s[-1].body["step"] not in ("closed", "cancelled")
+                ),
+                "overdue": overdue,
+                "closed": len(closed),
+                "closed_on_time": on_time,
+                "on_time_rate": round(on_time / due_known, 4) if due_known else None,
+            },
+            "release_cycle_hours": {
+                "releases": len(cycle),
+                "median": round(median(cycle), 2) if cycle else None,
+                "max": round(max(cycle), 2) if cycle else None,
+            },
+            "open_alerts": open_alerts[-50:],
+            "open_alert_count": len(open_alerts),
+            "anchoring": {
+                "lag_records": status.get("anchor_lag_records"),
+                "lag_seconds": status.get("anchor_lag_seconds"),
+                "latest_checkpoint": status.get("latest_checkpoint"),
+                "latest_anchored_checkpoint": status.get("latest_anchored_checkpoint"),
+            },
+        }
+
+
+def _count(values: Any) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for v in values:
+        out[str(v)] = out.get(str(v), 0) + 1
+    return out
+
+
+def _latest_per(records: Sequence[Stored], key: str) -> dict[str, list[Stored]]:
+    out: dict[str, list[Stored]] = defaultdict(list)
+    for r in records:
+        out[str(r.body[key])].append(r)
+    return out
+
+
+def _entity(kind: str, steps: list[Stored], now: datetime) -> dict[str, Any]:
+    last = steps[-1]
+    step = str(last.body["step"])
+    due = next((r.body["due_by"] for r in reversed(steps) if r.body.get("due_by")), None)
+    lot = next((r.body["lot"] for r in steps if r.body.get("lot")), None)
+    item: dict[str, Any] = {
+        f"{kind}_id": last.body[f"{kind}_id"],
+        "lot": lot,
+        "step": step,
+        "opened_at": steps[0].accepted_at,
+        "age_days": _age_days(steps[0].accepted_at, now),
+        "last_step_at": last.accepted_at,
+        "last_signature": last.manifestation(),
+        "next_steps": list(NEXT_STEPS[kind].get(step, ())),
+        "records": [r.record_id for r in steps],
+    }
+    summary = next((r.body[k] for r in steps for k in ("nature", "problem") if r.body.get(k)), None)
+    item["summary"] = summary
+    if kind == "ncr":
+        item["capa_id"] = next((r.body["capa_id"] for r in steps if r.body.get("capa_id")), None)
+        item["disposition"] = next(
+            (r.body["disposition"] for r in steps if r.body.get("disposition")), None
+        )
+    else:
+        item["ncr_id"] = next((r.body["ncr_id"] for r in steps if r.body.get("ncr_id")), None)
+        item["due_by"] = due
+        item["overdue"] = (
+            due is not None and step not in ("closed", "cancelled") and _parse(str(due)) < now
+        )
+    return item
