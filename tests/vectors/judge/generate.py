@@ -2443,6 +2443,656 @@ def incoming_material_signed_later() -> Log:
     )
 
 
+# -- corrections ---------------------------------------------------------------------------------
+
+
+def corrected(
+    name: str,
+    description: str,
+    corrects: str,
+    changes: list[Json],
+    lot: str | None = "LOT-A",
+    who: str = "approver",
+    before: Callable[[Log, Json], Any] | None = None,
+    **kw: Any,
+) -> Log:
+    log = broken(name, description, **kw)
+    i = ready(log)
+    if before is not None:
+        before(log, i)
+    log.add(correction("CO-1", corrects, lot, changes), who, "authored")
+    return log
+
+
+@scenario
+def correction_not_found() -> Log:
+    return corrected(
+        "correction/of-a-record-never-logged",
+        "A correction of I-404, which is no logged record.",
+        "I-404",
+        [{"path": "/sample_size", "value": 40}],
+    )
+
+
+@scenario
+def correction_of_release() -> Log:
+    def rel(log: Log, i: Json) -> None:
+        released(log, i)
+
+    return corrected(
+        "correction/of-a-release",
+        "A correction of a release decision.",
+        "R-1",
+        [{"path": "/statement", "value": "reviewed again"}],
+        before=rel,
+    )
+
+
+@scenario
+def correction_of_signer() -> Log:
+    return corrected(
+        "correction/of-a-signer-grant",
+        "A correction of the inspector's grant (printed name).",
+        "signer-inspector",
+        [{"path": "/name", "value": "Dana Smith"}],
+        lot=None,
+    )
+
+
+@scenario
+def correction_lot() -> Log:
+    return corrected(
+        "correction/names-another-lot",
+        "A correction of LOT-A's inspection naming LOT-B.",
+        "I-1",
+        [{"path": "/sample_size", "value": 40}],
+        lot="LOT-B",
+    )
+
+
+@scenario
+def correction_protected() -> Log:
+    return corrected(
+        "correction/of-a-protected-field",
+        "A correction of an inspection's stage.",
+        "I-1",
+        [{"path": "/stage", "value": "in_process"}],
+    )
+
+
+@scenario
+def correction_of_step() -> Log:
+    def ncr(log: Log, _: Json) -> None:
+        log.add(
+            workflow("ncr", "N-1", "NCR-1", "open", lot="LOT-A", refs=["I-1"]),
+            "inspector",
+            "authored",
+        )
+
+    return corrected(
+        "correction/of-an-ncr-step",
+        "A correction of an NCR's step (a workflow moves by its own steps).",
+        "N-1",
+        [{"path": "/step", "value": "closed"}],
+        before=ncr,
+    )
+
+
+@scenario
+def correction_no_field() -> Log:
+    return corrected(
+        "correction/path-not-in-the-original",
+        "A correction of /notes, which the inspection does not have.",
+        "I-1",
+        [{"path": "/notes", "value": "added later"}],
+    )
+
+
+@scenario
+def correction_no_element() -> Log:
+    return corrected(
+        "correction/no-such-element",
+        "A correction of the sixth characteristic of an inspection that has one.",
+        "I-1",
+        [{"path": "/characteristics/5/value", "value": 3.0}],
+    )
+
+
+@scenario
+def correction_deep_missing() -> Log:
+    return corrected(
+        "correction/path-through-a-missing-field",
+        "A correction of /product/name/first (no such parent).",
+        "I-1",
+        [{"path": "/product/name/first", "value": "shaft"}],
+    )
+
+
+@scenario
+def correction_invalid_result() -> Log:
+    return corrected(
+        "correction/would-make-the-record-invalid",
+        "A correction of a passing value to one outside the limits, keeping the pass verdict.",
+        "I-1",
+        [{"path": "/characteristics/0/value", "value": 3.2}],
+    )
+
+
+@scenario
+def correction_differs_from_spec() -> Log:
+    return corrected(
+        "specification/correction-makes-the-inspection-differ",
+        "An approver corrects an inspection's lower limit away from its specification's.",
+        "I-1",
+        [{"path": "/characteristics/0/lower", "value": 2.9}],
+    )
+
+
+@scenario
+def correction_of_correction() -> Log:
+    def first(log: Log, _: Json) -> None:
+        log.add(
+            correction("CO-0", "I-1", "LOT-A", [{"path": "/sample_size", "value": 40}]),
+            "approver",
+            "authored",
+        )
+
+    return corrected(
+        "correction/of-a-correction",
+        "A correction of another correction.",
+        "CO-0",
+        [{"path": "/reason", "value": "another reason"}],
+        before=first,
+    )
+
+
+@scenario
+def corrections_chain() -> Log:
+    log = base(
+        "valid/corrections-applied-in-order",
+        "Three corrections of one inspection (sample size twice, then the notes "
+        "through an array path), then a release citing it.",
+    )
+    i = log.add(inspection("I-1", "LOT-A", log.now + 30, notes="n"), "inspector", "authored")
+    for n, change_ in enumerate(
+        (
+            {"path": "/sample_size", "value": 40},
+            {"path": "/sample_size", "value": 50},
+            {"path": "/characteristics/0/method", "value": "laser micrometer"},
+        ),
+        1,
+    ):
+        log.add(correction(f"CO-{n}", "I-1", "LOT-A", [change_]), "inspector", "authored")
+    log.add(
+        correction("CO-4", "I-1", "LOT-A", [{"path": "/notes", "value": "m~/"}]),
+        "approver",
+        "authored",
+    )
+    released(log, i)
+    return log
+
+
+# -- alerts and recalls --------------------------------------------------------------------------
+
+
+@scenario
+def alert_reused() -> Log:
+    log = broken("alert/alert-id-used-twice", "Two alerts with one alert id.")
+    log.add(alert("AL-1", "ALERT-1", "LOT-A"), "inspector", "authored")
+    log.add(alert("AL-2", "ALERT-1", "LOT-A"), "inspector", "authored")
+    return log
+
+
+@scenario
+def alert_refs() -> Log:
+    log = broken(
+        "alert/refs-name-no-record-of-its-lot", "An alert on LOT-A naming an inspection of LOT-B."
+    )
+    ready(log, "LOT-B", "I-B")
+    log.add(alert("AL-1", "ALERT-1", "LOT-A", refs=["I-B"]), "inspector", "authored")
+    return log
+
+
+@scenario
+def alert_refs_unknown_no_lot() -> Log:
+    log = broken(
+        "alert/refs-name-no-stored-record", "An alert of no lot naming a record never logged."
+    )
+    log.add(alert("AL-1", "ALERT-1", None, refs=["X-404"]), "inspector", "authored")
+    return log
+
+
+@scenario
+def auditor_alert() -> Log:
+    log = base(
+        "valid/auditor-alert-on-any-record",
+        "The audit (auditor role) records an alert of no lot on a logged inspection.",
+        people=("auditor",),
+    )
+    ready(log)
+    log.add(
+        {**alert("AL-1", "ALERT-1", None, refs=["I-1"]), "source": "audit"}, "auditor", "recorded"
+    )
+    return log
+
+
+@scenario
+def recall_authored() -> Log:
+    log = broken(
+        "recall/real-recall-signed-authored",
+        "A real recall (not a drill) signed 'authored' by a QA inspector.",
+    )
+    ready(log)
+    log.add(recall("RC-1", "RECALL-1", log.now + 30), "inspector", "authored")
+    return log
+
+
+@scenario
+def recall_reused() -> Log:
+    log = broken("recall/recall-id-used-twice", "Two recalls with one recall id.")
+    ready(log)
+    log.add(recall("RC-1", "RECALL-1", log.now + 30), "approver", "approved")
+    log.add(recall("RC-2", "RECALL-1", log.now + 30), "approver", "approved")
+    return log
+
+
+# -- specifications ------------------------------------------------------------------------------
+
+
+def new_version(
+    log: Log,
+    version: int = 2,
+    approve: bool = True,
+    author: str = "author",
+    approver: str = "approver",
+    effective_from: str | None = None,
+    **spec: Any,
+) -> Json:
+    """Version ``version`` of SPEC-final through change control (approved when told)."""
+    s = specification("final", version, **spec)
+    cid = s["change_id"]
+    log.add(
+        change(cid, "requested", specifications=[{"spec_id": s["spec_id"], "version": version}]),
+        "author",
+        "authored",
+    )
+    log.add(s, author, "authored")
+    log.add(change(cid, "assessed"), "author", "reviewed")
+    if approve:
+        extra = {} if effective_from is None else {"effective_from": effective_from}
+        log.add(change(cid, "approved", **extra), approver, "approved")
+    return s
+
+
+@scenario
+def spec_v2() -> Log:
+    log = base(
+        "valid/specification-version-2-in-force",
+        "Version 2 of the final specification (tighter limits) comes into force; an "
+        "inspection follows it; release.",
+    )
+    new_version(log, limits=(2.96, 3.04))
+    body = inspection("I-1", "LOT-A", log.now + 30, version=2)
+    body["characteristics"][0].update(lower=2.96, upper=3.04)
+    i = log.add(body, "inspector", "authored")
+    released(log, i)
+    return log
+
+
+@scenario
+def spec_gap() -> Log:
+    log = broken(
+        "specification/version-skips-a-number",
+        "Version 3 of a specification whose latest is version 1.",
+    )
+    new_version(log, 3, approve=False)
+    return log
+
+
+@scenario
+def spec_other_product() -> Log:
+    log = broken(
+        "specification/same-id-for-another-product", "Version 2 of SPEC-final for another product."
+    )
+    new_version(log, approve=False, gtin=OTHER_GTIN)
+    return log
+
+
+@scenario
+def spec_no_change() -> Log:
+    log = broken(
+        "specification/change-does-not-exist", "A specification naming a change never requested."
+    )
+    log.add(specification("final", 2, change_id="CHG-404"), "author", "authored")
+    return log
+
+
+@scenario
+def spec_not_named() -> Log:
+    log = broken(
+        "specification/change-does-not-name-it",
+        "A specification whose change names another specification.",
+    )
+    log.add(
+        change("CHG-2", "requested", specifications=[{"spec_id": "SPEC-x", "version": 1}]),
+        "author",
+        "authored",
+    )
+    log.add(specification("final", 2, change_id="CHG-2"), "author", "authored")
+    return log
+
+
+@scenario
+def approval_before_content() -> Log:
+    log = broken(
+        "specification/change-approved-before-its-specification-is-logged",
+        "A change naming version 2 approved before version 2 is logged.",
+    )
+    ref = {"spec_id": "SPEC-final", "version": 2}
+    log.add(change("CHG-2", "requested", specifications=[ref]), "author", "authored")
+    log.add(change("CHG-2", "assessed"), "author", "reviewed")
+    log.add(change("CHG-2", "approved"), "approver", "approved")
+    return log
+
+
+@scenario
+def four_eyes() -> Log:
+    log = broken(
+        "specification/approved-by-its-author",
+        "Ann writes version 2 and approves the change bringing it into force.",
+        people=("ann",),
+    )
+    new_version(log, author="ann", approver="ann")
+    return log
+
+
+@scenario
+def four_eyes_other_key() -> Log:
+    log = broken(
+        "specification/approved-by-its-author-with-another-key",
+        "Ann writes version 2 with one key and approves it with another of hers.",
+        people=("ann", "ann2"),
+    )
+    new_version(log, author="ann", approver="ann2")
+    return log
+
+
+@scenario
+def inspection_v1_late() -> Log:
+    log = broken(
+        "specification/inspection-cites-no-specification",
+        "An inspection/1 (no specification cited) once specifications exist.",
+    )
+    body = {**inspection("I-1", "LOT-A", log.now + 30), "schema": "inspection/1"}
+    del body["specification"], body["characteristics"][0]["equipment"]
+    log.add(body, "inspector", "authored")
+    return log
+
+
+@scenario
+def inspection_unknown_version() -> Log:
+    log = broken(
+        "specification/inspection-cites-an-unknown-version",
+        "An inspection citing version 2 of a specification that has one.",
+    )
+    log.add(inspection("I-1", "LOT-A", log.now + 30, version=2), "inspector", "authored")
+    return log
+
+
+@scenario
+def inspection_unknown_spec() -> Log:
+    log = broken(
+        "specification/inspection-cites-an-unknown-specification",
+        "An in-process inspection: no in-process specification exists.",
+    )
+    log.add(inspection("I-1", "LOT-A", log.now + 30, stage="in_process"), "inspector", "authored")
+    return log
+
+
+@scenario
+def inspection_other_stage() -> Log:
+    log = broken(
+        "specification/inspection-cites-another-stages-specification",
+        "An in-process inspection citing the final specification.",
+    )
+    body = inspection("I-1", "LOT-A", log.now + 30, stage="in_process")
+    body["specification"] = {"spec_id": "SPEC-final", "version": 1}
+    log.add(body, "inspector", "authored")
+    return log
+
+
+@scenario
+def inspection_unapproved_version() -> Log:
+    log = broken(
+        "specification/inspection-cites-a-version-not-approved",
+        "Version 2 logged but its change not approved; an inspection cites it.",
+    )
+    new_version(log, approve=False)
+    log.add(inspection("I-1", "LOT-A", log.now + 30, version=2), "inspector", "authored")
+    return log
+
+
+@scenario
+def inspection_superseded() -> Log:
+    log = broken(
+        "specification/inspection-cites-a-superseded-version",
+        "Version 2 approved; an inspection still cites version 1.",
+    )
+    new_version(log)
+    log.add(inspection("I-1", "LOT-A", log.now + 30), "inspector", "authored")
+    return log
+
+
+@scenario
+def inspection_before_effective() -> Log:
+    log = broken(
+        "specification/inspection-cites-a-version-not-yet-effective",
+        "Version 2 approved to take effect next month; an inspection cites it now.",
+    )
+    new_version(log, effective_from="2026-07-01T00:00:00Z")
+    log.add(inspection("I-1", "LOT-A", log.now + 30, version=2), "inspector", "authored")
+    return log
+
+
+@scenario
+def no_version_in_force() -> Log:
+    log = broken(
+        "specification/no-version-in-force",
+        "An in-process specification logged, its change never approved; an in-process "
+        "inspection cites it.",
+    )
+    s = specification("in_process")
+    log.add(
+        change(
+            s["change_id"], "requested", specifications=[{"spec_id": s["spec_id"], "version": 1}]
+        ),
+        "author",
+        "authored",
+    )
+    log.add(s, "author", "authored")
+    log.add(inspection("I-1", "LOT-A", log.now + 30, stage="in_process"), "inspector", "authored")
+    return log
+
+
+@scenario
+def not_yet_in_force() -> Log:
+    log = broken(
+        "specification/no-version-in-force-yet",
+        "An in-process specification approved to take effect next month; an "
+        "inspection cites it now.",
+    )
+    s = specification("in_process")
+    cid = s["change_id"]
+    log.add(
+        change(cid, "requested", specifications=[{"spec_id": s["spec_id"], "version": 1}]),
+        "author",
+        "authored",
+    )
+    log.add(s, "author", "authored")
+    log.add(change(cid, "assessed"), "author", "reviewed")
+    log.add(change(cid, "approved", effective_from="2026-07-01T00:00:00Z"), "approver", "approved")
+    log.add(inspection("I-1", "LOT-A", log.now + 30, stage="in_process"), "inspector", "authored")
+    return log
+
+
+@scenario
+def inspection_differs() -> Log:
+    log = broken(
+        "specification/inspection-differs-from-its-specification",
+        "An inspection with a smaller sample, other limits, another method, another "
+        "critical flag and a characteristic the specification does not name.",
+    )
+    body = inspection("I-1", "LOT-A", log.now + 30)
+    body["sample_size"] = 20
+    c = body["characteristics"][0]
+    c.update(lower=2.9, method="caliper", critical=False)
+    body["characteristics"].append(
+        {**c, "name": "length", "unit": "mm", "lower": 99.0, "upper": 101.0, "value": 100.0}
+    )
+    log.add(body, "inspector", "authored")
+    return log
+
+
+@scenario
+def inspection_misses_one() -> Log:
+    log = broken(
+        "specification/inspection-misses-a-characteristic",
+        "An inspection measuring only the length where the specification asks for "
+        "the outer diameter.",
+    )
+    body = inspection("I-1", "LOT-A", log.now + 30)
+    body["characteristics"][0].update(name="length", lower=2.95, upper=3.05)
+    log.add(body, "inspector", "authored")
+    return log
+
+
+# -- equipment -----------------------------------------------------------------------------------
+
+
+def measured_with(
+    name: str, description: str, equipment_id: str | None, setup: Callable[[Log], Any] | None = None
+) -> Log:
+    log = broken(name, description)
+    if setup is not None:
+        setup(log)
+    body = inspection("I-1", "LOT-A", log.now + 30)
+    if equipment_id is None:
+        del body["characteristics"][0]["equipment"]
+    else:
+        body["characteristics"][0]["equipment"] = equipment_id
+    log.add(body, "inspector", "authored")
+    return log
+
+
+@scenario
+def equipment_unnamed() -> Log:
+    return measured_with(
+        "equipment/instrument-not-named",
+        "An inspection that names no instrument where the specification "
+        "asks for a laser micrometer.",
+        None,
+    )
+
+
+@scenario
+def equipment_wrong_kind() -> Log:
+    def caliper(log: Log) -> None:
+        log.add(equipment("EQ-C-1", "caliper"), "author", "authored")
+        log.add(calibration("cal-C-1", "EQ-C-1"), "author", "verified")
+
+    return measured_with(
+        "equipment/instrument-of-another-kind",
+        "An inspection measured with a calibrated caliper where the "
+        "specification asks for a laser micrometer.",
+        "EQ-C-1",
+        caliper,
+    )
+
+
+@scenario
+def equipment_unregistered() -> Log:
+    return measured_with(
+        "equipment/instrument-not-registered",
+        "An inspection naming instrument EQ-404, never registered.",
+        "EQ-404",
+    )
+
+
+@scenario
+def equipment_uncalibrated() -> Log:
+    def later(log: Log) -> None:
+        log.add(equipment("EQ-LM-2"), "author", "authored")
+        log.add(
+            calibration(
+                "cal-2",
+                "EQ-LM-2",
+                calibrated_at="2026-05-01T00:00:00Z",
+                valid_until="2026-05-02T00:00:00Z",
+            ),
+            "author",
+            "verified",
+        )
+
+    return measured_with(
+        "equipment/instrument-past-its-calibration-date",
+        "An inspection with a micrometer whose calibration ran out in May.",
+        "EQ-LM-2",
+        later,
+    )
+
+
+@scenario
+def equipment_never_calibrated() -> Log:
+    def registered(log: Log) -> None:
+        log.add(equipment("EQ-LM-2"), "author", "authored")
+
+    return measured_with(
+        "equipment/instrument-never-calibrated",
+        "An inspection with a registered micrometer never calibrated.",
+        "EQ-LM-2",
+        registered,
+    )
+
+
+@scenario
+def equipment_failed_calibration() -> Log:
+    def failed_cal(log: Log) -> None:
+        log.add(
+            calibration(
+                "cal-2",
+                result="fail",
+                as_found="out_of_tolerance",
+                calibrated_at="2026-05-01T00:00:00Z",
+            ),
+            "author",
+            "verified",
+        )
+
+    return measured_with(
+        "equipment/instrument-failed-its-calibration",
+        "An inspection with the micrometer after a failed calibration.",
+        EQUIPMENT,
+        failed_cal,
+    )
+
+
+@scenario
+def equipment_twice() -> Log:
+    log = broken("equipment/registered-twice", "The micrometer registered a second time.")
+    log.add({**equipment(), "record_id": "equipment-again"}, "author", "authored")
+    return log
+
+
+@scenario
+def calibration_unregistered() -> Log:
+    log = broken(
+        "equipment/calibration-of-an-unregistered-instrument",
+        "A calibration of instrument EQ-404, never registered.",
+    )
+    log.add(calibration("cal-404", "EQ-404"), "author", "verified")
+    return log
+
+
 # -- the file ----------------------------------------------------------------------------------
 
 
