@@ -38,6 +38,7 @@ from api.schemas import (
     SubmitRequest,
     SubmitResponse,
 )
+from api.spc import routes as spc_routes
 from api.views import (
     EpcisDocument,
     EquipmentDetail,
@@ -838,6 +839,7 @@ def create_app(
     from api.console import console_router  # here: it uses this module's dependencies
 
     app.include_router(console_router(web_dist or DEFAULT_WEB_DIST))
+    app.include_router(spc_routes(get_reader))
     app.add_middleware(
         RequestGuard,
         limit=max_body_bytes,

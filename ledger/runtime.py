@@ -41,6 +41,7 @@ from ledger.models import LedgerMeta, Record
 from ledger.sealer import Sealer
 from ledger.service import Ledger
 from ledger.signers import load_registry
+from ledger.spc_monitor import SpcMonitor
 
 __all__ = ["Runtime"]
 
@@ -60,6 +61,8 @@ class Runtime:
     projector: Projector
     admin_key_path: Path
     admin_created: bool
+    #: Raises SPC alerts (started with the workers when spc.toml names characteristics).
+    spc: SpcMonitor | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _threads: list[threading.Thread] = field(default_factory=list)
 
@@ -190,6 +193,10 @@ class Runtime:
             ("sealer", lambda: self.sealer.run(self._stop, s.seal_interval)),
             ("genealogy", lambda: self.projector.run(self._stop, s.seal_interval)),
         ]
+        if self.ledger.spc.config.characteristics:
+            monitor = SpcMonitor(self.ledger.spc, self.ledger.submitter, s.keys_dir / "audit.key")
+            self.spc = monitor
+            workers.append(("spc", lambda: monitor.run(self._stop, s.seal_interval)))
         for a in self.anchorers:
             a.report = Reporter(self.engine, a.name, counters=a.counters)
             workers.append((a.name, functools.partial(a.run, self._stop, s.anchor_interval)))

@@ -12,6 +12,7 @@ workers (sealer, anchorer, audit) import those and :mod:`ledger.storage`, never 
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -30,6 +31,7 @@ from ledger.master import MasterData
 from ledger.promises import Promiser
 from ledger.proofs import Proofs
 from ledger.reads import Reads
+from ledger.spc_monitor import CONFIG_ENV, Charts, SpcConfig, load_config
 from ledger.submission import (
     MEANINGS,
     GroupCommit,
@@ -54,9 +56,10 @@ class Ledger:
         log_key: Ed25519PrivateKey | None = None,
         promise_delay: int = 300,
         extra_chains: tuple[int, ...] = (),
+        spc: SpcConfig | None = None,
     ) -> None:
         """``extra_chains``: the chains anchored on besides the primary one (their anchorers'
-        health counts)."""
+        health counts); ``spc``: the characteristics charted (ledger.spc_monitor)."""
         self.engine = engine
         self.identity = identity
         promiser = (
@@ -78,6 +81,8 @@ class Ledger:
         self.exporter = Exporter(engine, identity, policy)
         #: Specifications, equipment, suppliers (``/v1/specifications`` ...).
         self.master = MasterData(engine, self.reads.registry, policy, clock)
+        #: SPC charts of the characteristics ``spc.toml`` names (``/v1/spc``).
+        self.spc = Charts(engine, spc or SpcConfig())
         # The read and proof side, as the routes call it.
         self.reader = self.reads.reader
         self.record_view = self.reads.record_view
@@ -111,6 +116,7 @@ class Ledger:
             log_key=log_key,
             promise_delay=settings.promise_delay,
             extra_chains=tuple(chain_id for chain_id, _ in settings.extra_chains),
+            spc=load_config(settings.home, os.environ.get(CONFIG_ENV)),
         )
 
     def receipt(self, record_id: str) -> dict[str, Any]:

@@ -379,7 +379,7 @@ def _points(
         sa.text(f"{_SELECT} {where} ORDER BY seq {order} LIMIT :limit"),
         {"rtype": c.record_type, "filter": json.dumps(c.containment()), "limit": limit, **params},
     )
-    out = [p for seq, rid, body in rows if (p := point_of(c, seq, rid, json.loads(body)))]
+    out = [p for seq, rid, body in rows if (p := point_of(c, seq, rid, json.loads(bytes(body))))]
     return out if order == "ASC" else out[::-1]
 
 
@@ -651,7 +651,7 @@ class SpcMonitor:
             upto = int(rows[-1][0])
             touched: dict[str, int] = {}
             for _, rtype, body in rows:
-                parsed = json.loads(body)
+                parsed = json.loads(bytes(body))
                 for c in config.characteristics:
                     if c.matches(rtype, parsed):
                         touched[c.id] = touched.get(c.id, 0) + 1
