@@ -431,7 +431,8 @@ class Charts:
 
     engine: sa.Engine
     config: SpcConfig = field(default_factory=SpcConfig)
-    _limits: dict[str, spc.Limits] = field(default_factory=dict)
+    #: Baseline limits once computed, with the seq of the baseline's last record.
+    _limits: dict[str, tuple[spc.Limits, int]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def characteristics(self) -> list[dict[str, Any]]:
@@ -440,14 +441,29 @@ class Charts:
     def limits(self, conn: sa.Connection, c: Characteristic) -> spc.Limits | None:
         """Fixed limits, or those of the first ``baseline`` plotted points (None while there
         are fewer)."""
+        found = self.limits_and_baseline(conn, c)
+        return found[0] if found is not None else None
+
+    def limits_and_baseline(
+        self, conn: sa.Connection, c: Characteristic
+    ) -> tuple[spc.Limits, int] | None:
+        """The limits and the seq of the last record they were estimated from (0: fixed)."""
         if c.center is not None and c.sigma is not None:
-            return spc.fixed_limits(c.center, c.sigma, c.subgroup)
+            return spc.fixed_limits(c.center, c.sigma, c.subgroup), 0
         with self._lock:
             known = self._limits.get(c.id)
         if known is not None:
             return known
-        first = _points(conn, c, "", "ASC", c.baseline * c.subgroup)
-        plotted = plot(first, c.subgroup)
+        wanted = c.baseline * c.subgroup
+        first: list[Point] = []
+        after = 0
+        while len(first) < wanted:  # records without a numeric value are skipped
+            page = _points(conn, c, "AND seq > :after", "ASC", wanted, after=after)
+            if not page:
+                break
+            first.extend(page)
+            after = page[-1].seq
+        plotted = plot(first[:wanted], c.subgroup)
         if len(plotted) < c.baseline:
             return None
         try:
@@ -460,8 +476,8 @@ class Charts:
         if not limits.sigma > 0:
             return None  # a constant baseline: no spread to judge against
         with self._lock:
-            self._limits[c.id] = limits
-        return limits
+            self._limits[c.id] = (limits, plotted[-1].last.seq)
+        return limits, plotted[-1].last.seq
 
     def window(
         self, conn: sa.Connection, c: Characteristic, count: int, upto: int | None = None
@@ -650,9 +666,15 @@ class SpcMonitor:
                 return 0
             upto = int(rows[-1][0])
             touched: dict[str, int] = {}
+            by_key = self._by_key()
             for _, rtype, body in rows:
                 parsed = json.loads(bytes(body))
-                for c in config.characteristics:
+                if rtype == "process_reading":
+                    candidates = by_key.get(("tag", parsed.get("tag")), [])
+                else:
+                    names = {x.get("name") for x in parsed.get("characteristics") or ()}
+                    candidates = [c for n in names for c in by_key.get(("inspection", n), [])]
+                for c in candidates:
                     if c.matches(rtype, parsed):
                         touched[c.id] = touched.get(c.id, 0) + 1
             for c in config.characteristics:
@@ -661,17 +683,27 @@ class SpcMonitor:
             self.cursor = upto
             return len(rows)
 
+    def _by_key(self) -> dict[tuple[str, Any], list[Characteristic]]:
+        """The characteristics by the tag or inspection characteristic name they chart."""
+        out: dict[tuple[str, Any], list[Characteristic]] = {}
+        for c in self.charts.config.characteristics:
+            key = ("tag", c.tag) if c.tag is not None else ("inspection", c.inspection)
+            out.setdefault(key, []).append(c)
+        return out
+
     def _judge(self, conn: sa.Connection, c: Characteristic, new: int, upto: int) -> None:
         """Judge the characteristic's last ``new`` records (up to ``upto``)."""
-        limits = self.charts.limits(conn, c)
-        if limits is None:
+        known = self.charts.limits_and_baseline(conn, c)
+        if known is None:
             return
+        limits, baseline_end = known
         fresh = -(-new // c.subgroup)  # plotted points the new records may complete
         plotted = self.charts.window(conn, c, fresh, upto)
         first_new = max(0, len(plotted) - fresh)
         found = spc.evaluate([p.value for p in plotted], limits.center, limits.sigma_point, c.rules)
         for v in found:
-            if v.first >= first_new:
+            # The baseline's own points estimated the limits: they are not judged by them.
+            if v.first >= first_new and plotted[v.first].last.seq > baseline_end:
                 self._raise(conn, c, limits, plotted, v)
 
     def _raise(
@@ -697,7 +729,7 @@ class SpcMonitor:
         description = (
             f"SPC {c.id}: {v.text} ({v.rule}) at {at.last.record_id}, {what} {at.value:.6g}{unit}"
             f"; centre {limits.center:.6g}, control limits {limits.lcl:.6g}..{limits.ucl:.6g}: "
-            "the process has changed before leaving its specification"
+            "a sign of a special cause; investigate before the process leaves its specification"
         )
         record: dict[str, Any] = {
             "record_id": ident,
