@@ -234,7 +234,7 @@ export function floatRepr(x) {
   const neg = mant.startsWith("-");
   const digits = mant.replace("-", "").replace(".", "");
   let out;
-  if (exp >= -5 && exp < 16) {
+  if (exp >= -4 && exp < 16) {
     if (exp >= 0) {
       const whole = digits.length > exp + 1 ? digits.slice(0, exp + 1) : digits.padEnd(exp + 1, "0");
       const frac = digits.length > exp + 1 ? digits.slice(exp + 1) : "0";
