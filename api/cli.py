@@ -3,6 +3,12 @@
 It lives beside the API because ``evledger up`` serves it; every other command talks to a
 running service over HTTP (``--api``, ``EVLEDGER_API_URL``, or ``.evledger/runtime.json``)
 through the client library :mod:`ingest.client`, which also reads key files and signs.
+
+People's keys are password-protected keystore v3 files; a command that signs or makes a read
+token with ``--key`` asks for the password (``--password-file``, ``$EVLEDGER_KEY_PASSWORD_FILE``
+or the terminal) and refuses a plain key file unless ``--allow-plain-key`` or
+``EVLEDGER_ALLOW_PLAIN_KEYS=1`` allows it (CI, devices). The bootstrap admin key that
+``evledger up`` writes (the default when ``--key`` is not given) is the service's own plain key.
 """
 
 from __future__ import annotations
@@ -23,13 +29,23 @@ from evledger_verify.errors import FormatError
 from evledger_verify.records import checksum_address, load_record_file, record_hash
 from evledger_verify.records import typed_data as make_typed_data
 
-from ingest.cli import EXIT_CANNOT_RUN, EXIT_REFUSED, CliError, Main, Refused, ingest, keys
+from ingest.cli import (
+    EXIT_CANNOT_RUN,
+    EXIT_REFUSED,
+    CliError,
+    Main,
+    Refused,
+    ingest,
+    keys,
+)
 from ingest.client import (
     Client,
+    Passwords,
     RefusedError,
     SignedSubmission,
     SigningKey,
     load_key,
+    plain_keys_allowed_by_env,
     segment,
 )
 from ledger.config import Settings
@@ -191,27 +207,75 @@ def _default_admin_key() -> str:
     return str(Settings.from_env().keys_dir / "admin.key")
 
 
-def _load_key(path: str) -> SigningKey:
-    return load_key(Path(path), "signing key")
+def _remember(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Keep a key option's value where :func:`_load_key` finds it (the commands' own
+    signatures stay as they are)."""
+    if value:
+        ctx.meta[f"evledger.{param.name}"] = value
+    return value
 
 
-#: The key whose read token a reading command sends (record bodies, lot status, master data).
-read_key_option = click.option(
-    "--key",
-    "key_path",
-    required=True,
-    type=click.Path(dir_okay=False),
-    help="A key allowed to read (its read token is sent).",
-)
+def key_options(command: Any) -> Any:
+    """``--password-file`` and ``--allow-plain-key`` for a command that reads ``--key``."""
+    allow = click.option(
+        "--allow-plain-key",
+        is_flag=True,
+        expose_value=False,
+        callback=_remember,
+        help="Accept a plain (unencrypted) key file for --key: for devices and CI only; a "
+        "person signs with a password-protected keystore (also EVLEDGER_ALLOW_PLAIN_KEYS=1).",
+    )
+    password = click.option(
+        "--password-file",
+        type=click.Path(dir_okay=False),
+        default=None,
+        expose_value=False,
+        callback=_remember,
+        help="Read --key's keystore password from the first line of this file (readable only "
+        "by you); default $EVLEDGER_KEY_PASSWORD_FILE, else asked on the terminal.",
+    )
+    return password(allow(command))
 
 
-def _read_token(client: Client, key_path: str) -> str:
+def _load_key(path: str | None) -> SigningKey:
+    """The key of ``--key`` (once per command run: a keystore's password is asked once). A
+    keystore opens with its password; a plain file only where explicitly allowed. No path:
+    the bootstrap admin key `evledger up` wrote, the service's own plain key file."""
+    meta = click.get_current_context().meta
+    loaded: dict[str, SigningKey] = meta.setdefault("evledger.loaded_keys", {})
+    where = path if path is not None else _default_admin_key()
+    if where not in loaded:
+        loaded[where] = load_key(
+            Path(where),
+            "signing key" if path is not None else "admin key",
+            passwords=Passwords(meta.get("evledger.password_file")),
+            allow_plain=path is None
+            or bool(meta.get("evledger.allow_plain_key"))
+            or plain_keys_allowed_by_env(),
+        )
+    return loaded[where]
+
+
+def read_key_option(command: Any) -> Any:
+    """The key whose read token a reading command sends (record bodies, lot status, master
+    data), with its password and plain-file options."""
+    option = click.option(
+        "--key",
+        "key_path",
+        required=True,
+        type=click.Path(dir_okay=False),
+        help="A key allowed to read (its read token is sent): a keystore, asked its password.",
+    )
+    return option(key_options(command))
+
+
+def _read_token(client: Client, key_path: str | None) -> str:
     """A read token vouched for by the key in ``key_path``, valid for the command's run."""
     return client.read_token(_load_key(key_path), 600)
 
 
 def _sign_and_submit(
-    client: Client, record: dict[str, Any], key_path: str, meaning: str
+    client: Client, record: dict[str, Any], key_path: str | None, meaning: str
 ) -> dict[str, Any]:
     """Sign once, submit (retrying the same signed submission); a record the ledger already
     holds from the same key with the same meaning is answered as a duplicate."""
@@ -245,6 +309,7 @@ def signers() -> None:
 @click.option(
     "--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)"
 )
+@key_options
 @api_option
 def signers_add(
     address: str,
@@ -278,7 +343,7 @@ def _registry_change(
         "address": address,
         **fields,
     }
-    result = _sign_and_submit(_client(api), record, key_path or _default_admin_key(), "approved")
+    result = _sign_and_submit(_client(api), record, key_path, "approved")
     return str(result["record_id"])
 
 
@@ -293,6 +358,7 @@ def _registry_change(
 @click.option(
     "--key", "key_path", default=None, help="Admin key (default .evledger/keys/admin.key)"
 )
+@key_options
 @api_option
 def signers_revoke(address: str, compromised: bool, key_path: str | None, api: str | None) -> None:
     """Revoke a signer: its later signatures are refused."""
@@ -310,11 +376,12 @@ def signers_revoke(address: str, compromised: bool, key_path: str | None, api: s
     help="A key allowed to read, whose read token is sent (the registry names people); "
     "default .evledger/keys/admin.key",
 )
+@key_options
 @api_option
 def signers_list(as_json: bool, key_path: str | None, api: str | None) -> None:
     """List registered signers with their roles and state (every page)."""
     client = _client(api)
-    rows = client.get_pages("/v1/signers", _read_token(client, key_path or _default_admin_key()))
+    rows = client.get_pages("/v1/signers", _read_token(client, key_path))
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -397,6 +464,7 @@ def _signed_elsewhere(
 @main.command()
 @click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--key", "key_path", type=click.Path(dir_okay=False), help="Sign with this key file.")
+@key_options
 @click.option("--signature", help="A signature made elsewhere over `evledger typed-data FILE`.")
 @click.option(
     "--typed-data",
@@ -439,6 +507,8 @@ def submit(
     bad = [name for name in stamps if not _FIELD.fullmatch(name)]
     if bad:
         raise CliError(f"submit --stamp {bad[0]!r}: expected a top-level field name")
+    if key_path:
+        _load_key(key_path)  # its password first: nothing is sent until the key opens
     for file in files:
         record = _read_record(file)
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -526,6 +596,7 @@ def receipt(record_id: str, output: str, wait: float, api: str | None) -> None:
     type=click.Path(dir_okay=False),
     help="The signer key that vouches for the reader.",
 )
+@key_options
 @click.option(
     "--ttl", default=3600, show_default=True, help="Seconds the token is valid (max 86400)."
 )
@@ -862,6 +933,7 @@ def _scope_path(lot: str | None, supplier: str | None) -> str:
 @click.option("--lot", default=None, help="The lot to recall (and everything made from it).")
 @click.option("--supplier", default=None, help="Recall every lot received from a supplier.")
 @click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
+@key_options
 @click.option("--reason", default=None, help="Why (required for a real recall).")
 @click.option("--drill", is_flag=True, help="A mock recall: timed, and logged as a drill.")
 @click.option("--recall-id", default=None, help="Default: RC-<UTC time>.")
@@ -1178,7 +1250,7 @@ def demo(out_dir: str | None, api: str | None) -> None:
     from api.demo import run_demo
 
     out = Path(out_dir) if out_dir else Settings.from_env().home / "demo"
-    run_demo(_client(api), out, load_key(Path(_default_admin_key()), "admin key"))
+    run_demo(_client(api), out, _load_key(None))
 
 
 def run() -> None:  # pragma: no cover - console entry

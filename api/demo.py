@@ -4,11 +4,16 @@ supplier).
 
 The lot is data: ``docs/examples/demo/catheter-lot.json`` (format ``evledger-demo-lot/1``)
 lists each record in order with the role that signs it and the meaning of the signature.
+
+The demo's people get keystore v3 files, as people do. Their password is random and written to
+``keys/password`` (mode 0600) beside them, so the printed commands can be run as they are:
+acceptable for a demonstration only; a person types their password when asked.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,7 +22,7 @@ from typing import Any
 import click
 from evledger_verify.records import record_hash
 
-from ingest.client import Client, RefusedError, SigningKey, new_key, segment
+from ingest.client import Client, Passwords, RefusedError, SigningKey, new_keystore, segment
 from ledger.embedded import repo_root
 
 __all__ = ["LOT_FILE", "master_data", "run_demo", "sample_lot"]
@@ -101,6 +106,12 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
     out.mkdir(parents=True, exist_ok=True)
     keys = out / "keys"
     keys.mkdir(exist_ok=True, mode=0o700)
+    password_file = keys / "password"
+    if not password_file.exists():
+        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_urlsafe(18) + "\n")
+    passwords = Passwords(password_file)
     tag = secrets.token_hex(3).upper()
     lot = f"L{datetime.now(UTC):%y%m%d}-{tag}"
     domain = client.domain()
@@ -112,8 +123,8 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
     signers: dict[str, SigningKey] = {}
     key_paths: dict[str, Path] = {}
     for role, (name, grant) in people.items():
-        key_paths[role] = keys / f"{lot}-{role}.key"
-        signers[role] = key = new_key(key_paths[role])
+        key_paths[role] = keys / f"{lot}-{role}.json"
+        signers[role] = key = new_keystore(key_paths[role], passwords, "demo")
         grant_record = {
             "record_id": f"signer-{lot}-{role}",
             "type": "signer",
@@ -159,7 +170,11 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
             f"its certificate of conformance: {certificate} (scan its QR code, or open the "
             "link it holds, to verify the release in a browser)"
         )
-    click.echo(f"see the lot as QA does:\n  evledger lot {lot} --key {key_paths['approver']}")
+    click.echo(
+        f"see the lot as QA does (the keystore's password is in {password_file}, for the demo "
+        f"only):\n  evledger lot {lot} --key {key_paths['approver']} "
+        f"--password-file {password_file}"
+    )
     click.echo("verify with:")
     for _, _, record in records:
         rid = record["record_id"]

@@ -21,7 +21,17 @@ from evledger_verify.receipt import Trust
 from evledger_verify.records import Domain
 from prometheus_client import Gauge
 
-from ingest.client import Client, ClientError, SigningKey, UnreachableError, load_key, new_key
+from ingest.client import (
+    PASSWORD_FILE_ENV,
+    Client,
+    ClientError,
+    Passwords,
+    SigningKey,
+    UnreachableError,
+    load_key,
+    new_key,
+    new_keystore,
+)
 from ingest.outbox import MAX_BYTES, MAX_RECORDS, Outbox, OutboxFull
 from ingest.promises import PromiseKeeper
 from ingest.runner import LOG, Runner, kv
@@ -66,7 +76,18 @@ class Main(click.Group):
 
 @click.group()
 def keys() -> None:
-    """Signer keys (secp256k1, one hex key per file, mode 0600)."""
+    """Signer keys (secp256k1, mode 0600): a person's in a password-protected keystore v3 file
+    (as geth, cast and wallets use), a device's in a plain hex file."""
+
+
+#: ``--password-file``: where a keystore's password is read (its first line).
+password_file_option = click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help=f"Read the keystore's password from the first line of this file (readable only by "
+    f"you); default ${PASSWORD_FILE_ENV}, else asked on the terminal.",
+)
 
 
 @keys.command("new")
@@ -82,16 +103,53 @@ def keys() -> None:
     is_flag=True,
     help="If the file exists, keep it and print its address (a script can run twice).",
 )
-def keys_new(output: str, if_missing: bool) -> None:
-    """Generate a signing key; prints its address (register it with `signers add`)."""
+@password_file_option
+@click.option(
+    "--plain",
+    is_flag=True,
+    help="For devices only (scanner stations, PLC gateways): a plain hex key file that no "
+    "password protects, so an unattended ingester can sign.",
+)
+def keys_new(output: str, if_missing: bool, password_file: str | None, plain: bool) -> None:
+    """Generate a signing key; prints its address (register it with `signers add`).
+
+    By default the key is written as a keystore v3 file (Web3 Secret Storage: scrypt n=2^18,
+    r=8, p=1 and AES-128-CTR, as geth writes; cast, geth and MetaMask import it), encrypted
+    with a password from --password-file, $EVLEDGER_KEY_PASSWORD_FILE or asked twice on the
+    terminal: signing then takes the file and the password."""
     path = Path(output)
     if path.exists() and not if_missing:
         raise CliError(
             f"keys new: {path} already exists; refusing to overwrite a key "
             "(--if-missing keeps it and prints its address)"
         )
-    key = load_key(path, "keys new") if path.exists() else new_key(path)
+    passwords = Passwords(password_file)
+    if path.exists():
+        key = load_key(path, "keys new", passwords=passwords)
+    elif plain:
+        key = new_key(path)
+    else:
+        key = new_keystore(path, passwords)
     click.echo(key.address)
+
+
+@keys.command("encrypt")
+@click.argument("plain_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The keystore file to create (refuses to overwrite).",
+)
+@password_file_option
+def keys_encrypt(plain_file: str, output: str, password_file: str | None) -> None:
+    """Write the key of a plain key file into a new password-protected keystore (the same key
+    and address: its registration stays); then delete the plain file. Prints the address."""
+    key = load_key(Path(plain_file), "keys encrypt")
+    new_keystore(Path(output), Passwords(password_file), "keys encrypt", key=key)
+    click.echo(key.address)
+    click.echo(f"wrote {output}; now delete {plain_file} (e.g. shred -u {plain_file})", err=True)
 
 
 @click.group()

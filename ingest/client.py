@@ -6,7 +6,7 @@ It depends on the verifier package (hashing, EIP-712, address rules) and ``httpx
 
     from ingest.client import Client, load_key
 
-    key = load_key(Path("inspector.key"))
+    key = load_key(Path("inspector.json"), allow_plain=False)   # a keystore: asks its password
     with Client("http://127.0.0.1:8000") as api:
         signed = key.sign(record, "authored", api.domain())   # signed once ...
         result = api.submit(signed)                           # ... sent until it lands
@@ -17,15 +17,26 @@ Retries: transport errors (connection refused or reset, timeouts) and answers 40
 submission, so a retry after a lost answer gets 200 ``duplicate`` from the service, which
 counts as success. Every other answer is final. Errors derive from :class:`ClientError`, whose
 ``exit_code`` is what a command line exits with (1 refused, 2 could not run).
+
+Key files come in two formats, told apart by their content. A person's key is a keystore v3
+file (Web3 Secret Storage: scrypt and AES-128-CTR, as geth, cast and wallets write and
+import), so signing takes the file and its password; a device's key (a scanner station, a PLC
+gateway) is a plain file holding one hex key, since no one is there to type a password.
+:func:`load_key` reads both; a caller signing for a person passes ``allow_plain=False`` unless
+plain files were explicitly allowed. A keystore's password comes from :class:`Passwords`: a
+password file, else a prompt on the terminal, never a variable holding the password.
 """
 
 from __future__ import annotations
 
 import copy
+import getpass
+import json
 import os
 import random
 import secrets
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -56,23 +67,32 @@ from evledger_verify.tokens import (
 )
 
 __all__ = [
+    "ALLOW_PLAIN_ENV",
     "MAX_BATCH_ITEMS",
+    "PASSWORD_FILE_ENV",
     "RETRY_STATUSES",
+    "STANDARD_SCRYPT_N",
     "BatchResult",
     "Client",
     "ClientError",
     "InvalidInputError",
     "KeyFileError",
+    "NoPasswordError",
+    "Passwords",
+    "PlainKeyRefusedError",
     "RefusedError",
     "ServiceError",
     "SignedSubmission",
     "SigningKey",
     "UnreachableError",
+    "WrongPasswordError",
     "backoff_delay",
     "final_refusal",
     "load_key",
     "new_key",
+    "new_keystore",
     "pause",
+    "plain_keys_allowed_by_env",
     "segment",
 ]
 
@@ -108,6 +128,22 @@ def pause(stop: threading.Event, seconds: float, sleep: Callable[[float], object
 #: The service's default item limit for ``POST /v1/records/batch``.
 MAX_BATCH_ITEMS = 1000
 _KEY_FILE_MAX_BYTES = 1024
+#: A keystore v3 file is about 500 bytes; anything much larger is not one.
+_KEYSTORE_MAX_BYTES = 16 * 1024
+_PASSWORD_FILE_MAX_BYTES = 4096
+
+#: The environment variable naming a password file for keystores (never the password itself).
+PASSWORD_FILE_ENV = "EVLEDGER_KEY_PASSWORD_FILE"  # noqa: S105 (a variable name)
+#: Set to 1 where plain key files are the explicit choice for signing (CI, devices).
+ALLOW_PLAIN_ENV = "EVLEDGER_ALLOW_PLAIN_KEYS"
+#: geth's "standard" scrypt cost (with r = 8, p = 1; about 256 MiB and half a second of CPU),
+#: which eth-keyfile also writes: what ``evledger keys new`` uses.
+STANDARD_SCRYPT_N = 1 << 18
+#: The most a keystore may ask of scrypt here (n * r * p, and 128 * n * r bytes of memory): a
+#: file cannot make the loader spend minutes or gigabytes. Four times the standard cost.
+_SCRYPT_MAX_COST = 1 << 23
+_SCRYPT_MAX_MEMORY = 512 * 1024 * 1024
+_PBKDF2_MAX_ROUNDS = 10_000_000
 
 
 # -- errors -----------------------------------------------------------------------------------
@@ -122,6 +158,20 @@ class ClientError(Exception):
 class KeyFileError(ClientError):
     """A key file is missing, unreadable, open to others, or holds no key. Never carries key
     material."""
+
+
+class WrongPasswordError(KeyFileError):
+    """The password does not open the keystore (its MAC does not match)."""
+
+
+class NoPasswordError(KeyFileError):
+    """A keystore needs a password and there is no way to get one (no password file, and no
+    terminal to ask on), or the one given is unusable."""
+
+
+class PlainKeyRefusedError(KeyFileError):
+    """A plain (unencrypted) key file where a person's password-protected keystore is
+    required and plain files were not explicitly allowed."""
 
 
 class UnreachableError(ClientError):
@@ -218,19 +268,230 @@ class SigningKey:
         return "0x" + self._key.secret.hex() + "\n"
 
 
-def load_key(path: Path, what: str = "signing key") -> SigningKey:
-    """Read a key file: one hex secp256k1 private key (0x optional) and a newline, readable by
-    its owner only."""
+def plain_keys_allowed_by_env() -> bool:
+    """Whether ``EVLEDGER_ALLOW_PLAIN_KEYS`` explicitly allows plain key files (1, true, yes)."""
+    return os.environ.get(ALLOW_PLAIN_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _owner_only(mode: int, path: Path, what: str, kind: str) -> None:
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise KeyFileError(
+            f"{what}: {kind} {path} is readable by others (mode {oct(mode & 0o777)}); "
+            f"run: chmod 600 {path}"
+        )
+
+
+class Passwords:
+    """Where a keystore's password comes from, in this order: ``file`` (``--password-file``),
+    the file named by ``$EVLEDGER_KEY_PASSWORD_FILE``, else a prompt on the terminal that does
+    not echo. A password file is read up to its first newline and must be readable by its
+    owner only. Without a file and without a terminal there is no password: an error, never
+    a guess. ``prompt`` and ``interactive`` replace the terminal (tests)."""
+
+    def __init__(
+        self,
+        file: str | Path | None = None,
+        *,
+        prompt: Callable[[str], str] | None = None,
+        interactive: bool | None = None,
+    ) -> None:
+        named = file if file not in (None, "") else os.environ.get(PASSWORD_FILE_ENV) or None
+        self.file: Path | None = Path(named) if named is not None else None
+        self._prompt = prompt or (lambda text: getpass.getpass(text, stream=sys.stderr))
+        self._interactive = interactive
+
+    def _terminal(self) -> bool:
+        if self._interactive is not None:
+            return self._interactive
+        try:
+            return sys.stdin.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    def get(self, path: Path, what: str, *, confirm: bool = False) -> bytes:
+        """The password for the keystore ``path``; ``confirm`` (a new keystore) asks twice."""
+        if self.file is not None:
+            return self._from_file(self.file, what)
+        if not self._terminal():
+            raise NoPasswordError(
+                f"{what}: keystore {path} needs its password and there is no terminal to ask "
+                f"on: give --password-file FILE or set {PASSWORD_FILE_ENV}=FILE (a file "
+                "readable only by you holding the password)"
+            )
+        try:
+            first = self._prompt(f"Password for keystore {path}: ")
+            if confirm:
+                again = self._prompt(f"Password for keystore {path} (again): ")
+                if again != first:
+                    raise NoPasswordError(f"{what}: the two passwords differ; nothing written")
+        except EOFError:
+            raise NoPasswordError(f"{what}: no password given for keystore {path}") from None
+        return first.encode("utf-8")
+
+    @staticmethod
+    def _from_file(file: Path, what: str) -> bytes:
+        try:
+            with open(file, "rb") as fh:
+                mode = os.fstat(fh.fileno()).st_mode
+                data = fh.read(_PASSWORD_FILE_MAX_BYTES + 1)
+        except OSError as exc:
+            raise NoPasswordError(
+                f"{what}: cannot read password file {file}: {exc.strerror or exc}"
+            ) from None
+        _owner_only(mode, file, what, "password file")
+        if len(data) > _PASSWORD_FILE_MAX_BYTES:
+            raise NoPasswordError(
+                f"{what}: password file {file}: expected one line of at most "
+                f"{_PASSWORD_FILE_MAX_BYTES} bytes"
+            )
+        line = data.split(b"\n", 1)[0]
+        return line[:-1] if line.endswith(b"\r") else line
+
+
+def _hex_field(value: Any, size: int | None, name: str) -> bytes:
+    if not isinstance(value, str) or len(value) > 2048:
+        raise ValueError(f"{name}: expected hex")
+    try:
+        raw = bytes.fromhex(value[2:] if value[:2] in ("0x", "0X") else value)
+    except ValueError:
+        raise ValueError(f"{name}: expected hex") from None
+    if size is not None and len(raw) != size:
+        raise ValueError(f"{name}: expected {size} bytes")
+    if not raw:
+        raise ValueError(f"{name}: empty")
+    return raw
+
+
+def _int_field(params: Mapping[str, Any], name: str, low: int, high: int) -> int:
+    value = params.get(name)
+    if type(value) is not int or not low <= value <= high:
+        raise ValueError(f"kdfparams.{name}: expected an integer in {low}..{high}")
+    return value
+
+
+def _lower_keys(value: Any) -> Any:
+    """Field names as eth-keyfile reads them (geth once wrote ``Crypto``)."""
+    if isinstance(value, dict):
+        return {str(k).lower(): _lower_keys(v) for k, v in value.items()}
+    return value
+
+
+def _keystore_document(data: bytes) -> dict[str, Any]:
+    """The keystore v3 JSON in ``data``, checked field by field before any key derivation:
+    AES-128-CTR, scrypt or PBKDF2-HMAC-SHA256 within cost bounds. Raises ValueError with a
+    reason that quotes no value."""
+    if len(data) > _KEYSTORE_MAX_BYTES:
+        raise ValueError(f"expected at most {_KEYSTORE_MAX_BYTES} bytes")
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise ValueError("not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise ValueError("expected a JSON object")
+    doc = _lower_keys(doc)
+    if doc.get("version") != 3 or type(doc.get("version")) is not int:
+        raise ValueError("version: expected 3")
+    crypto = doc.get("crypto")
+    if not isinstance(crypto, dict):
+        raise ValueError("crypto: expected an object")
+    if crypto.get("cipher") != "aes-128-ctr":
+        raise ValueError("crypto.cipher: expected aes-128-ctr")
+    cipherparams = crypto.get("cipherparams")
+    if not isinstance(cipherparams, dict):
+        raise ValueError("crypto.cipherparams: expected an object")
+    _hex_field(cipherparams.get("iv"), 16, "crypto.cipherparams.iv")
+    _hex_field(crypto.get("ciphertext"), 32, "crypto.ciphertext")
+    _hex_field(crypto.get("mac"), 32, "crypto.mac")
+    params = crypto.get("kdfparams")
+    if not isinstance(params, dict):
+        raise ValueError("crypto.kdfparams: expected an object")
+    _hex_field(params.get("salt"), None, "crypto.kdfparams.salt")
+    if params.get("dklen") != 32 or type(params.get("dklen")) is not int:
+        raise ValueError("crypto.kdfparams.dklen: expected 32")
+    kdf = crypto.get("kdf")
+    if kdf == "scrypt":
+        n = _int_field(params, "n", 2, 1 << 22)
+        r = _int_field(params, "r", 1, 64)
+        p = _int_field(params, "p", 1, 64)
+        if n & (n - 1):
+            raise ValueError("crypto.kdfparams.n: expected a power of 2")
+        if n * r * p > _SCRYPT_MAX_COST or 128 * n * r > _SCRYPT_MAX_MEMORY:
+            raise ValueError(
+                "crypto.kdfparams: scrypt cost above this tool's bound (n*r*p <= 2^23, "
+                "128*n*r <= 512 MiB)"
+            )
+    elif kdf == "pbkdf2":
+        _int_field(params, "c", 1, _PBKDF2_MAX_ROUNDS)
+        if params.get("prf") != "hmac-sha256":
+            raise ValueError("crypto.kdfparams.prf: expected hmac-sha256")
+    else:
+        raise ValueError("crypto.kdf: expected scrypt or pbkdf2")
+    if "address" in doc:
+        _hex_field(doc["address"], 20, "address")
+    checked: dict[str, Any] = doc
+    return checked
+
+
+def _open_keystore(data: bytes, path: Path, what: str, passwords: Passwords) -> SigningKey:
+    try:
+        doc = _keystore_document(data)
+    except ValueError as exc:
+        raise KeyFileError(f"{what}: {path} is not a usable keystore v3 file: {exc}") from None
+    try:
+        from eth_keyfile.keyfile import decode_keyfile_json
+    except ImportError:  # a line PC without the server stack: devices use plain files
+        raise KeyFileError(
+            f"{what}: reading keystore {path} needs the eth-keyfile package "
+            "(pip install eth-keyfile)"
+        ) from None
+    password = passwords.get(path, what)
+    try:
+        secret = decode_keyfile_json(doc, password)
+    except Exception as exc:  # eth-keyfile says "MAC mismatch" for a wrong password
+        if "mac mismatch" in str(exc).lower():
+            raise WrongPasswordError(f"{what}: wrong password for keystore {path}") from None
+        raise KeyFileError(
+            f"{what}: {path} is not a usable keystore v3 file ({exc.__class__.__name__})"
+        ) from None
+    try:
+        key = SigningKey(bytes(secret))
+    except ValueError:
+        raise KeyFileError(f"{what}: keystore {path} does not hold a secp256k1 key") from None
+    stated = doc.get("address")
+    if stated is not None and _hex_field(stated, 20, "address").hex() != key.address[2:].lower():
+        raise KeyFileError(
+            f"{what}: keystore {path} names address 0x{str(stated)[-40:]} but holds the key of "
+            f"{key.address}"
+        )
+    return key
+
+
+def load_key(
+    path: Path,
+    what: str = "signing key",
+    *,
+    passwords: Passwords | None = None,
+    allow_plain: bool = True,
+) -> SigningKey:
+    """Read a key file, readable by its owner only, in either format (told by its content):
+    a keystore v3 JSON file, opened with a password from ``passwords`` (default: as
+    :class:`Passwords` finds one); or a plain file holding one hex secp256k1 private key (0x
+    optional) and a newline, refused unless ``allow_plain``."""
     try:
         with open(path, "rb") as fh:
             mode = os.fstat(fh.fileno()).st_mode
-            data = fh.read(_KEY_FILE_MAX_BYTES + 1)
+            data = fh.read(_KEYSTORE_MAX_BYTES + 1)
     except OSError as exc:
         raise KeyFileError(f"{what}: cannot read key file {path}: {exc.strerror or exc}") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(
-            f"{what}: key file {path} is readable by others (mode {oct(mode & 0o777)}); "
-            f"run: chmod 600 {path}"
+    _owner_only(mode, path, what, "key file")
+    if data.lstrip()[:1] == b"{":
+        return _open_keystore(data, path, what, passwords or Passwords())
+    if not allow_plain:
+        raise PlainKeyRefusedError(
+            f"{what}: {path} is a plain (unencrypted) key file; a person signs with a "
+            f"password-protected keystore (`evledger keys new`, or `evledger keys encrypt "
+            f"{path} -o NEW.json`). Plain key files are for devices; to use this one anyway "
+            f"pass --allow-plain-key or set {ALLOW_PLAIN_ENV}=1"
         )
     text = data.decode("ascii", "replace").strip()
     digits = text[2:] if text[:2] in ("0x", "0X") else text
@@ -246,9 +507,8 @@ def load_key(path: Path, what: str = "signing key") -> SigningKey:
         ) from None
 
 
-def new_key(path: Path, what: str = "keys new") -> SigningKey:
-    """Generate a key into a new file ``path`` (mode 0600); refuses to overwrite anything."""
-    key = SigningKey.generate()
+def _write_new(path: Path, text: str, what: str) -> None:
+    """Create ``path`` (mode 0600) holding ``text``; refuses to overwrite anything."""
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
@@ -256,9 +516,50 @@ def new_key(path: Path, what: str = "keys new") -> SigningKey:
     except OSError as exc:
         raise KeyFileError(f"{what}: cannot create {path}: {exc.strerror or exc}") from None
     with os.fdopen(fd, "w") as fh:
-        fh.write(key._file_text())
+        fh.write(text)
         fh.flush()
         os.fsync(fh.fileno())
+
+
+def new_key(path: Path, what: str = "keys new") -> SigningKey:
+    """Generate a key into a new plain file ``path`` (mode 0600): a device's key. Refuses to
+    overwrite anything."""
+    key = SigningKey.generate()
+    _write_new(path, key._file_text(), what)
+    return key
+
+
+def new_keystore(
+    path: Path,
+    passwords: Passwords | None = None,
+    what: str = "keys new",
+    *,
+    key: SigningKey | None = None,
+    scrypt_n: int = STANDARD_SCRYPT_N,
+) -> SigningKey:
+    """Write ``key`` (default: a new one) into a new keystore v3 file ``path`` (mode 0600),
+    encrypted by eth-keyfile with scrypt (n = ``scrypt_n``, r = 8, p = 1) and AES-128-CTR
+    under a password from ``passwords`` (asked twice on a terminal; never empty). Only tests
+    lower ``scrypt_n``. Refuses to overwrite anything."""
+    if os.path.lexists(path):
+        raise KeyFileError(f"{what}: {path} already exists; refusing to overwrite a key")
+    if not os.path.isdir(path.parent):  # said before the password is asked
+        raise KeyFileError(f"{what}: cannot create {path}: No such file or directory")
+    if scrypt_n < 2 or scrypt_n & (scrypt_n - 1) or scrypt_n > STANDARD_SCRYPT_N:
+        raise ValueError(f"scrypt n: expected a power of 2 up to {STANDARD_SCRYPT_N}")
+    try:
+        from eth_keyfile.keyfile import create_keyfile_json
+    except ImportError:
+        raise KeyFileError(
+            f"{what}: writing a keystore needs the eth-keyfile package (pip install "
+            "eth-keyfile); a device's key: --plain"
+        ) from None
+    password = (passwords or Passwords()).get(path, what, confirm=True)
+    if not password:
+        raise NoPasswordError(f"{what}: the password is empty; nothing written")
+    key = key or SigningKey.generate()
+    doc = create_keyfile_json(key._key.secret, password, kdf="scrypt", iterations=scrypt_n)
+    _write_new(path, json.dumps(doc) + "\n", what)
     return key
 
 

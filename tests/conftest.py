@@ -4,6 +4,7 @@ private data directories, and stop them at the end."""
 from __future__ import annotations
 
 import dataclasses
+import os
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -19,6 +20,10 @@ from api.app import create_app
 from ledger.config import Settings
 from ledger.embedded import Anvil, EmbeddedPostgres
 from ledger.runtime import Runtime
+
+# The suite's people sign with plain key files (fast to make and read); that is the explicit
+# allowance a CI uses. tests/*/test_keystore.py run without it, as a person's terminal does.
+os.environ.setdefault("EVLEDGER_ALLOW_PLAIN_KEYS", "1")
 
 
 def _private_dir(prefix: str) -> Path:

@@ -36,7 +36,7 @@ def records(api_url: str) -> int:
 
 
 def test_register_submit_receipt(cli: CliRunner, api_url: str, specs: Any) -> None:
-    addr = cli.invoke(main, ["keys", "new", "-o", "k.key"])
+    addr = cli.invoke(main, ["keys", "new", "--plain", "-o", "k.key"])
     assert addr.exit_code == 0, addr.output
     address = addr.output.strip()
     assert re.fullmatch(r"0x[0-9a-fA-F]{40}", address)
@@ -90,7 +90,7 @@ def test_register_submit_receipt(cli: CliRunner, api_url: str, specs: Any) -> No
          {}, 1, "roles"),
         (["signers", "add", "--address", "0x" + "ab" * 20, "--name", "X", "--role",
           "qa_inspector", "--person", "E 1"], {}, 1, "person"),
-        (["keys", "new", "-o", "k.key"], {}, 2, "already exists"),
+        (["keys", "new", "--plain", "-o", "k.key"], {}, 2, "already exists"),
         (["receipt", "NOPE"], {}, 1, "not found"),
         (["submit", "big.json", "--key", "k.key"], {"big.json": " " * 300_000}, 1,
          "expected at most 262144 bytes"),
@@ -115,7 +115,7 @@ def test_register_submit_receipt(cli: CliRunner, api_url: str, specs: Any) -> No
 )
 def test_bad_input(cli: CliRunner, api_url: str, args: list[str], files: dict[str, str],
                    code: int, message: str) -> None:
-    assert cli.invoke(main, ["keys", "new", "-o", "k.key"]).exit_code == 0
+    assert cli.invoke(main, ["keys", "new", "--plain", "-o", "k.key"]).exit_code == 0
     Path("ok.json").write_text(json.dumps(inspection("OK-1")))
     for name, text in files.items():
         Path(name).write_text(text)
@@ -144,7 +144,7 @@ def test_unreachable_service(
     monkeypatch.chdir(tmp_path)
     runner = CliRunner(env={"EVLEDGER_API_URL": f"http://127.0.0.1:{free_port()}",
                             "EVLEDGER_HOME": str(tmp_path / ".evledger")})
-    assert runner.invoke(main, ["keys", "new", "-o", "k.key"]).exit_code == 0
+    assert runner.invoke(main, ["keys", "new", "--plain", "-o", "k.key"]).exit_code == 0
     Path("r.json").write_text(json.dumps(inspection("U-1")))
     r = runner.invoke(main, args)
     assert r.exit_code == 2, r.output
@@ -155,10 +155,10 @@ def test_unreachable_service(
 def test_scripts_can_run_twice(cli: CliRunner, api_url: str, specs: Any) -> None:
     """keys new --if-missing keeps the key; the same record file submitted again by the same
     key and meaning answers the stored entry (exit 0); by another key it is refused."""
-    first = cli.invoke(main, ["keys", "new", "-o", "k.key", "--if-missing"])
-    again = cli.invoke(main, ["keys", "new", "-o", "k.key", "--if-missing"])
+    first = cli.invoke(main, ["keys", "new", "--plain", "-o", "k.key", "--if-missing"])
+    again = cli.invoke(main, ["keys", "new", "--plain", "-o", "k.key", "--if-missing"])
     assert first.exit_code == again.exit_code == 0 and first.output == again.output
-    refused = cli.invoke(main, ["keys", "new", "-o", "k.key"])
+    refused = cli.invoke(main, ["keys", "new", "--plain", "-o", "k.key"])
     assert refused.exit_code == 2 and "--if-missing keeps it" in refused.output
     address = first.output.strip()
     for _ in range(2):
@@ -174,7 +174,7 @@ def test_scripts_can_run_twice(cli: CliRunner, api_url: str, specs: Any) -> None
     answer = json.loads(two.output)
     assert answer["status"] == "duplicate" and answer["signer"] == address
     assert records(api_url) == before
-    other = cli.invoke(main, ["keys", "new", "-o", "other.key"]).output.strip()
+    other = cli.invoke(main, ["keys", "new", "--plain", "-o", "other.key"]).output.strip()
     cli.invoke(main, ["signers", "add", "--address", other, "--name", "Lee",
                       "--role", "qa_inspector"])
     r = cli.invoke(main, ["submit", "r.json", "--key", "other.key"])
@@ -192,7 +192,7 @@ def test_revoke_compromised_refuses_backdated_signatures(
     api = Client(api_url)
     signed_before: dict[str, SignedSubmission] = {}
     for name in ("plain", "stolen"):
-        address = cli.invoke(main, ["keys", "new", "-o", f"{name}.key"]).output.strip()
+        address = cli.invoke(main, ["keys", "new", "--plain", "-o", f"{name}.key"]).output.strip()
         r = cli.invoke(main, ["signers", "add", "--address", address, "--name", name,
                               "--role", "qa_inspector"])
         assert r.exit_code == 0, r.output

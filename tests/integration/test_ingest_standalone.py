@@ -51,7 +51,8 @@ def test_shop_floor_distribution_installs_and_runs_alone(tmp_path: Path) -> None
     assert helped.returncode == 0, helped.stderr
     assert "ingest" in helped.stdout and "keys" in helped.stdout
     assert " up " not in helped.stdout
-    made = subprocess.run([str(bin_dir / "evledger"), "keys", "new", "-o", "station.key"],
+    made = subprocess.run([str(bin_dir / "evledger"), "keys", "new", "--plain", "-o",
+                           "station.key"],
                           capture_output=True, text=True, cwd=tmp_path)
     assert made.returncode == 0 and made.stdout.startswith("0x"), made.stderr
     assert (tmp_path / "station.key").stat().st_mode & 0o077 == 0

@@ -177,6 +177,7 @@ def test_readme_quickstart_then_kill9_and_restart(service: Service) -> None:
     # New records continue the same log: the new tree is an extension of the old one.
     (work / "second.json").write_text(json.dumps(change_request("CHG-2026-0003")))
     more = service.run(
+        "EVLEDGER_KEY_PASSWORD_FILE=password.key "
         "evledger submit second.json --key inspector.key && "
         "evledger receipt CHG-2026-0003-requested -o second.receipt.json", work)
     assert more.returncode == 0, more.stdout + more.stderr
