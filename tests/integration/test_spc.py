@@ -33,7 +33,8 @@ LOT = "LOT-SPC-1"
 
 #: Temperature: fixed limits from a capability study (centre 21.0, sigma 0.5: control limits
 #: 19.5..22.5) inside the specification 18..24 the register map gives. Humidity: the same
-#: rules, warning only. Outer diameter: inspection/2 values, limits from the first 5.
+#: rules, warning only. Weight: X-bar / R of pairs. Outer diameter: inspection/2 values,
+#: limits from the first 5.
 SPC_TOML = f"""
 [[characteristic]]
 id = "line1-temp"
@@ -50,6 +51,15 @@ tag = "humidity"
 rules = ["nelson3"]
 action = "warn"
 center = 40.0
+sigma = 2.0
+
+[[characteristic]]
+id = "line2-weight"
+tag = "weight"
+line = "line2"
+subgroup = 2
+rules = ["we1"]
+center = 100.0
 sigma = 2.0
 
 [[characteristic]]
@@ -350,6 +360,70 @@ def test_inspection_characteristic_with_baseline_limits(
     assert not any(pt["out_of_spec"] for pt in chart["points"])
 
 
+def test_subgroups_are_charted_as_xbar_r(runtime: Runtime, client: TestClient) -> None:
+    """Weight in subgroups of 2 counted from the first reading (centre 100 g, sigma 2 g:
+    X-bar limits 100 +- 3 x 2 / sqrt 2 = 95.757..104.243; R chart centre d2 sigma = 2.257,
+    UCL D4 x 2.257 = 7.373). The fifth pair (105, 106: mean 105.5) is beyond the limit; its
+    first reading arrives alone and raises nothing, its second completes it: one ``we1``
+    alert naming both readings."""
+    device = SigningKey(bytes(register(client, runtime, ("device",), name="Scale").key))
+    qa = register(client, runtime, ("qa_inspector",), name="QA Inspector")
+    values = [100.0, 101.0, 99.0, 100.0, 102.0, 98.0, 100.0, 100.0, 105.0, 106.0]
+    start = int(time.time()) + 1  # after the grant (a little ahead is within the skew)
+
+    def reading(i: int, value: float) -> dict[str, Any]:
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + i))
+        record = {
+            "record_id": f"line2-weight-{i}",
+            "type": "process_reading",
+            "schema": "process_reading/1",
+            "tag": "weight",
+            "value": value,
+            "unit": "g",
+            "lower": 90.0,
+            "upper": 110.0,
+            "line": "line2",
+            "lot": "LOT-W-1",
+            "read_at": at,
+        }
+        signed = device.sign(record, "recorded", runtime.ledger.identity.domain, start + i)
+        return signed.to_json()
+
+    for chunk in (range(9), range(9, 10)):
+        items = [reading(i, values[i]) for i in chunk]
+        r = client.post("/v1/records/batch", json={"items": items})
+        assert r.status_code == 200 and r.json()["accepted"] == len(items), r.text
+        _caught_up(runtime, f"line2-weight-{chunk[-1]}")
+        if chunk[-1] == 8:
+            assert _spc_alerts(runtime) == []  # half a subgroup judges nothing
+    (alert,) = _spc_alerts(runtime)
+    assert alert["lot"] == "LOT-W-1" and alert["refs"] == ["line2-weight-8", "line2-weight-9"]
+    spc_details = alert["details"]["spc"]
+    assert spc_details["chart"] == "xbar_r" and spc_details["rule"] == "we1"
+    assert spc_details["ucl"] == pytest.approx(104.243, abs=5e-4)
+
+    r = client.get("/v1/spc/line2-weight", headers=bearer(runtime, qa))
+    assert r.status_code == 200, r.text
+    chart = r.json()
+    assert chart["chart"] == "xbar_r"
+    assert [pt["value"] for pt in chart["points"]] == [100.5, 99.5, 100.0, 100.0, 105.5]
+    assert [pt["range"] for pt in chart["points"]] == [1.0, 1.0, 4.0, 0.0, 1.0]
+    assert chart["points"][-1]["records"] == ["line2-weight-8", "line2-weight-9"]
+    assert chart["limits"]["range_center"] == pytest.approx(2.257, abs=5e-4)
+    assert chart["limits"]["range_ucl"] == pytest.approx(7.373, abs=5e-3)
+    assert chart["violations"] == [
+        {
+            "rule": "we1",
+            "text": "one point beyond 3 sigma",
+            "first": "line2-weight-9",
+            "last": "line2-weight-9",
+            "pattern": ["line2-weight-9"],
+            "alert_id": alert["alert_id"],
+        }
+    ]
+    assert chart["capability"]["n"] == 10
+
+
 def test_the_spc_routes_refuse_bad_requests_clearly(runtime: Runtime, client: TestClient) -> None:
     """No token: 401 with the Bearer challenge; an unknown characteristic or tag: 404; a
     malformed id or limit: 422 naming it. Never a 500."""
@@ -363,7 +437,12 @@ def test_the_spc_routes_refuse_bad_requests_clearly(runtime: Runtime, client: Te
 
     r = client.get("/v1/spc", headers=token)
     assert r.status_code == 200, r.text
-    assert [c["id"] for c in r.json()] == ["line1-temp", "line1-humidity", "od-final"]
+    assert [c["id"] for c in r.json()] == [
+        "line1-temp",
+        "line1-humidity",
+        "line2-weight",
+        "od-final",
+    ]
     assert r.json()[0]["rules"] == ["we1", "we2", "we3", "we4", "nelson3"]
     r = client.get("/v1/spc", params={"tag": "temp"}, headers=token)
     assert [c["id"] for c in r.json()] == ["line1-temp"]
