@@ -47,17 +47,51 @@ def test_the_shared_judge_vectors_are_fresh() -> None:
 
 
 def test_the_vectors_show_what_their_names_say() -> None:
+    """``valid/`` and ``lenient/``: nothing refused; ``unauthorized/``: a record without
+    authority; ``policy-invalid/``: the settings refused; any other family names the kind of
+    the first rule broken; and each check's verdict follows from its list."""
     for v in scenarios():
         expected = v["expected"]
         assert isinstance(expected, dict)
         name = str(v["name"])
-        if name.startswith("policy-invalid/"):
+        assert generate.shows_its_name(name, expected), name
+        if "policy_error" in expected:
             assert set(expected) == {"policy_error"}, name
             continue
-        clean = not expected["unauthorized"] and not expected["broken"]
-        assert name.startswith("valid/") == clean, name
         assert expected["authority"]["ok"] == (not expected["unauthorized"]), name
         assert expected["rules"]["ok"] == (not expected["broken"]), name
+
+
+def refused_kinds() -> set[str]:
+    """Every rule family the judge modules raise :class:`Refused` with: the literal first
+    argument of each ``Refused(...)``, the rule of the content checks (``schema``, and
+    ``correction`` for a corrected body), and the record types whose lot must be known
+    (``life.check_known_lot`` refuses as the record's type)."""
+    kinds = {"schema", "correction", "complaint", "field_action"}
+    for name in JUDGE_MODULES:
+        text = (ROOT / "verifier" / "evledger_verify" / f"{name}.py").read_text()
+        kinds.update(re.findall(r'Refused\(\s*"([a-z_]+)"', text))
+    return kinds
+
+
+def test_the_vectors_cover_every_refused_kind() -> None:
+    kinds = refused_kinds()
+    assert {"authority", "duties", "time", "workflow", "release", "sampling", "hold"} <= kinds
+    named = {
+        m
+        for v in scenarios()
+        for b in v["expected"].get("broken", [])  # type: ignore[attr-defined]
+        for m in re.findall(r"^[^ ]+ \(([a-z_]+)\): ", b)
+    }
+    assert kinds - named == set(), f"no scenario breaks a rule of kind {sorted(kinds - named)}"
+
+
+def test_the_vectors_cover_signers_policies_and_refusals_broadly() -> None:
+    families = {str(v["name"]).split("/")[0] for v in scenarios()}
+    assert {"valid", "unauthorized", "policy-invalid", "lenient"} <= families
+    assert len(scenarios()) >= 150
+    errors = {v["expected"].get("policy_error") for v in scenarios()}  # type: ignore[attr-defined]
+    assert len(errors - {None}) >= 20
 
 
 @pytest.mark.xfail(reason="JS judge port in progress", strict=False)

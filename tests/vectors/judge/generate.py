@@ -1409,19 +1409,33 @@ def no_duties_policy() -> Log:
 def custom_duty() -> Log:
     log = broken(
         "duties/custom-duty-reviewer-verifier",
-        "A policy whose one duty forbids the person who reviewed an inspection to "
-        "verify one on the same lot.",
+        "A policy whose duty reviewer_verifier forbids the person who reviewed an inspection "
+        "to verify one on the same lot (two duties before it never apply: one scoped to a "
+        "workflow entity on inspections, one scoped to a lot on changes, which have none; "
+        "neither states its text).",
         people=("ann",),
         settings={
             **Policy().to_json(),
             "duties": [
+                {
+                    "name": "entity_scoped_on_inspections",
+                    "first": "inspection/*/authored",
+                    "second": "inspection/*/verified",
+                    "scope": "entity",
+                },
+                {
+                    "name": "lot_scoped_on_changes",
+                    "first": "change/requested/*",
+                    "second": "change/approved/*",
+                    "scope": "lot",
+                },
                 {
                     "name": "reviewer_verifier",
                     "first": "inspection/*/reviewed",
                     "second": "inspection/*/verified",
                     "scope": "lot",
                     "text": "one person does not both review and verify a lot's inspections",
-                }
+                },
             ],
         },
     )
@@ -2610,8 +2624,9 @@ def correction_of_correction() -> Log:
 def corrections_chain() -> Log:
     log = base(
         "valid/corrections-applied-in-order",
-        "Three corrections of one inspection (sample size twice, then the notes "
-        "through an array path), then a release citing it.",
+        "Corrections of one inspection (sample size twice, a method through an array path, "
+        "a characteristic replaced whole with itself, the notes with JSON pointer escapes), "
+        "then a release citing it.",
     )
     i = log.add(inspection("I-1", "LOT-A", log.now + 30, notes="n"), "inspector", "authored")
     for n, change_ in enumerate(
@@ -2625,6 +2640,16 @@ def corrections_chain() -> Log:
         log.add(correction(f"CO-{n}", "I-1", "LOT-A", [change_]), "inspector", "authored")
     log.add(
         correction("CO-4", "I-1", "LOT-A", [{"path": "/notes", "value": "m~/"}]),
+        "approver",
+        "authored",
+    )
+    log.add(
+        correction(
+            "CO-5",
+            "I-1",
+            "LOT-A",
+            [{"path": "/characteristics/0", "value": i["characteristics"][0]}],
+        ),
         "approver",
         "authored",
     )
@@ -3545,7 +3570,8 @@ def holds_lifted() -> Log:
         "valid/holds-after-release-lifted",
         "After release: an NCR opened, an alert, a correction of the "
         "inspection the release relied on and a placed hold each put the lot "
-        "on hold; the NCR closes and one lift resolves them all.",
+        "on hold; the NCR closes and one lift resolves them all; a complaint then puts it on "
+        "hold again, and a second lift resolves it.",
     )
     log.add(
         workflow("ncr", "N-1", "NCR-1", "open", lot="LOT-A", refs=["I-1"]), "inspector", "authored"
@@ -3562,6 +3588,12 @@ def holds_lifted() -> Log:
     log.add(workflow("ncr", "N-4", "NCR-1", "closed", lot="LOT-A"), "approver", "approved")
     log.add(
         hold("H-2", "LOT-A", "lifted", resolves=["N-1", "AL-1", "CO-1", "H-1"], resolution=["N-4"]),
+        "approver",
+        "approved",
+    )
+    cm = log.add(complaint("CM-1", "LOT-A", log.now + 30), "inspector", "authored")
+    log.add(
+        hold("H-3", "LOT-A", "lifted", resolves=[cm["record_id"]], resolution=["N-4"]),
         "approver",
         "approved",
     )
@@ -3822,6 +3854,117 @@ def lenient_signer() -> Log:
     body["address"] = 5
     log.add(body, "admin", "approved")
     return log
+
+
+@scenario
+def material_recalled() -> Log:
+    log = broken(
+        "release/material-consumed-after-its-recall",
+        "Material lot MAT-1 inspected, released, recalled by a field action, then "
+        "consumed into the lot.",
+    )
+    m = inspection("I-M", "MAT-1", log.now + 30)
+    return consumed(
+        log,
+        [
+            (m, "inspector", "authored"),
+            (release("R-M", "MAT-1", evidence(m)), "approver", "released"),
+            (field_action("FA-1", "MAT-1"), "approver", "approved"),
+        ],
+    )
+
+
+@scenario
+def not_qualified() -> Log:
+    log = broken(
+        "qualification/training-found-not-qualified",
+        "The inspector's only training record for the task says not qualified.",
+        settings=QUALIFIED,
+    )
+    log.add(
+        training("TR-1", "E-2", "final inspection", log.now - 86400, result="not_qualified"),
+        "approver",
+        "verified",
+    )
+    ready(log)
+    return log
+
+
+@scenario
+def pointer_not_pointer() -> Log:
+    return corrected(
+        "correction/path-not-a-json-pointer",
+        "A correction whose path is empty (the schema asks a JSON pointer).",
+        "I-1",
+        [{"path": "", "value": 1}],
+        unchecked=True,
+    )
+
+
+@scenario
+def partial_settings() -> Log:
+    log = base(
+        "valid/policy-settings-partial",
+        "policy_settings naming only required_stages and max_signature_age: the rest "
+        "keep the defaults.",
+        settings={"required_stages": ["final"], "max_signature_age": 600},
+    )
+    i = ready(log)
+    released(log, i)
+    return log
+
+
+# -- policy settings a verifier cannot use -------------------------------------------------------
+
+DEFAULTS = Policy().to_json()
+DUTY = {"name": "d", "first": "release/*/*", "second": "release/*/*", "scope": "lot"}
+INVALID_POLICIES: list[tuple[str, Any]] = [
+    ("not-a-table", ["final"]),
+    ("unknown-field", {**DEFAULTS, "max_age": 60}),
+    ("required-stages-unknown-stage", {**DEFAULTS, "required_stages": ["final", "packaging"]}),
+    ("required-stages-not-a-list", {**DEFAULTS, "required_stages": "final"}),
+    ("duties-not-a-list", {**DEFAULTS, "duties": {"d": DUTY}}),
+    ("duty-not-a-table", {**DEFAULTS, "duties": ["inspector_releaser"]}),
+    ("duty-without-a-name", {**DEFAULTS, "duties": [{**DUTY, "name": ""}]}),
+    ("duty-scope-unknown", {**DEFAULTS, "duties": [{**DUTY, "scope": "site"}]}),
+    ("duty-text-not-a-string", {**DEFAULTS, "duties": [{**DUTY, "text": 7}]}),
+    (
+        "duty-signature-not-type-step-meaning",
+        {**DEFAULTS, "duties": [{**DUTY, "first": "release"}]},
+    ),
+    ("duty-signature-empty-part", {**DEFAULTS, "duties": [{**DUTY, "second": "release//*"}]}),
+    ("duty-names-twice", {**DEFAULTS, "duties": [DUTY, DUTY]}),
+    ("qualifications-not-a-list", {**DEFAULTS, "qualifications": "final inspection"}),
+    ("qualification-without-a-task", {**DEFAULTS, "qualifications": [{"signature": "a/*/*"}]}),
+    (
+        "qualification-bad-signature",
+        {**DEFAULTS, "qualifications": [{"task": "t", "signature": "inspection/authored"}]},
+    ),
+    ("qualified-person-release-not-a-boolean", {**DEFAULTS, "qualified_person_release": "yes"}),
+    ("concessions-unknown", {**DEFAULTS, "concessions": "sometimes"}),
+    ("material-acceptance-unknown", {**DEFAULTS, "material_acceptance": "always"}),
+    ("max-signature-age-boolean", {**DEFAULTS, "max_signature_age": True}),
+    ("max-inspection-lag-over-a-year", {**DEFAULTS, "max_inspection_lag": 366 * 86400 + 1}),
+    ("max-clock-skew-fraction", {**DEFAULTS, "max_clock_skew": 1.5}),
+    ("max-clock-skew-negative", {**DEFAULTS, "max_clock_skew": -1}),
+]
+
+
+def invalid_policy_scenario(what: str, settings: Any) -> Callable[[], Log]:
+    def make() -> Log:
+        log = Log(
+            f"policy-invalid/{what}",
+            f"policy_settings: {what.replace('-', ' ')}.",
+            settings=settings,
+        )
+        team(log)
+        return log
+
+    return make
+
+
+for _what, _settings in INVALID_POLICIES:
+    scenario(invalid_policy_scenario(_what, _settings))
 
 
 # -- the file ----------------------------------------------------------------------------------
