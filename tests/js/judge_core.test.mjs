@@ -15,6 +15,8 @@ import { Policy, PolicyError } from "../../web/verify/src/judge/policy.js";
 import { PyDateTime, floatRepr, formatG } from "../../web/verify/src/judge/py.js";
 import { Registry } from "../../web/verify/src/judge/registry.js";
 import { unixSeconds, utcIso, when } from "../../web/verify/src/judge/rules.js";
+import { replay } from "../../web/verify/src/judge/replay.js";
+import { Entry } from "../../web/verify/src/records.js";
 import { loads } from "../../web/verify/src/strictjson.js";
 
 const EXPECTED = {
@@ -2588,3 +2590,103 @@ test("float repr and format g as Python writes them", () => {
     assert.equal(formatG(x), g, `format g ${repr}`);
   }
 });
+
+// Small hostile logs (made by the Python side, signatures not checked by the replay): where
+// the Python bundle verifier raises out of its replay (its CLI then says "could not check:
+// internal error on this input: <class>: <message>"), replay() throws the same class name
+// and message; elsewhere it gives the same strings.
+const HOSTILE = [
+ {
+  "name": "a signer grant without roles (the Python verifier raises from its registry)",
+  "lines": [
+   "{\"leaf_index\": 0, \"in_scope\": true, \"record\": {\"record_id\": \"G-0\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"name\": \"Ada Admin\", \"roles\": [\"admin\"], \"person\": \"E-1\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-0\", \"record_type\": \"signer\", \"record_hash\": \"8c9a208c8cba552f3479ac6a5d2a1b2428227e51fa01a284971fc276be1d406c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272000, \"signature\": \"0x00\", \"salt\": \"5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9\", \"accepted_at\": \"2026-06-01T00:00:02Z\"}}",
+   "{\"leaf_index\": 1, \"in_scope\": true, \"record\": {\"record_id\": \"G-1\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\", \"name\": \"Quinn QA\", \"roles\": [\"qa_inspector\", \"qa_approver\"], \"person\": \"E-2\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-1\", \"record_type\": \"signer\", \"record_hash\": \"4f47cf00aca77542c1e4fcc97a74daaa615829a67175e165460315f692774de7\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272060, \"signature\": \"0x00\", \"salt\": \"6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b\", \"accepted_at\": \"2026-06-01T00:01:02Z\"}}",
+   "{\"leaf_index\": 2, \"in_scope\": true, \"record\": {\"record_id\": \"G-2\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xc3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3\", \"name\": \"Scanner\", \"roles\": [\"device\"]}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-2\", \"record_type\": \"signer\", \"record_hash\": \"db12669e2a360efa44cb68e266ce50dcd47c8306eada06ff5d5d29417f61045c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272120, \"signature\": \"0x00\", \"salt\": \"d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35\", \"accepted_at\": \"2026-06-01T00:02:02Z\"}}",
+   "{\"leaf_index\": 3, \"in_scope\": true, \"record\": {\"record_id\": \"G-3\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xd4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4d4\", \"name\": \"X\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-3\", \"record_type\": \"signer\", \"record_hash\": \"f9c4a056f9081930b94a0f1f6ebe09099f6d88383abe46f61d468c79813c93b8\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272180, \"signature\": \"0x00\", \"salt\": \"4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce\", \"accepted_at\": \"2026-06-01T00:03:02Z\"}}"
+  ],
+  "expected": {
+   "raises": "KeyError: 'roles'"
+  }
+ },
+ {
+  "name": "a scan whose gs1 is a list (the genealogy raises AttributeError)",
+  "lines": [
+   "{\"leaf_index\": 0, \"in_scope\": true, \"record\": {\"record_id\": \"G-0\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"name\": \"Ada Admin\", \"roles\": [\"admin\"], \"person\": \"E-1\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-0\", \"record_type\": \"signer\", \"record_hash\": \"8c9a208c8cba552f3479ac6a5d2a1b2428227e51fa01a284971fc276be1d406c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272000, \"signature\": \"0x00\", \"salt\": \"5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9\", \"accepted_at\": \"2026-06-01T00:00:02Z\"}}",
+   "{\"leaf_index\": 1, \"in_scope\": true, \"record\": {\"record_id\": \"G-1\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\", \"name\": \"Quinn QA\", \"roles\": [\"qa_inspector\", \"qa_approver\"], \"person\": \"E-2\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-1\", \"record_type\": \"signer\", \"record_hash\": \"4f47cf00aca77542c1e4fcc97a74daaa615829a67175e165460315f692774de7\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272060, \"signature\": \"0x00\", \"salt\": \"6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b\", \"accepted_at\": \"2026-06-01T00:01:02Z\"}}",
+   "{\"leaf_index\": 2, \"in_scope\": true, \"record\": {\"record_id\": \"G-2\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xc3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3\", \"name\": \"Scanner\", \"roles\": [\"device\"]}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-2\", \"record_type\": \"signer\", \"record_hash\": \"db12669e2a360efa44cb68e266ce50dcd47c8306eada06ff5d5d29417f61045c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272120, \"signature\": \"0x00\", \"salt\": \"d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35\", \"accepted_at\": \"2026-06-01T00:02:02Z\"}}",
+   "{\"leaf_index\": 3, \"in_scope\": true, \"record\": {\"record_id\": \"S-1\", \"type\": \"scan\", \"operation\": \"receive\", \"station\": \"dock\", \"lot\": \"LOT-A\", \"gs1\": [\"x\"]}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"S-1\", \"record_type\": \"scan\", \"record_hash\": \"c27ac08913b09715aab3eefb15231c56df73a122f534a06d04455b2e1d801e98\", \"lot\": \"LOT-A\", \"lot_prev\": null, \"signer\": \"0xc3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3\", \"meaning\": \"recorded\", \"signed_at\": 1780272180, \"signature\": \"0x00\", \"salt\": \"4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce\", \"accepted_at\": \"2026-06-01T00:03:02Z\"}}"
+  ],
+  "expected": {
+   "raises": "AttributeError: 'list' object has no attribute 'get'"
+  }
+ },
+ {
+  "name": "a scan whose gs1 is a string",
+  "lines": [
+   "{\"leaf_index\": 0, \"in_scope\": true, \"record\": {\"record_id\": \"G-0\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"name\": \"Ada Admin\", \"roles\": [\"admin\"], \"person\": \"E-1\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-0\", \"record_type\": \"signer\", \"record_hash\": \"8c9a208c8cba552f3479ac6a5d2a1b2428227e51fa01a284971fc276be1d406c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272000, \"signature\": \"0x00\", \"salt\": \"5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9\", \"accepted_at\": \"2026-06-01T00:00:02Z\"}}",
+   "{\"leaf_index\": 1, \"in_scope\": true, \"record\": {\"record_id\": \"G-1\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\", \"name\": \"Quinn QA\", \"roles\": [\"qa_inspector\", \"qa_approver\"], \"person\": \"E-2\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-1\", \"record_type\": \"signer\", \"record_hash\": \"4f47cf00aca77542c1e4fcc97a74daaa615829a67175e165460315f692774de7\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272060, \"signature\": \"0x00\", \"salt\": \"6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b\", \"accepted_at\": \"2026-06-01T00:01:02Z\"}}",
+   "{\"leaf_index\": 2, \"in_scope\": true, \"record\": {\"record_id\": \"G-2\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xc3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3\", \"name\": \"Scanner\", \"roles\": [\"device\"]}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-2\", \"record_type\": \"signer\", \"record_hash\": \"db12669e2a360efa44cb68e266ce50dcd47c8306eada06ff5d5d29417f61045c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272120, \"signature\": \"0x00\", \"salt\": \"d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35\", \"accepted_at\": \"2026-06-01T00:02:02Z\"}}",
+   "{\"leaf_index\": 3, \"in_scope\": true, \"record\": {\"record_id\": \"S-1\", \"type\": \"scan\", \"operation\": \"receive\", \"station\": \"dock\", \"lot\": \"LOT-A\", \"gs1\": \"x\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"S-1\", \"record_type\": \"scan\", \"record_hash\": \"8cbbaaa035633d129f07bc3d77f0d983941af8a810b2b1d9375384ddaac717ff\", \"lot\": \"LOT-A\", \"lot_prev\": null, \"signer\": \"0xc3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3\", \"meaning\": \"recorded\", \"signed_at\": 1780272180, \"signature\": \"0x00\", \"salt\": \"4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce\", \"accepted_at\": \"2026-06-01T00:03:02Z\"}}"
+  ],
+  "expected": {
+   "raises": "AttributeError: 'str' object has no attribute 'get'"
+  }
+ },
+ {
+  "name": "an alert whose refs hold a list (unhashable)",
+  "lines": [
+   "{\"leaf_index\": 0, \"in_scope\": true, \"record\": {\"record_id\": \"G-0\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"name\": \"Ada Admin\", \"roles\": [\"admin\"], \"person\": \"E-1\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-0\", \"record_type\": \"signer\", \"record_hash\": \"8c9a208c8cba552f3479ac6a5d2a1b2428227e51fa01a284971fc276be1d406c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272000, \"signature\": \"0x00\", \"salt\": \"5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9\", \"accepted_at\": \"2026-06-01T00:00:02Z\"}}",
+   "{\"leaf_index\": 1, \"in_scope\": true, \"record\": {\"record_id\": \"G-1\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\", \"name\": \"Quinn QA\", \"roles\": [\"qa_inspector\", \"qa_approver\"], \"person\": \"E-2\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-1\", \"record_type\": \"signer\", \"record_hash\": \"4f47cf00aca77542c1e4fcc97a74daaa615829a67175e165460315f692774de7\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272060, \"signature\": \"0x00\", \"salt\": \"6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b\", \"accepted_at\": \"2026-06-01T00:01:02Z\"}}",
+   "{\"leaf_index\": 2, \"in_scope\": true, \"record\": {\"record_id\": \"G-2\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xc3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3\", \"name\": \"Scanner\", \"roles\": [\"device\"]}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-2\", \"record_type\": \"signer\", \"record_hash\": \"db12669e2a360efa44cb68e266ce50dcd47c8306eada06ff5d5d29417f61045c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272120, \"signature\": \"0x00\", \"salt\": \"d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35\", \"accepted_at\": \"2026-06-01T00:02:02Z\"}}",
+   "{\"leaf_index\": 3, \"in_scope\": true, \"record\": {\"record_id\": \"A-1\", \"type\": \"alert\", \"alert_id\": \"AL-1\", \"description\": \"d\", \"refs\": [[\"x\"]]}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"A-1\", \"record_type\": \"alert\", \"record_hash\": \"3f1d12d7bcadef32d7eee6302f0d0f3ffdfb81aa09d6980d1994b82c49003c51\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\", \"meaning\": \"authored\", \"signed_at\": 1780272180, \"signature\": \"0x00\", \"salt\": \"4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce\", \"accepted_at\": \"2026-06-01T00:03:02Z\"}}"
+  ],
+  "expected": {
+   "unauthorized": [],
+   "broken": [
+    "A-1 (alert): alert AL-1: refs ['x'] name no record stored"
+   ]
+  }
+ },
+ {
+  "name": "an NCR opened with refs of numbers",
+  "lines": [
+   "{\"leaf_index\": 0, \"in_scope\": true, \"record\": {\"record_id\": \"G-0\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"name\": \"Ada Admin\", \"roles\": [\"admin\"], \"person\": \"E-1\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-0\", \"record_type\": \"signer\", \"record_hash\": \"8c9a208c8cba552f3479ac6a5d2a1b2428227e51fa01a284971fc276be1d406c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272000, \"signature\": \"0x00\", \"salt\": \"5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9\", \"accepted_at\": \"2026-06-01T00:00:02Z\"}}",
+   "{\"leaf_index\": 1, \"in_scope\": true, \"record\": {\"record_id\": \"G-1\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\", \"name\": \"Quinn QA\", \"roles\": [\"qa_inspector\", \"qa_approver\"], \"person\": \"E-2\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-1\", \"record_type\": \"signer\", \"record_hash\": \"4f47cf00aca77542c1e4fcc97a74daaa615829a67175e165460315f692774de7\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272060, \"signature\": \"0x00\", \"salt\": \"6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b\", \"accepted_at\": \"2026-06-01T00:01:02Z\"}}",
+   "{\"leaf_index\": 2, \"in_scope\": true, \"record\": {\"record_id\": \"G-2\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xc3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3\", \"name\": \"Scanner\", \"roles\": [\"device\"]}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-2\", \"record_type\": \"signer\", \"record_hash\": \"db12669e2a360efa44cb68e266ce50dcd47c8306eada06ff5d5d29417f61045c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272120, \"signature\": \"0x00\", \"salt\": \"d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35\", \"accepted_at\": \"2026-06-01T00:02:02Z\"}}",
+   "{\"leaf_index\": 3, \"in_scope\": true, \"record\": {\"record_id\": \"N-1\", \"type\": \"ncr\", \"ncr_id\": \"NCR-1\", \"step\": \"open\", \"nature\": \"n\", \"lot\": \"LOT-A\", \"refs\": [5]}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"N-1\", \"record_type\": \"ncr\", \"record_hash\": \"968c6b44371a4c41e114debfa12b798e20a621e82e76f0a899be39e17c784696\", \"lot\": \"LOT-A\", \"lot_prev\": null, \"signer\": \"0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\", \"meaning\": \"authored\", \"signed_at\": 1780272180, \"signature\": \"0x00\", \"salt\": \"4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce\", \"accepted_at\": \"2026-06-01T00:03:02Z\"}}"
+  ],
+  "expected": {
+   "unauthorized": [],
+   "broken": [
+    "N-1 (schema): ncr: not the shape its schema requires (TypeError: sequence item 0: expected str instance, int found)"
+   ]
+  }
+ },
+ {
+  "name": "a recall id that is an object",
+  "lines": [
+   "{\"leaf_index\": 0, \"in_scope\": true, \"record\": {\"record_id\": \"G-0\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"name\": \"Ada Admin\", \"roles\": [\"admin\"], \"person\": \"E-1\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-0\", \"record_type\": \"signer\", \"record_hash\": \"8c9a208c8cba552f3479ac6a5d2a1b2428227e51fa01a284971fc276be1d406c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272000, \"signature\": \"0x00\", \"salt\": \"5feceb66ffc86f38d952786c6d696c79c2dbc239dd4e91b46729d73a27fb57e9\", \"accepted_at\": \"2026-06-01T00:00:02Z\"}}",
+   "{\"leaf_index\": 1, \"in_scope\": true, \"record\": {\"record_id\": \"G-1\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\", \"name\": \"Quinn QA\", \"roles\": [\"qa_inspector\", \"qa_approver\"], \"person\": \"E-2\"}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-1\", \"record_type\": \"signer\", \"record_hash\": \"4f47cf00aca77542c1e4fcc97a74daaa615829a67175e165460315f692774de7\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272060, \"signature\": \"0x00\", \"salt\": \"6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b\", \"accepted_at\": \"2026-06-01T00:01:02Z\"}}",
+   "{\"leaf_index\": 2, \"in_scope\": true, \"record\": {\"record_id\": \"G-2\", \"type\": \"signer\", \"action\": \"grant\", \"address\": \"0xc3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3c3\", \"name\": \"Scanner\", \"roles\": [\"device\"]}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"G-2\", \"record_type\": \"signer\", \"record_hash\": \"db12669e2a360efa44cb68e266ce50dcd47c8306eada06ff5d5d29417f61045c\", \"lot\": null, \"lot_prev\": null, \"signer\": \"0xa1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1\", \"meaning\": \"approved\", \"signed_at\": 1780272120, \"signature\": \"0x00\", \"salt\": \"d4735e3a265e16eee03f59718b9b5d03019c07d8b6c51f90da3a666eec13ab35\", \"accepted_at\": \"2026-06-01T00:02:02Z\"}}",
+   "{\"leaf_index\": 3, \"in_scope\": true, \"record\": {\"record_id\": \"RC-1\", \"type\": \"recall\", \"recall_id\": {\"a\": 1}, \"lot\": \"LOT-A\", \"drill\": true}, \"entry\": {\"format\": \"evledger-entry/1\", \"record_id\": \"RC-1\", \"record_type\": \"recall\", \"record_hash\": \"78fc3d68356567efef6acb1a3774187da81eb6958a909635fb417ef1be30a658\", \"lot\": \"LOT-A\", \"lot_prev\": null, \"signer\": \"0xb2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2b2\", \"meaning\": \"authored\", \"signed_at\": 1780272180, \"signature\": \"0x00\", \"salt\": \"4e07408562bedb8b60ce05c1decfe3ad16b72230967de01f640b7e4729b49fce\", \"accepted_at\": \"2026-06-01T00:03:02Z\"}}"
+  ],
+  "expected": {
+   "unauthorized": [],
+   "broken": []
+  }
+ }
+];
+
+for (const c of HOSTILE) {
+  test(`hostile log: ${c.name}`, () => {
+    const items = c.lines.map((l) => {
+      const i = loads(l);
+      return { leaf_index: i.leaf_index, record: i.record, entry: Entry.fromJson(i.entry) };
+    });
+    const got = said(() => {
+      const r = replay(items, loads("{}"));
+      return { unauthorized: r.unauthorized, broken: r.broken };
+    });
+    assert.deepEqual(got, c.expected.raises ?? c.expected);
+  });
+}

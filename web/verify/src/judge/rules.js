@@ -653,26 +653,11 @@ function nowUtc() {
   return PyDateTime.fromUtcUs(BigInt(Date.now()) * 1000n);
 }
 
-/** Whether ``conceded`` (a set of (record id, characteristic name) pairs, as oos.js gives it)
- * holds the pair. */
+/** ``(recordId, name) in conceded``: oos.js gives a PairSet (has(recordId, name)); a PySet
+ * of 2-tuples works too. */
 function concededHas(conceded, recordId, name) {
-  if (conceded instanceof PySet) {
-    const t = [recordId, name];
-    t.isTuple = true;
-    return conceded.has(t);
-  }
-  if (conceded instanceof Set) {
-    for (const v of conceded) {
-      if (Array.isArray(v) && eq(v[0], recordId) && eq(v[1], name)) return true;
-      if (typeof v === "string" && typeof name === "string" &&
-          (v === JSON.stringify([recordId, name]) || v === `${recordId}\u0000${name}`)) {
-        return true;
-      }
-    }
-    return false;
-  }
-  if (typeof conceded?.has === "function") return conceded.has(recordId, name);
-  return false;
+  if (conceded instanceof PySet) return conceded.has(tupleOf(recordId, name));
+  return conceded.has(recordId, name);
 }
 
 function allConceded(inspection, conceded) {
