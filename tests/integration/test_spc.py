@@ -329,6 +329,14 @@ def test_a_drift_raises_the_trend_alert_before_the_first_out_of_limit_reading(
     assert cap["ppk"] == pytest.approx((24 - mean) / (3 * statistics.stdev(temps)), rel=1e-5)
     assert cap["ppk"] < 1 < cap["cpk"]
 
+    # The audit replays every rule over the log, the SPC alerts included: nothing to name.
+    from ledger.audit import Auditor
+
+    ident = runtime.ledger.identity
+    assert (
+        Auditor(runtime.engine, ident, ident.log_public_key, runtime.chain, workers=1).run() == []
+    )
+
 
 def test_inspection_characteristic_with_baseline_limits(
     runtime: Runtime, client: TestClient, specs: Any
