@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ContentError, check } from "../../web/verify/src/judge/content.js";
 import { Policy, PolicyError } from "../../web/verify/src/judge/policy.js";
-import { PyDateTime, floatRepr, formatG } from "../../web/verify/src/judge/py.js";
+import { PyDateTime, floatRepr, formatG, pyRepr } from "../../web/verify/src/judge/py.js";
 import { Registry } from "../../web/verify/src/judge/registry.js";
 import { unixSeconds, utcIso, when } from "../../web/verify/src/judge/rules.js";
 import { replay } from "../../web/verify/src/judge/replay.js";
@@ -2690,3 +2690,10 @@ for (const c of HOSTILE) {
     assert.deepEqual(got, c.expected.raises ?? c.expected);
   });
 }
+
+// repr() of strings as Python 3.11 writes them (quotes, escapes, non-printable characters).
+const REPRS = [["plain", "'plain'"], ["it's", "\"it's\""], ["say \"hi\"", "'say \"hi\"'"], ["both ' and \"", "'both \\' and \"'"], ["tab\there", "'tab\\there'"], ["nl\nx", "'nl\\nx'"], ["\u0000\u0007\u001f\u007f", "'\\x00\\x07\\x1f\\x7f'"], ["\u0085\u00a0\u00ad", "'\\x85\\xa0\\xad'"], ["\u00e9 \u00fc \u00df", "'\u00e9 \u00fc \u00df'"], ["\u2028\u2029", "'\\u2028\\u2029'"], ["\u200b\u200e", "'\\u200b\\u200e'"], ["\ue000", "'\\ue000'"], ["\ud83d\ude00", "'\ud83d\ude00'"], ["\ud83e\uddff", "'\ud83e\uddff'"], ["\u0378", "'\\u0378'"], ["\ufeff", "'\\ufeff'"], ["\\back", "'\\\\back'"], ["\u3000ideo", "'\\u3000ideo'"], ["\udb40\udc01", "'\\U000e0001'"], ["\ud800", "'\\ud800'"]];
+
+test("str repr as Python writes it", () => {
+  for (const [text, repr] of REPRS) assert.equal(pyRepr(text), repr, repr);
+});

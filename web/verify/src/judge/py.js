@@ -250,10 +250,35 @@ export function floatRepr(x) {
   return (neg ? "-" : "") + out;
 }
 
+// Python's str.isprintable(): not a control, format, surrogate, private-use or unassigned
+// character, nor a separator other than the ASCII space (Unicode as this engine knows it).
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** Python's repr() of a str. */
+export function strRepr(value) {
+  const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
+  let out = "";
+  for (const ch of value) {
+    const c = ch.codePointAt(0);
+    if (ch === "\\") out += "\\\\";
+    else if (ch === quote) out += "\\" + ch;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c === 0x20 || (c > 0x20 && c < 0x7f)) out += ch;
+    else if (!NOT_PRINTABLE.test(ch)) out += ch;
+    else if (c <= 0xff) out += "\\x" + c.toString(16).padStart(2, "0");
+    else if (c <= 0xffff) out += "\\u" + c.toString(16).padStart(4, "0");
+    else out += "\\U" + c.toString(16).padStart(8, "0");
+  }
+  return quote + out + quote;
+}
+
 /** Python's repr() of a value. */
 export function pyRepr(v) {
   if (typeof v === "number") return floatRepr(v);
-  if (typeof v === "string" || typeof v === "boolean" || typeof v === "bigint") return baseRepr(v);
+  if (typeof v === "string") return strRepr(v);
+  if (typeof v === "boolean" || typeof v === "bigint") return baseRepr(v);
   if (v === null || v === undefined) return "None";
   if (Array.isArray(v)) return "[" + v.map(pyRepr).join(", ") + "]";
   if (v instanceof PyDateTime) return v.repr();
