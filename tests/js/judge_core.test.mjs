@@ -2697,3 +2697,10 @@ const REPRS = [["plain", "'plain'"], ["it's", "\"it's\""], ["say \"hi\"", "'say 
 test("str repr as Python writes it", () => {
   for (const [text, repr] of REPRS) assert.equal(pyRepr(text), repr, repr);
 });
+
+// format(x, "g") where the 7th digit is an exact tie: Python rounds half to even.
+const G = [[1234565.0, "1.23456e+06"], [1234575.0, "1.23458e+06"], [0.5, "0.5"], [2.5, "2.5"], [12.3456785, "12.3457"], [999999.5, "1e+06"], [9999995.0, "1e+07"], [0.000123456789, "0.000123457"], [1e-05, "1e-05"], [0.00015, "0.00015"], [123456.5, "123456"], [1e+16, "1e+16"], [3.05, "3.05"], [240.25, "240.25"], [229.5, "229.5"], [1e+300, "1e+300"], [5e-324, "4.94066e-324"], [0.1, "0.1"], [100.0, "100"], [1234567.0, "1.23457e+06"], [1.234565e-05, "1.23456e-05"]];
+
+test("format g rounds exact ties half to even, as Python", () => {
+  for (const [x, g] of G) assert.equal(formatG(x), g, String(x));
+});

@@ -292,21 +292,60 @@ export function pyStr(v) {
   return pyRepr(v);
 }
 
-/** format(x, "g") for a float. */
+/** format(x, "g") for a float: ``precision`` significant digits, rounded half to even on the
+ * exact binary value as Python rounds (JavaScript's toPrecision rounds ties up). */
 export function formatG(x, precision = 6) {
   if (typeof x === "bigint") x = Number(x);
   if (!Number.isFinite(x)) return Number.isNaN(x) ? "nan" : x > 0 ? "inf" : "-inf";
   if (x === 0) return Object.is(x, -0) ? "-0" : "0";
-  const [mant, expText] = x.toExponential(precision - 1).split("e");
-  const exp = Number(expText);
+  const sign = x < 0 ? "-" : "";
+  let [digits, exp] = roundSignificant(Math.abs(x), precision);
+  let out;
   if (exp >= -4 && exp < precision) {
-    let s = x.toFixed(Math.max(0, precision - 1 - exp));
-    if (s.includes(".")) s = s.replace(/0+$/, "").replace(/\.$/, "");
-    return s;
+    if (exp >= 0) {
+      out = digits.slice(0, exp + 1).padEnd(exp + 1, "0");
+      const frac = digits.slice(exp + 1).replace(/0+$/, "");
+      if (frac) out += "." + frac;
+    } else {
+      out = ("0." + "0".repeat(-exp - 1) + digits).replace(/0+$/, "").replace(/\.$/, "");
+    }
+  } else {
+    const frac = digits.slice(1).replace(/0+$/, "");
+    out = digits[0] + (frac ? "." + frac : "") +
+      `e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
   }
-  let m = mant;
-  if (m.includes(".")) m = m.replace(/0+$/, "").replace(/\.$/, "");
-  return `${m}e${exp < 0 ? "-" : "+"}${String(Math.abs(exp)).padStart(2, "0")}`;
+  return sign + out;
+}
+
+/** The ``p`` significant decimal digits of positive finite ``x`` (exact, half to even) and
+ * the decimal exponent of the first. */
+function roundSignificant(x, p) {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const bits = view.getBigUint64(0);
+  const biased = Number((bits >> 52n) & 0x7ffn);
+  let mant = bits & ((1n << 52n) - 1n);
+  let e2;
+  if (biased === 0) e2 = -1074;
+  else {
+    mant |= 1n << 52n;
+    e2 = biased - 1075;
+  }
+  // x = mant * 2^e2 = num / den
+  let num = e2 >= 0 ? mant << BigInt(e2) : mant;
+  let den = e2 >= 0 ? 1n : 1n << BigInt(-e2);
+  let e10 = Number(x.toExponential().split("e")[1]);
+  const scale = p - 1 - e10; // N = round(x * 10^scale)
+  if (scale >= 0) num *= 10n ** BigInt(scale);
+  else den *= 10n ** BigInt(-scale);
+  let n = num / den;
+  const r2 = 2n * (num % den);
+  if (r2 > den || (r2 === den && n % 2n === 1n)) n += 1n;
+  if (n === 10n ** BigInt(p)) {
+    n /= 10n;
+    e10 += 1;
+  }
+  return [n.toString(), e10];
 }
 
 /** float(v) for an int or a float (bool too), else TypeError/ValueError as Python says. */
