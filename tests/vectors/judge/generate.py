@@ -48,10 +48,12 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_typing import Hash32
 from evledger_verify import bundle
+from evledger_verify.epcis import epcis_record
 from evledger_verify.errors import VerificationError
 from evledger_verify.policy import Policy, PolicyError
 from evledger_verify.records import Domain, Entry, record_hash
 
+from ledger.domain import epcis
 from ledger.domain.schemas import parse_record
 
 HERE = Path(__file__).resolve().parent
@@ -3911,6 +3913,306 @@ def partial_settings() -> Log:
     )
     i = ready(log)
     released(log, i)
+    return log
+
+
+# -- how Python writes values into messages ------------------------------------------------------
+
+
+@scenario
+def python_numbers() -> Log:
+    log = broken(
+        "schema/numbers-written-as-python-writes-them",
+        "Values outside their limits with a pass verdict, in every number form a "
+        "message must render as Python does: 1e-07, 1.2345678901234567e+19, 3.0, "
+        "integers, -0.0, 0.1 + 0.2.",
+        unchecked=True,
+    )
+    for n, (value, lower, upper) in enumerate(
+        (
+            (1.2345678901234567e19, 1e-07, 0.5),
+            (3.0, 1, 2),
+            (-0.0, 0.25, 1e21),
+            (0.30000000000000004, 1e22, None),
+            (5, None, 4.5),
+            (1000000000000000, 1.5, 99.0),
+        ),
+        1,
+    ):
+        body = inspection(f"I-{n}", "LOT-A", T0 + 700)
+        body["characteristics"][0].update(value=value, lower=lower, upper=upper)
+        log.add(body, "inspector", "authored")
+    return log
+
+
+@scenario
+def reading_numbers() -> Log:
+    log = broken(
+        "release/excursions-with-integer-and-fractional-readings",
+        "Out-of-limit readings given as integers and fractions (the messages show "
+        "them as Python does, and their run's range with :g).",
+    )
+    for n, (tag, value, upper) in enumerate(
+        (
+            ("TZ1", 231, 225),
+            ("TZ2", 226.5, 225.0),
+            ("TZ2", 1234567.0, 225.0),
+            ("TZ2", 1e-05, 1e-06),
+            ("TZ3", 0.1, 0.05),
+        ),
+        1,
+    ):
+        body = reading(f"P-{n}", "LOT-A", log.now + 30, value, tag=tag, upper=upper)
+        body["lower"] = 0 if isinstance(upper, int) else 0.0
+        log.add(body, "device", "recorded")
+    i = ready(log)
+    released(log, i)
+    return log
+
+
+@scenario
+def python_repr() -> Log:
+    log = broken(
+        "authority/meaning-quoted-as-python-quotes-it",
+        "Records signed with meanings Python's repr quotes in different ways (an "
+        "apostrophe, a backslash, a non-ASCII letter, a control character).",
+    )
+    for n, meaning in enumerate(("it's", "back\\slash", "geprüft", "tab\there"), 1):
+        log.add(inspection(f"I-{n}", "LOT-A", log.now + 30), "inspector", meaning)
+    return log
+
+
+@scenario
+def python_repr_ids() -> Log:
+    log = broken(
+        "alert/alert-id-quoted-as-python-quotes-it",
+        "An alert id with an apostrophe used twice, and a recall id with a double "
+        "quote used twice.",
+        unchecked=True,
+    )
+    ready(log)
+    for n in (1, 2):
+        log.add(alert(f"AL-{n}", "Ann's alert", "LOT-A"), "inspector", "authored")
+    for n in (1, 2):
+        log.add(recall(f"RC-{n}", 'the "big" one', log.now + 30), "approver", "approved")
+    return log
+
+
+# -- EPCIS events --------------------------------------------------------------------------------
+
+
+def epcis_event(second: int, lot: str = "LOT-A", biz_step: str = "shipping") -> Json:
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": f"2026-06-01T02:00:{second:02d}+02:00",
+        "eventTimeZoneOffset": "+02:00",
+        "action": "OBSERVE",
+        "bizStep": biz_step,
+        "disposition": "in_transit",
+        "quantityList": [{"epcClass": epcis.digital_link(GTIN, lot), "quantity": 1}],
+        "destinationList": [{"type": "owning_party", "destination": epcis.party_uri("Clinic")}],
+    }
+    return epcis_record(event)
+
+
+@scenario
+def epcis_by_system() -> Log:
+    log = base(
+        "lenient/epcis-shipment-before-release",
+        "The MES (system role) records an EPCIS shipping event of the lot, then the lot "
+        "is released: offline, the judge reads no genealogy link from EPCIS events "
+        "(the service maps them), so no floor alert names the shipment.",
+        people=("mes",),
+    )
+    i = ready(log)
+    log.add(epcis_event(0), "mes", "recorded")
+    released(log, i)
+    return log
+
+
+@scenario
+def epcis_by_person() -> Log:
+    log = broken(
+        "authority/epcis-event-signed-by-an-inspector",
+        "An EPCIS event signed by a QA inspector (the system role records them).",
+    )
+    log.add(epcis_event(1), "inspector", "recorded")
+    return log
+
+
+# -- the registry is projected by signing time ---------------------------------------------------
+
+
+@scenario
+def grant_logged_later() -> Log:
+    log = broken(
+        "lenient/record-signed-by-a-key-whose-grant-is-logged-after-it",
+        "A grant signed a minute before an inspection by the granted key, but logged "
+        "(accepted) after it: the registry is projected from every signer record by "
+        "signing time, so the inspection counts as authorized although, when it was "
+        "accepted, no grant of its key was logged.",
+        people=("production",),
+    )
+    t = log.now + 60
+    log.add(
+        inspection("I-1", "LOT-A", t + 30),
+        "newcomer",
+        "authored",
+        signed_at=t + 60,
+        accepted_at=t + 62,
+    )
+    log.add(
+        grant("newcomer", ["qa_inspector"], "New Comer", "E-50"),
+        "admin",
+        "approved",
+        signed_at=t,
+        accepted_at=t + 120,
+    )
+    return log
+
+
+@scenario
+def revoke_logged_later() -> Log:
+    log = broken(
+        "unauthorized/revocation-signed-before-the-record-logged-after-it",
+        "The inspector's revocation is signed before an inspection it signs, but "
+        "logged after that inspection: re-judged by signing time, the inspection was "
+        "signed without authority.",
+    )
+    t = log.now + 60
+    log.add(
+        inspection("I-1", "LOT-A", t + 30),
+        "inspector",
+        "authored",
+        signed_at=t + 60,
+        accepted_at=t + 62,
+    )
+    log.add(revoke("inspector", "REV-1"), "admin", "approved", signed_at=t, accepted_at=t + 120)
+    return log
+
+
+@scenario
+def bootstrap_by_other() -> Log:
+    log = Log(
+        "authority/second-grant-signed-by-a-key-the-first-grant-made",
+        "The ledger's first signer record grants the admin; the next is a grant the "
+        "admin signs to itself again (only the very first grant may be its own).",
+    )
+    log.add(grant("admin", ["admin"], "Ada Admin", "E-1"), "admin", "approved")
+    log.add(
+        grant("admin", ["admin", "qa_inspector"], "Ada Admin", "E-1", rid="signer-admin-2"),
+        "admin",
+        "approved",
+    )
+    return log
+
+
+@scenario
+def grant_without_admin() -> Log:
+    log = Log(
+        "unauthorized/first-grant-by-a-key-never-granted",
+        "A log whose first signer record is a grant of the inspector signed by a key "
+        "no record grants: the bootstrap is an admin granting itself.",
+    )
+    log.add(grant("inspector", ["qa_inspector"], "Dana Inspector", "E-2"), "admin", "approved")
+    log.add(inspection("I-1", "LOT-A", log.now + 30), "inspector", "authored")
+    return log
+
+
+@scenario
+def compromised_regrant() -> Log:
+    log = broken(
+        "unauthorized/compromised-key-granted-again",
+        "The inspector's key is revoked as compromised, then granted again: nothing "
+        "it signs after the report counts.",
+    )
+    log.add(revoke("inspector", "REV-1", compromised=True), "admin", "approved")
+    log.add(
+        grant("inspector", ["qa_inspector"], "Dana Inspector", "E-2", rid="signer-inspector-2"),
+        "admin",
+        "approved",
+    )
+    ready(log)
+    return log
+
+
+@scenario
+def demoted_between() -> Log:
+    log = broken(
+        "unauthorized/demoted-between-signing-and-acceptance",
+        "The approver signs a release, is re-granted as an inspector only before the "
+        "release is accepted: the approval role was not held at acceptance.",
+    )
+    i = ready(log)
+    t = log.now + 60
+    log.add(
+        grant("approver", ["qa_inspector"], "Quinn Approver", "E-3", rid="signer-approver-2"),
+        "admin",
+        "approved",
+        signed_at=t + 10,
+    )
+    log.add(
+        release("R-1", "LOT-A", evidence(i)),
+        "approver",
+        "released",
+        signed_at=t,
+        accepted_at=t + 100,
+    )
+    return log
+
+
+@scenario
+def role_kept_partially() -> Log:
+    log = broken(
+        "authority/role-dropped-between-signing-and-acceptance",
+        "Ann (inspector and approver) signs a release; before it is accepted her "
+        "grant keeps only the inspector role: the release is judged with the roles "
+        "held at both times.",
+        people=("ann",),
+    )
+    i = ready(log)
+    t = log.now + 60
+    log.add(
+        grant("ann", ["qa_inspector"], "Ann Able", "E-6", rid="signer-ann-2"),
+        "admin",
+        "approved",
+        signed_at=t + 10,
+    )
+    log.add(
+        release("R-1", "LOT-A", evidence(i)), "ann", "released", signed_at=t, accepted_at=t + 100
+    )
+    return log
+
+
+@scenario
+def renamed() -> Log:
+    log = base(
+        "valid/signer-renamed-messages-use-the-current-name",
+        "The inspector is granted again under a new printed name; later refusals name "
+        "signers by their current name.",
+    )
+    log.add(
+        grant("inspector", ["qa_inspector"], "Dana Smith", "E-2", rid="signer-inspector-2"),
+        "admin",
+        "approved",
+    )
+    ready(log)
+    return log
+
+
+@scenario
+def renamed_refused() -> Log:
+    log = broken(
+        "authority/refusal-names-the-current-printed-name",
+        "The inspector, renamed, signs a release: the refusal names Dana Smith.",
+    )
+    log.add(
+        grant("inspector", ["qa_inspector"], "Dana Smith", "E-2", rid="signer-inspector-2"),
+        "admin",
+        "approved",
+    )
+    i = ready(log)
+    released(log, i, who="inspector")
     return log
 
 
