@@ -12,7 +12,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ContentError, check } from "../../web/verify/src/judge/content.js";
 import { Policy, PolicyError } from "../../web/verify/src/judge/policy.js";
-import { PyDateTime, floatRepr, formatG, pyRepr } from "../../web/verify/src/judge/py.js";
+import { PyDateTime, floatRepr, formatG, pyRepr, toInt } from "../../web/verify/src/judge/py.js";
 import { Registry } from "../../web/verify/src/judge/registry.js";
 import { unixSeconds, utcIso, when } from "../../web/verify/src/judge/rules.js";
 import { replay } from "../../web/verify/src/judge/replay.js";
@@ -2703,4 +2703,11 @@ const G = [[1234565.0, "1.23456e+06"], [1234575.0, "1.23458e+06"], [0.5, "0.5"],
 
 test("format g rounds exact ties half to even, as Python", () => {
   for (const [x, g] of G) assert.equal(formatG(x), g, String(x));
+});
+
+// int() of text (a CAPA's check_after_days may be one): Unicode digits, underscores, spaces.
+const INTS = [["5", "5"], [" 5 ", "5"], ["+5", "5"], ["-0", "0"], ["1_000", "1000"], ["_1", "ValueError: invalid literal for int() with base 10: '_1'"], ["1__0", "ValueError: invalid literal for int() with base 10: '1__0'"], ["5.0", "ValueError: invalid literal for int() with base 10: '5.0'"], ["\u0663", "3"], ["\u00a05\u3000", "5"], ["\ufeff5", "ValueError: invalid literal for int() with base 10: '\\ufeff5'"], ["x", "ValueError: invalid literal for int() with base 10: 'x'"], ["", "ValueError: invalid literal for int() with base 10: ''"], ["0x10", "ValueError: invalid literal for int() with base 10: '0x10'"], ["\u00b2", "ValueError: invalid literal for int() with base 10: '\u00b2'"]];
+
+test("int() of text as Python reads it", () => {
+  for (const [text, want] of INTS) assert.equal(said(() => String(toInt(text))), want, JSON.stringify(text));
 });

@@ -367,7 +367,20 @@ export function toFloat(v) {
   throw new PyTypeError(`float() argument must be a string or a real number, not '${typeName(v)}'`);
 }
 
-/** int(v) for an int, a float (truncated), a bool or a str of digits. */
+// Python's str.strip() whitespace, and its Unicode decimal digits (int() reads them).
+const PY_SPACE = "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
+const STRIP = new RegExp(`^[${PY_SPACE}]+|[${PY_SPACE}]+$`, "gu");
+const ND = /\p{Nd}/u;
+
+function digitValue(ch) {
+  // Decimal digits come in runs of ten, 0 to 9.
+  const c = ch.codePointAt(0);
+  let start = c;
+  while (start > 0 && ND.test(String.fromCodePoint(start - 1))) start -= 1;
+  return (c - start) % 10;
+}
+
+/** int(v) for an int, a float (truncated), a bool or a str of (Unicode) decimal digits. */
 export function toInt(v) {
   if (typeof v === "bigint") return v;
   if (typeof v === "boolean") return v ? 1n : 0n;
@@ -377,9 +390,20 @@ export function toInt(v) {
     return BigInt(Math.trunc(v));
   }
   if (typeof v === "string") {
-    const t = v.trim();
-    if (/^[+-]?\d+(_\d+)*$/.test(t)) return BigInt(t.replace(/_/g, ""));
-    throw new PyValueError(`invalid literal for int() with base 10: ${pyRepr(v)}`);
+    let t = "";
+    for (const ch of v) t += ch >= "0" && ch <= "9" ? ch : ND.test(ch) ? String(digitValue(ch)) : ch;
+    t = t.replace(STRIP, "");
+    const m = /^([+-]?)([0-9](?:_?[0-9])*)$/.exec(t);
+    if (m === null) throw new PyValueError(`invalid literal for int() with base 10: ${pyRepr(v)}`);
+    const digits = m[2].replaceAll("_", "");
+    if (digits.length > 4300) {
+      throw new PyValueError(
+        "Exceeds the limit (4300 digits) for integer string conversion: value has " +
+          `${digits.length} digits; use sys.set_int_max_str_digits() to increase the limit`,
+      );
+    }
+    const n = BigInt(digits);
+    return m[1] === "-" ? -n : n;
   }
   throw new PyTypeError(
     `int() argument must be a string, a bytes-like object or a real number, not '${typeName(v)}'`,
