@@ -196,6 +196,7 @@ class Runtime:
         if self.ledger.spc.config.characteristics:
             monitor = SpcMonitor(self.ledger.spc, self.ledger.submitter, s.keys_dir / "audit.key")
             self.spc = monitor
+            self.ledger.submitter.on_stored = monitor.notify
             workers.append(("spc", lambda: monitor.run(self._stop, s.seal_interval)))
         for a in self.anchorers:
             a.report = Reporter(self.engine, a.name, counters=a.counters)

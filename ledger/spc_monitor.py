@@ -614,6 +614,10 @@ def _capability(
 # -- the monitor -----------------------------------------------------------------------------
 
 
+#: The record types whose values are charted.
+_JUDGED = frozenset({"process_reading", "inspection"})
+
+
 class SpcMonitor:
     """Reads what the ledger accepted since its last round and raises an alert per violation.
 
@@ -627,6 +631,13 @@ class SpcMonitor:
         self.cursor: int | None = None
         self.raised: list[str] = []
         self._account: LocalAccount | None = None
+        self._wake = threading.Event()
+
+    def notify(self, types: set[str]) -> None:
+        """Records of ``types`` were stored: judge them now rather than at the next interval
+        (:attr:`ledger.submission.Submitter.on_stored`)."""
+        if types & _JUDGED:
+            self._wake.set()
 
     @property
     def engine(self) -> sa.Engine:
@@ -639,8 +650,9 @@ class SpcMonitor:
             except Exception:
                 log.exception("SPC round failed; retrying")
                 busy = False
-            if not busy:
-                stop.wait(interval)
+            if not busy and not stop.is_set():
+                self._wake.wait(interval)
+            self._wake.clear()
 
     def step(self) -> int:
         """One round; returns the records read."""
@@ -658,9 +670,9 @@ class SpcMonitor:
             rows = conn.execute(
                 sa.text(
                     "SELECT seq, record_type, body FROM records WHERE seq > :cursor AND "
-                    "record_type IN ('process_reading', 'inspection') ORDER BY seq LIMIT :n"
+                    "record_type = ANY(:types) ORDER BY seq LIMIT :n"
                 ),
-                {"cursor": self.cursor, "n": self.batch},
+                {"cursor": self.cursor, "n": self.batch, "types": sorted(_JUDGED)},
             ).all()
             if not rows:
                 return 0

@@ -267,6 +267,8 @@ class Submitter:
         self.max_device_backlog = max(max_device_backlog, policy.max_signature_age)
         self.clock = clock
         self.registry = RegistryCache()
+        #: Told the record types of each call that stored new records (the SPC monitor wakes).
+        self.on_stored: Callable[[set[str]], None] | None = None
 
     def submit_signed(
         self,
@@ -367,6 +369,10 @@ class Submitter:
                             "batch: concurrent submissions of the same record ids kept "
                             "colliding; send the batch again"
                         ) from None
+        if self.on_stored is not None:
+            stored = {c.rtype for c in checked if _new(results.get(c.index))}
+            if stored:
+                self.on_stored(stored)
         if self.promiser is not None:
             promise = self.promiser
             for i, item in results.items():
@@ -559,6 +565,11 @@ class Submitter:
         if c.rtype == "signer" and "admin" in roles:
             _check_registry_change(registry, rec, c.sub.signed_at)
         return roles
+
+
+def _new(item: ItemResult | None) -> bool:
+    """Whether ``item`` stored a new record."""
+    return item is not None and item.result is not None and not item.result.duplicate
 
 
 def _too_old(signed_at: int, now: int, limit: int, whose: str) -> InvalidRecordError:
