@@ -1406,6 +1406,15 @@ def _cases() -> list[dict[str, Any]]:
         r["body"]["sampling"]["standard"] = "ANSI/ASQ Z1.4-2003"
         z14.append(r)
     add("sampling/z14-reduced", "acceptance.check_sampling", z14, record=z14[-1]["body"], spec=None)
+    # an earlier lot that broke the switching rules (it was judged where it was logged)
+    broken = [sampled("SX0", 0), sampled("SX1", 0, "reduced"), sampled("SX2", 0, "tightened")]
+    add(
+        "sampling/earlier-lot-broke-the-rules",
+        "acceptance.check_sampling",
+        broken,
+        record=broken[-1]["body"],
+        spec=None,
+    )
 
     # OOS: retests, dispositions, reviews, rework closure, failure blockers
     f1 = failed_inspection("F1", signed_at="2026-01-10T11:00:00Z")
@@ -1624,6 +1633,32 @@ def _cases() -> list[dict[str, Any]]:
         [*oos_log, disp, review],
         record={**review["body"], "record_id": "RV2"},
         signer=INS,
+    )
+    add(
+        "review/again-same-person-other-key",
+        "oos.check_review",
+        [
+            f1,
+            rec(
+                "RV1",
+                "review",
+                QA,
+                "approved",
+                lot="L1",
+                reviews="F1",
+                record_hash=hashlib.sha256(b"F1").hexdigest(),
+            ),
+        ],
+        record=rec(
+            "RV2",
+            "review",
+            ALT,
+            "approved",
+            lot="L1",
+            reviews="F1",
+            record_hash=hashlib.sha256(b"F1").hexdigest(),
+        )["body"],
+        signer=ALT,
     )
     add(
         "review/unregistered",
