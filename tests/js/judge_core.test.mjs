@@ -12,7 +12,14 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ContentError, check } from "../../web/verify/src/judge/content.js";
 import { Policy, PolicyError } from "../../web/verify/src/judge/policy.js";
-import { PyDateTime, floatRepr, formatG, pyRepr, toInt } from "../../web/verify/src/judge/py.js";
+import {
+  PyDateTime,
+  floatRepr,
+  formatG,
+  pyRepr,
+  toFloat,
+  toInt,
+} from "../../web/verify/src/judge/py.js";
 import { Registry } from "../../web/verify/src/judge/registry.js";
 import { unixSeconds, utcIso, when } from "../../web/verify/src/judge/rules.js";
 import { replay } from "../../web/verify/src/judge/replay.js";
@@ -2710,4 +2717,13 @@ const INTS = [["5", "5"], [" 5 ", "5"], ["+5", "5"], ["-0", "0"], ["1_000", "100
 
 test("int() of text as Python reads it", () => {
   for (const [text, want] of INTS) assert.equal(said(() => String(toInt(text))), want, JSON.stringify(text));
+});
+
+// float() of text.
+const FLOATS = [["5", "5.0"], [" 5.5 ", "5.5"], ["+5e3", "5000.0"], ["-0", "-0.0"], ["1_000.5", "1000.5"], ["_1", "ValueError: could not convert string to float: '_1'"], ["1__0", "ValueError: could not convert string to float: '1__0'"], ["5.", "5.0"], [".5", "0.5"], [".", "ValueError: could not convert string to float: '.'"], ["e5", "ValueError: could not convert string to float: 'e5'"], ["1e", "ValueError: could not convert string to float: '1e'"], ["\u0661.\u0665", "1.5"], ["inf", "inf"], ["-Infinity", "-inf"], ["nan", "nan"], ["x", "ValueError: could not convert string to float: 'x'"], ["", "ValueError: could not convert string to float: ''"], ["1_e5", "ValueError: could not convert string to float: '1_e5'"], ["1e1_0", "10000000000.0"], ["0x10", "ValueError: could not convert string to float: '0x10'"]];
+
+test("float() of text as Python reads it", () => {
+  for (const [text, want] of FLOATS) {
+    assert.equal(said(() => floatRepr(toFloat(text))), want, JSON.stringify(text));
+  }
 });

@@ -358,8 +358,12 @@ export function toFloat(v) {
     return f;
   }
   if (typeof v === "string") {
-    const t = v.trim().replace(/_/g, "");
-    if (/^[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?$/i.test(t)) return Number(t);
+    let t = "";
+    for (const ch of v) t += ch >= "0" && ch <= "9" ? ch : ND.test(ch) ? String(digitValue(ch)) : ch;
+    t = t.replace(STRIP, "");
+    const D = "[0-9](?:_?[0-9])*";
+    const re = new RegExp(`^[+-]?(?:${D}(?:\\.(?:${D})?)?|\\.${D})(?:[eE][+-]?${D})?$`);
+    if (re.test(t)) return Number(t.replaceAll("_", ""));
     if (/^[+-]?(inf|infinity)$/i.test(t)) return t.startsWith("-") ? -Infinity : Infinity;
     if (/^[+-]?nan$/i.test(t)) return NaN;
     throw new PyValueError(`could not convert string to float: ${pyRepr(v)}`);
