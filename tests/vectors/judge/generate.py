@@ -40,7 +40,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -587,6 +587,7 @@ class Log:
         *,
         signed_at: int | None = None,
         accepted_at: int | None = None,
+        accepted_text: str | None = None,
         step: int = 60,
         in_scope: bool = True,
         check: bool = True,
@@ -610,7 +611,7 @@ class Log:
             "signed_at": signed,
             "signature": "",
             "salt": hashlib.sha256(f"judge vectors salt {self.leaf}".encode()).hexdigest(),
-            "accepted_at": accepted(taken),
+            "accepted_at": accepted(taken) if accepted_text is None else accepted_text,
         }
         digest = Entry(**fields).digest(DOMAIN)
         fields["signature"] = key(who).unsafe_sign_hash(Hash32(digest)).signature.to_0x_hex()
@@ -4213,6 +4214,101 @@ def renamed_refused() -> Log:
     )
     i = ready(log)
     released(log, i, who="inspector")
+    return log
+
+
+# -- long lists, hostile times -------------------------------------------------------------------
+
+
+@scenario
+def many_unauthorized() -> Log:
+    log = broken(
+        "unauthorized/seven-records-by-strangers",
+        "Seven records signed by keys never granted: the authority check names the first five.",
+    )
+    for n in range(1, 8):
+        log.add(inspection(f"I-{n}", f"LOT-{n}", log.now + 30), f"stranger-{n}", "authored")
+    return log
+
+
+@scenario
+def every_blocker() -> Log:
+    log = broken(
+        "release/every-blocker-at-once",
+        "A release while a failure is unanswered, an NCR is open, an alert is open, a "
+        "reading is out of limits, the evidence cites another lot's record and omits "
+        "the latest inspection, and the lot was shipped: the refusal counts them all "
+        "and lists the first three.",
+    )
+    b = ready(log, "LOT-B", "I-B")
+    failed(log)
+    log.add(
+        workflow("ncr", "N-1", "NCR-1", "open", lot="LOT-A", refs=["I-1"]), "inspector", "authored"
+    )
+    log.add(alert("AL-1", "ALERT-1", "LOT-A"), "inspector", "authored")
+    log.add(reading("P-1", "LOT-A", log.now + 30, 240.0), "device", "recorded")
+    log.add(
+        scan("S-1", "ship", log.now + 30, lot="LOT-A", gs1_lot="LOT-A", consignee="Hospital A"),
+        "device",
+        "recorded",
+    )
+    ready(log, rid="I-2")
+    released(log, b)
+    return log
+
+
+@scenario
+def accepted_unreadable() -> Log:
+    log = broken(
+        "time/accepted-at-unreadable",
+        "An entry whose accepted_at is no time (a hostile bundle): read as the end of "
+        "time, the signature is far too old.",
+    )
+    t = log.now + 60
+    log.add(
+        inspection("I-1", "LOT-A", t - 30),
+        "inspector",
+        "authored",
+        signed_at=t,
+        accepted_text="yesterday",
+    )
+    return log
+
+
+@scenario
+def signed_end_of_time() -> Log:
+    log = broken(
+        "time/signed-at-the-end-of-time",
+        "An entry signed at 2**53 - 1 seconds (a hostile bundle): written as the "
+        "last second of year 9999.",
+    )
+    t = log.now + 60
+    log.add(
+        inspection("I-1", "LOT-A", t - 30),
+        "inspector",
+        "authored",
+        signed_at=2**53 - 1,
+        accepted_at=t,
+    )
+    return log
+
+
+@scenario
+def accepted_with_offset() -> Log:
+    log = base(
+        "valid/accepted-at-with-an-offset",
+        "An entry whose accepted_at carries a +02:00 offset instead of Z.",
+    )
+    t = log.now + 60
+    log.add(
+        inspection("I-1", "LOT-A", t - 30),
+        "inspector",
+        "authored",
+        signed_at=t,
+        accepted_text=datetime.fromtimestamp(t + 2, UTC)
+        .astimezone(timezone(timedelta(hours=2)))
+        .isoformat(),
+    )
     return log
 
 
