@@ -2727,3 +2727,13 @@ test("float() of text as Python reads it", () => {
     assert.equal(said(() => floatRepr(toFloat(text))), want, JSON.stringify(text));
   }
 });
+
+// A lone surrogate (JSON allows one, escaped) where the separator goes reads as "T"; anywhere
+// else the text is invalid (CPython's _sanitize_isoformat_str).
+const SURROGATES = [["2026-06-01\ud80010:00", "2026-06-01T10:00:00"], ["2026-06-01T10:00\ud800", "ValueError: Invalid isoformat string: '2026-06-01T10:00\\ud800'"], ["2026W01\ud80010", "2025-12-29T10:00:00"], ["20260601\ud80010", "2026-06-01T10:00:00"], ["\ud800026-06-01", "ValueError: Invalid isoformat string: '\\ud800026-06-01'"], ["2026-06-01\udfff10:00Z", "2026-06-01T10:00:00+00:00"]];
+
+test("fromisoformat with lone surrogates as CPython reads them", () => {
+  for (const [text, want] of SURROGATES) {
+    assert.equal(said(() => PyDateTime.fromIsoFormat(text).isoformat()), want, JSON.stringify(text));
+  }
+});

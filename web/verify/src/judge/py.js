@@ -729,11 +729,36 @@ function evenMantissa(x) {
 // CPython 3.11's datetime_fromisoformat (Modules/_datetimemodule.c) over the UTF-8 bytes of
 // the text, with C's NUL terminator: [y, m, d, H, M, S, us, offset µs or null], or null for
 // "Invalid isoformat string".
+const UTF8_ENCODER = new TextEncoder();
+
 function parseIso(text) {
-  const enc = new TextEncoder().encode(text);
-  const b = new Uint8Array(enc.length + 1);
-  b.set(enc);
-  const len = enc.length;
+  let b;
+  let len;
+  if (/[\ud800-\udfff]/.test(text)) {
+    // _sanitize_isoformat_str: a lone surrogate at the separator's place (7, 8 or 10, the
+    // first found) reads as "T"; any other one cannot be encoded: invalid.
+    const cps = Array.from(text);
+    const lone = (ch) => ch !== undefined && ch.length === 1 && /[\ud800-\udfff]/.test(ch);
+    for (const pos of [7, 8, 10]) {
+      if (pos > cps.length) break;
+      if (lone(cps[pos])) {
+        cps[pos] = "T";
+        break;
+      }
+    }
+    if (cps.some(lone)) return null;
+    text = cps.join("");
+  }
+  if (/^[\x00-\x7f]*$/.test(text)) {
+    len = text.length;
+    b = new Uint8Array(len + 1);
+    for (let i = 0; i < len; i++) b[i] = text.charCodeAt(i);
+  } else {
+    const enc = UTF8_ENCODER.encode(text);
+    len = enc.length;
+    b = new Uint8Array(len + 1);
+    b.set(enc);
+  }
   const at = (i) => (i < b.length ? b[i] : 0);
   const isDigit = (c) => c >= 0x30 && c <= 0x39;
   const digits = (p, n) => {
