@@ -2737,3 +2737,17 @@ test("fromisoformat with lone surrogates as CPython reads them", () => {
     assert.equal(said(() => PyDateTime.fromIsoFormat(text).isoformat()), want, JSON.stringify(text));
   }
 });
+
+test("astimezone(UTC) past the calendar's ends is Python's OverflowError", () => {
+  // datetime.fromisoformat("0001-01-01T00:30:00+01:00").astimezone(UTC) and the other end.
+  for (const text of ["0001-01-01T00:30:00+01:00", "9999-12-31T23:30:00-01:00"]) {
+    assert.equal(
+      said(() => PyDateTime.fromIsoFormat(text).toUtc().isoformat()),
+      "OverflowError: date value out of range",
+    );
+  }
+  assert.equal(
+    PyDateTime.fromIsoFormat("2026-06-01T10:00:00.5+02:00").toUtc().isoformat(),
+    "2026-06-01T08:00:00.500000+00:00",
+  );
+});

@@ -552,9 +552,6 @@ export class PyDateTime {
     }
     const ord = days + BigInt(EPOCH_ORD);
     if (ord < 1n || ord > BigInt(ymdToOrd(MAXYEAR, 12, 31))) {
-      // CPython computes the year first and says it is out of range.
-      const approx = Number(days) / 365.2425 + 1970;
-      const year = ord < 1n ? Math.floor(approx) : Math.floor(approx);
       if (checkTimeT && ts !== null) {
         const y = yearOfDays(days);
         if (y - 1900n > 2147483647n || y - 1900n < -2147483648n) {
@@ -562,7 +559,7 @@ export class PyDateTime {
         }
         throw new PyValueError(`year ${y} is out of range`);
       }
-      throw new OverflowError(`date value out of range (year ${year})`);
+      throw new OverflowError("date value out of range");
     }
     const [y, m, d] = ordToYmd(Number(ord));
     const secs = Number(rest / US);
