@@ -2,7 +2,7 @@
 // and record forms, all from the service's API with a read token made here.
 
 import { ApiError, download, getJson, getPage, request, seg, session } from "./api.js";
-import { announce, badge, clear, h, productName, STATE_LABEL, utc } from "./dom.js";
+import { announce, append, badge, clear, h, productName, STATE_LABEL, utc } from "./dom.js";
 import { FieldError, objectField, resolve } from "./form.js";
 import { traceGraph } from "./graph.js";
 import { KeyError, openKeyFile } from "./keys.js";
@@ -10,6 +10,7 @@ import { makeReadToken, signRecord } from "./tokens.js";
 import { connectWallet, walletAvailable } from "./wallet.js";
 
 const $ = (id) => document.getElementById(id);
+const put = (el, ...children) => append(el, children);
 const view = $("view");
 const TOKEN_TTL = 8 * 3600;
 let openapi = null;
@@ -166,22 +167,29 @@ async function route() {
   view.hidden = false;
   clear(view);
   view.append(h("p", { class: "loading" }, "Loading…"));
+  // Each view is built off-screen and shown only if no later navigation replaced it.
+  const mine = ++routeSeq;
+  const target = h("div", { class: "view" });
   try {
     let title;
-    if (parts[0] === "lot" && parts[1]) title = await lotPage(parts[1]);
-    else if (parts[0] === "ncrs") title = await boardPage("ncr");
-    else if (parts[0] === "capas") title = await boardPage("capa");
-    else if (parts[0] === "dashboard") title = await dashboardPage();
-    else if (parts[0] === "new") title = await formPage(parts[1] || "inspection", query);
-    else title = await lotsPage(query);
+    if (parts[0] === "lot" && parts[1]) title = await lotPage(target, parts[1]);
+    else if (parts[0] === "ncrs") title = await boardPage(target, "ncr");
+    else if (parts[0] === "capas") title = await boardPage(target, "capa");
+    else if (parts[0] === "dashboard") title = await dashboardPage(target);
+    else if (parts[0] === "new") title = await formPage(target, parts[1] || "inspection", query);
+    else title = await lotsPage(target, query);
+    if (mine !== routeSeq) return;
+    clear(view).append(target);
     document.title = `${title} · QA console · evledger`;
     const h1 = view.querySelector("h1");
     if (h1) h1.focus();
     announce(`${title} loaded`);
   } catch (err) {
+    if (mine !== routeSeq) return;
     clear(view).append(heading("Could not load this view"), errorBox(err));
   }
 }
+let routeSeq = 0;
 
 window.addEventListener("hashchange", route);
 
@@ -197,8 +205,11 @@ const FILTERS = [
   ["open", "Open", "select", ["", "ncr", "capa", "alert"]],
 ];
 
-async function lotsPage(query) {
+async function lotsPage(target, query) {
   const form = h("form", { class: "filters", "aria-label": "Filter lots" });
+  const filtered = FILTERS.some(([name]) => query.get(name));
+  const box = h("details", { class: "filter-box", open: filtered || matchMedia("(min-width: 40rem)").matches },
+    h("summary", {}, filtered ? "Filters (in use)" : "Filters"), form);
   for (const [name, text, type, options] of FILTERS) {
     const id = `filter-${name}`;
     const control = type === "select"
@@ -249,7 +260,7 @@ async function lotsPage(query) {
   };
   more.addEventListener("click", () => load().catch((err) => more.after(errorBox(err))));
   await load();
-  clear(view).append(heading("Lots"), form, count, h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Lots table" }, table), more);
+  put(target, heading("Lots"), box, count, h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Lots table" }, table), more);
   return "Lots";
 }
 
@@ -259,14 +270,26 @@ function signatureText(sig) {
   return `${sig.printed_name || "(no printed name)"} · ${sig.meaning} · ${utc(sig.signed_at)}`;
 }
 
-async function lotPage(lot) {
-  const status = await getJson(`/v1/lots/${seg(lot)}`);
+const NO_RECORDS = (lot) => ({
+  lot, product: null, state: null, inspections: [], open_ncrs: [], open_capas: [], open_alerts: [],
+  release: null, release_blockers: [], changed_since_first_entry: [], timeline: [], none: true,
+});
+
+async function lotPage(target, lot) {
+  // A lot known only from the genealogy (a material lot named by another lot's records) has
+  // no records of its own: its page shows its trace.
+  const status = await getJson(`/v1/lots/${seg(lot)}`).catch((err) => {
+    if (err instanceof ApiError && err.status === 404) return NO_RECORDS(lot);
+    throw err;
+  });
   const [backward, forward] = await Promise.all(
     ["backward", "forward"].map((d) => getJson(`/v1/lots/${seg(lot)}/trace?direction=${d}`).catch(() => null)));
   const details = await Promise.all(status.inspections.slice(0, 30).map((i) => getJson(`/v1/records/${seg(i.record_id)}`).catch(() => null)));
   const corrected = await Promise.all(status.changed_since_first_entry.slice(0, 30).map((id) => getJson(`/v1/records/${seg(id)}`).catch(() => null)));
   const out = [heading(`Lot ${lot}`)];
-  out.push(h("p", { class: "lede" }, badge(status.state), " ", productName(status.product)));
+  if (status.none) {
+    out.push(h("p", { class: "lede" }, "This lot has no records of its own in the ledger; it is known from the records of the lots below."));
+  } else out.push(h("p", { class: "lede" }, badge(status.state), " ", productName(status.product)));
   const actions = h("div", { class: "row actions" },
     h("a", { class: "button", href: `#/new/inspection?lot=${encodeURIComponent(lot)}` }, "New inspection"),
     h("a", { class: "button", href: `#/new/ncr?lot=${encodeURIComponent(lot)}&step=open` }, "Open an NCR"),
@@ -343,13 +366,15 @@ async function lotPage(lot) {
     }
   } else trace.append(h("p", {}, "No trace: the genealogy holds nothing for this lot yet."));
   out.push(trace);
-  clear(view).append(...out);
+  put(target, ...out);
   return `Lot ${lot}`;
 }
 
+const age = (days) => (days < 1 ? `${Math.round(days * 24)} h` : `${Math.round(days)} d`);
+
 // -- boards ----------------------------------------------------------------------------------
 
-async function boardPage(kind) {
+async function boardPage(target, kind) {
   const name = kind.toUpperCase();
   const { items } = await getPage(`/v1/console/${kind}s?limit=200`);
   const steps = kind === "ncr" ? ["open", "evaluated", "dispositioned"] : ["open", "investigation", "action_plan", "implementation", "effectiveness_check"];
@@ -365,7 +390,7 @@ async function boardPage(kind) {
           h("h3", {}, `${name} ${id}`),
           i.lot ? h("p", {}, "Lot ", h("a", { href: lotHref(i.lot) }, i.lot)) : null,
           i.summary ? h("p", { class: "summary" }, i.summary) : null,
-          h("p", { class: "hint" }, `Age ${i.age_days} days · last step ${utc(i.last_step_at)} by ${i.last_signature.printed_name || "?"}`),
+          h("p", { class: "hint" }, `Age ${age(i.age_days)} · last step ${utc(i.last_step_at)} by ${i.last_signature.printed_name || "?"}`),
           i.due_by ? h("p", { class: i.overdue ? "bad" : "hint" }, `Due ${utc(i.due_by)}${i.overdue ? " · overdue" : ""}`) : null,
           h("p", { class: "next" }, "Next: ", i.next_steps.map((s) => h("a", {
             class: "button small",
@@ -373,7 +398,7 @@ async function boardPage(kind) {
           }, s.replace(/_/g, " ")))));
       }))));
   }
-  clear(view).append(heading(`${name} board`),
+  put(target, heading(`${name} board`),
     h("p", { class: "hint" }, `${items.length} open ${name}${items.length === 1 ? "" : "s"}. Each card offers the steps the workflow allows next.`),
     kind === "capa" ? h("p", {}, h("a", { class: "button", href: "#/new/capa?step=open" }, "Open a CAPA")) : null,
     board);
@@ -408,20 +433,20 @@ function renderDashboard(box, d) {
     h("p", { class: "hint" }, `As of ${utc(d.as_of)}, over the newest ${d.window} records of each type.`));
 }
 
-async function dashboardPage() {
+async function dashboardPage(target) {
   const box = h("div", { class: "dashboard" });
   const live = h("p", { class: "live-state", role: "status" }, "Connecting to live updates…");
   renderDashboard(box, await getJson("/v1/console/dashboard"));
-  clear(view).append(heading("Dashboard"), live, box);
+  put(target, heading("Dashboard"), live, box);
   const ctrl = new AbortController();
   streamAbort = ctrl;
-  streamDashboard(ctrl, box, live);
+  streamDashboard(ctrl, box, live, routeSeq);
   return "Dashboard";
 }
 
-async function streamDashboard(ctrl, box, live) {
+async function streamDashboard(ctrl, box, live, seq) {
   let updates = 0;
-  while (!ctrl.signal.aborted && session.token) {
+  while (!ctrl.signal.aborted && session.token && seq === routeSeq) {
     try {
       const resp = await request("/v1/console/dashboard/events", { signal: ctrl.signal });
       live.textContent = "Live: updates as records arrive.";
@@ -482,7 +507,7 @@ function newId(prefix) {
   return `${prefix}-${t}-${r}`;
 }
 
-async function formPage(kind, query) {
+async function formPage(target, kind, query) {
   const { components, mapping } = await schemas();
   const schemaName = FORM_TYPES[kind] || kind;
   if (!mapping[schemaName]) throw new Error(`no record schema ${schemaName}`);
@@ -575,7 +600,7 @@ async function formPage(kind, query) {
     }
   });
   out.push(form);
-  clear(view).append(...out);
+  put(target, ...out);
   return `New ${rtype} record`;
 }
 

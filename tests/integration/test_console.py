@@ -1,0 +1,345 @@
+"""The QA console (``/app``, web/console): its read routes (``/v1/console/...``) over a real
+ledger, and the page in Debian's Chromium with every request off the service refused, as in a
+plant without internet: sign in with a keystore v3 file opened in the page (a wrong password
+is refused there), see the lots, open a lot page with its timeline and trace graph, submit a
+record signed in the page and see it accepted, and see a refused release show the API's
+reasons. Screenshots at 390x844 and 1280x800 are kept in the test's folder, in
+/tmp/evledger-console-*.png and, with ``EVLEDGER_SCREENSHOTS=DIR``, in DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.pages import csp_sources
+from ledger.runtime import Runtime
+from tests.helpers import bearer, inspection, keep_screenshot, post, register, wait_for
+from tests.integration.test_front_door import assert_problem, chromium, offline_page, serving
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "console test password"
+
+
+class Plant:
+    """A ledger with two QA signers and three lots: C1 passed (with a material lot from a
+    supplier), C2 failed with an NCR open and a CAPA, C3 passed."""
+
+    def __init__(self, runtime: Runtime, client: TestClient, tmp: Path) -> None:
+        self.runtime, self.client, self.tmp = runtime, client, tmp
+        self.inspector: LocalAccount = register(
+            client, runtime, ("qa_inspector",), "Ines Inspector"
+        )
+        self.approver: LocalAccount = register(client, runtime, ("qa_approver",), "Aaron Approver")
+        self.keystore = tmp / "ines.json"
+        self.keystore.write_text(
+            json.dumps(Account.encrypt(self.inspector.key, PASSWORD, kdf="scrypt", iterations=4096))
+        )
+        self.device_key = tmp / "aaron.key"
+        self.device_key.write_text(self.approver.key.hex() + "\n")
+        incoming = {**inspection("IQC-C1", "LOT-C1", stage="incoming"),
+                    "material_lot": "MAT-C1", "supplier": "Polymer GmbH"}  # fmt: skip
+        self.ok(incoming)
+        self.ok(inspection("FIN-C1", "LOT-C1"))
+        self.ok(inspection("FIN-C2", "LOT-C2", value=3.2))
+        ncr = {"record_id": "NCR-C2-open", "type": "ncr", "schema": "ncr/1", "ncr_id": "NCR-C2",
+               "lot": "LOT-C2", "step": "open", "nature": "Outer diameter above the limit",
+               "refs": ["FIN-C2"]}  # fmt: skip
+        self.ok(ncr)
+        capa = {"record_id": "CAPA-C2-open", "type": "capa", "schema": "capa/1",
+                "capa_id": "CAPA-C2", "step": "open", "lot": "LOT-C2", "ncr_id": "NCR-C2",
+                "problem": "Extruder drift"}  # fmt: skip
+        self.ok(capa)
+        self.ok(inspection("FIN-C3", "LOT-C3"))
+        wait_for("the trace of LOT-C1", lambda: self.get("/v1/lots/LOT-C1/trace",
+                 direction="backward")["edges"])  # fmt: skip
+
+    def ok(self, record: dict[str, Any], meaning: str = "authored") -> None:
+        post(self.client, self.runtime, record, self.inspector, meaning)
+
+    def token(self) -> dict[str, str]:
+        return bearer(self.runtime, self.inspector)
+
+    def get(self, path: str, **params: Any) -> Any:
+        resp = self.client.get(path, params=params, headers=self.token())
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+
+@pytest.fixture(scope="module")
+def plant(
+    module_runtime: Runtime,
+    module_client: TestClient,
+    module_specs: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Plant:
+    return Plant(module_runtime, module_client, tmp_path_factory.mktemp("console"))
+
+
+# -- the read routes --------------------------------------------------------------------------
+
+
+def test_lots_list_filters_and_pages(plant: Plant) -> None:
+    rows = {r["lot"]: r for r in plant.get("/v1/console/lots")}
+    assert {"LOT-C1", "LOT-C2", "LOT-C3"} <= set(rows)
+    c2 = rows["LOT-C2"]
+    assert c2["open_ncrs"] == 1 and c2["open_capas"] == 1 and c2["release_blockers"] >= 1
+    assert c2["state"] == "quarantined" and c2["product"] == {"gtin": "09506000134352"}
+    assert rows["LOT-C1"]["suppliers"] == ["Polymer GmbH"]
+    assert [r["lot"] for r in plant.get("/v1/console/lots", open="ncr")] == ["LOT-C2"]
+    assert [r["lot"] for r in plant.get("/v1/console/lots", supplier="Polymer GmbH")] == ["LOT-C1"]
+    assert "LOT-C2" not in {r["lot"] for r in plant.get("/v1/console/lots", state="in_process")}
+    assert plant.get("/v1/console/lots", **{"from": "2999-01-01T00:00:00Z"}) == []
+    # One lot a page: the Link header names the next page, which follows on.
+    seen: list[str] = []
+    url: str | None = "/v1/console/lots?limit=1"
+    while url is not None:
+        resp = plant.client.get(url, headers=plant.token())
+        assert resp.status_code == 200, resp.text
+        assert len(resp.json()) <= 1
+        seen.extend(r["lot"] for r in resp.json())
+        url = resp.links.get("next", {}).get("url")
+    assert seen == sorted(rows)
+
+
+def test_boards_give_age_and_next_steps(plant: Plant) -> None:
+    (ncr,) = [n for n in plant.get("/v1/console/ncrs") if n["ncr_id"] == "NCR-C2"]
+    assert ncr["step"] == "open" and ncr["next_steps"] == ["evaluated"] and ncr["lot"] == "LOT-C2"
+    assert ncr["age_days"] >= 0 and ncr["last_signature"]["printed_name"] == "Ines Inspector"
+    (capa,) = [c for c in plant.get("/v1/console/capas") if c["capa_id"] == "CAPA-C2"]
+    assert capa["next_steps"] == ["investigation", "cancelled"] and capa["overdue"] is False
+    assert plant.get("/v1/console/ncrs", step="closed") == []
+
+
+def test_dashboard_figures(plant: Plant) -> None:
+    d = plant.get("/v1/console/dashboard")
+    products = {r["key"]: r for r in d["first_pass_yield"]["product"]}
+    assert products["09506000134352"]["inspected"] >= 4
+    assert {r["key"] for r in d["first_pass_yield"]["supplier"]} >= {"Polymer GmbH"}
+    assert d["ncr"]["open"] >= 1 and d["capa"]["open"] >= 1
+    assert {"lag_records", "lag_seconds"} <= set(d["anchoring"])
+    w = plant.client.get("/v1/console/workflow").json()
+    assert w["next_steps"]["ncr"]["open"] == ["evaluated"]
+    assert w["step_fields"]["ncr"]["dispositioned"] == ["disposition", "rationale"]
+    assert "released" in w["meanings"]["release/*"]
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "error"),
+    [
+        ("/v1/console/lots?cursor=!!", 422, "invalid_request"),
+        ("/v1/console/lots?cursor=_w", 422, "invalid_request"),
+        ("/v1/console/lots?limit=0", 422, "invalid_request"),
+        ("/v1/console/lots?limit=abc", 422, "invalid_request"),
+        ("/v1/console/lots?state=lost", 422, "invalid_request"),
+        ("/v1/console/lots?open=everything", 422, "invalid_request"),
+        ("/v1/console/lots?from=yesterday", 422, "invalid_request"),
+        ("/v1/console/lots?from=2026-01-01T00:00:00", 422, "invalid_request"),
+        ("/v1/console/lots?product=", 422, "invalid_request"),
+        ("/v1/console/ncrs?step=Open%20Now", 422, "invalid_request"),
+        ("/v1/console/capas?closed=perhaps", 422, "invalid_request"),
+        ("/v1/console/capas?cursor=" + "A" * 900, 422, "invalid_request"),
+    ],
+)
+def test_malformed_params_are_problems(plant: Plant, path: str, status: int, error: str) -> None:
+    assert_problem(plant.client.get(path, headers=plant.token()), status, error)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/console/lots",
+        "/v1/console/ncrs",
+        "/v1/console/capas",
+        "/v1/console/dashboard",
+        "/v1/console/dashboard/events",
+    ],
+)
+def test_routes_need_a_read_token(plant: Plant, path: str) -> None:
+    resp = plant.client.get(path)
+    assert_problem(resp, 401, "bad_signature")
+    assert resp.headers["www-authenticate"].startswith("Bearer")
+    bad = {"Authorization": "Bearer evl1.nonsense"}
+    assert plant.client.get(path, headers=bad).status_code == 401
+
+
+def test_a_cursor_names_where_to_continue(plant: Plant) -> None:
+    """A cursor past every lot is an empty last page; one from another list still works as
+    "after this key" (it is only a key), never a 500."""
+    import base64
+
+    def cursor(key: str) -> str:
+        return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+    resp = plant.client.get(f"/v1/console/lots?cursor={cursor('~~~~')}", headers=plant.token())
+    assert resp.status_code == 200 and resp.json() == [] and "link" not in resp.headers
+    resp = plant.client.get(f"/v1/console/ncrs?cursor={cursor('NCR-C1')}", headers=plant.token())
+    assert resp.status_code == 200 and [n["ncr_id"] for n in resp.json()] == ["NCR-C2"]
+
+
+def test_the_page_is_served_with_a_policy_of_its_own_inline_code(plant: Plant) -> None:
+    resp = plant.client.get("/app")
+    assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/html")
+    csp = resp.headers["content-security-policy"]
+    sources = csp_sources(resp.text)
+    assert len(sources.scripts) == 1 and len(sources.styles) == 1 and not sources.handlers
+    (script,) = sources.scripts
+    assert f"script-src {script}" in csp and "connect-src 'self'" in csp, csp
+    assert "unsafe-inline" not in csp and "default-src 'none'" in csp
+    assert "http://" not in resp.text.split("<script>")[0]
+    missing = TestClient(create_app(plant.runtime.ledger, web_dist=plant.tmp / "nowhere"))
+    assert_problem(missing.get("/app"), 503, "not_built", "make setup")
+
+
+# -- the page in Chromium ---------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(plant: Plant) -> Iterator[str]:
+    with serving(create_app(plant.runtime.ledger)) as base:
+        yield base
+
+
+def _shot(page: Any, tmp: Path, name: str) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), name
+    shot = tmp / f"console-{name}.png"
+    page.screenshot(path=str(shot), full_page=True)
+    shutil.copy(shot, Path("/tmp") / f"evledger-{shot.name}")
+    keep_screenshot(shot)
+
+
+def _unexpected(refused: list[str]) -> list[str]:
+    """What the page loaded from elsewhere, or reported as an error, besides the API's own
+    refusals (Chromium logs every 4xx answer to a fetch as a failed resource)."""
+    return [r for r in refused if "Failed to load resource: the server responded" not in r]
+
+
+def _sign_in(page: Any, key: Path, password: str) -> None:
+    page.set_input_files("#keyfile", str(key))
+    page.fill("#password", password)
+    page.click("#open-key")
+
+
+def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        page, refused = offline_page(browser, served, 1280, 800)
+        page.goto(served + "/app")
+        # A wrong password is refused on the device; nothing is signed in.
+        _sign_in(page, plant.keystore, "not the password")
+        page.wait_for_selector("#signin-status.bad")
+        assert "wrong password" in page.inner_text("#signin-status")
+        assert page.is_hidden("#nav")
+        # The right one: a read token signed in the page, the lots listed.
+        _sign_in(page, plant.keystore, PASSWORD)
+        page.wait_for_selector("table.lots tbody tr")
+        assert "Ines Inspector" in page.inner_text("#who-name")
+        lots = page.inner_text("table.lots")
+        assert "LOT-C1" in lots and "LOT-C2" in lots and "Quarantined" in lots
+        _shot(page, tmp_path, "lots-1280x800")
+        # Filter: open NCR.
+        page.select_option("#filter-open", "ncr")
+        page.click("form.filters button[type=submit]")
+        # (Locators, not wait_for_function: the page's policy allows no eval.)
+        expect(page.locator("table.lots tbody tr")).to_have_count(1)
+        assert "LOT-C2" in page.inner_text("table.lots tbody")
+        # The lot page: timeline with signature manifestation, trace graph, characteristics.
+        page.goto(served + "/app#/lot/LOT-C1")
+        page.wait_for_selector("svg.trace")
+        timeline = page.inner_text("ol.timeline")
+        assert (
+            "Signed by Ines Inspector, meaning authored, at 20" in timeline and " UTC" in timeline
+        )
+        assert page.locator("svg.trace a.node").count() >= 2
+        assert page.locator("svg.trace a.node[aria-label^='Lot MAT-C1']").count() == 1
+        assert "outer diameter (critical)" in page.inner_text("#main")
+        _shot(page, tmp_path, "lot-1280x800")
+        # The trace's lots are links a keyboard reaches.
+        page.focus("svg.trace a.node[aria-label^='Lot MAT-C1']")
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/app#/lot/MAT-C1")
+        # A record signed in the page: an NCR on LOT-C1, accepted.
+        page.goto(served + "/app#/new/ncr?lot=LOT-C1&step=open")
+        page.wait_for_selector("form.record-form")
+        page.get_by_label("Nature", exact=True).fill("Burr on the tip, seen at final inspection")
+        ncr_id = page.locator("input[name=ncr_id]").input_value()
+        page.click("form.record-form button[type=submit]")
+        page.wait_for_selector(".accepted")
+        record = plant.get(f"/v1/records/{ncr_id}-open")
+        assert record["signature"]["printed_name"] == "Ines Inspector"
+        assert record["current"]["nature"].startswith("Burr")
+        _shot(page, tmp_path, "form-1280x800")
+        # The dashboard, live: a record arriving changes it.
+        page.goto(served + "/app#/dashboard")
+        page.wait_for_selector(".figures")
+        page.wait_for_selector(".dashboard[data-updates]")
+        before = page.inner_text(".figures")
+        plant.ok({"record_id": "NCR-C3-open", "type": "ncr", "schema": "ncr/1",
+                  "ncr_id": "NCR-C3", "lot": "LOT-C3", "step": "open",
+                  "nature": "Label misprint"})  # fmt: skip
+        page.wait_for_selector(".dashboard[data-updates='2']", timeout=20_000)
+        assert page.inner_text(".figures") != before
+        _shot(page, tmp_path, "dashboard-1280x800")
+        assert not _unexpected(refused), refused
+        page.close()
+
+        # A phone, signed in with a plain device key (after the warning): the release of a
+        # blocked lot shows its blockers first, and the refusal's reasons.
+        page, refused = offline_page(browser, served, 390, 844)
+        warned: list[str] = []
+        page.on("dialog", lambda d: (warned.append(d.message), d.accept()))
+        page.goto(served + "/app")
+        _sign_in(page, plant.device_key, "")
+        page.wait_for_selector("table.lots tbody tr")
+        assert warned and "device key" in warned[0]
+        _shot(page, tmp_path, "lots-390x844")
+        page.goto(served + "/app#/lot/LOT-C2")
+        page.wait_for_selector("ol.timeline")
+        _shot(page, tmp_path, "lot-390x844")
+        page.goto(served + "/app#/new/release?lot=LOT-C2")
+        page.wait_for_selector(".blockers-box.bad")
+        assert "NCR-C2" in page.inner_text(".blockers-box")
+        page.locator("[name=statement]").fill("Released for shipment")
+        page.select_option("#meaning", "released")
+        page.select_option("select[name=decision]", "released")
+        # A concession without a rationale is stopped in the page.
+        page.check("#concession-on")
+        page.click("form.record-form button[type=submit]")
+        page.wait_for_selector(".result .bad")
+        assert "rationale" in page.inner_text(".result")
+        page.uncheck("#concession-on")
+        page.click("form.record-form button[type=submit]")
+        page.wait_for_selector(".problem .reasons li")
+        assert "NCR-C2" in page.inner_text(".problem")
+        _shot(page, tmp_path, "refused-390x844")
+        page.goto(served + "/app#/ncrs")
+        page.wait_for_selector(".board .ticket")
+        assert "NCR NCR-C2" in page.inner_text(".board")
+        _shot(page, tmp_path, "ncrs-390x844")
+        assert not _unexpected(refused), refused
+        page.close()
+
+
+def test_dashboard_events_stream(plant: Plant, served: str) -> None:
+    """Server-sent events: a dashboard at once (the stream answers text/event-stream)."""
+    with httpx.stream(
+        "GET", served + "/v1/console/dashboard/events", headers=plant.token(), timeout=20
+    ) as resp:
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/event-stream")
+        lines = resp.iter_lines()
+        assert next(lines) == "event: dashboard"
+        data = next(lines)
+        assert data.startswith("data: ") and "first_pass_yield" in json.loads(data[6:])
