@@ -589,7 +589,10 @@ class Log:
     now: int = T0
     lines: list[str] = field(default_factory=list)
     heads: dict[str, str] = field(default_factory=dict)
-    leaf: int = 0
+    #: The first leaf index, and how far apart the records are (a bundle holds the records of
+    #: its scope and their context, not every leaf of the log).
+    leaf: int = 3
+    leaf_step: int = 2
     #: The name and length of the opening every log built the same way shares
     #: (:func:`base`), stored once in the vector file.
     prefix: tuple[str, int] | None = None
@@ -645,7 +648,7 @@ class Log:
                 sort_keys=True,
             )
         )
-        self.leaf += 1
+        self.leaf += self.leaf_step
         return record
 
 
@@ -713,22 +716,24 @@ def team(log: Log, *extra: str) -> None:
     """The admin grants itself (bootstrap), then the QA team, a PLC gateway and ``extra``."""
     for name in ("admin", *TEAM, *extra):
         roles, printed, person = PEOPLE[name]
-        log.add(grant(name, roles, printed, person), "admin", "approved")
+        log.add(grant(name, roles, printed, person), "admin", "approved", in_scope=False)
 
 
 def master_data(log: Log, stages: tuple[str, ...] = ("final",)) -> None:
     """The instrument, calibrated, and each stage's specification brought into force through
     change control (requested naming it, logged, assessed, approved by someone else)."""
-    log.add(equipment(), "author", "authored")
-    log.add(calibration(f"cal-{EQUIPMENT}-1"), "author", "verified")
+    log.add(equipment(), "author", "authored", in_scope=False)
+    log.add(calibration(f"cal-{EQUIPMENT}-1"), "author", "verified", in_scope=False)
     for stage in stages:
         spec = specification(stage)
         cid = spec["change_id"]
         ref = {"spec_id": spec["spec_id"], "version": spec["version"]}
-        log.add(change(cid, "requested", specifications=[ref]), "author", "authored")
-        log.add(spec, "author", "authored")
-        log.add(change(cid, "assessed"), "author", "reviewed")
-        log.add(change(cid, "approved"), "approver", "approved")
+        log.add(
+            change(cid, "requested", specifications=[ref]), "author", "authored", in_scope=False
+        )
+        log.add(spec, "author", "authored", in_scope=False)
+        log.add(change(cid, "assessed"), "author", "reviewed", in_scope=False)
+        log.add(change(cid, "approved"), "approver", "approved", in_scope=False)
 
 
 def base(
@@ -741,7 +746,9 @@ def base(
     log = Log(name, description, **kw)
     team(log, *people)
     master_data(log, stages)
-    log.prefix = ("+".join(("team", *people, "specs", *stages)), len(log.lines))
+    name = "+".join(("team", *people, "specs", *stages))
+    if (kw.get("leaf", Log.leaf), kw.get("leaf_step", Log.leaf_step)) == (Log.leaf, Log.leaf_step):
+        log.prefix = (name, len(log.lines))
     return log
 
 
@@ -4229,6 +4236,22 @@ def renamed_refused() -> Log:
     )
     i = ready(log)
     released(log, i, who="inspector")
+    return log
+
+
+@scenario
+def compromised_far_leaves() -> Log:
+    log = broken(
+        "unauthorized/device-key-compromised-at-leaf-indices-beyond-2-to-the-32",
+        "The compromised device key, in a bundle whose leaf indices start past 2**32 "
+        "and jump by 2**20 (its records are a few of a huge log).",
+        leaf=2**32 + 5,
+        leaf_step=2**20,
+    )
+    t = log.now
+    log.add(revoke("device", "REV-1", compromised=True), "admin", "approved")
+    log.add(reading("P-1", "LOT-A", t - 60, 210.0), "device", "recorded", signed_at=t - 30)
+    log.add(reading("P-2", "LOT-A", t - 50, 211.0), "device", "recorded", signed_at=t - 20)
     return log
 
 
