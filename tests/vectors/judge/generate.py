@@ -32,7 +32,7 @@ projects the registry by signing time). ``policy-invalid/``: each PolicyError. R
 valid under ledger/domain/schemas.py (checked here) unless the log is marked ``unchecked``
 (invalid content, hostile entries).
 
-Coverage of the judge modules by this generator, measured 2026-11-30 over 235 scenarios:
+Coverage of the judge modules by this generator, measured 2026-11-30 over 238 scenarios:
 
     .venv/bin/coverage run --data-file=/tmp/judge.coverage \\
         --include='verifier/evledger_verify/*' -m tests.vectors.judge.generate --check
@@ -4413,6 +4413,64 @@ def supplier_cleared_on_material() -> Log:
         concession=ncr_concession("BADCO material"),
     )
     released(log, i)
+    return log
+
+
+def non_critical(log: Log) -> None:
+    """SPEC-nc v1: the in-process specification with a non-critical diameter, in force."""
+    s = specification("in_process", critical=False, spec_id="SPEC-nc")
+    cid = s["change_id"]
+    log.add(
+        change(cid, "requested", specifications=[{"spec_id": "SPEC-nc", "version": 1}]),
+        "author",
+        "authored",
+    )
+    log.add(s, "author", "authored")
+    log.add(change(cid, "assessed"), "author", "reviewed")
+    log.add(change(cid, "approved"), "approver", "approved")
+
+
+def nc_inspection(log: Log, rid: str, value: float) -> Json:
+    body = inspection(rid, "LOT-A", log.now + 30, value=value, stage="in_process", critical=False)
+    body["specification"] = {"spec_id": "SPEC-nc", "version": 1}
+    return log.add(body, "inspector", "authored")
+
+
+@scenario
+def non_critical_unanswered() -> Log:
+    log = broken(
+        "release/non-critical-failure-answered-by-a-recheck-only",
+        "A non-critical in-process failure, then an ordinary passing in-process "
+        "inspection (not a retest): the failure is still unanswered.",
+    )
+    non_critical(log)
+    a = nc_inspection(log, "I-NC1", 3.2)
+    b = nc_inspection(log, "I-NC2", 3.0)
+    i = ready(log)
+    released(log, a, b, i)
+    return log
+
+
+@scenario
+def non_critical_conceded() -> Log:
+    log = base(
+        "valid/non-critical-failure-conceded-by-one-approver",
+        "A non-critical in-process failure conceded by one QA approver (no second "
+        "approver needed), the NCR closed, the lot released.",
+    )
+    non_critical(log)
+    a = nc_inspection(log, "I-NC1", 3.2)
+    ncr_through(
+        log,
+        "NCR-1",
+        "LOT-A",
+        ["I-NC1"],
+        disposition="use_as_is",
+        rationale="0.15 mm over on a non-critical diameter: no effect on function",
+        concession=ncr_concession("outer diameter"),
+    )
+    i = ready(log)
+    released(log, a, i)
     return log
 
 
