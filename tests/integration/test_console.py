@@ -281,6 +281,24 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         assert record["signature"]["printed_name"] == "Ines Inspector"
         assert record["current"]["nature"].startswith("Burr")
         _shot(page, tmp_path, "form-1280x800")
+        # An inspection that starts from the specification in force and a usable instrument.
+        page.goto(served + "/app#/new/inspection?lot=LOT-C4")
+        page.wait_for_selector("#spec-pick option[value='SPEC-final']", state="attached")
+        page.select_option("#equipment-pick", "EQ-LM-1")
+        page.select_option("#spec-pick", "SPEC-final")
+        page.wait_for_selector("p[role=status]:has-text('Filled from SPEC-final')")
+        assert page.input_value("[name='characteristics.0.name']") == "outer diameter"
+        assert page.input_value("[name='characteristics.0.equipment']") == "EQ-LM-1"
+        page.fill("[name='characteristics.0.value']", "3.02")
+        page.select_option("[name='characteristics.0.verdict']", "pass")
+        page.select_option("select[name=verdict]", "pass")
+        inspection_id = page.input_value("input[name=record_id]")
+        page.click("form.record-form button[type=submit]")
+        page.wait_for_selector(".accepted, .result .bad, .result .problem")
+        assert page.locator(".accepted").count() == 1, page.inner_text(".result")
+        measured = plant.get(f"/v1/records/{inspection_id}")["current"]
+        assert measured["lot"] == "LOT-C4" and measured["specification"]["spec_id"] == "SPEC-final"
+        assert measured["characteristics"][0]["value"] == 3.02
         # The dashboard, live: a record arriving changes it.
         page.goto(served + "/app#/dashboard")
         page.wait_for_selector(".figures")
@@ -328,6 +346,57 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         page.wait_for_selector(".board .ticket")
         assert "NCR NCR-C2" in page.inner_text(".board")
         _shot(page, tmp_path, "ncrs-390x844")
+        assert not _unexpected(refused), refused
+        page.close()
+
+
+def test_a_browser_wallet_signs_in_and_signs(plant: Plant, served: str) -> None:
+    """An EIP-1193 wallet (here a stand-in that signs with eth-account in Python, answering v
+    as 0/1 as some wallets do): the read token by personal_sign, the record by
+    eth_signTypedData_v4; the ledger accepts the NCR step the board offered next."""
+    from eth_account.messages import encode_defunct
+
+    key = plant.approver.key
+    calls: list[str] = []
+
+    def wallet(method: str, params: str) -> str:
+        calls.append(method)
+        args = json.loads(params)
+        if method == "personal_sign":
+            message = encode_defunct(hexstr=args[0])
+            signed = Account.sign_message(message, key)
+        else:
+            signed = Account.sign_typed_data(key, full_message=json.loads(args[1]))
+        sig = signed.signature.hex().removeprefix("0x")
+        return "0x" + sig[:-2] + format(int(sig[-2:], 16) - 27, "02x")
+
+    with chromium() as browser:
+        page, refused = offline_page(browser, served, 1280, 800)
+        page.expose_function("walletSign", wallet)
+        page.add_init_script(
+            "window.ethereum = {request: async ({method, params}) => "
+            f"method === 'eth_requestAccounts' ? ['{plant.approver.address.lower()}'] : "
+            "window.walletSign(method, JSON.stringify(params))};"
+        )
+        page.goto(served + "/app")
+        page.click("#wallet")
+        page.wait_for_selector("table.lots tbody tr")
+        assert "Aaron Approver" in page.inner_text("#who-name") and "wallet" in page.inner_text(
+            "#who-name"
+        )
+        page.goto(served + "/app#/ncrs")
+        page.wait_for_selector(".board .ticket")
+        ticket = page.locator(".ticket", has_text="NCR NCR-C2")
+        ticket.get_by_role("link", name="evaluated").click()
+        page.wait_for_selector("form.record-form [name=evaluation]")
+        page.fill("[name=evaluation]", "Measured again: the diameter is out of limits")
+        page.fill("[name=investigation]", "No laboratory error found")
+        page.click("form.record-form button[type=submit]")
+        page.wait_for_selector(".accepted")
+        assert calls == ["personal_sign", "eth_signTypedData_v4"]
+        step = plant.get("/v1/records/NCR-C2-evaluated")
+        assert step["signature"]["printed_name"] == "Aaron Approver"
+        assert step["signature"]["meaning"] == "reviewed"
         assert not _unexpected(refused), refused
         page.close()
 

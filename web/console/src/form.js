@@ -49,11 +49,11 @@ function scalar(components, name, path, schema, required, value) {
   if (Array.isArray(schema.anyOf)) kind = "mixed"; // number or string (a characteristic's value)
   if (schema.enum) {
     control = h("select", { id, name: path, "aria-describedby": hints.length ? hintId : null },
-      required ? null : h("option", { value: "" }, "(none)"),
+      h("option", { value: "" }, required ? "(choose)" : "(none)"),
       schema.enum.map((v) => h("option", { value: v }, String(v))));
   } else if (kind === "boolean") {
     control = h("select", { id, name: path },
-      required ? null : h("option", { value: "" }, "(not stated)"),
+      h("option", { value: "" }, required ? "(choose)" : "(not stated)"),
       h("option", { value: "true" }, "yes"), h("option", { value: "false" }, "no"));
   } else if (kind === "integer" || kind === "number") {
     control = h("input", { id, name: path, type: "text", inputmode: "decimal", autocomplete: "off" });
@@ -211,11 +211,12 @@ export function field(components, name, path, rawSchema, required, value) {
 
 /** An object's fields in a fieldset. ``optional``: an object the record may leave out; its
  * fields are then read only when one of them is filled. ``only``: field names to show. */
-export function objectField(components, title, path, schema, required, value, bare = false, optional = false, only = null) {
+export function objectField(components, title, path, schema, required, value, bare = false, optional = false, only = null, prominent = null) {
   const req = new Set(schema.required || []);
   const fields = {};
   const consts = {};
   const children = [];
+  const folded = [];
   for (const [name, prop] of Object.entries(schema.properties || {})) {
     const p = resolve(components, prop);
     if (p.const !== undefined) {
@@ -225,7 +226,12 @@ export function objectField(components, title, path, schema, required, value, ba
     if (only && !only.has(name)) continue;
     const f = field(components, name, path ? `${path}.${name}` : name, prop, req.has(name), value ? value[name] : undefined);
     fields[name] = f;
-    children.push(f.el);
+    const fold = prominent && !req.has(name) && !prominent.has(name) && (value?.[name] === undefined);
+    (fold ? folded : children).push(f.el);
+  }
+  if (folded.length) {
+    children.push(h("details", { class: "more" }, h("summary", {}, `More fields (${folded.length}, optional)`),
+      h("div", { class: "object" }, folded)));
   }
   const el = bare ? h("div", { class: "object" }, children) : h("fieldset", { class: "group" }, h("legend", {}, title), children);
   return {

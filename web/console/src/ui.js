@@ -535,7 +535,9 @@ async function formPage(target, kind, query) {
 
   const only = stepFields ? new Set([...common, ...(stepFields[initial.step] || [])]) : null;
   const form = h("form", { class: "record-form", novalidate: true });
-  const obj = objectField(components, rtype, "", schema, true, initial, true, false, only);
+  // Shown at once: what the schema requires, the step's own fields, the lot; the rest folds.
+  const prominent = new Set([...(stepFields?.[initial.step] || []), "lot", "description", "severity", "statement", "decision", "evidence"]);
+  const obj = objectField(components, rtype, "", schema, true, initial, true, false, only, prominent);
   if (stepFields && obj.fields.step) {
     obj.fields.step.control.addEventListener("change", () => {
       const q = new URLSearchParams(query);
@@ -605,36 +607,37 @@ async function formPage(target, kind, query) {
 }
 
 async function inspectionPrefill(box, obj, lot) {
-  // Start from the effective specification and the equipment in calibration.
+  // Start from the specification in force and an instrument in calibration (usable now).
   const [specs, equipment] = await Promise.all([
     getJson("/v1/specifications?limit=1000").catch(() => []),
     getJson("/v1/equipment?limit=1000").catch(() => []),
   ]);
-  const usable = equipment.filter((e) => /valid|in_tolerance|calibrated/.test(JSON.stringify(e.calibration ?? e.status ?? e)) && !/expired|out_of_tolerance|overdue/.test(String(e.status ?? "")));
+  const inForce = specs.filter((x) => x.in_force !== null && x.in_force !== undefined);
+  const usable = equipment.filter((e) => e.status === "usable");
   const select = h("select", { id: "spec-pick" }, h("option", { value: "" }, "(choose a specification)"),
-    specs.filter((s) => s.in_force ?? s.current ?? true).map((s) => h("option", { value: s.spec_id }, `${s.spec_id} · ${s.stage || ""} · ${s.title || ""}`)));
+    inForce.map((x) => h("option", { value: x.spec_id }, `${x.spec_id} v${x.in_force} · ${x.stage} · ${x.title}`)));
   const eq = h("select", { id: "equipment-pick" }, h("option", { value: "" }, "(none)"),
-    usable.map((e) => h("option", { value: e.equipment_id }, `${e.equipment_id} · ${e.kind || ""}`)));
-  const status = h("p", { class: "hint", role: "status" });
+    usable.map((e) => h("option", { value: e.equipment_id }, `${e.equipment_id} · ${e.kind}${e.valid_until ? ` · valid until ${utc(e.valid_until)}` : ""}`)));
+  const status = h("p", { class: "hint", role: "status" },
+    `${inForce.length} specification${inForce.length === 1 ? "" : "s"} in force; ${usable.length} of ${equipment.length} instruments usable now.`);
   box.append(h("fieldset", { class: "group" }, h("legend", {}, "Start from the specification in force"),
     h("div", { class: "field" }, h("label", { for: "spec-pick" }, "Specification"), select),
     h("div", { class: "field" }, h("label", { for: "equipment-pick" }, "Instrument (in calibration)"), eq), status));
   const apply = async () => {
     if (!select.value) return;
     const spec = await getJson(`/v1/specifications/${seg(select.value)}`);
-    const versions = spec.versions || [];
-    const live = versions.find((v) => v.state === "in_force" || v.in_force) || versions[versions.length - 1];
-    const body = live?.content || live?.record || live;
-    if (!body) return;
-    obj.fields.specification?.set({ spec_id: spec.spec_id || select.value, version: live.version ?? body.version });
-    if (body.stage) obj.fields.stage?.set(body.stage);
-    if (body.product) obj.fields.product?.set(body.product);
-    if (body.sampling_plan) obj.fields.sampling_plan?.set(body.sampling_plan);
-    if (body.sample_size) obj.fields.sample_size?.set(body.sample_size);
-    obj.fields.characteristics?.set((body.characteristics || []).map((c) => ({
-      name: c.name, method: c.method, unit: c.unit, lower: c.lower, upper: c.upper, critical: c.critical, equipment: eq.value || undefined,
+    const live = spec.versions.find((v) => v.version === spec.in_force);
+    if (!live) return;
+    obj.fields.specification?.set({ spec_id: spec.spec_id, version: live.version });
+    obj.fields.stage?.set(spec.stage);
+    obj.fields.product?.set(spec.product);
+    obj.fields.sampling_plan?.set(live.sampling_plan);
+    obj.fields.sample_size?.set(live.sample_size);
+    obj.fields.characteristics?.set((live.characteristics || []).map((c) => ({
+      name: c.name, method: c.method, unit: c.unit, lower: c.lower, upper: c.upper,
+      critical: c.critical, equipment: eq.value || undefined,
     })));
-    status.textContent = `Filled from ${select.value} version ${live.version ?? body.version}: enter each value and verdict.`;
+    status.textContent = `Filled from ${spec.spec_id} version ${live.version} (in force): enter each value and its verdict.`;
   };
   select.addEventListener("change", () => apply().catch((err) => (status.textContent = err.message)));
   eq.addEventListener("change", () => apply().catch((err) => (status.textContent = err.message)));
