@@ -22,7 +22,15 @@ from typing import Any
 import click
 from evledger_verify.records import record_hash
 
-from ingest.client import Client, Passwords, RefusedError, SigningKey, new_keystore, segment
+from ingest.client import (
+    Client,
+    Passwords,
+    RefusedError,
+    SigningKey,
+    new_keystore,
+    scrypt_n_for_new_keys,
+    segment,
+)
 from ledger.embedded import repo_root
 
 __all__ = ["LOT_FILE", "master_data", "run_demo", "sample_lot"]
@@ -124,7 +132,9 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
     key_paths: dict[str, Path] = {}
     for role, (name, grant) in people.items():
         key_paths[role] = keys / f"{lot}-{role}.json"
-        signers[role] = key = new_keystore(key_paths[role], passwords, "demo")
+        signers[role] = key = new_keystore(
+            key_paths[role], passwords, "demo", scrypt_n=scrypt_n_for_new_keys()
+        )
         grant_record = {
             "record_id": f"signer-{lot}-{role}",
             "type": "signer",

@@ -23,6 +23,8 @@ from prometheus_client import Gauge
 
 from ingest.client import (
     PASSWORD_FILE_ENV,
+    STANDARD_SCRYPT_N,
+    TEST_SCRYPT_ENV,
     Client,
     ClientError,
     Passwords,
@@ -31,6 +33,7 @@ from ingest.client import (
     load_key,
     new_key,
     new_keystore,
+    scrypt_n_for_new_keys,
 )
 from ingest.outbox import MAX_BYTES, MAX_RECORDS, Outbox, OutboxFull
 from ingest.promises import PromiseKeeper
@@ -129,8 +132,15 @@ def keys_new(output: str, if_missing: bool, password_file: str | None, plain: bo
     elif plain:
         key = new_key(path)
     else:
-        key = new_keystore(path, passwords)
+        key = new_keystore(path, passwords, scrypt_n=_scrypt_n())
     click.echo(key.address)
+
+
+def _scrypt_n() -> int:
+    n = scrypt_n_for_new_keys()
+    if n != STANDARD_SCRYPT_N:
+        click.echo(f"warning: {TEST_SCRYPT_ENV}={n}: a test-only, weaker keystore", err=True)
+    return n
 
 
 @keys.command("encrypt")
@@ -147,7 +157,9 @@ def keys_encrypt(plain_file: str, output: str, password_file: str | None) -> Non
     """Write the key of a plain key file into a new password-protected keystore (the same key
     and address: its registration stays); then delete the plain file. Prints the address."""
     key = load_key(Path(plain_file), "keys encrypt")
-    new_keystore(Path(output), Passwords(password_file), "keys encrypt", key=key)
+    new_keystore(
+        Path(output), Passwords(password_file), "keys encrypt", key=key, scrypt_n=_scrypt_n()
+    )
     click.echo(key.address)
     click.echo(f"wrote {output}; now delete {plain_file} (e.g. shred -u {plain_file})", err=True)
 

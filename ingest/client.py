@@ -72,6 +72,7 @@ __all__ = [
     "PASSWORD_FILE_ENV",
     "RETRY_STATUSES",
     "STANDARD_SCRYPT_N",
+    "TEST_SCRYPT_ENV",
     "BatchResult",
     "Client",
     "ClientError",
@@ -93,6 +94,7 @@ __all__ = [
     "new_keystore",
     "pause",
     "plain_keys_allowed_by_env",
+    "scrypt_n_for_new_keys",
     "segment",
 ]
 
@@ -139,6 +141,9 @@ ALLOW_PLAIN_ENV = "EVLEDGER_ALLOW_PLAIN_KEYS"
 #: geth's "standard" scrypt cost (with r = 8, p = 1; about 256 MiB and half a second of CPU),
 #: which eth-keyfile also writes: what ``evledger keys new`` uses.
 STANDARD_SCRYPT_N = 1 << 18
+#: Tests only: lowers the scrypt n of the keystores ``keys new`` and the demo write, so a test
+#: suite can make many (a warning says so whenever it is used).
+TEST_SCRYPT_ENV = "EVLEDGER_TEST_SCRYPT_N"
 #: The most a keystore may ask of scrypt here (n * r * p, and 128 * n * r bytes of memory): a
 #: file cannot make the loader spend minutes or gigabytes. Four times the standard cost.
 _SCRYPT_MAX_COST = 1 << 23
@@ -266,6 +271,20 @@ class SigningKey:
 
     def _file_text(self) -> str:
         return "0x" + self._key.secret.hex() + "\n"
+
+
+def scrypt_n_for_new_keys() -> int:
+    """The scrypt n of new keystores: :data:`STANDARD_SCRYPT_N`, unless the test-only
+    ``$EVLEDGER_TEST_SCRYPT_N`` lowers it (a power of 2 from 1024)."""
+    raw = os.environ.get(TEST_SCRYPT_ENV, "").strip()
+    if not raw:
+        return STANDARD_SCRYPT_N
+    n = int(raw) if raw.isdigit() else 0
+    if not 1024 <= n <= STANDARD_SCRYPT_N or n & (n - 1):
+        raise KeyFileError(
+            f"{TEST_SCRYPT_ENV}: expected a power of 2 in 1024..{STANDARD_SCRYPT_N} (tests only)"
+        )
+    return n
 
 
 def plain_keys_allowed_by_env() -> bool:

@@ -22,8 +22,10 @@ from ledger.embedded import Anvil, EmbeddedPostgres
 from ledger.runtime import Runtime
 
 # The suite's people sign with plain key files (fast to make and read); that is the explicit
-# allowance a CI uses. tests/*/test_keystore.py run without it, as a person's terminal does.
+# allowance a CI uses. The keystores the suite makes with `keys new` (the README's blocks) get
+# a test-only light scrypt cost. tests/*/test_keystore.py run without either, as a person does.
 os.environ.setdefault("EVLEDGER_ALLOW_PLAIN_KEYS", "1")
+os.environ.setdefault("EVLEDGER_TEST_SCRYPT_N", "1024")
 
 
 def _private_dir(prefix: str) -> Path:

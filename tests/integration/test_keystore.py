@@ -1,8 +1,10 @@
-"""People's keys as keystore v3 files, through the real `evledger` process against a real
-service: made by `keys new` (geth's standard scrypt, opened by cast too) or by cast, opened
-with a password from a file, the environment or the terminal (not echoed); every refusal
-(wrong password, no way to ask, open to others, malformed, oversized, a plain file without
-the explicit allowance) exits 2 with a clear message and submits nothing."""
+"""People's keys as keystore v3 files, through the `evledger` CLI against a real service (a
+process of its own where a terminal or the environment matters, else in-process as
+test_cli.py runs it): made by `keys new` (geth's standard scrypt, opened by cast too) or by
+cast, opened with a password from a file, the environment or the terminal (not echoed); every
+refusal (wrong password, no way to ask, open to others, malformed, oversized, a plain file
+without the explicit allowance) exits 2 with a clear message and submits nothing. The demo
+(whose people get keystores) runs in test_cli.py."""
 
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
+from api.cli import main
 from ingest.client import Passwords, SigningKey, new_key, new_keystore
 from ledger.embedded import repo_root
 from ledger.runtime import Runtime
@@ -37,14 +41,23 @@ def env(api_url: str, runtime: Runtime, tmp_path: Path, monkeypatch: pytest.Monk
         ) -> dict[str, str]:
     """A person's shell: the service, no password file and no plain-key allowance set."""
     monkeypatch.chdir(tmp_path)
-    base = {k: v for k, v in os.environ.items()
-            if k not in ("EVLEDGER_ALLOW_PLAIN_KEYS", "EVLEDGER_KEY_PASSWORD_FILE")}
+    unset = ("EVLEDGER_ALLOW_PLAIN_KEYS", "EVLEDGER_KEY_PASSWORD_FILE", "EVLEDGER_TEST_SCRYPT_N")
+    base = {k: v for k, v in os.environ.items() if k not in unset}
     return {**base, "EVLEDGER_API_URL": api_url, "EVLEDGER_HOME": str(runtime.settings.home)}
 
 
 def run(env: dict[str, str], *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    """`evledger ARGS` as a process of its own, with no terminal."""
     return subprocess.run([str(EVLEDGER), *args], env={**env, **extra}, cwd=os.getcwd(),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
+
+
+def invoke(env: dict[str, str], *args: str, **extra: str | None) -> Any:
+    """`evledger ARGS` in-process (CliRunner: stdin is no terminal); ``extra`` None unsets."""
+    changed = {k: env.get(k) for k in ("EVLEDGER_API_URL", "EVLEDGER_HOME")}
+    unset = dict.fromkeys(
+        ("EVLEDGER_ALLOW_PLAIN_KEYS", "EVLEDGER_KEY_PASSWORD_FILE", "EVLEDGER_TEST_SCRYPT_N"))
+    return CliRunner(env={**unset, **changed, **extra}).invoke(main, list(args))
 
 
 def records(api_url: str) -> int:
@@ -69,9 +82,9 @@ def secret_file(name: str, text: str, mode: int = 0o600) -> Path:
 
 def register(env: dict[str, str], address: str, name: str) -> None:
     """By the bootstrap admin key `evledger up` wrote (the service's own plain key)."""
-    done = run(env, "signers", "add", "--address", address, "--name", name,
-               "--role", "qa_inspector")
-    assert done.returncode == 0, done.stdout + done.stderr
+    done = invoke(env, "signers", "add", "--address", address, "--name", name,
+                  "--role", "qa_inspector")
+    assert done.exit_code == 0, done.output
 
 
 def light_keystore(name: str) -> SigningKey:
@@ -132,37 +145,40 @@ def test_refusals_submit_nothing(env: dict[str, str], api_url: str) -> None:
         (["--key", "plain.key"], {"EVLEDGER_ALLOW_PLAIN_KEYS": "0"}, "--allow-plain-key"),
     ]
     for args, extra, message in cases:
-        done = run(env, "submit", record, *args, **extra)
-        assert done.returncode == 2, (args, done.stdout + done.stderr)
-        assert message in done.stderr, (args, done.stderr)
-        assert "Traceback" not in done.stderr and PASSWORD not in done.stderr
+        done = invoke(env, "submit", record, *args, **extra)
+        assert done.exit_code == 2, (args, done.output)
+        assert message in done.output, (args, done.output)
+        assert "Traceback" not in done.output and PASSWORD not in done.output
     # a read token is made the same way, and refused the same way
-    token = run(env, "token", "--key", "k.json", "--password-file", str(wrong))
-    assert token.returncode == 2 and "wrong password for keystore" in token.stderr
+    token = invoke(env, "token", "--key", "k.json", "--password-file", str(wrong))
+    assert token.exit_code == 2 and "wrong password for keystore" in token.output
+    # a process of its own without a terminal: the same refusal, the same exit code
+    alone = run(env, "submit", record, "--key", "k.json")
+    assert alone.returncode == 2 and "no terminal to ask on" in alone.stderr, alone.stderr
     assert records(api_url) == before
 
 
 def test_plain_key_files_only_by_explicit_choice(env: dict[str, str], api_url: str) -> None:
     key = new_key(Path("device.key"))
     register(env, key.address, "Plain Person")
-    refused = run(env, "submit", str(change("KS-P1")), "--key", "device.key")
-    assert refused.returncode == 2 and "plain (unencrypted)" in refused.stderr
-    flag = run(env, "submit", str(change("KS-P1")), "--key", "device.key", "--allow-plain-key")
-    assert flag.returncode == 0 and '"accepted"' in flag.stdout, flag.stderr
-    by_env = run(env, "submit", str(change("KS-P2")), "--key", "device.key",
-                 EVLEDGER_ALLOW_PLAIN_KEYS="1")
-    assert by_env.returncode == 0 and '"accepted"' in by_env.stdout, by_env.stderr
+    refused = invoke(env, "submit", str(change("KS-P1")), "--key", "device.key")
+    assert refused.exit_code == 2 and "plain (unencrypted)" in refused.output
+    flag = invoke(env, "submit", str(change("KS-P1")), "--key", "device.key", "--allow-plain-key")
+    assert flag.exit_code == 0 and '"accepted"' in flag.output, flag.output
+    by_env = invoke(env, "submit", str(change("KS-P2")), "--key", "device.key",
+                    EVLEDGER_ALLOW_PLAIN_KEYS="1")
+    assert by_env.exit_code == 0 and '"accepted"' in by_env.output, by_env.output
     # a device's key is made plain only when asked for
-    made = run(env, "keys", "new", "--plain", "-o", "station.key")
-    assert made.returncode == 0 and Path("station.key").read_text().startswith("0x")
-    # and a person's plain key becomes a keystore with the same address
+    made = invoke(env, "keys", "new", "--plain", "-o", "station.key")
+    assert made.exit_code == 0 and Path("station.key").read_text().startswith("0x")
+    # and a person's plain key becomes a keystore with the same address (light: test-only)
     pw = secret_file("conv.pw", PASSWORD + "\n")
-    moved = run(env, "keys", "encrypt", "device.key", "-o", "person.json", "--password-file",
-                str(pw))
-    assert moved.returncode == 0 and moved.stdout.strip() == key.address, moved.stderr
-    again = run(env, "submit", str(change("KS-P3")), "--key", "person.json",
-                EVLEDGER_KEY_PASSWORD_FILE=str(pw))
-    assert again.returncode == 0 and '"accepted"' in again.stdout, again.stderr
+    moved = invoke(env, "keys", "encrypt", "device.key", "-o", "person.json", "--password-file",
+                   str(pw), EVLEDGER_TEST_SCRYPT_N="1024")
+    assert moved.exit_code == 0 and key.address in moved.output, moved.output
+    again = invoke(env, "submit", str(change("KS-P3")), "--key", "person.json",
+                   EVLEDGER_KEY_PASSWORD_FILE=str(pw))
+    assert again.exit_code == 0 and '"accepted"' in again.output, again.output
 
 
 def test_keystore_written_by_cast(env: dict[str, str], api_url: str) -> None:
@@ -177,14 +193,14 @@ def test_keystore_written_by_cast(env: dict[str, str], api_url: str) -> None:
     register(env, address, "Casey Cast")
     pw = secret_file("cast.pw", PASSWORD + "\n")
     keyfile.chmod(0o644)
-    opened = run(env, "submit", str(change("KS-C1")), "--key", str(keyfile), "--password-file",
-                 str(pw))
-    assert opened.returncode == 2 and "readable by others" in opened.stderr, opened.stderr
+    opened = invoke(env, "submit", str(change("KS-C1")), "--key", str(keyfile),
+                    "--password-file", str(pw))
+    assert opened.exit_code == 2 and "readable by others" in opened.output, opened.output
     keyfile.chmod(0o600)
-    done = run(env, "submit", str(change("KS-C1")), "--key", str(keyfile), "--password-file",
-               str(pw))
-    assert done.returncode == 0, done.stderr
-    assert json.loads(done.stdout)["signer"] == address
+    done = invoke(env, "submit", str(change("KS-C1")), "--key", str(keyfile),
+                  "--password-file", str(pw))
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.output)["signer"] == address
 
 
 def _on_terminal(env: dict[str, str], args: list[str], answers: list[str]) -> tuple[int, str]:
@@ -221,7 +237,8 @@ def _on_terminal(env: dict[str, str], args: list[str], answers: list[str]) -> tu
 
 def test_terminal_prompts_without_echo(env: dict[str, str], api_url: str) -> None:
     """No password file: `keys new` asks twice on the terminal, a read token once; what is
-    typed is not shown."""
+    typed is not shown. (Light scrypt: the standard one is opened above.)"""
+    env = {**env, "EVLEDGER_TEST_SCRYPT_N": "1024"}
     code, shown = _on_terminal(env, ["keys", "new", "-o", "tty.json"], [PASSWORD, PASSWORD])
     assert code == 0, shown
     assert shown.count("Password for keystore tty.json") == 2, shown
@@ -236,19 +253,3 @@ def test_terminal_prompts_without_echo(env: dict[str, str], api_url: str) -> Non
     assert code == 2 and "wrong password for keystore tty.json" in shown, shown
     code, shown = _on_terminal(env, ["keys", "new", "-o", "two.json"], ["one", "two"])
     assert code == 2 and "the two passwords differ" in shown and not Path("two.json").exists()
-
-
-def test_demo_people_sign_with_keystores(env: dict[str, str], tmp_path: Path) -> None:
-    """The demo's people are keystores; their password file (for the demo only) is 0600, and
-    the command it prints opens the approver's keystore with it."""
-    out = tmp_path / "demo"
-    done = run(env, "demo", "--out", str(out))
-    assert done.returncode == 0, done.stdout + done.stderr
-    stores = sorted((out / "keys").glob("*.json"))
-    assert len(stores) == 3 and all(p.stat().st_mode & 0o777 == 0o600 for p in stores)
-    assert all(json.loads(p.read_text())["version"] == 3 for p in stores)
-    assert (out / "keys" / "password").stat().st_mode & 0o777 == 0o600
-    shown: Any = re.search(r"evledger (lot \S+ --key \S+ --password-file \S+)", done.stdout)
-    assert shown, done.stdout
-    lot = run(env, *shown.group(1).split())
-    assert lot.returncode == 0 and "state: released" in lot.stdout, lot.stdout + lot.stderr
