@@ -29,7 +29,7 @@ from api import pages
 from api.app import LedgerDep, ReaderDep
 from api.pagination import DEFAULT_LIMIT, Cursor, Limit, decode_cursor, encode_cursor, link_next
 from api.problems import problem, responses
-from ledger.console_reads import SCAN_BUDGET, ConsoleReads, LotFilter
+from ledger.console_reads import DASHBOARD_EVERY, SCAN_BUDGET, ConsoleReads, LotFilter
 from ledger.service import Ledger
 
 __all__ = ["console_csp", "console_router"]
@@ -284,7 +284,7 @@ def console_router(web_dist: Path) -> APIRouter:
         """First-pass yield by product, line and supplier; NCR count and age; CAPA on-time
         closure; release cycle time; open alerts; anchoring lag. Over the newest 5,000
         records of each type."""
-        return _reads(ledger).dashboard(ledger.status())
+        return _reads(ledger).dashboard(ledger.status(), max_age=DASHBOARD_EVERY)
 
     @router.get(
         "/v1/console/dashboard/events",

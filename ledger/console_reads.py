@@ -11,7 +11,8 @@ Every query walks an index and is bounded, whatever the size of the ledger:
   at most :data:`SCAN_BUDGET` lots, so a selective filter may give a short page with a
   ``next`` cursor (keep following it), never a slow one.
 - **Boards** walk ``ix_records_subject_seq`` (``records (subject, seq)``) the same way, over
-  the subjects ``ncr:...`` and ``capa:...``.
+  the subjects ``ncr:...`` and ``capa:...`` (contiguous in byte order; a database with
+  another collation is walked with ``LIKE`` alone, correct but with longer probes).
 - **The dashboard** reads the newest :data:`WINDOW` inspections, releases, NCR and CAPA steps
   and alerts backwards along ``ix_records_record_type_seq`` (``records (record_type, seq)``);
   its figures say which window they cover. Anchoring lag comes from the counters
@@ -21,6 +22,7 @@ Every query walks an index and is bounded, whatever the size of the ledger:
 from __future__ import annotations
 
 import json
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -38,12 +40,14 @@ from ledger.models import Record
 from ledger.signers import RegistryCache
 from ledger.storage import load_stored
 
-__all__ = ["SCAN_BUDGET", "WINDOW", "ConsoleReads", "LotFilter"]
+__all__ = ["DASHBOARD_EVERY", "SCAN_BUDGET", "WINDOW", "ConsoleReads", "LotFilter"]
 
 #: The most lots (or board entities) one page examines, whatever the filters.
 SCAN_BUDGET = 500
 #: How many of the newest records of each type the dashboard reads.
 WINDOW = 5000
+#: How old the figures ``GET /v1/console/dashboard`` answers may be (seconds).
+DASHBOARD_EVERY = 2.0
 
 _NEXT_LOT = sa.text(
     """
@@ -56,20 +60,26 @@ _NEXT_LOT = sa.text(
     SELECT lot FROM walk WHERE lot IS NOT NULL LIMIT :n
     """
 )
-_NEXT_SUBJECT = sa.text(
-    """
+#: The same walk over subjects with a prefix (``ncr:``). ``LIKE`` keeps it right in any
+#: collation; in byte order (C, POSIX: the embedded PostgreSQL's) the subjects of a prefix are
+#: contiguous and the upper bound ``{kind};`` stops the walk at the last of them.
+_WALK_SUBJECT = """
     WITH RECURSIVE walk(subject) AS (
-        (SELECT subject FROM records WHERE subject > :after AND subject < :upper
+        (SELECT subject FROM records WHERE subject > :after AND subject LIKE :pattern {bound}
          ORDER BY subject LIMIT 1)
         UNION ALL
         SELECT (SELECT r.subject FROM records r
-                WHERE r.subject > walk.subject AND r.subject < :upper
+                WHERE r.subject > walk.subject AND r.subject LIKE :pattern {rbound}
                 ORDER BY r.subject LIMIT 1)
         FROM walk WHERE walk.subject IS NOT NULL
     )
     SELECT subject FROM walk WHERE subject IS NOT NULL LIMIT :n
-    """
+"""
+_NEXT_SUBJECT_BYTES = sa.text(
+    _WALK_SUBJECT.format(bound="AND subject < :upper", rbound="AND r.subject < :upper")
 )
+_NEXT_SUBJECT_ANY = sa.text(_WALK_SUBJECT.format(bound="", rbound=""))
+_COLLATION = sa.text("SELECT datcollate FROM pg_database WHERE datname = current_database()")
 #: The first process reading or alert of each lot that names a line (one index probe each).
 _LINES = sa.text(
     """
@@ -137,6 +147,16 @@ class ConsoleReads:
         self.registry = registry
         self.policy = policy
         self.clock = clock
+        self._next_subject: sa.TextClause | None = None
+        self._lock = threading.Lock()
+        self._dashboard: tuple[str, float, dict[str, Any]] | None = None
+
+    def _subject_walk(self, conn: sa.Connection) -> sa.TextClause:
+        if self._next_subject is None:
+            collation = str(conn.execute(_COLLATION).scalar() or "")
+            byte_order = collation in ("C", "POSIX") or collation.startswith("C.")
+            self._next_subject = _NEXT_SUBJECT_BYTES if byte_order else _NEXT_SUBJECT_ANY
+        return self._next_subject
 
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
@@ -229,7 +249,8 @@ class ConsoleReads:
         """A page of NCRs or CAPAs (``kind``), ordered by id: each with its step, age, lot,
         the next allowed steps and who signed the last one; ``after`` is an entity id."""
         prefix = f"{kind}:"
-        upper = f"{kind};"  # ';' follows ':' in every collation's ASCII order
+        upper = f"{kind};"  # ';' follows ':' in byte order
+        pattern = f"{kind}:%"  # kinds are "ncr" and "capa": no LIKE wildcard in them
         done = {"closed", "cancelled"}
         cursor = prefix + after if after is not None else prefix
         now = self._now()
@@ -237,10 +258,11 @@ class ConsoleReads:
         examined = 0
         with self.engine.connect() as conn:
             registry = self.registry.get(conn)
+            walk = self._subject_walk(conn)
             while len(out) < limit and examined < SCAN_BUDGET:
                 want = min(max(limit - len(out), 20), SCAN_BUDGET - examined)
-                args = {"after": cursor, "upper": upper, "n": want}
-                subjects = list(conn.execute(_NEXT_SUBJECT, args).scalars())
+                args = {"after": cursor, "upper": upper, "pattern": pattern, "n": want}
+                subjects = list(conn.execute(walk, args).scalars())
                 if not subjects:
                     return out, None
                 examined += len(subjects)
@@ -260,7 +282,8 @@ class ConsoleReads:
                     out.append(item)
                     if len(out) == limit:
                         break
-            more = conn.execute(_NEXT_SUBJECT, {"after": cursor, "upper": upper, "n": 1}).first()
+            args = {"after": cursor, "upper": upper, "pattern": pattern, "n": 1}
+            more = conn.execute(walk, args).first()
         return out, cursor.removeprefix(prefix) if more is not None else None
 
     # -- the dashboard -----------------------------------------------------------------------
@@ -275,8 +298,21 @@ class ConsoleReads:
         )
         return load_stored(conn, registry, Record.seq.in_(seqs))
 
-    def dashboard(self, status: dict[str, Any]) -> dict[str, Any]:
-        """The dashboard's figures now; ``status``: the ledger's counters (anchoring lag)."""
+    def dashboard(self, status: dict[str, Any], max_age: float = 0.0) -> dict[str, Any]:
+        """The dashboard's figures now; ``status``: the ledger's counters (anchoring lag).
+        Shared by every reader and every event stream: computed again only when the
+        counters changed, unless the last computation is younger than ``max_age`` s."""
+        key = json.dumps(status, sort_keys=True, default=str)
+        with self._lock:
+            cached = self._dashboard
+            fresh = cached is not None and (cached[0] == key or self.clock() - cached[1] < max_age)
+            if cached is not None and fresh:
+                return cached[2]
+            figures = self._figures(status)
+            self._dashboard = (key, self.clock(), figures)
+            return figures
+
+    def _figures(self, status: dict[str, Any]) -> dict[str, Any]:
         now = self._now()
         with self.engine.connect() as conn:
             registry = self.registry.get(conn)
