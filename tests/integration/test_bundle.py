@@ -21,6 +21,7 @@ import pytest
 from tests.helpers import bearer, inspection, wait_for
 from tests.integration.test_domain_workflows import correction, evidence, release, workflow
 from tests.integration.test_rules_replay import Plant
+from tests.js_bundle import assert_js_agrees
 
 pytestmark = pytest.mark.integration
 
@@ -68,7 +69,10 @@ def verify(tmp_path: Path, data: bytes, trust: dict[str, Any], *extra: str
                            str(tmp_path / "trust.json"), "--json", *extra],
                           capture_output=True, text=True, timeout=120)
     assert "Traceback" not in done.stderr, done.stderr
-    return done.returncode, json.loads(done.stdout)
+    code, report = done.returncode, json.loads(done.stdout)
+    if "--rpc" not in extra:  # the page proves a bundle's anchors offline only
+        assert_js_agrees(tmp_path / "bundle.zip", tmp_path / "trust.json", code, report)
+    return code, report
 
 
 def failed(report: dict[str, Any]) -> list[str]:

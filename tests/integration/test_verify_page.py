@@ -369,6 +369,110 @@ def test_every_shared_vector_gives_the_same_verdicts_in_chromium(
             assert checks == want, name
 
 
+def test_every_shared_bundle_vector_gives_the_same_verdicts_in_chromium(
+    browser: Any, tmp_path: Path
+) -> None:
+    """tests/vectors/bundles/bundles.json run by the page's bundle verifier inside Chromium, as
+    tests/js/bundles.test.mjs runs it in Node: the exit code and every check's verdict as
+    evledger-verify gave them."""
+    node = shutil.which("node")
+    assert node
+    lib = tmp_path / "verify-lib.js"
+    done = subprocess.run([node, "web/verify/build.mjs", "--library", str(lib)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    vectors = json.loads((ROOT / "tests/vectors/bundles/bundles.json").read_text())["vectors"]
+    page = browser.new_page()
+    try:
+        page.route("**/*", lambda r: r.abort())
+        page.set_content("<!doctype html><title>bundle vectors</title>")
+        page.add_script_tag(content=lib.read_text())
+        results = page.evaluate(
+            """async (vectors) => {
+                const out = [];
+                for (const v of vectors) {
+                    const bundle = Uint8Array.from(atob(v.bundle), (c) => c.charCodeAt(0));
+                    const r = await EvVerify.verifyBundleInput({bundle, trust: v.trust});
+                    out.push([v.name, r.exit, (r.report ? r.report.checks : []).map(
+                        (c) => [c.name, c.ok])]);
+                }
+                return out;
+            }""",
+            vectors,
+        )
+    finally:
+        page.close()
+    assert len(results) == len(vectors)
+    for v, (name, code, checks) in zip(vectors, results, strict=True):
+        assert code == v["expected"]["exit"], (name, code)
+        assert checks == [[c["check"], c["ok"]] for c in v["expected"].get("checks", [])], name
+
+
+def bundle_checks(tmp: Path, data: bytes, trust: dict[str, Any]) -> list[tuple[str, bool]]:
+    """What ``evledger-verify bundle --json`` says of the same files: [(check, ok)]."""
+    (tmp / "lot.zip").write_bytes(data)
+    (tmp / "t.json").write_text(json.dumps(trust))
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        main(["bundle", str(tmp / "lot.zip"), "--trust", str(tmp / "t.json"), "--json"])
+    return [(c["check"], c["ok"]) for c in json.loads(out.getvalue())["checks"]]
+
+
+def test_an_evidence_bundle_verifies_in_the_page_as_the_auditors_kit_says(
+    plant: Plant, built_page: Path, browser: Any, tmp_path: Path
+) -> None:
+    """A lot's evidence bundle exported by the running ledger, dropped into the page opened
+    from file:// with the network off: every check as evledger-verify makes it; the same lot
+    with a release slipped in by a superuser (signed by an inspector) fails at the rules
+    step, and only there."""
+    from tests.integration.test_bundle import export, final_with_proof, lot_history
+    from tests.integration.test_domain_workflows import evidence, release
+
+    lot_history(plant, "LOT-WB", "WB")
+    final_with_proof(plant, "WB-R")
+    good = export(plant, "LOT-WB")
+    trust = plant.runtime.ledger.identity.trust()
+    insp = inspection("WS-I", lot="LOT-WS")
+    plant.submit(insp, plant.inspector, "authored")
+    plant.slip_in(release("WS-R", "LOT-WS", evidence(insp)), plant.inspector, "released")
+    final_with_proof(plant, "WS-R")
+    slipped = export(plant, "LOT-WS")
+    expected = {"good": bundle_checks(tmp_path, good, trust),
+                "slipped": bundle_checks(tmp_path, slipped, trust)}
+    assert all(ok for _, ok in expected["good"]), expected["good"]
+    assert [c for c, ok in expected["slipped"] if not ok] == ["rules"], expected["slipped"]
+    shots = []
+    for width, height in ((390, 844), (1280, 800)):
+        v = Page(browser, width, height)
+        try:
+            v.open()
+            v.pin(trust)
+            p = v.page
+            for name, data in (("slipped", slipped), ("good", good)):
+                p.set_input_files("#receipt-file", files=[{
+                    "name": f"lot-{name}.zip", "mimeType": "application/zip", "buffer": data}])
+                assert "an evidence bundle" in p.inner_text("#receipt-status")
+                p.click("#verify")
+                v.wait()
+                want = [(c, "ok" if ok else "fail") for c, ok in expected[name]]
+                assert v.steps() == want, (name, p.inner_text("#results"))
+            assert v.verdict() == "Verified", p.inner_text("#results")
+            assert "Evidence bundle lot-good.zip: every check passed" in p.inner_text(
+                "#verdict-why")
+            rules = p.inner_text("[data-check='rules']")
+            assert "Every record obeys the quality rules" in rules
+            assert p.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+            shot = tmp_path / f"verify-bundle-{width}.png"
+            p.screenshot(path=str(shot), full_page=True)
+            shots.append(shot)
+            assert v.blocked == [], f"the page reached for the network: {v.blocked}"
+            assert v.errors == [], v.errors
+        finally:
+            v.close()
+    for shot in shots:
+        keep_screenshot(shot)
+
+
 def test_the_page_works_from_the_keyboard(
     anchored: tuple[dict[str, Any], str, dict[str, Any]], built_page: Path, browser: Any,
 ) -> None:

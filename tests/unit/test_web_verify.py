@@ -10,6 +10,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from tests.vectors.bundles import generate as bundles
 from tests.vectors.receipts import generate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -29,6 +30,19 @@ def test_the_vectors_cover_every_check_and_outcome() -> None:
     assert {"format", "record", "leaf", "signature", "inclusion", "signer", "checkpoint",
             "anchor (chain 31337)", "anchors required"} <= failed
     assert {v["expected"]["exit"] for v in vectors} == {0, 1, 2}
+    for v in vectors:
+        assert v["name"].startswith("valid/") == (v["expected"]["exit"] == 0), v["name"]
+
+
+def test_the_shared_bundle_vectors_are_fresh_and_fail_every_check() -> None:
+    assert bundles.OUTPUT.read_text() == bundles.render(), (
+        "tests/vectors/bundles/bundles.json is stale: run "
+        ".venv/bin/python -m tests.vectors.bundles.generate"
+    )
+    vectors = json.loads(bundles.OUTPUT.read_text())["vectors"]
+    failed = {c["check"] for v in vectors for c in v["expected"].get("checks", []) if not c["ok"]}
+    assert {"bundle", "records", "signatures", "authority", "rules", "checkpoint", "inclusion",
+            "lot chains", "anchor (chain 31337)", "anchor [0]", "anchors required"} <= failed
     for v in vectors:
         assert v["name"].startswith("valid/") == (v["expected"]["exit"] == 0), v["name"]
 

@@ -8,6 +8,7 @@ import {
   loadTrust,
   parseFragment,
   utcTime,
+  verifyBundleInput,
   verifyReceiptInput,
 } from "./verify.js";
 
@@ -54,7 +55,50 @@ const STEPS = {
   ],
 };
 
+// The checks of an evidence bundle (evledger-verify bundle): every record of a lot or a period.
+const BUNDLE_STEPS = {
+  bundle: [
+    "The bundle is intact", "The file is an evledger evidence bundle holding exactly its four parts, each with the SHA-256 its manifest lists.",
+    "The bundle is damaged or altered", "The file is not an intact evidence bundle: a part is missing, added, changed, or the file is not a bundle at all.",
+  ],
+  records: [
+    "Every record matches its log entry", "Each record, in its RFC 8785 canonical form, hashes (SHA-256) to the hash its log entry commits to.",
+    "A record does not match its log entry", "At least one record differs from what was logged, or names another entry.",
+  ],
+  signatures: [
+    "Every signature is valid", "Each record was signed (EIP-712) by the key its entry names, for this very ledger.",
+    "A signature is not valid", "At least one record's signature was not made by the key its entry names over that record.",
+  ],
+  authority: [
+    "Every signer had the authority", "Each signer was registered, and held a role allowed to sign what they signed, both when they signed and when the ledger accepted it (replayed from the signer records in the bundle).",
+    "A record was signed without authority", "At least one record was signed by a key that was not registered, was revoked, or lacked the role for it.",
+  ],
+  rules: [
+    "Every record obeys the quality rules", "Each record was judged again, in log order, under the ledger's quality policy (workflows, release conditions, specifications, segregation of duties): none should have been refused.",
+    "A record breaks the quality rules", "At least one record is one the ledger should have refused (for example a release with an open NCR): it was slipped in, or the rules were bypassed.",
+  ],
+  checkpoint: [
+    "The log is signed by the trusted key", "The tree's size and root are signed with the log's Ed25519 key from your trust file, not with a key the bundle brings along.",
+    "The log is not signed by the trusted key", "The tree's size and root are not signed by the log key of your trust file: the bundle comes from another log, or was forged.",
+  ],
+  inclusion: [
+    "Every record is in the log", "One Merkle multiproof places every record at its index in the log's tree (RFC 9162): none was changed, added, removed or moved.",
+    "The records are not shown to be in the log", "The records and the proof do not lead to the signed root: a record was changed, added, removed or moved.",
+  ],
+  "lot chains": [
+    "No record of a lot is missing", "Each record of a lot names the previous one; the chains are complete from each lot's first record.",
+    "A record of a lot is missing", "A lot's chain of records has a gap: the bundle leaves out a record of that lot.",
+  ],
+  "anchors required": [
+    "The anchoring requirement is met", "The anchors that hold cover what the trust file requires, so the log could not have been rewritten since without it showing on the blockchain.",
+    "The anchoring requirement is not met", "The bundle does not show the log anchored on the chains your trust file requires.",
+  ],
+};
+
+let describing = STEPS;
+
 function describe(name) {
+  if (describing[name]) return describing[name];
   if (STEPS[name]) return STEPS[name];
   let m = name.match(/^anchor \(chain (\d+)\)$/);
   if (m) {
@@ -91,6 +135,12 @@ function describe(name) {
 
 /** The inputs' bytes as read from a file, a drop, the link or a QR code (null: use the text). */
 const raw = { receipt: null, record: null, trust: null };
+/** The name of the file the receipt input was read from (a bundle's name is in its report). */
+let receiptName = null;
+
+/** An evidence bundle is a zip: it starts with a local file header. */
+const isBundle = (bytes) =>
+  bytes !== null && bytes.length >= 4 && bytes[0] === 0x50 && bytes[1] === 0x4b && bytes[2] === 3 && bytes[3] === 4;
 /** The trust in use, where it came from ("pinned", "published" or null), the published one. */
 const state = { trust: null, trustSource: null, published: null, publishedText: null };
 
@@ -102,8 +152,15 @@ function setStatus(id, text, kind = "") {
 
 function loadInto(which, bytes, how) {
   raw[which] = bytes;
-  $(`${which}-text`).value = lenient.decode(bytes);
-  setStatus(`${which}-status`, `${how} (${bytes.length.toLocaleString("en")} bytes).`, "loaded");
+  const size = bytes.length.toLocaleString("en");
+  if (which === "receipt" && isBundle(bytes)) {
+    // A zip is not text: the box stays empty, the status says what was loaded.
+    $(`${which}-text`).value = "";
+    setStatus(`${which}-status`, `${how}: an evidence bundle (${size} bytes). Every record in it will be checked.`, "loaded");
+  } else {
+    $(`${which}-text`).value = lenient.decode(bytes);
+    setStatus(`${which}-status`, `${how} (${size} bytes).`, "loaded");
+  }
   showRemove();
 }
 
@@ -125,6 +182,7 @@ function wireInput(which, onLoaded) {
   $(`${which}-file`).addEventListener("change", async (e) => {
     const file = e.target.files[0];
     if (!file) return;
+    if (which === "receipt") receiptName = file.name;
     loadInto(which, await readFile(file), `Loaded ${file.name}`);
     e.target.value = "";
     onLoaded?.();
@@ -139,7 +197,10 @@ function wireInput(which, onLoaded) {
     e.preventDefault();
     zone.classList.remove("over");
     const file = e.dataTransfer.files[0];
-    if (file) loadInto(which, await readFile(file), `Loaded ${file.name}`);
+    if (file) {
+      if (which === "receipt") receiptName = file.name;
+      loadInto(which, await readFile(file), `Loaded ${file.name}`);
+    }
     else if (e.dataTransfer.getData("text")) {
       loadInto(which, utf8(e.dataTransfer.getData("text")), "Dropped text");
     } else return;
@@ -444,6 +505,18 @@ async function run() {
   go.textContent = "Verifying…";
   $("live").textContent = "Verifying…";
   try {
+    if (isBundle(receipt)) {
+      describing = BUNDLE_STEPS;
+      render(await runBundle(receipt, go));
+      if ($("rpc").value.trim()) {
+        $("verdict-why").append(
+          " The node you named was not asked: a bundle's anchors are proven offline here " +
+            "(evledger-verify bundle --rpc asks a node too).",
+        );
+      }
+      return;
+    }
+    describing = STEPS;
     const rpc = $("rpc").value.trim();
     const out = await verifyReceiptInput({
       receipt,
@@ -457,6 +530,28 @@ async function run() {
     go.disabled = false;
     go.textContent = "Verify";
   }
+}
+
+/** An evidence bundle, checked against the trust file in use (there is no record to add). */
+async function runBundle(bundle, go) {
+  if (state.trust === null) {
+    return {
+      exit: 2,
+      report: null,
+      receipt: null,
+      error: "an evidence bundle is verified against a trust file: pin the manufacturer's trust file first",
+    };
+  }
+  const stages = { records: "Reading records", signatures: "Checking signatures" };
+  const out = await verifyBundleInput({
+    bundle,
+    trust: state.trust,
+    name: receiptName ?? "bundle.zip",
+    progress: (stage, done, total) => {
+      go.textContent = `${stages[stage] ?? "Checking"} ${done.toLocaleString("en")}/${total.toLocaleString("en")}…`;
+    },
+  });
+  return { ...out, receipt: null };
 }
 
 function rerun() {

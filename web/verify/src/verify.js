@@ -114,3 +114,25 @@ function outcome(exit, report, receipt, error, trust) {
 }
 
 export { VerificationError };
+
+export { verifyBundle, BUNDLE_FORMAT } from "./bundle.js";
+
+/**
+ * Verify an evidence bundle as `evledger-verify bundle --json` does: ``bundle`` is the zip's
+ * bytes, ``trust`` the trust file's bytes or text (or a Trust). Returns {exit, verified,
+ * report, error}; exit 0 verified, 1 failed, 2 could not check.
+ */
+export async function verifyBundleInput({ bundle, trust, name = "bundle.zip", progress = null }) {
+  const { verifyBundle } = await import("./bundle.js");
+  let report = null;
+  try {
+    const trusted = trust instanceof Trust ? trust : loadTrust(trust);
+    report = await verifyBundle(asBytes(bundle), trusted, { name, progress });
+  } catch (err) {
+    if (err instanceof CannotCheckError) return { exit: EXIT_CANNOT_CHECK, verified: false, report, error: err.message };
+    if (err instanceof VerifyError) return { exit: EXIT_FAILED, verified: false, report, error: err.message };
+    const message = `internal error on this input: ${err.name}: ${String(err.message).slice(0, 300)}`;
+    return { exit: EXIT_CANNOT_CHECK, verified: false, report, error: message };
+  }
+  return { exit: report.ok ? EXIT_OK : EXIT_FAILED, verified: report.ok, report, error: null };
+}
