@@ -11,10 +11,7 @@
 //
 //   node --test tests/js/judge.test.mjs
 //
-// While the port is in progress the tests are marked todo: `node --test tests/js/` reports
-// their failures without failing the run (the receipt tests stay the gate there).
-// tests/unit/test_judge_vectors.py runs this file with EVLEDGER_JUDGE_STRICT=1, where a
-// difference fails. Set PORT_IN_PROGRESS to false once the port agrees.
+// Every difference fails (`node --test tests/js/`, and tests/unit/test_judge_vectors.py).
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -22,8 +19,6 @@ import { test } from "node:test";
 import { Entry } from "../../web/verify/src/records.js";
 import { loads } from "../../web/verify/src/strictjson.js";
 
-const PORT_IN_PROGRESS = true;
-const STRICT = process.env.EVLEDGER_JUDGE_STRICT === "1" || !PORT_IN_PROGRESS;
 const FILE = new URL("../vectors/judge/judge.json", import.meta.url);
 const DATA = JSON.parse(readFileSync(FILE, "utf8"));
 
@@ -78,7 +73,7 @@ function firstDifference(what, got, want) {
 assert.ok(DATA.scenarios.length >= 5, "the vector file holds the shared judge scenarios");
 
 for (const v of DATA.scenarios) {
-  test(v.name, { todo: STRICT ? false : "JS judge port in progress" }, () => {
+  test(v.name, () => {
     const where = `scenario ${v.name}`;
     if (port === null) {
       assert.fail(`${where}: web/verify/src/judge/replay.js cannot be loaded: ${portError}`);
