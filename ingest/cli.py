@@ -27,6 +27,7 @@ from ingest.client import (
     TEST_SCRYPT_ENV,
     Client,
     ClientError,
+    NoPasswordError,
     Passwords,
     SigningKey,
     UnreachableError,
@@ -132,7 +133,10 @@ def keys_new(output: str, if_missing: bool, password_file: str | None, plain: bo
     elif plain:
         key = new_key(path)
     else:
-        key = new_keystore(path, passwords, scrypt_n=_scrypt_n())
+        try:
+            key = new_keystore(path, passwords, scrypt_n=_scrypt_n())
+        except NoPasswordError as exc:
+            raise CliError(f"{exc} (a device's key: --plain)") from None
     click.echo(key.address)
 
 

@@ -1,10 +1,12 @@
 """The server's own key files: secp256k1 keys of the runtime's accounts (bootstrap admin,
 anchorer, audit) and the Ed25519 log key.
 
-A key file holds one hex private key and a newline, mode 0600. Keys come from files or the
-environment, never from the repository, and are never logged. People's and devices' keys are
-made and read by the client library (``ingest.client.new_key`` / ``load_key``: same format),
-which runs without the server stack and so cannot share this module.
+A key file holds one hex private key and a newline, mode 0600: these keys sign unattended, so
+no password protects them (the files' mode and the server's disk do). Keys come from files or
+the environment, never from the repository, and are never logged. People's and devices' keys
+are made and read by the client library (``ingest.client``: a person's in a password-protected
+keystore v3 file, a device's in this same plain format), which runs without the server stack
+and so cannot share this module.
 """
 
 from __future__ import annotations

@@ -152,6 +152,9 @@ def test_refusals_submit_nothing(env: dict[str, str], api_url: str) -> None:
     # a read token is made the same way, and refused the same way
     token = invoke(env, "token", "--key", "k.json", "--password-file", str(wrong))
     assert token.exit_code == 2 and "wrong password for keystore" in token.output
+    made = invoke(env, "keys", "new", "-o", "new.json")
+    assert made.exit_code == 2 and "no terminal to ask on" in made.output, made.output
+    assert "(a device's key: --plain)" in made.output and not Path("new.json").exists()
     # a process of its own without a terminal: the same refusal, the same exit code
     alone = run(env, "submit", record, "--key", "k.json")
     assert alone.returncode == 2 and "no terminal to ask on" in alone.stderr, alone.stderr
@@ -249,6 +252,12 @@ def test_terminal_prompts_without_echo(env: dict[str, str], api_url: str) -> Non
     assert code == 0, shown
     assert shown.count("Password for keystore tty.json") == 1 and PASSWORD not in shown
     assert address in shown  # the token names its signer
+    # several records in one command: one password, asked once
+    first, second = change("KS-T1"), change("KS-T2")
+    code, shown = _on_terminal(env, ["submit", str(first), str(second), "--key", "tty.json"],
+                               [PASSWORD])
+    assert code == 0 and shown.count('"accepted"') == 2, shown
+    assert shown.count("Password for keystore tty.json") == 1 and PASSWORD not in shown
     code, shown = _on_terminal(env, ["token", "--key", "tty.json"], ["not it"])
     assert code == 2 and "wrong password for keystore tty.json" in shown, shown
     code, shown = _on_terminal(env, ["keys", "new", "-o", "two.json"], ["one", "two"])
