@@ -29,6 +29,7 @@ import re
 import statistics
 import threading
 import tomllib
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -366,10 +367,26 @@ def point_of(c: Characteristic, seq: int, record_id: str, body: dict[str, Any]) 
     )
 
 
+#: The characteristic's records that hold a numeric value for it (every row gives a point, so
+#: limits and counts are exact).
 _SELECT = (
-    "SELECT seq, record_id, body FROM records WHERE record_type = :rtype "
-    "AND convert_from(body, 'UTF8')::jsonb @> CAST(:filter AS jsonb)"
+    "SELECT r.seq, r.record_id, r.body FROM records r, "
+    "LATERAL (SELECT convert_from(r.body, 'UTF8')::jsonb AS b) AS j "
+    "WHERE r.record_type = :rtype AND j.b @> CAST(:filter AS jsonb) "
+    "AND jsonb_path_exists(j.b, CAST(:numeric AS jsonpath), CAST(:vars AS jsonb))"
 )
+_NUMERIC_READING = '$.value ? (@.type() == "number")'
+_NUMERIC_CHARACTERISTIC = '$.characteristics[*] ? (@.name == $n && @.value.type() == "number")'
+
+
+def _params(c: Characteristic) -> dict[str, Any]:
+    numeric = _NUMERIC_READING if c.tag is not None else _NUMERIC_CHARACTERISTIC
+    return {
+        "rtype": c.record_type,
+        "filter": json.dumps(c.containment()),
+        "numeric": numeric,
+        "vars": json.dumps({"n": c.inspection} if c.inspection is not None else {}),
+    }
 
 
 def _points(
@@ -377,18 +394,18 @@ def _points(
 ) -> list[Point]:
     rows = conn.execute(
         sa.text(f"{_SELECT} {where} ORDER BY seq {order} LIMIT :limit"),
-        {"rtype": c.record_type, "filter": json.dumps(c.containment()), "limit": limit, **params},
+        {**_params(c), "limit": limit, **params},
     )
     out = [p for seq, rid, body in rows if (p := point_of(c, seq, rid, json.loads(bytes(body))))]
     return out if order == "ASC" else out[::-1]
 
 
 def _count_before(conn: sa.Connection, c: Characteristic, seq: int) -> int:
-    """How many of the characteristic's records precede ``seq`` (subgroup alignment)."""
+    """How many of the characteristic's points precede record ``seq`` (subgroup alignment)."""
     return int(
         conn.execute(
             sa.text(f"SELECT count(*) FROM ({_SELECT} AND seq < :seq) AS s"),  # noqa: S608
-            {"rtype": c.record_type, "filter": json.dumps(c.containment()), "seq": seq},
+            {**_params(c), "seq": seq},
         ).scalar_one()
     )
 
@@ -454,16 +471,7 @@ class Charts:
             known = self._limits.get(c.id)
         if known is not None:
             return known
-        wanted = c.baseline * c.subgroup
-        first: list[Point] = []
-        after = 0
-        while len(first) < wanted:  # records without a numeric value are skipped
-            page = _points(conn, c, "AND seq > :after", "ASC", wanted, after=after)
-            if not page:
-                break
-            first.extend(page)
-            after = page[-1].seq
-        plotted = plot(first[:wanted], c.subgroup)
+        plotted = plot(_points(conn, c, "", "ASC", c.baseline * c.subgroup), c.subgroup)
         if len(plotted) < c.baseline:
             return None
         try:
@@ -618,6 +626,14 @@ def _capability(
 _JUDGED = frozenset({"process_reading", "inspection"})
 
 
+@dataclass
+class _Recent:
+    """The last points of a characteristic the monitor has read, and how many it has read."""
+
+    points: deque[Point]
+    count: int
+
+
 class SpcMonitor:
     """Reads what the ledger accepted since its last round and raises an alert per violation.
 
@@ -632,6 +648,7 @@ class SpcMonitor:
         self.raised: list[str] = []
         self._account: LocalAccount | None = None
         self._wake = threading.Event()
+        self._recent: dict[str, _Recent] = {}
 
     def notify(self, types: set[str]) -> None:
         """Records of ``types`` were stored: judge them now rather than at the next interval
@@ -664,22 +681,21 @@ class SpcMonitor:
                 head = conn.execute(sa.text("SELECT coalesce(max(seq), 0) FROM records"))
                 upto = int(head.scalar_one())
                 for c in config.characteristics:
-                    self._judge(conn, c, spc.MAX_WINDOW, upto)
+                    self._prime(conn, c, upto)
                 self.cursor = upto
                 return 0
             rows = conn.execute(
                 sa.text(
-                    "SELECT seq, record_type, body FROM records WHERE seq > :cursor AND "
-                    "record_type = ANY(:types) ORDER BY seq LIMIT :n"
+                    "SELECT seq, record_id, record_type, body FROM records WHERE seq > :cursor "
+                    "AND record_type = ANY(:types) ORDER BY seq LIMIT :n"
                 ),
                 {"cursor": self.cursor, "n": self.batch, "types": sorted(_JUDGED)},
             ).all()
             if not rows:
                 return 0
-            upto = int(rows[-1][0])
-            touched: dict[str, int] = {}
+            new: dict[str, list[Point]] = {}
             by_key = self._by_key()
-            for _, rtype, body in rows:
+            for seq, rid, rtype, body in rows:
                 parsed = json.loads(bytes(body))
                 if rtype == "process_reading":
                     candidates = by_key.get(("tag", parsed.get("tag")), [])
@@ -687,12 +703,12 @@ class SpcMonitor:
                     names = {x.get("name") for x in parsed.get("characteristics") or ()}
                     candidates = [c for n in names for c in by_key.get(("inspection", n), [])]
                 for c in candidates:
-                    if c.matches(rtype, parsed):
-                        touched[c.id] = touched.get(c.id, 0) + 1
+                    if c.matches(rtype, parsed) and (p := point_of(c, seq, rid, parsed)):
+                        new.setdefault(c.id, []).append(p)
             for c in config.characteristics:
-                if c.id in touched:
-                    self._judge(conn, c, touched[c.id], upto)
-            self.cursor = upto
+                if c.id in new:
+                    self._judge(conn, c, new[c.id])
+            self.cursor = int(rows[-1][0])
             return len(rows)
 
     def _by_key(self) -> dict[tuple[str, Any], list[Characteristic]]:
@@ -703,15 +719,34 @@ class SpcMonitor:
             out.setdefault(key, []).append(c)
         return out
 
-    def _judge(self, conn: sa.Connection, c: Characteristic, new: int, upto: int) -> None:
-        """Judge the characteristic's last ``new`` records (up to ``upto``)."""
+    def _prime(self, conn: sa.Connection, c: Characteristic, upto: int) -> None:
+        """Read the characteristic's last points up to record ``upto`` and judge the last
+        :data:`spc.MAX_WINDOW` plotted points of them again."""
+        # Judged with a full window of points before each (a violation that started before
+        # them is then seen to continue, not to start again).
+        keep = (spc.MAX_WINDOW + 2) * c.subgroup
+        points = _points(conn, c, "AND seq <= :upto", "DESC", 2 * keep, upto=upto)
+        count = _count_before(conn, c, upto + 1) if c.subgroup > 1 else len(points)
+        split = max(0, len(points) - spc.MAX_WINDOW * c.subgroup)
+        fresh = points[split:]
+        self._recent[c.id] = _Recent(deque(points[:split], maxlen=keep), count - len(fresh))
+        self._judge(conn, c, fresh)
+
+    def _judge(self, conn: sa.Connection, c: Characteristic, new: list[Point]) -> None:
+        """Judge the characteristic's ``new`` points (in log order) after those it holds."""
+        recent = self._recent[c.id]
+        before = list(recent.points)
+        ordinal = recent.count - len(before)  # of before[0] among the characteristic's points
+        recent.points.extend(new)
+        recent.count += len(new)
         known = self.charts.limits_and_baseline(conn, c)
-        if known is None:
+        if known is None or not new:
             return
         limits, baseline_end = known
-        fresh = -(-new // c.subgroup)  # plotted points the new records may complete
-        plotted = self.charts.window(conn, c, fresh, upto)
-        first_new = max(0, len(plotted) - fresh)
+        # Subgroups are consecutive runs of n counted from the characteristic's first point.
+        plotted = plot((before + new)[(-ordinal) % c.subgroup :], c.subgroup)
+        last_old = before[-1].seq if before else -1
+        first_new = sum(1 for g in plotted if g.last.seq <= last_old)
         found = spc.evaluate([p.value for p in plotted], limits.center, limits.sigma_point, c.rules)
         for v in found:
             # The baseline's own points estimated the limits: they are not judged by them.

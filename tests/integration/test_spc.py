@@ -329,6 +329,13 @@ def test_a_drift_raises_the_trend_alert_before_the_first_out_of_limit_reading(
     assert cap["ppk"] == pytest.approx((24 - mean) / (3 * statistics.stdev(temps)), rel=1e-5)
     assert cap["ppk"] < 1 < cap["cpk"]
 
+    # A monitor started afresh judges the last points again and recognizes its alerts.
+    from ledger.spc_monitor import SpcMonitor
+
+    again = SpcMonitor(runtime.ledger.spc, runtime.ledger.submitter, audit_key)
+    assert again.step() == 0 and again.raised == []
+    assert len(_spc_alerts(runtime)) == len(alerts)
+
     # The audit replays every rule over the log, the SPC alerts included: nothing to name.
     from ledger.audit import Auditor
 
