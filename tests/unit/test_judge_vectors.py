@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.vectors.judge import generate
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +108,20 @@ def test_node_replays_every_vector_through_the_page_judge() -> None:
     passed = int(re.search(r"^# pass (\d+)$", done.stdout, re.M).group(1))  # type: ignore[union-attr]
     failed = int(re.search(r"^# fail (\d+)$", done.stdout, re.M).group(1))  # type: ignore[union-attr]
     assert failed == 0 and passed == len(scenarios()), tail
+
+
+def test_an_acceptance_time_without_offset_is_utc_whatever_the_machines_zone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The page reads it as UTC; the Python judge used to read it in the machine's own zone,
+    so two auditors in two zones could get two verdicts on one bundle."""
+    import time
+
+    from evledger_verify.rules import unix_seconds
+
+    for zone in ("UTC", "America/New_York", "Asia/Tokyo"):
+        monkeypatch.setenv("TZ", zone)
+        time.tzset()
+        assert unix_seconds("2026-06-01T00:00:00") == 1_780_272_000, zone
+    monkeypatch.delenv("TZ")
+    time.tzset()

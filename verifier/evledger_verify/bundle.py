@@ -65,6 +65,9 @@ CLAUSES = {
     "anchor": "Part 11 §11.10(c), §11.10(e) (time-stamped, tamper-evident); ALCOA+ contemporaneous",
 }
 _EOCD = b"PK\x05\x06"
+#: What replaying a record of the wrong shape raises (the registry and the rules read records
+#: the signatures check has not vouched for): a failed check, not a crash.
+_MALFORMED = (LookupError, TypeError, ValueError, AttributeError, ArithmeticError, OSError)
 Progress = Callable[[str, int, int], None]
 
 
@@ -107,9 +110,18 @@ def verify_bundle(
     report.run(
         "signatures", lambda: _signatures(b, trust.domain, workers, tick), CLAUSES["signatures"]
     )
-    replayed = _replay(b, tick)
-    report.run("authority", lambda: _authority(replayed), CLAUSES["authority"])
-    report.run("rules", lambda: _rules(b, replayed), CLAUSES["rules"])
+    try:
+        replayed = _replay(b, tick)
+    except _MALFORMED as exc:  # a hostile bundle: a record not in its type's shape
+        why = (
+            f"the log cannot be replayed: {exc.__class__.__name__}: {exc} (a record is not in "
+            "the shape its type requires)"
+        )
+        report.fail("authority", why, CLAUSES["authority"])
+        report.fail("rules", why, CLAUSES["rules"])
+    else:
+        report.run("authority", lambda: _authority(replayed), CLAUSES["authority"])
+        report.run("rules", lambda: _rules(b, replayed), CLAUSES["rules"])
     report.run("checkpoint", lambda: _checkpoint(b, trust), CLAUSES["checkpoint"])
     report.run("inclusion", lambda: _inclusion(b), CLAUSES["inclusion"])
     report.run("lot chains", lambda: _lot_chains(b), CLAUSES["lot chains"])

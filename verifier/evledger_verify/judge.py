@@ -93,8 +93,9 @@ class Judge:
             )
         except Refused as exc:
             return exc
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-            # Bodies are schema-checked before the rules; one that is not is refused too.
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            # Bodies are schema-checked before the rules; one that is not is refused too (so is
+            # a time the schema admits that leaves the calendar in UTC, such as year 1 at +01:00).
             return Refused(
                 "schema",
                 "invalid",
@@ -114,7 +115,7 @@ class Judge:
             self._signers = True
         try:
             links = list(self._linker(record.body))
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, AttributeError):
             links = []  # a body the genealogy cannot read proves no link
         for link in links:
             if link.kind == "input" and link.other is not None:

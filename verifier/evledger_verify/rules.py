@@ -309,9 +309,11 @@ def latest_step(records: Iterable[Stored], step: str) -> Stored | None:
 
 def unix_seconds(iso: str) -> int:
     """A logged acceptance time (UTC, ISO 8601) in Unix seconds, as the signer registry takes
-    it; one that cannot be read (only a hostile bundle) as the end of time: no authority then."""
+    it; one that cannot be read (only a hostile bundle) as the end of time: no authority then.
+    A time without an offset is UTC, as in :func:`when` (never the machine's own zone)."""
     try:
-        return int(datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp())
+        t = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+        return int((t if t.tzinfo is not None else t.replace(tzinfo=UTC)).timestamp())
     except (ValueError, TypeError, OverflowError, AttributeError):
         return 2**63
 

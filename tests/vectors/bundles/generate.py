@@ -38,6 +38,7 @@ from evledger_verify.bundle import verify_bundle
 from evledger_verify.checkpoint import format_checkpoint_body, sign_note, verifier_key_string
 from evledger_verify.errors import CannotCheckError
 from evledger_verify.receipt import Trust
+from evledger_verify.records import record_hash
 
 HERE = Path(__file__).resolve().parent
 OUTPUT = HERE / "bundles.json"
@@ -125,6 +126,21 @@ def set_in(path: str, value: Any) -> Callable[[Parts], None]:
     return change
 
 
+def _rehash(item: dict[str, Any], **changes: Any) -> None:
+    """The record changed and its entry's record hash with it, as a forger who cannot sign
+    would (the signature, the leaf and the lot chain then fail; the replay reads it anyway)."""
+    for key, value in changes.items():
+        if value is None:
+            item["record"].pop(key, None)
+        else:
+            item["record"][key] = value
+    item["entry"]["record_hash"] = record_hash(item["record"]).hex()
+
+
+def reshaped_grant(parts: Parts) -> None:
+    _rehash(line(parts, "signer", 1), roles=None)
+
+
 def break_crc(data: bytes) -> bytes:
     """One byte of a stored member flipped, its CRC-32 left as it was."""
     parts = unpack(data)
@@ -165,6 +181,9 @@ CASES: dict[str, tuple[str, Change, Callable[[dict[str, Any]], dict[str, Any]] |
         "lot", changed(lambda p: p["lines"].remove(line(p, "ncr", 1))), None),
     "authority/a-grant-removed": (
         "lot", changed(lambda p: p["lines"].remove(line(p, "signer", 4))), None),
+    "authority/a-signer-record-without-roles": ("lot", changed(reshaped_grant), None),
+    "rules/an-inspection-without-characteristics": (
+        "lot", changed(lambda p: _rehash(line(p, "inspection"), characteristics=None)), None),
     "checkpoint/another-log-key": ("lot", changed(resign), None),
     "checkpoint/trust-names-another-key": ("lot", lambda d: d, other_trust),
     "checkpoint/root-changed": (

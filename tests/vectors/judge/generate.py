@@ -3127,6 +3127,35 @@ def equipment_failed_calibration() -> Log:
 
 
 @scenario
+def equipment_failed_calibration_before_year_one() -> Log:
+    """A failed calibration dated in the first hour of year 1 at +01:00 (before year 1 in UTC):
+    the instrument check formats that time and overflows; the judge refuses the inspection as
+    not in its shape instead of crashing (the page and the service alike)."""
+
+    def failed_cal(log: Log) -> None:
+        log.add(equipment("EQ-LM-2"), "author", "authored")
+        log.add(
+            calibration(
+                "cal-2",
+                "EQ-LM-2",
+                result="fail",
+                as_found="out_of_tolerance",
+                calibrated_at="0001-01-01T00:30:00+01:00",
+            ),
+            "author",
+            "verified",
+        )
+
+    return measured_with(
+        "schema/failed-calibration-dated-before-year-one-utc",
+        "An inspection with a micrometer whose only calibration, failed, is dated "
+        "0001-01-01T00:30+01:00.",
+        "EQ-LM-2",
+        failed_cal,
+    )
+
+
+@scenario
 def equipment_twice() -> Log:
     log = broken("equipment/registered-twice", "The micrometer registered a second time.")
     log.add({**equipment(), "record_id": "equipment-again"}, "author", "authored")

@@ -19,6 +19,7 @@ import { verifyCheckpoint } from "./checkpoint.js";
 import { CannotCheckError, FormatError, VerificationError, pyRepr, pyType } from "./errors.js";
 import { POLICY_VERSION } from "./judge/rules.js";
 import { Policy, PolicyError } from "./judge/policy.js";
+import { PyException } from "./judge/py.js";
 import { authorityDetail, replay, rulesDetail } from "./judge/replay.js";
 import { rootFromMultiproof } from "./merkle.js";
 import { Entry, recordHash } from "./records.js";
@@ -79,12 +80,26 @@ export async function verifyBundle(bytes, trust, { name = "bundle.zip", progress
   if (!ok) return report;
   if (!(await report.run("records", () => parseRecords(b, tick), CLAUSES.records))) return report;
   await report.run("signatures", () => signatures(b, trust, tick), CLAUSES.signatures);
-  const replayed = replay(
-    b.entries.map(([index, , record, entry]) => ({ leaf_index: index, record, entry })),
-    b.manifest.policy_settings,
-  );
-  await report.run("authority", () => authorityDetail(replayed), CLAUSES.authority);
-  await report.run("rules", () => rulesDetail(replayed), CLAUSES.rules);
+  let replayed = null;
+  try {
+    replayed = replay(
+      b.entries.map(([index, , record, entry]) => ({ leaf_index: index, record, entry })),
+      b.manifest.policy_settings,
+    );
+  } catch (err) {
+    // A hostile bundle: a record not in its type's shape (the Python exception the reference
+    // raises, by name and message); anything else is this page's own error.
+    if (!(err instanceof PyException)) throw err;
+    const why =
+      `the log cannot be replayed: ${err.name}: ${err.message} (a record is not in the shape ` +
+      "its type requires)";
+    report.fail("authority", why, CLAUSES.authority);
+    report.fail("rules", why, CLAUSES.rules);
+  }
+  if (replayed !== null) {
+    await report.run("authority", () => authorityDetail(replayed), CLAUSES.authority);
+    await report.run("rules", () => rulesDetail(replayed), CLAUSES.rules);
+  }
   await report.run("checkpoint", () => checkpoint(b, trust), CLAUSES.checkpoint);
   await report.run("inclusion", () => inclusion(b), CLAUSES.inclusion);
   await report.run("lot chains", () => lotChains(b), CLAUSES["lot chains"]);

@@ -10,8 +10,8 @@ import { Refused, applyCorrections, judge, subjectOf, unixSeconds } from "./rule
 /** The exceptions judge.py turns into a "schema" refusal (bodies not of their schema's shape);
  * a JavaScript TypeError (a property of null or undefined read) counts as Python's TypeError
  * or AttributeError would. */
-const SHAPE_ERRORS = ["KeyError", "TypeError", "ValueError", "AttributeError", "IndexError"];
-const LINK_ERRORS = ["KeyError", "TypeError", "ValueError"];
+const SHAPE_ERRORS = ["KeyError", "TypeError", "ValueError", "AttributeError", "IndexError", "OverflowError"];
+const LINK_ERRORS = ["KeyError", "TypeError", "ValueError", "AttributeError"];
 
 export class Judge {
   /** ``options``: validate, names (signer -> printed name), persons (signer -> person or
