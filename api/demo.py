@@ -23,6 +23,8 @@ import click
 from evledger_verify.records import record_hash
 
 from ingest.client import (
+    STANDARD_SCRYPT_N,
+    TEST_SCRYPT_ENV,
     Client,
     Passwords,
     RefusedError,
@@ -120,6 +122,9 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
         with os.fdopen(fd, "w") as fh:
             fh.write(secrets.token_urlsafe(18) + "\n")
     passwords = Passwords(password_file)
+    scrypt_n = scrypt_n_for_new_keys()
+    if scrypt_n != STANDARD_SCRYPT_N:
+        click.echo(f"warning: {TEST_SCRYPT_ENV}={scrypt_n}: test-only, weaker keystores", err=True)
     tag = secrets.token_hex(3).upper()
     lot = f"L{datetime.now(UTC):%y%m%d}-{tag}"
     domain = client.domain()
@@ -132,9 +137,7 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
     key_paths: dict[str, Path] = {}
     for role, (name, grant) in people.items():
         key_paths[role] = keys / f"{lot}-{role}.json"
-        signers[role] = key = new_keystore(
-            key_paths[role], passwords, "demo", scrypt_n=scrypt_n_for_new_keys()
-        )
+        signers[role] = key = new_keystore(key_paths[role], passwords, "demo", scrypt_n=scrypt_n)
         grant_record = {
             "record_id": f"signer-{lot}-{role}",
             "type": "signer",

@@ -315,3 +315,10 @@ def test_demo_writes_verifiable_records_and_receipts(cli: CliRunner, tmp_path: P
     assert release["decision"] == "released" and len(release["evidence"]) == 4
     (pdf,) = out.glob("certificate-*.pdf")
     assert pdf.read_bytes().startswith(b"%PDF-") and f"{pdf}" in r.output
+    # its people sign with keystores (0600, beside their 0600 password file, for the demo only);
+    # the lot command it prints opens the approver's with that file
+    assert all(p.stat().st_mode & 0o777 == 0o600 for p in (out / "keys").iterdir())
+    shown = re.search(r"evledger (lot \S+ --key \S+ --password-file \S+)", r.output)
+    assert shown and json.loads(next((out / "keys").glob("*.json")).read_text())["version"] == 3
+    lot = cli.invoke(main, shown.group(1).split(), env={"EVLEDGER_ALLOW_PLAIN_KEYS": None})
+    assert lot.exit_code == 0 and "state: released" in lot.output, lot.output
