@@ -316,7 +316,7 @@ class Passwords:
     ) -> None:
         named = file if file not in (None, "") else os.environ.get(PASSWORD_FILE_ENV) or None
         self.file: Path | None = Path(named) if named is not None else None
-        self._prompt = prompt or (lambda text: getpass.getpass(text, stream=sys.stderr))
+        self._prompt = prompt or getpass.getpass  # the terminal itself, else stderr
         self._interactive = interactive
 
     def _terminal(self) -> bool:
