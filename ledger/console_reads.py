@@ -292,7 +292,8 @@ class ConsoleReads:
         seqs = (
             sa.select(Record.seq)
             .where(Record.record_type == rtype)
-            .order_by(Record.seq.desc())
+            # Both columns of ix_records_record_type_seq, so the index gives the order.
+            .order_by(Record.record_type.desc(), Record.seq.desc())
             .limit(WINDOW)
             .scalar_subquery()
         )
