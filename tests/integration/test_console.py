@@ -46,6 +46,12 @@ class Plant:
         self.keystore.write_text(
             json.dumps(Account.encrypt(self.inspector.key, PASSWORD, kdf="scrypt", iterations=4096))
         )
+        self.stranger = tmp / "stranger.json"
+        self.stranger.write_text(
+            json.dumps(
+                Account.encrypt(Account.create().key, PASSWORD, kdf="pbkdf2", iterations=1000)
+            )
+        )
         self.device_key = tmp / "aaron.key"
         self.device_key.write_text(self.approver.key.hex() + "\n")
         incoming = {**inspection("IQC-C1", "LOT-C1", stage="incoming"),
@@ -219,6 +225,12 @@ def _shot(page: Any, tmp: Path, name: str) -> None:
     keep_screenshot(shot)
 
 
+#: The form controls of the page that have no label (their name and type).
+UNLABELLED = """[...document.querySelectorAll('input, select, textarea')]
+  .filter((e) => e.type !== 'hidden' && !e.labels.length && !e.getAttribute('aria-label'))
+  .map((e) => `${e.tagName} ${e.name || e.id}`)"""
+
+
 def _unexpected(refused: list[str]) -> list[str]:
     """What the page loaded from elsewhere, or reported as an error, besides the API's own
     refusals (Chromium logs every 4xx answer to a fetch as a failed resource)."""
@@ -237,6 +249,13 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
     with chromium() as browser:
         page, refused = offline_page(browser, served, 1280, 800)
         page.goto(served + "/app")
+        # Every control of the sign-in has a label.
+        assert page.evaluate(UNLABELLED) == []
+        # A key the ledger does not know: its token is refused at sign-in.
+        _sign_in(page, plant.stranger, PASSWORD)
+        page.wait_for_selector("#signin-status.bad")
+        assert "signer" in page.inner_text("#signin-status").lower()
+        assert page.is_hidden("#nav")
         # A wrong password is refused on the device; nothing is signed in.
         _sign_in(page, plant.keystore, "not the password")
         page.wait_for_selector("#signin-status.bad")
@@ -266,6 +285,14 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         assert page.locator("svg.trace a.node[aria-label^='Lot MAT-C1']").count() == 1
         assert "outer diameter (critical)" in page.inner_text("#main")
         _shot(page, tmp_path, "lot-1280x800")
+        # The timeline as CSV, made in the page.
+        with page.expect_download() as got:
+            page.click("text=Export the timeline (CSV)")
+        rows = Path(got.value.path()).read_text().splitlines()
+        assert rows[0].startswith("lot,record_id,type,step,signer,printed_name,meaning")
+        assert any(
+            r.startswith("LOT-C1,FIN-C1,inspection,,") and "Ines Inspector" in r for r in rows
+        )
         # The trace's lots are links a keyboard reaches.
         page.focus("svg.trace a.node[aria-label^='Lot MAT-C1']")
         page.keyboard.press("Enter")
@@ -273,6 +300,7 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         # A record signed in the page: an NCR on LOT-C1, accepted.
         page.goto(served + "/app#/new/ncr?lot=LOT-C1&step=open")
         page.wait_for_selector("form.record-form")
+        assert page.evaluate(UNLABELLED) == []
         page.get_by_label("Nature", exact=True).fill("Burr on the tip, seen at final inspection")
         ncr_id = page.locator("input[name=ncr_id]").input_value()
         page.click("form.record-form button[type=submit]")
@@ -397,6 +425,20 @@ def test_a_browser_wallet_signs_in_and_signs(plant: Plant, served: str) -> None:
         step = plant.get("/v1/records/NCR-C2-evaluated")
         assert step["signature"]["printed_name"] == "Aaron Approver"
         assert step["signature"]["meaning"] == "reviewed"
+        # A CAPA step from its board.
+        page.goto(served + "/app#/capas")
+        page.wait_for_selector(".board .ticket")
+        page.locator(".ticket", has_text="CAPA CAPA-C2").get_by_role(
+            "link", name="investigation"
+        ).click()
+        page.wait_for_selector("form.record-form [name=root_cause]")
+        page.fill("[name=root_cause]", "Worn extruder die")
+        page.click("form.record-form button[type=submit]")
+        page.wait_for_selector(".accepted")
+        assert plant.get("/v1/records/CAPA-C2-investigation")["current"]["root_cause"] == (
+            "Worn extruder die"
+        )
+        assert plant.get("/v1/console/capas")[0]["next_steps"] == ["action_plan", "cancelled"]
         assert not _unexpected(refused), refused
         page.close()
 

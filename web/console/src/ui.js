@@ -242,6 +242,7 @@ async function lotsPage(target, query) {
   let shown = 0;
   const load = async () => {
     const { items, next: after } = await getPage(next);
+    loaded.push(...items);
     for (const r of items) {
       body.append(h("tr", {},
         h("th", { scope: "row" }, h("a", { href: lotHref(r.lot) }, r.lot)),
@@ -259,8 +260,13 @@ async function lotsPage(target, query) {
     count.textContent = `${shown} lot${shown === 1 ? "" : "s"} shown${next ? "; more may follow" : ""}.`;
   };
   more.addEventListener("click", () => load().catch((err) => more.after(errorBox(err))));
+  const loaded = [];
+  const csv = h("button", { type: "button", class: "button quiet" }, "Export these lots (CSV)");
+  csv.addEventListener("click", () => saveCsv("lots.csv",
+    ["lot", "gtin", "product", "state", "open_ncrs", "open_capas", "open_alerts", "release_blockers", "lines", "suppliers", "first_at", "last_at", "records"],
+    loaded.map((r) => [r.lot, r.product?.gtin, r.product?.name, r.state, r.open_ncrs, r.open_capas, r.open_alerts, r.release_blockers, r.lines.join(" "), r.suppliers.join(" "), r.first_at, r.last_at, r.records])));
   await load();
-  put(target, heading("Lots"), box, count, h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Lots table" }, table), more);
+  put(target, heading("Lots"), box, h("div", { class: "row" }, count, csv), h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Lots table" }, table), more);
   return "Lots";
 }
 
@@ -333,7 +339,11 @@ async function lotPage(target, lot) {
   });
   out.push(insp);
 
-  out.push(h("section", { "aria-labelledby": "tl-h", class: "card" }, h("h2", { id: "tl-h" }, "Timeline"),
+  const tlCsv = h("button", { type: "button", class: "button quiet small" }, "Export the timeline (CSV)");
+  tlCsv.addEventListener("click", () => saveCsv(`timeline-${lot}.csv`,
+    ["lot", "record_id", "type", "step", "signer", "printed_name", "meaning", "signed_at", "accepted_at", "corrected"],
+    status.timeline.map((t) => [lot, t.record_id, t.type, t.step, t.signature.signer, t.signature.printed_name, t.signature.meaning, t.signature.signed_at, t.accepted_at, t.changed_since_first_entry])));
+  out.push(h("section", { "aria-labelledby": "tl-h", class: "card" }, h("h2", { id: "tl-h" }, "Timeline"), tlCsv,
     h("ol", { class: "timeline" }, status.timeline.map((t) => h("li", {},
       h("p", { class: "what" }, h("strong", {}, t.type + (t.step ? ` · ${t.step}` : "")), " ", h("code", {}, t.record_id),
         t.changed_since_first_entry ? h("span", { class: "tag" }, "corrected") : null),
@@ -368,6 +378,22 @@ async function lotPage(target, lot) {
   out.push(trace);
   put(target, ...out);
   return `Lot ${lot}`;
+}
+
+/** RFC 4180 CSV of rows (arrays), offered as a download. */
+function saveCsv(name, header, rows) {
+  const cell = (v) => {
+    const t = v === null || v === undefined ? "" : String(v);
+    return /[",\r\n]/.test(t) || (typeof v === "string" && /^[=+\-@]/.test(t)) ? `"${(typeof v === "string" ? t.replace(/^([=+\-@])/, "'$1") : t).replace(/"/g, '""')}"` : t;
+  };
+  const text = [header, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  const a = h("a", { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+  announce(`Saved ${name}`);
 }
 
 const age = (days) => (days < 1 ? `${Math.round(days * 24)} h` : `${Math.round(days)} d`);
