@@ -58,6 +58,12 @@ class Plant:
                     "material_lot": "MAT-C1", "supplier": "Polymer GmbH"}  # fmt: skip
         self.ok(incoming)
         self.ok(inspection("FIN-C1", "LOT-C1"))
+        correction = {"record_id": "CORR-FIN-C1", "type": "correction", "schema": "correction/1",
+                      "corrects": "FIN-C1", "lot": "LOT-C1",
+                      "reason": "Transcription error: the sampling record says normal",
+                      "changes": [{"path": "/sampling_plan",
+                                   "value": "ISO 2859-1 II AQL 0.65, normal"}]}  # fmt: skip
+        self.ok(correction)
         self.ok(inspection("FIN-C2", "LOT-C2", value=3.2))
         ncr = {"record_id": "NCR-C2-open", "type": "ncr", "schema": "ncr/1", "ncr_id": "NCR-C2",
                "lot": "LOT-C2", "step": "open", "nature": "Outer diameter above the limit",
@@ -284,6 +290,9 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         assert page.locator("svg.trace a.node").count() >= 2
         assert page.locator("svg.trace a.node[aria-label^='Lot MAT-C1']").count() == 1
         assert "outer diameter (critical)" in page.inner_text("#main")
+        history = page.inner_text("ol.history")
+        assert "/sampling_plan" in history and "ISO 2859-1 II AQL 0.65, normal" in history
+        assert "Why: Transcription error" in history and "signed by Ines Inspector" in history
         _shot(page, tmp_path, "lot-1280x800")
         # The timeline as CSV, made in the page.
         with page.expect_download() as got:

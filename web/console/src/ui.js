@@ -356,17 +356,16 @@ async function lotPage(target, lot) {
   const changed = corrected.filter(Boolean);
   if (!changed.length) corr.append(h("p", {}, "No record of this lot was corrected."));
   for (const r of changed) {
-    corr.append(h("h3", {}, r.record_id), h("ol", {}, (r.history || []).map((c) => h("li", {},
-      `${c.path || c.field || ""}: ${JSON.stringify(c.old ?? c.before)} → ${JSON.stringify(c.new ?? c.after)}`,
-      c.reason ? ` (${c.reason})` : "",
-      c.signature ? ` · ${signatureText(c.signature)}` : c.record_id ? ` · ${c.record_id}` : ""))));
+    corr.append(h("h3", {}, `${r.record_id} (${r.type})`), h("ol", { class: "history" }, (r.history || []).map((c) => h("li", {},
+      h("p", {}, h("code", {}, c.path), `: ${JSON.stringify(c.old)} → ${JSON.stringify(c.new)}`),
+      h("p", { class: "hint" }, `Why: ${c.reason} · ${c.correction} signed by ${c.printed_name || c.signer}, meaning ${c.meaning}, at ${utc(c.signed_at)}`)))));
   }
   out.push(corr);
 
   const trace = h("section", { "aria-labelledby": "trace-h", class: "card" }, h("h2", { id: "trace-h" }, "Trace"));
   if (backward || forward) {
     const { svg, table, graph } = traceGraph(lot, backward, forward, lotHref);
-    trace.append(h("p", { class: "hint" }, `What this lot was made from (left) and what was made from it (right): ${graph.nodes.length} lots. Each lot opens its page.`),
+    trace.append(h("p", { class: "hint" }, `What this lot was made from (left) and what was made from it (right): ${graph.nodes.length} lot${graph.nodes.length === 1 ? "" : "s"}. Each lot opens its page.`),
       h("div", { class: "graph scroll", tabindex: "0", role: "region", "aria-label": "Trace graph" }, svg),
       h("details", {}, h("summary", {}, "Links as a table"), table));
     const receipts = [...(backward?.nodes || [])].flatMap((n) => n.suppliers || []);
