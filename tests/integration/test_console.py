@@ -162,6 +162,8 @@ def test_dashboard_figures(plant: Plant) -> None:
         ("/v1/console/ncrs?step=Open%20Now", 422, "invalid_request"),
         ("/v1/console/capas?closed=perhaps", 422, "invalid_request"),
         ("/v1/console/capas?cursor=" + "A" * 900, 422, "invalid_request"),
+        ("/v1/console/lots?cursor=AA", 422, "invalid_request"),  # a NUL: never to the database
+        ("/v1/console/ncrs?cursor=TE9UCg", 422, "invalid_request"),  # "LOT\n"
     ],
 )
 def test_malformed_params_are_problems(plant: Plant, path: str, status: int, error: str) -> None:
