@@ -200,8 +200,11 @@ def check_known_lot(record: dict[str, Any], history: History) -> None:
 # -- status on the floor ----------------------------------------------------------------------
 
 
-def _before(records: Sequence[Stored], at: datetime) -> list[Stored]:
-    return [r for r in records if when(r.signed_at) <= at]
+def _before(records: Sequence[Stored], at: datetime, linking: str | None = None) -> list[Stored]:
+    """The ``records`` signed by ``at``; and the record that made the link (``linking``): an
+    incoming inspection naming its material links it at ``inspected_at``, before it is signed,
+    and verifies it all the same."""
+    return [r for r in records if when(r.signed_at) <= at or r.record_id == linking]
 
 
 def _verified(records: Sequence[Stored], material: str | None = None) -> bool:
@@ -270,7 +273,7 @@ def floor_blockers(
                 else "not verified (no passing inspection and no release of it)"
                 if policy.material_acceptance == "verified"
                 and not _verified(material)
-                and not _verified(_before(records, t), other)
+                and not _verified(_before(records, t, record_id), other)
                 else None
             )
             if why is not None:

@@ -2473,11 +2473,11 @@ def incoming_material_inspected() -> Log:
 @scenario
 def incoming_material_signed_later() -> Log:
     return incoming_material(
-        "release/incoming-inspection-names-its-material-signed-30-s-later",
-        "The same, the incoming inspection signed 30 s after it was made: the reference "
-        "counts the input link it proves as a consumption at inspected_at, before the "
-        "inspection that verifies the material was signed (reported as questionable Python "
-        "behaviour; the vector records what it does).",
+        "valid/incoming-inspection-names-its-material-signed-30-s-later",
+        "The same, the incoming inspection signed 30 s after it was made: the input link it "
+        "proves is dated inspected_at, before its signature, and the inspection verifies the "
+        "material all the same (it once raised a 'consumed while not verified' alert, which "
+        "made the README's QA story fail when the inspection was signed a second later).",
         30,
     )
 

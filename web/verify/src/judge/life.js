@@ -214,8 +214,11 @@ export function checkKnownLot(record, history) {
 
 // -- status on the floor ----------------------------------------------------------------------
 
-function before(records, at) {
-  return records.filter((r) => le(when(r.signed_at), at));
+/** The ``records`` signed by ``at``; and the record that made the link (``linking``): an
+ * incoming inspection naming its material links it at ``inspected_at``, before it is signed,
+ * and verifies it all the same. */
+function before(records, at, linking = null) {
+  return records.filter((r) => le(when(r.signed_at), at) || r.record_id === linking);
 }
 
 /**
@@ -277,7 +280,7 @@ export function floorBlockers(lot, records, history, cleared, policy = DEFAULT_P
       } else if (
         policy.material_acceptance === "verified" &&
         !verified(material) &&
-        !verified(before(records, t), other)
+        !verified(before(records, t, recordId), other)
       ) {
         reason = "not verified (no passing inspection and no release of it)";
       }
