@@ -44,10 +44,11 @@ web/dist/verify.html: web/verify/build.mjs web/verify/index.html web/verify/styl
 	node web/verify/build.mjs
 
 # The QA console (/app), built the same way from web/console (it imports web/verify/src's
-# records and bytes modules); its SHA-256 goes to web/dist/console.html.sha256.
+# records and bytes modules, and what they import); its SHA-256 goes to
+# web/dist/console.html.sha256 (web/console/README.md).
 web/dist/console.html: web/console/build.mjs web/console/index.html web/console/style.css \
                        web/console/package.json $(wildcard web/console/src/*.js) \
-                       web/verify/src/records.js web/verify/src/bytes.js node_modules/.installed
+                       $(wildcard web/verify/src/*.js) node_modules/.installed
 	node web/console/build.mjs
 
 run: setup
