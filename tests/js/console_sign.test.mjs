@@ -61,16 +61,18 @@ test("a wallet's signature over the typed data is taken as the CLI's (v 0/1 norm
 });
 
 for (const ks of V.keystores) {
-  test(`keystore v3 (${ks.kdf}) opens with its password to the client's key`, async () => {
-    const signer = await openKeyFile(JSON.stringify(ks.file), V.password);
+  const password = ks.password ?? V.password;
+  const label = `${ks.kdf}${ks.password ? ", a password not in NFKC form" : ""}`;
+  test(`keystore v3 (${label}) opens with its password to the client's key`, async () => {
+    const signer = await openKeyFile(JSON.stringify(ks.file), password);
     assert.equal(signer.address, V.address);
     assert.equal(signer.kind, "keystore");
     const { token } = await makeReadToken(signer, V.origin, V.ttl, V.now);
     assert.equal(token, V.read_token);
   });
 
-  test(`keystore v3 (${ks.kdf}): a wrong password is refused, naming it`, async () => {
-    await assert.rejects(decryptKeystore(ks.file, V.password + "!"), (err) =>
+  test(`keystore v3 (${label}): a wrong password is refused, naming it`, async () => {
+    await assert.rejects(decryptKeystore(ks.file, password + "!"), (err) =>
       err instanceof KeyError && /wrong password/.test(err.message));
   });
 }

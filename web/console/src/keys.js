@@ -97,20 +97,19 @@ export async function decryptKeystore(json, password, onProgress = () => {}) {
   const kdf = field(c, "crypto.kdf");
   const salt = hexField(c, "crypto.kdfparams.salt");
   const dkLen = intField(c, "crypto.kdfparams.dklen", 32, 64);
-  const pw = utf8(password.normalize("NFKC"));
-  let derived;
+  let derive;
   if (kdf === "scrypt") {
     const N = intField(c, "crypto.kdfparams.n", 2, 2 ** 20);
     const r = intField(c, "crypto.kdfparams.r", 1, 32);
     const p = intField(c, "crypto.kdfparams.p", 1, 16);
     if (N & (N - 1)) throw new KeyError("keystore: scrypt n must be a power of two");
-    derived = await scryptAsync(pw, salt, { N, r, p, dkLen, maxmem: 2 ** 31, onProgress });
+    derive = (pw) => scryptAsync(pw, salt, { N, r, p, dkLen, maxmem: 2 ** 31, onProgress });
   } else if (kdf === "pbkdf2") {
     if (field(c, "crypto.kdfparams.prf") !== "hmac-sha256") {
       throw new KeyError("keystore: only pbkdf2 with hmac-sha256 is supported");
     }
     const iterations = intField(c, "crypto.kdfparams.c", 1, 10_000_000);
-    derived = await pbkdf2Async(sha256, pw, salt, { c: iterations, dkLen });
+    derive = (pw) => pbkdf2Async(sha256, pw, salt, { c: iterations, dkLen });
   } else {
     throw new KeyError(`keystore: kdf ${JSON.stringify(kdf)} is not supported (scrypt, pbkdf2)`);
   }
@@ -118,7 +117,19 @@ export async function decryptKeystore(json, password, onProgress = () => {}) {
   const mac = hexField(c, "crypto.mac");
   const iv = hexField(c, "crypto.cipherparams.iv");
   if (iv.length !== 16) throw new KeyError("keystore: the AES iv must be 16 bytes");
-  if (!equal(keccak_256(concat(derived.subarray(16, 32), ciphertext)), mac)) {
+  // The password's UTF-8 bytes as typed (the CLI and eth-keyfile do not normalize), then,
+  // if that differs, its NFKC form (some wallets normalize).
+  const forms = [...new Set([password, password.normalize("NFKC")])];
+  let derived = null;
+  for (const form of forms) {
+    const candidate = await derive(utf8(form));
+    if (equal(keccak_256(concat(candidate.subarray(16, 32), ciphertext)), mac)) {
+      derived = candidate;
+      break;
+    }
+    candidate.fill(0);
+  }
+  if (derived === null) {
     throw new KeyError("wrong password (or a damaged key file): the keystore's MAC does not match");
   }
   const subtle = globalThis.crypto?.subtle;
