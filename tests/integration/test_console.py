@@ -465,3 +465,138 @@ def test_dashboard_events_stream(plant: Plant, served: str) -> None:
         assert next(lines) == "event: dashboard"
         data = next(lines)
         assert data.startswith("data: ") and "first_pass_yield" in json.loads(data[6:])
+
+
+# -- the README's QA story through the console ------------------------------------------------
+
+QA = Path(__file__).resolve().parents[2] / "docs" / "examples" / "qa"
+
+
+def _files(page: Any, names: list[str], stamp: str = "", meaning: str = "") -> None:
+    """Sign and submit record files in the console's "Sign files" view; all accepted."""
+    page.goto(page.url.split("#")[0] + "#/sign")
+    page.wait_for_selector("#record-files")
+    page.set_input_files("#record-files", [str(QA / n) for n in names])
+    page.fill("#stamps", stamp)
+    page.select_option("#files-meaning", meaning)
+    page.click("form.record-form button[type=submit]")
+    page.wait_for_selector(f".file-results li:nth-child({len(names)}).ok, .file-results .problem")
+    assert page.locator(".file-results li.ok").count() == len(names), page.inner_text(
+        ".file-results"
+    )
+
+
+def test_the_readme_qa_story_through_the_console(
+    runtime: Runtime, client: TestClient, tmp_path: Path
+) -> None:
+    """The README's QA walkthrough (docs/examples/qa) signed in the console by three people
+    who each open their own keystore: quarantine, a release refused with its reasons, the
+    NCR / CAPA / rework / correction path, a concession two approvers sign, the release, and
+    the lot, its timeline, its trace and the dashboard after it. Every record of the story
+    verifies with evledger-verify."""
+    from evledger_verify.cli import main as verify
+
+    people = {
+        "dana": register(client, runtime, ("qa_inspector",), "Dana Inspector"),
+        "quinn": register(client, runtime, ("qa_approver",), "Quinn Approver"),
+        "mo": register(client, runtime, ("qa_approver",), "Mo Reviewer"),
+    }
+    keys = {}
+    for who, account in people.items():
+        keys[who] = tmp_path / f"{who}.json"
+        keys[who].write_text(json.dumps(Account.encrypt(account.key, PASSWORD, kdf="pbkdf2",
+                                                        iterations=1000)))  # fmt: skip
+    master = QA / "master"
+
+    def submit(name: str, who: str, meaning: str) -> None:
+        post(client, runtime, json.loads((master / name).read_text()), people[who], meaning)
+
+    # Master data as the README's step 2 (setup: the console is for the lot's story).
+    for path in sorted(master.glob("equipment-*.json")):
+        submit(path.name, "dana", "authored")
+    for path in sorted(master.glob("calibration-*.json")):
+        submit(path.name, "dana", "verified")
+    submit("change-requested.json", "dana", "authored")
+    for path in sorted(master.glob("spec-*.json")):
+        submit(path.name, "dana", "authored")
+    submit("change-assessed.json", "dana", "reviewed")
+    submit("change-approved.json", "quinn", "approved")
+    submit("supplier-polymer-supply.json", "quinn", "approved")
+
+    with serving(create_app(runtime.ledger)) as base, chromium() as browser:
+        pages = {}
+        for who in people:
+            page, refused = offline_page(browser, base, 1280, 800)
+            page.goto(base + "/app")
+            _sign_in(page, keys[who], PASSWORD)
+            page.wait_for_selector("#nav:not([hidden])")
+            pages[who] = (page, refused)
+        dana, quinn, mo = (pages[w][0] for w in ("dana", "quinn", "mo"))
+        # 3. Inspections (stamped now) and a nonconformance.
+        _files(dana, ["01-incoming-inspection.json", "02-in-process-out-of-spec.json"],
+               stamp="inspected_at")  # fmt: skip
+        _files(dana, ["03-ncr-open.json"])
+        # 4. Quarantined; the release form shows the blockers, and a release is refused
+        # with each of them.
+        quinn.goto(base + "/app#/new/release?lot=LOT-QA-1")
+        quinn.wait_for_selector(".blockers-box.bad")
+        quinn.locator("[name=statement]").fill("Release attempt")
+        quinn.select_option("select[name=decision]", "released")
+        quinn.select_option("#meaning", "released")
+        quinn.click("form.record-form button[type=submit]")
+        quinn.wait_for_selector(".problem .reasons li")
+        reasons = quinn.inner_text(".problem .reasons")
+        for reason in ("tip length failed in QA1-IPQC-001 (in_process, critical)",
+                       "required inspection missing", "NCR NCR-QA1 is open"):  # fmt: skip
+            assert reason in reasons, reasons
+        # 5.-6. The NCR, the CAPA, rework, a correction, a concession two approvers sign.
+        _files(dana, ["04-ncr-evaluated.json"], meaning="reviewed")
+        _files(quinn, ["05-ncr-dispositioned.json"], meaning="approved")
+        _files(dana, ["06-capa-open.json"])
+        _files(dana, ["07-re-inspection.json"], stamp="inspected_at")
+        _files(dana, ["08-correction.json"])
+        _files(quinn, ["09-ncr-closed.json"], meaning="approved")
+        _files(dana, ["10-final-inspection.json"], stamp="inspected_at")
+        _files(dana, ["11-ncr2-open.json"])
+        _files(dana, ["12-ncr2-evaluated.json"], meaning="reviewed")
+        _files(quinn, ["13-ncr2-concession.json"], meaning="approved")
+        _files(mo, ["14-concession-review.json"], meaning="approved")
+        _files(quinn, ["15-ncr2-closed.json"], meaning="approved")
+        # 7. The release (its evidence hashes completed from the ledger, as the CLI does).
+        _files(quinn, ["16-release.json"], meaning="released")
+        quinn.goto(base + "/app#/lot/LOT-QA-1")
+        quinn.wait_for_selector("svg.trace")
+        assert "Released" in quinn.inner_text(".lede")
+        timeline = quinn.inner_text("ol.timeline")
+        assert "Signed by Quinn Approver, meaning released" in timeline
+        assert "Signed by Mo Reviewer, meaning approved" in timeline
+        assert "Nothing blocks a release now." in quinn.inner_text("#main")
+        assert quinn.locator("svg.trace a.node").count() >= 2
+        _shot(quinn, tmp_path, "story-lot-1280x800")
+        quinn.goto(base + "/app#/dashboard")
+        quinn.wait_for_selector(".dashboard[data-updates]")
+        figures = quinn.inner_text(".figures")
+        assert "1 releases" in figures, figures
+        for who in people:
+            assert not _unexpected(pages[who][1]), pages[who][1]
+            pages[who][0].close()
+
+    # Every record of the story verifies offline.
+    trust = tmp_path / "trust.json"
+    trust.write_text(json.dumps(client.get("/v1/trust").json()))
+    story = [json.loads(p.read_text())["record_id"] for p in sorted(QA.glob("*.json"))[:16]]
+    assert len(story) == 16
+    for record_id in story:
+        receipt = wait_for(
+            f"{record_id} anchored",
+            lambda rid=record_id: (
+                (r := client.get(f"/v1/records/{rid}/receipt")).status_code == 200 and r.json()
+            ),
+        )
+        view = client.get(f"/v1/records/{record_id}", headers=bearer(runtime, people["quinn"]))
+        logged = view.json().get("original") or view.json()["current"]
+        (tmp_path / "receipt.json").write_text(json.dumps(receipt))
+        (tmp_path / "record.json").write_text(json.dumps(logged))
+        code = verify(["receipt", str(tmp_path / "receipt.json"), "--record",
+                       str(tmp_path / "record.json"), "--trust", str(trust)])  # fmt: skip
+        assert code == 0, record_id

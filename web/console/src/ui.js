@@ -177,6 +177,7 @@ async function route() {
     else if (parts[0] === "capas") title = await boardPage(target, "capa");
     else if (parts[0] === "dashboard") title = await dashboardPage(target);
     else if (parts[0] === "new") title = await formPage(target, parts[1] || "inspection", query);
+    else if (parts[0] === "sign") title = await signFilesPage(target);
     else title = await lotsPage(target, query);
     if (mine !== routeSeq) return;
     clear(view).append(target);
@@ -691,6 +692,111 @@ async function releasePrefill(box, obj, lot, form) {
   // The generated concession group is replaced by this one (rationale enforced).
   obj.fields.concession?.el.remove();
   delete obj.fields.concession;
+}
+
+// -- record files, as `evledger submit FILE...` -----------------------------------------------
+
+const MEANINGS = ["authored", "reviewed", "approved", "released", "verified", "recorded"];
+
+/** The meaning a record is signed with: ``chosen``, or the first its type and step allow. */
+function meaningFor(record, chosen) {
+  if (chosen) return chosen;
+  const rule = workflow.meanings[`${record.type}/${record.step || "*"}`] || workflow.meanings[`${record.type}/*`] || {};
+  return Object.keys(rule)[0] || "authored";
+}
+
+/** As the CLI: a release's evidence entries without a record_hash, and the record a review
+ * co-signs, get the hash the ledger logged. */
+async function completeFromLedger(record) {
+  if (record.type === "review" && record.record_hash === undefined && typeof record.reviews === "string") {
+    record.record_hash = (await getJson(`/v1/records/${seg(record.reviews)}`)).record_hash;
+  }
+  if (record.type === "release" && Array.isArray(record.evidence)) {
+    for (const e of record.evidence) {
+      if (e && typeof e === "object" && e.record_hash === undefined && typeof e.record_id === "string") {
+        e.record_hash = (await getJson(`/v1/records/${seg(e.record_id)}`)).record_hash;
+      }
+    }
+  }
+}
+
+async function signFilesPage(target) {
+  await schemas();
+  const files = h("input", { type: "file", id: "record-files", multiple: true, accept: ".json,application/json" });
+  const text = h("textarea", { id: "record-text", rows: 6, spellcheck: "false", "aria-describedby": "record-text-hint" });
+  const stamps = h("input", { type: "text", id: "stamps", autocomplete: "off", spellcheck: "false", "aria-describedby": "stamps-hint" });
+  const meaning = h("select", { id: "files-meaning" }, h("option", { value: "" }, "the first the rules allow for each record"),
+    MEANINGS.map((m) => h("option", { value: m }, m)));
+  const results = h("ol", { class: "file-results", "aria-live": "polite" });
+  const go = h("button", { type: "submit", class: "button primary" }, "Sign and submit");
+  const form = h("form", { class: "record-form", novalidate: true },
+    h("div", { class: "field" }, h("label", { for: "record-files" }, "Record files (JSON), submitted in name order"), files),
+    h("div", { class: "field" }, h("label", { for: "record-text" }, "Or paste one record (JSON)"), text,
+      h("p", { class: "hint", id: "record-text-hint" }, "The record as `evledger submit` reads it.")),
+    h("div", { class: "field" }, h("label", { for: "stamps" }, "Fields to set to now (UTC)"), stamps,
+      h("p", { class: "hint", id: "stamps-hint" }, "Top-level field names, comma-separated, as --stamp (e.g. inspected_at).")),
+    h("div", { class: "field" }, h("label", { for: "files-meaning" }, "Meaning of your signature"), meaning),
+    h("p", { class: "hint" }, "A release's evidence without record hashes, and the record a review co-signs, are completed from the ledger, as the command line does. Each record is signed on this device."),
+    h("div", { class: "row" }, go), results);
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clear(results);
+    const inputs = [];
+    for (const f of [...files.files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      inputs.push({ name: f.name, text: await f.text() });
+    }
+    if (text.value.trim()) inputs.push({ name: "pasted record", text: text.value });
+    if (!inputs.length) {
+      results.append(h("li", { class: "bad", role: "alert" }, "Choose record files or paste a record first."));
+      files.focus();
+      return;
+    }
+    const fields = stamps.value.split(",").map((x) => x.trim()).filter(Boolean);
+    const bad = fields.find((x) => !/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(x));
+    if (bad) {
+      results.append(h("li", { class: "bad", role: "alert" }, `Fields to set to now: ${JSON.stringify(bad)} is not a field name.`));
+      stamps.focus();
+      return;
+    }
+    go.disabled = true;
+    let accepted = 0;
+    try {
+      const t = await trust();
+      for (const input of inputs) {
+        const item = h("li", {}, h("strong", {}, input.name), ": ");
+        results.append(item);
+        let record;
+        try {
+          record = JSON.parse(input.text);
+          if (record === null || typeof record !== "object" || Array.isArray(record)) throw new Error("expected a JSON object");
+        } catch (err) {
+          item.append(h("span", { class: "bad" }, `not a record: ${err.message}`));
+          break;
+        }
+        try {
+          const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
+          for (const f of fields) record[f] = now;
+          await completeFromLedger(record);
+          const body = await signRecord(session.signer, record, meaningFor(record, meaning.value), t.domain);
+          const answer = await (await request("/v1/records", { method: "POST", body })).json();
+          accepted += 1;
+          item.classList.add("ok");
+          item.append(`${answer.status === "duplicate" ? "already in the ledger" : "accepted"} (${answer.record_id}, ${body.meaning}) `,
+            h("a", { href: answer.receipt_url, download: `receipt-${answer.record_id}.json` }, "receipt"));
+        } catch (err) {
+          item.append(errorBox(err));
+          break; // as the command line: stop at the first refusal
+        }
+      }
+      announce(`${accepted} of ${inputs.length} record${inputs.length === 1 ? "" : "s"} accepted`);
+    } finally {
+      go.disabled = false;
+    }
+  });
+  put(target, heading("Sign record files"),
+    h("p", { class: "hint" }, "Like `evledger submit FILE...`: each record file is signed here with your key and submitted; the first refusal stops the run and shows its reasons."),
+    form);
+  return "Sign record files";
 }
 
 // -- start -----------------------------------------------------------------------------------
