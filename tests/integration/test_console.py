@@ -492,7 +492,8 @@ def test_the_readme_qa_story_through_the_console(
     """The README's QA walkthrough (docs/examples/qa) signed in the console by three people
     who each open their own keystore: quarantine, a release refused with its reasons, the
     NCR / CAPA / rework / correction path, a concession two approvers sign, the release, and
-    the lot, its timeline, its trace and the dashboard after it. Every record of the story
+    the lot, its timeline, its trace and the dashboard after it; a complaint's hold and its
+    lift. Every record of the story
     verifies with evledger-verify."""
     from evledger_verify.cli import main as verify
 
@@ -577,6 +578,16 @@ def test_the_readme_qa_story_through_the_console(
         quinn.wait_for_selector(".dashboard[data-updates]")
         figures = quinn.inner_text(".figures")
         assert "1 releases" in figures, figures
+        # 8. A complaint puts the released lot on hold; the retained samples, then the lift.
+        _files(dana, ["17-complaint.json"])
+        dana.goto(base + "/app#/lots?state=on_hold")
+        dana.wait_for_selector("table.lots tbody tr")
+        assert "LOT-QA-1" in dana.inner_text("table.lots tbody")
+        _files(dana, ["18-retained-samples.json"], stamp="inspected_at")
+        _files(quinn, ["19-hold-lifted.json"], meaning="approved")
+        quinn.goto(base + "/app#/lot/LOT-QA-1")
+        quinn.wait_for_selector("ol.timeline")
+        assert "Released" in quinn.inner_text(".lede")
         for who in people:
             assert not _unexpected(pages[who][1]), pages[who][1]
             pages[who][0].close()
@@ -584,8 +595,8 @@ def test_the_readme_qa_story_through_the_console(
     # Every record of the story verifies offline.
     trust = tmp_path / "trust.json"
     trust.write_text(json.dumps(client.get("/v1/trust").json()))
-    story = [json.loads(p.read_text())["record_id"] for p in sorted(QA.glob("*.json"))[:16]]
-    assert len(story) == 16
+    story = [json.loads(p.read_text())["record_id"] for p in sorted(QA.glob("*.json"))]
+    assert len(story) == 19
     for record_id in story:
         receipt = wait_for(
             f"{record_id} anchored",
