@@ -1243,6 +1243,96 @@ def _audit_node(target: ChainTarget, url: str) -> Chain:
 
 
 @main.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable results.")
+@click.option(
+    "--trust",
+    "trust_path",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Check the log key against this TRUST.json (default: the service's /v1/trust).",
+)
+@click.option(
+    "--lockfile",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The Python lockfile to check versions against (default: the checkout's).",
+)
+@click.option(
+    "--wait",
+    type=click.FloatRange(1, 3600),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the report record to be anchored.",
+)
+@api_option
+def selftest(
+    as_json: bool, trust_path: str | None, lockfile: str | None, wait: float, api: str | None
+) -> None:
+    """Installation qualification: check this installation (versions, key files, database
+    role, triggers, chain and log identity, clocks, a round trip), print one line per check,
+    and log the report as a signed record. Exit 0 all pass, 1 a check failed, 2 could not
+    run."""
+    from ledger.keys import ensure_app_db_password
+    from ledger.selftest import Installation, SelfTest, locate
+
+    try:
+        settings = Settings.from_env()
+        api_url, rpc, db = locate(
+            settings,
+            _runtime_info(),
+            api,
+            lambda: ensure_app_db_password(
+                settings.keys_dir, settings.app_db_password, create=False
+            ),
+        )
+    except LedgerError as exc:
+        raise CliError(f"selftest: {exc}") from exc
+    try:  # nothing is checked against a ledger that does not answer
+        import httpx
+
+        httpx.get(f"{api_url}/v1/trust", timeout=5).raise_for_status()
+    except httpx.HTTPError as exc:
+        raise CliError(
+            f"selftest: the ledger's API at {api_url} does not answer ({exc.__class__.__name__}); "
+            "start it with `make run` or `evledger up`"
+        ) from None
+    test = SelfTest(
+        Installation(
+            settings,
+            api_url,
+            rpc,
+            db,
+            lockfile=Path(lockfile) if lockfile else None,
+            trust_path=Path(trust_path) if trust_path else None,
+            wait=wait,
+        )
+    )
+    checks = test.run()
+    failed = list(dict.fromkeys(c.name for c in test.failures))
+    if as_json:
+        click.echo(
+            json.dumps(
+                {
+                    "ok": test.ok,
+                    "failures": failed,
+                    "record_id": test.record_id,
+                    "checks": [c.to_json() for c in checks],
+                },
+                indent=2,
+            )
+        )
+    else:
+        for c in checks:
+            click.echo(str(c))
+        warnings = sum(c.status == "warn" for c in checks)
+        logged = f"; report logged as record {test.record_id}" if test.record_id else ""
+        click.echo(
+            f"selftest: {'all checks passed' if test.ok else 'FAILED: ' + ', '.join(failed)}"
+            f" ({len(checks)} lines, {warnings} warning(s)){logged}"
+        )
+    if not test.ok:
+        sys.exit(EXIT_REFUSED)
+
+
+@main.command()
 @click.option("--out", "out_dir", default=None, help="Directory (default .evledger/demo).")
 @api_option
 def demo(out_dir: str | None, api: str | None) -> None:
