@@ -74,6 +74,12 @@ class Plant:
                 "problem": "Extruder drift"}  # fmt: skip
         self.ok(capa)
         self.ok(inspection("FIN-C3", "LOT-C3"))
+        press = register(client, runtime, ("device",), "Press 3")
+        reading = {"record_id": "PR-C1-1", "type": "process_reading",
+                   "schema": "process_reading/1", "tag": "press3.die_temp", "value": 182.5,
+                   "unit": "degC", "lower": 175, "upper": 190, "lot": "LOT-C1", "line": "L2",
+                   "read_at": "2026-11-30T08:00:00Z"}  # fmt: skip
+        post(client, runtime, reading, press, "recorded")
         wait_for("the trace of LOT-C1", lambda: self.get("/v1/lots/LOT-C1/trace",
                  direction="backward")["edges"])  # fmt: skip
 
@@ -111,6 +117,8 @@ def test_lots_list_filters_and_pages(plant: Plant) -> None:
     assert rows["LOT-C1"]["suppliers"] == ["Polymer GmbH"]
     assert [r["lot"] for r in plant.get("/v1/console/lots", open="ncr")] == ["LOT-C2"]
     assert [r["lot"] for r in plant.get("/v1/console/lots", supplier="Polymer GmbH")] == ["LOT-C1"]
+    assert [r["lot"] for r in plant.get("/v1/console/lots", line="L2")] == ["LOT-C1"]
+    assert rows["LOT-C1"]["lines"] == ["L2"]
     assert "LOT-C2" not in {r["lot"] for r in plant.get("/v1/console/lots", state="in_process")}
     assert plant.get("/v1/console/lots", **{"from": "2999-01-01T00:00:00Z"}) == []
     # One lot a page: the Link header names the next page, which follows on.
@@ -139,6 +147,8 @@ def test_dashboard_figures(plant: Plant) -> None:
     products = {r["key"]: r for r in d["first_pass_yield"]["product"]}
     assert products["09506000134352"]["inspected"] >= 4
     assert {r["key"] for r in d["first_pass_yield"]["supplier"]} >= {"Polymer GmbH"}
+    lines = {r["key"]: r for r in d["first_pass_yield"]["line"]}
+    assert lines["L2"]["inspected"] == 2 and lines["L2"]["passed"] == 2
     assert d["ncr"]["open"] >= 1 and d["capa"]["open"] >= 1
     assert {"lag_records", "lag_seconds"} <= set(d["anchoring"])
     w = plant.client.get("/v1/console/workflow").json()
@@ -233,6 +243,11 @@ def _shot(page: Any, tmp: Path, name: str) -> None:
     keep_screenshot(shot)
 
 
+#: Links and buttons without an accessible name (text, aria-label or title).
+UNNAMED = """[...document.querySelectorAll('a[href], button')]
+  .filter((e) => !(e.textContent.trim() || e.getAttribute('aria-label') || e.title))
+  .map((e) => e.outerHTML.slice(0, 80))"""
+
 #: The form controls of the page that have no label (their name and type).
 UNLABELLED = """[...document.querySelectorAll('input, select, textarea')]
   .filter((e) => e.type !== 'hidden' && !e.labels.length && !e.getAttribute('aria-label'))
@@ -261,16 +276,17 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         assert page.evaluate(UNLABELLED) == []
         # A key the ledger does not know: its token is refused at sign-in.
         _sign_in(page, plant.stranger, PASSWORD)
-        page.wait_for_selector("#signin-status.bad")
-        assert "signer" in page.inner_text("#signin-status").lower()
+        page.wait_for_selector("#signin-status.bad:has-text('not an active signer')")
         assert page.is_hidden("#nav")
         # A wrong password is refused on the device; nothing is signed in.
         _sign_in(page, plant.keystore, "not the password")
-        page.wait_for_selector("#signin-status.bad")
-        assert "wrong password" in page.inner_text("#signin-status")
+        page.wait_for_selector("#signin-status.bad:has-text('wrong password')")
         assert page.is_hidden("#nav")
-        # The right one: a read token signed in the page, the lots listed.
-        _sign_in(page, plant.keystore, PASSWORD)
+        # The right one, by keyboard: the password typed, Enter; the lots listed.
+        page.set_input_files("#keyfile", str(plant.keystore))
+        page.focus("#password")
+        page.keyboard.type(PASSWORD)
+        page.keyboard.press("Enter")
         page.wait_for_selector("table.lots tbody tr")
         assert "Ines Inspector" in page.inner_text("#who-name")
         lots = page.inner_text("table.lots")
@@ -296,6 +312,7 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         assert "/sampling_plan" in history and "ISO 2859-1 II AQL 0.65, normal" in history
         assert "Why: Transcription error" in history and "signed by Ines Inspector" in history
         _shot(page, tmp_path, "lot-1280x800")
+        assert page.evaluate(UNNAMED) == [] and page.locator("h1:visible").count() == 1
         # The timeline as CSV, made in the page.
         with page.expect_download() as got:
             page.click("text=Export the timeline (CSV)")
@@ -384,6 +401,7 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         page.goto(served + "/app#/ncrs")
         page.wait_for_selector(".board .ticket")
         assert "NCR NCR-C2" in page.inner_text(".board")
+        assert page.evaluate(UNNAMED) == []
         _shot(page, tmp_path, "ncrs-390x844")
         assert not _unexpected(refused), refused
         page.close()
