@@ -209,7 +209,8 @@ def read_lockfile(path: Path) -> tuple[dict[str, str], bool]:
         m = _PIN.match(line)
         if m is None:
             continue
-        if not _marker_applies(m.group(3)[1:] if m.group(3) else None):
+        marker = m.group(3)[1:].split("--hash", 1)[0].strip() if m.group(3) else None
+        if not _marker_applies(marker):
             continue
         pins[_norm(m.group(1))] = m.group(2)
         hashed = hashed and "--hash=" in line
@@ -876,11 +877,14 @@ class SelfTest:
                 self._add(
                     "round trip",
                     FAIL,
-                    f"{detail}; but its anchor block {number} is dated {stamp - sent:+.0f} s from "
-                    f"when it was sent: the clocks differ by more than {tol:g} s",
+                    f"{detail}; but its anchor block {number} is dated {stamp - int(sent):+d} s "
+                    f"from when it was sent: the clocks differ by more than {tol:g} s",
                 )
                 return
-            detail += f"; anchor block {number} dated {stamp - sent:+.0f} s after sending"
+            detail += (
+                f"; anchor block {number} dated {stamp - int(sent):+d} s from sending "
+                f"(tolerance {tol:g} s)"
+            )
         self._add("round trip", OK, detail)
 
 
