@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -629,3 +630,79 @@ def test_the_readme_qa_story_through_the_console(
         code = verify(["receipt", str(tmp_path / "receipt.json"), "--record",
                        str(tmp_path / "record.json"), "--trust", str(trust)])  # fmt: skip
         assert code == 0, record_id
+
+
+# -- control charts ---------------------------------------------------------------------------
+
+SPC_TOML = """
+[[characteristic]]
+id = "line1-temp"
+tag = "temp"
+line = "line1"
+rules = ["we1"]
+action = "warn"
+center = 21.0
+sigma = 0.5
+"""
+
+
+@pytest.fixture()
+def spc_runtime(settings: Any, database_url: str, anvil: Any) -> Iterator[Runtime]:
+    """A ledger charting line 1's temperature (control limits 19.5..22.5)."""
+    from tests.conftest import running_ledger
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    (settings.home / "spc.toml").write_text(SPC_TOML)
+    with running_ledger(settings, database_url, anvil) as rt:
+        yield rt
+
+
+def test_a_control_chart_in_the_console(spc_runtime: Runtime, tmp_path: Path) -> None:
+    """Readings of line 1 (one beyond the upper control limit, inside the specification) are
+    charted with their limits; the point that broke we1 is marked and its alert named."""
+    from ingest.client import SigningKey
+
+    runtime = spc_runtime
+    client = TestClient(create_app(runtime.ledger))
+    qa = register(client, runtime, ("qa_inspector",), "Ines Inspector")
+    device = SigningKey(bytes(register(client, runtime, ("device",), "Line 1 PLC").key))
+    keystore = tmp_path / "ines.json"
+    keystore.write_text(
+        json.dumps(Account.encrypt(qa.key, PASSWORD, kdf="pbkdf2", iterations=1000))
+    )
+    values = [21.0, 21.3, 20.8, 21.1, 20.9, 21.2, 23.1, 21.0, 20.7, 21.4]
+    start = int(time.time()) + 1
+    items = []
+    for i, value in enumerate(values):
+        at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(start + i))
+        record = {"record_id": f"line1-temp-{i}", "type": "process_reading",
+                  "schema": "process_reading/1", "tag": "temp", "value": value, "unit": "Cel",
+                  "lower": 18.0, "upper": 24.0, "line": "line1", "lot": "LOT-SPC-C",
+                  "read_at": at}  # fmt: skip
+        items.append(device.sign(record, "recorded", runtime.ledger.identity.domain, start + i))
+    resp = client.post("/v1/records/batch", json={"items": [x.to_json() for x in items]})
+    assert resp.status_code == 200 and resp.json()["accepted"] == len(values), resp.text
+    token = bearer(runtime, qa)
+
+    def violation() -> Any:
+        chart = client.get("/v1/spc/line1-temp", headers=token).json()
+        return chart if any(v.get("alert_id") for v in chart.get("violations", [])) else None
+
+    wait_for("the we1 alert", violation)
+    with serving(create_app(runtime.ledger)) as base, chromium() as browser:
+        for width, height in ((1280, 800), (390, 844)):
+            page, refused = offline_page(browser, base, width, height)
+            page.goto(base + "/app")
+            _sign_in(page, keystore, PASSWORD)
+            page.wait_for_selector("#nav:not([hidden])")
+            page.goto(base + "/app#/spc/line1-temp")
+            page.wait_for_selector("svg.chart")
+            assert page.locator("svg.chart").first.locator("circle").count() == len(values)
+            assert page.locator("svg.chart circle.bad").count() == 1
+            labels = page.locator("svg.chart").first.locator("text.limit-label").all_text_contents()
+            assert {"UCL 22.5", "CL 21", "LCL 19.5", "USL 24", "LSL 18"} <= set(labels), labels
+            found = page.inner_text("#viol-h + ul")
+            assert "we1" in found and "line1-temp-6" in found and "alert spc-" in found
+            _shot(page, tmp_path, f"spc-{width}x{height}")
+            assert not _unexpected(refused), refused
+            page.close()

@@ -5,6 +5,7 @@ import { ApiError, download, getJson, getPage, request, seg, session } from "./a
 import { announce, append, badge, clear, h, productName, STATE_LABEL, utc } from "./dom.js";
 import { FieldError, objectField, resolve } from "./form.js";
 import { traceGraph } from "./graph.js";
+import { controlChart } from "./spc.js";
 import { KeyError, openKeyFile } from "./keys.js";
 import { makeReadToken, signRecord } from "./tokens.js";
 import { connectWallet, walletAvailable } from "./wallet.js";
@@ -178,6 +179,7 @@ async function route() {
     else if (parts[0] === "dashboard") title = await dashboardPage(target);
     else if (parts[0] === "new") title = await formPage(target, parts[1] || "inspection", query);
     else if (parts[0] === "sign") title = await signFilesPage(target);
+    else if (parts[0] === "spc") title = await spcPage(target, parts[1]);
     else title = await lotsPage(target, query);
     if (mine !== routeSeq) return;
     clear(view).append(target);
@@ -692,6 +694,45 @@ async function releasePrefill(box, obj, lot, form) {
   // The generated concession group is replaced by this one (rationale enforced).
   obj.fields.concession?.el.remove();
   delete obj.fields.concession;
+}
+
+// -- statistical process control ------------------------------------------------------------
+
+async function spcPage(target, id) {
+  const list = await getJson("/v1/spc");
+  const picker = h("nav", { "aria-label": "Charted characteristics", class: "types" }, h("ul", {}, list.map((c) =>
+    h("li", {}, h("a", { href: `#/spc/${encodeURIComponent(c.id)}`, "aria-current": c.id === id ? "page" : null }, c.id)))));
+  if (!list.length) {
+    put(target, heading("Control charts"), h("p", {}, "No characteristic is charted: the ledger's spc.toml names none."));
+    return "Control charts";
+  }
+  if (!id) {
+    put(target, heading("Control charts"), picker,
+      h("table", {}, h("thead", {}, h("tr", {}, ["Characteristic", "Of", "Chart", "Rules", "On a violation"].map((t) => h("th", { scope: "col" }, t)))),
+        h("tbody", {}, list.map((c) => h("tr", {},
+          h("th", { scope: "row" }, h("a", { href: `#/spc/${encodeURIComponent(c.id)}` }, c.id)),
+          h("td", {}, c.tag ? `reading ${c.tag}${c.line ? ` (line ${c.line})` : ""}` : `inspection ${c.inspection}${c.product ? ` (GTIN ${c.product})` : ""}`),
+          h("td", {}, c.chart === "xbar_r" ? `X-bar / R, subgroups of ${c.subgroup}` : "individuals / moving range"),
+          h("td", {}, c.rules.join(", ")),
+          h("td", {}, c.action === "block" ? "an alert blocks release" : "an alert warns"))))));
+    return "Control charts";
+  }
+  const view = await getJson(`/v1/spc/${seg(id)}?limit=200`);
+  const { main, range, table } = controlChart(view);
+  const cap = view.capability;
+  const n = (x) => (x === null || x === undefined ? "–" : Number(x).toFixed(2));
+  put(target, heading(`Control chart ${id}`), picker,
+    h("p", { class: "hint" }, view.limits ? `Limits: ${view.limits.basis}; centre ${view.limits.center}, control limits ${view.limits.lcl} … ${view.limits.ucl}${view.unit ? ` ${view.unit}` : ""}.` : "No limits yet: the baseline points are still to come."),
+    h("div", { class: "figures" }, [["Cp", cap.cp], ["Cpk", cap.cpk], ["Pp", cap.pp], ["Ppk", cap.ppk]].map(([k, v]) => h("div", { class: "figure" }, h("p", { class: "label" }, k), h("p", { class: "value" }, n(v)))),
+      h("div", { class: "figure" }, h("p", { class: "label" }, "Points"), h("p", { class: "value" }, String(cap.n)))),
+    h("div", { class: "card scroll", tabindex: "0", role: "region", "aria-label": "Control chart" }, main, range),
+    h("section", { class: "card", "aria-labelledby": "viol-h" }, h("h2", { id: "viol-h" }, "Rule violations"),
+      view.violations.length
+        ? h("ul", {}, view.violations.map((v) => h("li", {}, h("strong", {}, v.rule), `: ${v.text}, from ${v.first} to ${v.last}; `,
+          v.alert_id ? `alert ${v.alert_id}` : "no alert logged yet")))
+        : h("p", {}, "None among these points.")),
+    h("details", {}, h("summary", {}, "The points as a table"), h("div", { class: "scroll" }, table)));
+  return `Control chart ${id}`;
 }
 
 // -- record files, as `evledger submit FILE...` -----------------------------------------------
