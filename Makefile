@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test lint typecheck layers unit integration contracts contracts-check bench \
         bench-ingest bench-devices bench-audit bench-audit-1m bench-trace bench-verify fault-soak \
-        clean
+        clean lock lock-upgrade release
 
 setup: $(STAMP) node_modules/.installed $(VENV)/.chromium web/dist/verify.html web/dist/console.html
 
@@ -27,11 +27,48 @@ $(VENV)/.chromium: $(STAMP)
 	@command -v chromium >/dev/null && command -v pdftoppm >/dev/null && command -v zbarimg >/dev/null
 	@touch $@
 
-$(STAMP): pyproject.toml verifier/pyproject.toml ingest/pyproject.toml
+# Third-party Python packages from requirements-dev.lock, each file's hash checked (as npm does
+# from package-lock.json); then the three packages of this checkout, editable, without their
+# dependencies (the lock has them). `make lock` updates the lock.
+$(STAMP): pyproject.toml verifier/pyproject.toml ingest/pyproject.toml requirements-dev.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade "pip>=24" "setuptools>=69" wheel
-	$(BIN)/python -m pip install --quiet -e ./verifier -e ./ingest -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation \
+	  -e ./verifier -e ./ingest -e .
+	@$(BIN)/python -m pip check >/dev/null || { $(BIN)/python -m pip check; \
+	  echo "requirements-dev.lock does not satisfy the pyproject.toml files: run make lock"; \
+	  exit 1; }
 	@touch $@
+
+# Writes the Python locks from requirements-dev.in and requirements.in with uv (pinned in the
+# lock): requirements-dev.lock (`make setup`) and requirements.lock (a release's run time, held
+# to the versions of the first). Pins are kept where the pyproject.toml files still allow them;
+# `make lock-upgrade` takes the newest releases. Each pin lists the hashes of all its files on
+# PyPI (any platform), for Python 3.11 and later. The local packages are read from their
+# folders, never looked up in an index, and left out of the locks.
+UV_COMPILE = $(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+             --custom-compile-command "make lock" --no-emit-package evledger \
+             --no-emit-package evledger-verify --no-emit-package evledger-ingest
+lock:
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install --quiet --require-hashes \
+	  -r requirements-dev.lock
+	$(UV_COMPILE) $(LOCK_FLAGS) requirements-dev.in -o requirements-dev.lock
+	$(UV_COMPILE) $(LOCK_FLAGS) requirements.in -c requirements-dev.lock -o requirements.lock
+
+lock-upgrade:
+	$(MAKE) lock LOCK_FLAGS=--upgrade
+
+# A release in dist/: our three wheels (with the contract's artifact, the built pages and
+# Swagger UI's files inside) and the wheels of their locked dependencies, hashes checked, for
+# this platform and Python; SHA256SUMS lists them. Install it anywhere without an index:
+# `pip install --no-index --find-links dist/ evledger` (README, "Installing a release").
+release: setup
+	rm -rf dist && mkdir dist
+	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w dist \
+	  ./verifier ./ingest .
+	$(BIN)/python -m pip wheel --quiet --require-hashes -r requirements.lock -w dist
+	cd dist && sha256sum *.whl > SHA256SUMS
 
 node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error

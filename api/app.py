@@ -62,7 +62,6 @@ from api.views import (
 from ledger import certificate, epcis
 from ledger.domain.epcis import MEDIA_TYPE as EPCIS_MEDIA_TYPE
 from ledger.domain.schemas import ID_PATTERN, LOT_PATTERN
-from ledger.embedded import repo_root
 from ledger.errors import AuthorizationError, LedgerError, SignatureError, TooLargeError
 from ledger.genealogy import MAX_DEPTH
 from ledger.service import Ledger, Submission
@@ -91,9 +90,10 @@ TAGS = [
     {"name": "operations", "description": "Health and metrics"},
 ]
 
-#: Where the pages' files are: the verification page built by `make setup`, Swagger UI's.
-DEFAULT_WEB_DIST = repo_root() / "web" / "dist"
-DEFAULT_SWAGGER_DIST = repo_root() / "node_modules" / "swagger-ui-dist"
+#: Where the pages' files are: the pages `make setup` builds (web/dist), Swagger UI's (npm);
+#: package data of ``api``, links to those folders in a checkout, copies in a release's wheel.
+DEFAULT_WEB_DIST = FilePath(__file__).resolve().parent / "web_dist"
+DEFAULT_SWAGGER_DIST = FilePath(__file__).resolve().parent / "swagger_ui"
 
 
 async def get_ledger(request: Request) -> Ledger:

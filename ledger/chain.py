@@ -21,7 +21,6 @@ from web3.contract import Contract
 from web3.exceptions import ContractCustomError, TransactionNotFound, Web3Exception
 from web3.types import Nonce, TxParams
 
-from ledger.embedded import repo_root
 from ledger.errors import ChainError, ChainUnreachable
 
 __all__ = ["AnchorResult", "Chain", "load_artifact"]
@@ -30,7 +29,9 @@ log = logging.getLogger("evledger.chain")
 T = TypeVar("T")
 #: Told of each transaction sent: (tx hash, nonce, max fee per gas, hash it replaces or None).
 OnSent = Callable[[str, int, int, str | None], None]
-_ARTIFACT = repo_root() / "contracts" / "EvidenceAnchor.json"
+#: The contract's build (``node contracts/build.mjs``), package data of ``ledger``: in a checkout
+#: a link to ``contracts/EvidenceAnchor.json``, in an installed release a copy of it.
+_ARTIFACT = Path(__file__).resolve().parent / "contracts" / "EvidenceAnchor.json"
 
 
 def load_artifact(path: Path = _ARTIFACT) -> dict[str, Any]:

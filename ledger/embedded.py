@@ -88,8 +88,10 @@ _ANVIL_PLATFORMS = {
 
 
 def find_anvil_binary() -> Path:
-    """The real anvil binary that npm installed for this platform (not the node wrapper,
-    whose PID is not anvil's), or ``EVLEDGER_ANVIL_BIN``."""
+    """``EVLEDGER_ANVIL_BIN``, or the real anvil binary that npm installed for this platform in
+    the checkout (not the node wrapper, whose PID is not anvil's). An installed release has no
+    node_modules: it names the binary in ``EVLEDGER_ANVIL_BIN`` (a development chain only) or
+    anchors on a real chain (``ETH_RPC_URL``)."""
     env = os.environ.get("EVLEDGER_ANVIL_BIN")
     candidates = [Path(env)] if env else []
     system, machine = platform.system().lower(), platform.machine().lower()
@@ -100,9 +102,12 @@ def find_anvil_binary() -> Path:
     for c in candidates:
         if c.is_file() and os.access(c, os.X_OK):
             return c
+    if env:
+        raise ConfigError(f"anvil: EVLEDGER_ANVIL_BIN={env} is not an executable file")
     raise ConfigError(
         f"anvil: binary not found: expected node_modules/@foundry-rs/anvil-{name}/bin/anvil "
-        "(run `make setup`) or EVLEDGER_ANVIL_BIN"
+        "(run `make setup` in a checkout); an installed release names an anvil binary in "
+        "EVLEDGER_ANVIL_BIN, or sets ETH_RPC_URL to a real chain"
     )
 
 
