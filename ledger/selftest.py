@@ -32,6 +32,7 @@ import getpass
 import importlib.metadata
 import ipaddress
 import json
+import os
 import re
 import secrets
 import socket
@@ -685,22 +686,15 @@ class SelfTest:
     def warn_superuser(self) -> None:
         url = sa.make_url(self.inst.app_db_url)
         let_in = []
-        for user in dict.fromkeys(("postgres", getpass.getuser())):
-            probe = sa.create_engine(
-                url.set(username=user, password=None),
-                poolclass=sa.pool.NullPool,
-                connect_args={"connect_timeout": 3},
-            )
-            try:
-                with probe.connect() as conn:
-                    if conn.execute(
-                        sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
-                    ).scalar():
-                        let_in.append(user)
-            except sa.exc.SQLAlchemyError:
-                pass
-            finally:
-                probe.dispose()
+        # No password from anywhere: not from ~/.pgpass (passfile), nor from PGPASSWORD.
+        saved = os.environ.pop("PGPASSWORD", None)
+        try:
+            for user in dict.fromkeys(("postgres", getpass.getuser())):
+                if self._superuser_without_password(url.set(username=user, password=None)):
+                    let_in.append(user)
+        finally:
+            if saved is not None:
+                os.environ["PGPASSWORD"] = saved
         where = url.host or (url.query.get("host") or "the local socket")
         if let_in:
             self._add(
@@ -712,6 +706,25 @@ class SelfTest:
             )
         else:
             self._add("db superuser", OK, "no superuser let in without a password")
+
+    @staticmethod
+    def _superuser_without_password(url: sa.URL) -> bool:
+        probe = sa.create_engine(
+            url,
+            poolclass=sa.pool.NullPool,
+            connect_args={"connect_timeout": 3, "passfile": os.devnull},
+        )
+        try:
+            with probe.connect() as conn:
+                return bool(
+                    conn.execute(
+                        sa.text("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+                    ).scalar()
+                )
+        except sa.exc.SQLAlchemyError:
+            return False
+        finally:
+            probe.dispose()
 
     def warn_chain_admin(self) -> None:
         if self._dev_chain():
