@@ -665,7 +665,11 @@ class SpcMonitor:
             try:
                 busy = self.step() >= self.batch
             except Exception:
-                log.exception("SPC round failed; retrying")
+                # Start again from the log (the points held may be half updated); alerts
+                # already raised are recognized by their ids.
+                log.exception("SPC round failed; reading the characteristics again")
+                self.cursor = None
+                self._recent.clear()
                 busy = False
             if not busy and not stop.is_set():
                 self._wake.wait(interval)
@@ -815,7 +819,7 @@ class SpcMonitor:
         except ConflictError:
             return  # raised meanwhile (another instance)
         except LedgerError as exc:
-            log.warning("SPC alert %s not logged: %s", ident, exc)
+            log.error("SPC alert %s refused by the ledger, not logged: %s", ident, exc)
             return
         self.raised.append(ident)
         log.warning(
