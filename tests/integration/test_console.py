@@ -382,6 +382,8 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         _shot(page, tmp_path, "lots-390x844")
         page.goto(served + "/app#/lot/LOT-C2")
         page.wait_for_selector("ol.timeline")
+        opened = page.inner_text(".open-items")
+        assert "NCR NCR-C2: step open; next:" in opened and "CAPA CAPA-C2: step open" in opened
         _shot(page, tmp_path, "lot-390x844")
         page.goto(served + "/app#/new/release?lot=LOT-C2")
         page.wait_for_selector(".blockers-box.bad")

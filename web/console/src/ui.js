@@ -319,6 +319,21 @@ async function lotPage(target, lot) {
     dl("Evidence bundle (zip)", `/v1/lots/${seg(lot)}/evidence`, `evidence-${lot}.zip`));
   out.push(actions);
 
+  if (!workflow) workflow = await getJson("/v1/console/workflow", { auth: false });
+  const nextOf = (kind, step) => workflow.next_steps[kind]?.[step] || [];
+  const open = [
+    ...status.open_ncrs.map((n) => ({ kind: "ncr", id: n.ncr_id, step: n.step })),
+    ...status.open_capas.map((c) => ({ kind: "capa", id: c.capa_id, step: c.step, overdue: c.overdue })),
+  ];
+  if (open.length) {
+    out.push(h("section", { "aria-labelledby": "open-h", class: "card" }, h("h2", { id: "open-h" }, "Open NCRs and CAPAs"),
+      h("ul", { class: "open-items" }, open.map((o) => h("li", {},
+        `${o.kind.toUpperCase()} ${o.id}: step ${o.step.replace(/_/g, " ")}${o.overdue ? " (overdue)" : ""}; next: `,
+        nextOf(o.kind, o.step).map((n) => h("a", {
+          class: "button small",
+          href: `#/new/${o.kind}?${new URLSearchParams({ [`${o.kind}_id`]: o.id, step: n, lot })}`,
+        }, n.replace(/_/g, " "))))))));
+  }
   out.push(h("section", { "aria-labelledby": "blockers-h", class: "card" }, h("h2", { id: "blockers-h" }, "Release blockers"),
     status.release_blockers.length
       ? h("ul", { class: "blockers" }, status.release_blockers.map((b) => h("li", {}, b)))
