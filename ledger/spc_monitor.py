@@ -368,11 +368,12 @@ def point_of(c: Characteristic, seq: int, record_id: str, body: dict[str, Any]) 
 
 
 #: The characteristic's records that hold a numeric value for it (every row gives a point, so
-#: limits and counts are exact).
+#: limits and counts are exact); of inspections, those signed as performed (``authored``).
 _SELECT = (
     "SELECT r.seq, r.record_id, r.body FROM records r, "
     "LATERAL (SELECT convert_from(r.body, 'UTF8')::jsonb AS b) AS j "
     "WHERE r.record_type = :rtype AND j.b @> CAST(:filter AS jsonb) "
+    "AND (r.record_type <> 'inspection' OR r.meaning = 'authored') "
     "AND jsonb_path_exists(j.b, CAST(:numeric AS jsonpath), CAST(:vars AS jsonb))"
 )
 _NUMERIC_READING = '$.value ? (@.type() == "number")'
@@ -690,7 +691,8 @@ class SpcMonitor:
                 return 0
             rows = conn.execute(
                 sa.text(
-                    "SELECT seq, record_id, record_type, body FROM records WHERE seq > :cursor "
+                    "SELECT seq, record_id, record_type, meaning, body FROM records "
+                    "WHERE seq > :cursor "
                     "AND record_type = ANY(:types) ORDER BY seq LIMIT :n"
                 ),
                 {"cursor": self.cursor, "n": self.batch, "types": sorted(_JUDGED)},
@@ -699,7 +701,9 @@ class SpcMonitor:
                 return 0
             new: dict[str, list[Point]] = {}
             by_key = self._by_key()
-            for seq, rid, rtype, body in rows:
+            for seq, rid, rtype, meaning, body in rows:
+                if rtype == "inspection" and meaning != "authored":
+                    continue  # another's attestation of an inspection: not a measurement
                 parsed = json.loads(bytes(body))
                 if rtype == "process_reading":
                     candidates = by_key.get(("tag", parsed.get("tag")), [])
