@@ -61,14 +61,16 @@ lock-upgrade:
 
 # A release in dist/: our three wheels (with the contract's artifact, the built pages and
 # Swagger UI's files inside) and the wheels of their locked dependencies, hashes checked, for
-# this platform and Python; SHA256SUMS lists them. Install it anywhere without an index:
+# this platform and Python, with requirements.lock (what `evledger selftest --lockfile` checks);
+# SHA256SUMS lists them. Install it anywhere without an index:
 # `pip install --no-index --find-links dist/ evledger` (README, "Installing a release").
 release: setup
 	rm -rf dist && mkdir dist
 	$(BIN)/python -m pip wheel --quiet --no-deps --no-build-isolation -w dist \
 	  ./verifier ./ingest .
 	$(BIN)/python -m pip wheel --quiet --require-hashes -r requirements.lock -w dist
-	cd dist && sha256sum *.whl > SHA256SUMS
+	cp requirements.lock dist/
+	cd dist && sha256sum *.whl requirements.lock > SHA256SUMS
 
 node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error

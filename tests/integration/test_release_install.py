@@ -14,6 +14,7 @@ and pytest makes its own root folder private again whenever another session star
 from __future__ import annotations
 
 import email.parser
+import hashlib
 import json
 import os
 import shutil
@@ -167,6 +168,12 @@ def test_wheels_carry_what_the_service_reads_and_the_license(release: Release) -
         / "swagger-ui-bundle.js",
         "api/swagger_ui/LICENSE": ROOT / "node_modules" / "swagger-ui-dist" / "LICENSE",
     }
+    # Every other wheel is a file the lock names by its hash (none was built here from source).
+    lock = (ROOT / "requirements.lock").read_text()
+    for wheel_file in release.dist.glob("*.whl"):
+        if not wheel_file.name.startswith(tuple(f"{name}-" for name in OURS)):
+            digest = hashlib.sha256(wheel_file.read_bytes()).hexdigest()
+            assert f"--hash=sha256:{digest}" in lock, wheel_file.name
     with zipfile.ZipFile(release.wheel("evledger")) as wheel:
         for member, source in shipped.items():
             assert wheel.read(member) == source.read_bytes(), member
