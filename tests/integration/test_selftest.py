@@ -18,7 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from evledger_verify.checkpoint import verifier_key_string
 
+from ledger.embedded import Anvil
 from ledger.selftest import checkout_root, find_lockfile, installed_versions, read_lockfile
+from tests.integration.test_external_postgres import scram_postgres as _scram_postgres
 from tests.integration.test_quickstart import BIN, Service, new_service, stop_orphaned_postgres
 
 pytestmark = pytest.mark.integration
@@ -36,12 +38,11 @@ def svc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
         stop_orphaned_postgres(service.home)
 
 
-@pytest.fixture(scope="module")
-def lockfile(svc: Service) -> Path:
+def installed_lock(folder: Path) -> Path:
     """A lockfile of exactly what is installed (uv's form), so that these tests see the other
     checks whatever state this machine's venv is in; the checkout's lock is
     test_versions_against_the_checkout_lock's."""
-    path = svc.home.parent / "requirements-installed.lock"
+    path = folder / "requirements-installed.lock"
     path.write_text(
         "".join(
             f"{name}=={version} \\\n    --hash=sha256:{'0' * 64}\n"
@@ -49,6 +50,11 @@ def lockfile(svc: Service) -> Path:
         )
     )
     return path
+
+
+@pytest.fixture(scope="module")
+def lockfile(svc: Service) -> Path:
+    return installed_lock(svc.home.parent)
 
 
 @pytest.fixture(scope="module")
@@ -248,3 +254,55 @@ def test_bad_input_and_no_running_ledger(svc: Service, tmp_path: Path) -> None:
     done = selftest(svc, env=env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "does not answer" in done.stderr
+
+
+def test_fails_when_an_append_only_trigger_is_disabled(svc: Service, lockfile: Path) -> None:
+    engine = superuser(svc)
+    with engine.connect() as conn:
+        conn.execute(sa.text("ALTER TABLE records DISABLE TRIGGER records_append_only"))
+    try:
+        done = selftest(svc, "--json", "--lockfile", str(lockfile))
+    finally:
+        with engine.connect() as conn:
+            conn.execute(sa.text("ALTER TABLE records ENABLE TRIGGER records_append_only"))
+        engine.dispose()
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = results(done)
+    assert report["failures"] == ["triggers"]
+    (triggers,) = by_name(report, "triggers")
+    assert "records_append_only is disabled" in triggers["detail"]
+
+
+def test_fails_on_a_chain_without_the_ledgers_contract(
+    svc: Service, lockfile: Path, anvil: Anvil
+) -> None:
+    """ETH_RPC_URL names another node (same chain id, no contract there): the chain identity
+    fails, and so does the round trip's check of the anchor on that node."""
+    done = selftest(
+        svc, "--json", "--lockfile", str(lockfile), env={**svc.env, "ETH_RPC_URL": anvil.rpc_url}
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    report = results(done)
+    assert "chain identity" in report["failures"]
+    (chain,) = by_name(report, "chain identity")
+    assert "found no code" in chain["detail"]
+
+
+scram_postgres = _scram_postgres  # a PostgreSQL that asks for passwords (fixture)
+
+
+def test_a_password_authenticated_database_gets_no_superuser_warning(
+    scram_postgres: str, anvil: Anvil, tmp_path: Path
+) -> None:
+    """`evledger up` on DATABASE_URL (scram-sha-256, as in a plant): selftest finds the app
+    role's password in the keys folder and passes; no superuser gets in without a password."""
+    service = new_service(tmp_path, DATABASE_URL=scram_postgres, ETH_RPC_URL=anvil.rpc_url)
+    service.start()
+    try:
+        done = selftest(service, "--json", "--lockfile", str(installed_lock(tmp_path)))
+    finally:
+        service.interrupt()
+    report = results(done)
+    assert done.returncode == 0, done.stdout
+    (su,) = by_name(report, "db superuser")
+    assert su["status"] == "ok", su
