@@ -410,6 +410,36 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         page.close()
 
 
+def test_a_keystore_opens_on_a_plain_http_lan_address(plant: Plant, served: str) -> None:
+    """Opened over plain http on a name that is not localhost (a plant's LAN address), the
+    page is no secure context and has no WebCrypto; the keystore still opens (AES-CTR from
+    @noble/ciphers) and the person is signed in."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.integration.test_front_door import CHROMIUM_ARGS
+
+    port = served.rsplit(":", 1)[1]
+    lan = f"http://console.plant.test:{port}"
+    rules = "--host-resolver-rules=MAP console.plant.test 127.0.0.1"
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path="/usr/bin/chromium", args=[*CHROMIUM_ARGS, rules]
+        )
+        try:
+            page, refused = offline_page(browser, lan, 1280, 800)
+            page.goto(lan + "/app")
+            assert page.evaluate("[window.isSecureContext, typeof crypto.subtle]") == [
+                False,
+                "undefined",
+            ]
+            _sign_in(page, plant.keystore, PASSWORD)
+            page.wait_for_selector("table.lots tbody tr")
+            assert "Ines Inspector" in page.inner_text("#who-name")
+            assert not _unexpected(refused), refused
+        finally:
+            browser.close()
+
+
 def test_a_browser_wallet_signs_in_and_signs(plant: Plant, served: str) -> None:
     """An EIP-1193 wallet (here a stand-in that signs with eth-account in Python, answering v
     as 0/1 as some wallets do): the read token by personal_sign, the record by

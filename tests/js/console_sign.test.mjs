@@ -94,3 +94,20 @@ test("a plain hex key file is a device key", async () => {
   assert.equal(signer.kind, "device");
   assert.equal(signer.address, V.address);
 });
+
+test("a keystore opens where the page has no WebCrypto (plain http on a LAN address)", async () => {
+  // Outside a secure context browsers keep crypto.getRandomValues but give no crypto.subtle;
+  // AES-CTR is @noble/ciphers'.
+  const saved = Object.getOwnPropertyDescriptor(globalThis, "crypto");
+  const real = globalThis.crypto;
+  const insecure = { getRandomValues: (a) => real.getRandomValues(a) };
+  Object.defineProperty(globalThis, "crypto", { value: insecure, configurable: true, writable: true });
+  try {
+    assert.equal(globalThis.crypto.subtle, undefined);
+    const ks = V.keystores.find((k) => k.kdf === "pbkdf2") ?? V.keystores[0];
+    const signer = await openKeyFile(JSON.stringify(ks.file), ks.password ?? V.password);
+    assert.equal(signer.address, V.address);
+  } finally {
+    Object.defineProperty(globalThis, "crypto", saved);
+  }
+});

@@ -4,6 +4,7 @@
 // {address, kind, signDigest(digest) or signTypedData / personalSign}; the private key stays in
 // a closure of this page and is never sent anywhere.
 
+import { ctr } from "@noble/ciphers/aes.js";
 import { secp256k1 } from "@noble/curves/secp256k1.js";
 import { pbkdf2Async } from "@noble/hashes/pbkdf2.js";
 import { scryptAsync } from "@noble/hashes/scrypt.js";
@@ -132,14 +133,11 @@ export async function decryptKeystore(json, password, onProgress = () => {}) {
   if (derived === null) {
     throw new KeyError("wrong password (or a damaged key file): the keystore's MAC does not match");
   }
-  const subtle = globalThis.crypto?.subtle;
-  if (!subtle) {
-    throw new KeyError(
-      "this browser offers no WebCrypto here: open the console over https or on localhost",
-    );
-  }
-  const aes = await subtle.importKey("raw", derived.subarray(0, 16), { name: "AES-CTR" }, false, ["decrypt"]);
-  const plain = new Uint8Array(await subtle.decrypt({ name: "AES-CTR", counter: iv, length: 128 }, aes, ciphertext));
+  // AES-128-CTR with @noble/ciphers, always: WebCrypto exists only in a secure context
+  // (https or localhost), and a console opened on a plant's LAN address over plain http must
+  // still open a keystore. One code path everywhere (node tests and every browser alike); the
+  // derived key is in this page's memory either way.
+  const plain = ctr(derived.subarray(0, 16), iv).decrypt(ciphertext);
   derived.fill(0);
   if (plain.length !== 32) throw new KeyError("keystore: the key inside is not 32 bytes");
   const signer = keySigner(plain, "keystore");
