@@ -148,9 +148,12 @@ def checkout_root() -> Path | None:
 
 
 def find_lockfile(root: Path | None) -> Path | None:
-    """The first of :data:`LOCKFILE_NAMES` in ``root``, then any ``requirements*.lock``."""
+    """The first of :data:`LOCKFILE_NAMES` in ``root`` (the checkout), then any
+    ``requirements*.lock`` there; outside a checkout, a ``requirements.lock`` installed with
+    the ``ledger`` package (a release may ship its lock so)."""
     if root is None:
-        return None
+        shipped = Path(__file__).resolve().parent / "requirements.lock"
+        return shipped if shipped.is_file() else None
     for name in LOCKFILE_NAMES:
         if (root / name).is_file():
             return root / name
@@ -270,7 +273,7 @@ class SelfTest:
         """Run one check; an error that stops it is that check's failure, never the end."""
         try:
             fn()
-        except (LedgerError, sa.exc.SQLAlchemyError, httpx.HTTPError, OSError, ValueError) as exc:
+        except Exception as exc:  # any check that cannot run is that check's failure
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             self._add(name, FAIL, f"could not check: {exc.__class__.__name__}: {first}")
 
@@ -315,7 +318,8 @@ class SelfTest:
                 FAIL,
                 "no lockfile: none of "
                 + ", ".join(LOCKFILE_NAMES)
-                + " in the checkout; name one with --lockfile (a validated state is a locked one)",
+                + " in the checkout (or ledger/requirements.lock in a release); name one with "
+                "--lockfile (a validated state is a locked one)",
             )
             return
         try:

@@ -110,3 +110,15 @@ def test_a_check_that_cannot_run_fails_without_leaking_the_password() -> None:
     (check,) = test.checks
     assert check.status == "FAIL" and "could not check" in check.detail
     assert "s3cret-pw" not in check.detail and "evledger_app:***@" in check.detail
+
+
+def test_no_lockfile_is_a_failure_that_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("ledger.selftest.checkout_root", lambda: tmp_path)
+    test = _selftest("127.0.0.1")
+    test.check_versions()
+    (check,) = test.checks
+    assert check.status == "FAIL"
+    assert check.detail.startswith("no lockfile: none of requirements-dev.lock, requirements.lock")
+    assert "--lockfile" in check.detail
