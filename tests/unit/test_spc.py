@@ -5,6 +5,7 @@ Every number compared here is typed in from the publication named in the test's 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -255,3 +256,15 @@ action = "warn"
     for text, message in bad:
         with pytest.raises(ConfigError, match=message):
             parse_config(text, "spc.toml")
+
+
+def test_the_example_configuration_is_valid() -> None:
+    """docs/examples/spc/spc.toml, which docs/quality.md points to, parses."""
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "spc" / "spc.toml"
+    config = parse_config(example.read_bytes(), str(example))
+    assert [c.id for c in config.characteristics] == [
+        "line1-barrel-temp",
+        "line1-melt-pressure",
+        "shaft-od-final",
+    ]
+    assert config.characteristics[1].subgroup == 5
