@@ -8,7 +8,9 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
+import zipfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -153,7 +155,7 @@ def _status(client: TestClient, runtime: Runtime, who: LocalAccount) -> dict[str
 
 
 def test_a_drift_raises_the_trend_alert_before_the_first_out_of_limit_reading(
-    plc: ModbusSimServer, runtime: Runtime, client: TestClient
+    plc: ModbusSimServer, runtime: Runtime, client: TestClient, tmp_path: Path
 ) -> None:
     """Temperature (spec 18..24 Cel, control limits 19.5..22.5) steady around 21, then rising
     0.3 per reading. Each polling round goes through the PLC ingester to the ledger and the
@@ -340,9 +342,26 @@ def test_a_drift_raises_the_trend_alert_before_the_first_out_of_limit_reading(
     from ledger.audit import Auditor
 
     ident = runtime.ledger.identity
-    assert (
-        Auditor(runtime.engine, ident, ident.log_public_key, runtime.chain, workers=1).run() == []
-    )
+    auditor = Auditor(runtime.engine, ident, ident.log_public_key, runtime.chain, workers=1)
+    assert auditor.run() == []
+
+    # The lot's evidence bundle, SPC alerts and NCR in it, verifies offline.
+    from evledger_verify.bundle import verify_bundle
+    from evledger_verify.receipt import Trust
+
+    def proven() -> Any:
+        receipt = client.get("/v1/records/NCR-SPC-1-3/receipt").json()
+        return (receipt.get("anchor") or {}).get("proof")
+
+    wait_for("the NCR's closing anchored and proven", proven, timeout=60)
+    r = client.get(f"/v1/lots/{LOT}/evidence", headers=token)
+    assert r.status_code == 200, r.text
+    (tmp_path / "bundle.zip").write_bytes(r.content)
+    with zipfile.ZipFile(tmp_path / "bundle.zip") as zf:
+        assert any(trend["alert_id"].encode() in zf.read(n) for n in zf.namelist())
+    trust = Trust.from_json(client.get("/v1/trust").json())
+    report = verify_bundle(str(tmp_path / "bundle.zip"), trust)
+    assert report.ok, [(c.name, c.detail) for c in report.checks if not c.ok]
 
 
 def test_inspection_characteristic_with_baseline_limits(
