@@ -17,6 +17,14 @@ Every query walks an index and is bounded, whatever the size of the ledger:
   and alerts backwards along ``ix_records_record_type_seq`` (``records (record_type, seq)``);
   its figures say which window they cover. Anchoring lag comes from the counters
   ``/v1/status`` already keeps.
+- **Timelines** (records by lot, line, supplier and time range) walk the primary key
+  (``records (seq)``) in acceptance order, or ``ix_records_lot_seq`` when a lot is named; a
+  time range becomes a range of ``seq`` found by a binary search over the primary key (about
+  20 probes: ``seq`` and ``accepted_at`` grow together), so the walk starts where the range
+  does. A record's line and suppliers are its lot's (the line of its first process reading
+  or alert, the suppliers its incoming inspections and receive scans name: two index probes
+  per lot) or its own. A page examines at most :data:`TIMELINE_BUDGET` records; a CSV export
+  at most :data:`EXPORT_BUDGET` and writes at most :data:`EXPORT_ROWS` rows.
 """
 
 from __future__ import annotations
@@ -38,14 +46,29 @@ from ledger.domain.lots import lot_status
 from ledger.domain.rules import Rules
 from ledger.models import Record
 from ledger.signers import RegistryCache
-from ledger.storage import load_stored
+from ledger.storage import STORED_COLUMNS, load_stored, to_stored
 
-__all__ = ["DASHBOARD_EVERY", "SCAN_BUDGET", "WINDOW", "ConsoleReads", "LotFilter"]
+__all__ = [
+    "DASHBOARD_EVERY",
+    "EXPORT_BUDGET",
+    "EXPORT_ROWS",
+    "SCAN_BUDGET",
+    "TIMELINE_BUDGET",
+    "WINDOW",
+    "ConsoleReads",
+    "LotFilter",
+    "TimelineFilter",
+]
 
 #: The most lots (or board entities) one page examines, whatever the filters.
 SCAN_BUDGET = 500
 #: How many of the newest records of each type the dashboard reads.
 WINDOW = 5000
+#: The most records one page of the timeline search examines, whatever the filters.
+TIMELINE_BUDGET = 5000
+#: A timeline CSV export: the most rows it writes and the most records it examines.
+EXPORT_ROWS = 100_000
+EXPORT_BUDGET = 1_000_000
 #: How old the figures ``GET /v1/console/dashboard`` answers may be (seconds).
 DASHBOARD_EVERY = 2.0
 
@@ -91,6 +114,37 @@ _LINES = sa.text(
     FROM unnest(CAST(:lots AS text[])) AS l(lot)
     """
 )
+
+#: Each lot's line (its first process reading or alert naming one) and the suppliers its
+#: incoming inspections and receive scans name: index probes on ``records (lot, seq)``.
+_LOT_CONTEXT = sa.text(
+    """
+    SELECT l.lot, (
+        SELECT r.body FROM records r
+        WHERE r.lot = l.lot AND r.record_type IN ('process_reading', 'alert')
+        ORDER BY r.seq LIMIT 1
+    ) AS line_body, ARRAY(
+        SELECT DISTINCT convert_from(r.body, 'UTF8')::jsonb ->> 'supplier' FROM records r
+        WHERE r.lot = l.lot AND r.record_type IN ('inspection', 'scan')
+    ) AS suppliers
+    FROM unnest(CAST(:lots AS text[])) AS l(lot)
+    """
+)
+_FIRST_AT_OR_AFTER = sa.text(
+    "SELECT seq, accepted_at FROM records WHERE seq >= :s ORDER BY seq LIMIT 1"
+)
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    """Which records the timeline search keeps; every member None keeps all. ``start``
+    inclusive, ``end`` exclusive, on the time each record was accepted."""
+
+    lot: str | None = None
+    line: str | None = None
+    supplier: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -240,6 +294,139 @@ class ConsoleReads:
                 }
             )
         return rows
+
+    # -- timelines --------------------------------------------------------------------------
+
+    def _first_seq_at(self, conn: sa.Connection, at: datetime, top: int) -> int:
+        """The first ``seq`` accepted at or after ``at`` (``top + 1`` if none): a binary
+        search over the primary key, relying on ``seq`` and ``accepted_at`` growing
+        together (the rows found are still checked against the range one by one)."""
+        low, high, best = 0, top + 1, top + 1
+        while low < high:
+            mid = (low + high) // 2
+            row = conn.execute(_FIRST_AT_OR_AFTER, {"s": mid}).first()
+            if row is None:
+                high = mid
+            elif row.accepted_at >= at:
+                best = min(best, int(row.seq))
+                high = mid
+            else:
+                low = int(row.seq) + 1
+        return best
+
+    def _lot_context(
+        self,
+        conn: sa.Connection,
+        lots: Sequence[str],
+        known: dict[str, tuple[str | None, list[str]]],
+    ) -> None:
+        todo = [lot for lot in lots if lot not in known]
+        if not todo:
+            return
+        for lot, line_body, suppliers in conn.execute(_LOT_CONTEXT, {"lots": todo}):
+            line = json.loads(bytes(line_body)).get("line") if line_body is not None else None
+            known[lot] = (
+                str(line) if line else None,
+                sorted(str(s) for s in (suppliers or []) if s is not None),
+            )
+
+    def timeline(
+        self,
+        keep: TimelineFilter,
+        after: int | None,
+        limit: int,
+        budget: int = TIMELINE_BUDGET,
+        known: dict[str, tuple[str | None, list[str]]] | None = None,
+    ) -> tuple[list[dict[str, Any]], int | None, int]:
+        """Records in acceptance order that ``keep`` keeps, each with its lot, step, line,
+        suppliers and signature manifestation: a page of at most ``limit``, the ``seq`` to
+        continue after (None: the range is done) and how many records were examined (at most
+        ``budget``)."""
+        out: list[dict[str, Any]] = []
+        known = {} if known is None else known
+        examined = 0
+        with self.engine.connect() as conn:
+            registry = self.registry.get(conn)
+            top = conn.execute(sa.select(sa.func.max(Record.seq))).scalar()
+            if top is None:
+                return out, None, 0
+            cursor = after if after is not None else 0
+            if keep.start is not None and after is None:
+                cursor = self._first_seq_at(conn, keep.start, int(top)) - 1
+            end = int(top) + 1 if keep.end is None else self._first_seq_at(conn, keep.end, int(top))
+            filtered = keep.line is not None or keep.supplier is not None
+            while len(out) < limit and examined < budget and cursor + 1 < end:
+                want = limit - len(out) if not filtered else 1000
+                want = max(1, min(want, budget - examined))
+                where = [Record.seq > cursor, Record.seq < end]
+                if keep.lot is not None:
+                    # Both columns of ix_records_lot_seq: the index gives the range in order.
+                    where.insert(0, Record.lot == keep.lot)
+                rows = conn.execute(
+                    sa.select(Record.seq, Record.lot, *STORED_COLUMNS)
+                    .where(*where)
+                    .order_by(Record.seq)
+                    .limit(want)
+                ).all()
+                if not rows:
+                    cursor = end - 1
+                    break
+                examined += len(rows)
+                self._lot_context(conn, sorted({r.lot for r in rows if r.lot}), known)
+                for row in rows:
+                    cursor = int(row.seq)
+                    item = self._timeline_item(registry, row, known)
+                    if item is None or not _timeline_keeps(keep, item):
+                        continue
+                    out.append(item)
+                    if len(out) == limit:
+                        break
+            more = cursor + 1 < end and (
+                conn.execute(
+                    sa.select(Record.seq)
+                    .where(
+                        *([Record.lot == keep.lot] if keep.lot is not None else []),
+                        Record.seq > cursor,
+                        Record.seq < end,
+                    )
+                    .order_by(Record.seq)
+                    .limit(1)
+                ).first()
+                is not None
+            )
+        return out, cursor if more else None, examined
+
+    @staticmethod
+    def _timeline_item(
+        registry: Any, row: Any, known: dict[str, tuple[str | None, list[str]]]
+    ) -> dict[str, Any] | None:
+        stored = to_stored(
+            registry,
+            row.record_id,
+            row.record_type,
+            bytes(row.body),
+            bytes(row.record_hash),
+            row.signer,
+            row.meaning,
+            int(row.signed_at),
+            row.accepted_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        )
+        body = stored.body
+        line, suppliers = known.get(row.lot, (None, [])) if row.lot else (None, [])
+        own_line = body.get("line")
+        own_supplier = body.get("supplier") or (
+            body.get("supplier_id") if stored.type == "supplier" else None
+        )
+        return {
+            "lot": row.lot,
+            "record_id": stored.record_id,
+            "type": stored.type,
+            "step": body.get("step"),
+            "line": str(own_line) if own_line else line,
+            "suppliers": sorted({*suppliers, str(own_supplier)}) if own_supplier else suppliers,
+            "signature": stored.manifestation(),
+            "accepted_at": stored.accepted_at,
+        }
 
     # -- boards ------------------------------------------------------------------------------
 
@@ -436,6 +623,17 @@ class ConsoleReads:
                 "latest_anchored_checkpoint": status.get("latest_anchored_checkpoint"),
             },
         }
+
+
+def _timeline_keeps(keep: TimelineFilter, item: dict[str, Any]) -> bool:
+    if keep.line is not None and item["line"] != keep.line:
+        return False
+    if keep.supplier is not None and keep.supplier not in item["suppliers"]:
+        return False
+    at = _parse(item["accepted_at"])
+    if keep.start is not None and at < keep.start:
+        return False
+    return not (keep.end is not None and at >= keep.end)
 
 
 def _count(values: Any) -> dict[str, int]:

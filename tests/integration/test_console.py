@@ -175,6 +175,16 @@ def test_dashboard_figures(plant: Plant) -> None:
         ("/v1/console/capas?cursor=" + "A" * 900, 422, "invalid_request"),
         ("/v1/console/lots?cursor=AA", 422, "invalid_request"),  # a NUL: never to the database
         ("/v1/console/ncrs?cursor=TE9UCg", 422, "invalid_request"),  # "LOT\n"
+        ("/v1/console/timeline?cursor=TE9U", 422, "invalid_request"),  # "LOT": no position
+        ("/v1/console/timeline?format=xml", 422, "invalid_request"),
+        ("/v1/console/timeline?lot=", 422, "invalid_request"),
+        ("/v1/console/timeline?limit=1001", 422, "invalid_request"),
+        (
+            "/v1/console/timeline?from=2026-02-01T00:00Z&to=2026-01-01T00:00Z",
+            422,
+            "invalid_request",
+        ),
+        ("/v1/console/timeline?to=soon", 422, "invalid_request"),
     ],
 )
 def test_malformed_params_are_problems(plant: Plant, path: str, status: int, error: str) -> None:
@@ -189,6 +199,8 @@ def test_malformed_params_are_problems(plant: Plant, path: str, status: int, err
         "/v1/console/capas",
         "/v1/console/dashboard",
         "/v1/console/dashboard/events",
+        "/v1/console/timeline",
+        "/v1/console/timeline?format=csv",
     ],
 )
 def test_routes_need_a_read_token(plant: Plant, path: str) -> None:
@@ -211,6 +223,64 @@ def test_a_cursor_names_where_to_continue(plant: Plant) -> None:
     assert resp.status_code == 200 and resp.json() == [] and "link" not in resp.headers
     resp = plant.client.get(f"/v1/console/ncrs?cursor={cursor('NCR-C1')}", headers=plant.token())
     assert resp.status_code == 200 and [n["ncr_id"] for n in resp.json()] == ["NCR-C2"]
+
+
+def _timeline(plant: Plant, **params: Any) -> list[str]:
+    return [r["record_id"] for r in plant.get("/v1/console/timeline", **params)]
+
+
+def test_timeline_search_by_lot_line_supplier_and_time(plant: Plant) -> None:
+    c1 = ["IQC-C1", "FIN-C1", "CORR-FIN-C1", "PR-C1-1"]
+    rows = plant.get("/v1/console/timeline", lot="LOT-C1")
+    assert [r["record_id"] for r in rows][:4] == c1
+    first = rows[0]
+    assert first["lot"] == "LOT-C1" and first["type"] == "inspection" and first["line"] == "L2"
+    assert first["suppliers"] == ["Polymer GmbH"]
+    assert first["signature"]["printed_name"] == "Ines Inspector"
+    assert first["signature"]["meaning"] == "authored" and first["accepted_at"].endswith("Z")
+    assert _timeline(plant, supplier="Polymer GmbH")[:4] == c1
+    assert _timeline(plant, line="L2")[:4] == c1
+    assert _timeline(plant, line="L2", lot="LOT-C2") == []
+    c2 = plant.get("/v1/console/timeline", lot="LOT-C2")
+    assert [r["step"] for r in c2][:3] == [None, "open", "open"]
+    # A time range: from FIN-C2's acceptance (inclusive) to FIN-C3's (exclusive).
+    (fin3,) = plant.get("/v1/console/timeline", lot="LOT-C3")[:1]
+    in_range = _timeline(plant, **{"from": c2[0]["accepted_at"], "to": fin3["accepted_at"]})
+    assert in_range[:3] == ["FIN-C2", "NCR-C2-open", "CAPA-C2-open"] and "FIN-C3" not in in_range
+    assert "FIN-C1" not in in_range
+    assert _timeline(plant, **{"from": "2999-01-01T00:00:00Z"}) == []
+    # One record a page, following Link, gives the same records as one page.
+    seen: list[str] = []
+    url: str | None = "/v1/console/timeline?lot=LOT-C1&limit=1"
+    while url is not None:
+        resp = plant.client.get(url, headers=plant.token())
+        assert resp.status_code == 200 and len(resp.json()) <= 1, resp.text
+        seen.extend(r["record_id"] for r in resp.json())
+        url = resp.links.get("next", {}).get("url")
+    assert seen == _timeline(plant, lot="LOT-C1")
+
+
+def test_timeline_csv_is_safe_in_a_spreadsheet(plant: Plant) -> None:
+    """CSV by format=csv or Accept: text/csv; a cell a spreadsheet would run as a formula
+    (a supplier named =HYPERLINK(...)) starts with an apostrophe."""
+    import csv
+    import io
+
+    evil = '=HYPERLINK("http://example.invalid","x")'
+    plant.ok({**inspection("IQC-C5", "LOT-C5", stage="incoming"), "material_lot": "MAT-C5",
+              "supplier": evil})  # fmt: skip
+    for kwargs in ({"params": {"lot": "LOT-C5", "format": "csv"}},
+                   {"params": {"lot": "LOT-C5"}, "headers": {"Accept": "text/csv"}}):  # fmt: skip
+        headers = {**plant.token(), **kwargs.get("headers", {})}
+        resp = plant.client.get("/v1/console/timeline", params=kwargs["params"], headers=headers)
+        assert resp.status_code == 200 and resp.headers["content-type"].startswith("text/csv")
+        assert "attachment" in resp.headers["content-disposition"]
+        table = list(csv.reader(io.StringIO(resp.text)))
+        assert table[0][:4] == ["lot", "record_id", "type", "step"]
+        assert table[1][:3] == ["LOT-C5", "IQC-C5", "inspection"]
+        assert table[1][5] == "'" + evil and table[1][7] == "Ines Inspector"
+    whole = plant.client.get("/v1/console/timeline?format=csv", headers=plant.token()).text
+    assert whole.count("\r\n") - 1 >= 9 and "# truncated" not in whole
 
 
 def test_the_page_is_served_with_a_policy_of_its_own_inline_code(plant: Plant) -> None:
@@ -407,6 +477,43 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
         assert page.evaluate(UNNAMED) == []
         _shot(page, tmp_path, "ncrs-390x844")
         assert not _unexpected(refused), refused
+        page.close()
+
+
+def test_timeline_search_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
+    """The Timeline view: records found by supplier, a page at a time, and all that match
+    downloaded as CSV from the service."""
+    import csv
+    import io
+
+    with chromium() as browser:
+        page, refused = offline_page(browser, served, 1280, 800)
+        page.goto(served + "/app")
+        _sign_in(page, plant.keystore, PASSWORD)
+        page.wait_for_selector("#nav:not([hidden])")
+        page.click("#nav >> text=Timeline")
+        page.wait_for_selector("form.filters #tl-supplier")
+        assert page.evaluate(UNLABELLED) == []
+        page.fill("#tl-supplier", "Polymer GmbH")
+        page.fill("#tl-line", "L2")
+        page.click("form.filters button[type=submit]")
+        page.wait_for_url("**/app#/timeline?line=L2&supplier=Polymer+GmbH")
+        page.wait_for_selector("table.timeline-table tbody tr >> text=PR-C1-1")
+        rows = page.inner_text("table.timeline-table tbody")
+        assert "IQC-C1" in rows and "FIN-C1" in rows and "FIN-C2" not in rows
+        assert "Ines Inspector" in rows and "authored" in rows
+        assert "100,000 rows" in page.inner_text("#tl-csv-hint")
+        _shot(page, tmp_path, "timeline-1280x800")
+        with page.expect_download() as got:
+            page.click("text=Download all that match (CSV)")
+        table = list(csv.reader(io.StringIO(Path(got.value.path()).read_text())))
+        assert got.value.suggested_filename == "timeline.csv"
+        assert table[0][:2] == ["lot", "record_id"]
+        assert [r[1] for r in table[1:5]] == ["IQC-C1", "FIN-C1", "CORR-FIN-C1", "PR-C1-1"]
+        assert {r[0] for r in table[1:]} == {"LOT-C1"}
+        assert not _unexpected(refused), refused
+        page.set_viewport_size({"width": 390, "height": 844})
+        _shot(page, tmp_path, "timeline-390x844")
         page.close()
 
 

@@ -180,6 +180,7 @@ async function route() {
     else if (parts[0] === "new") title = await formPage(target, parts[1] || "inspection", query);
     else if (parts[0] === "sign") title = await signFilesPage(target);
     else if (parts[0] === "spc") title = await spcPage(target, parts[1]);
+    else if (parts[0] === "timeline") title = await timelinePage(target, query);
     else title = await lotsPage(target, query);
     if (mine !== routeSeq) return;
     clear(view).append(target);
@@ -271,6 +272,93 @@ async function lotsPage(target, query) {
   await load();
   put(target, heading("Lots"), box, h("div", { class: "row" }, count, csv), h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Lots table" }, table), more);
   return "Lots";
+}
+
+// -- timeline search -------------------------------------------------------------------------
+
+const TL_FILTERS = [
+  ["lot", "Lot", "text"],
+  ["line", "Line", "text"],
+  ["supplier", "Supplier", "text"],
+  ["from", "Accepted from (UTC date)", "date"],
+  ["to", "Accepted before (UTC date)", "date"],
+];
+/** What one CSV export holds at most (the service's cap). */
+const EXPORT_ROWS = 100_000;
+
+async function timelinePage(target, query) {
+  const form = h("form", { class: "filters", "aria-label": "Search the timeline" });
+  for (const [name, text, type] of TL_FILTERS) {
+    const id = `tl-${name}`;
+    const control = h("input", { id, name, type, autocomplete: "off" });
+    control.value = query.get(name) || "";
+    form.append(h("div", { class: "field" }, h("label", { for: id }, text), control));
+  }
+  form.append(h("div", { class: "row" }, h("button", { type: "submit", class: "button primary" }, "Search"),
+    h("a", { class: "button quiet", href: "#/timeline" }, "Clear")));
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const q = new URLSearchParams();
+    for (const [name] of TL_FILTERS) if (form.elements[name].value.trim()) q.set(name, form.elements[name].value.trim());
+    location.hash = `#/timeline?${q}`;
+  });
+  const api = new URLSearchParams();
+  for (const [name, , type] of TL_FILTERS) {
+    const v = query.get(name);
+    if (v) api.set(name, type === "date" ? `${v}T00:00:00Z` : v);
+  }
+  const table = h("table", { class: "timeline-table" },
+    h("caption", { class: "visually-hidden" }, "Records in the order they were accepted"),
+    h("thead", {}, h("tr", {}, ["Accepted", "Lot", "Record", "Type / step", "Signed by", "Meaning", "Signed at", "Line", "Suppliers"].map((t) => h("th", { scope: "col" }, t)))));
+  const body = h("tbody");
+  table.append(body);
+  const more = h("button", { type: "button", class: "button", hidden: true }, "Load more records");
+  const count = h("p", { class: "hint", role: "status" });
+  let next = `/v1/console/timeline?${new URLSearchParams([...api, ["limit", "100"]])}`;
+  let shown = 0;
+  const load = async () => {
+    const { items, next: after } = await getPage(next);
+    for (const r of items) {
+      body.append(h("tr", {},
+        h("td", {}, utc(r.accepted_at)),
+        h("td", {}, r.lot ? h("a", { href: lotHref(r.lot) }, r.lot) : ""),
+        h("th", { scope: "row" }, h("code", {}, r.record_id)),
+        h("td", {}, r.type + (r.step ? ` · ${r.step}` : "")),
+        h("td", {}, r.signature.printed_name || r.signature.signer),
+        h("td", {}, r.signature.meaning),
+        h("td", {}, utc(r.signature.signed_at)),
+        h("td", {}, r.line || ""),
+        h("td", {}, r.suppliers.join(", "))));
+    }
+    shown += items.length;
+    next = after;
+    more.hidden = !next;
+    count.textContent = `${shown} record${shown === 1 ? "" : "s"} shown${next ? "; more may follow" : ""}.`;
+  };
+  more.addEventListener("click", () => load().catch((err) => more.after(errorBox(err))));
+  const csv = h("button", { type: "button", class: "button quiet", "aria-describedby": "tl-csv-hint" }, "Download all that match (CSV)");
+  const csvStatus = h("p", { class: "hint", role: "status" });
+  csv.addEventListener("click", async () => {
+    csv.disabled = true;
+    say(csvStatus, "Preparing the CSV…");
+    try {
+      const name = await download(`/v1/console/timeline?${new URLSearchParams([...api, ["format", "csv"]])}`, "timeline.csv");
+      say(csvStatus, `Saved ${name}.`, "good");
+    } catch (err) {
+      say(csvStatus, `The export failed: ${err.message}`, "bad");
+    } finally {
+      csv.disabled = false;
+    }
+  });
+  await load();
+  put(target, heading("Timeline"),
+    h("p", { class: "hint" }, "Records of every lot in the order the ledger accepted them, with who signed them and what they meant. A line or supplier also finds the records of lots on that line or with material from that supplier."),
+    form,
+    h("div", { class: "row" }, count, csv),
+    h("p", { class: "hint", id: "tl-csv-hint" }, `The CSV holds the whole search, not only the rows shown, up to ${EXPORT_ROWS.toLocaleString("en")} rows (narrow the filters beyond that: the file's last line then says where it stopped). Cells a spreadsheet could take for a formula start with an apostrophe.`),
+    csvStatus,
+    h("div", { class: "scroll", tabindex: "0", role: "region", "aria-label": "Timeline table" }, table), more);
+  return "Timeline";
 }
 
 // -- the lot page ----------------------------------------------------------------------------
@@ -401,7 +489,7 @@ async function lotPage(target, lot) {
 function saveCsv(name, header, rows) {
   const cell = (v) => {
     const t = v === null || v === undefined ? "" : String(v);
-    return /[",\r\n]/.test(t) || (typeof v === "string" && /^[=+\-@]/.test(t)) ? `"${(typeof v === "string" ? t.replace(/^([=+\-@])/, "'$1") : t).replace(/"/g, '""')}"` : t;
+    return /[",\r\n]/.test(t) || (typeof v === "string" && /^[=+\-@\t\r]/.test(t)) ? `"${(typeof v === "string" ? t.replace(/^([=+\-@\t\r])/, "'$1") : t).replace(/"/g, '""')}"` : t;
   };
   const text = [header, ...rows].map((r) => r.map(cell).join(",")).join("\r\n") + "\r\n";
   const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
