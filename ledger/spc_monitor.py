@@ -553,11 +553,7 @@ class Charts:
                     "at": g.last.at,
                     "value": g.value,
                     "range": g.spread,
-                    "out_of_spec": any(
-                        (lower is not None and p.value < lower)
-                        or (upper is not None and p.value > upper)
-                        for p in g.points
-                    ),
+                    "out_of_spec": any(_out_of_spec(c, p) for p in g.points),
                     "violations": at.get(i, []),
                 }
                 for i, g in enumerate(shown)
@@ -587,6 +583,13 @@ def _spec(c: Characteristic, points: Sequence[Point]) -> tuple[float | None, flo
     if upper is None and latest is not None:
         upper = latest.upper
     return lower, upper
+
+
+def _out_of_spec(c: Characteristic, p: Point) -> bool:
+    """Whether a value is outside the configured specification, else its own record's."""
+    lower = c.lower_spec if c.lower_spec is not None else p.lower
+    upper = c.upper_spec if c.upper_spec is not None else p.upper
+    return (lower is not None and p.value < lower) or (upper is not None and p.value > upper)
 
 
 def _limits_json(c: Characteristic, limits: spc.Limits | None) -> dict[str, Any] | None:
