@@ -377,7 +377,7 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
             "Signed by Ines Inspector, meaning authored, at 20" in timeline and " UTC" in timeline
         )
         assert page.locator("svg.trace a.node").count() >= 2
-        assert page.locator("svg.trace a.node[aria-label^='Lot MAT-C1']").count() == 1
+        assert page.locator("svg.trace a.node[aria-label^='MAT-C1 ']").count() == 1
         assert "outer diameter (critical)" in page.inner_text("#main")
         history = page.inner_text("ol.history")
         assert "/sampling_plan" in history and "ISO 2859-1 II AQL 0.65, normal" in history
@@ -393,14 +393,16 @@ def test_console_in_chromium(plant: Plant, served: str, tmp_path: Path) -> None:
             r.startswith("LOT-C1,FIN-C1,inspection,,") and "Ines Inspector" in r for r in rows
         )
         # The trace's lots are links a keyboard reaches.
-        page.focus("svg.trace a.node[aria-label^='Lot MAT-C1']")
+        page.focus("svg.trace a.node[aria-label^='MAT-C1 ']")
         page.keyboard.press("Enter")
         page.wait_for_url("**/app#/lot/MAT-C1")
         # A record signed in the page: an NCR on LOT-C1, accepted.
         page.goto(served + "/app#/new/ncr?lot=LOT-C1&step=open")
         page.wait_for_selector("form.record-form")
         assert page.evaluate(UNLABELLED) == []
-        page.get_by_label("Nature", exact=True).fill("Burr on the tip, seen at final inspection")
+        page.locator("form.record-form [name=nature]").fill(
+            "Burr on the tip, seen at final inspection"
+        )
         ncr_id = page.locator("input[name=ncr_id]").input_value()
         page.click("form.record-form button[type=submit]")
         page.wait_for_selector(".accepted")
@@ -515,6 +517,89 @@ def test_timeline_search_in_chromium(plant: Plant, served: str, tmp_path: Path) 
         page.set_viewport_size({"width": 390, "height": 844})
         _shot(page, tmp_path, "timeline-390x844")
         page.close()
+
+
+AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def axe_page(browser: Any, base: str, width: int, height: int) -> tuple[Any, list[str]]:
+    """As :func:`offline_page`, in a context that lets the test inject axe-core (the page's
+    policy allows its own script only): for the accessibility check, nothing else."""
+    context = browser.new_context(viewport={"width": width, "height": height}, bypass_csp=True)
+    page = context.new_page()
+    refused: list[str] = []
+
+    def route(r: Any) -> None:
+        if r.request.url.startswith(base + "/"):
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    page.route("**/*", route)
+    return page, refused
+
+
+def axe_serious(page: Any, view: str) -> list[str]:
+    """The serious or critical axe-core violations on the page now, described."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{view}: {v['id']} ({v['impact']}): {v['help']}: "
+        + "; ".join(n["target"][0] if n["target"] else "?" for n in v["nodes"][:4])
+        for v in found["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def _required_fields_are_named(page: Any) -> None:
+    """The NCR step "dispositioned" must carry its disposition and rationale (the schema
+    lets them be null for other steps): both marked required, announced (aria-required),
+    and named when missing, before anything is signed."""
+    for name in ("disposition", "rationale"):
+        control = page.locator(f"form.record-form [name={name}]")
+        assert control.get_attribute("aria-required") == "true", name
+        label = page.locator(f"label[for='{control.get_attribute('id')}']").inner_text()
+        assert label.endswith("*"), label
+    page.click("form.record-form button[type=submit]")
+    page.wait_for_selector(".result .bad ul.missing li")
+    missing = page.locator(".result .bad ul.missing li").all_inner_texts()
+    assert "Disposition: required" in missing and "Rationale: required" in missing, missing
+    assert page.locator("form.record-form [name=rationale][aria-invalid=true]").count() == 1
+    assert page.locator(".accepted, .problem").count() == 0
+
+
+def test_accessibility_of_the_main_views(plant: Plant, served: str) -> None:
+    """axe-core finds no serious or critical issue on sign-in, lots, a lot page, the NCR
+    board, the dashboard, a form and the timeline, at 1280x800 and 390x844."""
+    assert AXE.exists(), "npm ci installs axe-core"
+    views = [
+        ("lots", "#/lots", "table.lots tbody tr"),
+        ("lot page", "#/lot/LOT-C1", "svg.trace"),
+        ("NCR board", "#/ncrs", ".board .ticket"),
+        ("dashboard", "#/dashboard", ".dashboard[data-updates]"),
+        ("form", "#/new/ncr?lot=LOT-C1&step=dispositioned&ncr_id=NCR-C9", "form.record-form"),
+        ("timeline", "#/timeline?lot=LOT-C1", "table.timeline-table tbody tr"),
+    ]
+    problems: list[str] = []
+    with chromium() as browser:
+        for width, height in ((1280, 800), (390, 844)):
+            page, refused = axe_page(browser, served, width, height)
+            page.goto(served + "/app")
+            page.wait_for_selector("#signin")
+            problems += axe_serious(page, f"sign-in {width}")
+            _sign_in(page, plant.keystore, PASSWORD)
+            page.wait_for_selector("#nav:not([hidden])")
+            for name, href, ready in views:
+                page.goto(served + "/app" + href)
+                page.wait_for_selector(ready)
+                problems += axe_serious(page, f"{name} {width}")
+                if name == "form" and width == 1280:
+                    _required_fields_are_named(page)
+            assert not _unexpected(refused), refused
+            page.context.close()
+    assert problems == [], "\n".join(problems)
 
 
 def test_a_keystore_opens_on_a_plain_http_lan_address(plant: Plant, served: str) -> None:
@@ -845,3 +930,12 @@ def test_a_control_chart_in_the_console(spc_runtime: Runtime, tmp_path: Path) ->
             _shot(page, tmp_path, f"spc-{width}x{height}")
             assert not _unexpected(refused), refused
             page.close()
+            # axe-core on the chart (a context that lets the test inject it).
+            page, refused = axe_page(browser, base, width, height)
+            page.goto(base + "/app")
+            _sign_in(page, keystore, PASSWORD)
+            page.wait_for_selector("#nav:not([hidden])")
+            page.goto(base + "/app#/spc/line1-temp")
+            page.wait_for_selector("svg.chart")
+            assert axe_serious(page, f"SPC chart {width}") == []
+            page.context.close()

@@ -106,7 +106,7 @@ function scalar(components, name, path, schema, required, value) {
 
 function stringList(name, path, schema, required, value) {
   const id = nextId(path);
-  const control = h("textarea", { id, name: path, rows: 2, spellcheck: "false", "aria-describedby": `${id}-hint` });
+  const control = h("textarea", { id, name: path, rows: 2, spellcheck: "false", "aria-describedby": `${id}-hint`, "aria-required": required ? "true" : null });
   const el = h("div", { class: "field" },
     h("label", { for: id }, label(name, schema), required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
     control, h("p", { class: "hint", id: `${id}-hint` }, "One per line."));
@@ -130,8 +130,8 @@ function stringList(name, path, schema, required, value) {
 
 function jsonField(name, path, schema, required, value) {
   const id = nextId(path);
-  const control = h("textarea", { id, name: path, rows: 3, spellcheck: "false", "aria-describedby": `${id}-hint` });
-  const el = h("div", { class: "field" }, h("label", { for: id }, label(name, schema)), control,
+  const control = h("textarea", { id, name: path, rows: 3, spellcheck: "false", "aria-describedby": `${id}-hint`, "aria-required": required ? "true" : null });
+  const el = h("div", { class: "field" }, h("label", { for: id }, label(name, schema), required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null), control,
     h("p", { class: "hint", id: `${id}-hint` }, "JSON."));
   const f = {
     el, control,
@@ -193,10 +193,11 @@ function objectList(components, name, path, schema, required, value) {
   return f;
 }
 
-/** A field for ``schema`` named ``name`` at ``path``. */
-export function field(components, name, path, rawSchema, required, value) {
+/** A field for ``schema`` named ``name`` at ``path``. ``force``: required although the
+ * schema lets it be null (a workflow step's own fields, which the step must carry). */
+export function field(components, name, path, rawSchema, required, value, force = false) {
   const { schema, nullable } = unwrap(components, rawSchema);
-  const req = required && !nullable;
+  const req = required && (!nullable || force);
   if (schema.type === "object" || schema.properties) {
     if (!schema.properties) return jsonField(name, path, schema, req, value);
     return objectField(components, label(name, schema), path, schema, req, value, false, nullable || !required);
@@ -210,9 +211,11 @@ export function field(components, name, path, rawSchema, required, value) {
 }
 
 /** An object's fields in a fieldset. ``optional``: an object the record may leave out; its
- * fields are then read only when one of them is filled. ``only``: field names to show. */
-export function objectField(components, title, path, schema, required, value, bare = false, optional = false, only = null, prominent = null) {
-  const req = new Set(schema.required || []);
+ * fields are then read only when one of them is filled. ``only``: field names to show.
+ * ``mustHave``: names required beyond the schema's (a workflow step's own fields). A read
+ * with fields missing or unreadable throws the first FieldError, naming all in ``all``. */
+export function objectField(components, title, path, schema, required, value, bare = false, optional = false, only = null, prominent = null, mustHave = null) {
+  const req = new Set([...(schema.required || []), ...(mustHave || [])]);
   const fields = {};
   const consts = {};
   const children = [];
@@ -224,7 +227,7 @@ export function objectField(components, title, path, schema, required, value, ba
       continue;
     }
     if (only && !only.has(name)) continue;
-    const f = field(components, name, path ? `${path}.${name}` : name, prop, req.has(name), value ? value[name] : undefined);
+    const f = field(components, name, path ? `${path}.${name}` : name, prop, req.has(name), value ? value[name] : undefined, Boolean(mustHave?.has(name)));
     fields[name] = f;
     const fold = prominent && !req.has(name) && !prominent.has(name) && (value?.[name] === undefined);
     (fold ? folded : children).push(f.el);
@@ -252,11 +255,15 @@ export function objectField(components, title, path, schema, required, value, ba
             if (!(Array.isArray(v) && !v.length)) filled = true;
           }
         } catch (err) {
-          errors.push(err);
+          if (!(err instanceof FieldError)) throw err;
+          errors.push(...(err.all || [err]));
         }
       }
       if (optional && !filled) return undefined;
-      if (errors.length) throw errors[0];
+      if (errors.length) {
+        errors[0].all = errors;
+        throw errors[0];
+      }
       return out;
     },
     focus: () => Object.values(fields)[0]?.focus(),

@@ -83,11 +83,14 @@ export function traceGraph(start, backward, forward, href) {
   }
   for (const n of graph.nodes) {
     const p = pos.get(n.lot);
-    const label = `Lot ${n.lot}, ${STATE_LABEL[n.state] || n.state}${n.lot === start ? " (this lot)" : ""}`;
+    // The name starts with the text shown (WCAG 2.5.3, label in name): the lot, its state.
+    const shown = `${short(n.lot)} ${short(STATE_LABEL[n.state] || n.state || "")}`;
+    const label = `${shown}${short(n.lot) !== n.lot ? `, lot ${n.lot}` : ""}${n.lot === start ? " (this lot)" : ""}`;
     const g = s("a", { href: href(n.lot), class: `node state-${n.state}${n.lot === start ? " current" : ""}`, "aria-label": label },
       s("rect", { x: p.x, y: p.y, width: W, height: H, rx: 6 }),
-      s("text", { x: p.x + 10, y: p.y + 18, class: "lot" }, short(n.lot)),
-      s("text", { x: p.x + 10, y: p.y + 35, class: "sub" }, short(STATE_LABEL[n.state] || n.state || "")));
+      // One text of two lines, the second starting with a space: its text reads "LOT State".
+      s("text", {}, s("tspan", { x: p.x + 10, y: p.y + 18, class: "lot" }, short(n.lot)),
+        s("tspan", { x: p.x + 10, y: p.y + 35, class: "sub" }, " " + short(STATE_LABEL[n.state] || n.state || ""))));
     const light = (on) => {
       for (const e of edgeEls) if (e.dataset.from === n.lot || e.dataset.to === n.lot) e.classList.toggle("lit", on);
     };

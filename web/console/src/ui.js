@@ -668,7 +668,10 @@ async function formPage(target, kind, query) {
   const form = h("form", { class: "record-form", novalidate: true });
   // Shown at once: what the schema requires, the step's own fields, the lot; the rest folds.
   const prominent = new Set([...(stepFields?.[initial.step] || []), "lot", "description", "severity", "statement", "decision", "evidence"]);
-  const obj = objectField(components, rtype, "", schema, true, initial, true, false, only, prominent);
+  // A workflow step must carry each field it owns (the ledger refuses it otherwise): those
+  // are required here although the schema, shared by every step, lets them be null.
+  const mustHave = new Set(stepFields?.[initial.step] || []);
+  const obj = objectField(components, rtype, "", schema, true, initial, true, false, only, prominent, mustHave);
   if (stepFields && obj.fields.step) {
     obj.fields.step.control.addEventListener("change", () => {
       const q = new URLSearchParams(query);
@@ -706,8 +709,17 @@ async function formPage(target, kind, query) {
       }
     } catch (err) {
       if (err instanceof FieldError) {
-        result.append(h("p", { class: "bad", role: "alert" }, `Check the form: ${err.message}`));
-        err.control?.setAttribute("aria-invalid", "true");
+        // Every missing or unreadable field named by its label, before anything is signed.
+        const all = err.all || [err];
+        const named = (e) => {
+          const text = e.control?.labels?.[0]?.textContent.replace(/\s*\*$/, "").trim();
+          return `${text || e.path}: ${e.message.slice(e.path.length + 2)}`;
+        };
+        for (const c of form.querySelectorAll("[aria-invalid]")) c.removeAttribute("aria-invalid");
+        result.append(h("div", { class: "bad", role: "alert" },
+          h("p", {}, all.length === 1 ? "Check the form before signing:" : `Check the form before signing (${all.length} fields):`),
+          h("ul", { class: "missing" }, all.map((e) => h("li", {}, named(e))))));
+        for (const e of all) e.control?.setAttribute("aria-invalid", "true");
         err.control?.focus();
         return;
       }
