@@ -719,6 +719,44 @@ class FieldAction(_Record):
     recall_id: Id | None = None
 
 
+class Validation(_Record):
+    """A validation record: the SHA-256 of an operational qualification pack (``oq-pack``,
+    ``make validation-pack``: requirements, the tests that ran, their results) or of an
+    installation qualification report (``iq-selftest``, ``evledger selftest``), with its
+    summary counts and the software it qualified. Logged, anchored and verified like any
+    evidence, so the pack itself is tamper-evident; its approval is a QA approver's signed
+    record too (meaning ``approved``, or a ``review/1`` of this record)."""
+
+    type: Literal["validation"]
+    schema_: Literal["validation/1"] = Field(alias="schema")
+    validation_id: Id
+    kind: Literal["oq-pack", "iq-selftest"]
+    #: SHA-256 (hex) of the pack's JSON file, or of the report's RFC 8785 form.
+    sha256: Hash
+    outcome: Literal["passed", "failed"]
+    #: Counts by name (passed, failed, skipped, errors, requirements, warnings, ...).
+    summary: Annotated[
+        dict[Annotated[str, Field(pattern=r"^[a-z_]{1,40}$")], int], Field(max_length=20)
+    ]
+    software: Short
+    git_commit: Annotated[str, Field(pattern=r"^[0-9a-f]{7,64}(-dirty)?$")] | None = None
+    host: Short | None = None
+    description: Text
+    details: dict[str, Any] = {}
+
+    @model_validator(mode="after")
+    def _counts(self) -> Validation:
+        negative = sorted(k for k, v in self.summary.items() if v < 0)
+        if negative:
+            raise ValueError(f"summary: counts are never negative ({', '.join(negative)})")
+        bad = self.summary.get("failed", 0) + self.summary.get("errors", 0)
+        if self.outcome == "passed" and bad:
+            raise ValueError(
+                f"outcome: 'passed' with {bad} failed or erroneous item(s) in the summary"
+            )
+        return self
+
+
 class Signer(_Record):
     """A registry change: grant (printed name, roles) or revoke (optionally: compromised)."""
 
@@ -870,6 +908,7 @@ SCHEMAS: dict[str, type[_Record]] = {
     "field_action/1": FieldAction,
     "correction/1": Correction,
     "epcis_event/1": EpcisEvent,
+    "validation/1": Validation,
 }
 _SCHEMA_ID = re.compile(r"^([a-z_]+)/([0-9]+)\Z")
 

@@ -42,7 +42,10 @@ from tests.helpers import (
     supplier,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("P11-10g-1", "P11-10g-2", "P11-10h-1", "P11-10d-2", "A11-15-1", "P11-10e-2"),
+]
 
 MEANINGS = ("authored", "reviewed", "approved", "released", "verified", "recorded")
 _QA_ALL = ("qa_inspector", "qa_approver")
@@ -323,6 +326,13 @@ def record_for(
             "tree_size": 0, "scope_sha256": genealogy.scope_sha256(scope), "lots": 1,
             "shipments": 0, "consignees": 0, "computed_at": now,
         }
+    if rtype == "validation":
+        return {
+            "record_id": fresh("VAL"), "type": "validation", "schema": "validation/1",
+            "validation_id": fresh("OQ"), "kind": "oq-pack", "sha256": "cd" * 32,
+            "outcome": "passed", "summary": {"passed": 3, "failed": 0},
+            "software": "evledger 0.1.0", "description": "Operational qualification pack",
+        }
     raise AssertionError(f"no example for {rtype}")
 
 
@@ -593,10 +603,11 @@ def test_auditor_signs_only_alerts_recorded(
         (t, s, m) for (t, s), rule in MATRIX.items() for m, roles in rule.items()
         if "auditor" in roles
     }
-    assert granted == {("alert", "*", "recorded")}
-    resp = post(client, runtime, record_for(client, runtime, qa, "alert", "*"), only["auditor"],
-                "recorded")
-    assert resp.status_code == 201, resp.text
+    assert granted == {("alert", "*", "recorded"), ("validation", "*", "recorded")}
+    for rtype in ("alert", "validation"):  # findings, and qualification packs' hashes
+        resp = post(client, runtime, record_for(client, runtime, qa, rtype, "*"),
+                    only["auditor"], "recorded")
+        assert resp.status_code == 201, resp.text
     for rtype, (step, meaning) in _NATURAL.items():
         resp = post(client, runtime, record_for(client, runtime, qa, rtype, step),
                     only["auditor"], meaning)

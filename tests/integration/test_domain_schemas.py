@@ -39,7 +39,10 @@ from tests.helpers import (
     supplier,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("SCH-1", "P11-10e-2", "P11-10e-4", "CFR830-1"),
+]
 
 NOW = "2026-11-22T08:00:00Z"
 # -- one ledger for the module (replicates tests/conftest.py's runtime at module scope) -------
@@ -257,6 +260,7 @@ VALID: dict[str, tuple[Callable[[], dict[str, Any]], str, str]] = {
     "recall/1": (_recall, "qa_inspector", "authored"),
     "epcis_event/1": (_epcis_event, "system", "recorded"),
     "correction/1": (lambda: {}, "qa_inspector", "authored"),  # built in the test
+    "validation/1": (lambda: _validation(), "auditor", "recorded"),
 }
 #: Schemas still read (records logged before specifications) but refused for new records:
 #: schema -> (make a record, signing role, meaning, fragment of the refusal).
@@ -533,6 +537,29 @@ REFUSALS: dict[str, Case] = {
         ("roles", "superuser"),
     ),
 }
+
+
+def _validation(**over: Any) -> dict[str, Any]:
+    return {"record_id": fresh("VAL"), "type": "validation", "schema": "validation/1",
+            "validation_id": fresh("OQ"), "kind": "oq-pack", "sha256": "ab" * 32,
+            "outcome": "passed", "summary": {"passed": 12, "failed": 0, "skipped": 0},
+            "software": "evledger 0.1.0", "git_commit": "0123abc",
+            "description": "Operational qualification pack", **over}
+
+
+REFUSALS.update({
+    "validation passed with failures": (
+        lambda: _validation(summary={"passed": 11, "failed": 1}), "auditor", "recorded",
+        ("record", "'passed' with 1 failed"),
+    ),
+    "validation of an unknown kind": (lambda: _validation(kind="pq"), "auditor", "recorded",
+                                      ("record.kind",)),
+    "validation with a lot": (lambda: _validation(lot="LOT-1"), "auditor", "recorded",
+                              ("record.lot",)),
+    "validation with a negative count": (
+        lambda: _validation(summary={"passed": -1}), "auditor", "recorded",
+        ("never negative",)),
+})
 
 
 def assert_refused(

@@ -134,6 +134,9 @@ MATRIX: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {
     ("complaint", "*"): {"authored": (*_QA, "production")},
     ("hold", "*"): {"authored": _QA, "approved": ("qa_approver",)},
     ("field_action", "*"): {"approved": ("qa_approver",)},
+    # Validation (CSA, Annex 11 §4): a qualification pack's or selftest report's hash, recorded
+    # by the service's audit key (auditor) or approved by a QA approver.
+    ("validation", "*"): {"recorded": ("auditor",), "approved": ("qa_approver",)},
 }
 
 #: Which step may follow which (None: the entity does not exist yet).
@@ -237,6 +240,8 @@ UNCORRECTABLE = (
     "equipment",
     "calibration",
     "supplier",
+    # A validation record states what a pack or report hashed to: a new record answers it.
+    "validation",
 )
 
 

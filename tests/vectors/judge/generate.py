@@ -574,6 +574,22 @@ def recall(
     return body
 
 
+def validation(rid: str, kind: str = "oq-pack", failed: int = 0) -> Json:
+    return {
+        "record_id": rid,
+        "type": "validation",
+        "schema": "validation/1",
+        "validation_id": f"OQ-{rid}",
+        "kind": kind,
+        "sha256": hashlib.sha256(rid.encode()).hexdigest(),
+        "outcome": "failed" if failed else "passed",
+        "summary": {"passed": 120, "failed": failed, "skipped": 0, "requirements": 80},
+        "software": "evledger 0.1.0",
+        "git_commit": "0123456789abcdef0123456789abcdef01234567",
+        "description": "Operational qualification pack (make validation-pack)",
+    }
+
+
 # -- a log -------------------------------------------------------------------------------------
 
 
@@ -1080,6 +1096,32 @@ def device_inspection() -> Log:
         "readings only).",
     )
     log.add(inspection("I-1", "LOT-A", log.now + 30), "device", "authored")
+    return log
+
+
+@scenario
+def validation_recorded_and_approved() -> Log:
+    log = base(
+        "valid/validation-pack-recorded-and-approved",
+        "A validation pack's hash recorded by the audit key (auditor, recorded), approved by a "
+        "QA approver's review of that record, and a later pack approved by a QA approver's own "
+        "validation record.",
+        people=("auditor",),
+    )
+    pack = log.add(validation("VAL-1"), "auditor", "recorded")
+    log.add(review("REV-VAL-1", pack, None), "approver", "approved")
+    log.add(validation("VAL-2"), "approver", "approved")
+    return log
+
+
+@scenario
+def validation_by_inspector() -> Log:
+    log = broken(
+        "authority/validation-recorded-by-an-inspector",
+        "An inspector records a validation pack (the audit key records one, a QA approver "
+        "approves one).",
+    )
+    log.add(validation("VAL-1"), "inspector", "recorded")
     return log
 
 

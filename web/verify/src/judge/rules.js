@@ -122,6 +122,7 @@ const MATRIX_ROWS = [
   ["complaint", "*", { authored: [...QA, "production"] }],
   ["hold", "*", { authored: QA, approved: ["qa_approver"] }],
   ["field_action", "*", { approved: ["qa_approver"] }],
+  ["validation", "*", { recorded: ["auditor"], approved: ["qa_approver"] }],
 ];
 export const MATRIX = new PyDict();
 for (const [t, s, rule] of MATRIX_ROWS) {
@@ -213,6 +214,7 @@ export const UNCORRECTABLE = Object.freeze([
   "equipment",
   "calibration",
   "supplier",
+  "validation",
 ]);
 
 /** A rule the record breaks (kind: the rule family; status: forbidden, conflict, invalid or
