@@ -162,6 +162,13 @@ class LotFilter:
     def keeps(self, row: dict[str, Any]) -> bool:
         if self.state is not None and row["state"] != self.state:
             return False
+        if self.open is not None and not row[f"open_{self.open}s"]:
+            return False
+        return self.keeps_before_status(row)
+
+    def keeps_before_status(self, row: dict[str, Any]) -> bool:
+        """The filters on what a lot's records say without its status (product, line,
+        supplier, time): checked first, so a lot they drop costs no status."""
         if self.product is not None:
             product = row.get("product") or {}
             texts = [str(product.get("gtin", "")), str(product.get("name", "")).casefold()]
@@ -176,8 +183,15 @@ class LotFilter:
             return False
         if self.end is not None and first >= self.end:
             return False
-        if self.open is not None and not row[f"open_{self.open}s"]:
-            return False
+        return True
+
+    def may_keep(self, records: Sequence[Stored]) -> bool:
+        """False when ``open`` asks for an NCR or a CAPA the lot's records cannot have (an open
+        NCR needs an NCR record, an open CAPA a record naming one): no status needed."""
+        if self.open == "ncr":
+            return any(r.type == "ncr" for r in records)
+        if self.open == "capa":
+            return any(r.body.get("capa_id") for r in records)
         return True
 
 
@@ -233,9 +247,11 @@ class ConsoleReads:
                 if not lots:
                     return out, None
                 examined += len(lots)
-                for row in self._lot_rows(conn, registry, lots):
-                    cursor = row["lot"]
-                    if keep.keeps(row):
+                rows = {row["lot"]: row for row in self._lot_rows(conn, registry, lots, keep)}
+                for lot in lots:
+                    cursor = lot
+                    row = rows.get(lot)
+                    if row is not None and keep.keeps(row):
                         out.append(row)
                         if len(out) == limit:
                             break
@@ -243,8 +259,14 @@ class ConsoleReads:
         return out, cursor if more else None
 
     def _lot_rows(
-        self, conn: sa.Connection, registry: Any, lots: Sequence[str]
+        self,
+        conn: sa.Connection,
+        registry: Any,
+        lots: Sequence[str],
+        keep: LotFilter | None = None,
     ) -> list[dict[str, Any]]:
+        """The rows of ``lots``; with ``keep``, only those its filters on the records (not on
+        the status) keep: a lot they drop costs no status."""
         by_lot: dict[str, list[Stored]] = defaultdict(list)
         for r in load_stored(conn, registry, Record.lot.in_(lots)):
             by_lot[str(r.body.get("lot"))].append(r)
@@ -266,6 +288,21 @@ class ConsoleReads:
             records = apply_corrections(by_lot.get(lot, []))
             if not records:
                 continue
+            line = lines.get(lot)
+            row: dict[str, Any] = {
+                "lot": lot,
+                # What lot_status states as the lot's product.
+                "product": next((r.body["product"] for r in records if "product" in r.body), None),
+                "lines": [line] if line else [],
+                "suppliers": sorted(
+                    {str(r.body["supplier"]) for r in records if r.body.get("supplier")}
+                ),
+                "first_at": records[0].accepted_at,
+                "last_at": records[-1].accepted_at,
+                "records": len(records),
+            }
+            if keep is not None and not (keep.keeps_before_status(row) and keep.may_keep(records)):
+                continue
             mine = {f"capa:{r.body['capa_id']}" for r in records if r.body.get("capa_id")}
             status = lot_status(
                 lot,
@@ -274,25 +311,16 @@ class ConsoleReads:
                 [c for c in capas if f"capa:{c.body['capa_id']}" in mine],
                 rules.master_blockers(lot, records),
             )
-            suppliers = sorted({str(r.body["supplier"]) for r in records if r.body.get("supplier")})
-            line = lines.get(lot)
-            rows.append(
-                {
-                    "lot": lot,
-                    "product": status["product"],
-                    "state": status["state"],
-                    "lines": [line] if line else [],
-                    "suppliers": suppliers,
-                    "first_at": records[0].accepted_at,
-                    "last_at": records[-1].accepted_at,
-                    "records": len(records),
-                    "open_ncrs": len(status["open_ncrs"]),
-                    "open_capas": len(status["open_capas"]),
-                    "open_alerts": len(status["open_alerts"]),
-                    "release_blockers": len(status["release_blockers"]),
-                    "release": (status["release"] or {}).get("decision"),
-                }
+            row.update(
+                product=status["product"],
+                state=status["state"],
+                open_ncrs=len(status["open_ncrs"]),
+                open_capas=len(status["open_capas"]),
+                open_alerts=len(status["open_alerts"]),
+                release_blockers=len(status["release_blockers"]),
+                release=(status["release"] or {}).get("decision"),
             )
+            rows.append(row)
         return rows
 
     # -- timelines --------------------------------------------------------------------------
