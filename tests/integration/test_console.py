@@ -740,11 +740,14 @@ def test_the_readme_qa_story_through_the_console(
     verifies with evledger-verify."""
     from evledger_verify.cli import main as verify
 
-    people = {
-        "dana": register(client, runtime, ("qa_inspector",), "Dana Inspector"),
-        "quinn": register(client, runtime, ("qa_approver",), "Quinn Approver"),
-        "mo": register(client, runtime, ("qa_approver",), "Mo Reviewer"),
-    }
+    # Two signers registered in the console (the README's "register two signers with key
+    # files"), and a third the same way: the admin signs in with the bootstrap key (a plain
+    # file: the page's device-key warning, accepted) and signs a signer grant in a form
+    # generated from the schema; each person then opens their own keystore.
+    roster = {"dana": ("Dana Inspector", "qa_inspector"),
+              "quinn": ("Quinn Approver", "qa_approver"),
+              "mo": ("Mo Reviewer", "qa_approver")}  # fmt: skip
+    people = {who: Account.create() for who in roster}
     keys = {}
     for who, account in people.items():
         keys[who] = tmp_path / f"{who}.json"
@@ -755,25 +758,51 @@ def test_the_readme_qa_story_through_the_console(
     def submit(name: str, who: str, meaning: str) -> None:
         post(client, runtime, json.loads((master / name).read_text()), people[who], meaning)
 
-    # Master data as the README's step 2 (setup: the console is for the lot's story).
-    for path in sorted(master.glob("equipment-*.json")):
-        submit(path.name, "dana", "authored")
-    for path in sorted(master.glob("calibration-*.json")):
-        submit(path.name, "dana", "verified")
-    submit("change-requested.json", "dana", "authored")
-    for path in sorted(master.glob("spec-*.json")):
-        submit(path.name, "dana", "authored")
-    submit("change-assessed.json", "dana", "reviewed")
-    submit("change-approved.json", "quinn", "approved")
-    submit("supplier-polymer-supply.json", "quinn", "approved")
-
     with serving(create_app(runtime.ledger)) as base, chromium() as browser:
+        admin_page, admin_refused = offline_page(browser, base, 1280, 800)
+        warned: list[str] = []
+        admin_page.on("dialog", lambda d: (warned.append(d.message), d.accept()))
+        admin_page.goto(base + "/app")
+        _sign_in(admin_page, Path(runtime.admin_key_path), "")
+        admin_page.wait_for_selector("#nav:not([hidden])")
+        assert warned and "device key" in warned[0]
+        for who, (name, role) in roster.items():
+            admin_page.goto(base + f"/app#/new/signer?for={who}")
+            admin_page.wait_for_selector("form.record-form [name=address]")
+            assert admin_page.get_attribute("[name=roles]", "aria-required") == "true"
+            admin_page.select_option("form.record-form select[name=action]", "grant")
+            admin_page.fill("[name=address]", people[who].address)
+            admin_page.fill("[name=name]", name)
+            admin_page.fill("[name=roles]", role)
+            assert admin_page.input_value("#meaning") == "approved"
+            admin_page.click("form.record-form button[type=submit]")
+            admin_page.wait_for_selector(".accepted, .result .problem, .result .bad")
+            assert admin_page.locator(".accepted").count() == 1, admin_page.inner_text(".result")
+        token = bearer(runtime, people["quinn"])
+        signers = {s["address"].lower(): s for s in client.get("/v1/signers", headers=token).json()}
+        assert signers[people["quinn"].address.lower()]["name"] == "Quinn Approver"
+        assert not _unexpected(admin_refused), admin_refused
+        admin_page.close()
+
+        # Master data as the README's step 2 (setup: the console is for the lot's story).
+        for path in sorted(master.glob("equipment-*.json")):
+            submit(path.name, "dana", "authored")
+        for path in sorted(master.glob("calibration-*.json")):
+            submit(path.name, "dana", "verified")
+        submit("change-requested.json", "dana", "authored")
+        for path in sorted(master.glob("spec-*.json")):
+            submit(path.name, "dana", "authored")
+        submit("change-assessed.json", "dana", "reviewed")
+        submit("change-approved.json", "quinn", "approved")
+        submit("supplier-polymer-supply.json", "quinn", "approved")
+
         pages = {}
         for who in people:
             page, refused = offline_page(browser, base, 1280, 800)
             page.goto(base + "/app")
             _sign_in(page, keys[who], PASSWORD)
             page.wait_for_selector("#nav:not([hidden])")
+            assert roster[who][0] in page.inner_text("#who-name")
             pages[who] = (page, refused)
         dana, quinn, mo = (pages[w][0] for w in ("dana", "quinn", "mo"))
         # 3. Inspections (stamped now) and a nonconformance.

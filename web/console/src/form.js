@@ -109,7 +109,7 @@ function stringList(name, path, schema, required, value) {
   const control = h("textarea", { id, name: path, rows: 2, spellcheck: "false", "aria-describedby": `${id}-hint`, "aria-required": required ? "true" : null });
   const el = h("div", { class: "field" },
     h("label", { for: id }, label(name, schema), required ? h("span", { class: "req", "aria-hidden": "true" }, " *") : null),
-    control, h("p", { class: "hint", id: `${id}-hint` }, "One per line."));
+    control, h("p", { class: "hint", id: `${id}-hint` }, schema.description ? `${schema.description.split("\n")[0]} One per line.` : "One per line."));
   const f = {
     el,
     control,

@@ -614,6 +614,7 @@ async function streamDashboard(ctrl, box, live, seq) {
 
 const FORM_TYPES = {
   inspection: "inspection/2",
+  signer: "signer/1",
   ncr: "ncr/1",
   capa: "capa/1",
   release: "release/1",
@@ -638,12 +639,34 @@ function newId(prefix) {
   return `${prefix}-${t}-${r}`;
 }
 
+/** The signer record's schema leaves its fields untyped (the ledger's own checks say what
+ * is wrong in the registry's terms); the form gives them their shape: a grant names the
+ * key's address, the printed name and the roles (an admin signs it, meaning approved). */
+function signerSchema(schema) {
+  const roles = [...new Set(Object.values(workflow.meanings).flatMap((m) => Object.values(m).flat()))].sort();
+  const p = schema.properties;
+  return {
+    ...schema,
+    required: [...new Set([...(schema.required || []), "action", "address", "name", "roles"])],
+    properties: {
+      ...p,
+      action: { ...p.action, title: "Action", enum: ["grant", "revoke"], default: "grant" },
+      address: { ...p.address, title: "Address", type: "string", maxLength: 42, description: "The key's address, 0x and 40 hex digits (evledger keys new prints it; a keystore file names it)." },
+      name: { ...p.name, title: "Printed name", type: "string", maxLength: 200, description: "The name shown with every signature of this key (21 CFR 11.50)." },
+      roles: { ...p.roles, title: "Roles", type: "array", items: { type: "string" }, description: `One of: ${roles.join(", ")}.` },
+      person: { ...p.person, title: "Person", type: "string", maxLength: 100, description: "The person's id (an employee number, say): one person may hold several keys." },
+      compromised: { ...p.compromised, title: "Compromised (on a revoke)", type: "boolean" },
+    },
+  };
+}
+
 async function formPage(target, kind, query) {
   const { components, mapping } = await schemas();
   const schemaName = FORM_TYPES[kind] || kind;
   if (!mapping[schemaName]) throw new Error(`no record schema ${schemaName}`);
-  const schema = resolve(components, { $ref: mapping[schemaName] });
+  let schema = resolve(components, { $ref: mapping[schemaName] });
   const rtype = schema.properties.type.const;
+  if (rtype === "signer") schema = signerSchema(schema);
   const lot = query.get("lot") || "";
   const step = query.get("step") || "";
   const out = [heading(`New ${rtype} record`)];
