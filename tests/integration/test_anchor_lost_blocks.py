@@ -46,7 +46,7 @@ from tests.conftest import ledger_settings, running_ledger
 from tests.helpers import register, rpc, wait_for
 from tests.integration.test_reorg import verified_on_chain
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-4")]
 
 
 def receipt(client: TestClient, account: LocalAccount) -> dict[str, Any]:

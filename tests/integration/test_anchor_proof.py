@@ -16,7 +16,7 @@ from ledger.anchor_proof import cut_anchor_proof
 from ledger.runtime import Runtime
 from tests.helpers import fresh, inspection, master_data, register, sign, wait_anchored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-3")]
 
 
 @pytest.fixture()

@@ -39,7 +39,10 @@ from tests.helpers import (
     wait_anchored,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("API-1", "P11-70-1", "P11-10d-1", "P11-300d-1", "P11-10e-4", "RCPT-5"),
+]
 
 REPO = Path(__file__).resolve().parents[2]
 HEX64 = re.compile(r"^[0-9a-f]{64}$")

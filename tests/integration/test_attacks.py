@@ -18,7 +18,7 @@ from ledger.audit import Auditor, Finding
 from ledger.runtime import Runtime
 from tests.helpers import admin, bearer, inspection, register, sign, wait_anchored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10a-1")]
 
 
 @dataclass

@@ -14,7 +14,7 @@ from ledger.audit import Auditor, Finding
 from ledger.runtime import Runtime
 from tests.helpers import inspection, register, sign, wait_anchored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10a-6", "P11-10a-1")]
 
 
 def audit(rt: Runtime, workers: int, batch: int) -> list[Finding]:

@@ -26,7 +26,7 @@ from tests.helpers import (
     sign,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("OPS-7")]
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from evledger_verify.rules import check_times
 
 from ledger.embedded import repo_root
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("OPS-6")]
 
 ROOT = repo_root()
 

@@ -23,7 +23,7 @@ from tests.integration.test_domain_workflows import correction, evidence, releas
 from tests.integration.test_rules_replay import Plant
 from tests.js_bundle import assert_js_agrees
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10b-1", "P11-10a-3")]
 
 VERIFY = Path(sys.executable).parent / "evledger-verify"
 

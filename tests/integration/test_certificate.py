@@ -32,7 +32,7 @@ from tests.integration.test_domain_workflows import (
 )
 from tests.integration.test_lot_life import released_lot
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10b-2", "P11-50-1", "PAGE-3")]
 __all__ = ["qa"]
 
 BASE = "https://ledger.example.com"

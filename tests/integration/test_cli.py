@@ -19,7 +19,7 @@ from ledger.embedded import free_port, repo_root
 from ledger.runtime import Runtime
 from tests.helpers import inspection
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("API-7")]
 
 
 @pytest.fixture()

@@ -14,7 +14,7 @@ from ingest.client import Client, RefusedError, SignedSubmission, SigningKey
 from ledger.runtime import Runtime
 from tests.helpers import fresh, inspection, record_count, register
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("API-6")]
 
 
 class AnswerLost(httpx.BaseTransport):

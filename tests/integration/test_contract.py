@@ -29,7 +29,7 @@ try:
 except ImportError:  # tests/ is on sys.path (pytest's default import mode), the repo root is not
     import reference_tree as ref  # type: ignore[import-not-found, no-redef]
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-2")]
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACT = json.loads((REPO / "contracts" / "EvidenceAnchor.json").read_text())

@@ -26,7 +26,7 @@ from ingest.client import Client, ClientError, SignedSubmission, SigningKey, loa
 from tests.helpers import wait_for
 from tests.integration.test_quickstart import Service, new_service, stop_orphaned_postgres
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("OPS-1")]
 
 
 class Load:

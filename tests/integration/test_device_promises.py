@@ -23,7 +23,7 @@ from ledger.runtime import Runtime
 from tests.conftest import ledger_settings
 from tests.helpers import GTIN, fresh, register, wait_anchored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("RCPT-1", "FLOOR-3")]
 
 
 @pytest.fixture()

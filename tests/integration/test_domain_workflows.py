@@ -30,7 +30,13 @@ from tests.helpers import (
     specification,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req(
+        "P11-10f-1", "A11-15-1", "ISO-8.2.6-1", "ISO-8.3-1", "ISO-8.5.2-1", "P11-10k-1",
+        "P11-10e-1", "ISO-7.5.8-1", "P11-50-1", "CFR211-192-1",
+    ),
+]
 
 PRODUCT = {"gtin": GTIN}
 KEY = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id"}

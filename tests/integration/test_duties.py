@@ -21,7 +21,10 @@ from tests.integration.test_domain_workflows import evidence, release, workflow
 from tests.integration.test_master_data import bundle_of
 from tests.integration.test_rules_replay import Plant, only_rule_broken
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("P11-10g-3", "P11-10g-2", "P11-10g-4", "A11-12.3-1", "P11-100-1", "P11-10e-4"),
+]
 
 
 def grant(account: LocalAccount, roles: list[str], rid: str) -> dict[str, Any]:

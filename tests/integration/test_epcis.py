@@ -35,6 +35,7 @@ from tests.unit.test_epcis_hash import GS1_CONTEXT, oracle
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.filterwarnings("ignore:open_text is deprecated:DeprecationWarning"),
+    pytest.mark.req("FSMA-204-2"),
 ]
 DATA = Path(__file__).parents[1] / "data" / "epcis"
 #: The genealogy tests' plant: 3 supplier lots, 2 product lots (P-1 made from two of them), a

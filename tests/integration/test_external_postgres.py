@@ -21,7 +21,7 @@ from ledger.embedded import Anvil, free_port
 from tests.conftest import ledger_settings, running_ledger
 from tests.helpers import inspection, master_data, register, sign, wait_anchored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("OPS-4")]
 
 BIN = Path("/usr/lib/postgresql/15/bin")
 OWNER_PASSWORD = "owner-pw-for-tests"

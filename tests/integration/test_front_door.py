@@ -35,7 +35,7 @@ from ledger.runtime import Runtime
 from ledger.service import Ledger
 from tests.helpers import admin, bearer, inspection, register, sign, signer_list
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("API-5", "P11-10d-2")]
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://evledger.dev/problems/"

@@ -47,7 +47,7 @@ from api.app import create_app
 from ledger.runtime import Runtime
 from tests.helpers import bearer, inspection, master_data, register, sign, wait_anchored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("API-2")]
 
 SEED = 20261122  # schemathesis' own seed; Hypothesis runs derandomized
 MAX_EXAMPLES = 100

@@ -22,7 +22,7 @@ from ledger.runtime import Runtime
 from tests.helpers import bearer, inspection, register, sign
 from tests.integration.test_domain_workflows import Qa, evidence, qa, release
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ISO-7.5.9-1", "FSMA-204-1")]
 __all__ = ["qa"]  # the fixture, shared with the workflow tests
 
 

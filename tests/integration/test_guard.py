@@ -30,6 +30,8 @@ from starlette.types import Message
 from api import guard
 from api.guard import MAX_JSON_DEPTH, RequestGuard, check_json, parse_json
 
+pytestmark = pytest.mark.req("API-3")
+
 LIMIT = 64 * 1024
 BATCH = "/v1/records/batch"
 BATCH_LIMIT = 8 * 1024 * 1024

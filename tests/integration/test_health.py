@@ -20,7 +20,7 @@ from ledger.runtime import Runtime
 from tests.conftest import running_ledger
 from tests.helpers import fresh, inspection, master_data, register, sign, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-6")]
 
 
 @pytest.fixture()

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from ledger.runtime import Runtime
 from tests.helpers import inspection, master_data, register, sign, wait_anchored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10a-4")]
 
 EVIDENCE = ["records", "log_leaves", "tree_nodes", "checkpoints", "anchors", "anchor_states",
             "anchor_submissions", "anchor_proofs", "ledger_meta"]

@@ -27,7 +27,7 @@ from ledger.runtime import Runtime
 from tests.helpers import register
 from tests.modbus_sim import ModbusSimServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("FLOOR-3", "API-7")]
 
 BIN = Path(sys.executable).parent
 GTIN = "09506000134352"

@@ -38,7 +38,7 @@ from ledger.runtime import Runtime
 from tests.helpers import bearer, register
 from tests.modbus_sim import ModbusSimServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("FLOOR-4", "FLOOR-3")]
 
 BIN = Path(sys.executable).parent
 GTIN = "09506000134352"

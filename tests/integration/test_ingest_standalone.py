@@ -12,7 +12,7 @@ import pytest
 
 from ledger.embedded import repo_root
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("FLOOR-7")]
 
 SERVER_PACKAGES = {
     "web3", "fastapi", "sqlalchemy", "psycopg2-binary", "psycopg", "pgserver", "eth-account",

@@ -27,7 +27,7 @@ from ingest.client import Passwords, SigningKey, new_key, new_keystore
 from ledger.embedded import repo_root
 from ledger.runtime import Runtime
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10d-3")]
 
 EVLEDGER = repo_root() / ".venv" / "bin" / "evledger"
 CAST = repo_root() / "node_modules" / ".bin" / "cast"

@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers import inspection, register, sign
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10e-3")]
 
 
 def test_lot_records_form_one_chain(client, runtime, specs) -> None:  # type: ignore[no-untyped-def]

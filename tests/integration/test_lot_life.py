@@ -22,7 +22,7 @@ from tests.integration.test_domain_workflows import (
 )
 from tests.integration.test_rules_replay import Plant, only_rule_broken
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ISO-8.2.2-1", "ISO-7.5.8-1")]
 __all__ = ["qa"]  # the fixture, shared with the workflow tests
 
 

@@ -41,7 +41,10 @@ from tests.integration.test_bundle import export, final_with_proof, verify
 from tests.integration.test_domain_workflows import evidence, release, workflow
 from tests.integration.test_rules_replay import Plant, only_rule_broken
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("ISO-4.2.4-1", "ISO-7.6-1", "ISO-7.4-1", "P11-10k-1"),
+]
 
 Specs = tuple[LocalAccount, LocalAccount]
 

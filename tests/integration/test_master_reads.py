@@ -37,7 +37,7 @@ from tests.integration.test_domain_workflows import release, workflow
 from tests.integration.test_master_data import post, scans
 from tests.integration.test_rules_replay import Plant
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ISO-4.2.4-2")]
 
 
 def key_file(account: LocalAccount, path: Path) -> str:

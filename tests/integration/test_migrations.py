@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from ledger.db import migrate
 from ledger.models import Base
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10a-5")]
 
 
 def test_migrations_match_the_models(database_url: str) -> None:

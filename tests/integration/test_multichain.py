@@ -28,7 +28,7 @@ from ledger.runtime import Runtime
 from tests.conftest import running_ledger
 from tests.helpers import fresh, inspection, master_data, register, rpc, sign, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-7", "RCPT-7")]
 
 PRIMARY, SECOND = 31337, 31338
 VERIFY = Path(sys.executable).parent / "evledger-verify"

@@ -16,7 +16,7 @@ from ingest.outbox import Outbox
 from ledger.runtime import Runtime
 from tests.helpers import GTIN, fresh, register
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("FLOOR-4", "FLOOR-3")]
 
 
 def _scan(lot: str) -> dict[str, Any]:

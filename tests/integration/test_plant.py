@@ -50,7 +50,7 @@ from ledger.models import LogLeaf, Record
 from ledger.runtime import Runtime
 from tests.helpers import bearer, register
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("FLOOR-8", "ISO-7.5.9-1")]
 
 #: `evledger` as the shop-floor distribution installs it (ingest.cli without the server's
 #: commands, which the server's `evledger` adds): a third of the start-up time.

@@ -25,7 +25,7 @@ from ledger.runtime import Runtime
 from tests.helpers import bearer, register, sign
 from tests.modbus_sim import ModbusSimServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("FLOOR-5")]
 
 DT = ModbusTcpClient.DATATYPE
 HOLDING, INPUT = 20, 4  # registers served, addresses 0..n-1 as on the wire

@@ -20,7 +20,7 @@ from ledger.runtime import Runtime
 from tests.conftest import ledger_settings
 from tests.helpers import fresh, inspection, sign, wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("RCPT-1")]
 
 
 @pytest.fixture()

@@ -32,7 +32,7 @@ def ncr_open(record_id: str, lot: str) -> dict[str, Any]:
     return {"record_id": record_id, "type": "ncr", "schema": "ncr/1", "ncr_id": f"NCR-{record_id}",
             "lot": lot, "step": "open", "nature": "burr on the shaft tip"}
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-1")]
 
 ROOT = repo_root()
 BIN = Path(sys.executable).parent

@@ -33,7 +33,10 @@ from tests.helpers import (
     signer_list,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("A11-12.3-1", "P11-10d-1", "P11-10g-2", "P11-100-1"),
+]
 
 
 def grant_record(

@@ -34,7 +34,7 @@ import pytest
 from ledger.embedded import find_anvil_binary, free_port, repo_root
 from tests.integration.test_quickstart import stop_orphaned_postgres
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("OPS-5")]
 
 ROOT = repo_root()
 PYTHON = sys.executable

@@ -33,7 +33,7 @@ from tests.helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-4")]
 
 CONFIRMATIONS = 4
 

@@ -24,7 +24,7 @@ from ledger.runtime import Runtime
 from tests.helpers import bearer, inspection, sign, wait_anchored
 from tests.integration.test_domain_workflows import evidence, release, workflow
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10a-3")]
 
 
 @dataclass

@@ -9,7 +9,7 @@ from ledger.embedded import Anvil
 from ledger.errors import ChainError, ConfigError
 from ledger.runtime import Runtime
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-8")]
 
 
 def test_reopen_is_idempotent_and_refuses_another_chain(

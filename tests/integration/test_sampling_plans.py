@@ -16,7 +16,7 @@ from eth_account.signers.local import LocalAccount
 from tests.helpers import approve_spec, inspection, now_iso, specification
 from tests.integration.test_rules_replay import Plant, only_rule_broken
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("SMP-1")]
 
 PLAN = {"standard": "ISO 2859-1:1999", "level": "II", "aql": "0.65"}
 

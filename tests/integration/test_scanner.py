@@ -29,7 +29,10 @@ from ingest.scanner import ScannerIngester
 from ledger.runtime import Runtime
 from tests.helpers import fresh, register
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("FLOOR-1", "FLOOR-2", "P11-10h-1", "CFR830-1"),
+]
 
 GTIN = "09506000134352"
 EAN13 = "5901234123457"

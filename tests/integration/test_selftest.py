@@ -23,7 +23,7 @@ from ledger.selftest import checkout_root, find_lockfile, installed_versions, re
 from tests.integration.test_external_postgres import scram_postgres as _scram_postgres
 from tests.integration.test_quickstart import BIN, Service, new_service, stop_orphaned_postgres
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("IQ-1")]
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,7 @@ from tests.integration.test_master_data import bundle_of, lot_view, refused
 from tests.integration.test_rules_replay import Plant
 from tests.integration.test_sampling_plans import PLAN, lot_inspection
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10a-3", "P11-10f-1", "CFR211-192-1")]
 
 
 # -- what the audit and the bundle verifier say ------------------------------------------------

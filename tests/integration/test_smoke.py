@@ -7,7 +7,7 @@ from evledger_verify.receipt import Trust, verify_receipt
 
 from tests.helpers import inspection, register, sign, wait_anchored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-1")]
 
 
 def test_submit_to_verified_receipt(client, runtime, specs) -> None:  # type: ignore[no-untyped-def]

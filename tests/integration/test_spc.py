@@ -28,7 +28,7 @@ from tests.conftest import running_ledger
 from tests.helpers import GTIN, bearer, inspection, register, sign, wait_for
 from tests.modbus_sim import ModbusSimServer
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("SPC-1", "FLOOR-5")]
 
 DT = ModbusTcpClient.DATATYPE
 LOT = "LOT-SPC-1"

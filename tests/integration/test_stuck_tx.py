@@ -29,7 +29,7 @@ from tests.helpers import (
     wait_for,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ANCH-5")]
 
 
 @pytest.fixture()

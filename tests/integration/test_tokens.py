@@ -12,7 +12,7 @@ from ingest.client import SigningKey
 from ledger.runtime import Runtime
 from tests.helpers import bearer, fresh, inspection, master_data, register, sign
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("P11-10d-2")]
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 

@@ -21,7 +21,7 @@ from ledger.runtime import Runtime
 from tests.helpers import bearer
 from tests.integration.test_genealogy import PALLET, Plant
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("FSMA-204-1", "ISO-7.5.9-1")]
 
 
 @pytest.fixture()

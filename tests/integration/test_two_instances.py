@@ -23,7 +23,7 @@ from ledger.models import Record
 from tests.conftest import fresh_database
 from tests.integration.test_quickstart import BIN, Service
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("OPS-2")]
 
 
 def instance(root: Path, name: str, database_url: str, rpc_url: str) -> Service:

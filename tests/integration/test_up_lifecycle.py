@@ -20,7 +20,7 @@ import pytest
 from ledger.embedded import free_port, port_is_free
 from tests.integration.test_quickstart import Service, new_service, stop_orphaned_postgres
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("OPS-3")]
 
 
 def alive(pid: int) -> bool:

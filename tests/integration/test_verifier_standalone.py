@@ -11,7 +11,7 @@ import pytest
 
 from ledger.embedded import repo_root
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("ISO-4.2.5-1")]
 
 SERVER_PACKAGES = {"web3", "fastapi", "sqlalchemy", "psycopg2-binary", "eth-account", "uvicorn"}
 

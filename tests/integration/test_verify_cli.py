@@ -27,7 +27,7 @@ from ledger.runtime import Runtime
 from tests import reference_tree as ref
 from tests.helpers import inspection, register, sign, wait_anchored
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("RCPT-2", "ISO-4.2.5-1", "P11-10a-2")]
 
 Capsys = pytest.CaptureFixture[str]
 

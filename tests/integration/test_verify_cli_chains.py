@@ -20,7 +20,7 @@ from web3.contract import Contract
 from ledger.embedded import Anvil, repo_root
 from tests.receipt_builder import RECORD, FakeLog
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("RCPT-7")]
 
 CLI = Path(sys.executable).parent / "evledger-verify"
 UNREACHABLE = "http://127.0.0.1:1"

@@ -18,7 +18,7 @@ from evledger_verify.cli import main
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("RCPT-3")]
 
 CLI = Path(sys.executable).parent / "evledger-verify"
 HOSTILE = {

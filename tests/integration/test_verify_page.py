@@ -28,7 +28,7 @@ from ledger.embedded import repo_root
 from tests.helpers import inspection, keep_screenshot, wait_for
 from tests.integration.test_rules_replay import Plant
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.req("PAGE-1", "P11-10a-2")]
 
 ROOT = repo_root()
 PAGE = ROOT / "web" / "dist" / "verify.html"

@@ -12,6 +12,8 @@ import pytest
 from api import pages, pagination, problems
 from api.pagination import decode_cursor, encode_cursor, page
 
+pytestmark = pytest.mark.req("API-1", "API-5")
+
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 

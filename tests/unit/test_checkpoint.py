@@ -23,6 +23,8 @@ from evledger_verify.errors import FormatError, SignatureInvalidError, Verificat
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.req("RCPT-4", "P11-30-1")
+
 ORIGIN = "evledger/31337/0x5fbdb2315678afecb367f032d93f642f64180aa3"
 ROOT = hashlib.sha256(b"root").digest()
 ROOT_B64 = base64.b64encode(ROOT).decode()

@@ -40,6 +40,8 @@ from ingest.client import (
 )
 from tests import helpers
 
+pytestmark = pytest.mark.req("API-6", "P11-70-1", "P11-10d-2")
+
 DOMAIN = Domain(31337, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
 SECRET = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 KEY = SigningKey(SECRET)

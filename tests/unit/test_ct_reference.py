@@ -14,6 +14,8 @@ from evledger_verify.merkle import leaf_hash, verify_consistency, verify_inclusi
 
 from ledger import tree
 
+pytestmark = pytest.mark.req("RCPT-5", "P11-30-1")
+
 CT = json.loads((Path(__file__).parent.parent / "vectors" / "ct_reference.json").read_text())
 LEAVES = [leaf_hash(bytes.fromhex(x)) for x in CT["leaves"]]
 ROOTS = [bytes.fromhex(r) for r in CT["roots"]]

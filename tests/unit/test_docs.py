@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from ledger.domain.authority import MATRIX
+
+pytestmark = pytest.mark.req("VAL-3")
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 

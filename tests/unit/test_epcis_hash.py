@@ -31,9 +31,12 @@ from pyld import jsonld
 
 DATA = Path(__file__).parents[1] / "data" / "epcis"
 EXAMPLES = sorted(DATA.glob("*.jsonld"))
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:open_text is deprecated:DeprecationWarning"  # the reference's context loader
-)
+pytestmark = [
+    pytest.mark.filterwarnings(
+        "ignore:open_text is deprecated:DeprecationWarning"  # the reference's context loader
+    ),
+    pytest.mark.req("FSMA-204-2"),
+]
 GS1_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 #: The JSON-LD contexts the reference package ships; anything else would be fetched.
 BUNDLED_CONTEXTS = {GS1_CONTEXT, "https://gs1.github.io/EPCIS/epcis-context.jsonld"}

@@ -46,7 +46,10 @@ from ledger.errors import InvalidRecordError, TooLargeError
 from tests.unit.test_epcis_hash import GS1_CONTEXT, oracle
 
 DATA = Path(__file__).parents[1] / "data" / "epcis"
-pytestmark = pytest.mark.filterwarnings("ignore:open_text is deprecated:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:open_text is deprecated:DeprecationWarning"),
+    pytest.mark.req("FSMA-204-2", "CFR830-1"),
+]
 DOMAIN = Domain(31337, "0x" + "11" * 20)
 T0 = datetime(2026, 11, 30, 6, 0, tzinfo=UTC)
 

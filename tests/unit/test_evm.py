@@ -12,6 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from trie import HexaryTrie
 
+pytestmark = pytest.mark.req("ANCH-3")
+
 items: Any = st.recursive(st.binary(max_size=80), lambda c: st.lists(c, max_size=6),
                           max_leaves=30)
 

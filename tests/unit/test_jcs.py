@@ -23,6 +23,8 @@ from evledger_verify.records import Entry, canonical_json
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.req("RCPT-6", "P11-30-1")
+
 SAFE = 2**53 - 1
 
 

@@ -15,6 +15,8 @@ import pytest
 
 from tests.vectors.judge import generate
 
+pytestmark = pytest.mark.req("PAGE-2")
+
 ROOT = Path(__file__).resolve().parents[2]
 #: The modules whose rules the judge applies (where a Refused kind is raised).
 JUDGE_MODULES = (

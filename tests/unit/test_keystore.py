@@ -28,6 +28,8 @@ from ingest.client import (
     plain_keys_allowed_by_env,
 )
 
+pytestmark = pytest.mark.req("P11-10d-3")
+
 SECRET = bytes.fromhex("4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
 KEY = SigningKey(SECRET)
 #: Lighter scrypt for the many keystores of these tests (test-only: ``keys new`` has no option).

@@ -22,6 +22,8 @@ from ledger.errors import LedgerError
 from tests import reference_tree as ref
 from tests.vectors.generate import naive_root_from_path
 
+pytestmark = pytest.mark.req("RCPT-5", "P11-30-1")
+
 SMALL = 64
 LARGE = 2000
 ENTRIES = [b"leaf-%d" % i for i in range(LARGE)]

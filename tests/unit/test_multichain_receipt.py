@@ -34,6 +34,8 @@ from hypothesis import strategies as st
 from tests import reference_tree as ref
 from tests.receipt_builder import LEGACY_KEYS, RECORD, FakeLog
 
+pytestmark = pytest.mark.req("RCPT-7")
+
 PRIMARY, SECOND, THIRD, STRANGER = 31337, 31338, 31339, 999
 CONTRACTS = {
     PRIMARY: "0x5FbDB2315678afecb367f032d93F642f64180aa3",

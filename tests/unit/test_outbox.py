@@ -23,6 +23,8 @@ from ingest.client import (
 )
 from ingest.outbox import Outbox, OutboxError, OutboxFull, ProducedLots
 
+pytestmark = pytest.mark.req("FLOOR-3")
+
 ROOT = Path(__file__).resolve().parents[2]
 SIG = "0x" + "11" * 65
 

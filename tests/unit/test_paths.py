@@ -8,6 +8,8 @@ import pytest
 
 from api.paths import routed_path, unquote_segment
 
+pytestmark = pytest.mark.req("API-4")
+
 
 @pytest.mark.parametrize("lot", ["2026/05", "A%2FB", "50%", "%", "/", "a//b/", "x%25y", "A B"])
 def test_a_quoted_lot_routes_as_one_segment_and_unquotes_to_itself(lot: str) -> None:

@@ -13,6 +13,8 @@ from ingest.client import SignedSubmission, SigningKey
 from ingest.plc import LotRegister, MapError, PlcIngester, load_map, parse_map
 from ledger.domain.schemas import parse_record
 
+pytestmark = pytest.mark.req("FLOOR-5")
+
 EXAMPLE = Path(__file__).parents[2] / "docs" / "examples" / "plc" / "line1.toml"
 
 DEVICE = '[device]\nhost = "127.0.0.1"\nstation = "line1"\n'

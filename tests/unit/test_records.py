@@ -28,6 +28,8 @@ from evledger_verify.records import (
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+pytestmark = pytest.mark.req("RCPT-6", "P11-70-1", "P11-10a-2")
+
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 DOMAIN = Domain(31337, CONTRACT)

@@ -18,6 +18,8 @@ from ingest.client import BatchResult, SignedSubmission, UnreachableError
 from ingest.outbox import Outbox, OutboxFull
 from ingest.runner import Runner, kv
 
+pytestmark = pytest.mark.req("FLOOR-6")
+
 SIG = "0x" + "11" * 65
 
 

@@ -45,6 +45,8 @@ from evledger_verify.sampling import (
     verdict,
 )
 
+pytestmark = pytest.mark.req("SMP-1")
+
 ISO: sampling.Edition = "ISO 2859-1:1999"
 Z14: sampling.Edition = "ANSI/ASQ Z1.4-2003"
 LETTERS = "ABCDEFGHJKLMNPQR"

@@ -23,6 +23,8 @@ from ingest.scan import (
 from ledger.domain.genealogy import Genealogy
 from ledger.domain.schemas import parse_record
 
+pytestmark = pytest.mark.req("FLOOR-1", "CFR830-1")
+
 GTIN = "09506000134352"  # check digit valid
 CFG = ScanConfig()
 NOW = datetime(2026, 11, 22, 8, 0, tzinfo=UTC)

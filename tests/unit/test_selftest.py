@@ -18,6 +18,8 @@ from ledger.selftest import (
     read_lockfile,
 )
 
+pytestmark = pytest.mark.req("IQ-1")
+
 HASH = "--hash=sha256:" + "a" * 64
 
 

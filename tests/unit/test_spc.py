@@ -13,6 +13,8 @@ from ledger import spc
 from ledger.errors import ConfigError
 from ledger.spc_monitor import parse_config
 
+pytestmark = pytest.mark.req("SPC-1")
+
 #: Montgomery, *Introduction to Statistical Quality Control*, 6th ed., Example 6.5: the cost
 #: of processing a mortgage loan application, 20 consecutive weeks (individuals chart).
 MORTGAGE_COSTS = [

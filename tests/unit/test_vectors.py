@@ -16,6 +16,8 @@ from ledger import tree
 from tests import reference_tree as ref
 from tests.vectors import generate
 
+pytestmark = pytest.mark.req("RCPT-5")
+
 VECTORS = Path(generate.__file__).resolve().parent
 
 

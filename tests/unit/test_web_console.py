@@ -12,6 +12,8 @@ import pytest
 
 from ledger.embedded import repo_root
 
+pytestmark = pytest.mark.req("CONS-3")
+
 ROOT = repo_root()
 
 

@@ -10,8 +10,12 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.vectors.bundles import generate as bundles
 from tests.vectors.receipts import generate
+
+pytestmark = pytest.mark.req("PAGE-2", "CONS-3")
 
 ROOT = Path(__file__).resolve().parents[2]
 

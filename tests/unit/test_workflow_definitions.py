@@ -10,6 +10,8 @@ import pytest
 from ledger.domain.lots import NEXT_STEPS
 from ledger.domain.schemas import Capa, Change, Ncr
 
+pytestmark = pytest.mark.req("WF-1")
+
 
 @pytest.mark.parametrize(("rtype", "model"), [("ncr", Ncr), ("capa", Capa), ("change", Change)])
 def test_steps_agree(rtype: str, model: type[Ncr | Capa | Change]) -> None:

@@ -647,7 +647,7 @@ function signerSchema(schema) {
   const p = schema.properties;
   return {
     ...schema,
-    required: [...new Set([...(schema.required || []), "action", "address", "name", "roles"])],
+    required: [...new Set([...(schema.required || []), "action", "address"])],
     properties: {
       ...p,
       action: { ...p.action, title: "Action", enum: ["grant", "revoke"], default: "grant" },
@@ -687,14 +687,28 @@ async function formPage(target, kind, query) {
   if (schema.properties.inspected_at) initial.inspected_at = new Date().toISOString().replace(/\.\d+Z$/, "Z");
   if (initial.step && initial[`${rtype}_id`]) initial.record_id = `${initial[`${rtype}_id`]}-${initial.step}`;
 
-  const only = stepFields ? new Set([...common, ...(stepFields[initial.step] || [])]) : null;
+  let only = stepFields ? new Set([...common, ...(stepFields[initial.step] || [])]) : null;
+  // A signer grant names the key's printed name and roles; a revoke only the address (and
+  // whether the key was compromised).
+  const signerAction = rtype === "signer" ? (query.get("action") === "revoke" ? "revoke" : "grant") : null;
+  if (signerAction) {
+    initial.action = signerAction;
+    only = new Set(signerAction === "grant" ? ["record_id", "action", "address", "name", "roles", "person"] : ["record_id", "action", "address", "compromised"]);
+  }
   const form = h("form", { class: "record-form", novalidate: true });
   // Shown at once: what the schema requires, the step's own fields, the lot; the rest folds.
   const prominent = new Set([...(stepFields?.[initial.step] || []), "lot", "description", "severity", "statement", "decision", "evidence"]);
   // A workflow step must carry each field it owns (the ledger refuses it otherwise): those
   // are required here although the schema, shared by every step, lets them be null.
-  const mustHave = new Set(stepFields?.[initial.step] || []);
+  const mustHave = new Set(stepFields?.[initial.step] || (signerAction === "grant" ? ["name", "roles"] : []));
   const obj = objectField(components, rtype, "", schema, true, initial, true, false, only, prominent, mustHave);
+  if (signerAction && obj.fields.action) {
+    obj.fields.action.control.addEventListener("change", () => {
+      const q = new URLSearchParams(query);
+      q.set("action", obj.fields.action.control.value || "grant");
+      location.hash = `#/new/${kind}?${q}`;
+    });
+  }
   if (stepFields && obj.fields.step) {
     obj.fields.step.control.addEventListener("change", () => {
       const q = new URLSearchParams(query);
