@@ -31,7 +31,10 @@ from ledger.runtime import Runtime
 from tests.helpers import bearer, inspection, keep_screenshot, post, register, wait_for
 from tests.integration.test_front_door import assert_problem, chromium, offline_page, serving
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.req("CONS-1", "CONS-2", "P11-50-1", "P11-10b-2", "P11-10e-1"),
+]
 
 PASSWORD = "console test password"
 
