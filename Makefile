@@ -72,6 +72,16 @@ release: setup
 	cp requirements.lock dist/
 	cd dist && sha256sum *.whl requirements.lock > SHA256SUMS
 
+# The validation pack (README, "Validation"): the whole suite (about 21 minutes) with
+# machine-readable results, the environment, build/validation/pack.json and pack.html, and the
+# pack's SHA-256 logged as a signed validation record: in a private `evledger up` under
+# build/validation/ledger, signed by its audit key, unless VALIDATION_ARGS names another ledger
+# (--api URL --home DIR) or key (--key FILE --password-file FILE). TESTS="..." runs a subset.
+.PHONY: validation-pack
+validation-pack: setup
+	$(BIN)/python -m tests.validation.pack --out build/validation \
+	  $(if $(TESTS),--tests $(TESTS)) $(VALIDATION_ARGS)
+
 node_modules/.installed: package.json package-lock.json
 	npm install --no-audit --no-fund --loglevel=error
 	@touch $@
