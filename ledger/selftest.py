@@ -21,14 +21,15 @@ Each check is one line of the report, ``ok``, ``FAIL`` or ``warn``:
   in as superuser without a password, a chain whose admin methods answer anyone, an API bound
   beyond localhost without TLS in front.
 
-The report is logged as a signed ``alert`` record (source ``audit``, severity ``info`` when
-every check passed, ``warning`` otherwise, no lot: it holds no lot) until the rules know a
-record type of its own.
+The report is logged as a signed ``validation`` record (kind ``iq-selftest``, outcome passed
+or failed, the counts of checks, the SHA-256 of the report's RFC 8785 form, each check in its
+``details``), recorded by the audit key.
 """
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import importlib.metadata
 import ipaddress
 import json
@@ -53,7 +54,13 @@ from eth_typing import Hash32
 from evledger_verify.checkpoint import verifier_key_string
 from evledger_verify.errors import FormatError
 from evledger_verify.receipt import Trust, verify_receipt
-from evledger_verify.records import Domain, eip712_digest, keccak256, record_hash
+from evledger_verify.records import (
+    Domain,
+    canonical_json,
+    eip712_digest,
+    keccak256,
+    record_hash,
+)
 from evledger_verify.rpc import RpcClient, check_receipt_on_chains
 
 from ledger.chain import Chain, load_artifact
@@ -787,23 +794,35 @@ class SelfTest:
             if not failed
             else f"{len(failed)} failed: {', '.join(dict.fromkeys(c.name for c in failed))}"
         )
+        details = {
+            "selftest": "installation qualification",
+            "host": host,
+            "tolerances": {
+                "database_clock_s": f"{DB_SKEW_TOLERANCE:g}",
+                "chain_clock_s": f"{CHAIN_SKEW_TOLERANCE:g}",
+            },
+            "checks": checks,
+        }
+        statuses = [c.status for c in self.checks]
         return {
             "record_id": rid,
-            "type": "alert",
-            "schema": "alert/1",
-            "alert_id": rid,
-            "source": "audit",
-            "severity": "info" if not failed else "warning",
-            "description": f"evledger selftest (installation qualification) on {host}: {summary}",
-            "details": {
-                "selftest": "installation qualification",
-                "host": host,
-                "tolerances": {
-                    "database_clock_s": f"{DB_SKEW_TOLERANCE:g}",
-                    "chain_clock_s": f"{CHAIN_SKEW_TOLERANCE:g}",
-                },
-                "checks": checks,
+            "type": "validation",
+            "schema": "validation/1",
+            "validation_id": rid,
+            "kind": "iq-selftest",
+            # The report (its details) in RFC 8785 form: what the record states it checked.
+            "sha256": hashlib.sha256(canonical_json(details)).hexdigest(),
+            "outcome": "failed" if failed else "passed",
+            "summary": {
+                "checks": len(statuses),
+                "passed": statuses.count(OK),
+                "failed": statuses.count(FAIL),
+                "warnings": statuses.count(WARN),
             },
+            "software": f"evledger {installed_versions().get('evledger', 'unknown')}",
+            "host": host[:200] or "unknown",
+            "description": f"evledger selftest (installation qualification) on {host}: {summary}",
+            "details": details,
         }
 
     def round_trip(self) -> None:
