@@ -88,14 +88,15 @@ node_modules/.installed: package.json package-lock.json
 
 # The verification page (/verify), one self-contained file built reproducibly with esbuild;
 # it prints the file's SHA-256, also written to web/dist/verify.html.sha256 (web/verify/README.md).
-web/dist/verify.html: web/verify/build.mjs web/verify/index.html web/verify/style.css \
-                      web/verify/package.json $(wildcard web/verify/src/*.js) node_modules/.installed
+web/dist/verify.html: web/page.mjs web/verify/build.mjs web/verify/index.html web/verify/style.css \
+                      web/verify/package.json $(wildcard web/verify/src/*.js) \
+                      $(wildcard web/verify/src/judge/*.js) node_modules/.installed
 	node web/verify/build.mjs
 
 # The QA console (/app), built the same way from web/console (it imports web/verify/src's
 # records and bytes modules, and what they import); its SHA-256 goes to
 # web/dist/console.html.sha256 (web/console/README.md).
-web/dist/console.html: web/console/build.mjs web/console/index.html web/console/style.css \
+web/dist/console.html: web/page.mjs web/console/build.mjs web/console/index.html web/console/style.css \
                        web/console/package.json $(wildcard web/console/src/*.js) \
                        $(wildcard web/verify/src/*.js) node_modules/.installed
 	node web/console/build.mjs
