@@ -39,10 +39,7 @@ from tests.helpers import (
     wait_anchored,
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.req("API-1", "P11-70-1", "P11-10d-1", "P11-300d-1", "P11-10e-4", "RCPT-5"),
-]
+pytestmark = [pytest.mark.integration, pytest.mark.req("API-1")]
 
 REPO = Path(__file__).resolve().parents[2]
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
@@ -230,6 +227,7 @@ def test_signed_at_of_the_wrong_type_is_refused(
      (-30 * 86400, ("time:", "is at most 900 s old", "sign again"))],
     ids=["a day ahead", "30 days old"],
 )
+@pytest.mark.req("P11-10e-4")
 def test_signed_at_out_of_window_is_refused(
     client: TestClient, runtime: Runtime, inspector: LocalAccount, offset: int,
     fragments: tuple[str, ...],
@@ -240,6 +238,7 @@ def test_signed_at_out_of_window_is_refused(
     assert_not_stored(client, before, "INS-1")
 
 
+@pytest.mark.req("P11-10e-4")
 def test_a_device_backlog_keeps_its_capture_time(
     client: TestClient, runtime: Runtime, inspector: LocalAccount
 ) -> None:
@@ -366,6 +365,7 @@ def test_deeply_nested_json_is_refused_without_crashing() -> None:
     ["0x1234", "0x" + "zz" * 65, "11" * 66, "0x" + "11" * 66, "", "0x" + "11" * 65 + " "],
     ids=["short", "not hex", "no 0x", "too long", "empty", "trailing space"],
 )
+@pytest.mark.req("P11-70-1")
 def test_malformed_signature_is_refused(
     client: TestClient, good: dict[str, Any], signature: str
 ) -> None:
@@ -392,6 +392,7 @@ def _malleate(signature: str) -> str:
     ],
     ids=["bad v", "zero r and s", "high-s twin of a valid signature"],
 )
+@pytest.mark.req("P11-70-1")
 def test_unusable_signature_is_401(
     client: TestClient, good: dict[str, Any], tamper: Callable[[str], str],
     fragments: tuple[str, ...],
@@ -402,6 +403,7 @@ def test_unusable_signature_is_401(
     assert_not_stored(client, before, "INS-1")
 
 
+@pytest.mark.req("P11-70-1")
 def test_signature_over_another_record_is_refused(
     client: TestClient, runtime: Runtime, inspector: LocalAccount
 ) -> None:
@@ -421,6 +423,7 @@ def test_signature_over_another_record_is_refused(
 @pytest.mark.parametrize(
     "field", ["record_id", "type", "meaning", "signed_at"]
 )
+@pytest.mark.req("P11-70-1")
 def test_signature_binds_each_signed_field(
     client: TestClient, runtime: Runtime, inspector: LocalAccount, field: str
 ) -> None:
@@ -442,6 +445,7 @@ def test_signature_binds_each_signed_field(
     assert_not_stored(client, before, "INS-1", "INS-2")
 
 
+@pytest.mark.req("P11-70-1")
 def test_claimed_signer_that_did_not_sign_is_401(
     client: TestClient, runtime: Runtime, good: dict[str, Any], inspector: LocalAccount
 ) -> None:
@@ -472,6 +476,7 @@ def test_malformed_signer_claim_is_422(
 # -- authority --------------------------------------------------------------------------------
 
 
+@pytest.mark.req("P11-10d-1")
 def test_unregistered_signer_is_403(client: TestClient, runtime: Runtime) -> None:
     stranger: LocalAccount = Account.create()
     before = record_count(client)
@@ -480,6 +485,7 @@ def test_unregistered_signer_is_403(client: TestClient, runtime: Runtime) -> Non
     assert_not_stored(client, before, "INS-1")
 
 
+@pytest.mark.req("P11-10d-1")
 def test_revoked_signer_is_403(
     client: TestClient, runtime: Runtime, inspector: LocalAccount
 ) -> None:
@@ -490,6 +496,7 @@ def test_revoked_signer_is_403(
     assert_not_stored(client, before, "INS-1")
 
 
+@pytest.mark.req("A11-12.3-1")
 def test_non_admin_cannot_grant_itself_admin(
     client: TestClient, runtime: Runtime, inspector: LocalAccount
 ) -> None:
@@ -630,6 +637,7 @@ def test_record_status_after_submit(
     assert rec["signature"]["meaning"] == "authored"
 
 
+@pytest.mark.req("RCPT-5")
 def test_receipt_of_a_fresh_record(
     client: TestClient, runtime: Runtime, good: dict[str, Any], inspector: LocalAccount
 ) -> None:
@@ -687,6 +695,7 @@ def _grow_log(client: TestClient, runtime: Runtime, inspector: LocalAccount, n: 
     return sizes
 
 
+@pytest.mark.req("RCPT-5")
 def test_checkpoints_latest_and_by_size(
     client: TestClient, runtime: Runtime, inspector: LocalAccount
 ) -> None:
@@ -716,6 +725,7 @@ def test_bad_checkpoint_size(
     assert_problem(client.get(f"/v1/checkpoints/{tree_size}"), status, fragment)
 
 
+@pytest.mark.req("RCPT-5")
 def test_consistency_proofs_verify_between_checkpoints(
     client: TestClient, runtime: Runtime, inspector: LocalAccount
 ) -> None:
@@ -773,6 +783,7 @@ def test_healthz(client: TestClient) -> None:
     assert set(body["workers"]) == {"sealer", "anchorer", "genealogy"}
 
 
+@pytest.mark.req("P11-300d-1")
 def test_metrics_are_prometheus_text(client: TestClient, good: dict[str, Any]) -> None:
     assert client.post("/v1/records", json=good).status_code == 201
     resp = client.get("/metrics")
@@ -803,6 +814,7 @@ def test_openapi_lists_the_v1_routes(client: TestClient) -> None:
         assert method in paths.get(path, {}), path
 
 
+@pytest.mark.req("P11-300d-1")
 def test_api_keeps_serving_after_refusals(client: TestClient, good: dict[str, Any]) -> None:
     for make, _ in SHAPE_CASES.values():
         assert 400 <= client.post("/v1/records", **make(good)).status_code < 500

@@ -30,13 +30,7 @@ from tests.helpers import (
     specification,
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.req(
-        "P11-10f-1", "A11-15-1", "ISO-8.2.6-1", "ISO-8.3-1", "ISO-8.5.2-1", "P11-10k-1",
-        "P11-10e-1", "ISO-7.5.8-1", "P11-50-1", "CFR211-192-1",
-    ),
-]
+pytestmark = pytest.mark.integration
 
 PRODUCT = {"gtin": GTIN}
 KEY = {"ncr": "ncr_id", "capa": "capa_id", "change": "change_id"}
@@ -318,6 +312,7 @@ def has(reasons: list[str], *fragments: str) -> bool:
 # -- 1. release gating --------------------------------------------------------------------------
 
 
+@pytest.mark.req("P11-10f-1")
 def test_failed_critical_characteristic_blocks_release(qa: Qa) -> None:
     lot = "LOT-CRIT"
     failed = inspection(f"{lot}-FQC-1", lot, value=3.12, stage="final")
@@ -328,6 +323,7 @@ def test_failed_critical_characteristic_blocks_release(qa: Qa) -> None:
     assert qa.lot(lot)["release"] is None
 
 
+@pytest.mark.req("P11-10f-1")
 def test_missing_final_inspection_blocks_release(qa: Qa) -> None:
     lot = "LOT-NOFINAL"
     incoming = inspection(f"{lot}-IQC-1", lot, stage="incoming")
@@ -336,6 +332,7 @@ def test_missing_final_inspection_blocks_release(qa: Qa) -> None:
     assert body["reasons"] == ["required inspection missing: no final inspection on the lot"], body
 
 
+@pytest.mark.req("P11-10f-1", "ISO-8.3-1")
 def test_open_ncr_blocks_release(qa: Qa) -> None:
     lot = "LOT-NCR"
     final = inspection(f"{lot}-FQC-1", lot)
@@ -345,6 +342,7 @@ def test_open_ncr_blocks_release(qa: Qa) -> None:
     assert len(body["reasons"]) == 1 and has(body["reasons"], f"NCR NCR-{lot} is open"), body
 
 
+@pytest.mark.req("P11-10f-1")
 def test_open_alert_blocks_release(qa: Qa) -> None:
     lot = "LOT-ALERT"
     final = inspection(f"{lot}-FQC-1", lot)
@@ -355,6 +353,7 @@ def test_open_alert_blocks_release(qa: Qa) -> None:
     assert qa.lot(lot)["state"] == "quarantined"
 
 
+@pytest.mark.req("A11-15-1")
 def test_evidence_must_be_records_of_the_lot_with_their_logged_hash(qa: Qa) -> None:
     lot = "LOT-EVID"
     final = inspection(f"{lot}-FQC-1", lot)
@@ -374,6 +373,7 @@ def test_evidence_must_be_records_of_the_lot_with_their_logged_hash(qa: Qa) -> N
     qa.ok(release(f"{lot}-REL", lot, evidence(final)), "approver", "released")
 
 
+@pytest.mark.req("P11-10f-1", "ISO-7.5.8-1")
 def test_every_blocker_is_listed_then_each_is_cleared_the_intended_way(qa: Qa) -> None:
     lot = "LOT-GATE"
     ncr = f"NCR-{lot}"
@@ -463,6 +463,7 @@ def disposition(qa: Qa, ncr: str, lot: str, kind: str, **fields: Any) -> dict[st
                     **fields)
 
 
+@pytest.mark.req("ISO-8.2.6-1")
 def test_a_concession_is_bounded_per_characteristic_and_needs_two_approvers_if_critical(
     qa: Qa,
 ) -> None:
@@ -499,6 +500,7 @@ def test_a_concession_is_bounded_per_characteristic_and_needs_two_approvers_if_c
     assert failures[failed["record_id"]] == ["outer diameter"]
 
 
+@pytest.mark.req("ISO-8.2.6-1")
 def test_an_expired_concession_no_longer_covers_the_failure(qa: Qa) -> None:
     lot = "LOT-UAI-X"
     _, _, ncr = failed_lot(qa, lot)
@@ -510,6 +512,7 @@ def test_an_expired_concession_no_longer_covers_the_failure(qa: Qa) -> None:
     assert has(reasons, "concession expired at"), reasons
 
 
+@pytest.mark.req("ISO-8.3-1", "P11-10f-1")
 def test_rework_closes_after_a_passing_reinspection_and_scrap_never_releases(qa: Qa) -> None:
     lot = "LOT-RWK"
     failed, final, ncr = failed_lot(qa, lot)
@@ -532,6 +535,7 @@ def test_rework_closes_after_a_passing_reinspection_and_scrap_never_releases(qa:
     assert reasons == [f"lot dispositioned scrap by NCR {ncr}: never released"], reasons
 
 
+@pytest.mark.req("CFR211-192-1")
 def test_a_retest_needs_the_investigations_finding_and_measures_at_least_as_strictly(
     qa: Qa,
 ) -> None:
@@ -564,6 +568,7 @@ def test_a_retest_needs_the_investigations_finding_and_measures_at_least_as_stri
     assert reasons == [f"NCR {ncr} is open (step evaluated)"], reasons
 
 
+@pytest.mark.req("ISO-8.2.6-1")
 def test_a_release_carries_no_concession(qa: Qa) -> None:
     """Before issue 13 a 20-character rationale on the release cleared every blocker."""
     lot = "LOT-CONC"
@@ -574,6 +579,7 @@ def test_a_release_carries_no_concession(qa: Qa) -> None:
     assert "a release carries no concession" in body["detail"], body
 
 
+@pytest.mark.req("A11-15-1")
 def test_rejected_and_quarantined_are_never_gated(qa: Qa) -> None:
     lot = "LOT-REJ"
     failed = inspection(f"{lot}-IPQC-1", lot, value=3.2, stage="in_process")
@@ -596,6 +602,7 @@ def test_rejected_and_quarantined_are_never_gated(qa: Qa) -> None:
     assert "rejected is final" in body["detail"], body
 
 
+@pytest.mark.req("A11-15-1")
 def test_release_needs_a_qa_approver_signing_released(qa: Qa) -> None:
     lot = "LOT-AUTH"
     final = inspection(f"{lot}-FQC-1", lot)
@@ -617,6 +624,7 @@ def test_release_needs_a_qa_approver_signing_released(qa: Qa) -> None:
 # -- 2. workflows -----------------------------------------------------------------------------
 
 
+@pytest.mark.req("ISO-8.3-1")
 def test_ncr_workflow(qa: Qa) -> None:
     lot = "LOT-NCRW"
     qa.ok(inspection(f"{lot}-FQC-1", lot))
@@ -631,6 +639,7 @@ def test_ncr_workflow(qa: Qa) -> None:
     assert status["open_ncrs"] == [] and status["state"] == "in_process"
 
 
+@pytest.mark.req("ISO-8.5.2-1")
 def test_capa_workflow_with_an_ineffective_action(qa: Qa) -> None:
     path = [
         "open",
@@ -662,6 +671,7 @@ def test_capa_workflow_with_an_ineffective_action(qa: Qa) -> None:
 @pytest.mark.parametrize(
     "steps_before", [STEPS["capa"][:i] for i in range(1, 6)], ids=lambda s: s[-1]
 )
+@pytest.mark.req("ISO-8.5.2-1")
 def test_capa_cancelled_from_any_open_step(qa: Qa, steps_before: tuple[str, ...]) -> None:
     capa = "CAPA-C"
     for step in steps_before:
@@ -676,6 +686,7 @@ def test_capa_cancelled_from_any_open_step(qa: Qa, steps_before: tuple[str, ...]
         assert "allowed: none (finished)" in detail, detail
 
 
+@pytest.mark.req("P11-10k-1")
 def test_change_workflow(qa: Qa) -> None:
     for step in STEPS["change"][:6]:
         record = qa.step("change", "CR-88", step)
@@ -686,6 +697,7 @@ def test_change_workflow(qa: Qa) -> None:
     assert "cannot go from closed to requested" in detail and "none (finished)" in detail
 
 
+@pytest.mark.req("P11-10k-1")
 def test_a_change_can_be_rejected_or_withdrawn_and_then_ends(qa: Qa) -> None:
     """Before issue 13 a change could only be approved."""
     for entity, path in (("CR-REJ", ["requested", "assessed", "rejected"]),
@@ -746,6 +758,7 @@ INVALID_STATES: list[tuple[str, str | None]] = sorted(
 )
 
 
+@pytest.mark.req("ISO-8.3-1", "ISO-8.5.2-1", "P11-10k-1")
 def test_the_invalid_transition_table_covers_every_kind() -> None:
     kinds = {kind for *_, kind in INVALID}
     assert kinds == {"first-not-first", "after-terminal", "repeat", "back", "skip"}
@@ -758,6 +771,7 @@ def test_the_invalid_transition_table_covers_every_kind() -> None:
     INVALID_STATES,
     ids=lambda v: str(v),
 )
+@pytest.mark.req("ISO-8.3-1", "ISO-8.5.2-1", "P11-10k-1")
 def test_invalid_transitions_are_409_naming_the_allowed_steps(
     qa: Qa, rtype: str, state: str | None
 ) -> None:
@@ -785,6 +799,7 @@ def test_invalid_transitions_are_409_naming_the_allowed_steps(
         qa.step(rtype, entity, allowed[0], **extra)
 
 
+@pytest.mark.req("ISO-8.3-1")
 def test_ncr_steps_stay_on_the_ncr_lot(qa: Qa) -> None:
     qa.step("ncr", "NCR-L", "open", lot="LOT-A")
     body = qa.try_step("ncr", "NCR-L", "evaluated", lot="LOT-B")
@@ -799,6 +814,7 @@ def test_ncr_steps_stay_on_the_ncr_lot(qa: Qa) -> None:
 # -- 3. corrections ---------------------------------------------------------------------------
 
 
+@pytest.mark.req("P11-10e-1", "P11-50-1")
 def test_correction_history_shows_who_what_old_new_when_why(qa: Qa) -> None:
     lot = "LOT-CORR"
     original = inspection(f"{lot}-FQC-1", lot, value=3.01)
@@ -850,6 +866,7 @@ def test_correction_history_shows_who_what_old_new_when_why(qa: Qa) -> None:
     assert timeline[f"{lot}-CORR-1"]["changed_since_first_entry"] is False
 
 
+@pytest.mark.req("P11-10e-1", "P11-10f-1")
 def test_correction_of_a_failed_critical_measurement_unblocks_release(qa: Qa) -> None:
     lot = "LOT-CFIX"
     failed = inspection(f"{lot}-FQC-1", lot, value=3.12)
@@ -886,6 +903,7 @@ def test_correction_of_a_failed_critical_measurement_unblocks_release(qa: Qa) ->
     assert qa.lot(lot)["state"] == "released"
 
 
+@pytest.mark.req("P11-10e-2")
 def test_corrections_that_are_refused(qa: Qa) -> None:
     lot = "LOT-CBAD"
     target = inspection(f"{lot}-FQC-1", lot)
@@ -968,6 +986,7 @@ def test_corrections_that_are_refused(qa: Qa) -> None:
 # -- 4. lot status ----------------------------------------------------------------------------
 
 
+@pytest.mark.req("ISO-7.5.8-1")
 def test_lot_status_follows_the_lot(qa: Qa) -> None:
     lot = "LOT-STAT"
     ncr, capa_via_ncr, capa_on_lot = f"NCR-{lot}", "CAPA-NCR", "CAPA-LOT"
@@ -1080,6 +1099,7 @@ def test_lot_status_follows_the_lot(qa: Qa) -> None:
     assert is_utc(view["signature"]["signed_at"]) and view["lot"] == lot
 
 
+@pytest.mark.req("ISO-7.5.8-1")
 def test_rejected_lot_and_unknown_lot(qa: Qa) -> None:
     lot = "LOT-RJ"
     final = inspection(f"{lot}-FQC-1", lot, value=3.3)
@@ -1097,6 +1117,7 @@ def test_rejected_lot_and_unknown_lot(qa: Qa) -> None:
 # -- 5. the demo story ------------------------------------------------------------------------
 
 
+@pytest.mark.req("P11-10f-1", "A11-15-1", "ISO-8.3-1", "ISO-8.5.2-1", "P11-50-1")
 def test_demo_story_end_to_end(qa: Qa) -> None:
     lot, material = "L261122-DEMO", "RM-DEMO"
     people = {"inspector": "inspector", "approver": "approver", "reviewer": "approver2"}
@@ -1125,6 +1146,7 @@ def test_demo_story_end_to_end(qa: Qa) -> None:
 # -- findings: rules that look wrong for a regulated QA setting --------------------------------
 
 
+@pytest.mark.req("P11-10e-2")
 def test_workflow_state_and_identity_fields_cannot_be_corrected(qa: Qa) -> None:
     """An inspector alone must not be able to 'correct' an NCR into closed use_as_is (which
     would lift the failed critical inspection and the alert it references), nor move any other
@@ -1176,6 +1198,7 @@ def test_workflow_state_and_identity_fields_cannot_be_corrected(qa: Qa) -> None:
 @pytest.mark.parametrize(
     "path", ["/characteristics/0/critical", "/characteristics/0", "/characteristics"]
 )
+@pytest.mark.req("ISO-8.2.6-1", "P11-10e-2")
 def test_only_an_approver_can_clear_a_failed_critical_characteristic(qa: Qa, path: str) -> None:
     lot = "LOT-XCRIT"
     failed = inspection(f"{lot}-IPQC-1", lot, value=3.12, stage="in_process")
@@ -1205,6 +1228,7 @@ def test_only_an_approver_can_clear_a_failed_critical_characteristic(qa: Qa, pat
         assert "critical False, the specification says True" in resp.json()["detail"], resp.text
 
 
+@pytest.mark.req("P11-10f-1")
 def test_a_repeated_alert_id_is_not_cleared_by_an_old_ncr(qa: Qa) -> None:
     lot = "LOT-ALMID"
     qa.ok(inspection(f"{lot}-FQC-1", lot))
@@ -1221,6 +1245,7 @@ def test_a_repeated_alert_id_is_not_cleared_by_an_old_ncr(qa: Qa) -> None:
     ), (resp.text, status["open_alerts"])
 
 
+@pytest.mark.req("P11-50-1")
 def test_printed_name_is_the_name_at_signing(qa: Qa) -> None:
     lot = "LOT-NAME"
     rec = inspection(f"{lot}-FQC-1", lot)
@@ -1242,6 +1267,7 @@ def test_printed_name_is_the_name_at_signing(qa: Qa) -> None:
     assert qa.view(rec["record_id"])["signature"]["printed_name"] == NAMES["inspector"]
 
 
+@pytest.mark.req("CFR211-192-1")
 def test_reinspection_must_cover_the_failed_characteristic(qa: Qa, specs: Any) -> None:
     """A passing in-process inspection of another characteristic (under a specification of its
     own) does not supersede the failed one."""
@@ -1264,6 +1290,7 @@ def test_reinspection_must_cover_the_failed_characteristic(qa: Qa, specs: Any) -
     assert resp.status_code == 409, resp.text
 
 
+@pytest.mark.req("P11-10f-1", "FLOOR-5")
 def test_out_of_limit_reading_blocks_release_until_an_ncr_dispositions_it(qa: Qa) -> None:
     """DESIGN: devices sign only scans and readings; a reading outside its limits on a lot
     blocks release by itself until an NCR referencing it is dispositioned."""
@@ -1292,6 +1319,7 @@ def test_out_of_limit_reading_blocks_release_until_an_ncr_dispositions_it(qa: Qa
     assert qa.post(alarm, "device", "recorded").status_code == 403
 
 
+@pytest.mark.req("ISO-8.5.2-1")
 def test_capa_content_links_resolve_and_effectiveness_waits_for_its_interval(qa: Qa) -> None:
     """Before issue 13 linked ids need not exist, the effectiveness check could follow the
     implementation at once on no data, and the CAPA's own author could cancel it."""
@@ -1326,6 +1354,7 @@ def test_capa_content_links_resolve_and_effectiveness_waits_for_its_interval(qa:
     qa.step("ncr", ncr, "closed", lot=lot)
 
 
+@pytest.mark.req("ISO-8.2.6-1")
 def test_a_no_concession_policy_admits_no_use_as_is_on_a_specification_failure(
     qa: Qa,
 ) -> None:
@@ -1344,6 +1373,7 @@ def test_a_no_concession_policy_admits_no_use_as_is_on_a_specification_failure(
     qa.ok(disposition(qa, ncr, lot, "scrap"), "approver", "approved")
 
 
+@pytest.mark.req("P11-10f-1")
 def test_only_a_performed_inspection_fulfils_a_required_stage(qa: Qa) -> None:
     """Before issue 13 release gating ignored the meaning an inspection was signed with."""
     lot = "LOT-MEANING"

@@ -21,10 +21,7 @@ from tests.integration.test_domain_workflows import evidence, release, workflow
 from tests.integration.test_master_data import bundle_of
 from tests.integration.test_rules_replay import Plant, only_rule_broken
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.req("P11-10g-3", "P11-10g-2", "P11-10g-4", "A11-12.3-1", "P11-100-1", "P11-10e-4"),
-]
+pytestmark = pytest.mark.integration
 
 
 def grant(account: LocalAccount, roles: list[str], rid: str) -> dict[str, Any]:
@@ -32,6 +29,7 @@ def grant(account: LocalAccount, roles: list[str], rid: str) -> dict[str, Any]:
             "address": account.address, "name": "Ann Admin", "roles": roles}
 
 
+@pytest.mark.req("A11-12.3-1")
 def test_nobody_grants_themselves_roles(plant: Plant) -> None:
     second = register(plant.client, plant.runtime, ("admin",), "Ann Admin")
     detail = plant.refused(grant(second, ["admin", "qa_approver"], "self-1"), second, "approved")
@@ -49,6 +47,7 @@ def revoke(account: LocalAccount, rid: str) -> dict[str, Any]:
             "address": account.address}
 
 
+@pytest.mark.req("P11-10g-2")
 def test_a_record_signed_before_a_revocation_is_refused_after_it(
     plant: Plant, tmp_path: Path
 ) -> None:
@@ -95,6 +94,7 @@ def person_key(p: Plant, roles: list[str], name: str, person: str) -> LocalAccou
     return key
 
 
+@pytest.mark.req("P11-10g-3")
 def test_one_person_cannot_give_both_signatures_of_a_duty_even_with_two_keys(
     plant: Plant, tmp_path: Path
 ) -> None:
@@ -138,6 +138,7 @@ def test_one_person_cannot_give_both_signatures_of_a_duty_even_with_two_keys(
     assert code == 1 and not rules["ok"] and "SD-R (duties)" in rules["detail"], report
 
 
+@pytest.mark.req("P11-100-1", "A11-12.3-1")
 def test_a_key_belongs_to_one_person_and_nobody_grants_their_own_other_key(plant: Plant) -> None:
     p = plant
     key = person_key(p, ["qa_inspector"], "Cy Clerk", "E-300")
@@ -163,6 +164,7 @@ def test_a_key_belongs_to_one_person_and_nobody_grants_their_own_other_key(plant
 # -- time ------------------------------------------------------------------------------------
 
 
+@pytest.mark.req("P11-10e-4")
 def test_times_are_in_order_and_a_persons_signature_is_fresh(plant: Plant) -> None:
     """A person's signature at most 15 minutes old on arrival; inspected_at not after the
     signing nor more than 7 days before it; a workflow step never signed before the step it
@@ -198,6 +200,7 @@ def test_times_are_in_order_and_a_persons_signature_is_fresh(plant: Plant) -> No
     only_rule_broken(p.audit(), "TM-4", "(time)", "is after the signing time")
 
 
+@pytest.mark.req("P11-10g-3")
 def test_a_policy_file_sets_the_duties_and_bad_ones_are_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -235,6 +238,7 @@ def test_a_policy_file_sets_the_duties_and_bad_ones_are_refused(
 # -- failed results, slipped in --------------------------------------------------------------
 
 
+@pytest.mark.req("P11-10g-3", "P11-10a-3", "CFR211-192-1")
 def test_testing_into_compliance_and_a_self_review_slipped_in_are_named(
     plant: Plant, tmp_path: Path
 ) -> None:
@@ -278,6 +282,7 @@ def test_testing_into_compliance_and_a_self_review_slipped_in_are_named(
 # -- qualified signers -----------------------------------------------------------------------
 
 
+@pytest.mark.req("P11-10g-4", "A11-15-1")
 def test_signers_need_their_training_and_a_qp_releases_where_the_policy_says(
     plant: Plant,
 ) -> None:
@@ -322,6 +327,7 @@ def test_signers_need_their_training_and_a_qp_releases_where_the_policy_says(
     only_rule_broken(findings, "QL-I2", "(qualification)", "task 'inspection'")
 
 
+@pytest.mark.req("A11-15-1", "P11-10e-2")
 def test_a_release_names_the_lots_product_and_production_cannot_correct_qa_fields(
     plant: Plant,
 ) -> None:

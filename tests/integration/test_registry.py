@@ -33,10 +33,7 @@ from tests.helpers import (
     signer_list,
 )
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.req("A11-12.3-1", "P11-10d-1", "P11-10g-2", "P11-100-1"),
-]
+pytestmark = pytest.mark.integration
 
 
 def grant_record(
@@ -78,6 +75,7 @@ def signers(client: TestClient, runtime: Runtime) -> dict[str, dict[str, Any]]:
     return {s["address"]: s for s in signer_list(client, runtime)}
 
 
+@pytest.mark.req("A11-12.3-1")
 def test_bootstrap_admin_is_listed(client: TestClient, runtime: Runtime) -> None:
     listed = signers(client, runtime)
     boot = listed[admin(runtime).address]
@@ -89,6 +87,7 @@ def test_bootstrap_admin_is_listed(client: TestClient, runtime: Runtime) -> None
     assert [(s["name"], s["roles"]) for s in others] == [("evledger audit", ["auditor"])]
 
 
+@pytest.mark.req("A11-12.3-1")
 def test_grant_with_roles(client: TestClient, runtime: Runtime, specs: Any) -> None:
     account: LocalAccount = Account.create()
     now = int(time.time())
@@ -134,6 +133,7 @@ INVALID_GRANTS: dict[str, tuple[dict[str, Any], tuple[str, ...]]] = {
 
 
 @pytest.mark.parametrize("case", INVALID_GRANTS, ids=list(INVALID_GRANTS))
+@pytest.mark.req("A11-12.3-1", "SCH-1")
 def test_invalid_signer_record_is_422(client: TestClient, runtime: Runtime, case: str) -> None:
     record, fragments = INVALID_GRANTS[case]
     # The signature is over a valid grant: signer records are validated before any signature.
@@ -151,6 +151,7 @@ def test_invalid_signer_record_is_422(client: TestClient, runtime: Runtime, case
     assert client.get("/v1/records/bad-grant/receipt").status_code == 404
 
 
+@pytest.mark.req("A11-12.3-1")
 def test_signer_address_with_trailing_newline_is_422(
     client: TestClient, runtime: Runtime
 ) -> None:
@@ -163,6 +164,7 @@ def test_signer_address_with_trailing_newline_is_422(
     assert record_count(client) == before
 
 
+@pytest.mark.req("P11-10g-2", "P11-10d-1")
 def test_revoke_is_judged_at_signing_and_at_acceptance_time(
     client: TestClient, runtime: Runtime, specs: Any
 ) -> None:
@@ -196,6 +198,7 @@ def test_revoke_is_judged_at_signing_and_at_acceptance_time(
         assert client.get(f"/v1/records/{rid}/receipt").status_code == 404
 
 
+@pytest.mark.req("P11-10g-2")
 def test_signature_dated_before_the_grant_is_403(
     client: TestClient, runtime: Runtime, specs: Any
 ) -> None:
@@ -213,6 +216,7 @@ def test_signature_dated_before_the_grant_is_403(
     assert submit_as(client, runtime, account, "INS-ON-TIME", t + 5).status_code == 201
 
 
+@pytest.mark.req("A11-12.3-1")
 def test_regrant_after_revoke(client: TestClient, runtime: Runtime, specs: Any) -> None:
     account: LocalAccount = Account.create()
     t = int(time.time())
@@ -237,6 +241,7 @@ def test_regrant_after_revoke(client: TestClient, runtime: Runtime, specs: Any) 
     assert submit_as(client, runtime, account, "INS-GAP", t + 2).status_code == 403
 
 
+@pytest.mark.req("A11-12.3-1", "P11-10g-1")
 def test_only_admins_change_the_registry(client: TestClient, runtime: Runtime) -> None:
     approver = register(client, runtime, ("qa_approver", "qa_inspector"))
     stranger: LocalAccount = Account.create()
@@ -249,6 +254,7 @@ def test_only_admins_change_the_registry(client: TestClient, runtime: Runtime) -
     assert record_count(client) == before
 
 
+@pytest.mark.req("A11-12.3-1")
 def test_granted_admin_can_grant(client: TestClient, runtime: Runtime) -> None:
     second_admin = register(client, runtime, ("admin",), name="Second Admin")
     account: LocalAccount = Account.create()
@@ -257,6 +263,7 @@ def test_granted_admin_can_grant(client: TestClient, runtime: Runtime) -> None:
     assert signers(client, runtime)[account.address]["active"] is True
 
 
+@pytest.mark.req("P11-10g-2")
 def test_late_revoke_does_not_cancel_a_later_grant(
     client: TestClient, runtime: Runtime, specs: Any
 ) -> None:
@@ -276,6 +283,7 @@ def test_late_revoke_does_not_cancel_a_later_grant(
     assert resp.status_code == 201, resp.text
 
 
+@pytest.mark.req("P11-100-1")
 def test_compromised_key_cannot_backdate(client: TestClient, runtime: Runtime, specs: Any) -> None:
     """A plain revoke judges each signature at its signing time; a revoke that reports the
     key compromised refuses every later submission by it, backdated ones included."""

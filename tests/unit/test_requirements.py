@@ -20,6 +20,15 @@ def test_every_requirement_has_a_test_and_every_named_requirement_exists() -> No
     assert not problems, "\n".join(problems)
 
 
+def test_every_test_file_names_what_it_proves() -> None:
+    from tests.validation.catalogue import ROOT
+
+    files = sorted((ROOT / "tests").rglob("test_*.py"))
+    named = {m.path for m in all_marks()}
+    silent = [str(f.relative_to(ROOT)) for f in files if str(f.relative_to(ROOT)) not in named]
+    assert not silent, f"test files with no req marker: {silent}"
+
+
 def test_the_catalogue_is_well_formed_and_of_a_useful_size() -> None:
     catalogue = load()
     assert 60 <= len(catalogue.requirements) <= 150
