@@ -114,6 +114,17 @@ _LINES = sa.text(
     FROM unnest(CAST(:lots AS text[])) AS l(lot)
     """
 )
+#: When each lot's first record was accepted: one probe of ``records (lot, seq)`` per lot
+#: (``min(accepted_at)`` read every record of the lots; ``seq`` and ``accepted_at`` grow
+#: together, to the millisecond between API processes).
+_FIRST_SEEN = sa.text(
+    """
+    SELECT l.lot, (
+        SELECT r.accepted_at FROM records r WHERE r.lot = l.lot ORDER BY r.seq LIMIT 1
+    ) AS first_at
+    FROM unnest(CAST(:lots AS text[])) AS l(lot)
+    """
+)
 
 #: Each lot's line (its first process reading or alert naming one) and the suppliers its
 #: incoming inspections and receive scans name: index probes on ``records (lot, seq)``.
@@ -543,17 +554,12 @@ class ConsoleReads:
                 for lot, body in conn.execute(_LINES, {"lots": lots})
                 if body is not None
             }
-            first_seen = (
-                dict(
-                    conn.execute(
-                        sa.select(Record.lot, sa.func.min(Record.accepted_at))
-                        .where(Record.lot.in_({str(r.body["lot"]) for r in releases}))
-                        .group_by(Record.lot)
-                    ).all()
-                )
-                if releases
-                else {}
-            )
+            released_lots = sorted({str(r.body["lot"]) for r in releases})
+            first_seen = {
+                lot: at
+                for lot, at in conn.execute(_FIRST_SEEN, {"lots": released_lots})
+                if at is not None
+            }
         # First-pass yield: of each lot and stage, the first inspection passed.
         first: dict[tuple[str, str], Stored] = {}
         for r in inspections:
