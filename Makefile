@@ -8,7 +8,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 .PHONY: setup run test lint typecheck layers unit integration contracts contracts-check bench \
-        bench-ingest bench-devices bench-audit bench-audit-1m bench-trace bench-verify fault-soak \
+        bench-ingest bench-devices bench-audit bench-audit-1m bench-trace bench-console bench-verify \
+        fault-soak \
         clean lock lock-upgrade release
 
 setup: $(STAMP) node_modules/.installed $(VENV)/.chromium web/dist/verify.html web/dist/console.html
@@ -159,6 +160,12 @@ bench-audit-1m: setup
 bench-trace: setup
 	$(BIN)/python bench/trace.py --json .evledger/bench-trace.json \
 		--profile .evledger/bench-trace-profile
+
+# The QA console at 100,000 lots and about 1,000,000 records: every view over HTTP, one client
+# and 8, the live update and a profile (about 15 minutes; written straight into the database,
+# not signed: docs/benchmarks.md, "QA console").
+bench-console: setup
+	$(BIN)/python bench/console.py --json .evledger/bench-console.json
 
 # The fault scenarios at full length (make test runs short versions): a 30 s chain outage under
 # load, and kill -9 at random points under load, three times over.

@@ -132,3 +132,37 @@ def test_merkle_bench_quick_runs_and_every_target_is_measured() -> None:
         "| steady-state gas per anchor <= 80,000",
     ):
         assert row in done.stdout, f"{row!r} missing from the report:\n{done.stdout}"
+
+
+@pytest.mark.timeout(180)
+def test_console_bench_quick_runs_and_prints_every_view(tmp_path: Path) -> None:
+    """`bench/console.py --quick`: 105 lots written into a real `evledger up`, sealed by it,
+    then every console view read over HTTP with a read token, the live update through the
+    dashboard's event stream, and the profile of the slowest reads."""
+    figures = tmp_path / "console.json"
+    done = bench("console", "--quick", "--json", str(figures))
+    for row in (
+        "data set: ",
+        "sealed, anchored and projected by the service",
+        "database: ",
+        "| dashboard (computed again) |",
+        "| lots: page 1 (50) |",
+        "| lots: open=ncr |",
+        "| lot: status and timeline |",
+        "| NCR board: open, page 1 |",
+        "| view (2 clients at once) |",
+        "live update, POST /v1/records -> dashboard event: ",
+        "where the time goes, dashboard",
+        "EXPLAIN (ANALYZE, BUFFERS) of the slowest:",
+    ):
+        assert row in done.stdout, f"{row!r} missing from the report:\n{done.stdout}"
+    result = json.loads(figures.read_text())
+    load = result["load"]
+    assert load["product_lots"] + load["material_lots"] == result["database"]["lots"]
+    assert result["settle"]["pending_seal"] == 0
+    assert result["settle"]["projected"] >= result["settle"]["records"] > load["records"]
+    assert all(view["n"] > 0 for view in result["views"].values()), result["views"]
+    assert result["live"]["until_event"]["n"] == 1
+    assert result["stop"]["exit_code"] == 0
+    assert result["stop"]["left_running"] == {}, result["stop"]
+    assert result["problems"] == []
