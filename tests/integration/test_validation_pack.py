@@ -102,6 +102,9 @@ def test_the_pack_traces_every_requirement_and_lists_the_deviations(pack: dict[s
     assert (s["outcome"], s["failed"], s["skipped"]) == ("failed", 1, 1)
     assert s["passed"] == len(jcs) + 1 and s["tests"] == s["passed"] + 2
     assert data["scope"]["complete"] is False
+    gaps = set(s["requirements_without_passing_test"])
+    assert {"OPS-1", "RCPT-6", "API-4"} <= gaps and "P11-30-1" not in gaps
+    assert len(gaps) == len(catalogue.requirements) - 1
     assert set(data["risk_assessment"]) == {"high", "medium", "low"}
     assert data["intended_use"] and data["approval"]["roles"]
 

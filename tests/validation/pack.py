@@ -293,6 +293,11 @@ def build(
             },
             "requirements": len(matrix),
             "requirements_by_status": req_counts,
+            # Requirements with no passing test in this run (all of them must have one in a
+            # complete run: "not run" or only skipped is a gap in the qualification).
+            "requirements_without_passing_test": sorted(
+                m["id"] for m in matrix if m["status"] not in ("passed", "passed with skips")
+            ),
             "tests_without_requirement": len(untraced),
             "unknown_requirements_named": sorted(unknown),
             "started_at": run["started_at"],
@@ -377,7 +382,14 @@ def render_html(pack: dict[str, Any], pack_sha256: str) -> str:
         f"<b>{'All tests passed' if ok else 'Deviations found'}</b>: "
         f"{s['passed']} of {s['tests']} tests passed, {s['failed'] + s['error']} failed, "
         f"{s['skipped']} skipped; {s['requirements_by_status'].get('passed', 0)} of "
-        f"{s['requirements']} requirements passed.</div>",
+        f"{s['requirements']} requirements passed"
+        + (
+            f"; {len(s['requirements_without_passing_test'])} without a passing test in this "
+            "complete run."
+            if pack["scope"]["complete"] and s["requirements_without_passing_test"]
+            else "."
+        )
+        + "</div>",
         "<h2>1. Summary</h2><div class='cards'>",
     ]
     for label, value in (
@@ -666,6 +678,7 @@ def record_pack(
             "requirements": s["requirements"],
             "requirements_passed": s["requirements_by_status"].get("passed", 0),
             "deviations": len(pack["deviations"]),
+            "requirements_without_passing_test": len(s["requirements_without_passing_test"]),
         },
         "software": pack["software"],
         "host": env["host"][:200],
@@ -796,7 +809,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"validation pack: record {json.dumps(result)}")
     if code not in (0, 1):
         print(f"validation pack: pytest exited {code} (not a test failure)", file=sys.stderr)
-    return 0 if s["outcome"] == "passed" and recorded_ok and code in (0, 5) else 1
+    gap = pack["scope"]["complete"] and bool(s["requirements_without_passing_test"])
+    if gap:
+        print(
+            "validation pack: requirements without a passing test: "
+            + ", ".join(s["requirements_without_passing_test"]),
+            file=sys.stderr,
+        )
+    return 0 if s["outcome"] == "passed" and not gap and recorded_ok and code in (0, 5) else 1
 
 
 if __name__ == "__main__":
