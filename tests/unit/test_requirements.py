@@ -26,7 +26,10 @@ def test_every_test_file_names_what_it_proves() -> None:
     files = sorted((ROOT / "tests").rglob("test_*.py"))
     named = {m.path for m in all_marks()}
     silent = [str(f.relative_to(ROOT)) for f in files if str(f.relative_to(ROOT)) not in named]
-    assert not silent, f"test files with no req marker: {silent}"
+    assert not silent, (
+        f"test files with no req marker: {silent}; add `pytestmark = pytest.mark.req(...)` (or "
+        "a @pytest.mark.req per test) naming ids from docs/validation/requirements.toml"
+    )
 
 
 def test_the_catalogue_is_well_formed_and_of_a_useful_size() -> None:
