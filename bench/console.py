@@ -692,6 +692,33 @@ def load_direct(database_url: str, plant: Plant, chunk: int = 50_000) -> dict[st
 # -- the run ------------------------------------------------------------------------------------
 
 
+def python_profile(run: Callable[[], Any], top: int = 8) -> list[dict[str, Any]]:
+    """cProfile of one more ``run()``: the project's functions (and the JSON decoder) with the
+    most cumulative time, in ms under the profiler (about twice the time without it)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.enable()
+    run()
+    prof.disable()
+    stats = pstats.Stats(prof).stats  # type: ignore[attr-defined]
+    rows = []
+    for (path, line, func), (_, calls, tottime, cumtime, _) in stats.items():
+        where = path.split("/work/main/")[-1].split("site-packages/")[-1]
+        if where.startswith(("ledger/", "verifier/", "evledger_verify/")) or func == "loads":
+            rows.append(
+                {
+                    "function": f"{where}:{line} {func}",
+                    "calls": calls,
+                    "cumulative_ms": round(cumtime * 1000, 1),
+                    "own_ms": round(tottime * 1000, 1),
+                }
+            )
+    rows.sort(key=lambda r: -r["cumulative_ms"])
+    return rows[:top]
+
+
 class ConsoleBench:
     def __init__(self, args: argparse.Namespace, svc: Service) -> None:
         self.args, self.svc = args, svc
@@ -774,6 +801,32 @@ class ConsoleBench:
             "current_setting('work_mem')"
         )
         row = cur.fetchone()
+
+        def median_s(sql: str, args: tuple[Any, ...] = (), n: int = 200) -> float:
+            times = []
+            for _ in range(n):
+                t = time.perf_counter()
+                cur.execute(sql, args)
+                cur.fetchall()
+                times.append(time.perf_counter() - t)
+            return statistics.median(times)
+
+        cur.execute("SELECT body FROM records WHERE lot = 'LOT-000002' ORDER BY seq")
+        bodies = [bytes(b[0]) for b in cur.fetchall()]
+        t = time.perf_counter()
+        for _ in range(2000):
+            for b in bodies:
+                json.loads(b)
+        parse_s = (time.perf_counter() - t) / (2000 * max(1, len(bodies)))
+        limits = {
+            "postgres_round_trip_ms": round(median_s("SELECT 1") * 1000, 3),
+            "one_lot_records_ms": round(
+                median_s("SELECT * FROM records WHERE lot = %s ORDER BY seq", ("LOT-000002",))
+                * 1000,
+                3,
+            ),
+            "json_loads_record_per_s": round(1 / parse_s) if parse_s else None,
+        }
         conn.close()
         self.results["database"] = {
             "analyze_s": round(analyze, 1),
@@ -786,6 +839,7 @@ class ConsoleBench:
             "lots": row[6],
             "shared_buffers": row[7],
             "work_mem": row[8],
+            "limits": limits,
         }
 
     # -- measuring ------------------------------------------------------------------------------
@@ -811,6 +865,7 @@ class ConsoleBench:
         mid = _iso(datetime.now(UTC) - timedelta(days=DAYS // 2))
         mid_end = _iso(datetime.now(UTC) - timedelta(days=DAYS // 2 - 1))
         out: dict[str, list[str]] = {
+            "HTTP floor: GET /healthz": ["/healthz"],
             "dashboard (cached)": ["/v1/console/dashboard"],
             "lots: page 1 (50)": [lots_path()],
             "lots: page at lot 50%, cursor": [lots_path(cursor=cursor(lot(plant_lots // 2)))],
@@ -1064,6 +1119,7 @@ class ConsoleBench:
         try:
             for name, run in runs.items():
                 best: dict[str, Any] = {}
+                stmts_best: list[tuple[str, Any, float, int]] = []
                 for _ in range(1 if self.args.quick else 3):
                     stmts.clear()
                     t0 = time.perf_counter()
@@ -1073,6 +1129,7 @@ class ConsoleBench:
                         continue
                     sql = sum(s[2] for s in stmts)
                     ranked = sorted(stmts, key=lambda s: -s[2])
+                    stmts_best = list(stmts)
                     best = {
                         "total_ms": round(total * 1000, 1),
                         "sql_ms": round(sql * 1000, 1),
@@ -1088,10 +1145,26 @@ class ConsoleBench:
                         ],
                         "_top": ranked[0],
                     }
-                statement, params, _, _ = best.pop("_top")
+                best.pop("_top")
+                # Where the SQL time goes: statements grouped by their text, summed.
+                groups: dict[str, list[tuple[str, Any, float, int]]] = {}
+                for st in stmts_best:
+                    groups.setdefault(" ".join(st[0].split())[:90], []).append(st)
+                kinds = sorted(groups.values(), key=lambda g: -sum(x[2] for x in g))
+                best["sql_by_statement"] = [
+                    {
+                        "statements": len(g),
+                        "ms": round(sum(x[2] for x in g) * 1000, 1),
+                        "rows": sum(max(0, x[3]) for x in g),
+                        "sql": " ".join(g[0][0].split())[:160],
+                    }
+                    for g in kinds[:4]
+                ]
+                statement, params, _, _ = max(kinds[0], key=lambda x: x[2])
                 with engine.connect() as conn:
                     plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params)
                     best["plan"] = [row[0][:160] for row in plan][:24]
+                best["python_profile"] = python_profile(run)
                 out[name] = best
                 log(f"  profile {name}: {best['total_ms']} ms, SQL {best['sql_ms']} ms")
         finally:
@@ -1244,6 +1317,12 @@ def report(r: dict[str, Any]) -> str:
             f"genealogy_links {db['genealogy_links_mb']:,} MB); ANALYZE {db['analyze_s']} s; "
             f"shared_buffers {db['shared_buffers']}, work_mem {db['work_mem']}"
         )
+        lim = db.get("limits", {})
+        lines.append(
+            f"limits, one core: PostgreSQL round trip {lim.get('postgres_round_trip_ms')} ms, "
+            f"one lot's records by (lot, seq) {lim.get('one_lot_records_ms')} ms, json.loads of "
+            f"a record body {lim.get('json_loads_record_per_s'):,}/s; HTTP floor: GET /healthz"
+        )
     lines.append("")
     lines.append(
         f"| view (one client) | median / p99 / max | items | target p99 <= "
@@ -1286,8 +1365,16 @@ def report(r: dict[str, Any]) -> str:
             )
             for s in p["slowest"]:
                 lines.append(f"  {s['ms']} ms, {s['rows']} rows: {s['sql'][:160]}")
-            lines.append("  EXPLAIN (ANALYZE, BUFFERS) of the slowest:")
+            lines.append("  SQL by statement (count, ms, rows):")
+            for g in p.get("sql_by_statement", []):
+                lines.append(f"  {g['statements']} x, {g['ms']} ms, {g['rows']} rows: {g['sql']}")
+            lines.append("  EXPLAIN (ANALYZE, BUFFERS) of the slowest of the costliest statement:")
             lines.extend("    " + line for line in p["plan"])
+            lines.append("  Python (cProfile, cumulative / own ms, calls):")
+            for f in p.get("python_profile", []):
+                lines.append(
+                    f"    {f['cumulative_ms']} / {f['own_ms']} ms, {f['calls']} x {f['function']}"
+                )
     if r.get("problems"):
         lines.append("")
         lines.append(f"PROBLEMS: {r['problems']}")

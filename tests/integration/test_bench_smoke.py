@@ -153,7 +153,9 @@ def test_console_bench_quick_runs_and_prints_every_view(tmp_path: Path) -> None:
         "| view (2 clients at once) |",
         "live update, POST /v1/records -> dashboard event: ",
         "where the time goes, dashboard",
-        "EXPLAIN (ANALYZE, BUFFERS) of the slowest:",
+        "EXPLAIN (ANALYZE, BUFFERS) of the slowest",
+        "Python (cProfile",
+        "limits, one core: PostgreSQL round trip",
     ):
         assert row in done.stdout, f"{row!r} missing from the report:\n{done.stdout}"
     result = json.loads(figures.read_text())
