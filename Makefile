@@ -162,7 +162,7 @@ bench-trace: setup
 		--profile .evledger/bench-trace-profile
 
 # The QA console at 100,000 lots and about 1,000,000 records: every view over HTTP, one client
-# and 8, the live update and a profile (about 15 minutes; written straight into the database,
+# and 8, the live update and a profile (7-11 minutes; written straight into the database,
 # not signed: docs/benchmarks.md, "QA console").
 bench-console: setup
 	$(BIN)/python bench/console.py --json .evledger/bench-console.json
