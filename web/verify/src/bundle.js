@@ -16,13 +16,13 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import { inflateSync } from "fflate";
 import { fromHex, toHex } from "./bytes.js";
 import { verifyCheckpoint } from "./checkpoint.js";
-import { CannotCheckError, FormatError, VerificationError, pyRepr, pyType } from "./errors.js";
+import { CannotCheckError, FormatError, VerificationError, pyRepr, pyStr, pyType } from "./errors.js";
 import { POLICY_VERSION } from "./judge/rules.js";
 import { Policy, PolicyError } from "./judge/policy.js";
 import { PyException } from "./judge/py.js";
 import { authorityDetail, replay, rulesDetail } from "./judge/replay.js";
 import { rootFromMultiproof } from "./merkle.js";
-import { Entry, recordHash } from "./records.js";
+import { Entry, pyOrder, recordHash } from "./records.js";
 import { Report, chainAnchorFromJson, checkChainAnchor } from "./receipt.js";
 import { loads } from "./strictjson.js";
 
@@ -320,16 +320,11 @@ function json(data, what) {
 function scopeText(manifest) {
   const scope = manifest.scope;
   return Object.keys(scope)
-    .sort(byCodePoint)
-    .map((k) => `${k} ${pyStrOf(scope[k])}`)
+    .sort(pyOrder)
+    .map((k) => `${k} ${pyStr(scope[k])}`)
     .join(", ");
 }
 
-const pyStrOf = (v) => (typeof v === "string" ? v : pyRepr(v));
-
-function byCodePoint(a, b) {
-  return a < b ? -1 : a > b ? 1 : 0;
-}
 
 // -- records, signatures ------------------------------------------------------------------
 

@@ -12,6 +12,7 @@
 
 import { CannotCheckError, FormatError, VerificationError, VerifyError, pyType } from "./errors.js";
 import { MAX_RECORD_BYTES } from "./records.js";
+import { verifyBundle } from "./bundle.js";
 import { MAX_RECEIPT_BYTES, Trust, verifyReceipt } from "./receipt.js";
 import { RpcClient, onChainChecks } from "./rpc.js";
 import { loads } from "./strictjson.js";
@@ -123,7 +124,6 @@ export { verifyBundle, BUNDLE_FORMAT } from "./bundle.js";
  * report, error}; exit 0 verified, 1 failed, 2 could not check.
  */
 export async function verifyBundleInput({ bundle, trust, name = "bundle.zip", progress = null }) {
-  const { verifyBundle } = await import("./bundle.js");
   let report = null;
   try {
     const trusted = trust instanceof Trust ? trust : loadTrust(trust);
