@@ -358,12 +358,8 @@ export function toFloat(v) {
     return f;
   }
   if (typeof v === "string") {
-    let t = "";
-    for (const ch of v) t += ch >= "0" && ch <= "9" ? ch : ND.test(ch) ? String(digitValue(ch)) : ch;
-    t = t.replace(STRIP, "");
-    const D = "[0-9](?:_?[0-9])*";
-    const re = new RegExp(`^[+-]?(?:${D}(?:\\.(?:${D})?)?|\\.${D})(?:[eE][+-]?${D})?$`);
-    if (re.test(t)) return Number(t.replaceAll("_", ""));
+    const t = numberText(v);
+    if (FLOAT_LITERAL.test(t)) return Number(t.replaceAll("_", ""));
     if (/^[+-]?(inf|infinity)$/i.test(t)) return t.startsWith("-") ? -Infinity : Infinity;
     if (/^[+-]?nan$/i.test(t)) return NaN;
     throw new PyValueError(`could not convert string to float: ${pyRepr(v)}`);
@@ -384,6 +380,21 @@ function digitValue(ch) {
   return (c - start) % 10;
 }
 
+/** ``v`` as float() and int() read it: Unicode decimal digits as ASCII, Python's whitespace
+ * stripped from both ends. */
+function numberText(v) {
+  let t = "";
+  for (const ch of v) t += ch >= "0" && ch <= "9" ? ch : ND.test(ch) ? String(digitValue(ch)) : ch;
+  return t.replace(STRIP, "");
+}
+
+// The literals float() and int() accept (after numberText), underscores between digits.
+const DIGITS = "[0-9](?:_?[0-9])*";
+const FLOAT_LITERAL = new RegExp(
+  `^[+-]?(?:${DIGITS}(?:\\.(?:${DIGITS})?)?|\\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`,
+);
+const INT_LITERAL = new RegExp(`^([+-]?)(${DIGITS})$`);
+
 /** int(v) for an int, a float (truncated), a bool or a str of (Unicode) decimal digits. */
 export function toInt(v) {
   if (typeof v === "bigint") return v;
@@ -394,10 +405,7 @@ export function toInt(v) {
     return BigInt(Math.trunc(v));
   }
   if (typeof v === "string") {
-    let t = "";
-    for (const ch of v) t += ch >= "0" && ch <= "9" ? ch : ND.test(ch) ? String(digitValue(ch)) : ch;
-    t = t.replace(STRIP, "");
-    const m = /^([+-]?)([0-9](?:_?[0-9])*)$/.exec(t);
+    const m = INT_LITERAL.exec(numberText(v));
     if (m === null) throw new PyValueError(`invalid literal for int() with base 10: ${pyRepr(v)}`);
     const digits = m[2].replaceAll("_", "");
     if (digits.length > 4300) {
