@@ -4,7 +4,7 @@
 // equality across int/float/bool, str() and repr() of values, and datetime.fromisoformat /
 // timestamp / fromtimestamp as CPython 3.11's C implementation does them.
 
-import { pyRepr as baseRepr } from "../errors.js";
+import { pyRepr as baseRepr, pyType } from "../errors.js";
 
 // -- exceptions ---------------------------------------------------------------------------------
 
@@ -44,19 +44,12 @@ export function isDict(v) {
   return v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof PyDateTime);
 }
 export const isInt = (v) => typeof v === "bigint";
-export const isFloat = (v) => typeof v === "number";
 /** isinstance(v, int | float) and not isinstance(v, bool). */
 export const isNumber = (v) => typeof v === "bigint" || typeof v === "number";
 
+/** type(v).__name__: errors.js's pyType, and a PyDateTime's. */
 export function typeName(v) {
-  if (v === null || v === undefined) return "NoneType";
-  if (typeof v === "bigint") return "int";
-  if (typeof v === "number") return "float";
-  if (typeof v === "string") return "str";
-  if (typeof v === "boolean") return "bool";
-  if (Array.isArray(v)) return "list";
-  if (v instanceof PyDateTime) return "datetime.datetime";
-  return "dict";
+  return v instanceof PyDateTime ? "datetime.datetime" : pyType(v);
 }
 
 // -- access ---------------------------------------------------------------------------------------
