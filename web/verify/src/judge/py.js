@@ -373,12 +373,19 @@ function digitValue(ch) {
   return (c - start) % 10;
 }
 
-/** ``v`` as float() and int() read it: Unicode decimal digits as ASCII, Python's whitespace
- * stripped from both ends. */
+/** A text's Unicode decimal digits as ASCII ones, as int(), float() and Decimal read them. */
+export function asciiDigits(text) {
+  let out = "";
+  for (const ch of text) {
+    out += ch >= "0" && ch <= "9" ? ch : ND.test(ch) ? String(digitValue(ch)) : ch;
+  }
+  return out;
+}
+
+/** ``v`` as float() and int() read it: asciiDigits, Python's whitespace stripped from both
+ * ends. */
 function numberText(v) {
-  let t = "";
-  for (const ch of v) t += ch >= "0" && ch <= "9" ? ch : ND.test(ch) ? String(digitValue(ch)) : ch;
-  return t.replace(STRIP, "");
+  return asciiDigits(v).replace(STRIP, "");
 }
 
 // The literals float() and int() accept (after numberText), underscores between digits.

@@ -10,25 +10,7 @@
 // a Number is a Python float, refused where Python refuses a float. Bad input throws
 // ValueError (py.js PyValueError, named "ValueError") with Python's message, "what: expected X, got Y".
 
-import { OverflowError, PyValueError as ValueError, pyRepr } from "./py.js";
-
-const DIGIT = /\p{Nd}/u;
-
-/** A text's Unicode decimal digits as ASCII ones, as Python's Decimal reads them (Unicode
- * decimal digits come in runs from 0 to 9). */
-function asciiDigits(text) {
-  let out = "";
-  for (const ch of text) {
-    if (ch >= "0" && ch <= "9") out += ch;
-    else if (DIGIT.test(ch)) {
-      const c = ch.codePointAt(0);
-      let start = c;
-      while (DIGIT.test(String.fromCodePoint(start - 1))) start -= 1;
-      out += String((c - start) % 10);
-    } else out += ch;
-  }
-  return out;
-}
+import { OverflowError, PyValueError as ValueError, asciiDigits, pyRepr } from "./py.js";
 
 export const EDITIONS = Object.freeze(["ISO 2859-1:1999", "ANSI/ASQ Z1.4-2003"]);
 export const SEVERITIES = Object.freeze(["normal", "tightened", "reduced"]);
