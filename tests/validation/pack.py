@@ -47,6 +47,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from packaging.utils import canonicalize_name
+
+from ledger.selftest import find_lockfile, read_lockfile
 from tests.validation.catalogue import ROOT, Catalogue, load
 
 BIN = Path(sys.executable).parent
@@ -74,48 +77,46 @@ def _run(cmd: list[str], **kw: Any) -> str:
 # -- the environment ------------------------------------------------------------------------------
 
 
-def _norm(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
-def lock_pins(path: Path) -> dict[str, dict[str, Any]]:
-    """name -> {version, hashes} from a pip-style lock (``name==version \\ --hash=...``)."""
+def lock_hashes(path: Path) -> dict[str, list[str]]:
+    """name -> the ``--hash=sha256:...`` of its pin in a pip-style lock (none in a TOML lock).
+    The pinned versions are ledger.selftest's reading, as the IQ self-test checks them."""
     text = re.sub(r"\\\n", " ", path.read_text())
-    pins: dict[str, dict[str, Any]] = {}
+    hashes: dict[str, list[str]] = {}
     for line in text.splitlines():
-        line = line.split(" #", 1)[0].strip()
-        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==([^\s;]+)", line)
+        m = re.match(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(\[[^\]]*\])?==", line.strip())
         if m:
-            pins[_norm(m.group(1))] = {
-                "version": m.group(3),
-                "hashes": re.findall(r"--hash=(sha256:[0-9a-f]{64})", line),
-            }
-    return pins
+            hashes[canonicalize_name(m.group(1))] = re.findall(
+                r"--hash=(sha256:[0-9a-f]{64})", line
+            )
+    return hashes
 
 
 def environment() -> dict[str, Any]:
     commit = _run(["git", "rev-parse", "HEAD"], cwd=ROOT)
     dirty_files = _run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT)
     locks = sorted(ROOT.glob("requirements*.lock"))
-    lock = next(
-        (p for p in locks if p.name == "requirements-dev.lock"), locks[0] if locks else None
-    )
-    pins = lock_pins(lock) if lock else {}
+    lock = find_lockfile(ROOT)
+    try:
+        pins = read_lockfile(lock)[0] if lock else {}
+    except (OSError, ValueError):
+        pins = {}
+    hashes = lock_hashes(lock) if lock else {}
     packages = []
     for dist in sorted(
-        importlib.metadata.distributions(), key=lambda d: _norm(d.metadata["Name"] or "")
+        importlib.metadata.distributions(),
+        key=lambda d: canonicalize_name(d.metadata["Name"] or ""),
     ):
         name = dist.metadata["Name"]
         if not name:
             continue
-        pin = pins.get(_norm(name))
+        locked = pins.get(canonicalize_name(name))
         packages.append(
             {
                 "name": name,
                 "version": dist.version,
-                "locked": pin["version"] if pin else None,
-                "matches_lock": (pin["version"] == dist.version) if pin else None,
-                "hashes": pin["hashes"] if pin else [],
+                "locked": locked,
+                "matches_lock": (locked == dist.version) if locked else None,
+                "hashes": hashes.get(canonicalize_name(name), []) if locked else [],
             }
         )
     try:
