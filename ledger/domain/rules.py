@@ -76,14 +76,7 @@ class Rules:
         except OverflowError as exc:
             # A time the schema admits that leaves the calendar in UTC (year 1 at +01:00):
             # refused as the audit and the bundle verifier refuse it (Judge.judge).
-            raise as_error(
-                rules.Refused(
-                    "schema",
-                    "invalid",
-                    f"{record.get('type')}: not the shape its schema requires "
-                    f"({exc.__class__.__name__}: {exc})",
-                )
-            ) from None
+            raise as_error(rules.Refused.malformed(record.get("type"), exc)) from None
         if isinstance(model, Recall):
             self._scope(model)
 

@@ -96,12 +96,7 @@ class Judge:
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
             # Bodies are schema-checked before the rules; one that is not is refused too (so is
             # a time the schema admits that leaves the calendar in UTC, such as year 1 at +01:00).
-            return Refused(
-                "schema",
-                "invalid",
-                f"{record.type}: not the shape its schema requires "
-                f"({exc.__class__.__name__}: {exc})",
-            )
+            return Refused.malformed(record.type, exc)
         self.add(record)
         return None
 

@@ -254,6 +254,17 @@ class Refused(Exception):
         super().__init__(message)
         self.kind, self.status, self.reasons = kind, status, list(reasons)
 
+    @classmethod
+    def malformed(cls, record_type: object, exc: Exception) -> Refused:
+        """A body the rules could not read (``exc`` raised reading it), refused as not in its
+        schema's shape: one the schema admits too (a time before year 1 in UTC) or a logged one
+        no schema checked (the audit, the bundle verifier)."""
+        return cls(
+            "schema",
+            "invalid",
+            f"{record_type}: not the shape its schema requires ({exc.__class__.__name__}: {exc})",
+        )
+
 
 @dataclass
 class Stored:
