@@ -20,13 +20,13 @@ import {
   when,
 } from "./rules.js";
 import {
+  PyDict,
   PySet,
   contains,
   eq,
   ge,
   get,
   gt,
-  hashKey,
   item,
   iter,
   le,
@@ -53,33 +53,6 @@ export function iso(t) {
 function member(collection, x) {
   if (collection instanceof PySet || collection instanceof Set) return collection.has(x);
   return collection.some((y) => eq(y, x));
-}
-
-/** A dict keyed by hashable JSON values (Python's dict: the first key kept, insertion order). */
-class KeyedDict {
-  constructor() {
-    this.map = new Map();
-  }
-  set(k, v) {
-    const h = hashKey(k);
-    const e = this.map.get(h);
-    if (e) e[1] = v;
-    else this.map.set(h, [k, v]);
-  }
-  get(k) {
-    const e = this.map.get(hashKey(k));
-    return e === undefined ? null : e[1];
-  }
-  pop(k) {
-    const h = hashKey(k);
-    const e = this.map.get(h);
-    if (e === undefined) return null;
-    this.map.delete(h);
-    return e[1];
-  }
-  keys() {
-    return [...this.map.values()].map((e) => e[0]);
-  }
 }
 
 // -- specifications ---------------------------------------------------------------------------
@@ -331,12 +304,12 @@ export function checkInspection(record, history, legacy) {
       problems,
     );
   }
-  const wanted = new KeyedDict();
+  const wanted = new PyDict();
   for (const c of iter(item(spec, "characteristics"))) {
     wanted.set(item(c, "name"), get(c, "equipment_kind"));
   }
   for (const c of iter(item(record, "characteristics"))) {
-    const kind = wanted.get(item(c, "name"));
+    const kind = wanted.get(item(c, "name"), null);
     if (get(c, "equipment") === null) {
       if (kind !== null) {
         throw new Refused(
@@ -365,10 +338,10 @@ function differences(record, spec) {
         `${pyStr(item(spec, "sample_size"))}`,
     );
   }
-  const measured = new KeyedDict();
+  const measured = new PyDict();
   for (const c of iter(item(record, "characteristics"))) measured.set(item(c, "name"), c);
   for (const s of iter(item(spec, "characteristics"))) {
-    const c = measured.pop(item(s, "name"));
+    const c = measured.pop(item(s, "name"), null);
     const sname = pyStr(item(s, "name"));
     if (c === null) {
       out.push(`${sname}: not measured`);

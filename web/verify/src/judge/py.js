@@ -988,6 +988,13 @@ export class PyDict {
     if (e) e[1] = v;
     else this.map.set(h, [k, v]);
   }
+  pop(k, dflt = undefined) {
+    const h = hashKey(k);
+    const e = this.map.get(h);
+    if (e === undefined) return dflt;
+    this.map.delete(h);
+    return e[1];
+  }
   setdefault(k, make) {
     const h = hashKey(k);
     let e = this.map.get(h);
