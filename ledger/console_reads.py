@@ -252,13 +252,17 @@ class ConsoleReads:
         examined = 0
         with self.engine.connect() as conn:
             registry = self.registry.get(conn)
+            # One Rules for the whole page: the master data it reads serves every chunk.
+            rules = Rules(conn, registry, self.policy)
             while len(out) < limit and examined < SCAN_BUDGET:
                 want = min(max(limit - len(out), 20), SCAN_BUDGET - examined)
                 lots = list(conn.execute(_NEXT_LOT, {"after": cursor, "n": want}).scalars())
                 if not lots:
                     return out, None
                 examined += len(lots)
-                rows = {row["lot"]: row for row in self._lot_rows(conn, registry, lots, keep)}
+                rows = {
+                    row["lot"]: row for row in self._lot_rows(conn, registry, rules, lots, keep)
+                }
                 for lot in lots:
                     cursor = lot
                     row = rows.get(lot)
@@ -273,6 +277,7 @@ class ConsoleReads:
         self,
         conn: sa.Connection,
         registry: Any,
+        rules: Rules,
         lots: Sequence[str],
         keep: LotFilter | None = None,
     ) -> list[dict[str, Any]]:
@@ -287,13 +292,15 @@ class ConsoleReads:
             for r in records
             if r.body.get("capa_id")
         }
-        capas = load_stored(conn, registry, Record.subject.in_(capa_ids)) if capa_ids else []
+        capas: dict[str, list[Stored]] = defaultdict(list)
+        if capa_ids:
+            for c in load_stored(conn, registry, Record.subject.in_(capa_ids)):
+                capas[f"capa:{c.body['capa_id']}"].append(c)
         lines = {
             lot: json.loads(bytes(body)).get("line")
             for lot, body in conn.execute(_LINES, {"lots": list(lots)})
             if body is not None
         }
-        rules = Rules(conn, registry, self.policy)
         rows = []
         for lot in lots:
             records = apply_corrections(by_lot.get(lot, []))
@@ -319,7 +326,7 @@ class ConsoleReads:
                 lot,
                 records,
                 self.policy.required_stages,
-                [c for c in capas if f"capa:{c.body['capa_id']}" in mine],
+                [c for subject in sorted(mine) for c in capas[subject]],
                 rules.master_blockers(lot, records),
             )
             row.update(
