@@ -43,13 +43,11 @@ import http.client
 import json
 import os
 import random
-import shutil
 import statistics
 import sys
 import tempfile
 import threading
 import time
-import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -66,6 +64,7 @@ from bench._limits import machine_limits  # noqa: E402
 from bench._load import percentile, post_batches  # noqa: E402
 from bench._profile import PySpy, py_spy_binary, summarize  # noqa: E402
 from bench._records import new_key, signed_body  # noqa: E402
+from bench._run import run_with_service  # noqa: E402
 from bench._service import Service, ServiceError, _stat  # noqa: E402
 from bench._trace_plant import Plant, Shape  # noqa: E402
 from bench.ingest import loadavg, log, machine  # noqa: E402
@@ -852,41 +851,7 @@ def run(args: argparse.Namespace) -> tuple[dict[str, Any], int]:
     bench.results.update(r)
     r = bench.results
     log(f"starting {args.evledger} up, EVLEDGER_HOME={svc.home}, port {svc.port}")
-    code = 1
-    try:
-        r["startup_s"] = round(svc.start(), 2)
-        bench.run()
-    except ServiceError as exc:
-        if "startup_s" not in r:
-            code = 2
-            r["error"] = str(exc)
-        bench.problems.append(str(exc))
-        log(str(exc))
-    except (OSError, http.client.HTTPException, KeyError, ValueError, TypeError) as exc:
-        returncode = svc.process.poll() if svc.process is not None else None
-        what = "" if returncode is None else f" (evledger up had exited with {returncode})"
-        bench.problems.append(f"run stopped by {type(exc).__name__}: {exc}{what}")
-        r["traceback"] = traceback.format_exc()
-        log(r["traceback"])
-    finally:
-        log("stopping the service (SIGINT)")
-        r["stop"] = svc.stop()
-        r["service_log_problems"] = svc.log_problems()[:20]
-        r["loadavg_end"] = loadavg()
-    stop = r["stop"]
-    if stop.get("left_running"):
-        bench.problems.append(f"left running after SIGINT (stopped): {stop['left_running']}")
-    if stop.get("still_running_after_cleanup"):
-        bench.problems.append(f"still running: {stop['still_running_after_cleanup']}")
-    if stop.get("exit_code") not in (0, None):
-        bench.problems.append(f"evledger up exited with {stop['exit_code']}")
-    r["problems"] = bench.problems
-    if args.keep or bench.problems:
-        r["kept"] = str(tmp)
-        log(f"kept {tmp} (service log: {svc.log_path})")
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return r, (code if bench.problems else 0)
+    return r, run_with_service(svc, bench.run, r, bench.problems, tmp, args.keep)
 
 
 # -- the report ---------------------------------------------------------------------------------
