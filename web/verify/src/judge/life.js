@@ -5,7 +5,7 @@
 import * as oos from "./oos.js";
 import { DEFAULT_POLICY } from "./policy.js";
 import { Blocker, Refused, ncrSummaries, when } from "./rules.js";
-import { KeyError, PySet, eq, get, item, iter, le, pyRepr, pyStr, slice } from "./py.js";
+import { KeyError, eq, get, item, iter, le, member, pyRepr, pyStr, slice } from "./py.js";
 
 /** What the log says about a lot's release decision and what happened after it. */
 export class Life {
@@ -43,12 +43,6 @@ export class Life {
 /** Python's ``str(x)[:120]``. */
 function head(x) {
   return slice(pyStr(x), 120);
-}
-
-/** ``x in collection`` for the set of cleared refs (a Set, a PySet or a list). */
-function member(collection, x) {
-  if (collection instanceof PySet || collection instanceof Set) return collection.has(x);
-  return collection.some((y) => eq(y, x));
 }
 
 function why(r) {

@@ -21,7 +21,6 @@ import {
 } from "./rules.js";
 import {
   PyDict,
-  PySet,
   contains,
   eq,
   ge,
@@ -31,6 +30,7 @@ import {
   iter,
   le,
   lt,
+  member,
   pyRepr,
   pyStr,
   sortBy,
@@ -47,12 +47,6 @@ export const APPROVED_SUPPLIER = Object.freeze(["approved", "conditional"]);
 /** A time as the rules' messages and the master data views give it (UTC, ISO 8601). */
 export function iso(t) {
   return t.toUtc().isoformat().replaceAll("+00:00", "Z");
-}
-
-/** ``x in collection`` for the set of cleared refs (a Set, a PySet or a list). */
-function member(collection, x) {
-  if (collection instanceof PySet || collection instanceof Set) return collection.has(x);
-  return collection.some((y) => eq(y, x));
 }
 
 // -- specifications ---------------------------------------------------------------------------

@@ -970,6 +970,12 @@ export class PySet {
   }
 }
 
+/** ``x in collection`` for a Set, a PySet or a list (by Python equality). */
+export function member(collection, x) {
+  if (collection instanceof PySet || collection instanceof Set) return collection.has(x);
+  return collection.some((y) => eq(y, x));
+}
+
 /** A Python dict keyed by any hashable value, insertion-ordered. */
 export class PyDict {
   constructor() {
