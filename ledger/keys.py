@@ -27,6 +27,7 @@ __all__ = [
     "ensure_account_key",
     "ensure_log_key",
     "load_account",
+    "load_log_key",
     "log_public_key",
     "write_secret",
 ]
@@ -75,8 +76,14 @@ def ensure_account_key(path: Path, what: str) -> tuple[LocalAccount, bool]:
 
 
 def ensure_log_key(path: Path) -> Ed25519PrivateKey:
+    """Load the log key at ``path``, generating it first if absent."""
     if not path.exists():
         write_secret(path, secrets.token_hex(32) + "\n")
+    return load_log_key(path)
+
+
+def load_log_key(path: Path) -> Ed25519PrivateKey:
+    """Load the log key at ``path`` (never creates one)."""
     text = _read_secret(path, "log key")
     try:
         return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(text))

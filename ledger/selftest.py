@@ -68,7 +68,7 @@ from ledger.config import Settings
 from ledger.db import APP_ROLE
 from ledger.errors import ConfigError, LedgerError
 from ledger.identity import Identity
-from ledger.keys import ensure_log_key, load_account, log_public_key
+from ledger.keys import load_account, load_log_key, log_public_key
 
 __all__ = [
     "CHAIN_SKEW_TOLERANCE",
@@ -270,6 +270,8 @@ class SelfTest:
     #: The record the report was logged as (None until logged).
     record_id: str | None = None
     clock: Callable[[], float] = time.time
+    #: This machine's log key as a verifier key string, once read.
+    _log_key: str | None = field(default=None, init=False, repr=False)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -299,6 +301,7 @@ class SelfTest:
         self.engine = sa.create_engine(self.inst.app_db_url, pool_size=1, pool_pre_ping=True)
         try:
             self.identity: Identity | None = None
+            self._log_key = None
             self._run("versions", self.check_versions)
             self._run("key files", self.check_key_files)
             self._run("database role", self.check_role)
@@ -581,13 +584,22 @@ class SelfTest:
                 f"{'; '.join(seen)}: chain id and code as ledger_meta remembers, code as built",
             )
 
+    def _log_key_string(self) -> str:
+        """This machine's log key file as a verifier key string (read once, never created)."""
+        if self._log_key is None:
+            path = self.inst.settings.keys_dir / "log.key"
+            self._log_key = verifier_key_string(
+                self._identity().log_origin, log_public_key(load_log_key(path))
+            )
+        return self._log_key
+
     def check_log_key(self) -> None:
         ident = self._identity()
         path = self.inst.settings.keys_dir / "log.key"
         if not path.is_file():
             self._add("log key", FAIL, f"no log key file {path}")
             return
-        mine = verifier_key_string(ident.log_origin, log_public_key(ensure_log_key(path)))
+        mine = self._log_key_string()
         problems = []
         if mine != ident.log_public_key:
             problems.append(f"{path} is not the key ledger_meta names ({ident.log_public_key})")
@@ -881,9 +893,7 @@ class SelfTest:
             time.sleep(0.25)
         # Verified against the ledger's chain and contract and this machine's log key file,
         # not against anything the database or the service says about the key.
-        mine = verifier_key_string(
-            ident.log_origin, log_public_key(ensure_log_key(keys / "log.key"))
-        )
+        mine = self._log_key_string()
         trust = Trust.from_json({**ident.trust(), "log_public_key": mine})
         node = RpcClient(self.inst.rpc_url)
         report, _ = verify_receipt(

@@ -26,7 +26,7 @@ from evledger_verify.policy import DEFAULT_POLICY, Policy
 from ledger.bundle import Exporter
 from ledger.config import Settings
 from ledger.identity import Identity
-from ledger.keys import ensure_log_key, log_public_key
+from ledger.keys import load_log_key, log_public_key
 from ledger.master import MasterData
 from ledger.promises import Promiser
 from ledger.proofs import Proofs
@@ -103,7 +103,7 @@ class Ledger:
         """The ledger with the signature windows the settings give, signing acceptance
         promises with the log key when this machine holds it."""
         key_path = settings.keys_dir / "log.key"
-        log_key = ensure_log_key(key_path) if key_path.exists() else None
+        log_key = load_log_key(key_path) if key_path.exists() else None
         if log_key is not None and identity.log_public_key != verifier_key_string(
             identity.log_origin, log_public_key(log_key)
         ):
