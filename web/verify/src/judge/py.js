@@ -5,6 +5,7 @@
 // timestamp / fromtimestamp as CPython 3.11's C implementation does them.
 
 import { pyRepr as baseRepr, pyType } from "../errors.js";
+import { MAX_INT_DIGITS } from "../strictjson.js";
 
 // -- exceptions ---------------------------------------------------------------------------------
 
@@ -408,9 +409,9 @@ export function toInt(v) {
     const m = INT_LITERAL.exec(numberText(v));
     if (m === null) throw new PyValueError(`invalid literal for int() with base 10: ${pyRepr(v)}`);
     const digits = m[2].replaceAll("_", "");
-    if (digits.length > 4300) {
+    if (digits.length > MAX_INT_DIGITS) {
       throw new PyValueError(
-        "Exceeds the limit (4300 digits) for integer string conversion: value has " +
+        `Exceeds the limit (${MAX_INT_DIGITS} digits) for integer string conversion: value has ` +
           `${digits.length} digits; use sys.set_int_max_str_digits() to increase the limit`,
       );
     }
