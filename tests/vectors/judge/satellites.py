@@ -30,7 +30,7 @@ import json
 import random
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
@@ -55,19 +55,7 @@ def _try(fn: Callable[[], Any]) -> Any:
 
 
 def _plan_json(p: sampling.Plan) -> dict[str, Any]:
-    return {
-        "edition": p.edition,
-        "severity": p.severity,
-        "lot_size": p.lot_size,
-        "level": p.level,
-        "aql": p.aql,
-        "table1_letter": p.table1_letter,
-        "code_letter": p.code_letter,
-        "sample_size": p.sample_size,
-        "accept": p.accept,
-        "reject": p.reject,
-        "full_inspection": p.full_inspection,
-    }
+    return asdict(p)
 
 
 def _plan_row(p: sampling.Plan) -> list[Any]:
@@ -93,14 +81,7 @@ def _switching_row(s: sampling.Switching) -> list[Any]:
 
 
 def _switching_json(s: sampling.Switching) -> dict[str, Any]:
-    return {
-        "state": s.state,
-        "score": s.score,
-        "recent": list(s.recent),
-        "run": s.run,
-        "accepted_in_a_row": s.accepted_in_a_row,
-        "not_accepted": s.not_accepted,
-    }
+    return {**asdict(s), "recent": list(s.recent)}
 
 
 def _sampling() -> dict[str, Any]:
