@@ -13,7 +13,6 @@ acceptable for a demonstration only; a person types their password when asked.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,18 +21,17 @@ from typing import Any
 import click
 from evledger_verify.records import record_hash
 
+from ingest.cli import new_keystore_scrypt_n
 from ingest.client import (
-    STANDARD_SCRYPT_N,
-    TEST_SCRYPT_ENV,
     Client,
     Passwords,
     RefusedError,
     SigningKey,
     new_keystore,
-    scrypt_n_for_new_keys,
     segment,
 )
 from ledger.embedded import repo_root
+from ledger.keys import write_secret
 
 __all__ = ["LOT_FILE", "master_data", "run_demo", "sample_lot"]
 
@@ -118,13 +116,9 @@ def run_demo(client: Client, out: Path, admin: SigningKey) -> None:
     keys.mkdir(exist_ok=True, mode=0o700)
     password_file = keys / "password"
     if not password_file.exists():
-        fd = os.open(password_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_urlsafe(18) + "\n")
+        write_secret(password_file, secrets.token_urlsafe(18) + "\n")
     passwords = Passwords(password_file)
-    scrypt_n = scrypt_n_for_new_keys()
-    if scrypt_n != STANDARD_SCRYPT_N:
-        click.echo(f"warning: {TEST_SCRYPT_ENV}={scrypt_n}: test-only, weaker keystores", err=True)
+    scrypt_n = new_keystore_scrypt_n()
     tag = secrets.token_hex(3).upper()
     lot = f"L{datetime.now(UTC):%y%m%d}-{tag}"
     domain = client.domain()

@@ -50,6 +50,7 @@ __all__ = [
     "ingest",
     "keys",
     "main",
+    "new_keystore_scrypt_n",
 ]
 
 EXIT_REFUSED = 1
@@ -134,13 +135,14 @@ def keys_new(output: str, if_missing: bool, password_file: str | None, plain: bo
         key = new_key(path)
     else:
         try:
-            key = new_keystore(path, passwords, scrypt_n=_scrypt_n())
+            key = new_keystore(path, passwords, scrypt_n=new_keystore_scrypt_n())
         except NoPasswordError as exc:
             raise CliError(f"{exc} (a device's key: --plain)") from None
     click.echo(key.address)
 
 
-def _scrypt_n() -> int:
+def new_keystore_scrypt_n() -> int:
+    """The scrypt n of new keystores, with a warning on stderr when a test lowered it."""
     n = scrypt_n_for_new_keys()
     if n != STANDARD_SCRYPT_N:
         click.echo(f"warning: {TEST_SCRYPT_ENV}={n}: a test-only, weaker keystore", err=True)
@@ -162,7 +164,11 @@ def keys_encrypt(plain_file: str, output: str, password_file: str | None) -> Non
     and address: its registration stays); then delete the plain file. Prints the address."""
     key = load_key(Path(plain_file), "keys encrypt")
     new_keystore(
-        Path(output), Passwords(password_file), "keys encrypt", key=key, scrypt_n=_scrypt_n()
+        Path(output),
+        Passwords(password_file),
+        "keys encrypt",
+        key=key,
+        scrypt_n=new_keystore_scrypt_n(),
     )
     click.echo(key.address)
     click.echo(f"wrote {output}; now delete {plain_file} (e.g. shred -u {plain_file})", err=True)
