@@ -384,6 +384,20 @@ def correction(
     }
 
 
+def verdict_to_pass() -> Json:
+    """CO-1: failed inspection I-1 of LOT-A corrected into a passing one (value and verdicts)."""
+    return correction(
+        "CO-1",
+        "I-1",
+        "LOT-A",
+        [
+            {"path": "/characteristics/0/value", "value": 3.02},
+            {"path": "/characteristics/0/verdict", "value": "pass"},
+            {"path": "/verdict", "value": "pass"},
+        ],
+    )
+
+
 def alert(rid: str, alert_id: str, lot: str | None, refs: list[str] | None = None) -> Json:
     body: Json = {
         "record_id": rid,
@@ -449,6 +463,19 @@ def scan(
     if lot is not None:
         body["lot"] = lot
     return body
+
+
+def received(log: Log, supplier_id: str) -> Json:
+    """S-1: material MAT-1 (supplier lot SUP-LOT-9) received at DOCK-1 from ``supplier_id``."""
+    return scan(
+        "S-1",
+        "receive",
+        log.now + 30,
+        station="DOCK-1",
+        lot="MAT-1",
+        gs1_lot="SUP-LOT-9",
+        supplier=supplier_id,
+    )
 
 
 def ncr_concession(*names: str, valid_until: str = "2099-01-01T00:00:00Z") -> Json:
@@ -800,15 +827,7 @@ def full_life() -> Log:
     a(change(cid, "closed"), "approver", "approved")
     a(supplier("SUP-1", "ACME"), "approver", "approved")
     a(
-        scan(
-            "S-1",
-            "receive",
-            log.now + 30,
-            station="DOCK-1",
-            lot="MAT-1",
-            gs1_lot="SUP-LOT-9",
-            supplier="ACME",
-        ),
+        received(log, "ACME"),
         "device",
         "recorded",
     )
@@ -1183,16 +1202,7 @@ def correction_of_verdict_by_inspector() -> Log:
     )
     failed(log)
     log.add(
-        correction(
-            "CO-1",
-            "I-1",
-            "LOT-A",
-            [
-                {"path": "/characteristics/0/value", "value": 3.02},
-                {"path": "/characteristics/0/verdict", "value": "pass"},
-                {"path": "/verdict", "value": "pass"},
-            ],
-        ),
+        verdict_to_pass(),
         "inspector",
         "authored",
     )
@@ -1442,16 +1452,7 @@ def review_by_signer() -> Log:
     )
     failed(log)
     c = log.add(
-        correction(
-            "CO-1",
-            "I-1",
-            "LOT-A",
-            [
-                {"path": "/characteristics/0/value", "value": 3.02},
-                {"path": "/characteristics/0/verdict", "value": "pass"},
-                {"path": "/verdict", "value": "pass"},
-            ],
-        ),
+        verdict_to_pass(),
         "approver",
         "authored",
     )
@@ -2066,16 +2067,7 @@ def correction_unreviewed() -> Log:
     )
     i = failed(log)
     log.add(
-        correction(
-            "CO-1",
-            "I-1",
-            "LOT-A",
-            [
-                {"path": "/characteristics/0/value", "value": 3.02},
-                {"path": "/characteristics/0/verdict", "value": "pass"},
-                {"path": "/verdict", "value": "pass"},
-            ],
-        ),
+        verdict_to_pass(),
         "approver",
         "authored",
     )
@@ -2234,15 +2226,7 @@ def supplier_unknown() -> Log:
         "record, inspected and consumed into the lot.",
     )
     log.add(
-        scan(
-            "S-1",
-            "receive",
-            log.now + 30,
-            station="DOCK-1",
-            lot="MAT-1",
-            gs1_lot="SUP-LOT-9",
-            supplier="NOBODY",
-        ),
+        received(log, "NOBODY"),
         "device",
         "recorded",
     )
@@ -3584,16 +3568,7 @@ def reviewed(
     log = broken(name, description)
     i = failed(log)
     c = log.add(
-        correction(
-            "CO-1",
-            "I-1",
-            "LOT-A",
-            [
-                {"path": "/characteristics/0/value", "value": 3.02},
-                {"path": "/characteristics/0/verdict", "value": "pass"},
-                {"path": "/verdict", "value": "pass"},
-            ],
-        ),
+        verdict_to_pass(),
         "approver",
         "authored",
     )
@@ -4426,15 +4401,7 @@ def unapproved_material(log: Log) -> Json:
     into LOT-A and consumed by the station; returns the lot's final inspection."""
     log.add(supplier("SUP-1", "BADCO", "disqualified"), "approver", "approved")
     log.add(
-        scan(
-            "S-1",
-            "receive",
-            log.now + 30,
-            station="DOCK-1",
-            lot="MAT-1",
-            gs1_lot="SUP-LOT-9",
-            supplier="BADCO",
-        ),
+        received(log, "BADCO"),
         "device",
         "recorded",
     )
