@@ -653,6 +653,11 @@ class SpcMonitor:
         self._account: LocalAccount | None = None
         self._wake = threading.Event()
         self._recent: dict[str, _Recent] = {}
+        #: The characteristics by the tag or inspection characteristic name they chart.
+        self._by_key: dict[tuple[str, Any], list[Characteristic]] = {}
+        for c in charts.config.characteristics:
+            key = ("tag", c.tag) if c.tag is not None else ("inspection", c.inspection)
+            self._by_key.setdefault(key, []).append(c)
 
     def notify(self, types: set[str]) -> None:
         """Records of ``types`` were stored: judge them now rather than at the next interval
@@ -703,16 +708,15 @@ class SpcMonitor:
             if not rows:
                 return 0
             new: dict[str, list[Point]] = {}
-            by_key = self._by_key()
             for seq, rid, rtype, meaning, body in rows:
                 if rtype == "inspection" and meaning != "authored":
                     continue  # another's attestation of an inspection: not a measurement
                 parsed = json.loads(bytes(body))
                 if rtype == "process_reading":
-                    candidates = by_key.get(("tag", parsed.get("tag")), [])
+                    candidates = self._by_key.get(("tag", parsed.get("tag")), [])
                 else:
                     names = {x.get("name") for x in parsed.get("characteristics") or ()}
-                    candidates = [c for n in names for c in by_key.get(("inspection", n), [])]
+                    candidates = [c for n in names for c in self._by_key.get(("inspection", n), [])]
                 for c in candidates:
                     if c.matches(rtype, parsed) and (p := point_of(c, seq, rid, parsed)):
                         new.setdefault(c.id, []).append(p)
@@ -721,14 +725,6 @@ class SpcMonitor:
                     self._judge(conn, c, new[c.id])
             self.cursor = int(rows[-1][0])
             return len(rows)
-
-    def _by_key(self) -> dict[tuple[str, Any], list[Characteristic]]:
-        """The characteristics by the tag or inspection characteristic name they chart."""
-        out: dict[tuple[str, Any], list[Characteristic]] = {}
-        for c in self.charts.config.characteristics:
-            key = ("tag", c.tag) if c.tag is not None else ("inspection", c.inspection)
-            out.setdefault(key, []).append(c)
-        return out
 
     def _prime(self, conn: sa.Connection, c: Characteristic, upto: int) -> None:
         """Read the characteristic's last points up to record ``upto`` and judge the last
