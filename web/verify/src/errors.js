@@ -32,29 +32,64 @@ export function pyType(value) {
   return "dict";
 }
 
-/** Python's repr of a JSON value (strings, numbers, None, lists), for messages. */
+/** Python's repr() of a float. */
+export function floatRepr(x) {
+  if (Number.isNaN(x)) return "nan";
+  if (x === Infinity) return "inf";
+  if (x === -Infinity) return "-inf";
+  if (x === 0) return Object.is(x, -0) ? "-0.0" : "0.0";
+  const [mant, expText] = x.toExponential().split("e");
+  const exp = Number(expText);
+  const neg = mant.startsWith("-");
+  const digits = mant.replace("-", "").replace(".", "");
+  let out;
+  if (exp >= -4 && exp < 16) {
+    if (exp >= 0) {
+      const whole = digits.length > exp + 1 ? digits.slice(0, exp + 1) : digits.padEnd(exp + 1, "0");
+      const frac = digits.length > exp + 1 ? digits.slice(exp + 1) : "0";
+      out = `${whole}.${frac}`;
+    } else {
+      out = `0.${"0".repeat(-exp - 1)}${digits}`;
+    }
+  } else {
+    const m = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
+    const e = Math.abs(exp);
+    out = `${m}e${exp < 0 ? "-" : "+"}${String(e).padStart(2, "0")}`;
+  }
+  return (neg ? "-" : "") + out;
+}
+
+// Python's str.isprintable(): not a control, format, surrogate, private-use or unassigned
+// character, nor a separator other than the ASCII space (Unicode as this engine knows it).
+const NOT_PRINTABLE = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}\p{Zl}\p{Zp}\p{Zs}]/u;
+
+/** Python's repr() of a str. */
+export function strRepr(value) {
+  const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
+  let out = "";
+  for (const ch of value) {
+    const c = ch.codePointAt(0);
+    if (ch === "\\") out += "\\\\";
+    else if (ch === quote) out += "\\" + ch;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c === 0x20 || (c > 0x20 && c < 0x7f)) out += ch;
+    else if (!NOT_PRINTABLE.test(ch)) out += ch;
+    else if (c <= 0xff) out += "\\x" + c.toString(16).padStart(2, "0");
+    else if (c <= 0xffff) out += "\\u" + c.toString(16).padStart(4, "0");
+    else out += "\\U" + c.toString(16).padStart(8, "0");
+  }
+  return quote + out + quote;
+}
+
+/** Python's repr of a JSON value (strings, numbers, None, lists, dicts), for messages. */
 export function pyRepr(value) {
   if (value === null || value === undefined) return "None";
-  if (typeof value === "string") {
-    const quote = value.includes("'") && !value.includes('"') ? '"' : "'";
-    let out = "";
-    for (const ch of value) {
-      const c = ch.codePointAt(0);
-      if (ch === "\\") out += "\\\\";
-      else if (ch === quote) out += "\\" + ch;
-      else if (ch === "\n") out += "\\n";
-      else if (ch === "\r") out += "\\r";
-      else if (ch === "\t") out += "\\t";
-      else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
-      else out += ch;
-    }
-    return quote + out + quote;
-  }
+  if (typeof value === "string") return strRepr(value);
   if (typeof value === "boolean") return value ? "True" : "False";
   if (typeof value === "bigint") return String(value);
-  if (typeof value === "number") {
-    return Number.isInteger(value) && Math.abs(value) < 1e16 ? value.toFixed(1) : String(value);
-  }
+  if (typeof value === "number") return floatRepr(value);
   if (Array.isArray(value)) return "[" + value.map(pyRepr).join(", ") + "]";
   return "{" + Object.keys(value).map((k) => `${pyRepr(k)}: ${pyRepr(value[k])}`).join(", ") + "}";
 }
