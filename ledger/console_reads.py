@@ -71,6 +71,9 @@ EXPORT_ROWS = 100_000
 EXPORT_BUDGET = 1_000_000
 #: How old the figures ``GET /v1/console/dashboard`` answers may be (seconds).
 DASHBOARD_EVERY = 2.0
+#: The dashboard's figures from the records are computed again after this many seconds even
+#: when no record arrived (ages and overdue dates move with the clock).
+FIGURES_EVERY = 60.0
 
 _NEXT_LOT = sa.text(
     """
@@ -228,7 +231,7 @@ class ConsoleReads:
         self.clock = clock
         self._next_subject: sa.TextClause | None = None
         self._lock = threading.Lock()
-        self._dashboard: tuple[str, float, dict[str, Any]] | None = None
+        self._dashboard: tuple[Any, float, dict[str, Any]] | None = None
 
     def _subject_walk(self, conn: sa.Connection) -> sa.TextClause:
         if self._next_subject is None:
@@ -533,18 +536,19 @@ class ConsoleReads:
         return load_stored(conn, registry, Record.seq.in_(seqs))
 
     def dashboard(self, status: dict[str, Any], max_age: float = 0.0) -> dict[str, Any]:
-        """The dashboard's figures now; ``status``: the ledger's counters (anchoring lag).
-        Shared by every reader and every event stream: computed again only when the
-        counters changed, unless the last computation is younger than ``max_age`` s."""
-        key = json.dumps(status, sort_keys=True, default=str)
+        """The dashboard's figures now; ``status``: the ledger's counters (record count,
+        anchoring lag), always given as they are. The figures read from the records are
+        shared by every reader and every event stream: computed again only when the record
+        count changed (or after ``FIGURES_EVERY`` s), unless the last computation is younger
+        than ``max_age`` s. (Keyed on the record count, not on the whole status: the anchoring
+        lag in seconds changes at every call, and every stream would compute them again.)"""
+        key = status.get("records")
         with self._lock:
             cached = self._dashboard
-            fresh = cached is not None and (cached[0] == key or self.clock() - cached[1] < max_age)
-            if cached is not None and fresh:
-                return cached[2]
-            figures = self._figures(status)
-            self._dashboard = (key, self.clock(), figures)
-            return figures
+            age = float("inf") if cached is None else self.clock() - cached[1]
+            if cached is None or not (age < max_age or (cached[0] == key and age < FIGURES_EVERY)):
+                cached = self._dashboard = (key, self.clock(), self._figures(status))
+        return cached[2] | _status_figures(status)
 
     def _figures(self, status: dict[str, Any]) -> dict[str, Any]:
         now = self._now()
@@ -630,10 +634,11 @@ class ConsoleReads:
             for a in alerts
             if a.body["alert_id"] not in referenced and a.record_id not in referenced
         ]
+        stated = _status_figures(status)
         return {
             "as_of": now.isoformat().replace("+00:00", "Z"),
             "window": WINDOW,
-            "records": status.get("records"),
+            "records": stated["records"],
             "first_pass_yield": fpy,
             "ncr": {
                 "open": len(open_ncrs),
@@ -657,13 +662,21 @@ class ConsoleReads:
             },
             "open_alerts": open_alerts[-50:],
             "open_alert_count": len(open_alerts),
-            "anchoring": {
-                "lag_records": status.get("anchor_lag_records"),
-                "lag_seconds": status.get("anchor_lag_seconds"),
-                "latest_checkpoint": status.get("latest_checkpoint"),
-                "latest_anchored_checkpoint": status.get("latest_anchored_checkpoint"),
-            },
+            "anchoring": stated["anchoring"],
         }
+
+
+def _status_figures(status: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's figures that ``status`` states (not read from the records)."""
+    return {
+        "records": status.get("records"),
+        "anchoring": {
+            "lag_records": status.get("anchor_lag_records"),
+            "lag_seconds": status.get("anchor_lag_seconds"),
+            "latest_checkpoint": status.get("latest_checkpoint"),
+            "latest_anchored_checkpoint": status.get("latest_anchored_checkpoint"),
+        },
+    }
 
 
 def _timeline_keeps(keep: TimelineFilter, item: dict[str, Any]) -> bool:
