@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from evledger_verify.content import STEP_FIELDS
+from evledger_verify.errors import FormatError
 from evledger_verify.rules import MATRIX, NEXT_STEPS
+from evledger_verify.tokens import parse_token
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
@@ -501,8 +503,8 @@ def _timeline_export(
 
 
 def _token_expiry(header: str) -> float:
-    """The expiry time a (verified) read token states: ``evl1.<address>.<expires>.<sig>``."""
+    """The expiry time a (verified) read token states."""
     try:
-        return float(header.split(None, 1)[1].split(".")[2])
-    except (IndexError, ValueError):
+        return float(parse_token(header.split(None, 1)[1])[1])
+    except (IndexError, FormatError):
         return time.time() + 60
