@@ -49,6 +49,7 @@ from typing import Any
 
 from packaging.utils import canonicalize_name
 
+from ledger.embedded import free_port
 from ledger.selftest import find_lockfile, read_lockfile
 from tests.validation.catalogue import ROOT, Catalogue, load
 
@@ -564,12 +565,6 @@ def render_html(pack: dict[str, Any], pack_sha256: str) -> str:
 
 
 # -- the ledger ------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class PrivateLedger:
