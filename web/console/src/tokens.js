@@ -2,7 +2,7 @@
 // SigningKey.read_token / sign; evledger_verify.tokens and records).
 
 import { keccak_256 } from "@noble/hashes/sha3.js";
-import { fromHex, toHex, utf8 } from "../../verify/src/bytes.js";
+import { concat, toHex, utf8 } from "../../verify/src/bytes.js";
 import { checksumAddress, eip712Digest, recordHash } from "../../verify/src/records.js";
 
 export const TOKEN_TAG = "evl1";
@@ -15,11 +15,7 @@ export function tokenMessage(origin, address, expires) {
 /** EIP-191 (personal_sign) digest of a message. */
 export function eip191Digest(message) {
   const data = utf8(message);
-  const prefix = utf8(`\x19Ethereum Signed Message:\n${data.length}`);
-  const all = new Uint8Array(prefix.length + data.length);
-  all.set(prefix);
-  all.set(data, prefix.length);
-  return keccak_256(all);
+  return keccak_256(concat(utf8(`\x19Ethereum Signed Message:\n${data.length}`), data));
 }
 
 export function formatToken(address, expires, signature) {
@@ -98,5 +94,3 @@ export async function signRecord(signer, record, meaning, domain, signedAt = Mat
   }
   return { record, signature, meaning, signed_at: signedAt, signer: signer.address };
 }
-
-export { fromHex };

@@ -8,6 +8,7 @@ import { traceGraph } from "./graph.js";
 import { controlChart } from "./spc.js";
 import { KeyError, openKeyFile } from "./keys.js";
 import { makeReadToken, signRecord } from "./tokens.js";
+import { toHex } from "../../verify/src/bytes.js";
 import { connectWallet, walletAvailable } from "./wallet.js";
 
 const $ = (id) => document.getElementById(id);
@@ -635,7 +636,7 @@ async function schemas() {
 
 function newId(prefix) {
   const t = new Date().toISOString().replace(/[-:]/g, "").replace(/\..*/, "");
-  const r = Array.from(crypto.getRandomValues(new Uint8Array(3)), (b) => b.toString(16).padStart(2, "0")).join("");
+  const r = toHex(crypto.getRandomValues(new Uint8Array(3)));
   return `${prefix}-${t}-${r}`;
 }
 

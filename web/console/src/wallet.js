@@ -2,6 +2,7 @@
 // Records are signed with eth_signTypedData_v4 (the wallet shows the record id, type, hash,
 // meaning and time); read tokens with personal_sign. The wallet holds the key.
 
+import { toHex, utf8 } from "../../verify/src/bytes.js";
 import { checksumAddress } from "../../verify/src/records.js";
 
 export class WalletError extends Error {}
@@ -33,7 +34,7 @@ export async function connectWallet(provider = window.ethereum) {
     kind: "wallet",
     address,
     async personalSign(message) {
-      const hex = "0x" + Array.from(new TextEncoder().encode(message), (b) => b.toString(16).padStart(2, "0")).join("");
+      const hex = "0x" + toHex(utf8(message));
       try {
         return await provider.request({ method: "personal_sign", params: [hex, account] });
       } catch (err) {
