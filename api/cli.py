@@ -752,8 +752,6 @@ def certificate(lot: str, output: str, wait: float, key_path: str, api: str | No
     release and who made it, inspections and concessions, and a QR code that opens the
     ledger's verification page with the release receipt, verified in the customer's browser.
     A lot that is not released gets none (exit 1, with the reasons)."""
-    from ingest.client import RefusedError
-
     client = _client(api)
     key = _load_key(key_path)
     deadline = time.monotonic() + wait
@@ -1002,7 +1000,8 @@ def recall(
         receipts: dict[str, list[dict[str, Any]]] = {}
         for origin in scope["origin_lots"][:1000]:
             node = client.get_json(
-                f"/v1/lots/{segment(origin)}/trace", token,
+                f"/v1/lots/{segment(origin)}/trace",
+                token,
                 {"direction": "backward", "depth": 1},
             )["nodes"]
             receipts[origin] = next(
