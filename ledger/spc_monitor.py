@@ -107,6 +107,11 @@ class Characteristic:
     def record_type(self) -> str:
         return "process_reading" if self.tag is not None else "inspection"
 
+    @property
+    def chart(self) -> str:
+        """The chart its points make: individuals / moving range, or X-bar / R."""
+        return "individuals" if self.subgroup == 1 else "xbar_r"
+
     def containment(self) -> dict[str, Any]:
         """The JSON the characteristic's records contain (PostgreSQL ``@>``)."""
         if self.tag is not None:
@@ -137,7 +142,7 @@ class Characteristic:
             "rules": list(self.rules),
             "action": self.action,
             "subgroup": self.subgroup,
-            "chart": "individuals" if self.subgroup == 1 else "xbar_r",
+            "chart": self.chart,
         }
         for key in ("tag", "line", "inspection", "product", "center", "sigma"):
             if getattr(self, key) is not None:
@@ -541,7 +546,7 @@ class Charts:
         lower, upper = _spec(c, [p for g in shown for p in g.points])
         out: dict[str, Any] = {
             "characteristic": c.to_json(),
-            "chart": "individuals" if c.subgroup == 1 else "xbar_r",
+            "chart": c.chart,
             "unit": next((p.last.unit for p in reversed(shown) if p.last.unit), None),
             "spec": {"lower": lower, "upper": upper},
             "limits": _limits_json(c, limits),
@@ -799,7 +804,7 @@ class SpcMonitor:
                     "rule": v.rule,
                     "rule_text": v.text,
                     "action": c.action,
-                    "chart": "individuals" if c.subgroup == 1 else "xbar_r",
+                    "chart": c.chart,
                     "center": limits.center,
                     "ucl": limits.ucl,
                     "lcl": limits.lcl,
