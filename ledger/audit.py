@@ -43,12 +43,12 @@ from evledger_verify.errors import VerifyError
 from evledger_verify.judge import Judge
 from evledger_verify.merkle import leaf_hash, node_hash, tree_levels
 from evledger_verify.policy import Policy
-from evledger_verify.records import Domain, Entry, canonical_json, keccak256
+from evledger_verify.records import Domain, Entry, canonical_json
 from evledger_verify.registry import Replay
 from evledger_verify.rules import unix_seconds
 
 from ledger import genealogy, tree
-from ledger.chain import Chain, load_artifact
+from ledger.chain import Chain, built_code_keccak
 from ledger.domain.genealogy import Link, Tracker
 from ledger.domain.lots import apply_corrections, lot_status, subject_of
 from ledger.domain.schemas import parse_record
@@ -451,14 +451,14 @@ class Auditor:
         origin = f"evledger/{stored.chain_id}/{stored.contract.lower()}"
         if meta.get("log_origin") != origin:
             changed("log_origin", f"expected {origin}, got {meta.get('log_origin')!r}")
-        code = keccak256(bytes.fromhex(load_artifact()["deployedBytecode"].removeprefix("0x")))
+        code = built_code_keccak()
         nodes = {stored.chain_id: self.chain, **self.extra_chains}
         for target in stored.chains:
             prefix = "" if target.primary else chain_meta_key(target.chain_id, "")
-            if target.code_keccak != code.hex():
+            if target.code_keccak != code:
                 changed(
                     prefix + "contract_code_keccak",
-                    f"expected {code.hex()} (contracts/EvidenceAnchor.json), "
+                    f"expected {code} (contracts/EvidenceAnchor.json), "
                     f"got {target.code_keccak!r}",
                 )
             node = nodes.get(target.chain_id)

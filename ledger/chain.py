@@ -23,7 +23,7 @@ from web3.types import Nonce, TxParams
 
 from ledger.errors import ChainError, ChainUnreachable
 
-__all__ = ["AnchorResult", "Chain", "load_artifact"]
+__all__ = ["AnchorResult", "Chain", "built_code_keccak", "load_artifact"]
 
 log = logging.getLogger("evledger.chain")
 T = TypeVar("T")
@@ -40,6 +40,12 @@ def load_artifact(path: Path = _ARTIFACT) -> dict[str, Any]:
     except (OSError, json.JSONDecodeError) as exc:
         raise ChainError(f"contract artifact: cannot read {path}: {exc}") from exc
     return artifact
+
+
+def built_code_keccak() -> str:
+    """Keccak-256 (hex) of the reproducible build's deployed code: what ``ledger_meta`` must
+    remember for every chain (the audit and the selftest check it)."""
+    return keccak256(bytes.fromhex(load_artifact()["deployedBytecode"].removeprefix("0x"))).hex()
 
 
 @dataclass(frozen=True)

@@ -58,12 +58,11 @@ from evledger_verify.records import (
     Domain,
     canonical_json,
     eip712_digest,
-    keccak256,
     record_hash,
 )
 from evledger_verify.rpc import RpcClient, check_receipt_on_chains
 
-from ledger.chain import Chain, load_artifact
+from ledger.chain import Chain, built_code_keccak
 from ledger.config import Settings
 from ledger.db import APP_ROLE
 from ledger.errors import ConfigError, LedgerError
@@ -546,12 +545,12 @@ class SelfTest:
 
     def check_chain(self) -> None:
         ident = self._identity()
-        built = keccak256(bytes.fromhex(load_artifact()["deployedBytecode"].removeprefix("0x")))
+        built = built_code_keccak()
         urls = {ident.chain_id: self.inst.rpc_url, **dict(self.inst.settings.extra_chains)}
         problems, seen = [], []
         for target in ident.chains:
             url = urls.get(target.chain_id)
-            if target.code_keccak != built.hex():
+            if target.code_keccak != built:
                 problems.append(
                     f"ledger_meta's contract code for chain {target.chain_id} is not the "
                     "reproducible build's (contracts/EvidenceAnchor.json)"
