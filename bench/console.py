@@ -1089,23 +1089,13 @@ class ConsoleBench:
     def profile(self, db: str) -> None:
         """The slowest console reads in this process, every SQL statement timed, with
         EXPLAIN (ANALYZE, BUFFERS) of the slowest statement of each."""
-        import sqlalchemy as sa
         from evledger_verify.policy import Policy
 
+        from bench._sqltime import timed_engine
         from ledger.console_reads import ConsoleReads, LotFilter
         from ledger.signers import RegistryCache
 
-        engine = sa.create_engine("postgresql+psycopg2://", creator=lambda: pg_connect(db))
-        stmts: list[tuple[str, Any, float, int]] = []
-        started: list[float] = []
-
-        @sa.event.listens_for(engine, "before_cursor_execute")
-        def _before(*_: Any) -> None:
-            started.append(time.perf_counter())
-
-        @sa.event.listens_for(engine, "after_cursor_execute")
-        def _after(_c: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-            stmts.append((statement, params, time.perf_counter() - started.pop(), cursor.rowcount))
+        engine, stmts = timed_engine(lambda: pg_connect(db))
 
         reads = ConsoleReads(engine, RegistryCache(), Policy(), time.time)
         runs: dict[str, Callable[[], Any]] = {

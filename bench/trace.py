@@ -281,21 +281,10 @@ def split_recall(database_url: str, lot: str, explain: int = 3) -> dict[str, Any
     process, on the service's database: wall time, the time of every SQL statement (execute
     and fetch, in psycopg2), and ``EXPLAIN (ANALYZE, BUFFERS)`` of the ``explain`` slowest.
     The best of three runs (the cache is warm)."""
-    import sqlalchemy as sa
-
+    from bench._sqltime import timed_engine
     from ledger import genealogy
 
-    engine = sa.create_engine("postgresql+psycopg2://", creator=lambda: pg_connect(database_url))
-    stmts: list[tuple[str, Any, float, int]] = []
-    started: list[float] = []
-
-    @sa.event.listens_for(engine, "before_cursor_execute")
-    def _before(*_: Any) -> None:
-        started.append(time.perf_counter())
-
-    @sa.event.listens_for(engine, "after_cursor_execute")
-    def _after(_c: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
-        stmts.append((statement, params, time.perf_counter() - started.pop(), cursor.rowcount))
+    engine, stmts = timed_engine(lambda: pg_connect(database_url))
 
     best: dict[str, Any] = {}
     gc.freeze()  # this process holds the plant's graph: keep collections as cheap as a server's
