@@ -17,6 +17,7 @@ import io
 import json
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -483,11 +484,12 @@ def _timeline_export(
     """A timeline search as CSV, page after page, until the range ends or the caps."""
     yield _csv_line(list(TIMELINE_CSV)).encode()
     known: dict[str, tuple[str | None, list[str]]] = {}
+    ends: dict[datetime, int] = {}
     rows = examined = 0
     while True:
         want = min(1000, EXPORT_ROWS - rows)
         budget = min(20_000, EXPORT_BUDGET - examined)
-        items, after, seen = reads.timeline(keep, after, want, budget, known)
+        items, after, seen = reads.timeline(keep, after, want, budget, known, ends)
         rows += len(items)
         examined += seen
         if items:

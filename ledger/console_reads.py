@@ -386,11 +386,14 @@ class ConsoleReads:
         limit: int,
         budget: int = TIMELINE_BUDGET,
         known: dict[str, tuple[str | None, list[str]]] | None = None,
+        ends: dict[datetime, int] | None = None,
     ) -> tuple[list[dict[str, Any]], int | None, int]:
         """Records in acceptance order that ``keep`` keeps, each with its lot, step, line,
         suppliers and signature manifestation: a page of at most ``limit``, the ``seq`` to
         continue after (None: the range is done) and how many records were examined (at most
-        ``budget``)."""
+        ``budget``). ``known`` and ``ends`` keep what one page found for the next pages of
+        the same search (the lots' lines and suppliers; the end of the range once a record
+        accepted after it exists, so the next pages search for it no more)."""
         out: list[dict[str, Any]] = []
         known = {} if known is None else known
         examined = 0
@@ -402,7 +405,14 @@ class ConsoleReads:
             cursor = after if after is not None else 0
             if keep.start is not None and after is None:
                 cursor = self._first_seq_at(conn, keep.start, int(top)) - 1
-            end = int(top) + 1 if keep.end is None else self._first_seq_at(conn, keep.end, int(top))
+            if keep.end is None:
+                end = int(top) + 1
+            elif ends is not None and keep.end in ends:
+                end = ends[keep.end]
+            else:
+                end = self._first_seq_at(conn, keep.end, int(top))
+                if ends is not None and end <= int(top):
+                    ends[keep.end] = end  # a record after the range exists: the end is fixed
             filtered = keep.line is not None or keep.supplier is not None
             while len(out) < limit and examined < budget and cursor + 1 < end:
                 want = limit - len(out) if not filtered else 1000
